@@ -1,0 +1,3 @@
+//! `deploy`: a declarative AWS stack from one `stack.yaml`.
+pub mod stack;
+pub mod value;

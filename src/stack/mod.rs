@@ -1,0 +1,368 @@
+//! The stack file: loading (the one place that knows the YAML parser), checking, and the validated
+//! model every other module works from.
+//!
+//! Loading is strict and offline: unknown keys, wrong types, duplicates, dangling references, unset
+//! variables, invalid CIDRs and literal passwords are all reported here, with file, line and
+//! column, before any AWS call.
+
+mod raw;
+pub mod template;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use template::{EnvLookup, Ref, Resolver, Template};
+
+/// A position in the stack file (1-based).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub line: u64,
+    pub col: u64,
+}
+
+/// One problem found in the stack file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// Every problem found in one file, printed `file:line:col: message`, one per line.
+#[derive(Debug, thiserror::Error)]
+pub struct LoadError {
+    pub file: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            if p.pos.line == 0 {
+                write!(f, "{}: {}", self.file.display(), p.message)?;
+            } else {
+                write!(f, "{}:{}:{}: {}", self.file.display(), p.pos.line, p.pos.col, p.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A validated stack file.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub file: PathBuf,
+    /// Relative paths in the file (sources, migrations) are relative to the file's folder.
+    pub dir: PathBuf,
+    /// SHA-256 of the file's bytes, hex; lets a saved plan notice that the file changed.
+    pub digest: String,
+    pub name: String,
+    pub region: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+    pub db_instances: BTreeMap<String, DbInstance>,
+    pub functions: BTreeMap<String, Function>,
+    pub user_pools: BTreeMap<String, UserPool>,
+    pub cognito_triggers: Vec<Trigger>,
+    pub outputs: BTreeMap<String, Template>,
+}
+
+/// The tag that marks what a stack owns (spec section 3).
+pub const STACK_TAG: &str = "deploy:stack";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VpcRef {
+    Default,
+    Id(String),
+}
+
+/// A security group named in the file: one of this stack's, or an existing `sg-…` id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupRef {
+    Stack(String),
+    Id(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct SecurityGroup {
+    pub description: String,
+    pub vpc: VpcRef,
+    pub ingress: Vec<Rule>,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Icmp,
+    All,
+}
+
+impl Protocol {
+    /// The EC2 `IpProtocol` value.
+    pub fn as_ec2(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Icmp => "icmp",
+            Protocol::All => "-1",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum RuleSource {
+    Cidr(Template),
+    Group(GroupRef),
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub description: String,
+    pub protocol: Protocol,
+    /// EC2's FromPort/ToPort; -1/-1 for `all` and for ICMP without ports.
+    pub from_port: i32,
+    pub to_port: i32,
+    pub source: RuleSource,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone)]
+pub enum Password {
+    /// `${secret:NAME}`, possibly inside a longer string.
+    Secret(Template),
+    /// `manage_master_password: true`: RDS keeps it in Secrets Manager.
+    Managed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinalSnapshot {
+    Skip,
+    /// Take one, named `<identifier>-final-<timestamp>`.
+    Auto,
+    Named(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerformanceInsights {
+    pub enabled: bool,
+    pub retention_days: Option<i32>,
+}
+
+/// A `db_instances` entry. `None` means "not managed": left to AWS on create and never diffed.
+#[derive(Debug, Clone)]
+pub struct DbInstance {
+    pub engine: String,
+    pub engine_version: Option<String>,
+    pub instance_class: String,
+    pub allocated_storage: i32,
+    pub allocated_storage_pos: Pos,
+    pub storage_type: Option<String>,
+    pub storage_encrypted: Option<bool>,
+    pub master_username: String,
+    pub password: Password,
+    pub db_name: Option<String>,
+    pub port: Option<i32>,
+    pub availability_zone: Option<String>,
+    pub multi_az: Option<bool>,
+    pub publicly_accessible: Option<bool>,
+    pub backup_retention_days: Option<i32>,
+    pub performance_insights: Option<PerformanceInsights>,
+    pub deletion_protection: Option<bool>,
+    pub security_groups: Vec<GroupRef>,
+    pub running: bool,
+    pub final_snapshot: FinalSnapshot,
+    pub migrations: Option<PathBuf>,
+    pub seed: Option<PathBuf>,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleRef {
+    /// A role `<function>-role` that this stack creates.
+    Auto,
+    Arn(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerRef {
+    Arn(String),
+    /// A folder the stack publishes as a layer version whenever its content changes.
+    Folder {
+        name: String,
+        source: PathBuf,
+        runtimes: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subnets {
+    /// The default subnets of the region's default VPC.
+    Default,
+    Ids(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct FunctionVpc {
+    pub subnets: Subnets,
+    pub security_groups: Vec<GroupRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub source: PathBuf,
+    pub runtime: String,
+    pub handler: String,
+    pub description: Option<String>,
+    pub memory: i32,
+    pub timeout: i32,
+    pub role: RoleRef,
+    pub layers: Vec<LayerRef>,
+    pub vpc: Option<FunctionVpc>,
+    pub environment: BTreeMap<String, Template>,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserPool {
+    pub username_attributes: Option<Vec<String>>,
+    pub auto_verified_attributes: Option<Vec<String>>,
+    pub deletion_protection: Option<bool>,
+    pub pos: Pos,
+}
+
+/// The pool a trigger is set on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PoolRef {
+    Stack(String),
+    /// An existing pool not owned by this stack: its id, or its exact name.
+    External(String),
+}
+
+impl PoolRef {
+    /// The name used in addresses: the pool name, or the external id/name as written.
+    pub fn label(&self) -> &str {
+        match self {
+            PoolRef::Stack(s) | PoolRef::External(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FunctionRef {
+    Stack(String),
+    Arn(String),
+}
+
+/// The Cognito trigger slots, in the file's spelling and the API's `LambdaConfig` field names.
+pub const TRIGGER_EVENTS: &[(&str, &str)] = &[
+    ("pre_sign_up", "PreSignUp"),
+    ("post_confirmation", "PostConfirmation"),
+    ("pre_authentication", "PreAuthentication"),
+    ("post_authentication", "PostAuthentication"),
+    ("pre_token_generation", "PreTokenGeneration"),
+    ("custom_message", "CustomMessage"),
+    ("define_auth_challenge", "DefineAuthChallenge"),
+    ("create_auth_challenge", "CreateAuthChallenge"),
+    ("verify_auth_challenge_response", "VerifyAuthChallengeResponse"),
+    ("user_migration", "UserMigration"),
+];
+
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    pub user_pool: PoolRef,
+    /// The file's spelling, e.g. `post_confirmation`.
+    pub event: String,
+    pub function: FunctionRef,
+    pub pos: Pos,
+}
+
+impl Trigger {
+    /// `cognito_triggers.<pool>.<event>`
+    pub fn address(&self) -> String {
+        format!("cognito_triggers.{}.{}", self.user_pool.label(), self.event)
+    }
+}
+
+/// Reads and checks a stack file, looking `${env:}`/`${secret:}` up in the process environment.
+pub fn load(path: &Path) -> Result<Stack, LoadError> {
+    let env = |name: &str| std::env::var(name).ok();
+    load_with_env(path, &env)
+}
+
+/// [`load`] with an explicit variable lookup (tests).
+pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Stack, LoadError> {
+    let fail = |message: String| LoadError {
+        file: path.to_path_buf(),
+        problems: vec![Problem {
+            pos: Pos::default(),
+            message,
+        }],
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        fail(if e.kind() == std::io::ErrorKind::NotFound {
+            "no such file: create a stack.yaml here, or point at one with -f FILE".to_string()
+        } else {
+            format!("cannot read: {e}")
+        })
+    })?;
+    let src = String::from_utf8(bytes).map_err(|_| fail("is not UTF-8 text".into()))?;
+    let dir = path
+        .parent()
+        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    parse_str(&src, path, &dir, env)
+}
+
+/// Parses and checks stack text. `dir` anchors relative paths.
+pub fn parse_str(src: &str, file: &Path, dir: &Path, env: EnvLookup<'_>) -> Result<Stack, LoadError> {
+    let raw = parse_yaml(src).map_err(|problem| LoadError {
+        file: file.to_path_buf(),
+        problems: vec![problem],
+    })?;
+    validate::validate(raw, src, file, dir, env).map_err(|problems| LoadError {
+        file: file.to_path_buf(),
+        problems,
+    })
+}
+
+/// The one function that knows the YAML parser, so that replacing it touches nothing else.
+fn parse_yaml(src: &str) -> Result<raw::RawStack, Problem> {
+    let options = serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+    };
+    serde_saphyr::from_str_with_options(src, options).map_err(|e| {
+        let pos = e
+            .location()
+            .map(|l| Pos {
+                line: l.line(),
+                col: l.column(),
+            })
+            .unwrap_or_default();
+        Problem {
+            pos,
+            message: yaml_message(&e),
+        }
+    })
+}
+
+/// The parser's message without its source snippet: we print `file:line:col:` ourselves.
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let full = e.without_snippet().to_string();
+    let first = full.lines().next().unwrap_or("invalid YAML").trim();
+    // serde-saphyr appends " at line L, column C"; we already lead with the position.
+    let msg = match first.rfind(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    };
+    msg.trim_start_matches("error: ").to_string()
+}
+
+#[cfg(test)]
+mod tests;

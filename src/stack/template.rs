@@ -1,0 +1,313 @@
+//! `${...}` interpolation: parsing at load time, resolution at plan and apply time.
+
+use std::collections::BTreeMap;
+
+use crate::value::Text;
+
+/// One piece of a string from `stack.yaml`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Part {
+    Lit(String),
+    /// `${env:NAME}` / `${env:NAME:-default}`, already looked up when the file was loaded.
+    Env(String),
+    /// `${secret:NAME}`, already looked up; taints the whole string.
+    Secret(String),
+    PublicIp,
+    Ref(Ref),
+}
+
+/// `${<section>.<name>.<attribute>}`: an attribute of another resource of this stack.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ref {
+    pub section: String,
+    pub name: String,
+    pub attr: String,
+}
+
+impl Ref {
+    /// The address of the resource the reference points at (`db_instances.x`).
+    pub fn address(&self) -> String {
+        format!("{}.{}", self.section, self.name)
+    }
+    pub fn key(&self) -> String {
+        format!("{}.{}.{}", self.section, self.name, self.attr)
+    }
+}
+
+/// The attributes a reference may name, per section (spec section 2).
+pub const ATTRIBUTES: &[(&str, &[&str])] = &[
+    ("db_instances", &["address", "port", "arn"]),
+    ("security_groups", &["id"]),
+    ("functions", &["arn"]),
+    ("user_pools", &["id", "arn"]),
+];
+
+/// A parsed string value. A template with no `${...}` is a single literal.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Template {
+    pub parts: Vec<Part>,
+}
+
+/// What went wrong in a `${...}`, with the byte offset of the `$` inside the string.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TemplateError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// How `${env:...}` and `${secret:...}` are looked up; a function so tests need no process env.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+impl Template {
+    pub fn literal(s: impl Into<String>) -> Self {
+        Template {
+            parts: vec![Part::Lit(s.into())],
+        }
+    }
+
+    /// Parses `s`, looking environment variables up at once so that an unset one is a load error.
+    /// `$${` is a literal `${`.
+    pub fn parse(s: &str, env: EnvLookup<'_>) -> Result<Template, TemplateError> {
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut rest = s;
+        let mut offset = 0;
+        while let Some(i) = rest.find('$') {
+            lit.push_str(&rest[..i]);
+            let after = &rest[i + 1..];
+            if after.starts_with("${") {
+                lit.push_str("${");
+                rest = &after[2..];
+                offset += i + 3;
+                continue;
+            }
+            if !after.starts_with('{') {
+                lit.push('$');
+                rest = after;
+                offset += i + 1;
+                continue;
+            }
+            let at = offset + i;
+            let Some(end) = after.find('}') else {
+                return Err(TemplateError {
+                    offset: at,
+                    message: "unterminated `${`: add the closing `}` (write `$${` for a literal `${`)"
+                        .into(),
+                });
+            };
+            let inner = after[1..end].trim();
+            if !lit.is_empty() {
+                parts.push(Part::Lit(std::mem::take(&mut lit)));
+            }
+            parts.push(parse_inner(inner, env).map_err(|message| TemplateError { offset: at, message })?);
+            rest = &after[end + 1..];
+            offset = at + 1 + end + 1;
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() || parts.is_empty() {
+            parts.push(Part::Lit(lit));
+        }
+        Ok(Template { parts })
+    }
+
+    pub fn refs(&self) -> impl Iterator<Item = &Ref> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Ref(r) => Some(r),
+            _ => None,
+        })
+    }
+    pub fn uses_public_ip(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::PublicIp))
+    }
+    pub fn is_secret(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Secret(_)))
+    }
+    /// The literal text when the template has no `${...}` at all.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Lit(s)] => Some(s),
+            _ => None,
+        }
+    }
+}
+
+fn parse_inner(inner: &str, env: EnvLookup<'_>) -> Result<Part, String> {
+    if inner == "public_ip" {
+        return Ok(Part::PublicIp);
+    }
+    if let Some(rest) = inner.strip_prefix("env:") {
+        let (name, default) = match rest.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (rest, None),
+        };
+        check_var_name(name)?;
+        return match (env(name), default) {
+            (Some(v), _) => Ok(Part::Env(v)),
+            (None, Some(d)) => Ok(Part::Env(d.to_string())),
+            (None, None) => Err(format!(
+                "environment variable {name} is not set: export it, or give a default with ${{env:{name}:-value}}"
+            )),
+        };
+    }
+    if let Some(name) = inner.strip_prefix("secret:") {
+        check_var_name(name)?;
+        return match env(name) {
+            Some(v) if !v.is_empty() => Ok(Part::Secret(v)),
+            Some(_) => Err(format!("secret {name} is set but empty: export a non-empty value")),
+            None => Err(format!(
+                "secret {name} is not set: export it in the environment (it is never written anywhere)"
+            )),
+        };
+    }
+    let pieces: Vec<&str> = inner.split('.').collect();
+    if let [section, name, attr] = pieces.as_slice() {
+        let Some((_, attrs)) = ATTRIBUTES.iter().find(|(s, _)| s == section) else {
+            return Err(format!(
+                "unknown section `{section}` in `${{{inner}}}`: references name one of {}",
+                ATTRIBUTES.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
+            ));
+        };
+        if !attrs.contains(attr) {
+            return Err(format!(
+                "`{section}` has no attribute `{attr}`: use one of {}",
+                attrs.join(", ")
+            ));
+        }
+        return Ok(Part::Ref(Ref {
+            section: section.to_string(),
+            name: name.to_string(),
+            attr: attr.to_string(),
+        }));
+    }
+    Err(format!(
+        "cannot understand `${{{inner}}}`: use ${{env:NAME}}, ${{env:NAME:-default}}, ${{secret:NAME}}, ${{public_ip}} or ${{section.name.attribute}}"
+    ))
+}
+
+fn check_var_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is not a valid environment variable name"))
+    }
+}
+
+/// Turns templates into values: the public IP (looked up once per run) and the attributes of
+/// other resources, which are unknown (`None`) while those resources are still to be created.
+#[derive(Clone, Debug, Default)]
+pub struct Resolver {
+    pub public_ip: Option<String>,
+    pub outputs: BTreeMap<String, Option<String>>,
+}
+
+impl Resolver {
+    pub fn resolve(&self, t: &Template) -> Text {
+        let mut out = String::new();
+        let mut known = true;
+        for p in &t.parts {
+            match p {
+                Part::Lit(s) | Part::Env(s) | Part::Secret(s) => out.push_str(s),
+                Part::PublicIp => match &self.public_ip {
+                    Some(ip) => out.push_str(ip),
+                    None => known = false,
+                },
+                Part::Ref(r) => match self.outputs.get(&r.key()) {
+                    Some(Some(v)) => out.push_str(v),
+                    _ => known = false,
+                },
+            }
+        }
+        match (known, t.is_secret()) {
+            (true, true) => Text::secret(out),
+            (true, false) => Text::known(out),
+            (false, s) => Text::unknown(s),
+        }
+    }
+
+    /// Records a resource's attributes; `None` marks them "known after apply".
+    pub fn set(&mut self, address: &str, attrs: Vec<(&'static str, Option<String>)>) {
+        for (attr, v) in attrs {
+            self.outputs.insert(format!("{address}.{attr}"), v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "HOME_IP" => Some("1.2.3.4".into()),
+            "DB_PASSWORD" => Some("pw".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn parses_every_form() {
+        let t = Template::parse(
+            "a ${env:HOME_IP} ${env:NOPE:-d} ${secret:DB_PASSWORD} ${public_ip} ${db_instances.db.address} $${x} $5",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            t.parts,
+            vec![
+                Part::Lit("a ".into()),
+                Part::Env("1.2.3.4".into()),
+                Part::Lit(" ".into()),
+                Part::Env("d".into()),
+                Part::Lit(" ".into()),
+                Part::Secret("pw".into()),
+                Part::Lit(" ".into()),
+                Part::PublicIp,
+                Part::Lit(" ".into()),
+                Part::Ref(Ref {
+                    section: "db_instances".into(),
+                    name: "db".into(),
+                    attr: "address".into()
+                }),
+                Part::Lit(" ${x} $5".into()),
+            ]
+        );
+        assert!(t.is_secret());
+        assert!(t.uses_public_ip());
+    }
+
+    #[test]
+    fn errors_name_the_problem_and_the_offset() {
+        let e = Template::parse("x ${env:MISSING}", &env).unwrap_err();
+        assert_eq!(e.offset, 2);
+        assert!(e.message.contains("MISSING is not set"), "{}", e.message);
+        let e = Template::parse("${secret:NOPE}", &env).unwrap_err();
+        assert!(e.message.contains("secret NOPE is not set"));
+        let e = Template::parse("${secret:EMPTY}", &env).unwrap_err();
+        assert!(e.message.contains("empty"));
+        let e = Template::parse("${functions.f.address}", &env).unwrap_err();
+        assert!(e.message.contains("has no attribute `address`"), "{}", e.message);
+        let e = Template::parse("${nope}", &env).unwrap_err();
+        assert!(e.message.contains("cannot understand"));
+        let e = Template::parse("ab ${env:X", &env).unwrap_err();
+        assert_eq!(e.offset, 3);
+        assert!(e.message.contains("unterminated"));
+    }
+
+    #[test]
+    fn resolves_secrets_as_a_whole_and_unknowns() {
+        let t = Template::parse("u:${secret:DB_PASSWORD}@${db_instances.db.address}", &env).unwrap();
+        let mut r = Resolver::default();
+        let v = r.resolve(&t);
+        assert!(!v.is_known() && v.is_secret());
+        r.set("db_instances.db", vec![("address", Some("h".into()))]);
+        let v = r.resolve(&t);
+        assert_eq!(v.expose(), Some("u:pw@h"));
+        assert!(v.is_secret());
+        r.set("db_instances.db", vec![("address", None)]);
+        assert!(!r.resolve(&t).is_known());
+    }
+}

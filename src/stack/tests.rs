@@ -1,0 +1,206 @@
+use std::path::Path;
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "DB_PASSWORD" => Some("s3cret-pw".into()),
+        "REGION" => Some("eu-west-1".into()),
+        _ => None,
+    }
+}
+
+/// A temp folder holding the folders a stack names, so path checks pass.
+fn dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("lambdas/fn")).unwrap();
+    std::fs::create_dir_all(d.path().join("layer")).unwrap();
+    std::fs::create_dir_all(d.path().join("sql/migrations")).unwrap();
+    std::fs::write(d.path().join("sql/seed.sql"), "select 1;").unwrap();
+    d
+}
+
+fn parse(src: &str) -> Result<Stack, LoadError> {
+    let d = dir();
+    parse_str(src, Path::new("stack.yaml"), d.path(), &env)
+}
+
+fn errors(src: &str) -> String {
+    parse(src).unwrap_err().to_string()
+}
+
+const FULL: &str = r#"
+stack: cruddur
+region: ${env:REGION}
+tags: { project: cruddur }
+security_groups:
+  db-sg:
+    description: Postgres access
+    ingress:
+      - description: GITPOD
+        port: 5432
+        cidr: ${public_ip}/32
+      - description: LAMBDA
+        port: 5432
+        source_group: lambda-sg
+      - description: RANGE
+        protocol: udp
+        ports: 8000-8010
+        cidr: 10.0.0.0/8
+  lambda-sg:
+    description: Lambda
+db_instances:
+  db:
+    engine: postgres
+    engine_version: "16.4"
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    storage_type: gp3
+    storage_encrypted: true
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+    backup_retention_days: 0
+    performance_insights: { enabled: true, retention_days: 7 }
+    security_groups: [db-sg]
+    final_snapshot: false
+    migrations: sql/migrations
+    seed: sql/seed.sql
+functions:
+  fn:
+    source: lambdas/fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+    timeout: 10
+    layers:
+      - arn:aws:lambda:us-east-1:123456789012:layer:x:1
+      - { name: psycopg2, source: layer, runtimes: [python3.12] }
+    vpc:
+      subnets: default
+      security_groups: [lambda-sg]
+    environment:
+      URL: postgresql://root:${secret:DB_PASSWORD}@${db_instances.db.address}:5432/cruddur
+user_pools:
+  pool:
+    username_attributes: [email]
+cognito_triggers:
+  - user_pool: pool
+    event: post_confirmation
+    function: fn
+outputs:
+  URL: ${db_instances.db.address}
+"#;
+
+#[test]
+fn full_example_loads() {
+    let s = parse(FULL).unwrap();
+    assert_eq!(s.name, "cruddur");
+    assert_eq!(s.region.as_deref(), Some("eu-west-1"));
+    let g = &s.security_groups["db-sg"];
+    assert_eq!(g.ingress.len(), 3);
+    assert_eq!((g.ingress[0].from_port, g.ingress[0].to_port), (5432, 5432));
+    assert!(matches!(&g.ingress[1].source, RuleSource::Group(GroupRef::Stack(n)) if n == "lambda-sg"));
+    assert_eq!((g.ingress[2].from_port, g.ingress[2].to_port), (8000, 8010));
+    assert_eq!(g.ingress[2].protocol, Protocol::Udp);
+    let db = &s.db_instances["db"];
+    assert_eq!(db.final_snapshot, FinalSnapshot::Skip);
+    assert_eq!(db.backup_retention_days, Some(0));
+    assert!(db.running);
+    let f = &s.functions["fn"];
+    assert_eq!((f.memory, f.timeout), (128, 10));
+    assert_eq!(f.role, RoleRef::Auto);
+    assert_eq!(f.layers.len(), 2);
+    assert!(f.environment["URL"].is_secret());
+    assert_eq!(s.cognito_triggers[0].address(), "cognito_triggers.pool.post_confirmation");
+    assert_eq!(s.digest.len(), 64);
+}
+
+#[test]
+fn unknown_key_names_line_and_column() {
+    let e = errors("stack: s\nsecurity_groups:\n  g:\n    description: d\n    colour: red\n");
+    assert!(e.starts_with("stack.yaml:5:5:"), "{e}");
+    assert!(e.contains("colour"), "{e}");
+}
+
+#[test]
+fn wrong_type_and_duplicates_and_missing() {
+    let e = errors("stack: s\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: lots\n");
+    assert!(e.starts_with("stack.yaml:6:"), "{e}");
+    let e = errors("stack: s\nstack: t\n");
+    assert!(e.starts_with("stack.yaml:2:"), "{e}");
+    assert!(e.to_lowercase().contains("duplicate"), "{e}");
+    let e = errors("region: us-east-1\n");
+    assert!(e.contains("stack"), "{e}");
+}
+
+#[test]
+fn literal_password_is_refused() {
+    let e = errors(
+        "stack: s\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    master_password: hunter2\n",
+    );
+    assert!(e.starts_with("stack.yaml:8:22:"), "{e}");
+    assert!(e.contains("${secret:NAME}"), "{e}");
+    assert!(!e.contains("hunter2"), "the error must not echo the password: {e}");
+}
+
+#[test]
+fn unset_variables_and_secrets_are_errors_at_their_column() {
+    let e = errors("stack: s\nregion: \"x-${env:NOPE}\"\n");
+    assert!(e.starts_with("stack.yaml:2:12:"), "{e}");
+    assert!(e.contains("NOPE is not set"), "{e}");
+    let e = errors("stack: s\noutputs:\n  A: ${secret:MISSING}\n");
+    assert!(e.contains("secret MISSING is not set"), "{e}");
+}
+
+#[test]
+fn dangling_references_and_bad_cidrs() {
+    let e = errors("stack: s\noutputs:\n  A: ${db_instances.nope.address}\n");
+    assert!(e.starts_with("stack.yaml:3:6:"), "{e}");
+    assert!(e.contains("dangling reference"), "{e}");
+    let e = errors(
+        "stack: s\nsecurity_groups:\n  g:\n    description: d\n    ingress:\n      - description: A\n        port: 22\n        cidr: 10.0.0.1/8\n",
+    );
+    assert!(e.contains("host bits") && e.contains("10.0.0.0/8"), "{e}");
+    let e = errors(
+        "stack: s\nsecurity_groups:\n  g:\n    description: d\n    ingress:\n      - description: A\n        port: 22\n        cidr: 300.1.1.1/32\n",
+    );
+    assert!(e.starts_with("stack.yaml:8:15:"), "{e}");
+    let e = errors(
+        "stack: s\nsecurity_groups:\n  g:\n    description: d\n    ingress:\n      - description: A\n        port: 22\n        source_group: other\n",
+    );
+    assert!(e.contains("`other` is not a security group of this stack"), "{e}");
+}
+
+#[test]
+fn duplicate_rule_descriptions_and_all_problems_reported() {
+    let e = errors(
+        "stack: S\nsecurity_groups:\n  g:\n    description: d\n    ingress:\n      - description: A\n        port: 22\n        cidr: 10.0.0.0/8\n      - description: A\n        port: 23\n        cidr: 10.0.0.0/8\n",
+    );
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 2, "{e}");
+    assert!(lines[0].starts_with("stack.yaml:1:8:") && lines[0].contains("stack name"), "{e}");
+    assert!(lines[1].starts_with("stack.yaml:9:") && lines[1].contains("used twice"), "{e}");
+}
+
+#[test]
+fn paths_must_exist() {
+    let e = errors("stack: s\nfunctions:\n  f:\n    source: nowhere\n    runtime: python3.12\n    handler: a.b\n");
+    assert!(e.starts_with("stack.yaml:4:13:") && e.contains("`nowhere` not found"), "{e}");
+}
+
+#[test]
+fn trigger_checks() {
+    let e = errors("stack: s\ncognito_triggers:\n  - user_pool: p\n    event: on_signup\n    function: f\n");
+    assert!(e.contains("not a Cognito trigger"), "{e}");
+    let e = errors("stack: s\ncognito_triggers:\n  - user_pool: p\n    event: post_confirmation\n    function: f\n");
+    assert!(e.contains("not a function of this stack"), "{e}");
+    let s = parse("stack: s\ncognito_triggers:\n  - user_pool: us-east-1_abc\n    event: post_confirmation\n    function: arn:aws:lambda:us-east-1:1:function:f\n").unwrap();
+    assert_eq!(s.cognito_triggers[0].user_pool, PoolRef::External("us-east-1_abc".into()));
+}
+
+#[test]
+fn cidr_checker() {
+    assert!(validate::check_cidr("0.0.0.0/0").is_ok());
+    assert!(validate::check_cidr("1.2.3.4/32").is_ok());
+    assert!(validate::check_cidr("1.2.3.4").is_err());
+    assert!(validate::check_cidr("1.2.3.4/33").is_err());
+}
