@@ -227,6 +227,14 @@ impl Resolver {
         }
     }
 
+    /// Another node's attribute, unknown until that node exists.
+    pub fn attr(&self, address: &str, attr: &str) -> Text {
+        match self.outputs.get(&format!("{address}.{attr}")) {
+            Some(Some(v)) => Text::known(v.clone()),
+            _ => Text::unknown(false),
+        }
+    }
+
     /// Records a resource's attributes; `None` marks them "known after apply".
     pub fn set(&mut self, address: &str, attrs: Vec<(&'static str, Option<String>)>) {
         for (attr, v) in attrs {

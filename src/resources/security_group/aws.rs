@@ -1,0 +1,460 @@
+//! Security groups against EC2. Reads are batched: one filtered DescribeSecurityGroups per
+//! question (ours by tag, declared by name) and one DescribeSecurityGroupRules for all groups.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag,
+    TagSpecification, UserIdGroupPair,
+};
+
+use super::{GroupObserved, GroupSpec, RuleObserved, RuleSpec, Source, group_address, rule_address};
+use crate::aws::Clients;
+use crate::engine::Ctx;
+use crate::error::{Error, Result, code_of};
+use crate::plan::{Action, Change};
+use crate::resources::{Found, Key, LiveEnv, Observed};
+use crate::stack::{STACK_TAG, Stack, Subnets, VpcRef};
+
+fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
+    Filter::builder().name(name).set_values(Some(values.into_iter().collect())).build()
+}
+
+/// The default VPC and its default subnets, read only when the stack uses them.
+pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
+    let mut env = LiveEnv {
+        region: clients.region.clone(),
+        ..Default::default()
+    };
+    let needs_vpc = stack.security_groups.values().any(|g| g.vpc == VpcRef::Default)
+        || stack
+            .functions
+            .values()
+            .any(|f| f.vpc.as_ref().is_some_and(|v| v.subnets == Subnets::Default));
+    if !needs_vpc {
+        return Ok(env);
+    }
+    let vpcs = clients
+        .ec2
+        .describe_vpcs()
+        .filters(filter("is-default", ["true".to_string()]))
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeVpcs", "default VPC", e))?;
+    env.default_vpc = vpcs.vpcs().first().and_then(|v| v.vpc_id().map(str::to_string));
+    let Some(vpc) = env.default_vpc.clone() else {
+        return Err(Error::User(format!(
+            "region {} has no default VPC, but the stack uses `vpc: default` or `subnets: default`: name a vpc-… id and subnet-… ids instead",
+            clients.region
+        )));
+    };
+    let mut subnets = Vec::new();
+    let mut pages = clients
+        .ec2
+        .describe_subnets()
+        .filters(filter("vpc-id", [vpc]))
+        .filters(filter("default-for-az", ["true".to_string()]))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("DescribeSubnets", "default subnets", e))?;
+        subnets.extend(page.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)));
+    }
+    subnets.sort();
+    env.default_subnets = subnets;
+    Ok(env)
+}
+
+async fn describe_groups(clients: &Clients, filters: Vec<Filter>) -> Result<Vec<SecurityGroup>> {
+    let mut out = Vec::new();
+    let mut pages = clients
+        .ec2
+        .describe_security_groups()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("DescribeSecurityGroups", "security_groups", e))?;
+        out.extend(page.security_groups().iter().cloned());
+    }
+    Ok(out)
+}
+
+fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+/// The stack's groups (by tag) and the groups with declared names (to adopt), with their rules.
+pub async fn observe(clients: &Clients, stack: &Stack, env: &LiveEnv) -> Result<Vec<Found>> {
+    let owned_filter = filter(&format!("tag:{STACK_TAG}"), [stack.name.clone()]);
+    let declared: Vec<String> = stack.security_groups.keys().cloned().collect();
+    let (owned, named) = tokio::try_join!(describe_groups(clients, vec![owned_filter]), async {
+        if declared.is_empty() {
+            Ok(Vec::new())
+        } else {
+            describe_groups(clients, vec![filter("group-name", declared.clone())]).await
+        }
+    })?;
+    let mut groups: BTreeMap<String, SecurityGroup> = BTreeMap::new();
+    for g in owned.into_iter().chain(named) {
+        let (Some(id), Some(name)) = (g.group_id(), g.group_name()) else { continue };
+        let tags = tags_of(g.tags());
+        let ours = tags.get(STACK_TAG) == Some(&stack.name);
+        // A declared name that exists in another VPC than the one the file asks for is not ours
+        // to adopt; the create in the right VPC will go ahead.
+        if !ours {
+            let want_vpc = match stack.security_groups.get(name).map(|s| &s.vpc) {
+                Some(VpcRef::Id(v)) => Some(v.clone()),
+                Some(VpcRef::Default) => env.default_vpc.clone(),
+                None => continue,
+            };
+            if want_vpc.as_deref() != g.vpc_id() {
+                continue;
+            }
+        }
+        groups.insert(id.to_string(), g);
+    }
+    let mut found = Vec::new();
+    let mut by_id: BTreeMap<String, String> = BTreeMap::new();
+    for (id, g) in &groups {
+        let name = g.group_name().unwrap_or_default().to_string();
+        let tags = tags_of(g.tags());
+        by_id.insert(id.clone(), name.clone());
+        found.push(Found {
+            address: group_address(&name),
+            key: Key::Group(name.clone()),
+            observed: Observed::Group(GroupObserved {
+                id: id.clone(),
+                name: name.clone(),
+                description: g.description().unwrap_or_default().to_string(),
+                vpc_id: g.vpc_id().unwrap_or_default().to_string(),
+                owned: tags.get(STACK_TAG) == Some(&stack.name),
+                tags,
+            }),
+        });
+    }
+    if groups.is_empty() {
+        return Ok(found);
+    }
+    let mut rules = Vec::new();
+    let mut pages = clients
+        .ec2
+        .describe_security_group_rules()
+        .filters(filter("group-id", groups.keys().cloned()))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("DescribeSecurityGroupRules", "security_groups", e))?;
+        rules.extend(page.security_group_rules().iter().cloned());
+    }
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    for r in rules {
+        if r.is_egress().unwrap_or(false) || r.cidr_ipv6().is_some() || r.prefix_list_id().is_some() {
+            // Egress is left alone (spec section 3); IPv6 and prefix-list rules cannot be written
+            // in the file, so they are kept rather than silently revoked.
+            continue;
+        }
+        let (Some(id), Some(gid)) = (r.security_group_rule_id(), r.group_id()) else { continue };
+        let Some(gname) = by_id.get(gid) else { continue };
+        let source_group = r.referenced_group_info().and_then(|g| g.group_id()).map(str::to_string);
+        let description = r
+            .description()
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .or_else(|| description_from_permissions(&groups[gid], &r));
+        let observed = RuleObserved {
+            id: id.to_string(),
+            group_id: gid.to_string(),
+            description: description.clone(),
+            protocol: r.ip_protocol().unwrap_or("-1").to_string(),
+            from_port: r.from_port().unwrap_or(-1),
+            to_port: r.to_port().unwrap_or(-1),
+            cidr: r.cidr_ipv4().map(str::to_string),
+            source_group,
+        };
+        // Two live rules with one description cannot both be the declared rule: the first is,
+        // the other is addressed by its id and so revoked as unlisted.
+        let label = match description {
+            Some(d) if seen.insert((gname.clone(), d.clone())) => d,
+            _ => id.to_string(),
+        };
+        found.push(Found {
+            address: rule_address(gname, &label),
+            key: Key::Rule {
+                group: gname.clone(),
+                description: label,
+            },
+            observed: Observed::Rule(observed),
+        });
+    }
+    Ok(found)
+}
+
+/// Some EC2 implementations (moto) omit the description of group-referencing rules in
+/// DescribeSecurityGroupRules while DescribeSecurityGroups has it; find it there.
+fn description_from_permissions(g: &SecurityGroup, r: &aws_sdk_ec2::types::SecurityGroupRule) -> Option<String> {
+    let src = r.referenced_group_info()?.group_id()?;
+    g.ip_permissions()
+        .iter()
+        .filter(|p| p.ip_protocol() == r.ip_protocol() && p.from_port() == r.from_port() && p.to_port() == r.to_port())
+        .flat_map(|p| p.user_id_group_pairs())
+        .find(|pair| pair.group_id() == Some(src))
+        .and_then(|pair| pair.description().map(str::to_string))
+}
+
+fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+pub async fn apply_group(
+    ctx: &Ctx<'_>,
+    address: &str,
+    spec: Option<&GroupSpec>,
+    observed: Option<&GroupObserved>,
+    change: &Change,
+) -> Result<Option<Observed>> {
+    let ec2 = &ctx.clients.ec2;
+    match change.action {
+        Action::Delete => {
+            let o = observed.expect("delete has an observed group");
+            delete_group(ctx, address, &o.id).await?;
+            Ok(None)
+        }
+        Action::Replace => {
+            let o = observed.expect("replace has an observed group");
+            delete_group(ctx, address, &o.id).await?;
+            create_group(ctx, address, spec.expect("replace has a spec")).await.map(Some)
+        }
+        Action::Create => create_group(ctx, address, spec.expect("create has a spec")).await.map(Some),
+        Action::Update | Action::Adopt => {
+            let (s, o) = (spec.expect("update has a spec"), observed.expect("update has an observed group"));
+            if change.action == Action::Adopt && change.fields.iter().any(|f| f.forces_replacement) {
+                return Err(Error::User(format!(
+                    "{address}: the existing group differs in a field AWS cannot change ({}); adopt it after aligning stack.yaml, or delete it yourself",
+                    change.fields.iter().filter(|f| f.forces_replacement).map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            let missing: BTreeMap<String, String> = s
+                .tags
+                .iter()
+                .filter(|(k, v)| o.tags.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !missing.is_empty() {
+                ec2.create_tags()
+                    .resources(&o.id)
+                    .set_tags(Some(tag_list(&missing)))
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("CreateTags", address, e))?;
+            }
+            let mut o = o.clone();
+            o.tags.extend(missing);
+            o.owned = true;
+            Ok(Some(Observed::Group(o)))
+        }
+    }
+}
+
+async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Observed> {
+    let vpc = s.vpc_id.expose().ok_or_else(|| Error::Other(format!("{address}: VPC id unknown at apply")))?;
+    let out = ctx
+        .clients
+        .ec2
+        .create_security_group()
+        .group_name(&s.name)
+        .description(&s.description)
+        .vpc_id(vpc)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .set_tags(Some(tag_list(&s.tags)))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| Error::aws("CreateSecurityGroup", address, e))?;
+    let id = out
+        .group_id()
+        .ok_or_else(|| Error::Other(format!("{address}: CreateSecurityGroup returned no id")))?;
+    Ok(Observed::Group(GroupObserved {
+        id: id.to_string(),
+        name: s.name.clone(),
+        description: s.description.clone(),
+        vpc_id: vpc.to_string(),
+        tags: s.tags.clone(),
+        owned: true,
+    }))
+}
+
+/// How long to keep retrying a group that is still in use. Lambda's hyperplane ENIs can hold a
+/// group for up to ~45 minutes after the function is gone (AWS's P99 is ~35 minutes).
+fn dependency_budget() -> Duration {
+    std::env::var("DEPLOY_SG_DELETE_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(45 * 60), Duration::from_secs)
+}
+
+async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
+    let started = Instant::now();
+    let budget = dependency_budget();
+    loop {
+        match ctx.clients.ec2.delete_security_group().group_id(id).send().await {
+            Ok(_) => break,
+            Err(e) if code_of(&e) == Some("InvalidGroup.NotFound") => break,
+            Err(e) if code_of(&e) == Some("DependencyViolation") && started.elapsed() < budget => {
+                let freed = delete_detached_lambda_enis(ctx, address, id).await?;
+                let state = if freed > 0 {
+                    format!("deleted {freed} detached Lambda network interface(s)")
+                } else {
+                    "still in use (Lambda network interfaces are released up to ~45 min after the function is deleted)".into()
+                };
+                ctx.progress.waiting(address, "the group to be free", &state);
+                tokio::time::sleep(ctx.poll).await;
+            }
+            Err(e) => return Err(Error::aws("DeleteSecurityGroup", address, e)),
+        }
+    }
+    ctx.progress.done_waiting(address);
+    Ok(())
+}
+
+/// Deletes Lambda ENIs of this group that are already detached, which frees the group sooner than
+/// waiting for Lambda to do it.
+async fn delete_detached_lambda_enis(ctx: &Ctx<'_>, address: &str, group_id: &str) -> Result<usize> {
+    let out = ctx
+        .clients
+        .ec2
+        .describe_network_interfaces()
+        .filters(filter("group-id", [group_id.to_string()]))
+        .filters(filter("description", ["AWS Lambda VPC ENI*".to_string()]))
+        .filters(filter("status", ["available".to_string()]))
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeNetworkInterfaces", address, e))?;
+    let mut n = 0;
+    for eni in out.network_interfaces() {
+        let Some(id) = eni.network_interface_id() else { continue };
+        match ctx.clients.ec2.delete_network_interface().network_interface_id(id).send().await {
+            Ok(_) => n += 1,
+            Err(e) if matches!(code_of(&e), Some("InvalidNetworkInterfaceID.NotFound" | "InvalidParameterValue")) => {}
+            Err(e) => return Err(Error::aws("DeleteNetworkInterface", address, e)),
+        }
+    }
+    Ok(n)
+}
+
+fn permission(s: &RuleSpec, address: &str) -> Result<IpPermission> {
+    let mut p = IpPermission::builder()
+        .ip_protocol(&s.protocol)
+        .from_port(s.from_port)
+        .to_port(s.to_port);
+    p = match &s.source {
+        Source::Cidr(c) => p.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(known(c, address)?)
+                .description(&s.description)
+                .build(),
+        ),
+        Source::Group(g) => p.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(known(g, address)?)
+                .description(&s.description)
+                .build(),
+        ),
+    };
+    Ok(p.build())
+}
+
+fn known<'a>(t: &'a crate::value::Text, address: &str) -> Result<&'a str> {
+    t.expose()
+        .ok_or_else(|| Error::Other(format!("{address}: a value was still unknown at apply (internal ordering error)")))
+}
+
+pub async fn apply_rule(
+    ctx: &Ctx<'_>,
+    address: &str,
+    spec: Option<&RuleSpec>,
+    observed: Option<&RuleObserved>,
+    change: &Change,
+) -> Result<Option<Observed>> {
+    let ec2 = &ctx.clients.ec2;
+    match change.action {
+        Action::Delete => {
+            let o = observed.expect("delete has an observed rule");
+            match ec2
+                .revoke_security_group_ingress()
+                .group_id(&o.group_id)
+                .security_group_rule_ids(&o.id)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(None),
+                Err(e) if matches!(code_of(&e), Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")) => Ok(None),
+                Err(e) => Err(Error::aws("RevokeSecurityGroupIngress", address, e)),
+            }
+        }
+        Action::Create | Action::Replace | Action::Adopt => {
+            let s = spec.expect("create has a spec");
+            let group_id = known(&s.group_id, address)?;
+            let out = ec2
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .ip_permissions(permission(s, address)?)
+                .send()
+                .await
+                .map_err(|e| Error::aws("AuthorizeSecurityGroupIngress", address, e))?;
+            let id = out
+                .security_group_rules()
+                .first()
+                .and_then(|r| r.security_group_rule_id())
+                .unwrap_or_default();
+            Ok(Some(Observed::Rule(observed_from_spec(s, id, group_id))))
+        }
+        Action::Update => {
+            let (s, o) = (spec.expect("update has a spec"), observed.expect("update has a rule"));
+            let mut req = SecurityGroupRuleRequest::builder()
+                .ip_protocol(&s.protocol)
+                .from_port(s.from_port)
+                .to_port(s.to_port)
+                .description(&s.description);
+            req = match &s.source {
+                Source::Cidr(c) => req.cidr_ipv4(known(c, address)?),
+                Source::Group(g) => req.referenced_group_id(known(g, address)?),
+            };
+            ec2.modify_security_group_rules()
+                .group_id(&o.group_id)
+                .security_group_rules(
+                    SecurityGroupRuleUpdate::builder()
+                        .security_group_rule_id(&o.id)
+                        .security_group_rule(req.build())
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| Error::aws("ModifySecurityGroupRules", address, e))?;
+            Ok(Some(Observed::Rule(observed_from_spec(s, &o.id, &o.group_id))))
+        }
+    }
+}
+
+fn observed_from_spec(s: &RuleSpec, id: &str, group_id: &str) -> RuleObserved {
+    let (cidr, source_group) = match &s.source {
+        Source::Cidr(c) => (c.expose().map(str::to_string), None),
+        Source::Group(g) => (None, g.expose().map(str::to_string)),
+    };
+    RuleObserved {
+        id: id.to_string(),
+        group_id: group_id.to_string(),
+        description: Some(s.description.clone()),
+        protocol: s.protocol.clone(),
+        from_port: s.from_port,
+        to_port: s.to_port,
+        cidr,
+        source_group,
+    }
+}

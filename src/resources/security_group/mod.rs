@@ -1,0 +1,342 @@
+//! Security groups and their ingress rules.
+//!
+//! A rule is identified by its description within its group, so when only its CIDR or ports
+//! change (the developer's IP moved) the plan shows one in-place update and apply keeps the rule
+//! id (`ModifySecurityGroupRules`), which is what the seed's `rds-update-sg-rule` did by hand.
+//! Rules are authoritative: a rule in a managed group that the file does not list is revoked.
+
+pub mod aws;
+
+use std::collections::BTreeMap;
+
+use crate::plan::{Action, Change, Diff, PlanError};
+use crate::resources::{Key, LiveEnv, NodeDef, Spec};
+use crate::stack::{GroupRef, Resolver, RuleSource, Stack, VpcRef};
+use crate::value::{Shown, Text};
+
+#[derive(Clone, Debug)]
+pub struct GroupSpec {
+    pub name: String,
+    pub description: String,
+    pub vpc_id: Text,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupObserved {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub vpc_id: String,
+    pub tags: BTreeMap<String, String>,
+    /// Carries this stack's `deploy:stack` tag.
+    pub owned: bool,
+}
+
+/// Where traffic may come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Cidr(Text),
+    /// A security group id (unknown while that group is still to be created).
+    Group(Text),
+}
+
+#[derive(Clone, Debug)]
+pub struct RuleSpec {
+    pub group: String,
+    pub group_id: Text,
+    pub description: String,
+    /// EC2's IpProtocol: tcp, udp, icmp or -1.
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleObserved {
+    pub id: String,
+    pub group_id: String,
+    pub description: Option<String>,
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    pub cidr: Option<String>,
+    pub source_group: Option<String>,
+}
+
+pub fn group_address(name: &str) -> String {
+    format!("security_groups.{name}")
+}
+
+pub fn rule_address(group: &str, label: &str) -> String {
+    format!("security_groups.{group}.ingress.{label}")
+}
+
+pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
+    let mut out = Vec::new();
+    for (name, g) in &stack.security_groups {
+        out.push(NodeDef {
+            address: group_address(name),
+            key: Key::Group(name.clone()),
+            deps: vec![],
+        });
+        for r in &g.ingress {
+            let mut deps = vec![group_address(name)];
+            if let RuleSource::Group(GroupRef::Stack(src)) = &r.source {
+                if src != name {
+                    deps.push(group_address(src));
+                }
+            }
+            out.push(NodeDef {
+                address: rule_address(name, &r.description),
+                key: Key::Rule {
+                    group: name.clone(),
+                    description: r.description.clone(),
+                },
+                deps,
+            });
+        }
+    }
+    out
+}
+
+/// The id of a group named in the file: from the resolver for the stack's own groups.
+pub fn group_ref_id(r: &Resolver, g: &GroupRef) -> Text {
+    match g {
+        GroupRef::Id(id) => Text::known(id.clone()),
+        GroupRef::Stack(name) => r.attr(&group_address(name), "id"),
+    }
+}
+
+pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+    match key {
+        Key::Group(name) => {
+            let g = &stack.security_groups[name];
+            let vpc_id = match &g.vpc {
+                VpcRef::Id(id) => Text::known(id.clone()),
+                VpcRef::Default => env.default_vpc.clone().map_or(Text::unknown(false), Text::known),
+            };
+            Spec::Group(GroupSpec {
+                name: name.clone(),
+                description: g.description.clone(),
+                vpc_id,
+                tags: crate::engine::stack_tags(stack),
+            })
+        }
+        Key::Rule { group, description } => {
+            let rule = stack.security_groups[group]
+                .ingress
+                .iter()
+                .find(|x| &x.description == description)
+                .expect("rule keys come from the stack");
+            let source = match &rule.source {
+                RuleSource::Cidr(t) => Source::Cidr(r.resolve(t)),
+                RuleSource::Group(g) => Source::Group(group_ref_id(r, g)),
+            };
+            Spec::Rule(RuleSpec {
+                group: group.clone(),
+                group_id: r.attr(&group_address(group), "id"),
+                description: description.clone(),
+                protocol: rule.protocol.as_ec2().to_string(),
+                from_port: rule.from_port,
+                to_port: rule.to_port,
+                source,
+            })
+        }
+        _ => unreachable!("security_group::spec called for {key:?}"),
+    }
+}
+
+/// Tags this stack sets that are missing or different on the live resource.
+pub fn tag_diff(d: &mut Diff, live: &BTreeMap<String, String>, want: &BTreeMap<String, String>) {
+    for (k, v) in want {
+        d.value(&format!("tags.{k}"), live.get(k).cloned(), Some(v.clone()), false);
+    }
+}
+
+/// Turns the differences of an existing, ownable resource into a change: adopt when it is not
+/// tagged as ours yet, else update or replace.
+pub fn owned_change(address: &str, d: Diff, owned: bool) -> Option<Change> {
+    if owned {
+        return d.into_change(address);
+    }
+    let mut c = Change::new(address, Action::Adopt)
+        .note("exists without this stack's tag; apply needs --adopt to take it over");
+    c.fields = d.fields;
+    Some(c)
+}
+
+pub fn diff_group(
+    address: &str,
+    spec: Option<&GroupSpec>,
+    observed: Option<&GroupObserved>,
+) -> Result<Option<Change>, PlanError> {
+    let Some(s) = spec else {
+        return Ok(observed.map(|_| Change::new(address, Action::Delete)));
+    };
+    let mut d = Diff::new();
+    let o = observed;
+    d.value("description", o.map(|o| o.description.clone()), Some(s.description.clone()), true);
+    d.text("vpc", o.map(|o| o.vpc_id.as_str()), &s.vpc_id, true);
+    tag_diff(&mut d, &o.map(|o| o.tags.clone()).unwrap_or_default(), &s.tags);
+    match o {
+        None => Ok(Some(d.into_create(address))),
+        Some(o) => {
+            let c = owned_change(address, d, o.owned);
+            Ok(c.map(|c| {
+                if c.action == Action::Replace {
+                    c.note("AWS cannot change a group's description or VPC: the group is deleted and created again, and anything using it must let go of it first")
+                } else {
+                    c
+                }
+            }))
+        }
+    }
+}
+
+fn shown_source(s: &Source) -> (Shown, Shown) {
+    match s {
+        Source::Cidr(t) => (t.shown(), Shown::Absent),
+        Source::Group(t) => (Shown::Absent, t.shown()),
+    }
+}
+
+pub fn diff_rule(
+    address: &str,
+    spec: Option<&RuleSpec>,
+    observed: Option<&RuleObserved>,
+) -> Result<Option<Change>, PlanError> {
+    let Some(s) = spec else {
+        return Ok(observed.map(|_| Change::new(address, Action::Delete).note("not in stack.yaml: revoked")));
+    };
+    let mut d = Diff::new();
+    let o = observed;
+    d.value("protocol", o.map(|o| o.protocol.clone()), Some(s.protocol.clone()), false);
+    d.value("from_port", o.map(|o| o.from_port), Some(s.from_port), false);
+    d.value("to_port", o.map(|o| o.to_port), Some(s.to_port), false);
+    let (cidr, group) = shown_source(&s.source);
+    match &s.source {
+        Source::Cidr(t) => d.text("cidr", o.and_then(|o| o.cidr.as_deref()), t, false),
+        Source::Group(_) => d.shown("cidr", Shown::opt(o.and_then(|o| o.cidr.clone())), cidr, false),
+    }
+    match &s.source {
+        Source::Group(t) => d.text("source_group", o.and_then(|o| o.source_group.as_deref()), t, false),
+        Source::Cidr(_) => d.shown(
+            "source_group",
+            Shown::opt(o.and_then(|o| o.source_group.clone())),
+            group,
+            false,
+        ),
+    }
+    Ok(match o {
+        None => Some(d.into_create(address)),
+        Some(_) => d.into_change(address),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(cidr: &str) -> RuleSpec {
+        RuleSpec {
+            group: "db".into(),
+            group_id: Text::known("sg-1"),
+            description: "GITPOD".into(),
+            protocol: "tcp".into(),
+            from_port: 5432,
+            to_port: 5432,
+            source: Source::Cidr(Text::known(cidr)),
+        }
+    }
+
+    fn live(cidr: &str) -> RuleObserved {
+        RuleObserved {
+            id: "sgr-1".into(),
+            group_id: "sg-1".into(),
+            description: Some("GITPOD".into()),
+            protocol: "tcp".into(),
+            from_port: 5432,
+            to_port: 5432,
+            cidr: Some(cidr.into()),
+            source_group: None,
+        }
+    }
+
+    #[test]
+    fn a_moved_ip_is_one_in_place_update() {
+        let c = diff_rule("a", Some(&rule("5.6.7.8/32")), Some(&live("1.2.3.4/32")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.fields.len(), 1);
+        assert_eq!(c.fields[0].path, "cidr");
+        assert_eq!(c.fields[0].before, Shown::value("1.2.3.4/32"));
+        assert_eq!(c.fields[0].after, Shown::value("5.6.7.8/32"));
+    }
+
+    #[test]
+    fn same_rule_is_no_change_and_missing_rule_is_create() {
+        assert!(diff_rule("a", Some(&rule("1.2.3.4/32")), Some(&live("1.2.3.4/32"))).unwrap().is_none());
+        let c = diff_rule("a", Some(&rule("1.2.3.4/32")), None).unwrap().unwrap();
+        assert_eq!(c.action, Action::Create);
+    }
+
+    #[test]
+    fn unlisted_rule_is_revoked_and_unknown_public_ip_is_a_change() {
+        let c = diff_rule("a", None, Some(&live("1.2.3.4/32"))).unwrap().unwrap();
+        assert_eq!(c.action, Action::Delete);
+        let mut s = rule("x");
+        s.source = Source::Cidr(Text::unknown(false));
+        let c = diff_rule("a", Some(&s), Some(&live("1.2.3.4/32"))).unwrap().unwrap();
+        assert_eq!(c.fields[0].after, Shown::Unknown);
+    }
+
+    #[test]
+    fn switching_cidr_to_group_is_in_place() {
+        let mut s = rule("x");
+        s.source = Source::Group(Text::known("sg-9"));
+        let c = diff_rule("a", Some(&s), Some(&live("1.2.3.4/32"))).unwrap().unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.fields.len(), 2);
+    }
+
+    fn group(desc: &str, owned: bool) -> (GroupSpec, GroupObserved) {
+        let tags: BTreeMap<String, String> = [("deploy:stack".to_string(), "s".to_string())].into();
+        (
+            GroupSpec {
+                name: "g".into(),
+                description: desc.into(),
+                vpc_id: Text::known("vpc-1"),
+                tags: tags.clone(),
+            },
+            GroupObserved {
+                id: "sg-1".into(),
+                name: "g".into(),
+                description: "d".into(),
+                vpc_id: "vpc-1".into(),
+                tags: if owned { tags } else { BTreeMap::new() },
+                owned,
+            },
+        )
+    }
+
+    #[test]
+    fn description_change_forces_replacement() {
+        let (s, o) = group("new", true);
+        let c = diff_group("a", Some(&s), Some(&o)).unwrap().unwrap();
+        assert_eq!(c.action, Action::Replace);
+        assert!(c.fields[0].forces_replacement);
+        let (s, o) = group("d", true);
+        assert!(diff_group("a", Some(&s), Some(&o)).unwrap().is_none());
+    }
+
+    #[test]
+    fn untagged_group_is_adopted() {
+        let (s, o) = group("d", false);
+        let c = diff_group("a", Some(&s), Some(&o)).unwrap().unwrap();
+        assert_eq!(c.action, Action::Adopt);
+        assert_eq!(c.fields[0].path, "tags.deploy:stack");
+    }
+}
