@@ -99,7 +99,7 @@ log "downloading $req wheel for cp${PY_VERSION/./} $PLATFORM"
 "$PY" -m pip download --disable-pip-version-check --no-input -q "${dl_args[@]}" >&2
 
 shopt -s nullglob
-wheels=("$tmp"/wheel/psycopg2_binary-"$VERSION"-cp${PY_VERSION/./}-*.whl)
+wheels=("$tmp"/wheel/psycopg2_binary-"$VERSION"-cp"${PY_VERSION/./}"-*.whl)
 shopt -u nullglob
 ((${#wheels[@]} == 1)) || die "expected one wheel in $tmp/wheel, found: $(ls "$tmp/wheel")"
 wheel=${wheels[0]}

@@ -13,7 +13,7 @@
 # Env:   CARGO_TEST_ARGS  extra arguments for cargo test (word-split), e.g. "--locked"
 set -uo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 ROOT=$(pwd)
 PG_DIR=target/pg
 
@@ -36,6 +36,7 @@ for s in scripts/pg-start.sh scripts/pg-stop.sh; do
 done
 
 PG_STARTED=0
+# shellcheck disable=SC2317 # called from the EXIT trap
 finish() {
     local rc=$?
     trap - EXIT INT TERM
