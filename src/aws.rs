@@ -105,6 +105,15 @@ impl Intercept for CallCounter {
     fn read_before_execution(
         &self,
         _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+    // Counted per attempt that reaches the wire, so a retried call counts each time it is sent.
+    fn read_before_transmit(
+        &self,
+        _ctx: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
@@ -114,14 +123,6 @@ impl Intercept for CallCounter {
                 *map.entry(key).or_default() += 1;
             }
         }
-        Ok(())
-    }
-    fn read_before_attempt(
-        &self,
-        _ctx: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
         Ok(())
     }
 }

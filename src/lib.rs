@@ -7,3 +7,7 @@ pub mod plan;
 pub mod resources;
 pub mod redact;
 pub mod engine;
+pub mod public_ip;
+pub mod cli;
+pub mod commands;
+pub mod logging;

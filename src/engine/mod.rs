@@ -1,6 +1,8 @@
 //! The one place that sequences I/O: read the live account, plan, and execute a plan in
 //! dependency order with bounded concurrency.
 
+pub mod execute;
+pub mod observe;
 pub mod progress;
 
 use std::collections::BTreeMap;

@@ -1,1 +1,216 @@
-//! placeholder
+//! Planning: a pure function of (stack, live state) to a list of changes in dependency order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::graph::Graph;
+use super::{Action, Change, Plan, PlanError};
+use crate::resources::{self, Found, Key, LiveEnv, NodeDef, Observed};
+use crate::stack::{Pos, Resolver, Stack};
+
+/// Everything the planner reads.
+pub struct Input<'a> {
+    pub stack: &'a Stack,
+    pub found: &'a [Found],
+    pub env: &'a LiveEnv,
+    pub public_ip: Option<String>,
+    /// Plan the deletion of everything this stack owns.
+    pub destroy: bool,
+}
+
+/// One node with a change, as the executor needs it.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub address: String,
+    pub key: Key,
+    /// Addresses of other steps that must finish first.
+    pub after: Vec<String>,
+    pub observed: Option<Observed>,
+    /// Whether the node is desired (false: it is being deleted).
+    pub desired: bool,
+    pub change: Change,
+}
+
+/// A plan and what executing it needs.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub plan: Plan,
+    /// In a valid execution order.
+    pub steps: Vec<Step>,
+    /// Attributes of every resource as far as known before apply (unknown for creates/replaces).
+    pub resolver: Resolver,
+}
+
+pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
+    let stack = input.stack;
+    let defs: Vec<NodeDef> = if input.destroy { Vec::new() } else { resources::nodes(stack) };
+    let found: BTreeMap<&str, &Found> = input.found.iter().map(|f| (f.address.as_str(), f)).collect();
+    let mut errors = Vec::new();
+
+    // Desired nodes in dependency order, so each spec sees its dependencies' attributes.
+    let mut g = Graph::default();
+    for d in &defs {
+        g.add_node(&d.address);
+        for dep in &d.deps {
+            g.add_edge(&d.address, dep);
+        }
+    }
+    let order = g.topo_order().map_err(|cycle| {
+        vec![PlanError {
+            address: cycle[0].clone(),
+            pos: Pos::default(),
+            message: format!("dependency cycle: {}", cycle.join(" -> ")),
+        }]
+    })?;
+    let by_addr: BTreeMap<&str, &NodeDef> = defs.iter().map(|d| (d.address.as_str(), d)).collect();
+
+    let mut resolver = Resolver {
+        public_ip: input.public_ip.clone(),
+        ..Default::default()
+    };
+    let mut steps: Vec<Step> = Vec::new();
+    for addr in &order {
+        let def = by_addr[addr.as_str()];
+        let spec = resources::spec(stack, &def.key, &resolver, input.env);
+        let observed = found.get(addr.as_str()).map(|f| &f.observed);
+        match resources::diff(addr, Some(&spec), observed) {
+            Err(e) => errors.push(e),
+            Ok(change) => {
+                let fresh = matches!(change.as_ref().map(|c| c.action), Some(Action::Create | Action::Replace));
+                if fresh || observed.is_none() {
+                    let names = Observed::attr_names(&def.key);
+                    resolver.set(addr, names.iter().map(|n| (*n, None)).collect());
+                } else if let Some(o) = observed {
+                    resolver.set(addr, o.attrs());
+                }
+                if let Some(change) = change {
+                    steps.push(Step {
+                        address: addr.clone(),
+                        key: def.key.clone(),
+                        after: def.deps.clone(),
+                        observed: observed.cloned(),
+                        desired: true,
+                        change,
+                    });
+                }
+            }
+        }
+    }
+
+    // What the stack owns but no longer declares (or everything it owns, for destroy).
+    let desired: BTreeSet<&str> = defs.iter().map(|d| d.address.as_str()).collect();
+    let mut deleted: BTreeSet<String> = BTreeSet::new();
+    let mut orphans: Vec<&Found> = input
+        .found
+        .iter()
+        .filter(|f| !desired.contains(f.address.as_str()))
+        .filter(|f| owned(f, &found))
+        .collect();
+    orphans.sort_by(|a, b| a.address.cmp(&b.address));
+    for f in &orphans {
+        deleted.insert(f.address.clone());
+    }
+    // What skipped children point at still holds up their parent's delete: a group whose rule
+    // names another group as source must go before that other group.
+    let mut inherited: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in orphans {
+        // Deleting a group takes its rules with it.
+        if let Some(p) = parent(&f.key).filter(|p| deleted.contains(p)) {
+            inherited.entry(p).or_default().extend(f.observed.refs());
+            continue;
+        }
+        match resources::diff(&f.address, None, Some(&f.observed)) {
+            Err(e) => errors.push(e),
+            Ok(Some(mut change)) => {
+                if !input.destroy && !change.notes.iter().any(|n| n.contains("not in stack.yaml")) {
+                    change.notes.insert(0, "not in stack.yaml".into());
+                }
+                steps.push(Step {
+                    address: f.address.clone(),
+                    key: f.key.clone(),
+                    after: Vec::new(),
+                    observed: Some(f.observed.clone()),
+                    desired: false,
+                    change,
+                });
+            }
+            Ok(None) => {}
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    // A delete waits for every other step whose live state still points at the deleted node
+    // (a function still using a group, a rule naming it as source): those let go first.
+    let ids: BTreeMap<String, Vec<String>> = steps
+        .iter()
+        .filter(|s| !s.desired)
+        .filter_map(|s| s.observed.as_ref().map(|o| (s.address.clone(), o.physical_ids())))
+        .collect();
+    let refs: Vec<(String, Vec<String>)> = steps
+        .iter()
+        .map(|s| {
+            let mut r = s.observed.as_ref().map(Observed::refs).unwrap_or_default();
+            r.extend(inherited.get(&s.address).cloned().unwrap_or_default());
+            (s.address.clone(), r)
+        })
+        .collect();
+    for step in steps.iter_mut().filter(|s| !s.desired) {
+        let mine = &ids[&step.address];
+        for (other, r) in &refs {
+            if other != &step.address && r.iter().any(|x| mine.contains(x)) {
+                step.after.push(other.clone());
+            }
+        }
+    }
+
+    let mut eg = Graph::default();
+    for s in &steps {
+        eg.add_node(&s.address);
+        for a in &s.after {
+            eg.add_edge(&s.address, a);
+        }
+    }
+    let exec_order = eg.topo_order().map_err(|cycle| {
+        vec![PlanError {
+            address: cycle[0].clone(),
+            pos: Pos::default(),
+            message: format!("cannot order these changes, they depend on each other: {}", cycle.join(" -> ")),
+        }]
+    })?;
+    let mut by: BTreeMap<String, Step> = steps.into_iter().map(|s| (s.address.clone(), s)).collect();
+    let steps: Vec<Step> = exec_order.iter().filter_map(|a| by.remove(a)).collect();
+
+    let mut changes: Vec<Change> = steps.iter().map(|s| s.change.clone()).collect();
+    changes.sort_by(|a, b| a.address.cmp(&b.address));
+    let needs_adopt = changes
+        .iter()
+        .filter(|c| c.action == Action::Adopt)
+        .map(|c| c.address.clone())
+        .collect();
+    Ok(Planned {
+        plan: Plan {
+            stack: stack.name.clone(),
+            changes,
+            needs_adopt,
+        },
+        steps,
+        resolver,
+    })
+}
+
+/// Only what carries this stack's tag is ever deleted; rules follow their group.
+fn owned(f: &Found, found: &BTreeMap<&str, &Found>) -> bool {
+    match parent(&f.key) {
+        Some(p) => found.get(p.as_str()).is_some_and(|pf| pf.observed.owned()),
+        None => f.observed.owned(),
+    }
+}
+
+/// The node whose deletion removes this one too.
+fn parent(key: &Key) -> Option<String> {
+    match key {
+        Key::Rule { group, .. } => Some(crate::resources::security_group::group_address(group)),
+        _ => None,
+    }
+}

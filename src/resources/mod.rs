@@ -156,6 +156,40 @@ impl Observed {
         }
     }
 
+    /// Whether this stack's ownership tag is on it (only owned resources are ever deleted).
+    /// Kinds whose observe step only ever returns this stack's own objects report true.
+    pub fn owned(&self) -> bool {
+        match self {
+            Observed::Group(o) => o.owned,
+            Observed::DbInstance(o) => o.owned,
+            Observed::Role(o) => o.owned,
+            Observed::Function(o) => o.owned,
+            Observed::UserPool(o) => o.owned,
+            Observed::Rule(_) | Observed::Layer(_) | Observed::Trigger(_) => true,
+        }
+    }
+
+    /// The physical ids other resources use to point at this one.
+    pub fn physical_ids(&self) -> Vec<String> {
+        self.attrs()
+            .into_iter()
+            .filter(|(n, _)| matches!(*n, "id" | "arn"))
+            .filter_map(|(_, v)| v)
+            .collect()
+    }
+
+    /// The physical ids this resource points at, as AWS reports them; a delete of one of them
+    /// waits until this resource has let go.
+    pub fn refs(&self) -> Vec<String> {
+        match self {
+            Observed::Rule(o) => o.source_group.iter().cloned().collect(),
+            Observed::DbInstance(o) => db_instance::refs(o),
+            Observed::Function(o) => function::refs(o),
+            Observed::Trigger(o) => cognito_trigger::refs(o),
+            Observed::Group(_) | Observed::Role(_) | Observed::Layer(_) | Observed::UserPool(_) => Vec::new(),
+        }
+    }
+
     /// The attribute names a node of this key exposes, for marking them unknown before apply.
     pub fn attr_names(key: &Key) -> &'static [&'static str] {
         match key {

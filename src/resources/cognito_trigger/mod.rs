@@ -20,3 +20,7 @@ pub fn spec(_stack: &Stack, key: &Key, _r: &Resolver, _env: &LiveEnv) -> AnySpec
 pub fn diff(_a: &str, _s: Option<&Spec>, _o: Option<&Observed>) -> Result<Option<Change>, PlanError> {
     Ok(None)
 }
+
+pub fn refs(_o: &Observed) -> Vec<String> {
+    Vec::new()
+}

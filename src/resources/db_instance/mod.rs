@@ -10,7 +10,9 @@ use crate::stack::{Resolver, Stack};
 pub struct Spec {}
 
 #[derive(Clone, Debug)]
-pub struct Observed {}
+pub struct Observed {
+    pub owned: bool,
+}
 
 pub fn nodes(_stack: &Stack) -> Vec<NodeDef> {
     Vec::new()
@@ -25,5 +27,9 @@ pub fn diff(_address: &str, _spec: Option<&Spec>, _observed: Option<&Observed>) 
 }
 
 pub fn attrs(_o: &Observed) -> Vec<(&'static str, Option<String>)> {
+    Vec::new()
+}
+
+pub fn refs(_o: &Observed) -> Vec<String> {
     Vec::new()
 }

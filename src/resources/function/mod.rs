@@ -10,6 +10,7 @@ use crate::stack::{Resolver, Stack};
 pub struct RoleSpec {}
 #[derive(Clone, Debug)]
 pub struct RoleObserved {
+    pub owned: bool,
     pub arn: String,
 }
 #[derive(Clone, Debug)]
@@ -22,6 +23,7 @@ pub struct LayerObserved {
 pub struct Spec {}
 #[derive(Clone, Debug)]
 pub struct Observed {
+    pub owned: bool,
     pub arn: String,
 }
 
@@ -41,4 +43,8 @@ pub fn diff_layer(_a: &str, _s: Option<&LayerSpec>, _o: Option<&LayerObserved>) 
 }
 pub fn diff(_a: &str, _s: Option<&Spec>, _o: Option<&Observed>) -> Result<Option<Change>, PlanError> {
     Ok(None)
+}
+
+pub fn refs(_o: &Observed) -> Vec<String> {
+    Vec::new()
 }

@@ -10,6 +10,7 @@ use crate::stack::{Resolver, Stack};
 pub struct Spec {}
 #[derive(Clone, Debug)]
 pub struct Observed {
+    pub owned: bool,
     pub id: String,
     pub arn: String,
 }

@@ -1,0 +1,109 @@
+//! The command line: clap types only; `commands` turns them into work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Plan, apply and destroy an AWS stack described by one stack.yaml.
+///
+/// deploy reads the live account, diffs it against the stack file and applies the difference:
+/// RDS instances, security groups and their rules, Lambda functions (VPC, layers, environment),
+/// Cognito user pools and triggers. It keeps no state file: what the stack owns carries the tag
+/// deploy:stack=<stack>.
+#[derive(Debug, Parser)]
+#[command(name = "deploy", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The stack file
+    #[arg(short = 'f', long = "file", global = true, default_value = "stack.yaml", value_name = "FILE")]
+    pub file: PathBuf,
+    /// AWS profile from ~/.aws/config (else AWS_PROFILE, else the default chain)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region (else the stack file's `region:`, else AWS_REGION / the profile's region)
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint, e.g. a local emulator (also: AWS_ENDPOINT_URL)
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// More logging on stderr (-v: deploy's own debug lines; RUST_LOG for finer control)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No colours (also: NO_COLOR, or output that is not a terminal)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change. Writes nothing.
+    ///
+    /// Exit code 0 on success; with --detailed-exitcode, 0 means no changes and 2 means changes.
+    Plan(PlanArgs),
+    /// Make live AWS match the stack file, in dependency order, waiting for each resource.
+    ///
+    /// Prints the plan and asks for `yes` on a terminal. Without a terminal, --auto-approve is
+    /// required. If a step fails, running steps finish, nothing new starts, and a second apply
+    /// continues from where it stopped.
+    Apply(ApplyArgs),
+    /// Delete everything this stack owns (tagged deploy:stack=<stack>), in reverse order.
+    ///
+    /// Nothing untagged is ever deleted.
+    Destroy(DestroyArgs),
+    /// Check the stack file offline: syntax, types, references, CIDRs, secrets. No AWS call.
+    Validate,
+    /// Print the stack's outputs (reads live AWS; secrets are printed, since you ask for them).
+    Output(OutputArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Exit 2 when there are changes, 0 when there are none, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan to take over untagged resources that already exist under declared names
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Do not ask for confirmation (needed when stdin is not a terminal)
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Take over untagged resources that exist under declared names (tag and reconcile them)
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Do not ask for confirmation (needed when stdin is not a terminal)
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// NAME = value
+    Text,
+    /// NAME='value', ready for `eval` or a .env file
+    Env,
+    /// One JSON object
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print only this output's value
+    pub name: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}

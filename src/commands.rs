@@ -1,0 +1,321 @@
+//! Each command: load, read live state, plan, and (for apply/destroy) execute. Thin over the
+//! library; all printing of results happens here.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use crate::aws::{AwsOptions, Clients};
+use crate::cli::{Cli, Command, OutputFormat};
+use crate::engine::execute::{Report, execute};
+use crate::engine::observe::{Live, observe};
+use crate::engine::{Ctx, Progress, poll_interval};
+use crate::error::{Error, Result};
+use crate::plan::build::{Input, Planned, plan};
+use crate::plan::render::{Style, render};
+use crate::stack::{self, Stack, Template};
+
+/// What the process should exit with.
+pub type ExitCode = u8;
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let style = Style {
+        color: !cli.global.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+    };
+    let aws = AwsOptions {
+        profile: cli.global.profile.clone(),
+        region: cli.global.region.clone(),
+        endpoint_url: cli.global.endpoint_url.clone(),
+    };
+    // Refuse before doing anything when a confirmation could never be given.
+    let needs_prompt = match &cli.command {
+        Command::Apply(a) => !a.auto_approve,
+        Command::Destroy(d) => !d.auto_approve,
+        _ => false,
+    };
+    if needs_prompt && !std::io::stdin().is_terminal() {
+        return Err(Error::User(
+            "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to apply without asking".into(),
+        ));
+    }
+    let stack = load(&cli.global.file)?;
+    match &cli.command {
+        Command::Validate => {
+            println!("{}: valid ({})", stack.file.display(), describe(&stack));
+            Ok(0)
+        }
+        Command::Plan(args) => {
+            let session = Session::start(&stack, &aws).await?;
+            let planned = session.plan(&stack, false)?;
+            print!("{}", render(&planned.plan, style));
+            if !planned.plan.needs_adopt.is_empty() && !args.adopt {
+                eprintln!(
+                    "note: {} exist(s) without this stack's tag; `deploy apply --adopt` would take them over",
+                    planned.plan.needs_adopt.join(", ")
+                );
+            }
+            session.log_calls();
+            Ok(if args.detailed_exitcode && !planned.plan.is_empty() { 2 } else { 0 })
+        }
+        Command::Apply(args) => {
+            let session = Session::start(&stack, &aws).await?;
+            let planned = session.plan(&stack, false)?;
+            print!("{}", render(&planned.plan, style));
+            if planned.plan.is_empty() {
+                print_outputs(&stack, &planned.resolver);
+                session.log_calls();
+                return Ok(0);
+            }
+            if !planned.plan.needs_adopt.is_empty() && !args.adopt {
+                return Err(Error::User(format!(
+                    "{} already exist(s) without this stack's tag; nothing was changed. Check that they are the resources you mean, then run `deploy apply --adopt` to tag and manage them",
+                    planned.plan.needs_adopt.join(", ")
+                )));
+            }
+            if !args.auto_approve && !confirm("apply these changes")? {
+                return Err(Error::User("apply cancelled; nothing was changed".into()));
+            }
+            let report = session.execute(&stack, planned).await;
+            let ok = finish(&report, "apply");
+            if ok {
+                print_outputs(&stack, &report.resolver);
+            }
+            session.log_calls();
+            if ok { Ok(0) } else { Err(failed(&report, "apply")) }
+        }
+        Command::Destroy(args) => {
+            let session = Session::start(&stack, &aws).await?;
+            let planned = session.plan(&stack, true)?;
+            if planned.plan.is_empty() {
+                println!("Nothing to destroy: no resource carries the tag deploy:stack={}.", stack.name);
+                session.log_calls();
+                return Ok(0);
+            }
+            print!("{}", render(&planned.plan, style));
+            if !args.auto_approve && !confirm("destroy everything listed above")? {
+                return Err(Error::User("destroy cancelled; nothing was changed".into()));
+            }
+            let report = session.execute(&stack, planned).await;
+            let ok = finish(&report, "destroy");
+            session.log_calls();
+            if ok { Ok(0) } else { Err(failed(&report, "destroy")) }
+        }
+        Command::Output(args) => {
+            let session = Session::start(&stack, &aws).await?;
+            let planned = session.plan(&stack, false)?;
+            let values = outputs(&stack, &planned.resolver)?;
+            session.log_calls();
+            match &args.name {
+                Some(n) => {
+                    let v = values.get(n).ok_or_else(|| {
+                        Error::User(format!(
+                            "no output `{n}` in {}; outputs: {}",
+                            stack.file.display(),
+                            values.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ))
+                    })?;
+                    println!("{v}");
+                }
+                None => match args.format {
+                    OutputFormat::Text => values.iter().for_each(|(k, v)| println!("{k} = {v}")),
+                    OutputFormat::Env => values.iter().for_each(|(k, v)| println!("{k}={}", shell_quote(v))),
+                    OutputFormat::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&values).map_err(|e| Error::Other(e.to_string()))?
+                    ),
+                },
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Loads the stack and registers its secrets for redaction.
+pub fn load(path: &std::path::Path) -> Result<Stack> {
+    let stack = stack::load(path)?;
+    crate::redact::register(secrets(&stack));
+    Ok(stack)
+}
+
+fn secrets(stack: &Stack) -> Vec<String> {
+    let mut all: Vec<&Template> = stack.outputs.values().collect();
+    for f in stack.functions.values() {
+        all.extend(f.environment.values());
+    }
+    for d in stack.db_instances.values() {
+        if let stack::Password::Secret(t) = &d.password {
+            all.push(t);
+        }
+    }
+    all.iter()
+        .flat_map(|t| t.parts.iter())
+        .filter_map(|p| match p {
+            stack::template::Part::Secret(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn describe(stack: &Stack) -> String {
+    let rules: usize = stack.security_groups.values().map(|g| g.ingress.len()).sum();
+    format!(
+        "stack `{}`: {} security groups with {} rules, {} db instances, {} functions, {} user pools, {} triggers, {} outputs",
+        stack.name,
+        stack.security_groups.len(),
+        rules,
+        stack.db_instances.len(),
+        stack.functions.len(),
+        stack.user_pools.len(),
+        stack.cognito_triggers.len(),
+        stack.outputs.len()
+    )
+}
+
+fn uses_public_ip(stack: &Stack) -> bool {
+    stack.security_groups.values().any(|g| {
+        g.ingress
+            .iter()
+            .any(|r| matches!(&r.source, stack::RuleSource::Cidr(t) if t.uses_public_ip()))
+    }) || stack.outputs.values().any(Template::uses_public_ip)
+        || stack
+            .functions
+            .values()
+            .any(|f| f.environment.values().any(Template::uses_public_ip))
+}
+
+/// A run against AWS: clients, the public IP and the live state, read once.
+struct Session {
+    clients: Clients,
+    live: Live,
+    public_ip: Option<String>,
+    progress: Progress,
+}
+
+impl Session {
+    async fn start(stack: &Stack, aws: &AwsOptions) -> Result<Session> {
+        let public_ip = if uses_public_ip(stack) {
+            let ip = crate::public_ip::lookup().await?;
+            tracing::debug!("public IP {ip}");
+            Some(ip)
+        } else {
+            None
+        };
+        let clients = Clients::new(aws, stack.region.as_deref()).await?;
+        let live = observe(&clients, stack).await?;
+        Ok(Session {
+            clients,
+            live,
+            public_ip,
+            progress: Progress::default(),
+        })
+    }
+
+    fn plan(&self, stack: &Stack, destroy: bool) -> Result<Planned> {
+        plan(&Input {
+            stack,
+            found: &self.live.found,
+            env: &self.live.env,
+            public_ip: self.public_ip.clone(),
+            destroy,
+        })
+        .map_err(|errors| Error::Plan {
+            file: stack.file.display().to_string(),
+            errors,
+        })
+    }
+
+    async fn execute(&self, stack: &Stack, planned: Planned) -> Report {
+        let ctx = Ctx {
+            clients: &self.clients,
+            stack,
+            env: &self.live.env,
+            progress: &self.progress,
+            poll: poll_interval(Duration::from_secs(10)),
+        };
+        execute(&ctx, planned.steps, planned.resolver).await
+    }
+
+    fn log_calls(&self) {
+        let (reads, writes) = self.clients.calls.totals();
+        tracing::debug!("AWS calls: {reads} reads, {writes} writes: {:?}", self.clients.calls.snapshot());
+    }
+}
+
+fn confirm(what: &str) -> Result<bool> {
+    eprint!("\nDo you want to {what}? Only `yes` is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Other(format!("cannot read the answer: {e}")))?;
+    Ok(line.trim() == "yes")
+}
+
+/// Prints the closing summary; true when everything was done.
+fn finish(report: &Report, verb: &str) -> bool {
+    if report.ok() {
+        println!("\n{} complete: {} change(s) made.", capitalize(verb), report.done.len());
+        true
+    } else {
+        eprintln!("\n{} stopped: {} done, {} failed, {} not started.", capitalize(verb), report.done.len(), report.failed.len(), report.not_started.len());
+        for a in &report.done {
+            eprintln!("  done:        {a}");
+        }
+        for (a, e) in &report.failed {
+            eprintln!("  failed:      {a}: {}", crate::redact::scrub(&e.to_string()));
+        }
+        for a in &report.not_started {
+            eprintln!("  not started: {a}");
+        }
+        false
+    }
+}
+
+fn failed(report: &Report, verb: &str) -> Error {
+    Error::User(format!(
+        "{verb} did not finish ({} failed); fix the cause and run `deploy {verb}` again: it plans from live state and continues where it stopped",
+        report.failed.len()
+    ))
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// Output values; an output that needs a resource not created yet is an error naming it.
+fn outputs(stack: &Stack, r: &stack::Resolver) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (name, t) in &stack.outputs {
+        let v = r.resolve(t);
+        let Some(value) = v.expose() else {
+            let missing: Vec<String> = t
+                .refs()
+                .filter(|x| !r.resolve(&Template { parts: vec![stack::template::Part::Ref((*x).clone())] }).is_known())
+                .map(|x| x.address())
+                .collect();
+            return Err(Error::User(format!(
+                "output {name} needs {} which does not exist yet: run `deploy apply` first",
+                missing.join(", ")
+            )));
+        };
+        out.insert(name.clone(), value.to_string());
+    }
+    Ok(out)
+}
+
+/// After apply, the outputs, with secret ones masked (use `deploy output` to see them).
+fn print_outputs(stack: &Stack, r: &stack::Resolver) {
+    if stack.outputs.is_empty() {
+        return;
+    }
+    println!("\nOutputs:");
+    for (name, t) in &stack.outputs {
+        println!("  {name} = {}", r.resolve(t).shown());
+    }
+}
+
+fn shell_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', r"'\''"))
+}
