@@ -33,7 +33,10 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub async fn new(opts: &AwsOptions, stack_region: Option<&str>) -> crate::error::Result<Clients> {
+    pub async fn new(
+        opts: &AwsOptions,
+        stack_region: Option<&str>,
+    ) -> crate::error::Result<Clients> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(5));
         if let Some(p) = &opts.profile {
@@ -88,7 +91,10 @@ impl CallCounter {
         let mut t = (0, 0);
         for (op, n) in self.snapshot() {
             let name = op.rsplit('.').next().unwrap_or("");
-            if ["Describe", "List", "Get"].iter().any(|p| name.starts_with(p)) {
+            if ["Describe", "List", "Get"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
                 t.0 += n;
             } else {
                 t.1 += n;

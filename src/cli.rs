@@ -11,7 +11,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Cognito user pools and triggers. It keeps no state file: what the stack owns carries the tag
 /// deploy:stack=<stack>.
 #[derive(Debug, Parser)]
-#[command(name = "deploy", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "deploy",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -22,7 +27,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// The stack file
-    #[arg(short = 'f', long = "file", global = true, default_value = "stack.yaml", value_name = "FILE")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "stack.yaml",
+        value_name = "FILE"
+    )]
     pub file: PathBuf,
     /// AWS profile from ~/.aws/config (else AWS_PROFILE, else the default chain)
     #[arg(long, global = true, value_name = "NAME")]

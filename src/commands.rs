@@ -20,7 +20,9 @@ pub type ExitCode = u8;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let style = Style {
-        color: !cli.global.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+        color: !cli.global.no_color
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::io::stdout().is_terminal(),
     };
     let aws = AwsOptions {
         profile: cli.global.profile.clone(),
@@ -55,7 +57,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             session.log_calls();
-            Ok(if args.detailed_exitcode && !planned.plan.is_empty() { 2 } else { 0 })
+            Ok(if args.detailed_exitcode && !planned.plan.is_empty() {
+                2
+            } else {
+                0
+            })
         }
         Command::Apply(args) => {
             let session = Session::start(&stack, &aws).await?;
@@ -81,13 +87,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 print_outputs(&stack, &report.resolver);
             }
             session.log_calls();
-            if ok { Ok(0) } else { Err(failed(&report, "apply")) }
+            if ok {
+                Ok(0)
+            } else {
+                Err(failed(&report, "apply"))
+            }
         }
         Command::Destroy(args) => {
             let session = Session::start(&stack, &aws).await?;
             let planned = session.plan(&stack, true)?;
             if planned.plan.is_empty() {
-                println!("Nothing to destroy: no resource carries the tag deploy:stack={}.", stack.name);
+                println!(
+                    "Nothing to destroy: no resource carries the tag deploy:stack={}.",
+                    stack.name
+                );
                 session.log_calls();
                 return Ok(0);
             }
@@ -98,7 +111,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let report = session.execute(&stack, planned).await;
             let ok = finish(&report, "destroy");
             session.log_calls();
-            if ok { Ok(0) } else { Err(failed(&report, "destroy")) }
+            if ok {
+                Ok(0)
+            } else {
+                Err(failed(&report, "destroy"))
+            }
         }
         Command::Output(args) => {
             let session = Session::start(&stack, &aws).await?;
@@ -118,10 +135,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 None => match args.format {
                     OutputFormat::Text => values.iter().for_each(|(k, v)| println!("{k} = {v}")),
-                    OutputFormat::Env => values.iter().for_each(|(k, v)| println!("{k}={}", shell_quote(v))),
+                    OutputFormat::Env => values
+                        .iter()
+                        .for_each(|(k, v)| println!("{k}={}", shell_quote(v))),
                     OutputFormat::Json => println!(
                         "{}",
-                        serde_json::to_string_pretty(&values).map_err(|e| Error::Other(e.to_string()))?
+                        serde_json::to_string_pretty(&values)
+                            .map_err(|e| Error::Other(e.to_string()))?
                     ),
                 },
             }
@@ -157,7 +177,11 @@ fn secrets(stack: &Stack) -> Vec<String> {
 }
 
 fn describe(stack: &Stack) -> String {
-    let rules: usize = stack.security_groups.values().map(|g| g.ingress.len()).sum();
+    let rules: usize = stack
+        .security_groups
+        .values()
+        .map(|g| g.ingress.len())
+        .sum();
     format!(
         "stack `{}`: {} security groups with {} rules, {} db instances, {} functions, {} user pools, {} triggers, {} outputs",
         stack.name,
@@ -237,7 +261,10 @@ impl Session {
 
     fn log_calls(&self) {
         let (reads, writes) = self.clients.calls.totals();
-        tracing::debug!("AWS calls: {reads} reads, {writes} writes: {:?}", self.clients.calls.snapshot());
+        tracing::debug!(
+            "AWS calls: {reads} reads, {writes} writes: {:?}",
+            self.clients.calls.snapshot()
+        );
     }
 }
 
@@ -255,15 +282,28 @@ fn confirm(what: &str) -> Result<bool> {
 /// Prints the closing summary; true when everything was done.
 fn finish(report: &Report, verb: &str) -> bool {
     if report.ok() {
-        println!("\n{} complete: {} change(s) made.", capitalize(verb), report.done.len());
+        println!(
+            "\n{} complete: {} change(s) made.",
+            capitalize(verb),
+            report.done.len()
+        );
         true
     } else {
-        eprintln!("\n{} stopped: {} done, {} failed, {} not started.", capitalize(verb), report.done.len(), report.failed.len(), report.not_started.len());
+        eprintln!(
+            "\n{} stopped: {} done, {} failed, {} not started.",
+            capitalize(verb),
+            report.done.len(),
+            report.failed.len(),
+            report.not_started.len()
+        );
         for a in &report.done {
             eprintln!("  done:        {a}");
         }
         for (a, e) in &report.failed {
-            eprintln!("  failed:      {a}: {}", crate::redact::scrub(&e.to_string()));
+            eprintln!(
+                "  failed:      {a}: {}",
+                crate::redact::scrub(&e.to_string())
+            );
         }
         for a in &report.not_started {
             eprintln!("  not started: {a}");
@@ -281,7 +321,9 @@ fn failed(report: &Report, verb: &str) -> Error {
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// Output values; an output that needs a resource not created yet is an error naming it.
@@ -292,7 +334,12 @@ fn outputs(stack: &Stack, r: &stack::Resolver) -> Result<BTreeMap<String, String
         let Some(value) = v.expose() else {
             let missing: Vec<String> = t
                 .refs()
-                .filter(|x| !r.resolve(&Template { parts: vec![stack::template::Part::Ref((*x).clone())] }).is_known())
+                .filter(|x| {
+                    !r.resolve(&Template {
+                        parts: vec![stack::template::Part::Ref((*x).clone())],
+                    })
+                    .is_known()
+                })
                 .map(|x| x.address())
                 .collect();
             return Err(Error::User(format!(

@@ -17,7 +17,10 @@ pub enum Error {
     Load(#[from] LoadError),
     /// The plan asks for something AWS would reject; nothing was changed.
     #[error("{}", PlanErrors(.file.clone(), .errors))]
-    Plan { file: String, errors: Vec<PlanError> },
+    Plan {
+        file: String,
+        errors: Vec<PlanError>,
+    },
     /// An AWS call failed.
     #[error("{address}: {operation} failed: {code}: {message}")]
     Aws {
@@ -45,7 +48,11 @@ impl fmt::Display for PlanErrors<'_> {
                 writeln!(f)?;
             }
             if e.pos.line > 0 {
-                write!(f, "{}:{}:{}: {}: {}", self.0, e.pos.line, e.pos.col, e.address, e.message)?;
+                write!(
+                    f,
+                    "{}:{}:{}: {}: {}",
+                    self.0, e.pos.line, e.pos.col, e.address, e.message
+                )?;
             } else {
                 write!(f, "{}: {}", e.address, e.message)?;
             }

@@ -37,25 +37,41 @@ pub async fn lookup() -> Result<String> {
         if !resp.status().is_success() {
             return Err(fail(format!("HTTP {}", resp.status())));
         }
-        let body = resp.into_body().collect().await.map_err(|e| fail(e.to_string()))?.to_bytes();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .to_bytes();
         Ok(String::from_utf8_lossy(&body).to_string())
     };
     let body = tokio::time::timeout(Duration::from_secs(15), get)
         .await
         .map_err(|_| fail("timed out after 15s".into()))??;
-    parse(&body).ok_or_else(|| fail(format!("the answer `{}` is not an IPv4 address", body.trim())))
+    parse(&body).ok_or_else(|| {
+        fail(format!(
+            "the answer `{}` is not an IPv4 address",
+            body.trim()
+        ))
+    })
 }
 
 /// The answer must be exactly one IPv4 address (whitespace around it is fine).
 pub fn parse(body: &str) -> Option<String> {
-    body.trim().parse::<Ipv4Addr>().ok().map(|ip| ip.to_string())
+    body.trim()
+        .parse::<Ipv4Addr>()
+        .ok()
+        .map(|ip| ip.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn parses_only_an_ipv4_address() {
-        assert_eq!(super::parse("203.0.113.10\n").as_deref(), Some("203.0.113.10"));
+        assert_eq!(
+            super::parse("203.0.113.10\n").as_deref(),
+            Some("203.0.113.10")
+        );
         assert_eq!(super::parse("<html>"), None);
         assert_eq!(super::parse("::1"), None);
     }

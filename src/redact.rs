@@ -24,7 +24,9 @@ pub fn register<I: IntoIterator<Item = String>>(secrets: I) {
 
 /// Replaces every registered secret in `s` with `(sensitive)`.
 pub fn scrub(s: &str) -> String {
-    let Ok(r) = registry().read() else { return s.to_string() };
+    let Ok(r) = registry().read() else {
+        return s.to_string();
+    };
     let mut out = s.to_string();
     for secret in r.iter() {
         if out.contains(secret.as_str()) {
@@ -39,6 +41,9 @@ mod tests {
     #[test]
     fn scrubs_registered_values() {
         super::register(["pa55word-xyz".to_string()]);
-        assert_eq!(super::scrub("url postgres://u:pa55word-xyz@h"), "url postgres://u:(sensitive)@h");
+        assert_eq!(
+            super::scrub("url postgres://u:pa55word-xyz@h"),
+            "url postgres://u:(sensitive)@h"
+        );
     }
 }

@@ -102,7 +102,10 @@ mod tests {
 
     #[test]
     fn unknown_and_known_render() {
-        assert_eq!(Text::unknown(false).shown().to_string(), "(known after apply)");
+        assert_eq!(
+            Text::unknown(false).shown().to_string(),
+            "(known after apply)"
+        );
         assert_eq!(Text::known("a").shown().to_string(), "\"a\"");
     }
 }

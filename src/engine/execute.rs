@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::plan::build::Step;
-use crate::resources::{self, Observed, Spec, cognito_trigger, db_instance, function, security_group, user_pool};
+use crate::resources::{
+    self, Observed, Spec, cognito_trigger, db_instance, function, security_group, user_pool,
+};
 use crate::stack::Resolver;
 
 /// At most this many steps at once; AWS throttles bursts and the user reads the output.
@@ -30,7 +32,8 @@ impl Report {
 
 pub async fn execute(ctx: &Ctx<'_>, steps: Vec<Step>, mut resolver: Resolver) -> Report {
     let addresses: BTreeSet<String> = steps.iter().map(|s| s.address.clone()).collect();
-    let mut pending: BTreeMap<String, Step> = steps.into_iter().map(|s| (s.address.clone(), s)).collect();
+    let mut pending: BTreeMap<String, Step> =
+        steps.into_iter().map(|s| (s.address.clone(), s)).collect();
     let mut done: BTreeSet<String> = BTreeSet::new();
     let mut report = Report::default();
     let mut stopping = false;
@@ -42,7 +45,11 @@ pub async fn execute(ctx: &Ctx<'_>, steps: Vec<Step>, mut resolver: Resolver) ->
         if !stopping {
             let ready: Vec<String> = pending
                 .values()
-                .filter(|s| s.after.iter().all(|a| !addresses.contains(a) || done.contains(a)))
+                .filter(|s| {
+                    s.after
+                        .iter()
+                        .all(|a| !addresses.contains(a) || done.contains(a))
+                })
                 .map(|s| s.address.clone())
                 .collect();
             for addr in ready {
@@ -57,7 +64,9 @@ pub async fn execute(ctx: &Ctx<'_>, steps: Vec<Step>, mut resolver: Resolver) ->
             }
         }
         use futures::StreamExt;
-        let Some((addr, result)) = futures.next().await else { break };
+        let Some((addr, result)) = futures.next().await else {
+            break;
+        };
         match result {
             Ok(observed) => {
                 if let Some(o) = &observed {
@@ -78,16 +87,26 @@ pub async fn execute(ctx: &Ctx<'_>, steps: Vec<Step>, mut resolver: Resolver) ->
     report
 }
 
-async fn run_step(ctx: &Ctx<'_>, step: Step, spec: Option<Spec>) -> (String, Result<Option<Observed>>) {
+async fn run_step(
+    ctx: &Ctx<'_>,
+    step: Step,
+    spec: Option<Spec>,
+) -> (String, Result<Option<Observed>>) {
     let address = step.address.clone();
     // Re-diff with the attributes now known (ids of groups just created, the db address): what
     // was "(known after apply)" in the plan is concrete now, and may even turn out unchanged.
     let change = match resources::diff(&address, spec.as_ref(), step.observed.as_ref()) {
         Ok(Some(c)) => c,
         Ok(None) => return (address, Ok(step.observed)),
-        Err(e) => return (address.clone(), Err(Error::Other(format!("{address}: {}", e.message)))),
+        Err(e) => {
+            return (
+                address.clone(),
+                Err(Error::Other(format!("{address}: {}", e.message))),
+            );
+        }
     };
-    ctx.progress.line(&address, format!("{}...", verb(&change.action)));
+    ctx.progress
+        .line(&address, format!("{}...", verb(&change.action)));
     let o = step.observed.as_ref();
     use Observed as O;
     use Spec as S;

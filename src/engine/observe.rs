@@ -2,7 +2,9 @@
 
 use crate::aws::Clients;
 use crate::error::Result;
-use crate::resources::{Found, LiveEnv, cognito_trigger, db_instance, function, security_group, user_pool};
+use crate::resources::{
+    Found, LiveEnv, cognito_trigger, db_instance, function, security_group, user_pool,
+};
 use crate::stack::Stack;
 
 /// Everything the planner needs from AWS.

@@ -47,13 +47,19 @@ impl Progress {
         if self.quiet {
             return;
         }
-        let Ok(mut st) = self.inner.lock() else { return };
+        let Ok(mut st) = self.inner.lock() else {
+            return;
+        };
         let mut err = std::io::stderr().lock();
         if st.status_drawn {
             let _ = write!(err, "\r\x1b[2K");
             st.status_drawn = false;
         }
-        let _ = writeln!(err, "{address}: {}", crate::redact::scrub(&message.to_string()));
+        let _ = writeln!(
+            err,
+            "{address}: {}",
+            crate::redact::scrub(&message.to_string())
+        );
         self.draw(&mut st, &mut err);
     }
 
@@ -64,7 +70,9 @@ impl Progress {
             return;
         }
         let changed = {
-            let Ok(mut st) = self.inner.lock() else { return };
+            let Ok(mut st) = self.inner.lock() else {
+                return;
+            };
             let entry = st
                 .waits
                 .entry(address.to_string())
@@ -76,9 +84,14 @@ impl Progress {
         };
         if changed {
             let elapsed = self.elapsed(address);
-            self.line(address, format!("waiting for {what}: {state} ({})", fmt_duration(elapsed)));
+            self.line(
+                address,
+                format!("waiting for {what}: {state} ({})", fmt_duration(elapsed)),
+            );
         } else if self.tty {
-            let Ok(mut st) = self.inner.lock() else { return };
+            let Ok(mut st) = self.inner.lock() else {
+                return;
+            };
             let mut err = std::io::stderr().lock();
             self.draw(&mut st, &mut err);
         }
@@ -88,11 +101,16 @@ impl Progress {
     pub fn done_waiting(&self, address: &str) {
         let took = self.elapsed(address);
         let what = {
-            let Ok(mut st) = self.inner.lock() else { return };
+            let Ok(mut st) = self.inner.lock() else {
+                return;
+            };
             st.waits.remove(address).map(|w| w.0)
         };
         if let Some(what) = what {
-            self.line(address, format!("{what}: done after {}", fmt_duration(took)));
+            self.line(
+                address,
+                format!("{what}: done after {}", fmt_duration(took)),
+            );
         }
     }
 

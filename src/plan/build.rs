@@ -42,8 +42,16 @@ pub struct Planned {
 
 pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
     let stack = input.stack;
-    let defs: Vec<NodeDef> = if input.destroy { Vec::new() } else { resources::nodes(stack) };
-    let found: BTreeMap<&str, &Found> = input.found.iter().map(|f| (f.address.as_str(), f)).collect();
+    let defs: Vec<NodeDef> = if input.destroy {
+        Vec::new()
+    } else {
+        resources::nodes(stack)
+    };
+    let found: BTreeMap<&str, &Found> = input
+        .found
+        .iter()
+        .map(|f| (f.address.as_str(), f))
+        .collect();
     let mut errors = Vec::new();
 
     // Desired nodes in dependency order, so each spec sees its dependencies' attributes.
@@ -75,7 +83,10 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         match resources::diff(addr, Some(&spec), observed) {
             Err(e) => errors.push(e),
             Ok(change) => {
-                let fresh = matches!(change.as_ref().map(|c| c.action), Some(Action::Create | Action::Replace));
+                let fresh = matches!(
+                    change.as_ref().map(|c| c.action),
+                    Some(Action::Create | Action::Replace)
+                );
                 if fresh || observed.is_none() {
                     let names = Observed::attr_names(&def.key);
                     resolver.set(addr, names.iter().map(|n| (*n, None)).collect());
@@ -145,7 +156,11 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
     let ids: BTreeMap<String, Vec<String>> = steps
         .iter()
         .filter(|s| !s.desired)
-        .filter_map(|s| s.observed.as_ref().map(|o| (s.address.clone(), o.physical_ids())))
+        .filter_map(|s| {
+            s.observed
+                .as_ref()
+                .map(|o| (s.address.clone(), o.physical_ids()))
+        })
         .collect();
     let refs: Vec<(String, Vec<String>)> = steps
         .iter()
@@ -175,10 +190,14 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         vec![PlanError {
             address: cycle[0].clone(),
             pos: Pos::default(),
-            message: format!("cannot order these changes, they depend on each other: {}", cycle.join(" -> ")),
+            message: format!(
+                "cannot order these changes, they depend on each other: {}",
+                cycle.join(" -> ")
+            ),
         }]
     })?;
-    let mut by: BTreeMap<String, Step> = steps.into_iter().map(|s| (s.address.clone(), s)).collect();
+    let mut by: BTreeMap<String, Step> =
+        steps.into_iter().map(|s| (s.address.clone(), s)).collect();
     let steps: Vec<Step> = exec_order.iter().filter_map(|a| by.remove(a)).collect();
 
     let mut changes: Vec<Change> = steps.iter().map(|s| s.change.clone()).collect();

@@ -17,7 +17,10 @@ impl Graph {
     /// already satisfied: unchanged resources).
     pub fn add_edge(&mut self, a: &str, b: &str) {
         if a != b {
-            self.edges.entry(a.to_string()).or_default().insert(b.to_string());
+            self.edges
+                .entry(a.to_string())
+                .or_default()
+                .insert(b.to_string());
         }
     }
 
@@ -40,7 +43,11 @@ impl Graph {
                 rdeps.entry(d.as_str()).or_default().push(a);
             }
         }
-        let mut ready: BTreeSet<&str> = indeg.iter().filter(|(_, n)| **n == 0).map(|(k, _)| *k).collect();
+        let mut ready: BTreeSet<&str> = indeg
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(k, _)| *k)
+            .collect();
         let mut out = Vec::new();
         while let Some(n) = ready.pop_first() {
             out.push(n.to_string());
@@ -61,7 +68,11 @@ impl Graph {
 
     fn find_cycle(&self, done: &[String]) -> Vec<String> {
         let done: BTreeSet<&str> = done.iter().map(String::as_str).collect();
-        let start = self.edges.keys().find(|k| !done.contains(k.as_str())).expect("a node is left");
+        let start = self
+            .edges
+            .keys()
+            .find(|k| !done.contains(k.as_str()))
+            .expect("a node is left");
         let mut path = vec![start.clone()];
         let mut cur = start.clone();
         loop {

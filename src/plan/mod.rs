@@ -156,12 +156,22 @@ impl Diff {
 
     /// Compares a resolved text. An unknown desired value always counts as a change, since the
     /// live value is about to be replaced by something only apply will know.
-    pub fn text(&mut self, path: &str, before: Option<&str>, after: &Text, forces_replacement: bool) {
+    pub fn text(
+        &mut self,
+        path: &str,
+        before: Option<&str>,
+        after: &Text,
+        forces_replacement: bool,
+    ) {
         if after.is_known() && after.expose() == before {
             return;
         }
         let before = if after.is_secret() {
-            if before.is_some() { Shown::Sensitive } else { Shown::Absent }
+            if before.is_some() {
+                Shown::Sensitive
+            } else {
+                Shown::Absent
+            }
         } else {
             Shown::opt(before)
         };
@@ -232,7 +242,14 @@ impl Diff {
 
 /// Shows a list as `[a, b]`, for fields whose order does or does not matter (callers sort).
 pub fn list<T: AsRef<str>>(items: &[T]) -> String {
-    format!("[{}]", items.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|s| s.as_ref())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -260,7 +277,12 @@ mod tests {
     #[test]
     fn secrets_are_masked_on_both_sides() {
         let mut d = Diff::new();
-        d.text("env.URL", Some("old-secret"), &Text::secret("new-secret"), false);
+        d.text(
+            "env.URL",
+            Some("old-secret"),
+            &Text::secret("new-secret"),
+            false,
+        );
         let c = d.into_change("x").unwrap();
         assert_eq!(c.fields[0].before, Shown::Sensitive);
         assert_eq!(c.fields[0].after, Shown::Sensitive);

@@ -52,7 +52,12 @@ pub fn render(plan: &Plan, style: Style) -> String {
     used.sort();
     used.dedup();
     for a in used {
-        let _ = writeln!(out, "  {} {}", style.action(a, &format!("{:>3}", a.symbol())), verb(a));
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            style.action(a, &format!("{:>3}", a.symbol())),
+            verb(a)
+        );
     }
     out.push('\n');
     for c in &plan.changes {
@@ -134,14 +139,23 @@ mod tests {
         let text = render(&plan(), Style { color: false });
         assert!(text.contains("  ~ security_groups.db.ingress.GITPOD\n      cidr = \"1.2.3.4/32\" -> \"5.6.7.8/32\"\n"), "{text}");
         assert!(text.contains("environment.URL = (sensitive)"), "{text}");
-        assert!(text.contains("  - functions.old\n      ! not in stack.yaml"), "{text}");
-        assert!(text.ends_with("Plan: 1 to create, 1 to update, 0 to replace, 1 to delete.\n"), "{text}");
+        assert!(
+            text.contains("  - functions.old\n      ! not in stack.yaml"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Plan: 1 to create, 1 to update, 0 to replace, 1 to delete.\n"),
+            "{text}"
+        );
         assert!(!text.contains('\x1b'));
     }
 
     #[test]
     fn empty_plan_says_no_changes() {
         let p = Plan::default();
-        assert_eq!(render(&p, Style { color: true }), "No changes. Live AWS matches stack.yaml.\n");
+        assert_eq!(
+            render(&p, Style { color: true }),
+            "No changes. Live AWS matches stack.yaml.\n"
+        );
     }
 }

@@ -18,7 +18,10 @@ use crate::stack::{Resolver, Stack};
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Key {
     Group(String),
-    Rule { group: String, description: String },
+    Rule {
+        group: String,
+        description: String,
+    },
     DbInstance(String),
     /// The `auto` role of a function (by function name).
     Role(String),
@@ -27,7 +30,10 @@ pub enum Key {
     Function(String),
     UserPool(String),
     /// A trigger slot: the pool label as written (or found) and the event spelling of the file.
-    Trigger { pool: String, event: String },
+    Trigger {
+        pool: String,
+        event: String,
+    },
 }
 
 /// A desired node: where it lives in the plan and what it needs first.
@@ -106,16 +112,26 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
 
 /// The change that would make `observed` match `spec`; `None` when they match.
 /// `spec: None` means the node is not (or no longer) desired: a delete of what this stack owns.
-pub fn diff(address: &str, spec: Option<&Spec>, observed: Option<&Observed>) -> Result<Option<Change>, PlanError> {
+pub fn diff(
+    address: &str,
+    spec: Option<&Spec>,
+    observed: Option<&Observed>,
+) -> Result<Option<Change>, PlanError> {
     use Observed as O;
     use Spec as S;
     match (spec, observed) {
         (None, None) => Ok(None),
-        (Some(S::Group(s)), o) => security_group::diff_group(address, Some(s), as_variant!(o, O::Group)),
+        (Some(S::Group(s)), o) => {
+            security_group::diff_group(address, Some(s), as_variant!(o, O::Group))
+        }
         (None, Some(O::Group(o))) => security_group::diff_group(address, None, Some(o)),
-        (Some(S::Rule(s)), o) => security_group::diff_rule(address, Some(s), as_variant!(o, O::Rule)),
+        (Some(S::Rule(s)), o) => {
+            security_group::diff_rule(address, Some(s), as_variant!(o, O::Rule))
+        }
         (None, Some(O::Rule(o))) => security_group::diff_rule(address, None, Some(o)),
-        (Some(S::DbInstance(s)), o) => db_instance::diff(address, Some(s), as_variant!(o, O::DbInstance)),
+        (Some(S::DbInstance(s)), o) => {
+            db_instance::diff(address, Some(s), as_variant!(o, O::DbInstance))
+        }
         (None, Some(O::DbInstance(o))) => db_instance::diff(address, None, Some(o)),
         (Some(S::Role(s)), o) => function::diff_role(address, Some(s), as_variant!(o, O::Role)),
         (None, Some(O::Role(o))) => function::diff_role(address, None, Some(o)),
@@ -125,7 +141,9 @@ pub fn diff(address: &str, spec: Option<&Spec>, observed: Option<&Observed>) -> 
         (None, Some(O::Function(o))) => function::diff(address, None, Some(o)),
         (Some(S::UserPool(s)), o) => user_pool::diff(address, Some(s), as_variant!(o, O::UserPool)),
         (None, Some(O::UserPool(o))) => user_pool::diff(address, None, Some(o)),
-        (Some(S::Trigger(s)), o) => cognito_trigger::diff(address, Some(s), as_variant!(o, O::Trigger)),
+        (Some(S::Trigger(s)), o) => {
+            cognito_trigger::diff(address, Some(s), as_variant!(o, O::Trigger))
+        }
         (None, Some(O::Trigger(o))) => cognito_trigger::diff(address, None, Some(o)),
     }
 }
@@ -186,7 +204,9 @@ impl Observed {
             Observed::DbInstance(o) => db_instance::refs(o),
             Observed::Function(o) => function::refs(o),
             Observed::Trigger(o) => cognito_trigger::refs(o),
-            Observed::Group(_) | Observed::Role(_) | Observed::Layer(_) | Observed::UserPool(_) => Vec::new(),
+            Observed::Group(_) | Observed::Role(_) | Observed::Layer(_) | Observed::UserPool(_) => {
+                Vec::new()
+            }
         }
     }
 

@@ -45,7 +45,14 @@ impl fmt::Display for LoadError {
             if p.pos.line == 0 {
                 write!(f, "{}: {}", self.file.display(), p.message)?;
             } else {
-                write!(f, "{}:{}:{}: {}", self.file.display(), p.pos.line, p.pos.col, p.message)?;
+                write!(
+                    f,
+                    "{}:{}:{}: {}",
+                    self.file.display(),
+                    p.pos.line,
+                    p.pos.col,
+                    p.message
+                )?;
             }
         }
         Ok(())
@@ -269,7 +276,10 @@ pub const TRIGGER_EVENTS: &[(&str, &str)] = &[
     ("custom_message", "CustomMessage"),
     ("define_auth_challenge", "DefineAuthChallenge"),
     ("create_auth_challenge", "CreateAuthChallenge"),
-    ("verify_auth_challenge_response", "VerifyAuthChallengeResponse"),
+    (
+        "verify_auth_challenge_response",
+        "VerifyAuthChallengeResponse",
+    ),
     ("user_migration", "UserMigration"),
 ];
 
@@ -314,14 +324,25 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Stack, LoadError
     let src = String::from_utf8(bytes).map_err(|_| fail("is not UTF-8 text".into()))?;
     let dir = path
         .parent()
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .unwrap_or(Path::new("."))
         .to_path_buf();
     parse_str(&src, path, &dir, env)
 }
 
 /// Parses and checks stack text. `dir` anchors relative paths.
-pub fn parse_str(src: &str, file: &Path, dir: &Path, env: EnvLookup<'_>) -> Result<Stack, LoadError> {
+pub fn parse_str(
+    src: &str,
+    file: &Path,
+    dir: &Path,
+    env: EnvLookup<'_>,
+) -> Result<Stack, LoadError> {
     let raw = parse_yaml(src).map_err(|problem| LoadError {
         file: file.to_path_buf(),
         problems: vec![problem],

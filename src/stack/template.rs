@@ -75,9 +75,9 @@ impl Template {
         while let Some(i) = rest.find('$') {
             lit.push_str(&rest[..i]);
             let after = &rest[i + 1..];
-            if after.starts_with("${") {
+            if let Some(tail) = after.strip_prefix("${") {
                 lit.push_str("${");
-                rest = &after[2..];
+                rest = tail;
                 offset += i + 3;
                 continue;
             }
@@ -91,15 +91,19 @@ impl Template {
             let Some(end) = after.find('}') else {
                 return Err(TemplateError {
                     offset: at,
-                    message: "unterminated `${`: add the closing `}` (write `$${` for a literal `${`)"
-                        .into(),
+                    message:
+                        "unterminated `${`: add the closing `}` (write `$${` for a literal `${`)"
+                            .into(),
                 });
             };
             let inner = after[1..end].trim();
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit)));
             }
-            parts.push(parse_inner(inner, env).map_err(|message| TemplateError { offset: at, message })?);
+            parts.push(parse_inner(inner, env).map_err(|message| TemplateError {
+                offset: at,
+                message,
+            })?);
             rest = &after[end + 1..];
             offset = at + 1 + end + 1;
         }
@@ -153,7 +157,9 @@ fn parse_inner(inner: &str, env: EnvLookup<'_>) -> Result<Part, String> {
         check_var_name(name)?;
         return match env(name) {
             Some(v) if !v.is_empty() => Ok(Part::Secret(v)),
-            Some(_) => Err(format!("secret {name} is set but empty: export a non-empty value")),
+            Some(_) => Err(format!(
+                "secret {name} is set but empty: export a non-empty value"
+            )),
             None => Err(format!(
                 "secret {name} is not set: export it in the environment (it is never written anywhere)"
             )),
@@ -164,7 +170,11 @@ fn parse_inner(inner: &str, env: EnvLookup<'_>) -> Result<Part, String> {
         let Some((_, attrs)) = ATTRIBUTES.iter().find(|(s, _)| s == section) else {
             return Err(format!(
                 "unknown section `{section}` in `${{{inner}}}`: references name one of {}",
-                ATTRIBUTES.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
+                ATTRIBUTES
+                    .iter()
+                    .map(|(s, _)| *s)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         };
         if !attrs.contains(attr) {
@@ -297,7 +307,11 @@ mod tests {
         let e = Template::parse("${secret:EMPTY}", &env).unwrap_err();
         assert!(e.message.contains("empty"));
         let e = Template::parse("${functions.f.address}", &env).unwrap_err();
-        assert!(e.message.contains("has no attribute `address`"), "{}", e.message);
+        assert!(
+            e.message.contains("has no attribute `address`"),
+            "{}",
+            e.message
+        );
         let e = Template::parse("${nope}", &env).unwrap_err();
         assert!(e.message.contains("cannot understand"));
         let e = Template::parse("ab ${env:X", &env).unwrap_err();
@@ -307,7 +321,8 @@ mod tests {
 
     #[test]
     fn resolves_secrets_as_a_whole_and_unknowns() {
-        let t = Template::parse("u:${secret:DB_PASSWORD}@${db_instances.db.address}", &env).unwrap();
+        let t =
+            Template::parse("u:${secret:DB_PASSWORD}@${db_instances.db.address}", &env).unwrap();
         let mut r = Resolver::default();
         let v = r.resolve(&t);
         assert!(!v.is_known() && v.is_secret());

@@ -98,7 +98,9 @@ fn full_example_loads() {
     let g = &s.security_groups["db-sg"];
     assert_eq!(g.ingress.len(), 3);
     assert_eq!((g.ingress[0].from_port, g.ingress[0].to_port), (5432, 5432));
-    assert!(matches!(&g.ingress[1].source, RuleSource::Group(GroupRef::Stack(n)) if n == "lambda-sg"));
+    assert!(
+        matches!(&g.ingress[1].source, RuleSource::Group(GroupRef::Stack(n)) if n == "lambda-sg")
+    );
     assert_eq!((g.ingress[2].from_port, g.ingress[2].to_port), (8000, 8010));
     assert_eq!(g.ingress[2].protocol, Protocol::Udp);
     let db = &s.db_instances["db"];
@@ -110,7 +112,10 @@ fn full_example_loads() {
     assert_eq!(f.role, RoleRef::Auto);
     assert_eq!(f.layers.len(), 2);
     assert!(f.environment["URL"].is_secret());
-    assert_eq!(s.cognito_triggers[0].address(), "cognito_triggers.pool.post_confirmation");
+    assert_eq!(
+        s.cognito_triggers[0].address(),
+        "cognito_triggers.pool.post_confirmation"
+    );
     assert_eq!(s.digest.len(), 64);
 }
 
@@ -123,7 +128,9 @@ fn unknown_key_names_line_and_column() {
 
 #[test]
 fn wrong_type_and_duplicates_and_missing() {
-    let e = errors("stack: s\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: lots\n");
+    let e = errors(
+        "stack: s\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: lots\n",
+    );
     assert!(e.starts_with("stack.yaml:6:"), "{e}");
     let e = errors("stack: s\nstack: t\n");
     assert!(e.starts_with("stack.yaml:2:"), "{e}");
@@ -139,7 +146,10 @@ fn literal_password_is_refused() {
     );
     assert!(e.starts_with("stack.yaml:8:22:"), "{e}");
     assert!(e.contains("${secret:NAME}"), "{e}");
-    assert!(!e.contains("hunter2"), "the error must not echo the password: {e}");
+    assert!(
+        !e.contains("hunter2"),
+        "the error must not echo the password: {e}"
+    );
 }
 
 #[test]
@@ -167,7 +177,10 @@ fn dangling_references_and_bad_cidrs() {
     let e = errors(
         "stack: s\nsecurity_groups:\n  g:\n    description: d\n    ingress:\n      - description: A\n        port: 22\n        source_group: other\n",
     );
-    assert!(e.contains("`other` is not a security group of this stack"), "{e}");
+    assert!(
+        e.contains("`other` is not a security group of this stack"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -177,24 +190,42 @@ fn duplicate_rule_descriptions_and_all_problems_reported() {
     );
     let lines: Vec<&str> = e.lines().collect();
     assert_eq!(lines.len(), 2, "{e}");
-    assert!(lines[0].starts_with("stack.yaml:1:8:") && lines[0].contains("stack name"), "{e}");
-    assert!(lines[1].starts_with("stack.yaml:9:") && lines[1].contains("used twice"), "{e}");
+    assert!(
+        lines[0].starts_with("stack.yaml:1:8:") && lines[0].contains("stack name"),
+        "{e}"
+    );
+    assert!(
+        lines[1].starts_with("stack.yaml:9:") && lines[1].contains("used twice"),
+        "{e}"
+    );
 }
 
 #[test]
 fn paths_must_exist() {
-    let e = errors("stack: s\nfunctions:\n  f:\n    source: nowhere\n    runtime: python3.12\n    handler: a.b\n");
-    assert!(e.starts_with("stack.yaml:4:13:") && e.contains("`nowhere` not found"), "{e}");
+    let e = errors(
+        "stack: s\nfunctions:\n  f:\n    source: nowhere\n    runtime: python3.12\n    handler: a.b\n",
+    );
+    assert!(
+        e.starts_with("stack.yaml:4:13:") && e.contains("`nowhere` not found"),
+        "{e}"
+    );
 }
 
 #[test]
 fn trigger_checks() {
-    let e = errors("stack: s\ncognito_triggers:\n  - user_pool: p\n    event: on_signup\n    function: f\n");
+    let e = errors(
+        "stack: s\ncognito_triggers:\n  - user_pool: p\n    event: on_signup\n    function: f\n",
+    );
     assert!(e.contains("not a Cognito trigger"), "{e}");
-    let e = errors("stack: s\ncognito_triggers:\n  - user_pool: p\n    event: post_confirmation\n    function: f\n");
+    let e = errors(
+        "stack: s\ncognito_triggers:\n  - user_pool: p\n    event: post_confirmation\n    function: f\n",
+    );
     assert!(e.contains("not a function of this stack"), "{e}");
     let s = parse("stack: s\ncognito_triggers:\n  - user_pool: us-east-1_abc\n    event: post_confirmation\n    function: arn:aws:lambda:us-east-1:1:function:f\n").unwrap();
-    assert_eq!(s.cognito_triggers[0].user_pool, PoolRef::External("us-east-1_abc".into()));
+    assert_eq!(
+        s.cognito_triggers[0].user_pool,
+        PoolRef::External("us-east-1_abc".into())
+    );
 }
 
 #[test]

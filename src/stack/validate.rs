@@ -48,7 +48,11 @@ impl Checker<'_> {
 
     /// A quoted scalar's position is its quote; the text starts one column later.
     fn quote_shift(&self, p: Pos) -> u64 {
-        let line = self.src.lines().nth(p.line.saturating_sub(1) as usize).unwrap_or("");
+        let line = self
+            .src
+            .lines()
+            .nth(p.line.saturating_sub(1) as usize)
+            .unwrap_or("");
         let c = line.chars().nth(p.col.saturating_sub(1) as usize);
         u64::from(matches!(c, Some('"' | '\'')))
     }
@@ -79,7 +83,11 @@ impl Checker<'_> {
     fn path(&mut self, s: &Str, what: &str, want_dir: bool) -> Option<PathBuf> {
         let rel = self.plain(s, what)?;
         let full = self.dir.join(&rel);
-        let ok = if want_dir { full.is_dir() } else { full.is_file() };
+        let ok = if want_dir {
+            full.is_dir()
+        } else {
+            full.is_file()
+        };
         if !ok {
             let kind = if want_dir { "folder" } else { "file" };
             self.err(
@@ -96,7 +104,10 @@ impl Checker<'_> {
 
     fn int(&mut self, v: &Sp<i64>, what: &str, lo: i64, hi: i64) -> Option<i32> {
         if v.value < lo || v.value > hi {
-            self.err(pos(v), format!("{what} must be between {lo} and {hi}, not {}", v.value));
+            self.err(
+                pos(v),
+                format!("{what} must be between {lo} and {hi}, not {}", v.value),
+            );
             return None;
         }
         Some(v.value as i32)
@@ -189,7 +200,14 @@ pub(super) fn validate(
     for t in &raw.cognito_triggers {
         if let Some(t) = trigger(&mut c, t, &pool_names, &function_names) {
             if !seen.insert((t.user_pool.label().to_string(), t.event.clone())) {
-                c.err(t.pos, format!("a {} trigger for `{}` is already declared", t.event, t.user_pool.label()));
+                c.err(
+                    t.pos,
+                    format!(
+                        "a {} trigger for `{}` is already declared",
+                        t.event,
+                        t.user_pool.label()
+                    ),
+                );
             }
             cognito_triggers.push(t);
         }
@@ -213,7 +231,10 @@ pub(super) fn validate(
     for (fname, f) in &raw.functions {
         for v in f.value.environment.values() {
             if let Ok(t) = Template::parse(&v.value, env) {
-                ref_sites.extend(t.refs().map(|r| (pos(v), r.clone(), format!("functions.{fname}"))));
+                ref_sites.extend(
+                    t.refs()
+                        .map(|r| (pos(v), r.clone(), format!("functions.{fname}"))),
+                );
             }
         }
     }
@@ -234,7 +255,10 @@ pub(super) fn validate(
                 ),
             );
         } else if from == &r.address() {
-            c.err(*p, format!("{from} refers to itself through ${{{}}}", r.key()));
+            c.err(
+                *p,
+                format!("{from} refers to itself through ${{{}}}", r.key()),
+            );
         }
     }
 
@@ -277,18 +301,27 @@ fn security_group(
 ) -> Option<SecurityGroup> {
     let at = pos(g);
     if name.is_empty() || name.len() > 255 || name.starts_with("sg-") {
-        c.err(at, format!("security group name `{name}` must be 1-255 characters and not start with sg-"));
+        c.err(
+            at,
+            format!("security group name `{name}` must be 1-255 characters and not start with sg-"),
+        );
     }
     let description = c.plain(&g.value.description, "description")?;
     if description.is_empty() || description.len() > 255 || !description.is_ascii() {
-        c.err(pos(&g.value.description), "description must be 1-255 ASCII characters");
+        c.err(
+            pos(&g.value.description),
+            "description must be 1-255 ASCII characters",
+        );
     }
     let vpc = match g.value.vpc.as_ref().map(|v| (v, c.plain(v, "vpc"))) {
         None => VpcRef::Default,
         Some((_, Some(v))) if v == "default" => VpcRef::Default,
         Some((_, Some(v))) if v.starts_with("vpc-") => VpcRef::Id(v),
         Some((v, Some(other))) => {
-            c.err(pos(v), format!("vpc must be `default` or a vpc-… id, not `{other}`"));
+            c.err(
+                pos(v),
+                format!("vpc must be `default` or a vpc-… id, not `{other}`"),
+            );
             VpcRef::Default
         }
         Some((_, None)) => VpcRef::Default,
@@ -322,7 +355,10 @@ fn rule(c: &mut Checker<'_>, r: &Sp<raw::RawRule>, groups: &BTreeSet<String>) ->
     let v = &r.value;
     let description = c.plain(&v.description, "description")?;
     if description.is_empty() || description.len() > 255 {
-        c.err(pos(&v.description), "rule description must be 1-255 characters");
+        c.err(
+            pos(&v.description),
+            "rule description must be 1-255 characters",
+        );
     }
     let protocol = match v.protocol.as_ref().map(|p| (p, c.plain(p, "protocol"))) {
         None => Protocol::Tcp,
@@ -332,7 +368,10 @@ fn rule(c: &mut Checker<'_>, r: &Sp<raw::RawRule>, groups: &BTreeSet<String>) ->
             "icmp" => Protocol::Icmp,
             "all" | "-1" => Protocol::All,
             other => {
-                c.err(pos(p), format!("protocol must be tcp, udp, icmp or all, not `{other}`"));
+                c.err(
+                    pos(p),
+                    format!("protocol must be tcp, udp, icmp or all, not `{other}`"),
+                );
                 return None;
             }
         },
@@ -349,10 +388,18 @@ fn rule(c: &mut Checker<'_>, r: &Sp<raw::RawRule>, groups: &BTreeSet<String>) ->
         }
         (None, Some(p)) => {
             let s = c.plain(p, "ports")?;
-            match s.split_once('-').map(|(a, b)| (a.trim().parse::<i32>(), b.trim().parse::<i32>())) {
-                Some((Ok(a), Ok(b))) if (0..=65535).contains(&a) && (a..=65535).contains(&b) => Some((a, b)),
+            match s
+                .split_once('-')
+                .map(|(a, b)| (a.trim().parse::<i32>(), b.trim().parse::<i32>()))
+            {
+                Some((Ok(a), Ok(b))) if (0..=65535).contains(&a) && (a..=65535).contains(&b) => {
+                    Some((a, b))
+                }
                 _ => {
-                    c.err(pos(p), format!("ports must look like 8000-8010 (low-high, 0-65535), not `{s}`"));
+                    c.err(
+                        pos(p),
+                        format!("ports must look like 8000-8010 (low-high, 0-65535), not `{s}`"),
+                    );
                     return None;
                 }
             }
@@ -424,7 +471,9 @@ pub fn check_cidr(s: &str) -> Result<(), String> {
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     if u32::from(ip) & !mask != 0 {
         let net = Ipv4Addr::from(u32::from(ip) & mask);
-        return Err(format!("`{s}` has host bits set: did you mean {net}/{len}?"));
+        return Err(format!(
+            "`{s}` has host bits set: did you mean {net}/{len}?"
+        ));
     }
     Ok(())
 }
@@ -452,9 +501,15 @@ fn db_instance(
             format!("db instance identifier `{name}` must be 1-63 letters, digits or hyphens, start with a letter, with no trailing or double hyphen"),
         );
     }
-    let password = match (&v.master_password, v.manage_master_password.as_ref().map(|m| m.value)) {
+    let password = match (
+        &v.master_password,
+        v.manage_master_password.as_ref().map(|m| m.value),
+    ) {
         (Some(p), Some(true)) => {
-            c.err(pos(p), "give master_password or manage_master_password: true, not both");
+            c.err(
+                pos(p),
+                "give master_password or manage_master_password: true, not both",
+            );
             return None;
         }
         (Some(p), _) => {
@@ -478,7 +533,9 @@ fn db_instance(
             return None;
         }
     };
-    let opt = |c: &mut Checker<'_>, s: &Option<Str>, what: &str| s.as_ref().and_then(|s| c.plain(s, what));
+    let opt = |c: &mut Checker<'_>, s: &Option<Str>, what: &str| {
+        s.as_ref().and_then(|s| c.plain(s, what))
+    };
     let final_snapshot = match v.final_snapshot.as_ref().map(|s| &s.value) {
         None | Some(BoolOrString::Bool(true)) => FinalSnapshot::Auto,
         Some(BoolOrString::Bool(false)) => FinalSnapshot::Skip,
@@ -493,12 +550,12 @@ fn db_instance(
         }
     };
     let performance_insights = v.performance_insights.as_ref().map(|pi| {
-        let retention_days = pi.value.retention_days.as_ref().and_then(|r| {
+        let retention_days = pi.value.retention_days.as_ref().map(|r| {
             let ok = r.value == 7 || r.value == 731 || (r.value > 0 && r.value % 31 == 0 && r.value <= 713);
             if !ok {
                 c.err(pos(r), format!("performance_insights.retention_days must be 7, 731, or a multiple of 31 up to 713, not {}", r.value));
             }
-            Some(r.value as i32)
+            r.value as i32
         });
         PerformanceInsights {
             enabled: pi.value.enabled.value,
@@ -508,7 +565,10 @@ fn db_instance(
     let engine = c.plain(&v.engine, "engine")?;
     let instance_class = c.plain(&v.instance_class, "instance_class")?;
     if !instance_class.starts_with("db.") {
-        c.err(pos(&v.instance_class), format!("instance_class `{instance_class}` should look like db.t3.micro"));
+        c.err(
+            pos(&v.instance_class),
+            format!("instance_class `{instance_class}` should look like db.t3.micro"),
+        );
     }
     let allocated_storage = c.int(&v.allocated_storage, "allocated_storage (GiB)", 5, 65536)?;
     let master_username = c.plain(&v.master_username, "master_username")?;
@@ -541,7 +601,10 @@ fn db_instance(
         security_groups,
         running: v.running.as_ref().is_none_or(|b| b.value),
         final_snapshot,
-        migrations: v.migrations.as_ref().and_then(|m| c.path(m, "migrations", true)),
+        migrations: v
+            .migrations
+            .as_ref()
+            .and_then(|m| c.path(m, "migrations", true)),
         seed: v.seed.as_ref().and_then(|s| c.path(s, "seed", false)),
         pos: at,
     })
@@ -555,8 +618,16 @@ fn function(
 ) -> Option<Function> {
     let at = pos(f);
     let v = &f.value;
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        c.err(at, format!("function name `{name}` must be 1-64 letters, digits, hyphens or underscores"));
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        c.err(
+            at,
+            format!("function name `{name}` must be 1-64 letters, digits, hyphens or underscores"),
+        );
     }
     let source = c.path(&v.source, "source", true)?;
     let runtime = c.plain(&v.runtime, "runtime")?;
@@ -611,12 +682,18 @@ fn function(
             Some((RawSubnets::Keyword(k), _)) if k == "default" => Subnets::Default,
             Some((RawSubnets::Ids(ids), p)) => {
                 if ids.is_empty() || ids.iter().any(|i| !i.starts_with("subnet-")) {
-                    c.err(p, "subnets must be `default` or a non-empty list of subnet-… ids");
+                    c.err(
+                        p,
+                        "subnets must be `default` or a non-empty list of subnet-… ids",
+                    );
                 }
                 Subnets::Ids(ids.clone())
             }
             Some((RawSubnets::Keyword(k), p)) => {
-                c.err(p, format!("subnets must be `default` or a list of subnet-… ids, not `{k}`"));
+                c.err(
+                    p,
+                    format!("subnets must be `default` or a list of subnet-… ids, not `{k}`"),
+                );
                 Subnets::Default
             }
         };
@@ -649,9 +726,18 @@ fn function(
         source,
         runtime,
         handler,
-        description: v.description.as_ref().and_then(|d| c.plain(d, "description")),
-        memory: v.memory.as_ref().map_or(Some(128), |m| c.int(m, "memory (MB)", 128, 10240))?,
-        timeout: v.timeout.as_ref().map_or(Some(3), |t| c.int(t, "timeout (seconds)", 1, 900))?,
+        description: v
+            .description
+            .as_ref()
+            .and_then(|d| c.plain(d, "description")),
+        memory: v
+            .memory
+            .as_ref()
+            .map_or(Some(128), |m| c.int(m, "memory (MB)", 128, 10240))?,
+        timeout: v
+            .timeout
+            .as_ref()
+            .map_or(Some(3), |t| c.int(t, "timeout (seconds)", 1, 900))?,
         role,
         layers,
         vpc,
@@ -663,7 +749,10 @@ fn function(
 fn user_pool(c: &mut Checker<'_>, name: &str, p: &Sp<raw::RawUserPool>) -> Option<UserPool> {
     let at = pos(p);
     if name.is_empty() || name.len() > 128 {
-        c.err(at, format!("user pool name `{name}` must be 1-128 characters"));
+        c.err(
+            at,
+            format!("user pool name `{name}` must be 1-128 characters"),
+        );
     }
     let mut attrs = |list: &Option<Vec<Str>>, what: &str| -> Option<Vec<String>> {
         list.as_ref().map(|l| {
@@ -671,7 +760,10 @@ fn user_pool(c: &mut Checker<'_>, name: &str, p: &Sp<raw::RawUserPool>) -> Optio
             for a in l {
                 match c.plain(a, what) {
                     Some(v) if v == "email" || v == "phone_number" => out.push(v),
-                    Some(v) => c.err(pos(a), format!("{what}: `{v}` must be email or phone_number")),
+                    Some(v) => c.err(
+                        pos(a),
+                        format!("{what}: `{v}` must be email or phone_number"),
+                    ),
                     None => {}
                 }
             }
@@ -681,7 +773,10 @@ fn user_pool(c: &mut Checker<'_>, name: &str, p: &Sp<raw::RawUserPool>) -> Optio
         })
     };
     let username_attributes = attrs(&p.value.username_attributes, "username_attributes");
-    let auto_verified_attributes = attrs(&p.value.auto_verified_attributes, "auto_verified_attributes");
+    let auto_verified_attributes = attrs(
+        &p.value.auto_verified_attributes,
+        "auto_verified_attributes",
+    );
     Some(UserPool {
         username_attributes,
         auto_verified_attributes,
@@ -705,7 +800,11 @@ fn trigger(
             pos(&v.event),
             format!(
                 "event `{event}` is not a Cognito trigger: use one of {}",
-                TRIGGER_EVENTS.iter().map(|(e, _)| *e).collect::<Vec<_>>().join(", ")
+                TRIGGER_EVENTS
+                    .iter()
+                    .map(|(e, _)| *e)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         );
         return None;

@@ -19,5 +19,7 @@ pub async fn apply(
     _observed: Option<&Observed>,
     _change: &Change,
 ) -> Result<Option<AnyObserved>> {
-    Err(Error::Other(format!("{address}: db instances are not supported yet")))
+    Err(Error::Other(format!(
+        "{address}: db instances are not supported yet"
+    )))
 }

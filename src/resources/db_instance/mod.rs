@@ -22,7 +22,11 @@ pub fn spec(_stack: &Stack, key: &Key, _r: &Resolver, _env: &LiveEnv) -> AnySpec
     unreachable!("db_instance::spec called for {key:?}")
 }
 
-pub fn diff(_address: &str, _spec: Option<&Spec>, _observed: Option<&Observed>) -> Result<Option<Change>, PlanError> {
+pub fn diff(
+    _address: &str,
+    _spec: Option<&Spec>,
+    _observed: Option<&Observed>,
+) -> Result<Option<Change>, PlanError> {
     Ok(None)
 }
 

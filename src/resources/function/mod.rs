@@ -35,13 +35,25 @@ pub fn spec(_stack: &Stack, key: &Key, _r: &Resolver, _env: &LiveEnv) -> AnySpec
     unreachable!("function::spec called for {key:?}")
 }
 
-pub fn diff_role(_a: &str, _s: Option<&RoleSpec>, _o: Option<&RoleObserved>) -> Result<Option<Change>, PlanError> {
+pub fn diff_role(
+    _a: &str,
+    _s: Option<&RoleSpec>,
+    _o: Option<&RoleObserved>,
+) -> Result<Option<Change>, PlanError> {
     Ok(None)
 }
-pub fn diff_layer(_a: &str, _s: Option<&LayerSpec>, _o: Option<&LayerObserved>) -> Result<Option<Change>, PlanError> {
+pub fn diff_layer(
+    _a: &str,
+    _s: Option<&LayerSpec>,
+    _o: Option<&LayerObserved>,
+) -> Result<Option<Change>, PlanError> {
     Ok(None)
 }
-pub fn diff(_a: &str, _s: Option<&Spec>, _o: Option<&Observed>) -> Result<Option<Change>, PlanError> {
+pub fn diff(
+    _a: &str,
+    _s: Option<&Spec>,
+    _o: Option<&Observed>,
+) -> Result<Option<Change>, PlanError> {
     Ok(None)
 }
 

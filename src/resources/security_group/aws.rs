@@ -5,11 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag,
-    TagSpecification, UserIdGroupPair,
+    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, SecurityGroupRuleRequest,
+    SecurityGroupRuleUpdate, Tag, TagSpecification, UserIdGroupPair,
 };
 
-use super::{GroupObserved, GroupSpec, RuleObserved, RuleSpec, Source, group_address, rule_address};
+use super::{
+    GroupObserved, GroupSpec, RuleObserved, RuleSpec, Source, group_address, rule_address,
+};
 use crate::aws::Clients;
 use crate::engine::Ctx;
 use crate::error::{Error, Result, code_of};
@@ -18,7 +20,10 @@ use crate::resources::{Found, Key, LiveEnv, Observed};
 use crate::stack::{STACK_TAG, Stack, Subnets, VpcRef};
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
-    Filter::builder().name(name).set_values(Some(values.into_iter().collect())).build()
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().collect()))
+        .build()
 }
 
 /// The default VPC and its default subnets, read only when the stack uses them.
@@ -27,11 +32,15 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
         region: clients.region.clone(),
         ..Default::default()
     };
-    let needs_vpc = stack.security_groups.values().any(|g| g.vpc == VpcRef::Default)
-        || stack
-            .functions
-            .values()
-            .any(|f| f.vpc.as_ref().is_some_and(|v| v.subnets == Subnets::Default));
+    let needs_vpc = stack
+        .security_groups
+        .values()
+        .any(|g| g.vpc == VpcRef::Default)
+        || stack.functions.values().any(|f| {
+            f.vpc
+                .as_ref()
+                .is_some_and(|v| v.subnets == Subnets::Default)
+        });
     if !needs_vpc {
         return Ok(env);
     }
@@ -42,7 +51,10 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
         .send()
         .await
         .map_err(|e| Error::aws("DescribeVpcs", "default VPC", e))?;
-    env.default_vpc = vpcs.vpcs().first().and_then(|v| v.vpc_id().map(str::to_string));
+    env.default_vpc = vpcs
+        .vpcs()
+        .first()
+        .and_then(|v| v.vpc_id().map(str::to_string));
     let Some(vpc) = env.default_vpc.clone() else {
         return Err(Error::User(format!(
             "region {} has no default VPC, but the stack uses `vpc: default` or `subnets: default`: name a vpc-… id and subnet-… ids instead",
@@ -59,7 +71,11 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| Error::aws("DescribeSubnets", "default subnets", e))?;
-        subnets.extend(page.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)));
+        subnets.extend(
+            page.subnets()
+                .iter()
+                .filter_map(|s| s.subnet_id().map(str::to_string)),
+        );
     }
     subnets.sort();
     env.default_subnets = subnets;
@@ -83,7 +99,12 @@ async fn describe_groups(clients: &Clients, filters: Vec<Filter>) -> Result<Vec<
 
 fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -100,7 +121,9 @@ pub async fn observe(clients: &Clients, stack: &Stack, env: &LiveEnv) -> Result<
     })?;
     let mut groups: BTreeMap<String, SecurityGroup> = BTreeMap::new();
     for g in owned.into_iter().chain(named) {
-        let (Some(id), Some(name)) = (g.group_id(), g.group_name()) else { continue };
+        let (Some(id), Some(name)) = (g.group_id(), g.group_name()) else {
+            continue;
+        };
         let tags = tags_of(g.tags());
         let ours = tags.get(STACK_TAG) == Some(&stack.name);
         // A declared name that exists in another VPC than the one the file asks for is not ours
@@ -147,19 +170,28 @@ pub async fn observe(clients: &Clients, stack: &Stack, env: &LiveEnv) -> Result<
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| Error::aws("DescribeSecurityGroupRules", "security_groups", e))?;
+        let page =
+            page.map_err(|e| Error::aws("DescribeSecurityGroupRules", "security_groups", e))?;
         rules.extend(page.security_group_rules().iter().cloned());
     }
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     for r in rules {
-        if r.is_egress().unwrap_or(false) || r.cidr_ipv6().is_some() || r.prefix_list_id().is_some() {
+        if r.is_egress().unwrap_or(false) || r.cidr_ipv6().is_some() || r.prefix_list_id().is_some()
+        {
             // Egress is left alone (spec section 3); IPv6 and prefix-list rules cannot be written
             // in the file, so they are kept rather than silently revoked.
             continue;
         }
-        let (Some(id), Some(gid)) = (r.security_group_rule_id(), r.group_id()) else { continue };
-        let Some(gname) = by_id.get(gid) else { continue };
-        let source_group = r.referenced_group_info().and_then(|g| g.group_id()).map(str::to_string);
+        let (Some(id), Some(gid)) = (r.security_group_rule_id(), r.group_id()) else {
+            continue;
+        };
+        let Some(gname) = by_id.get(gid) else {
+            continue;
+        };
+        let source_group = r
+            .referenced_group_info()
+            .and_then(|g| g.group_id())
+            .map(str::to_string);
         let description = r
             .description()
             .filter(|d| !d.is_empty())
@@ -195,18 +227,27 @@ pub async fn observe(clients: &Clients, stack: &Stack, env: &LiveEnv) -> Result<
 
 /// Some EC2 implementations (moto) omit the description of group-referencing rules in
 /// DescribeSecurityGroupRules while DescribeSecurityGroups has it; find it there.
-fn description_from_permissions(g: &SecurityGroup, r: &aws_sdk_ec2::types::SecurityGroupRule) -> Option<String> {
+fn description_from_permissions(
+    g: &SecurityGroup,
+    r: &aws_sdk_ec2::types::SecurityGroupRule,
+) -> Option<String> {
     let src = r.referenced_group_info()?.group_id()?;
     g.ip_permissions()
         .iter()
-        .filter(|p| p.ip_protocol() == r.ip_protocol() && p.from_port() == r.from_port() && p.to_port() == r.to_port())
+        .filter(|p| {
+            p.ip_protocol() == r.ip_protocol()
+                && p.from_port() == r.from_port()
+                && p.to_port() == r.to_port()
+        })
         .flat_map(|p| p.user_id_group_pairs())
         .find(|pair| pair.group_id() == Some(src))
         .and_then(|pair| pair.description().map(str::to_string))
 }
 
 fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 pub async fn apply_group(
@@ -226,15 +267,29 @@ pub async fn apply_group(
         Action::Replace => {
             let o = observed.expect("replace has an observed group");
             delete_group(ctx, address, &o.id).await?;
-            create_group(ctx, address, spec.expect("replace has a spec")).await.map(Some)
+            create_group(ctx, address, spec.expect("replace has a spec"))
+                .await
+                .map(Some)
         }
-        Action::Create => create_group(ctx, address, spec.expect("create has a spec")).await.map(Some),
+        Action::Create => create_group(ctx, address, spec.expect("create has a spec"))
+            .await
+            .map(Some),
         Action::Update | Action::Adopt => {
-            let (s, o) = (spec.expect("update has a spec"), observed.expect("update has an observed group"));
-            if change.action == Action::Adopt && change.fields.iter().any(|f| f.forces_replacement) {
+            let (s, o) = (
+                spec.expect("update has a spec"),
+                observed.expect("update has an observed group"),
+            );
+            if change.action == Action::Adopt && change.fields.iter().any(|f| f.forces_replacement)
+            {
                 return Err(Error::User(format!(
                     "{address}: the existing group differs in a field AWS cannot change ({}); adopt it after aligning stack.yaml, or delete it yourself",
-                    change.fields.iter().filter(|f| f.forces_replacement).map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ")
+                    change
+                        .fields
+                        .iter()
+                        .filter(|f| f.forces_replacement)
+                        .map(|f| f.path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
             let missing: BTreeMap<String, String> = s
@@ -260,7 +315,10 @@ pub async fn apply_group(
 }
 
 async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Observed> {
-    let vpc = s.vpc_id.expose().ok_or_else(|| Error::Other(format!("{address}: VPC id unknown at apply")))?;
+    let vpc = s
+        .vpc_id
+        .expose()
+        .ok_or_else(|| Error::Other(format!("{address}: VPC id unknown at apply")))?;
     let out = ctx
         .clients
         .ec2
@@ -303,7 +361,14 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
     let started = Instant::now();
     let budget = dependency_budget();
     loop {
-        match ctx.clients.ec2.delete_security_group().group_id(id).send().await {
+        match ctx
+            .clients
+            .ec2
+            .delete_security_group()
+            .group_id(id)
+            .send()
+            .await
+        {
             Ok(_) => break,
             Err(e) if code_of(&e) == Some("InvalidGroup.NotFound") => break,
             Err(e) if code_of(&e) == Some("DependencyViolation") && started.elapsed() < budget => {
@@ -313,7 +378,8 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
                 } else {
                     "still in use (Lambda network interfaces are released up to ~45 min after the function is deleted)".into()
                 };
-                ctx.progress.waiting(address, "the group to be free", &state);
+                ctx.progress
+                    .waiting(address, "the group to be free", &state);
                 tokio::time::sleep(ctx.poll).await;
             }
             Err(e) => return Err(Error::aws("DeleteSecurityGroup", address, e)),
@@ -325,7 +391,11 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
 
 /// Deletes Lambda ENIs of this group that are already detached, which frees the group sooner than
 /// waiting for Lambda to do it.
-async fn delete_detached_lambda_enis(ctx: &Ctx<'_>, address: &str, group_id: &str) -> Result<usize> {
+async fn delete_detached_lambda_enis(
+    ctx: &Ctx<'_>,
+    address: &str,
+    group_id: &str,
+) -> Result<usize> {
     let out = ctx
         .clients
         .ec2
@@ -338,10 +408,23 @@ async fn delete_detached_lambda_enis(ctx: &Ctx<'_>, address: &str, group_id: &st
         .map_err(|e| Error::aws("DescribeNetworkInterfaces", address, e))?;
     let mut n = 0;
     for eni in out.network_interfaces() {
-        let Some(id) = eni.network_interface_id() else { continue };
-        match ctx.clients.ec2.delete_network_interface().network_interface_id(id).send().await {
+        let Some(id) = eni.network_interface_id() else {
+            continue;
+        };
+        match ctx
+            .clients
+            .ec2
+            .delete_network_interface()
+            .network_interface_id(id)
+            .send()
+            .await
+        {
             Ok(_) => n += 1,
-            Err(e) if matches!(code_of(&e), Some("InvalidNetworkInterfaceID.NotFound" | "InvalidParameterValue")) => {}
+            Err(e)
+                if matches!(
+                    code_of(&e),
+                    Some("InvalidNetworkInterfaceID.NotFound" | "InvalidParameterValue")
+                ) => {}
             Err(e) => return Err(Error::aws("DeleteNetworkInterface", address, e)),
         }
     }
@@ -371,8 +454,11 @@ fn permission(s: &RuleSpec, address: &str) -> Result<IpPermission> {
 }
 
 fn known<'a>(t: &'a crate::value::Text, address: &str) -> Result<&'a str> {
-    t.expose()
-        .ok_or_else(|| Error::Other(format!("{address}: a value was still unknown at apply (internal ordering error)")))
+    t.expose().ok_or_else(|| {
+        Error::Other(format!(
+            "{address}: a value was still unknown at apply (internal ordering error)"
+        ))
+    })
 }
 
 pub async fn apply_rule(
@@ -394,7 +480,14 @@ pub async fn apply_rule(
                 .await
             {
                 Ok(_) => Ok(None),
-                Err(e) if matches!(code_of(&e), Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")) => Ok(None),
+                Err(e)
+                    if matches!(
+                        code_of(&e),
+                        Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")
+                    ) =>
+                {
+                    Ok(None)
+                }
                 Err(e) => Err(Error::aws("RevokeSecurityGroupIngress", address, e)),
             }
         }
@@ -416,7 +509,10 @@ pub async fn apply_rule(
             Ok(Some(Observed::Rule(observed_from_spec(s, id, group_id))))
         }
         Action::Update => {
-            let (s, o) = (spec.expect("update has a spec"), observed.expect("update has a rule"));
+            let (s, o) = (
+                spec.expect("update has a spec"),
+                observed.expect("update has a rule"),
+            );
             let mut req = SecurityGroupRuleRequest::builder()
                 .ip_protocol(&s.protocol)
                 .from_port(s.from_port)
@@ -437,7 +533,11 @@ pub async fn apply_rule(
                 .send()
                 .await
                 .map_err(|e| Error::aws("ModifySecurityGroupRules", address, e))?;
-            Ok(Some(Observed::Rule(observed_from_spec(s, &o.id, &o.group_id))))
+            Ok(Some(Observed::Rule(observed_from_spec(
+                s,
+                &o.id,
+                &o.group_id,
+            ))))
         }
     }
 }

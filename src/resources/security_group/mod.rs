@@ -83,10 +83,10 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
         });
         for r in &g.ingress {
             let mut deps = vec![group_address(name)];
-            if let RuleSource::Group(GroupRef::Stack(src)) = &r.source {
-                if src != name {
-                    deps.push(group_address(src));
-                }
+            if let RuleSource::Group(GroupRef::Stack(src)) = &r.source
+                && src != name
+            {
+                deps.push(group_address(src));
             }
             out.push(NodeDef {
                 address: rule_address(name, &r.description),
@@ -115,7 +115,10 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
             let g = &stack.security_groups[name];
             let vpc_id = match &g.vpc {
                 VpcRef::Id(id) => Text::known(id.clone()),
-                VpcRef::Default => env.default_vpc.clone().map_or(Text::unknown(false), Text::known),
+                VpcRef::Default => env
+                    .default_vpc
+                    .clone()
+                    .map_or(Text::unknown(false), Text::known),
             };
             Spec::Group(GroupSpec {
                 name: name.clone(),
@@ -151,7 +154,12 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
 /// Tags this stack sets that are missing or different on the live resource.
 pub fn tag_diff(d: &mut Diff, live: &BTreeMap<String, String>, want: &BTreeMap<String, String>) {
     for (k, v) in want {
-        d.value(&format!("tags.{k}"), live.get(k).cloned(), Some(v.clone()), false);
+        d.value(
+            &format!("tags.{k}"),
+            live.get(k).cloned(),
+            Some(v.clone()),
+            false,
+        );
     }
 }
 
@@ -177,9 +185,18 @@ pub fn diff_group(
     };
     let mut d = Diff::new();
     let o = observed;
-    d.value("description", o.map(|o| o.description.clone()), Some(s.description.clone()), true);
+    d.value(
+        "description",
+        o.map(|o| o.description.clone()),
+        Some(s.description.clone()),
+        true,
+    );
     d.text("vpc", o.map(|o| o.vpc_id.as_str()), &s.vpc_id, true);
-    tag_diff(&mut d, &o.map(|o| o.tags.clone()).unwrap_or_default(), &s.tags);
+    tag_diff(
+        &mut d,
+        &o.map(|o| o.tags.clone()).unwrap_or_default(),
+        &s.tags,
+    );
     match o {
         None => Ok(Some(d.into_create(address))),
         Some(o) => {
@@ -208,20 +225,41 @@ pub fn diff_rule(
     observed: Option<&RuleObserved>,
 ) -> Result<Option<Change>, PlanError> {
     let Some(s) = spec else {
-        return Ok(observed.map(|_| Change::new(address, Action::Delete).note("not in stack.yaml: revoked")));
+        return Ok(observed
+            .map(|_| Change::new(address, Action::Delete).note("not in stack.yaml: revoked")));
     };
     let mut d = Diff::new();
     let o = observed;
-    d.value("protocol", o.map(|o| o.protocol.clone()), Some(s.protocol.clone()), false);
-    d.value("from_port", o.map(|o| o.from_port), Some(s.from_port), false);
+    d.value(
+        "protocol",
+        o.map(|o| o.protocol.clone()),
+        Some(s.protocol.clone()),
+        false,
+    );
+    d.value(
+        "from_port",
+        o.map(|o| o.from_port),
+        Some(s.from_port),
+        false,
+    );
     d.value("to_port", o.map(|o| o.to_port), Some(s.to_port), false);
     let (cidr, group) = shown_source(&s.source);
     match &s.source {
         Source::Cidr(t) => d.text("cidr", o.and_then(|o| o.cidr.as_deref()), t, false),
-        Source::Group(_) => d.shown("cidr", Shown::opt(o.and_then(|o| o.cidr.clone())), cidr, false),
+        Source::Group(_) => d.shown(
+            "cidr",
+            Shown::opt(o.and_then(|o| o.cidr.clone())),
+            cidr,
+            false,
+        ),
     }
     match &s.source {
-        Source::Group(t) => d.text("source_group", o.and_then(|o| o.source_group.as_deref()), t, false),
+        Source::Group(t) => d.text(
+            "source_group",
+            o.and_then(|o| o.source_group.as_deref()),
+            t,
+            false,
+        ),
         Source::Cidr(_) => d.shown(
             "source_group",
             Shown::opt(o.and_then(|o| o.source_group.clone())),
@@ -278,18 +316,28 @@ mod tests {
 
     #[test]
     fn same_rule_is_no_change_and_missing_rule_is_create() {
-        assert!(diff_rule("a", Some(&rule("1.2.3.4/32")), Some(&live("1.2.3.4/32"))).unwrap().is_none());
-        let c = diff_rule("a", Some(&rule("1.2.3.4/32")), None).unwrap().unwrap();
+        assert!(
+            diff_rule("a", Some(&rule("1.2.3.4/32")), Some(&live("1.2.3.4/32")))
+                .unwrap()
+                .is_none()
+        );
+        let c = diff_rule("a", Some(&rule("1.2.3.4/32")), None)
+            .unwrap()
+            .unwrap();
         assert_eq!(c.action, Action::Create);
     }
 
     #[test]
     fn unlisted_rule_is_revoked_and_unknown_public_ip_is_a_change() {
-        let c = diff_rule("a", None, Some(&live("1.2.3.4/32"))).unwrap().unwrap();
+        let c = diff_rule("a", None, Some(&live("1.2.3.4/32")))
+            .unwrap()
+            .unwrap();
         assert_eq!(c.action, Action::Delete);
         let mut s = rule("x");
         s.source = Source::Cidr(Text::unknown(false));
-        let c = diff_rule("a", Some(&s), Some(&live("1.2.3.4/32"))).unwrap().unwrap();
+        let c = diff_rule("a", Some(&s), Some(&live("1.2.3.4/32")))
+            .unwrap()
+            .unwrap();
         assert_eq!(c.fields[0].after, Shown::Unknown);
     }
 
@@ -297,7 +345,9 @@ mod tests {
     fn switching_cidr_to_group_is_in_place() {
         let mut s = rule("x");
         s.source = Source::Group(Text::known("sg-9"));
-        let c = diff_rule("a", Some(&s), Some(&live("1.2.3.4/32"))).unwrap().unwrap();
+        let c = diff_rule("a", Some(&s), Some(&live("1.2.3.4/32")))
+            .unwrap()
+            .unwrap();
         assert_eq!(c.action, Action::Update);
         assert_eq!(c.fields.len(), 2);
     }

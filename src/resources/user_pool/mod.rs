@@ -21,6 +21,10 @@ pub fn nodes(_stack: &Stack) -> Vec<NodeDef> {
 pub fn spec(_stack: &Stack, key: &Key, _r: &Resolver, _env: &LiveEnv) -> AnySpec {
     unreachable!("user_pool::spec called for {key:?}")
 }
-pub fn diff(_a: &str, _s: Option<&Spec>, _o: Option<&Observed>) -> Result<Option<Change>, PlanError> {
+pub fn diff(
+    _a: &str,
+    _s: Option<&Spec>,
+    _o: Option<&Observed>,
+) -> Result<Option<Change>, PlanError> {
     Ok(None)
 }

@@ -1,0 +1,117 @@
+//! Offline behaviour: validate, bad input, usage errors, confirmation rules.
+
+use super::common::Env;
+
+const SG_ONLY: &str = r#"
+stack: basics
+security_groups:
+  web-sg:
+    description: web
+    ingress:
+      - description: HTTPS
+        port: 443
+        cidr: 0.0.0.0/0
+"#;
+
+#[test]
+fn validate_makes_no_aws_call_and_reports_the_stack() {
+    let env = Env::new();
+    env.write_stack(SG_ONLY);
+    let r = env.ok(&["validate"]);
+    assert!(r.stdout.contains("valid"), "{}", r.stdout);
+    assert!(env.calls().is_empty(), "validate called AWS");
+    // Also with an endpoint nobody listens on: validate must not need AWS at all.
+    let r = env.ok(&["--endpoint-url", "http://127.0.0.1:9", "validate"]);
+    assert!(
+        r.stdout.contains("1 security groups with 1 rules"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn bad_input_is_an_error_with_file_line_column_before_any_aws_call() {
+    let env = Env::new();
+    env.write_stack("stack: bad\nsecurity_groups:\n  g:\n    description: d\n    ingress:\n      - description: X\n        port: 22\n        cidr: 10.0.0.300/32\n");
+    for args in [&["validate"][..], &["plan"], &["apply", "--auto-approve"]] {
+        let cmd = args[0];
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{cmd}: {}", r.all());
+        assert!(r.stderr.contains("stack.yaml:8:15:"), "{cmd}: {}", r.stderr);
+        assert!(r.stderr.contains("not an IPv4 CIDR"), "{cmd}: {}", r.stderr);
+    }
+    assert!(env.calls().is_empty(), "an invalid stack reached AWS");
+}
+
+#[test]
+fn literal_password_and_unset_secret_are_refused_without_echoing_them() {
+    let env = Env::new();
+    env.write_stack("stack: s\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    master_password: Literal-Pw-123\n");
+    let r = env.run(&["plan"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("stack.yaml:8:22:") && r.stderr.contains("${secret:NAME}"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.all().contains("Literal-Pw-123"));
+    r.assert_no_secret();
+    env.write_stack("stack: s\noutputs:\n  X: ${secret:NOT_SET_ANYWHERE}\n");
+    let r = env.run(&["validate"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("stack.yaml:3:6:") && r.stderr.contains("NOT_SET_ANYWHERE is not set"),
+        "{}",
+        r.stderr
+    );
+    assert!(env.calls().is_empty());
+}
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let env = Env::new();
+    let r = env.run(&["plan", "--no-such-flag"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let r = env.run(&["frobnicate"]);
+    assert_eq!(r.code, 1);
+    let r = env.ok(&["--help"]);
+    assert!(
+        r.stdout.contains("plan") && r.stdout.contains("destroy"),
+        "{}",
+        r.stdout
+    );
+    let r = env.ok(&["apply", "--help"]);
+    assert!(r.stdout.contains("--auto-approve"));
+}
+
+#[test]
+fn global_flags_work_after_the_command() {
+    let env = Env::new();
+    env.write_file("other/my.yaml", SG_ONLY);
+    let r = env.ok(&["validate", "-f", "other/my.yaml"]);
+    assert!(r.stdout.contains("my.yaml: valid"), "{}", r.stdout);
+    let r = env.run(&["validate"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("stack.yaml: no such file"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn apply_and_destroy_without_a_terminal_need_auto_approve_and_fail_at_once() {
+    let env = Env::new();
+    env.write_stack(SG_ONLY);
+    for cmd in ["apply", "destroy"] {
+        let started = std::time::Instant::now();
+        let r = env.run(&[cmd]);
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(r.stderr.contains("--auto-approve"), "{}", r.stderr);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+    assert!(
+        env.calls().is_empty(),
+        "refused commands must not touch AWS"
+    );
+}

@@ -1,0 +1,304 @@
+//! Test environment: a private moto server (with request recording, so tests can count the calls
+//! the binary makes, independently of the binary), a fake public-IP service, a temp folder for the
+//! stack file, and the real `deploy` binary.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "Sup3r-Secret-Pw-9431";
+
+pub struct Env {
+    moto: Child,
+    pub endpoint: String,
+    pub dir: tempfile::TempDir,
+    recording: PathBuf,
+    ip: Arc<Mutex<String>>,
+    ip_url: String,
+    calls_seen: Mutex<usize>,
+}
+
+fn moto_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("MOTO_SERVER_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    assert!(
+        p.exists(),
+        "moto server not found: run `make test` (it creates .venv with moto), or set MOTO_SERVER_BIN"
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("moto-recording.jsonl");
+        let mut last_err = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let mut moto = Command::new(moto_bin())
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                .env("MOTO_ENABLE_RECORDING", "true")
+                .env("MOTO_RECORDER_FILEPATH", &recording)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let endpoint = format!("http://127.0.0.1:{port}");
+            if wait_ready(port, &mut moto) {
+                let (ip, ip_url) = fake_ip_server("203.0.113.10");
+                let env = Env {
+                    moto,
+                    endpoint,
+                    dir,
+                    recording,
+                    ip,
+                    ip_url,
+                    calls_seen: Mutex::new(0),
+                };
+                // The readiness probe itself is recorded; start counting after it.
+                env.calls();
+                return env;
+            }
+            let _ = moto.kill();
+            let _ = moto.wait();
+            last_err = format!("moto did not answer on port {port}");
+        }
+        panic!("{last_err}");
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes `stack.yaml` (and creates any folder it names with a small file in it).
+    pub fn write_stack(&self, yaml: &str) {
+        std::fs::write(self.path("stack.yaml"), yaml).unwrap();
+    }
+
+    pub fn write_file(&self, rel: &str, content: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn set_public_ip(&self, ip: &str) {
+        *self.ip.lock().unwrap() = ip.to_string();
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_deploy"));
+        c.current_dir(self.dir.path())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", self.path("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.path("no-aws-credentials"),
+            )
+            .env("DEPLOY_PUBLIC_IP_URL", &self.ip_url)
+            .env("DEPLOY_POLL_INTERVAL", "0.05")
+            .env("DB_PASSWORD", PASSWORD)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `deploy ARGS` and returns its output; never panics on a failing exit.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().expect("run deploy");
+        Run::from(out)
+    }
+
+    /// Runs and asserts success.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(
+            r.code, 0,
+            "deploy {args:?} failed:\n--- stdout\n{}\n--- stderr\n{}",
+            r.stdout, r.stderr
+        );
+        r
+    }
+
+    /// The AWS operations moto received since the last call to `calls`, as `Service.Operation`.
+    pub fn calls(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut seen = self.calls_seen.lock().unwrap();
+        let new = lines[*seen..].iter().map(|l| operation(l)).collect();
+        *seen = lines.len();
+        new
+    }
+
+    /// The write calls (anything that is not Describe/List/Get) since the last `calls`.
+    pub fn writes(&self) -> Vec<String> {
+        self.calls().into_iter().filter(|c| is_write(c)).collect()
+    }
+
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.moto.kill();
+        let _ = self.moto.wait();
+    }
+}
+
+fn wait_ready(port: u16, moto: &mut Child) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if let Ok(Some(_)) = moto.try_wait() {
+            return false;
+        }
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: x\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.starts_with("HTTP/1.") && buf.contains("200") {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// A one-thread HTTP server on loopback answering every request with the current IP.
+fn fake_ip_server(initial: &str) -> (Arc<Mutex<String>>, String) {
+    let ip = Arc::new(Mutex::new(initial.to_string()));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let served = ip.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                line.clear();
+            }
+            let body = served.lock().unwrap().clone();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (ip, url)
+}
+
+/// The operation name of one recorded request.
+fn operation(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+    let headers = &v["headers"];
+    let header = |name: &str| {
+        headers
+            .as_object()
+            .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .and_then(|(_, v)| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let target = header("X-Amz-Target");
+    if let Some((svc, op)) = target.split_once('.') {
+        let svc = if svc.contains("Cognito") {
+            "CognitoIdentityProvider"
+        } else {
+            "Tagging"
+        };
+        return format!("{svc}.{op}");
+    }
+    let mut body = v["body"].as_str().unwrap_or("").to_string();
+    if v["body_encoded"].as_bool() == Some(true) {
+        use base64::Engine;
+        body = String::from_utf8_lossy(
+            &base64::engine::general_purpose::STANDARD
+                .decode(&body)
+                .unwrap_or_default(),
+        )
+        .to_string();
+    }
+    if let Some(action) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+        let auth = header("Authorization");
+        let svc = ["ec2", "rds", "iam", "sts"]
+            .into_iter()
+            .find(|s| auth.contains(&format!("/{s}/")))
+            .unwrap_or("query");
+        return format!("{svc}.{action}");
+    }
+    let method = v["method"].as_str().unwrap_or("");
+    let url = v["url"].as_str().unwrap_or("");
+    format!("lambda.{method} {}", url.split('?').next().unwrap_or(url))
+}
+
+/// Lambda's REST calls are writes unless they are GETs; the others by operation name.
+pub fn is_write(op: &str) -> bool {
+    if let Some(rest) = op.strip_prefix("lambda.") {
+        return !rest.starts_with("GET ");
+    }
+    let name = op.rsplit('.').next().unwrap_or("");
+    !["Describe", "List", "Get"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&o.stderr).to_string(),
+        }
+    }
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+    /// Fails if the test password appears anywhere in what deploy printed.
+    pub fn assert_no_secret(&self) {
+        assert!(
+            !self.all().contains(PASSWORD),
+            "the password leaked:\n{}",
+            self.all()
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the real `deploy` binary against a private moto server per test.
+
+mod common;
+
+mod basics;
+mod security_groups;

@@ -1,0 +1,345 @@
+//! Security groups and rules through the binary, checked against the emulator.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::Filter;
+
+use super::common::Env;
+
+fn stack(extra_rules: usize) -> String {
+    let mut s = String::from(
+        r#"
+stack: sgtest
+tags: { project: cruddur }
+security_groups:
+  cruddur-db-sg:
+    description: Postgres access for Cruddur
+    ingress:
+      - description: GITPOD
+        port: 5432
+        cidr: ${public_ip}/32
+      - description: LAMBDA
+        port: 5432
+        source_group: cruddur-lambda-sg
+"#,
+    );
+    for i in 0..extra_rules {
+        s.push_str(&format!(
+            "      - description: EXTRA{i}\n        protocol: udp\n        ports: {}-{}\n        cidr: 10.{i}.0.0/16\n",
+            9000 + i,
+            9001 + i
+        ));
+    }
+    s.push_str("  cruddur-lambda-sg:\n    description: Cruddur Lambda functions\n");
+    s
+}
+
+struct Live {
+    groups: BTreeMap<String, aws_sdk_ec2::types::SecurityGroup>,
+    rules: Vec<aws_sdk_ec2::types::SecurityGroupRule>,
+}
+
+async fn live(env: &Env) -> Live {
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    let groups: BTreeMap<String, _> = ec2
+        .describe_security_groups()
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+        .iter()
+        .map(|g| (g.group_name().unwrap().to_string(), g.clone()))
+        .collect();
+    let rules = ec2
+        .describe_security_group_rules()
+        .send()
+        .await
+        .unwrap()
+        .security_group_rules()
+        .to_vec();
+    Live { groups, rules }
+}
+
+impl Live {
+    fn ingress(&self, group: &str) -> Vec<&aws_sdk_ec2::types::SecurityGroupRule> {
+        let id = self.groups[group].group_id().unwrap();
+        self.rules
+            .iter()
+            .filter(|r| r.group_id() == Some(id) && r.is_egress() == Some(false))
+            .collect()
+    }
+    fn tag(&self, group: &str, key: &str) -> Option<String> {
+        self.groups[group]
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(key))
+            .and_then(|t| t.value().map(str::to_string))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_apply_replan_ip_change_destroy() {
+    let env = Env::new();
+    env.write_stack(&stack(0));
+
+    // The first plan lists everything and writes nothing.
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    for a in [
+        "+ security_groups.cruddur-db-sg\n",
+        "+ security_groups.cruddur-db-sg.ingress.GITPOD\n",
+        "+ security_groups.cruddur-db-sg.ingress.LAMBDA\n",
+        "+ security_groups.cruddur-lambda-sg\n",
+    ] {
+        assert!(r.stdout.contains(a), "missing {a:?} in\n{}", r.stdout);
+    }
+    assert!(
+        r.stdout.contains("cidr         = \"203.0.113.10/32\"")
+            || r.stdout.contains("cidr      = \"203.0.113.10/32\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Plan: 4 to create, 0 to update, 0 to replace, 0 to delete."),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(env.writes(), Vec::<String>::new(), "plan wrote to AWS");
+
+    env.ok(&["apply", "--auto-approve"]);
+    let l = live(&env).await;
+    let db = &l.groups["cruddur-db-sg"];
+    assert_eq!(db.description(), Some("Postgres access for Cruddur"));
+    assert_eq!(
+        l.tag("cruddur-db-sg", "deploy:stack").as_deref(),
+        Some("sgtest")
+    );
+    assert_eq!(
+        l.tag("cruddur-db-sg", "project").as_deref(),
+        Some("cruddur")
+    );
+    assert_eq!(
+        l.tag("cruddur-lambda-sg", "deploy:stack").as_deref(),
+        Some("sgtest")
+    );
+    let rules = l.ingress("cruddur-db-sg");
+    assert_eq!(rules.len(), 2);
+    let gitpod = rules.iter().find(|r| r.cidr_ipv4().is_some()).unwrap();
+    assert_eq!(gitpod.cidr_ipv4(), Some("203.0.113.10/32"));
+    assert_eq!(
+        (gitpod.ip_protocol(), gitpod.from_port(), gitpod.to_port()),
+        (Some("tcp"), Some(5432), Some(5432))
+    );
+    assert_eq!(gitpod.description(), Some("GITPOD"));
+    let lambda = rules
+        .iter()
+        .find(|r| r.referenced_group_info().is_some())
+        .unwrap();
+    assert_eq!(
+        lambda.referenced_group_info().unwrap().group_id(),
+        l.groups["cruddur-lambda-sg"].group_id()
+    );
+    // The default egress rule is left alone.
+    assert!(
+        l.rules
+            .iter()
+            .any(|r| r.group_id() == db.group_id() && r.is_egress() == Some(true))
+    );
+    let gitpod_id = gitpod.security_group_rule_id().unwrap().to_string();
+    env.calls();
+
+    // A second plan has no changes, and a no-op apply makes zero write calls.
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("No changes. Live AWS matches stack.yaml.")
+    );
+    env.ok(&["apply", "--auto-approve"]);
+    assert_eq!(
+        env.writes(),
+        Vec::<String>::new(),
+        "a no-op apply wrote to AWS"
+    );
+
+    // The developer's IP moves: exactly one rule is modified in place, keeping its id.
+    env.set_public_ip("198.51.100.23");
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout
+            .contains("~ security_groups.cruddur-db-sg.ingress.GITPOD"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("\"203.0.113.10/32\" -> \"198.51.100.23/32\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete."),
+        "{}",
+        r.stdout
+    );
+    env.calls();
+    env.ok(&["apply", "--auto-approve"]);
+    assert_eq!(
+        env.writes(),
+        vec!["ec2.ModifySecurityGroupRules".to_string()]
+    );
+    let l = live(&env).await;
+    let gitpod = l
+        .ingress("cruddur-db-sg")
+        .into_iter()
+        .find(|r| r.cidr_ipv4().is_some())
+        .unwrap()
+        .clone();
+    assert_eq!(gitpod.security_group_rule_id(), Some(gitpod_id.as_str()));
+    assert_eq!(gitpod.cidr_ipv4(), Some("198.51.100.23/32"));
+
+    // Destroy removes the stack's groups; a second destroy is a no-op.
+    env.ok(&["destroy", "--auto-approve"]);
+    let l = live(&env).await;
+    assert!(!l.groups.contains_key("cruddur-db-sg") && !l.groups.contains_key("cruddur-lambda-sg"));
+    env.calls();
+    let r = env.ok(&["destroy", "--auto-approve"]);
+    assert!(r.stdout.contains("Nothing to destroy"), "{}", r.stdout);
+    assert_eq!(env.writes(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_are_authoritative_and_console_changes_show_as_drift() {
+    let env = Env::new();
+    env.write_stack(&stack(0));
+    env.ok(&["apply", "--auto-approve"]);
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    let l = live(&env).await;
+    let gid = l.groups["cruddur-db-sg"].group_id().unwrap().to_string();
+    // Someone opens SSH by hand and widens the GITPOD rule's ports.
+    ec2.authorize_security_group_ingress()
+        .group_id(&gid)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .description("SSH")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout
+            .contains("- security_groups.cruddur-db-sg.ingress.SSH"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("not in stack.yaml"), "{}", r.stdout);
+    env.ok(&["apply", "--auto-approve"]);
+    let l = live(&env).await;
+    assert_eq!(l.ingress("cruddur-db-sg").len(), 2);
+    assert!(
+        l.ingress("cruddur-db-sg")
+            .iter()
+            .all(|r| r.from_port() == Some(5432))
+    );
+    env.run(&["plan", "--detailed-exitcode"]);
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn untagged_groups_are_adopted_only_with_the_flag_and_never_deleted() {
+    let env = Env::new();
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    // The seed created its group by hand: same name, no tag.
+    ec2.create_security_group()
+        .group_name("cruddur-lambda-sg")
+        .description("Cruddur Lambda functions")
+        .send()
+        .await
+        .unwrap();
+    // And an unrelated, untagged group that must never be touched.
+    ec2.create_security_group()
+        .group_name("someone-else")
+        .description("x")
+        .send()
+        .await
+        .unwrap();
+    env.write_stack(&stack(0));
+    let r = env.run(&["plan"]);
+    assert!(
+        r.stdout.contains("= security_groups.cruddur-lambda-sg"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 to adopt"), "{}", r.stdout);
+    env.calls();
+    let r = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("--adopt"), "{}", r.stderr);
+    assert_eq!(
+        env.writes(),
+        Vec::<String>::new(),
+        "apply without --adopt changed something"
+    );
+    env.ok(&["apply", "--auto-approve", "--adopt"]);
+    let l = live(&env).await;
+    assert_eq!(
+        l.tag("cruddur-lambda-sg", "deploy:stack").as_deref(),
+        Some("sgtest")
+    );
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    env.ok(&["destroy", "--auto-approve"]);
+    let l = live(&env).await;
+    assert!(
+        l.groups.contains_key("someone-else"),
+        "an untagged group was deleted"
+    );
+    assert!(
+        !l.groups.contains_key("cruddur-lambda-sg"),
+        "the adopted group belongs to the stack now"
+    );
+    let groups = ec2
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values("someone-else")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.security_groups().len(), 1);
+}
+
+#[test]
+fn plan_reads_a_fixed_number_of_calls_whatever_the_number_of_rules() {
+    let env = Env::new();
+    env.write_stack(&stack(1));
+    env.ok(&["apply", "--auto-approve"]);
+    env.calls();
+    env.ok(&["plan"]);
+    let few = env.calls().len();
+    env.write_stack(&stack(40));
+    env.ok(&["apply", "--auto-approve"]);
+    env.calls();
+    let r = env.ok(&["plan", "--detailed-exitcode"]);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+    let many = env.calls().len();
+    assert_eq!(few, many, "plan calls grew with the number of rules");
+}
