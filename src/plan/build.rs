@@ -233,3 +233,133 @@ fn parent(key: &Key) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::resources::security_group::{GroupObserved, RuleObserved};
+
+    fn stack(src: &str) -> Stack {
+        crate::stack::parse_str(src, Path::new("stack.yaml"), Path::new("."), &|_| None).unwrap()
+    }
+
+    const TWO_GROUPS: &str = "stack: s\nsecurity_groups:\n  db:\n    description: d\n    ingress:\n      - description: APP\n        port: 5432\n        source_group: app\n  app:\n    description: a\n";
+
+    fn group(name: &str, id: &str, owned: bool) -> Found {
+        let tags: BTreeMap<String, String> = if owned {
+            [("deploy:stack".to_string(), "s".to_string())].into()
+        } else {
+            BTreeMap::new()
+        };
+        Found {
+            address: format!("security_groups.{name}"),
+            key: Key::Group(name.into()),
+            observed: Observed::Group(GroupObserved {
+                id: id.into(),
+                name: name.into(),
+                description: if name == "db" { "d" } else { "a" }.into(),
+                vpc_id: "vpc-1".into(),
+                tags,
+                owned,
+            }),
+        }
+    }
+
+    fn rule(group: &str, gid: &str, label: &str, source: &str) -> Found {
+        Found {
+            address: format!("security_groups.{group}.ingress.{label}"),
+            key: Key::Rule {
+                group: group.into(),
+                description: label.into(),
+            },
+            observed: Observed::Rule(RuleObserved {
+                id: format!("sgr-{label}"),
+                group_id: gid.into(),
+                description: Some(label.into()),
+                protocol: "tcp".into(),
+                from_port: 5432,
+                to_port: 5432,
+                cidr: None,
+                source_group: Some(source.into()),
+            }),
+        }
+    }
+
+    fn env() -> LiveEnv {
+        LiveEnv {
+            region: "us-east-1".into(),
+            default_vpc: Some("vpc-1".into()),
+            default_subnets: vec![],
+        }
+    }
+
+    fn run(stack: &Stack, found: &[Found], destroy: bool) -> Planned {
+        plan(&Input {
+            stack,
+            found,
+            env: &env(),
+            public_ip: None,
+            destroy,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn creates_in_dependency_order_with_unknown_ids() {
+        let s = stack(TWO_GROUPS);
+        let p = run(&s, &[], false);
+        let order: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        let pos = |a: &str| order.iter().position(|x| *x == a).unwrap();
+        assert!(pos("security_groups.app") < pos("security_groups.db.ingress.APP"));
+        assert!(pos("security_groups.db") < pos("security_groups.db.ingress.APP"));
+        let rule = p.plan.changes.iter().find(|c| c.address.ends_with("APP")).unwrap();
+        assert_eq!(rule.field("source_group").unwrap().after, crate::value::Shown::Unknown);
+        assert_eq!(p.plan.summary().create, 3);
+    }
+
+    #[test]
+    fn matching_live_state_is_an_empty_plan() {
+        let s = stack(TWO_GROUPS);
+        let found = vec![group("db", "sg-db", true), group("app", "sg-app", true), rule("db", "sg-db", "APP", "sg-app")];
+        let p = run(&s, &found, false);
+        assert!(p.plan.is_empty(), "{:?}", p.plan.changes);
+    }
+
+    #[test]
+    fn destroy_deletes_only_owned_and_orders_by_live_references() {
+        let s = stack(TWO_GROUPS);
+        let found = vec![
+            group("db", "sg-db", true),
+            group("app", "sg-app", true),
+            rule("db", "sg-db", "APP", "sg-app"),
+            group("stranger", "sg-x", false),
+        ];
+        let p = run(&s, &found, true);
+        let order: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        // The rule goes with its group, and db (whose rule names app) is deleted before app.
+        assert_eq!(order, vec!["security_groups.db", "security_groups.app"]);
+        assert!(p.plan.changes.iter().all(|c| c.action == Action::Delete));
+    }
+
+    #[test]
+    fn an_orphan_is_deleted_with_a_reason_and_untagged_ones_are_left_alone() {
+        let s = stack("stack: s\nsecurity_groups:\n  db:\n    description: d\n");
+        let found = vec![group("db", "sg-db", true), group("app", "sg-app", true), group("manual", "sg-m", false)];
+        let p = run(&s, &found, false);
+        assert_eq!(p.plan.changes.len(), 1);
+        let c = &p.plan.changes[0];
+        assert_eq!((c.address.as_str(), c.action), ("security_groups.app", Action::Delete));
+        assert_eq!(c.notes, vec!["not in stack.yaml".to_string()]);
+    }
+
+    #[test]
+    fn untagged_declared_resource_is_adopted() {
+        let s = stack(TWO_GROUPS);
+        let found = vec![group("db", "sg-db", false), group("app", "sg-app", true), rule("db", "sg-db", "APP", "sg-app")];
+        let p = run(&s, &found, false);
+        assert_eq!(p.plan.needs_adopt, vec!["security_groups.db".to_string()]);
+    }
+}
