@@ -44,6 +44,10 @@ pub struct Global {
     /// Send every AWS call to this endpoint, e.g. a local emulator (also: AWS_ENDPOINT_URL)
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Where a db instance's database really listens (repeatable), e.g. when AWS is an emulator:
+    /// migrations connect there instead of the endpoint RDS reports
+    #[arg(long = "db-endpoint", global = true, value_name = "ID=HOST:PORT", value_parser = parse_db_endpoint)]
+    pub db_endpoints: Vec<(String, String, u16)>,
     /// More logging on stderr (-v: deploy's own debug lines; RUST_LOG for finer control)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -117,4 +121,15 @@ pub struct OutputArgs {
     pub name: Option<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+fn parse_db_endpoint(s: &str) -> Result<(String, String, u16), String> {
+    let bad = || format!("`{s}` is not ID=HOST:PORT (e.g. cruddur-db-instance=127.0.0.1:5432)");
+    let (id, hp) = s.split_once('=').ok_or_else(bad)?;
+    let (host, port) = hp.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if id.is_empty() || host.is_empty() {
+        return Err(bad());
+    }
+    Ok((id.to_string(), host.to_string(), port))
 }

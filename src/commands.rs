@@ -41,13 +41,29 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         ));
     }
     let stack = load(&cli.global.file)?;
+    let mut db_endpoints = BTreeMap::new();
+    for (id, host, port) in &cli.global.db_endpoints {
+        if !stack.db_instances.contains_key(id) {
+            return Err(Error::User(format!(
+                "--db-endpoint {id}=...: {} has no db instance `{id}` (declared: {})",
+                stack.file.display(),
+                stack
+                    .db_instances
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        db_endpoints.insert(id.clone(), (host.clone(), *port));
+    }
     match &cli.command {
         Command::Validate => {
             println!("{}: valid ({})", stack.file.display(), describe(&stack));
             Ok(0)
         }
         Command::Plan(args) => {
-            let session = Session::start(&stack, &aws).await?;
+            let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;
             print!("{}", render(&planned.plan, style));
             if !planned.plan.needs_adopt.is_empty() && !args.adopt {
@@ -64,7 +80,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Apply(args) => {
-            let session = Session::start(&stack, &aws).await?;
+            let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;
             print!("{}", render(&planned.plan, style));
             if planned.plan.is_empty() {
@@ -94,7 +110,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Destroy(args) => {
-            let session = Session::start(&stack, &aws).await?;
+            let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, true)?;
             if planned.plan.is_empty() {
                 println!(
@@ -118,7 +134,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Output(args) => {
-            let session = Session::start(&stack, &aws).await?;
+            let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;
             let values = outputs(&stack, &planned.resolver)?;
             session.log_calls();
@@ -216,7 +232,11 @@ struct Session {
 }
 
 impl Session {
-    async fn start(stack: &Stack, aws: &AwsOptions) -> Result<Session> {
+    async fn start(
+        stack: &Stack,
+        aws: &AwsOptions,
+        db_endpoints: &BTreeMap<String, (String, u16)>,
+    ) -> Result<Session> {
         let public_ip = if uses_public_ip(stack) {
             let ip = crate::public_ip::lookup().await?;
             tracing::debug!("public IP {ip}");
@@ -225,7 +245,7 @@ impl Session {
             None
         };
         let clients = Clients::new(aws, stack.region.as_deref()).await?;
-        let live = observe(&clients, stack).await?;
+        let live = observe(&clients, stack, db_endpoints).await?;
         Ok(Session {
             clients,
             live,

@@ -199,6 +199,13 @@ async fn run_step(
             });
             cognito_trigger::aws::apply(ctx, &address, s, o, &change).await
         }
+        (resources::Key::Migration { .. } | resources::Key::Seed(_), s) => {
+            let s = s.and_then(|s| match s {
+                S::Migration(x) => Some(x),
+                _ => None,
+            });
+            resources::migration::db::apply(ctx, &address, s, &change).await
+        }
     };
     if result.is_ok() {
         ctx.progress.line(&address, past(&change.action));

@@ -14,8 +14,14 @@ pub struct Live {
     pub found: Vec<Found>,
 }
 
-pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
-    let env = security_group::aws::observe_env(clients, stack).await?;
+/// `db_endpoints`: `--db-endpoint` overrides, by instance identifier.
+pub async fn observe(
+    clients: &Clients,
+    stack: &Stack,
+    db_endpoints: &std::collections::BTreeMap<String, (String, u16)>,
+) -> Result<Live> {
+    let mut env = security_group::aws::observe_env(clients, stack).await?;
+    env.db_endpoints = db_endpoints.clone();
     let (groups, dbs, functions, cognito) = tokio::try_join!(
         security_group::aws::observe(clients, stack, &env),
         db_instance::aws::observe(clients, stack, &env),
@@ -26,9 +32,11 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
             Ok::<_, crate::error::Error>((pools, triggers))
         },
     )?;
+    let migrations = crate::resources::migration::db::observe(stack, &env, &dbs).await?;
     let mut found = Vec::new();
     found.extend(groups);
     found.extend(dbs);
+    found.extend(migrations);
     found.extend(functions);
     found.extend(cognito.0);
     found.extend(cognito.1);

@@ -315,15 +315,27 @@ mod tests {
         let pos = |a: &str| order.iter().position(|x| *x == a).unwrap();
         assert!(pos("security_groups.app") < pos("security_groups.db.ingress.APP"));
         assert!(pos("security_groups.db") < pos("security_groups.db.ingress.APP"));
-        let rule = p.plan.changes.iter().find(|c| c.address.ends_with("APP")).unwrap();
-        assert_eq!(rule.field("source_group").unwrap().after, crate::value::Shown::Unknown);
+        let rule = p
+            .plan
+            .changes
+            .iter()
+            .find(|c| c.address.ends_with("APP"))
+            .unwrap();
+        assert_eq!(
+            rule.field("source_group").unwrap().after,
+            crate::value::Shown::Unknown
+        );
         assert_eq!(p.plan.summary().create, 3);
     }
 
     #[test]
     fn matching_live_state_is_an_empty_plan() {
         let s = stack(TWO_GROUPS);
-        let found = vec![group("db", "sg-db", true), group("app", "sg-app", true), rule("db", "sg-db", "APP", "sg-app")];
+        let found = vec![
+            group("db", "sg-db", true),
+            group("app", "sg-app", true),
+            rule("db", "sg-db", "APP", "sg-app"),
+        ];
         let p = run(&s, &found, false);
         assert!(p.plan.is_empty(), "{:?}", p.plan.changes);
     }
@@ -347,18 +359,29 @@ mod tests {
     #[test]
     fn an_orphan_is_deleted_with_a_reason_and_untagged_ones_are_left_alone() {
         let s = stack("stack: s\nsecurity_groups:\n  db:\n    description: d\n");
-        let found = vec![group("db", "sg-db", true), group("app", "sg-app", true), group("manual", "sg-m", false)];
+        let found = vec![
+            group("db", "sg-db", true),
+            group("app", "sg-app", true),
+            group("manual", "sg-m", false),
+        ];
         let p = run(&s, &found, false);
         assert_eq!(p.plan.changes.len(), 1);
         let c = &p.plan.changes[0];
-        assert_eq!((c.address.as_str(), c.action), ("security_groups.app", Action::Delete));
+        assert_eq!(
+            (c.address.as_str(), c.action),
+            ("security_groups.app", Action::Delete)
+        );
         assert_eq!(c.notes, vec!["not in stack.yaml".to_string()]);
     }
 
     #[test]
     fn untagged_declared_resource_is_adopted() {
         let s = stack(TWO_GROUPS);
-        let found = vec![group("db", "sg-db", false), group("app", "sg-app", true), rule("db", "sg-db", "APP", "sg-app")];
+        let found = vec![
+            group("db", "sg-db", false),
+            group("app", "sg-app", true),
+            rule("db", "sg-db", "APP", "sg-app"),
+        ];
         let p = run(&s, &found, false);
         assert_eq!(p.plan.needs_adopt, vec!["security_groups.db".to_string()]);
     }

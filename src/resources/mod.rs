@@ -8,6 +8,7 @@
 pub mod cognito_trigger;
 pub mod db_instance;
 pub mod function;
+pub mod migration;
 pub mod security_group;
 pub mod user_pool;
 
@@ -34,6 +35,13 @@ pub enum Key {
         pool: String,
         event: String,
     },
+    /// One SQL migration file of a db instance (by file stem).
+    Migration {
+        db: String,
+        name: String,
+    },
+    /// The seed file of a db instance.
+    Seed(String),
 }
 
 /// A desired node: where it lives in the plan and what it needs first.
@@ -60,6 +68,8 @@ pub struct LiveEnv {
     pub default_vpc: Option<String>,
     /// Default-for-AZ subnets of the default VPC, sorted.
     pub default_subnets: Vec<String>,
+    /// `--db-endpoint ID=HOST:PORT`: where an instance's database really listens.
+    pub db_endpoints: std::collections::BTreeMap<String, (String, u16)>,
 }
 
 /// What a node should be, with references resolved as far as they can be.
@@ -73,6 +83,7 @@ pub enum Spec {
     Function(function::Spec),
     UserPool(user_pool::Spec),
     Trigger(cognito_trigger::Spec),
+    Migration(migration::Spec),
 }
 
 /// What a node is, as read from AWS, normalised into our own types.
@@ -86,6 +97,7 @@ pub enum Observed {
     Function(function::Observed),
     UserPool(user_pool::Observed),
     Trigger(cognito_trigger::Observed),
+    Migration(migration::Observed),
 }
 
 /// Every desired node of the stack, in file order within each kind.
@@ -96,6 +108,7 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
     out.extend(function::nodes(stack));
     out.extend(user_pool::nodes(stack));
     out.extend(cognito_trigger::nodes(stack));
+    out.extend(migration::nodes(stack));
     out
 }
 
@@ -107,6 +120,7 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
         Key::Role(_) | Key::Layer(_) | Key::Function(_) => function::spec(stack, key, r, env),
         Key::UserPool(_) => user_pool::spec(stack, key, r, env),
         Key::Trigger { .. } => cognito_trigger::spec(stack, key, r, env),
+        Key::Migration { .. } | Key::Seed(_) => migration::spec(stack, key, r, env),
     }
 }
 
@@ -145,6 +159,10 @@ pub fn diff(
             cognito_trigger::diff(address, Some(s), as_variant!(o, O::Trigger))
         }
         (None, Some(O::Trigger(o))) => cognito_trigger::diff(address, None, Some(o)),
+        (Some(S::Migration(s)), o) => {
+            migration::diff(address, Some(s), as_variant!(o, O::Migration))
+        }
+        (None, Some(O::Migration(o))) => migration::diff(address, None, Some(o)),
     }
 }
 
@@ -170,7 +188,7 @@ impl Observed {
             Observed::Layer(o) => vec![("arn", Some(o.version_arn.clone()))],
             Observed::Function(o) => vec![("arn", Some(o.arn.clone()))],
             Observed::UserPool(o) => vec![("id", Some(o.id.clone())), ("arn", Some(o.arn.clone()))],
-            Observed::Trigger(_) => vec![],
+            Observed::Trigger(_) | Observed::Migration(_) => vec![],
         }
     }
 
@@ -183,7 +201,10 @@ impl Observed {
             Observed::Role(o) => o.owned,
             Observed::Function(o) => o.owned,
             Observed::UserPool(o) => o.owned,
-            Observed::Rule(_) | Observed::Layer(_) | Observed::Trigger(_) => true,
+            Observed::Rule(_)
+            | Observed::Layer(_)
+            | Observed::Trigger(_)
+            | Observed::Migration(_) => true,
         }
     }
 
@@ -204,9 +225,11 @@ impl Observed {
             Observed::DbInstance(o) => db_instance::refs(o),
             Observed::Function(o) => function::refs(o),
             Observed::Trigger(o) => cognito_trigger::refs(o),
-            Observed::Group(_) | Observed::Role(_) | Observed::Layer(_) | Observed::UserPool(_) => {
-                Vec::new()
-            }
+            Observed::Group(_)
+            | Observed::Role(_)
+            | Observed::Layer(_)
+            | Observed::UserPool(_)
+            | Observed::Migration(_) => Vec::new(),
         }
     }
 
@@ -217,7 +240,7 @@ impl Observed {
             Key::DbInstance(_) => &["address", "port", "arn"],
             Key::Role(_) | Key::Layer(_) | Key::Function(_) => &["arn"],
             Key::UserPool(_) => &["id", "arn"],
-            Key::Rule { .. } | Key::Trigger { .. } => &[],
+            Key::Rule { .. } | Key::Trigger { .. } | Key::Migration { .. } | Key::Seed(_) => &[],
         }
     }
 }

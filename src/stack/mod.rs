@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use template::{EnvLookup, Ref, Resolver, Template};
+pub(crate) use validate::hex;
 
 /// A position in the stack file (1-based).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
