@@ -293,6 +293,7 @@ mod tests {
             region: "us-east-1".into(),
             default_vpc: Some("vpc-1".into()),
             default_subnets: vec![],
+            ..Default::default()
         }
     }
 
