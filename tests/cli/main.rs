@@ -3,4 +3,5 @@
 mod common;
 
 mod basics;
+mod migrations;
 mod security_groups;

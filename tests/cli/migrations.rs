@@ -1,0 +1,264 @@
+//! SQL migrations through the binary: moto for AWS, a real PostgreSQL (started by `make test`) for
+//! the database, reached with `--db-endpoint`.
+
+use std::path::Path;
+
+use super::common::Env;
+
+/// A fresh database on the test PostgreSQL, dropped at the end.
+struct Db {
+    admin: tokio_postgres::Client,
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Db {
+    async fn new() -> Db {
+        let url = std::env::var("DEPLOY_TEST_PG_URL").expect(
+            "DEPLOY_TEST_PG_URL is not set: run `make test`, which starts a throwaway PostgreSQL",
+        );
+        let cfg: tokio_postgres::Config = url.parse().unwrap();
+        let host = match &cfg.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            #[allow(unreachable_patterns)]
+            _ => panic!("DEPLOY_TEST_PG_URL must use TCP"),
+        };
+        let port = cfg.get_ports().first().copied().unwrap_or(5432);
+        let (admin, conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let name = format!(
+            "deploy_t_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+                % 1_000_000_000
+        );
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        Db {
+            admin,
+            name,
+            host,
+            port,
+        }
+    }
+
+    async fn client(&self) -> tokio_postgres::Client {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&self.host)
+            .port(self.port)
+            .user("postgres")
+            .dbname(&self.name);
+        let (c, conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        c
+    }
+
+    fn endpoint(&self) -> String {
+        format!("cruddur-db-instance={}:{}", self.host, self.port)
+    }
+
+    async fn drop_db(self) {
+        let _ = self
+            .admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await;
+    }
+}
+
+fn stack(db: &Db) -> String {
+    format!(
+        r#"
+stack: migtest
+db_instances:
+  cruddur-db-instance:
+    engine: postgres
+    engine_version: "16.4"
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: postgres
+    master_password: ${{secret:DB_PASSWORD}}
+    db_name: {}
+    backup_retention_days: 0
+    final_snapshot: false
+    migrations: sql/migrations
+    seed: sql/seed.sql
+"#,
+        db.name
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+async fn tables(c: &tokio_postgres::Client) -> Vec<String> {
+    c.query(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema='public' ORDER BY 1",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_project_schema_is_planned_applied_and_then_unchanged() {
+    let env = Env::new();
+    let db = Db::new().await;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&repo.join("sql/migrations"), &env.path("sql/migrations"));
+    std::fs::copy(repo.join("sql/seed.sql"), env.path("sql/seed.sql")).unwrap();
+    env.write_stack(&stack(&db));
+    let ep = db.endpoint();
+    let files: Vec<String> = std::fs::read_dir(env.path("sql/migrations"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .to_string()
+        })
+        .collect();
+    assert!(!files.is_empty());
+
+    // Pending migrations are listed as creates; nothing is written to the database.
+    let r = env.run(&["--db-endpoint", &ep, "plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    for f in &files {
+        assert!(
+            r.stdout.contains(&format!(
+                "+ db_instances.cruddur-db-instance.migrations.{f}"
+            )),
+            "{f} not planned:\n{}",
+            r.stdout
+        );
+    }
+    assert!(
+        r.stdout.contains("+ db_instances.cruddur-db-instance.seed"),
+        "{}",
+        r.stdout
+    );
+    let c = db.client().await;
+    assert!(tables(&c).await.is_empty(), "plan wrote to the database");
+
+    let r = env.ok(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
+    r.assert_no_secret();
+    let t = tables(&c).await;
+    for want in ["activities", "deploy_migrations", "users"] {
+        assert!(t.contains(&want.to_string()), "{want} missing from {t:?}");
+    }
+    let recorded: Vec<(String, String)> = c
+        .query(
+            "SELECT version, checksum FROM deploy_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(recorded.len(), files.len() + 1, "{recorded:?}");
+    assert!(recorded.iter().all(|(_, sum)| sum.len() == 64));
+    let users: i64 = c
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(users > 0, "the seed did not run");
+
+    let r = env.run(&["--db-endpoint", &ep, "plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edited_migrations_are_refused_new_ones_applied_failures_rolled_back() {
+    let env = Env::new();
+    let db = Db::new().await;
+    env.write_file(
+        "sql/migrations/0001_a.sql",
+        "CREATE TABLE a (id int PRIMARY KEY);",
+    );
+    env.write_file("sql/seed.sql", "INSERT INTO a VALUES (1);");
+    env.write_stack(&stack(&db));
+    let ep = db.endpoint();
+    env.ok(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
+    let c = db.client().await;
+
+    // An applied file that was edited is a plan error naming the file, before anything runs.
+    env.write_file(
+        "sql/migrations/0001_a.sql",
+        "CREATE TABLE a (id bigint PRIMARY KEY);",
+    );
+    for cmd in ["plan", "apply"] {
+        let r = env.run(
+            &["--db-endpoint", &ep, cmd, "--auto-approve"][..if cmd == "plan" { 3 } else { 4 }],
+        );
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(
+            r.stderr
+                .contains("0001_a.sql was edited after it was applied"),
+            "{}",
+            r.stderr
+        );
+    }
+    env.write_file(
+        "sql/migrations/0001_a.sql",
+        "CREATE TABLE a (id int PRIMARY KEY);",
+    );
+
+    // A failing migration is rolled back whole and reported; nothing after it runs.
+    env.write_file(
+        "sql/migrations/0002_b.sql",
+        "CREATE TABLE b (id int); INSERT INTO nope VALUES (1);",
+    );
+    env.write_file("sql/migrations/0003_c.sql", "CREATE TABLE c (id int);");
+    let r = env.run(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("0002_b.sql failed and was rolled back"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("not started: db_instances.cruddur-db-instance.migrations.0003_c"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tables(&c).await, vec!["a", "deploy_migrations"]);
+
+    // Fixed, a rerun continues from there.
+    env.write_file("sql/migrations/0002_b.sql", "CREATE TABLE b (id int);");
+    let r = env.run(&["--db-endpoint", &ep, "plan"]);
+    assert!(r.stdout.contains("Plan: 2 to create"), "{}", r.stdout);
+    assert!(!r.stdout.contains("0001_a"), "{}", r.stdout);
+    env.ok(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
+    assert_eq!(tables(&c).await, vec!["a", "b", "c", "deploy_migrations"]);
+    let seeded: i64 = c
+        .query_one("SELECT count(*) FROM a", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(seeded, 1, "the seed ran more than once");
+    let r = env.run(&["--db-endpoint", &ep, "plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    db.drop_db().await;
+}
