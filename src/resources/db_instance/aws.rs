@@ -489,13 +489,19 @@ async fn delete(
     let id = &o.identifier;
     if o.status != "deleting" {
         if unprotect && o.deletion_protection {
-            rds.modify_db_instance()
+            // Gone already (a rerun of a stale plan): nothing left to delete.
+            match rds
+                .modify_db_instance()
                 .db_instance_identifier(id)
                 .apply_immediately(true)
                 .deletion_protection(false)
                 .send()
                 .await
-                .map_err(|e| Error::aws("ModifyDBInstance", address, e))?;
+            {
+                Ok(_) => {}
+                Err(e) if is_not_found(code_of(&e)) => return Ok(()),
+                Err(e) => return Err(Error::aws("ModifyDBInstance", address, e)),
+            }
         }
         let snapshot = final_snapshot_id(id, fs, unix_now());
         let mut req = rds
@@ -600,6 +606,55 @@ fn is_failed(status: &str) -> bool {
         || status.starts_with("inaccessible-encryption-credentials")
 }
 
+/// One poll's verdict.
+#[derive(Debug, PartialEq, Eq)]
+enum Poll {
+    Done,
+    /// Not yet; the state to show.
+    Wait(String),
+    /// It will not get there.
+    Fail(String),
+}
+
+/// Whether `inst` (None: DBInstanceNotFound) has reached `target`, and the state to show.
+fn poll(inst: Option<&DbInstance>, target: Target) -> (String, Poll) {
+    let what = target.what();
+    let Some(i) = inst else {
+        let verdict = match target {
+            Target::Gone => Poll::Done,
+            _ => Poll::Fail(format!(
+                "the instance disappeared while waiting for it to be {what}"
+            )),
+        };
+        return ("gone".into(), verdict);
+    };
+    let status = i.db_instance_status().unwrap_or("unknown").to_string();
+    let busy = settling(i);
+    let state = if busy.is_empty() {
+        status.clone()
+    } else {
+        format!("{status}, applying {}", busy.join(", "))
+    };
+    let verdict = match target {
+        Target::Gone => Poll::Wait(state.clone()),
+        _ if is_failed(&status) => Poll::Fail(format!(
+            "RDS reports status `{status}` while waiting for {what}; it will not recover by itself: see the instance's events in the RDS console"
+        )),
+        // storage-optimization is usable and can last for hours after a storage change. Pending
+        // values mean RDS accepted a modification it has not applied yet (right after
+        // ModifyDBInstance the status can still read `available`).
+        Target::Available
+            if matches!(status.as_str(), "available" | "storage-optimization")
+                && busy.is_empty() =>
+        {
+            Poll::Done
+        }
+        Target::Stopped if status == "stopped" => Poll::Done,
+        _ => Poll::Wait(state.clone()),
+    };
+    (state, verdict)
+}
+
 /// Polls until the instance reaches `target`; returns it (None for `Gone`).
 async fn wait(
     ctx: &Ctx<'_>,
@@ -612,39 +667,20 @@ async fn wait(
     let what = target.what();
     loop {
         let inst = describe(ctx, address, id).await?;
-        let (status, busy) = match &inst {
-            None => ("gone".to_string(), Vec::new()),
-            Some(i) => (
-                i.db_instance_status().unwrap_or("unknown").to_string(),
-                settling(i),
-            ),
-        };
-        let state = if busy.is_empty() {
-            status.clone()
-        } else {
-            format!("{status}, applying {}", busy.join(", "))
-        };
+        let (state, verdict) = poll(inst.as_ref(), target);
         ctx.progress.waiting(address, what, &state);
-        let done = match (&inst, target) {
-            (None, Target::Gone) => true,
-            (None, _) => return Err(gone_error(address)),
-            (Some(_), Target::Gone) => false,
-            (Some(_), _) if is_failed(&status) => {
+        match verdict {
+            Poll::Done => {
+                ctx.progress.done_waiting(address);
+                return Ok(inst);
+            }
+            Poll::Fail(message) => {
                 return Err(Error::Wait {
                     address: address.into(),
-                    message: format!(
-                        "RDS reports status `{status}` while waiting for {what}; it will not recover by itself: see the instance's events in the RDS console"
-                    ),
+                    message,
                 });
             }
-            (Some(_), Target::Available) => {
-                matches!(status.as_str(), "available" | "storage-optimization") && busy.is_empty()
-            }
-            (Some(_), Target::Stopped) => status == "stopped",
-        };
-        if done {
-            ctx.progress.done_waiting(address);
-            return Ok(inst);
+            Poll::Wait(_) => {}
         }
         if started.elapsed() >= budget {
             return Err(Error::Wait {
@@ -683,6 +719,81 @@ mod tests {
         ] {
             assert!(!is_failed(s), "{s}");
         }
+    }
+
+    fn inst(status: &str) -> DbInstance {
+        DbInstance::builder()
+            .db_instance_identifier("db")
+            .db_instance_status(status)
+            .build()
+    }
+
+    #[test]
+    fn waits_follow_real_rds_states() {
+        use aws_sdk_rds::types::PendingModifiedValues;
+        // Create: creating -> backing-up -> available.
+        for s in [
+            "creating",
+            "backing-up",
+            "modifying",
+            "configuring-enhanced-monitoring",
+            "storage-full",
+        ] {
+            assert_eq!(
+                poll(Some(&inst(s)), Target::Available).1,
+                Poll::Wait(s.into()),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            poll(Some(&inst("available")), Target::Available).1,
+            Poll::Done
+        );
+        assert_eq!(
+            poll(Some(&inst("storage-optimization")), Target::Available).1,
+            Poll::Done
+        );
+        // Right after ModifyDBInstance RDS may still say available, with the change pending.
+        let pending = DbInstance::builder()
+            .db_instance_status("available")
+            .pending_modified_values(
+                PendingModifiedValues::builder()
+                    .db_instance_class("db.t3.small")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            poll(Some(&pending), Target::Available).1,
+            Poll::Wait("available, applying instance_class".into())
+        );
+        assert!(matches!(
+            poll(Some(&inst("incompatible-parameters")), Target::Available).1,
+            Poll::Fail(_)
+        ));
+        assert!(matches!(
+            poll(Some(&inst("failed")), Target::Stopped).1,
+            Poll::Fail(_)
+        ));
+        assert!(matches!(poll(None, Target::Available).1, Poll::Fail(_)));
+        assert_eq!(
+            poll(Some(&inst("stopping")), Target::Stopped).1,
+            Poll::Wait("stopping".into())
+        );
+        assert_eq!(poll(Some(&inst("stopped")), Target::Stopped).1, Poll::Done);
+        assert_eq!(
+            poll(Some(&inst("starting")), Target::Available).1,
+            Poll::Wait("starting".into())
+        );
+        // Delete: deleting (even failed) until DescribeDBInstances says not found.
+        assert_eq!(
+            poll(Some(&inst("deleting")), Target::Gone).1,
+            Poll::Wait("deleting".into())
+        );
+        assert_eq!(
+            poll(Some(&inst("failed")), Target::Gone).1,
+            Poll::Wait("failed".into())
+        );
+        assert_eq!(poll(None, Target::Gone).1, Poll::Done);
     }
 
     #[test]

@@ -741,6 +741,9 @@ fn create_change(address: &str, s: &Spec) -> Change {
     let mut c = d.into_create(address).note(
         "RDS takes about 5 to 10 minutes to create an instance; apply waits until it is available",
     );
+    if s.publicly_accessible.is_none() {
+        c = c.note("publicly_accessible is not set: the instance is created private (AWS would make it public in a default VPC)");
+    }
     if !s.running {
         c = c.note("running: false: apply creates the instance, then stops it");
     }
@@ -1091,6 +1094,7 @@ mod tests {
                 "tags.deploy:stack"
             ]
         );
+        assert!(c.notes.iter().any(|n| n.contains("created private")));
         // And live values of those fields, whatever they are, are not drift.
         let mut o = live();
         o.engine_version = "16.8".into();
