@@ -73,6 +73,8 @@ pub struct LiveEnv {
 }
 
 /// What a node should be, with references resolved as far as they can be.
+// A db instance has many fields; specs are few and short-lived, so boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Spec {
     Group(security_group::GroupSpec),
@@ -87,6 +89,7 @@ pub enum Spec {
 }
 
 /// What a node is, as read from AWS, normalised into our own types.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Observed {
     Group(security_group::GroupObserved),

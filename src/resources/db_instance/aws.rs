@@ -1,25 +1,854 @@
-//! RDS DB instances against the RDS API. (Placeholder.)
+//! RDS DB instances against the RDS API.
+//!
+//! Reading is one paginated DescribeDBInstances for the whole region (it carries the tags), so a
+//! plan costs the same for one instance or twenty. Every write waits for RDS to settle, polling
+//! DescribeDBInstances by identifier every `ctx.poll`.
 
-use super::{Observed, Spec};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_rds::types::{DbInstance, Tag};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::{
+    Declared, FINGERPRINT_TAG, Fingerprint, Modify, Observed, PasswordChange, PasswordSpec, Spec,
+    address, delta, final_snapshot_id,
+};
 use crate::aws::Clients;
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
-use crate::plan::Change;
-use crate::resources::{Found, LiveEnv, Observed as AnyObserved};
-use crate::stack::Stack;
+use crate::engine::progress::fmt_duration;
+use crate::error::{Error, Result, code_of};
+use crate::plan::{Action, Change};
+use crate::resources::{Found, Key, LiveEnv, Observed as AnyObserved};
+use crate::stack::{FinalSnapshot, STACK_TAG, Stack};
+use crate::value::Text;
 
-pub async fn observe(_clients: &Clients, _stack: &Stack, _env: &LiveEnv) -> Result<Vec<Found>> {
-    Ok(Vec::new())
+/// The instances this stack owns (by tag) and those with a declared identifier (to adopt).
+pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result<Vec<Found>> {
+    // AWS lower-cases identifiers; the file may not. Addresses keep the file's spelling.
+    let declared: BTreeMap<String, &String> = stack
+        .db_instances
+        .keys()
+        .map(|n| (n.to_ascii_lowercase(), n))
+        .collect();
+    let mut found = Vec::new();
+    let mut pages = clients.rds.describe_db_instances().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("DescribeDBInstances", "db_instances", e))?;
+        for inst in page.db_instances() {
+            // Aurora cluster members are managed through their cluster, never by this kind.
+            if inst.db_cluster_identifier().is_some() {
+                continue;
+            }
+            let o = observed(inst, stack);
+            let name = match declared.get(&o.identifier) {
+                Some(n) => n.to_string(),
+                None if o.owned => o.identifier.clone(),
+                None => continue,
+            };
+            found.push(Found {
+                address: address(&name),
+                key: Key::DbInstance(name),
+                observed: AnyObserved::DbInstance(o),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Normalises what RDS reports into our own types.
+fn observed(i: &DbInstance, stack: &Stack) -> Observed {
+    let mut tags: BTreeMap<String, String> = i
+        .tag_list()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect();
+    let password_fingerprint = tags.remove(FINGERPRINT_TAG).map(Fingerprint);
+    let identifier = i
+        .db_instance_identifier()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let declared = stack
+        .db_instances
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(&identifier))
+        .map(|(_, d)| Declared {
+            final_snapshot: d.final_snapshot.clone(),
+            deletion_protection: d.deletion_protection,
+            pos: d.pos,
+        });
+    let mut security_groups: Vec<String> = i
+        .vpc_security_groups()
+        .iter()
+        .filter(|m| m.status() != Some("removing"))
+        .filter_map(|m| m.vpc_security_group_id().map(str::to_string))
+        .collect();
+    security_groups.sort();
+    security_groups.dedup();
+    Observed {
+        owned: tags.get(STACK_TAG) == Some(&stack.name),
+        identifier,
+        arn: i.db_instance_arn().unwrap_or_default().to_string(),
+        status: i.db_instance_status().unwrap_or_default().to_string(),
+        address: i.endpoint().and_then(|e| e.address()).map(str::to_string),
+        port: i.endpoint().and_then(|e| e.port()),
+        engine: i.engine().unwrap_or_default().to_string(),
+        engine_version: i.engine_version().unwrap_or_default().to_string(),
+        instance_class: i.db_instance_class().unwrap_or_default().to_string(),
+        allocated_storage: i.allocated_storage().unwrap_or_default(),
+        storage_type: i.storage_type().map(str::to_string),
+        storage_encrypted: i.storage_encrypted().unwrap_or(false),
+        master_username: i.master_username().unwrap_or_default().to_string(),
+        managed_password: i.master_user_secret().is_some(),
+        password_fingerprint,
+        db_name: i.db_name().map(str::to_string),
+        availability_zone: i.availability_zone().map(str::to_string),
+        multi_az: i.multi_az().unwrap_or(false),
+        publicly_accessible: i.publicly_accessible().unwrap_or(false),
+        backup_retention_days: i.backup_retention_period().unwrap_or_default(),
+        performance_insights_enabled: i.performance_insights_enabled(),
+        performance_insights_retention: i.performance_insights_retention_period(),
+        deletion_protection: i.deletion_protection().unwrap_or(false),
+        security_groups,
+        tags,
+        pending: pending_fields(i),
+        declared,
+    }
+}
+
+/// The fields RDS has accepted but not applied yet, in the file's names.
+fn pending_fields(i: &DbInstance) -> Vec<String> {
+    let Some(p) = i.pending_modified_values() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut add = |set: bool, name: &str| {
+        if set {
+            out.push(name.to_string());
+        }
+    };
+    add(p.db_instance_class().is_some(), "instance_class");
+    add(p.engine_version().is_some(), "engine_version");
+    add(p.allocated_storage().is_some(), "allocated_storage");
+    add(p.storage_type().is_some(), "storage_type");
+    add(p.iops().is_some(), "iops");
+    add(p.storage_throughput().is_some(), "storage_throughput");
+    add(p.port().is_some(), "port");
+    add(p.multi_az().is_some(), "multi_az");
+    add(
+        p.backup_retention_period().is_some(),
+        "backup_retention_days",
+    );
+    add(p.master_user_password().is_some(), "master_password");
+    add(p.db_instance_identifier().is_some(), "identifier");
+    out
+}
+
+/// Still applying something: pending values, or security groups being swapped.
+fn settling(i: &DbInstance) -> Vec<String> {
+    let mut s = pending_fields(i);
+    if i.vpc_security_groups()
+        .iter()
+        .any(|m| matches!(m.status(), Some("adding" | "removing")))
+    {
+        s.push("security_groups".into());
+    }
+    s
 }
 
 pub async fn apply(
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
     address: &str,
-    _spec: Option<&Spec>,
-    _observed: Option<&Observed>,
-    _change: &Change,
+    spec: Option<&Spec>,
+    observed: Option<&Observed>,
+    change: &Change,
 ) -> Result<Option<AnyObserved>> {
-    Err(Error::Other(format!(
-        "{address}: db instances are not supported yet"
-    )))
+    match change.action {
+        Action::Create => {
+            let s = spec.expect("create has a spec");
+            // The plan found an instance of this name still being deleted.
+            if let Some(o) = observed {
+                wait(ctx, address, &o.identifier, Target::Gone).await?;
+            }
+            create(ctx, address, s).await.map(Some)
+        }
+        Action::Delete => {
+            let o = observed.expect("delete has an observed instance");
+            // Destroy knows the file's wishes; an orphan's are unknown, so keep its data.
+            let fs = o
+                .declared
+                .as_ref()
+                .map_or(FinalSnapshot::Auto, |d| d.final_snapshot.clone());
+            let unprotect = o.declared.as_ref().and_then(|d| d.deletion_protection) == Some(false);
+            delete(ctx, address, o, &fs, unprotect).await?;
+            Ok(None)
+        }
+        Action::Replace => {
+            let (s, o) = (
+                spec.expect("replace has a spec"),
+                observed.expect("replace has an instance"),
+            );
+            // Same identifier, so the old one must be gone before the new one can exist.
+            delete(
+                ctx,
+                address,
+                o,
+                &s.final_snapshot,
+                s.deletion_protection == Some(false),
+            )
+            .await?;
+            create(ctx, address, s).await.map(Some)
+        }
+        Action::Update | Action::Adopt => {
+            let (s, o) = (
+                spec.expect("update has a spec"),
+                observed.expect("update has an instance"),
+            );
+            if change.action == Action::Adopt && change.fields.iter().any(|f| f.forces_replacement)
+            {
+                return Err(Error::User(format!(
+                    "{address}: the existing instance differs in a field RDS cannot change ({}); adopt it after making stack.yaml match it, or delete it yourself",
+                    change
+                        .fields
+                        .iter()
+                        .filter(|f| f.forces_replacement)
+                        .map(|f| f.path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            update(ctx, address, s, o).await.map(Some)
+        }
+    }
+}
+
+fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn known<'a>(t: &'a Text, address: &str) -> Result<&'a str> {
+    t.expose().ok_or_else(|| {
+        Error::Other(format!(
+            "{address}: a value was still unknown at apply (internal ordering error)"
+        ))
+    })
+}
+
+fn known_ids(ts: &[Text], address: &str) -> Result<Vec<String>> {
+    let mut ids = ts
+        .iter()
+        .map(|t| known(t, address).map(str::to_string))
+        .collect::<Result<Vec<_>>>()?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyObserved> {
+    let mut tags = s.tags.clone();
+    let mut req = ctx
+        .clients
+        .rds
+        .create_db_instance()
+        .db_instance_identifier(&s.identifier)
+        .engine(&s.engine)
+        .set_engine_version(s.engine_version.clone())
+        .db_instance_class(&s.instance_class)
+        .allocated_storage(s.allocated_storage)
+        .set_storage_type(s.storage_type.clone())
+        .set_storage_encrypted(s.storage_encrypted)
+        .master_username(&s.master_username)
+        .set_db_name(s.db_name.clone())
+        .set_port(s.port)
+        .set_availability_zone(s.availability_zone.clone())
+        .set_multi_az(s.multi_az)
+        // Left out, AWS makes an instance in a VPC with an internet gateway (every default VPC)
+        // publicly accessible: a database stays private unless the file says otherwise.
+        .publicly_accessible(s.publicly_accessible.unwrap_or(false))
+        // Sent only when the file sets it; the API's own default is 1 day, not 0.
+        .set_backup_retention_period(s.backup_retention_days)
+        .set_deletion_protection(s.deletion_protection);
+    if let Some(pi) = s.performance_insights {
+        req = req.enable_performance_insights(pi.enabled);
+        if pi.enabled {
+            req = req.set_performance_insights_retention_period(pi.retention_days);
+        }
+    }
+    if !s.security_groups.is_empty() {
+        req = req.set_vpc_security_group_ids(Some(known_ids(&s.security_groups, address)?));
+    }
+    match &s.password {
+        PasswordSpec::Managed => req = req.manage_master_user_password(true),
+        PasswordSpec::Secret { value, fingerprint } => {
+            req = req.master_user_password(known(value, address)?);
+            tags.insert(FINGERPRINT_TAG.to_string(), fingerprint.0.clone());
+        }
+    }
+    req.set_tags(Some(tag_list(&tags)))
+        .send()
+        .await
+        .map_err(|e| Error::aws("CreateDBInstance", address, e))?;
+    let inst = wait(ctx, address, &s.identifier, Target::Available).await?;
+    let inst = match (s.running, inst) {
+        (false, _) => ensure_stopped(ctx, address, &s.identifier).await?,
+        (true, Some(i)) => i,
+        (true, None) => return Err(gone_error(address)),
+    };
+    Ok(AnyObserved::DbInstance(observed(&inst, ctx.stack)))
+}
+
+async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<AnyObserved> {
+    let delta =
+        delta(address, s, o).map_err(|e| Error::Other(format!("{address}: {}", e.message)))?;
+    let id = &o.identifier;
+    // Tags first: an adopted instance is this stack's from here on, so if a later step fails the
+    // next plan shows an update rather than another adopt.
+    if !delta.tags.is_empty() {
+        add_tags(ctx, address, &o.arn, &delta.tags).await?;
+    }
+    let mut running = o.running();
+    if !delta.modify.is_empty() {
+        // RDS cannot modify a stopped instance: start it (and stop it again below when the file
+        // wants it stopped), rather than refusing a plan that only changes, say, the class.
+        ensure_running(ctx, address, id).await?;
+        running = true;
+        modify(ctx, address, id, &delta.modify, s, o).await?;
+        wait(ctx, address, id, Target::Available).await?;
+        match (delta.modify.password, &s.password) {
+            (Some(PasswordChange::Set), PasswordSpec::Secret { fingerprint, .. }) => {
+                let t = BTreeMap::from([(FINGERPRINT_TAG.to_string(), fingerprint.0.clone())]);
+                add_tags(ctx, address, &o.arn, &t).await?;
+            }
+            (Some(PasswordChange::Manage), _) if o.password_fingerprint.is_some() => {
+                ctx.clients
+                    .rds
+                    .remove_tags_from_resource()
+                    .resource_name(&o.arn)
+                    .tag_keys(FINGERPRINT_TAG)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("RemoveTagsFromResource", address, e))?;
+            }
+            _ => {}
+        }
+    }
+    if s.running && !running {
+        ensure_running(ctx, address, id).await?;
+    } else if !s.running && running {
+        ensure_stopped(ctx, address, id).await?;
+    }
+    // Read back once, so what is returned includes the tags written after the last poll.
+    let inst = describe(ctx, address, id)
+        .await?
+        .ok_or_else(|| gone_error(address))?;
+    Ok(AnyObserved::DbInstance(observed(&inst, ctx.stack)))
+}
+
+async fn modify(
+    ctx: &Ctx<'_>,
+    address: &str,
+    id: &str,
+    m: &Modify,
+    s: &Spec,
+    o: &Observed,
+) -> Result<()> {
+    let mut req = ctx
+        .clients
+        .rds
+        .modify_db_instance()
+        .db_instance_identifier(id)
+        // Without it RDS holds most changes until the next maintenance window, and the plan would
+        // keep showing them as to do (TF-AWS #1969): a plan must converge after one apply.
+        .apply_immediately(true)
+        .set_db_instance_class(m.instance_class.clone())
+        .set_engine_version(m.engine_version.clone())
+        .set_allocated_storage(m.allocated_storage)
+        .set_storage_type(m.storage_type.clone())
+        .set_db_port_number(m.port)
+        .set_multi_az(m.multi_az)
+        .set_publicly_accessible(m.publicly_accessible)
+        .set_backup_retention_period(m.backup_retention_days)
+        .set_deletion_protection(m.deletion_protection);
+    if m.allow_major_version_upgrade {
+        req = req.allow_major_version_upgrade(true);
+    }
+    if let Some(pi) = m.performance_insights {
+        req = req.enable_performance_insights(pi.enabled);
+        if pi.enabled {
+            req = req.set_performance_insights_retention_period(pi.retention_days);
+        }
+    }
+    if let Some(groups) = &m.security_groups {
+        req = req.set_vpc_security_group_ids(Some(known_ids(groups, address)?));
+    }
+    match (m.password, &s.password) {
+        (Some(PasswordChange::Set), PasswordSpec::Secret { value, .. }) => {
+            // Leaving Secrets Manager management requires the new password in the same call.
+            if o.managed_password {
+                req = req.manage_master_user_password(false);
+            }
+            req = req.master_user_password(known(value, address)?);
+        }
+        (Some(PasswordChange::Manage), _) => req = req.manage_master_user_password(true),
+        _ => {}
+    }
+    req.send()
+        .await
+        .map_err(|e| Error::aws("ModifyDBInstance", address, e))?;
+    Ok(())
+}
+
+async fn add_tags(
+    ctx: &Ctx<'_>,
+    address: &str,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<()> {
+    ctx.clients
+        .rds
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .set_tags(Some(tag_list(tags)))
+        .send()
+        .await
+        .map_err(|e| Error::aws("AddTagsToResource", address, e))?;
+    Ok(())
+}
+
+/// Brings the instance to `available`, starting it when it is stopped.
+async fn ensure_running(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<DbInstance> {
+    let inst = describe(ctx, address, id)
+        .await?
+        .ok_or_else(|| gone_error(address))?;
+    let mut status = inst.db_instance_status().unwrap_or_default().to_string();
+    if status == "stopping" {
+        // StartDBInstance is refused until the stop has finished.
+        wait(ctx, address, id, Target::Stopped).await?;
+        status = "stopped".into();
+    }
+    if status == "stopped" {
+        ctx.clients
+            .rds
+            .start_db_instance()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map_err(|e| Error::aws("StartDBInstance", address, e))?;
+    }
+    wait(ctx, address, id, Target::Available)
+        .await?
+        .ok_or_else(|| gone_error(address))
+}
+
+/// Brings the instance to `stopped`, letting whatever it is doing finish first.
+async fn ensure_stopped(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<DbInstance> {
+    let inst = describe(ctx, address, id)
+        .await?
+        .ok_or_else(|| gone_error(address))?;
+    match inst.db_instance_status().unwrap_or_default() {
+        "stopped" => return Ok(inst),
+        "stopping" => {}
+        _ => {
+            // StopDBInstance is refused while the instance is creating, modifying or starting.
+            wait(ctx, address, id, Target::Available).await?;
+            ctx.clients
+                .rds
+                .stop_db_instance()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .map_err(|e| Error::aws("StopDBInstance", address, e))?;
+        }
+    }
+    wait(ctx, address, id, Target::Stopped)
+        .await?
+        .ok_or_else(|| gone_error(address))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn delete(
+    ctx: &Ctx<'_>,
+    address: &str,
+    o: &Observed,
+    fs: &FinalSnapshot,
+    unprotect: bool,
+) -> Result<()> {
+    let rds = &ctx.clients.rds;
+    let id = &o.identifier;
+    if o.status != "deleting" {
+        if unprotect && o.deletion_protection {
+            // Gone already (a rerun of a stale plan): nothing left to delete.
+            match rds
+                .modify_db_instance()
+                .db_instance_identifier(id)
+                .apply_immediately(true)
+                .deletion_protection(false)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_not_found(code_of(&e)) => return Ok(()),
+                Err(e) => return Err(Error::aws("ModifyDBInstance", address, e)),
+            }
+        }
+        let snapshot = final_snapshot_id(id, fs, unix_now());
+        let mut req = rds
+            .delete_db_instance()
+            .db_instance_identifier(id)
+            .delete_automated_backups(true);
+        req = match &snapshot {
+            None => req.skip_final_snapshot(true),
+            Some(name) => {
+                ctx.progress
+                    .line(address, format!("taking final snapshot {name}"));
+                req.skip_final_snapshot(false)
+                    .final_db_snapshot_identifier(name)
+            }
+        };
+        let started = Instant::now();
+        let budget = rds_budget();
+        loop {
+            match req.clone().send().await {
+                Ok(_) => break,
+                Err(e) if is_not_found(code_of(&e)) => return Ok(()),
+                Err(e) if code_of(&e) == Some("InvalidDBInstanceState") => {
+                    let msg = e.message().unwrap_or_default().to_string();
+                    if msg.contains("already being deleted") {
+                        break;
+                    }
+                    // Creating, modifying, backing up, …: RDS accepts the delete once that ends.
+                    if started.elapsed() >= budget {
+                        return Err(Error::aws("DeleteDBInstance", address, e));
+                    }
+                    ctx.progress
+                        .waiting(address, "a state that allows deletion", &msg);
+                    tokio::time::sleep(ctx.poll).await;
+                }
+                Err(e) => return Err(Error::aws("DeleteDBInstance", address, e)),
+            }
+        }
+    }
+    wait(ctx, address, id, Target::Gone).await?;
+    Ok(())
+}
+
+fn is_not_found(code: Option<&str>) -> bool {
+    matches!(code, Some("DBInstanceNotFound" | "DBInstanceNotFoundFault"))
+}
+
+fn gone_error(address: &str) -> Error {
+    Error::Wait {
+        address: address.into(),
+        message: "the instance disappeared (deleted outside this apply?)".into(),
+    }
+}
+
+async fn describe(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<Option<DbInstance>> {
+    match ctx
+        .clients
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_instances().first().cloned()),
+        Err(e) if is_not_found(code_of(&e)) => Ok(None),
+        Err(e) => Err(Error::aws("DescribeDBInstances", address, e)),
+    }
+}
+
+/// How long one wait may take: `DEPLOY_RDS_TIMEOUT` seconds, else an hour (creates take 5-10
+/// minutes, a class change of a larger instance or a Multi-AZ conversion much longer).
+fn rds_budget() -> Duration {
+    std::env::var("DEPLOY_RDS_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(60 * 60), Duration::from_secs)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// `available` (or `storage-optimization`, which is usable) with nothing left to apply.
+    Available,
+    Stopped,
+    /// DescribeDBInstances says DBInstanceNotFound.
+    Gone,
+}
+
+impl Target {
+    fn what(self) -> &'static str {
+        match self {
+            Target::Available => "available",
+            Target::Stopped => "stopped",
+            Target::Gone => "deletion",
+        }
+    }
+}
+
+/// States RDS does not leave by itself: waiting longer is pointless.
+fn is_failed(status: &str) -> bool {
+    status == "failed"
+        || status == "restore-error"
+        || status.starts_with("incompatible-")
+        || status.starts_with("inaccessible-encryption-credentials")
+}
+
+/// One poll's verdict.
+#[derive(Debug, PartialEq, Eq)]
+enum Poll {
+    Done,
+    /// Not yet; the state to show.
+    Wait(String),
+    /// It will not get there.
+    Fail(String),
+}
+
+/// Whether `inst` (None: DBInstanceNotFound) has reached `target`, and the state to show.
+fn poll(inst: Option<&DbInstance>, target: Target) -> (String, Poll) {
+    let what = target.what();
+    let Some(i) = inst else {
+        let verdict = match target {
+            Target::Gone => Poll::Done,
+            _ => Poll::Fail(format!(
+                "the instance disappeared while waiting for it to be {what}"
+            )),
+        };
+        return ("gone".into(), verdict);
+    };
+    let status = i.db_instance_status().unwrap_or("unknown").to_string();
+    let busy = settling(i);
+    let state = if busy.is_empty() {
+        status.clone()
+    } else {
+        format!("{status}, applying {}", busy.join(", "))
+    };
+    let verdict = match target {
+        Target::Gone => Poll::Wait(state.clone()),
+        _ if is_failed(&status) => Poll::Fail(format!(
+            "RDS reports status `{status}` while waiting for {what}; it will not recover by itself: see the instance's events in the RDS console"
+        )),
+        // storage-optimization is usable and can last for hours after a storage change. Pending
+        // values mean RDS accepted a modification it has not applied yet (right after
+        // ModifyDBInstance the status can still read `available`).
+        Target::Available
+            if matches!(status.as_str(), "available" | "storage-optimization")
+                && busy.is_empty() =>
+        {
+            Poll::Done
+        }
+        Target::Stopped if status == "stopped" => Poll::Done,
+        _ => Poll::Wait(state.clone()),
+    };
+    (state, verdict)
+}
+
+/// Polls until the instance reaches `target`; returns it (None for `Gone`).
+async fn wait(
+    ctx: &Ctx<'_>,
+    address: &str,
+    id: &str,
+    target: Target,
+) -> Result<Option<DbInstance>> {
+    let budget = rds_budget();
+    let started = Instant::now();
+    let what = target.what();
+    loop {
+        let inst = describe(ctx, address, id).await?;
+        let (state, verdict) = poll(inst.as_ref(), target);
+        ctx.progress.waiting(address, what, &state);
+        match verdict {
+            Poll::Done => {
+                ctx.progress.done_waiting(address);
+                return Ok(inst);
+            }
+            Poll::Fail(message) => {
+                return Err(Error::Wait {
+                    address: address.into(),
+                    message,
+                });
+            }
+            Poll::Wait(_) => {}
+        }
+        if started.elapsed() >= budget {
+            return Err(Error::Wait {
+                address: address.into(),
+                message: format!(
+                    "still `{state}` after {} waiting for {what}; RDS may still finish: apply again to continue, or raise DEPLOY_RDS_TIMEOUT (seconds)",
+                    fmt_duration(budget)
+                ),
+            });
+        }
+        tokio::time::sleep(ctx.poll).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_states_are_recognised() {
+        for s in [
+            "failed",
+            "incompatible-parameters",
+            "incompatible-network",
+            "inaccessible-encryption-credentials",
+        ] {
+            assert!(is_failed(s), "{s}");
+        }
+        for s in [
+            "available",
+            "creating",
+            "modifying",
+            "storage-full",
+            "stopped",
+            "backing-up",
+        ] {
+            assert!(!is_failed(s), "{s}");
+        }
+    }
+
+    fn inst(status: &str) -> DbInstance {
+        DbInstance::builder()
+            .db_instance_identifier("db")
+            .db_instance_status(status)
+            .build()
+    }
+
+    #[test]
+    fn waits_follow_real_rds_states() {
+        use aws_sdk_rds::types::PendingModifiedValues;
+        // Create: creating -> backing-up -> available.
+        for s in [
+            "creating",
+            "backing-up",
+            "modifying",
+            "configuring-enhanced-monitoring",
+            "storage-full",
+        ] {
+            assert_eq!(
+                poll(Some(&inst(s)), Target::Available).1,
+                Poll::Wait(s.into()),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            poll(Some(&inst("available")), Target::Available).1,
+            Poll::Done
+        );
+        assert_eq!(
+            poll(Some(&inst("storage-optimization")), Target::Available).1,
+            Poll::Done
+        );
+        // Right after ModifyDBInstance RDS may still say available, with the change pending.
+        let pending = DbInstance::builder()
+            .db_instance_status("available")
+            .pending_modified_values(
+                PendingModifiedValues::builder()
+                    .db_instance_class("db.t3.small")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            poll(Some(&pending), Target::Available).1,
+            Poll::Wait("available, applying instance_class".into())
+        );
+        assert!(matches!(
+            poll(Some(&inst("incompatible-parameters")), Target::Available).1,
+            Poll::Fail(_)
+        ));
+        assert!(matches!(
+            poll(Some(&inst("failed")), Target::Stopped).1,
+            Poll::Fail(_)
+        ));
+        assert!(matches!(poll(None, Target::Available).1, Poll::Fail(_)));
+        assert_eq!(
+            poll(Some(&inst("stopping")), Target::Stopped).1,
+            Poll::Wait("stopping".into())
+        );
+        assert_eq!(poll(Some(&inst("stopped")), Target::Stopped).1, Poll::Done);
+        assert_eq!(
+            poll(Some(&inst("starting")), Target::Available).1,
+            Poll::Wait("starting".into())
+        );
+        // Delete: deleting (even failed) until DescribeDBInstances says not found.
+        assert_eq!(
+            poll(Some(&inst("deleting")), Target::Gone).1,
+            Poll::Wait("deleting".into())
+        );
+        assert_eq!(
+            poll(Some(&inst("failed")), Target::Gone).1,
+            Poll::Wait("failed".into())
+        );
+        assert_eq!(poll(None, Target::Gone).1, Poll::Done);
+    }
+
+    #[test]
+    fn observed_reads_every_field_and_hides_the_fingerprint() {
+        use aws_sdk_rds::types::{
+            Endpoint, MasterUserSecret, PendingModifiedValues, VpcSecurityGroupMembership,
+        };
+        let sg = |id: &str, st: &str| {
+            VpcSecurityGroupMembership::builder()
+                .vpc_security_group_id(id)
+                .status(st)
+                .build()
+        };
+        let i = DbInstance::builder()
+            .db_instance_identifier("my-db")
+            .db_instance_arn("arn:x")
+            .db_instance_status("available")
+            .endpoint(Endpoint::builder().address("h").port(5432).build())
+            .engine("postgres")
+            .engine_version("16.4")
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .storage_encrypted(true)
+            .master_username("root")
+            .master_user_secret(MasterUserSecret::builder().secret_arn("arn:s").build())
+            .vpc_security_groups(sg("sg-2", "active"))
+            .vpc_security_groups(sg("sg-1", "adding"))
+            .vpc_security_groups(sg("sg-0", "removing"))
+            .tag_list(Tag::builder().key(STACK_TAG).value("cruddur").build())
+            .tag_list(Tag::builder().key(FINGERPRINT_TAG).value("abc").build())
+            .pending_modified_values(
+                PendingModifiedValues::builder()
+                    .db_instance_class("db.t3.small")
+                    .build(),
+            )
+            .build();
+        let src = "stack: cruddur\ndb_instances:\n  My-DB:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    manage_master_password: true\n    final_snapshot: false\n";
+        let env = |_: &str| None;
+        let stack = crate::stack::parse_str(
+            src,
+            std::path::Path::new("s.yaml"),
+            std::path::Path::new("."),
+            &env,
+        )
+        .unwrap();
+        let o = observed(&i, &stack);
+        assert!(o.owned && o.managed_password);
+        assert_eq!(o.identifier, "my-db");
+        assert_eq!(o.security_groups, vec!["sg-1", "sg-2"]);
+        assert_eq!(o.password_fingerprint, Some(Fingerprint("abc".into())));
+        assert!(!o.tags.contains_key(FINGERPRINT_TAG));
+        assert_eq!(o.pending, vec!["instance_class"]);
+        assert_eq!(settling(&i), vec!["instance_class", "security_groups"]);
+        assert_eq!(o.declared.unwrap().final_snapshot, FinalSnapshot::Skip);
+        assert_eq!((o.address.as_deref(), o.port), (Some("h"), Some(5432)));
+        assert_eq!(o.performance_insights_enabled, None);
+    }
 }
