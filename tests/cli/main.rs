@@ -3,5 +3,6 @@
 mod common;
 
 mod basics;
+mod db_instances;
 mod migrations;
 mod security_groups;
