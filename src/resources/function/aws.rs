@@ -14,16 +14,17 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Environment, FunctionCode, LastUpdateStatus, LayerVersionContentInput, Runtime, State, VpcConfig,
+    Environment, FunctionCode, LastUpdateStatus, LayerVersionContentInput, Runtime, State,
+    VpcConfig,
 };
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{
-    LayerObserved, LayerSpec, Observed, RoleObserved, RoleSpec, Spec, config_changed, function_address,
-    layer_address, layer_description, layer_owner, package, parse_layer_description, role_address, role_path,
-    tags_changed,
+    LayerObserved, LayerSpec, Observed, RoleObserved, RoleSpec, Spec, config_changed,
+    function_address, layer_address, layer_description, layer_owner, package,
+    parse_layer_description, role_address, role_path, tags_changed,
 };
 use crate::aws::Clients;
 use crate::engine::Ctx;
@@ -49,15 +50,33 @@ macro_rules! observed_of {
             owned: $owned,
             arn: c.function_arn().unwrap_or_default().to_string(),
             name: c.function_name().unwrap_or_default().to_string(),
-            runtime: c.runtime().map(|r| r.as_str().to_string()).unwrap_or_default(),
+            runtime: c
+                .runtime()
+                .map(|r| r.as_str().to_string())
+                .unwrap_or_default(),
             handler: c.handler().unwrap_or_default().to_string(),
-            description: c.description().filter(|d| !d.is_empty()).map(str::to_string),
+            description: c
+                .description()
+                .filter(|d| !d.is_empty())
+                .map(str::to_string),
             memory: c.memory_size().unwrap_or_default(),
             timeout: c.timeout().unwrap_or_default(),
             role: c.role().unwrap_or_default().to_string(),
-            layers: c.layers().iter().filter_map(|l| l.arn().map(str::to_string)).collect(),
-            subnets: sorted(c.vpc_config().map(|v| v.subnet_ids().to_vec()).unwrap_or_default()),
-            security_groups: sorted(c.vpc_config().map(|v| v.security_group_ids().to_vec()).unwrap_or_default()),
+            layers: c
+                .layers()
+                .iter()
+                .filter_map(|l| l.arn().map(str::to_string))
+                .collect(),
+            subnets: sorted(
+                c.vpc_config()
+                    .map(|v| v.subnet_ids().to_vec())
+                    .unwrap_or_default(),
+            ),
+            security_groups: sorted(
+                c.vpc_config()
+                    .map(|v| v.security_group_ids().to_vec())
+                    .unwrap_or_default(),
+            ),
             environment: c
                 .environment()
                 .and_then(|e| e.variables())
@@ -81,14 +100,18 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
 
     let mut adopt = Vec::new();
     for c in &functions {
-        let Some(name) = c.function_name() else { continue };
+        let Some(name) = c.function_name() else {
+            continue;
+        };
         match tagged.get(name) {
             Some(tags) => found.push(function_found(observed_of!(c, true, tags.clone()))),
             None if stack.functions.contains_key(name) => adopt.push(c),
             None => {}
         }
     }
-    let adopt_tags = futures::future::try_join_all(adopt.iter().map(|c| list_tags(clients, c.function_arn()))).await?;
+    let adopt_tags =
+        futures::future::try_join_all(adopt.iter().map(|c| list_tags(clients, c.function_arn())))
+            .await?;
     for (c, tags) in adopt.into_iter().zip(adopt_tags) {
         let owned = tags.get(STACK_TAG) == Some(&stack.name);
         found.push(function_found(observed_of!(c, owned, tags)));
@@ -100,7 +123,9 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
         if r.path() != path {
             continue;
         }
-        let Some(function) = r.role_name().strip_suffix("-role") else { continue };
+        let Some(function) = r.role_name().strip_suffix("-role") else {
+            continue;
+        };
         found.push(Found {
             address: role_address(function),
             key: Key::Role(function.to_string()),
@@ -115,12 +140,18 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
     }
 
     for l in layers {
-        let (Some(name), Some(latest)) = (l.layer_name(), l.latest_matching_version()) else { continue };
-        let Some(marker) = latest.description().and_then(parse_layer_description) else { continue };
+        let (Some(name), Some(latest)) = (l.layer_name(), l.latest_matching_version()) else {
+            continue;
+        };
+        let Some(marker) = latest.description().and_then(parse_layer_description) else {
+            continue;
+        };
         if marker.stack != stack.name {
             continue;
         }
-        let (Some(arn), version) = (latest.layer_version_arn(), latest.version()) else { continue };
+        let (Some(arn), version) = (latest.layer_version_arn(), latest.version()) else {
+            continue;
+        };
         let address = layer_owner(stack, name)
             .map(|(f, _)| layer_address(f, name))
             .unwrap_or_else(|| layer_address(&marker.function, name));
@@ -132,13 +163,17 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
                 name: name.to_string(),
                 version,
                 content: marker.content,
-                runtimes: sorted(latest.compatible_runtimes().iter().map(|r| r.as_str().to_string())),
+                runtimes: sorted(
+                    latest
+                        .compatible_runtimes()
+                        .iter()
+                        .map(|r| r.as_str().to_string()),
+                ),
             }),
         });
     }
     Ok(found)
 }
-
 
 fn function_found(o: Observed) -> Found {
     Found {
@@ -155,7 +190,9 @@ fn sorted(items: impl IntoIterator<Item = String>) -> Vec<String> {
     v
 }
 
-async fn list_functions(clients: &Clients) -> Result<Vec<aws_sdk_lambda::types::FunctionConfiguration>> {
+async fn list_functions(
+    clients: &Clients,
+) -> Result<Vec<aws_sdk_lambda::types::FunctionConfiguration>> {
     let mut out = Vec::new();
     let mut pages = clients.lambda.list_functions().into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -166,19 +203,29 @@ async fn list_functions(clients: &Clients) -> Result<Vec<aws_sdk_lambda::types::
 }
 
 /// Function name -> tags, for the functions carrying this stack's tag.
-async fn tagged_functions(clients: &Clients, stack: &Stack) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+async fn tagged_functions(
+    clients: &Clients,
+    stack: &Stack,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
     let mut out = BTreeMap::new();
     let mut pages = clients
         .tagging
         .get_resources()
-        .tag_filters(TagFilter::builder().key(STACK_TAG).values(&stack.name).build())
+        .tag_filters(
+            TagFilter::builder()
+                .key(STACK_TAG)
+                .values(&stack.name)
+                .build(),
+        )
         .resource_type_filters("lambda:function")
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| Error::aws("GetResources", "functions", e))?;
         for m in page.resource_tag_mapping_list() {
-            let Some(name) = m.resource_arn().and_then(function_name_of) else { continue };
+            let Some(name) = m.resource_arn().and_then(function_name_of) else {
+                continue;
+            };
             let tags: BTreeMap<String, String> = m
                 .tags()
                 .iter()
@@ -200,7 +247,9 @@ fn function_name_of(arn: &str) -> Option<&str> {
 }
 
 async fn list_tags(clients: &Clients, arn: Option<&str>) -> Result<BTreeMap<String, String>> {
-    let Some(arn) = arn else { return Ok(BTreeMap::new()) };
+    let Some(arn) = arn else {
+        return Ok(BTreeMap::new());
+    };
     let out = clients
         .lambda
         .list_tags()
@@ -329,7 +378,8 @@ fn iam_propagation<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'s
 
 /// Lambda refuses a change while the previous one is still being applied.
 fn update_in_progress<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'static str> {
-    (code_of(e) == Some("ResourceConflictException")).then_some("an earlier change of the function to finish")
+    (code_of(e) == Some("ResourceConflictException"))
+        .then_some("an earlier change of the function to finish")
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -367,18 +417,25 @@ async fn wait_ready(
                 address: address.to_string(),
                 message: format!(
                     "the function failed: {}: {} (Lambda cannot recover a Failed function: fix the cause, then delete it and apply again)",
-                    c.state_reason_code().map(|r| r.as_str()).unwrap_or("Failed"),
+                    c.state_reason_code()
+                        .map(|r| r.as_str())
+                        .unwrap_or("Failed"),
                     c.state_reason().unwrap_or("no reason given")
                 ),
             });
         }
-        let update = c.last_update_status().cloned().unwrap_or(LastUpdateStatus::Successful);
+        let update = c
+            .last_update_status()
+            .cloned()
+            .unwrap_or(LastUpdateStatus::Successful);
         if update == LastUpdateStatus::Failed {
             return Err(Error::Wait {
                 address: address.to_string(),
                 message: format!(
                     "the update failed: {}: {}",
-                    c.last_update_status_reason_code().map(|r| r.as_str()).unwrap_or("Failed"),
+                    c.last_update_status_reason_code()
+                        .map(|r| r.as_str())
+                        .unwrap_or("Failed"),
                     c.last_update_status_reason().unwrap_or("no reason given")
                 ),
             });
@@ -402,8 +459,11 @@ async fn wait_ready(
                 ),
             });
         }
-        ctx.progress
-            .waiting(address, what, &format!("{} / {}", state.as_str(), update.as_str()));
+        ctx.progress.waiting(
+            address,
+            what,
+            &format!("{} / {}", state.as_str(), update.as_str()),
+        );
         tokio::time::sleep(ctx.poll).await;
     }
 }
@@ -415,13 +475,19 @@ fn hash_map(m: &BTreeMap<String, String>) -> HashMap<String, String> {
 fn environment(s: &Spec, address: &str) -> Result<Environment> {
     let mut vars = HashMap::new();
     for (k, v) in &s.environment {
-        vars.insert(k.clone(), known(v, address, &format!("environment.{k}"))?.to_string());
+        vars.insert(
+            k.clone(),
+            known(v, address, &format!("environment.{k}"))?.to_string(),
+        );
     }
     Ok(Environment::builder().set_variables(Some(vars)).build())
 }
 
 fn layers(s: &Spec, address: &str) -> Result<Vec<String>> {
-    s.layers.iter().map(|l| known(l, address, "a layer ARN").map(str::to_string)).collect()
+    s.layers
+        .iter()
+        .map(|l| known(l, address, "a layer ARN").map(str::to_string))
+        .collect()
 }
 
 fn vpc_config(s: &Spec, address: &str) -> Result<VpcConfig> {
@@ -455,16 +521,23 @@ pub async fn apply(
             delete_function(ctx, address, &o.name).await?;
             Ok(None)
         }
-        Action::Create => create_function(ctx, address, spec.expect("create has a spec")).await.map(Some),
+        Action::Create => create_function(ctx, address, spec.expect("create has a spec"))
+            .await
+            .map(Some),
         Action::Replace => {
             // Only the name forces a replacement and the name is the address, so this cannot be
             // planned; kept total for safety.
             let o = observed.expect("replace has an observed function");
             delete_function(ctx, address, &o.name).await?;
-            create_function(ctx, address, spec.expect("replace has a spec")).await.map(Some)
+            create_function(ctx, address, spec.expect("replace has a spec"))
+                .await
+                .map(Some)
         }
         Action::Update | Action::Adopt => {
-            let (s, o) = (spec.expect("update has a spec"), observed.expect("update has a function"));
+            let (s, o) = (
+                spec.expect("update has a spec"),
+                observed.expect("update has a function"),
+            );
             update_function(ctx, address, s, o, change).await.map(Some)
         }
     }
@@ -479,7 +552,11 @@ async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyOb
         .runtime(Runtime::from(s.runtime.as_str()))
         .role(known(&s.role, address, "the role ARN")?)
         .handler(&s.handler)
-        .code(FunctionCode::builder().zip_file(Blob::new(pkg.bytes)).build())
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(pkg.bytes))
+                .build(),
+        )
         .memory_size(s.memory)
         .timeout(s.timeout)
         .set_tags(Some(hash_map(&s.tags)));
@@ -495,12 +572,30 @@ async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyOb
     if !s.environment.is_empty() {
         req = req.environment(environment(s, address)?);
     }
-    retry(ctx, address, "CreateFunction", PROPAGATION, || req.clone().send(), iam_propagation).await?;
+    retry(
+        ctx,
+        address,
+        "CreateFunction",
+        PROPAGATION,
+        || req.clone().send(),
+        iam_propagation,
+    )
+    .await?;
     let c = wait_ready(ctx, address, &s.name, Ready::Active).await?;
-    Ok(AnyObserved::Function(observed_of!(&c, true, s.tags.clone())))
+    Ok(AnyObserved::Function(observed_of!(
+        &c,
+        true,
+        s.tags.clone()
+    )))
 }
 
-async fn update_function(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed, c: &Change) -> Result<AnyObserved> {
+async fn update_function(
+    ctx: &Ctx<'_>,
+    address: &str,
+    s: &Spec,
+    o: &Observed,
+    c: &Change,
+) -> Result<AnyObserved> {
     let lambda = &ctx.clients.lambda;
     let mut latest = None;
     if config_changed(c) {
@@ -538,7 +633,15 @@ async fn update_function(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed, c
             .update_function_code()
             .function_name(&s.name)
             .zip_file(Blob::new(pkg.bytes));
-        retry(ctx, address, "UpdateFunctionCode", READY, || req.clone().send(), update_in_progress).await?;
+        retry(
+            ctx,
+            address,
+            "UpdateFunctionCode",
+            READY,
+            || req.clone().send(),
+            update_in_progress,
+        )
+        .await?;
         latest = Some(wait_ready(ctx, address, &s.name, Ready::Updated).await?);
     }
     let mut tags = o.tags.clone();
@@ -576,7 +679,13 @@ async fn delete_function(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()>
         address,
         "DeleteFunction",
         READY,
-        || ctx.clients.lambda.delete_function().function_name(name).send(),
+        || {
+            ctx.clients
+                .lambda
+                .delete_function()
+                .function_name(name)
+                .send()
+        },
         update_in_progress,
     )
     .await;
@@ -599,14 +708,21 @@ pub async fn apply_role(
             delete_role(ctx, address, &o.name).await?;
             Ok(None)
         }
-        Action::Create => create_role(ctx, address, spec.expect("create has a spec")).await.map(Some),
+        Action::Create => create_role(ctx, address, spec.expect("create has a spec"))
+            .await
+            .map(Some),
         Action::Replace => {
             let o = observed.expect("replace has an observed role");
             delete_role(ctx, address, &o.name).await?;
-            create_role(ctx, address, spec.expect("replace has a spec")).await.map(Some)
+            create_role(ctx, address, spec.expect("replace has a spec"))
+                .await
+                .map(Some)
         }
         Action::Update | Action::Adopt => {
-            let (s, o) = (spec.expect("update has a spec"), observed.expect("update has a role"));
+            let (s, o) = (
+                spec.expect("update has a spec"),
+                observed.expect("update has a role"),
+            );
             if change.changes("assume_role_policy") {
                 ctx.clients
                     .iam
@@ -643,7 +759,9 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<AnyOb
         .send()
         .await;
     let role = match out {
-        Ok(out) => out.role.ok_or_else(|| Error::Other(format!("{address}: CreateRole returned no role")))?,
+        Ok(out) => out
+            .role
+            .ok_or_else(|| Error::Other(format!("{address}: CreateRole returned no role")))?,
         Err(e) if code_of(&e) == Some("EntityAlreadyExists") => {
             return Err(Error::User(format!(
                 "{address}: a role named {} already exists outside {} (this stack did not create it): delete or rename it, or set the function's `role:` to its ARN",
@@ -653,7 +771,13 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<AnyOb
         Err(e) => return Err(Error::aws("CreateRole", address, e)),
     };
     for policy in &s.policies {
-        if let Err(e) = iam.attach_role_policy().role_name(&s.name).policy_arn(policy).send().await {
+        if let Err(e) = iam
+            .attach_role_policy()
+            .role_name(&s.name)
+            .policy_arn(policy)
+            .send()
+            .await
+        {
             // Without its policy the role would look complete to the next plan (attachments are
             // not read back), so undo the create and let a rerun start over.
             let err = Error::aws("AttachRolePolicy", address, e);
@@ -676,23 +800,41 @@ async fn delete_role(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
     // IAM refuses to delete a role that still has policies: detach the managed ones and delete
     // any inline ones (someone may have added one by hand).
     let mut attached = Vec::new();
-    let mut pages = iam.list_attached_role_policies().role_name(name).into_paginator().send();
+    let mut pages = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         match page {
-            Ok(p) => attached.extend(p.attached_policies().iter().filter_map(|a| a.policy_arn().map(str::to_string))),
+            Ok(p) => attached.extend(
+                p.attached_policies()
+                    .iter()
+                    .filter_map(|a| a.policy_arn().map(str::to_string)),
+            ),
             Err(e) if no_such(code_of(&e)) => return Ok(()),
             Err(e) => return Err(Error::aws("ListAttachedRolePolicies", address, e)),
         }
     }
     for arn in attached {
-        match iam.detach_role_policy().role_name(name).policy_arn(&arn).send().await {
+        match iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(&arn)
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if no_such(code_of(&e)) => {}
             Err(e) => return Err(Error::aws("DetachRolePolicy", address, e)),
         }
     }
     let mut inline = Vec::new();
-    let mut pages = iam.list_role_policies().role_name(name).into_paginator().send();
+    let mut pages = iam
+        .list_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         match page {
             Ok(p) => inline.extend(p.policy_names().iter().cloned()),
@@ -701,7 +843,13 @@ async fn delete_role(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
         }
     }
     for policy in inline {
-        match iam.delete_role_policy().role_name(name).policy_name(&policy).send().await {
+        match iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(&policy)
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if no_such(code_of(&e)) => {}
             Err(e) => return Err(Error::aws("DeleteRolePolicy", address, e)),
@@ -730,7 +878,9 @@ pub async fn apply_layer(
         // A version is immutable: every change publishes a new one. Earlier versions stay until
         // the layer leaves the stack, so a function not yet moved keeps working.
         Action::Create | Action::Replace | Action::Update | Action::Adopt => {
-            publish_layer(ctx, address, spec.expect("a layer change has a spec")).await.map(Some)
+            publish_layer(ctx, address, spec.expect("a layer change has a spec"))
+                .await
+                .map(Some)
         }
     }
 }
@@ -752,8 +902,17 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<An
         .publish_layer_version()
         .layer_name(&s.name)
         .description(layer_description(&s.stack, &s.function, &content))
-        .content(LayerVersionContentInput::builder().zip_file(Blob::new(pkg.bytes)).build())
-        .set_compatible_runtimes(Some(s.runtimes.iter().map(|r| Runtime::from(r.as_str())).collect()))
+        .content(
+            LayerVersionContentInput::builder()
+                .zip_file(Blob::new(pkg.bytes))
+                .build(),
+        )
+        .set_compatible_runtimes(Some(
+            s.runtimes
+                .iter()
+                .map(|r| Runtime::from(r.as_str()))
+                .collect(),
+        ))
         .send()
         .await
         .map_err(|e| Error::aws("PublishLayerVersion", address, e))?;
@@ -774,7 +933,11 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<An
 async fn delete_layer_versions(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
     let lambda = &ctx.clients.lambda;
     let mut ours = Vec::new();
-    let mut pages = lambda.list_layer_versions().layer_name(name).into_paginator().send();
+    let mut pages = lambda
+        .list_layer_versions()
+        .layer_name(name)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         match page {
             Ok(p) => ours.extend(
@@ -792,7 +955,13 @@ async fn delete_layer_versions(ctx: &Ctx<'_>, address: &str, name: &str) -> Resu
         }
     }
     for version in ours {
-        match lambda.delete_layer_version().layer_name(name).version_number(version).send().await {
+        match lambda
+            .delete_layer_version()
+            .layer_name(name)
+            .version_number(version)
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if code_of(&e) == Some("ResourceNotFoundException") => {}
             Err(e) => return Err(Error::aws("DeleteLayerVersion", address, e)),
@@ -807,10 +976,279 @@ mod tests {
 
     #[test]
     fn function_names_come_from_arns() {
-        assert_eq!(function_name_of("arn:aws:lambda:us-east-1:1:function:f"), Some("f"));
-        assert_eq!(function_name_of("arn:aws:lambda:us-east-1:1:function:f:$LATEST"), Some("f"));
-        assert_eq!(function_name_of("arn:aws:lambda:us-east-1:1:layer:f:1"), None);
+        assert_eq!(
+            function_name_of("arn:aws:lambda:us-east-1:1:function:f"),
+            Some("f")
+        );
+        assert_eq!(
+            function_name_of("arn:aws:lambda:us-east-1:1:function:f:$LATEST"),
+            Some("f")
+        );
+        assert_eq!(
+            function_name_of("arn:aws:lambda:us-east-1:1:layer:f:1"),
+            None
+        );
         assert_eq!(function_name_of("nonsense"), None);
+    }
+
+    type Err = SdkError<
+        aws_sdk_lambda::operation::create_function::CreateFunctionError,
+        aws_smithy_runtime_api::http::Response,
+    >;
+
+    fn service_error(code: &str, message: &str) -> Err {
+        let meta = aws_smithy_types::error::ErrorMetadata::builder()
+            .code(code)
+            .message(message)
+            .build();
+        SdkError::service_error(
+            aws_sdk_lambda::operation::create_function::CreateFunctionError::generic(meta),
+            aws_smithy_runtime_api::http::Response::new(
+                400u16.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::empty(),
+            ),
+        )
+    }
+
+    #[test]
+    fn retryable_errors_are_recognised() {
+        let e = service_error(
+            "InvalidParameterValueException",
+            "The role defined for the function cannot be assumed by Lambda.",
+        );
+        assert!(iam_propagation(&e).is_some());
+        let e = service_error(
+            "InvalidParameterValueException",
+            "The provided execution role does not have permissions to call CreateNetworkInterface on EC2",
+        );
+        assert!(iam_propagation(&e).is_some());
+        let e = service_error(
+            "InvalidParameterValueException",
+            "Unzipped size must be smaller than 262144000 bytes",
+        );
+        assert!(iam_propagation(&e).is_none());
+        let e = service_error(
+            "ResourceConflictException",
+            "The operation cannot be performed at this time.",
+        );
+        assert!(update_in_progress(&e).is_some() && iam_propagation(&e).is_none());
+    }
+
+    async fn offline_ctx_parts() -> (Clients, Stack) {
+        let clients = clients_at("http://127.0.0.1:9").await;
+        let stack = crate::stack::parse_str(
+            "stack: s\n",
+            std::path::Path::new("stack.yaml"),
+            std::path::Path::new("."),
+            &|_| None,
+        )
+        .unwrap();
+        (clients, stack)
+    }
+
+    #[tokio::test]
+    async fn retry_waits_out_retryable_errors_and_stops_on_others() {
+        let (clients, stack) = offline_ctx_parts().await;
+        let env = LiveEnv::default();
+        let progress = crate::engine::Progress::quiet();
+        let ctx = Ctx {
+            clients: &clients,
+            stack: &stack,
+            env: &env,
+            progress: &progress,
+            poll: Duration::from_millis(1),
+        };
+        let calls = std::cell::Cell::new(0);
+        let out = retry(
+            &ctx,
+            "a",
+            "CreateFunction",
+            Duration::from_secs(5),
+            || {
+                calls.set(calls.get() + 1);
+                let n = calls.get();
+                async move {
+                    if n < 3 {
+                        Err(service_error(
+                            "InvalidParameterValueException",
+                            "role cannot be assumed",
+                        ))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+            iam_propagation,
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, 3);
+
+        calls.set(0);
+        let e = retry(
+            &ctx,
+            "a",
+            "CreateFunction",
+            Duration::from_secs(5),
+            || {
+                calls.set(calls.get() + 1);
+                async { Err::<(), _>(service_error("AccessDeniedException", "no")) }
+            },
+            iam_propagation,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(calls.get(), 1);
+        assert_eq!(e.aws_code(), Some("AccessDeniedException"));
+
+        // The budget bounds the wait.
+        calls.set(0);
+        let e = retry(
+            &ctx,
+            "a",
+            "UpdateFunctionCode",
+            Duration::from_millis(20),
+            || {
+                calls.set(calls.get() + 1);
+                async { Err::<(), _>(service_error("ResourceConflictException", "busy")) }
+            },
+            update_in_progress,
+        )
+        .await
+        .unwrap_err();
+        assert!(calls.get() > 1);
+        assert_eq!(e.aws_code(), Some("ResourceConflictException"));
+    }
+
+    /// A one-route HTTP server answering each request with the next of `bodies` (the last one
+    /// repeats): enough to walk the Lambda state machine that moto skips (it is always Active).
+    async fn fake_lambda(
+        bodies: Vec<&'static str>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let bodies = bodies.clone();
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                        buf.drain(..end);
+                        let i = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let body = bodies[i.min(bodies.len() - 1)];
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if sock.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, served)
+    }
+
+    /// Clients with fixed credentials (no credential chain, no network) sending to `url`.
+    async fn clients_at(url: &str) -> Clients {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                "a", "b", None, None, "test",
+            ))
+            .load()
+            .await;
+        Clients {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            rds: aws_sdk_rds::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
+            region: "us-east-1".into(),
+            calls: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn waits_for_pending_then_active_and_reports_failures() {
+        let (_, stack) = offline_ctx_parts().await;
+        let env = LiveEnv::default();
+        let progress = crate::engine::Progress::quiet();
+
+        let (url, served) = fake_lambda(vec![
+            r#"{"FunctionName":"f","State":"Pending","LastUpdateStatus":"InProgress"}"#,
+            r#"{"FunctionName":"f","State":"Pending","LastUpdateStatus":"InProgress"}"#,
+            r#"{"FunctionName":"f","State":"Active","LastUpdateStatus":"Successful","MemorySize":256}"#,
+        ])
+        .await;
+        let clients = clients_at(&url).await;
+        let ctx = Ctx {
+            clients: &clients,
+            stack: &stack,
+            env: &env,
+            progress: &progress,
+            poll: Duration::from_millis(1),
+        };
+        let c = wait_ready(&ctx, "functions.f", "f", Ready::Active)
+            .await
+            .unwrap();
+        assert_eq!(c.memory_size(), Some(256));
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+        let (url, _) = fake_lambda(vec![
+            r#"{"FunctionName":"f","State":"Active","LastUpdateStatus":"InProgress"}"#,
+            r#"{"FunctionName":"f","State":"Active","LastUpdateStatus":"Failed","LastUpdateStatusReasonCode":"SubnetOutOfIPAddresses","LastUpdateStatusReason":"no free IPs"}"#,
+        ])
+        .await;
+        let clients = clients_at(&url).await;
+        let ctx = Ctx {
+            clients: &clients,
+            ..ctx
+        };
+        let e = wait_ready(&ctx, "functions.f", "f", Ready::Updated)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("SubnetOutOfIPAddresses: no free IPs"),
+            "{e}"
+        );
+
+        let (url, _) = fake_lambda(vec![
+            r#"{"FunctionName":"f","State":"Failed","StateReasonCode":"InvalidSubnet","StateReason":"subnet-1 does not exist"}"#,
+        ])
+        .await;
+        let clients = clients_at(&url).await;
+        let ctx = Ctx {
+            clients: &clients,
+            ..ctx
+        };
+        let e = wait_ready(&ctx, "functions.f", "f", Ready::Active)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("InvalidSubnet: subnet-1 does not exist"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -279,7 +279,9 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
             deps.push(role_address(name));
         }
         for l in &f.layers {
-            let LayerRef::Folder { name: layer, .. } = l else { continue };
+            let LayerRef::Folder { name: layer, .. } = l else {
+                continue;
+            };
             let address = layers.entry(layer.clone()).or_insert_with(|| {
                 let address = layer_address(name, layer);
                 out.push(NodeDef {
@@ -298,7 +300,12 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
                 }
             }
         }
-        let refs: BTreeSet<String> = f.environment.values().flat_map(|t| t.refs()).map(|r| r.address()).collect();
+        let refs: BTreeSet<String> = f
+            .environment
+            .values()
+            .flat_map(|t| t.refs())
+            .map(|r| r.address())
+            .collect();
         deps.extend(refs);
         let mut seen = BTreeSet::new();
         deps.retain(|d| seen.insert(d.clone()));
@@ -317,7 +324,10 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> AnySpec {
             name: role_name(function),
             path: role_path(&stack.name),
             trust_policy: trust_policy(),
-            policies: vec![format!("arn:{}:{VPC_ACCESS_POLICY}", partition(&env.region))],
+            policies: vec![format!(
+                "arn:{}:{VPC_ACCESS_POLICY}",
+                partition(&env.region)
+            )],
             tags: crate::engine::stack_tags(stack),
             pos: stack.functions[function].pos,
         }),
@@ -329,7 +339,10 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> AnySpec {
 
 fn layer_spec(stack: &Stack, layer: &str) -> LayerSpec {
     let (function, decl) = layer_owner(stack, layer).expect("layer keys come from the stack");
-    let LayerRef::Folder { source, runtimes, .. } = decl else {
+    let LayerRef::Folder {
+        source, runtimes, ..
+    } = decl
+    else {
         unreachable!("layer_owner finds folder layers")
     };
     let sorted = |r: &[String]| {
@@ -339,18 +352,18 @@ fn layer_spec(stack: &Stack, layer: &str) -> LayerSpec {
         r
     };
     let runtimes = sorted(runtimes);
-    let mut conflict = None;
-    for (other, f) in &stack.functions {
-        for l in &f.layers {
-            if let LayerRef::Folder { name, source: s, runtimes: rt } = l {
-                if name == layer && (s != source || sorted(rt) != runtimes) && conflict.is_none() {
-                    conflict = Some(format!(
-                        "functions `{function}` and `{other}` declare layer `{layer}` with different folders or runtimes; a layer name is one layer: give them the same declaration, or different names"
-                    ));
-                }
-            }
-        }
-    }
+    let conflict = stack.functions.iter().find_map(|(other, f)| {
+        f.layers.iter().find_map(|l| match l {
+            LayerRef::Folder {
+                name,
+                source: s,
+                runtimes: rt,
+            } if name == layer && (s != source || sorted(rt) != runtimes) => Some(format!(
+                "functions `{function}` and `{other}` declare layer `{layer}` with different folders or runtimes; a layer name is one layer: give them the same declaration, or different names"
+            )),
+            _ => None,
+        })
+    });
     LayerSpec {
         name: layer.to_string(),
         stack: stack.name.clone(),
@@ -389,7 +402,11 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
         subnets.dedup();
         VpcSpec {
             subnets,
-            security_groups: v.security_groups.iter().map(|g| group_ref_id(r, g)).collect(),
+            security_groups: v
+                .security_groups
+                .iter()
+                .map(|g| group_ref_id(r, g))
+                .collect(),
         }
     });
     Spec {
@@ -404,7 +421,11 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
         role,
         layers,
         vpc,
-        environment: f.environment.iter().map(|(k, t)| (k.clone(), r.resolve(t))).collect(),
+        environment: f
+            .environment
+            .iter()
+            .map(|(k, t)| (k.clone(), r.resolve(t)))
+            .collect(),
         tags: crate::engine::stack_tags(stack),
         pos: f.pos,
     }
@@ -434,7 +455,8 @@ pub fn diff_role(
 ) -> Result<Option<Change>, PlanError> {
     let Some(s) = spec else {
         return Ok(observed.map(|_| {
-            Change::new(address, Action::Delete).note("its policies are detached first; the role goes after the function")
+            Change::new(address, Action::Delete)
+                .note("its policies are detached first; the role goes after the function")
         }));
     };
     if s.name.len() > 64 {
@@ -449,19 +471,37 @@ pub fn diff_role(
     }
     let mut d = Diff::new();
     let o = observed;
-    d.value("name", o.map(|o| o.name.clone()), Some(s.name.clone()), true);
-    d.value("path", o.map(|o| o.path.clone()), Some(s.path.clone()), true);
+    d.value(
+        "name",
+        o.map(|o| o.name.clone()),
+        Some(s.name.clone()),
+        true,
+    );
+    d.value(
+        "path",
+        o.map(|o| o.path.clone()),
+        Some(s.path.clone()),
+        true,
+    );
     if o.is_none_or(|o| o.trust_policy.as_ref() != Some(&s.trust_policy)) {
         d.shown(
             "assume_role_policy",
-            Shown::opt(o.and_then(|o| o.trust_policy.as_ref()).map(|v| v.to_string())),
+            Shown::opt(
+                o.and_then(|o| o.trust_policy.as_ref())
+                    .map(|v| v.to_string()),
+            ),
             Shown::value(s.trust_policy.to_string()),
             false,
         );
     }
     match o {
         None => {
-            d.shown("policies", Shown::Absent, Shown::value(list(&s.policies)), false);
+            d.shown(
+                "policies",
+                Shown::Absent,
+                Shown::value(list(&s.policies)),
+                false,
+            );
             tag_diff(&mut d, &BTreeMap::new(), &s.tags);
             Ok(Some(d.into_create(address)))
         }
@@ -476,7 +516,8 @@ pub fn diff_layer(
 ) -> Result<Option<Change>, PlanError> {
     let Some(s) = spec else {
         return Ok(observed.map(|_| {
-            Change::new(address, Action::Delete).note("deletes every version of the layer that this stack published")
+            Change::new(address, Action::Delete)
+                .note("deletes every version of the layer that this stack published")
         }));
     };
     if let Some(c) = &s.conflict {
@@ -496,7 +537,12 @@ pub fn diff_layer(
             true,
         );
     }
-    d.value("runtimes", o.map(|o| list(&o.runtimes)), Some(list(&s.runtimes)), true);
+    d.value(
+        "runtimes",
+        o.map(|o| list(&o.runtimes)),
+        Some(list(&s.runtimes)),
+        true,
+    );
     Ok(match o {
         None => Some(d.into_create(address)),
         Some(o) => d.into_change(address).map(|c| {
@@ -528,7 +574,11 @@ fn shown_texts(items: &[Text], sort: bool) -> Shown {
     Shown::value(list(&known))
 }
 
-pub fn diff(address: &str, spec: Option<&Spec>, observed: Option<&Observed>) -> Result<Option<Change>, PlanError> {
+pub fn diff(
+    address: &str,
+    spec: Option<&Spec>,
+    observed: Option<&Observed>,
+) -> Result<Option<Change>, PlanError> {
     let Some(s) = spec else {
         return Ok(observed.map(|_| Change::new(address, Action::Delete)));
     };
@@ -536,11 +586,17 @@ pub fn diff(address: &str, spec: Option<&Spec>, observed: Option<&Observed>) -> 
         .code
         .as_ref()
         .map_err(|e| plan_error(address, s.pos, format!("source: {e}")))?;
-    if let Some(k) = s.environment.keys().find(|k| RESERVED_ENV.contains(&k.as_str())) {
+    if let Some(k) = s
+        .environment
+        .keys()
+        .find(|k| RESERVED_ENV.contains(&k.as_str()))
+    {
         return Err(plan_error(
             address,
             s.pos,
-            format!("environment variable `{k}` is reserved: Lambda sets it itself and refuses to take it from the configuration"),
+            format!(
+                "environment variable `{k}` is reserved: Lambda sets it itself and refuses to take it from the configuration"
+            ),
         ));
     }
     if s.vpc.as_ref().is_some_and(|v| v.subnets.is_empty()) {
@@ -552,7 +608,12 @@ pub fn diff(address: &str, spec: Option<&Spec>, observed: Option<&Observed>) -> 
     }
     let mut d = Diff::new();
     let o = observed;
-    d.value("name", o.map(|o| o.name.clone()), Some(s.name.clone()), true);
+    d.value(
+        "name",
+        o.map(|o| o.name.clone()),
+        Some(s.name.clone()),
+        true,
+    );
     if o.is_none_or(|o| &o.code_sha256 != code) {
         d.shown(
             "code",
@@ -561,9 +622,24 @@ pub fn diff(address: &str, spec: Option<&Spec>, observed: Option<&Observed>) -> 
             false,
         );
     }
-    d.value("runtime", o.map(|o| o.runtime.clone()), Some(s.runtime.clone()), false);
-    d.value("handler", o.map(|o| o.handler.clone()), Some(s.handler.clone()), false);
-    d.value("description", o.and_then(|o| o.description.clone()), s.description.clone(), false);
+    d.value(
+        "runtime",
+        o.map(|o| o.runtime.clone()),
+        Some(s.runtime.clone()),
+        false,
+    );
+    d.value(
+        "handler",
+        o.map(|o| o.handler.clone()),
+        Some(s.handler.clone()),
+        false,
+    );
+    d.value(
+        "description",
+        o.and_then(|o| o.description.clone()),
+        s.description.clone(),
+        false,
+    );
     d.value("memory", o.map(|o| o.memory), Some(s.memory), false);
     d.value("timeout", o.map(|o| o.timeout), Some(s.timeout), false);
     d.text("role", o.map(|o| o.role.as_str()), &s.role, false);
@@ -571,8 +647,11 @@ pub fn diff(address: &str, spec: Option<&Spec>, observed: Option<&Observed>) -> 
     // Layers are an ordered list: a reorder changes which files win.
     let live_layers = o.map(|o| o.layers.clone()).unwrap_or_default();
     let layers_same = s.layers.len() == live_layers.len()
-        && s.layers.iter().zip(&live_layers).all(|(t, l)| t.expose() == Some(l.as_str()));
-    if !layers_same && !(o.is_none() && s.layers.is_empty()) {
+        && s.layers
+            .iter()
+            .zip(&live_layers)
+            .all(|(t, l)| t.expose() == Some(l.as_str()));
+    if !layers_same {
         d.shown(
             "layers",
             Shown::value(list(&live_layers)),
@@ -616,14 +695,28 @@ pub fn diff(address: &str, spec: Option<&Spec>, observed: Option<&Observed>) -> 
     // The environment is authoritative: a variable the file does not declare is removed.
     let live_env = o.map(|o| o.environment.clone()).unwrap_or_default();
     for (k, v) in &s.environment {
-        d.text(&format!("environment.{k}"), live_env.get(k).map(String::as_str), v, false);
+        d.text(
+            &format!("environment.{k}"),
+            live_env.get(k).map(String::as_str),
+            v,
+            false,
+        );
     }
     for k in live_env.keys().filter(|k| !s.environment.contains_key(*k)) {
         // The file no longer says whether this value was secret, so it is never shown.
-        d.shown(&format!("environment.{k}"), Shown::Sensitive, Shown::Absent, false);
+        d.shown(
+            &format!("environment.{k}"),
+            Shown::Sensitive,
+            Shown::Absent,
+            false,
+        );
     }
 
-    tag_diff(&mut d, &o.map(|o| o.tags.clone()).unwrap_or_default(), &s.tags);
+    tag_diff(
+        &mut d,
+        &o.map(|o| o.tags.clone()).unwrap_or_default(),
+        &s.tags,
+    );
     match o {
         None => Ok(Some(d.into_create(address))),
         Some(o) => Ok(owned_change(address, d, o.owned)),
@@ -702,7 +795,11 @@ functions:
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("code")).unwrap();
         std::fs::create_dir_all(d.path().join("layer/python")).unwrap();
-        std::fs::write(d.path().join("code/h.py"), "def handler(e, c):\n    return 1\n").unwrap();
+        std::fs::write(
+            d.path().join("code/h.py"),
+            "def handler(e, c):\n    return 1\n",
+        )
+        .unwrap();
         std::fs::write(d.path().join("layer/python/m.py"), "X = 1\n").unwrap();
         let s = parse_str(STACK, Path::new("stack.yaml"), d.path(), &env).unwrap();
         (d, s)
@@ -773,7 +870,9 @@ functions:
     }
 
     fn change(s: &Spec, o: &Observed) -> Change {
-        diff("functions.f", Some(s), Some(o)).unwrap().expect("a change")
+        diff("functions.f", Some(s), Some(o))
+            .unwrap()
+            .expect("a change")
     }
 
     #[test]
@@ -804,7 +903,10 @@ functions:
             ]
         );
         // The shared layer is emitted once, and b-fn depends on it under a-fn.
-        assert_eq!(n[4].deps, ["functions.b-fn.role", "functions.a-fn.layer.shared"]);
+        assert_eq!(
+            n[4].deps,
+            ["functions.b-fn.role", "functions.a-fn.layer.shared"]
+        );
         assert_eq!(n[1].key, Key::Layer("shared".into()));
         // A given role ARN has no role node.
         assert!(n[5].deps.is_empty());
@@ -814,9 +916,17 @@ functions:
     fn specs_resolve_references() {
         let (_d, st) = stack();
         let mut r = Resolver::default();
-        let AnySpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env()) else { panic!() };
-        assert!(!s.role.is_known(), "the auto role's ARN is unknown before it exists");
-        assert_eq!(s.layers[0], Text::known("arn:aws:lambda:us-east-1:123456789012:layer:x:1"));
+        let AnySpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env()) else {
+            panic!()
+        };
+        assert!(
+            !s.role.is_known(),
+            "the auto role's ARN is unknown before it exists"
+        );
+        assert_eq!(
+            s.layers[0],
+            Text::known("arn:aws:lambda:us-east-1:123456789012:layer:x:1")
+        );
         assert!(!s.layers[1].is_known());
         let v = s.vpc.as_ref().unwrap();
         assert_eq!(v.subnets, ["subnet-a", "subnet-b"]);
@@ -828,32 +938,58 @@ functions:
         assert_eq!(s.memory, 128);
         assert_eq!(s.code.as_ref().unwrap().len(), 44);
 
-        r.set("functions.a-fn.role", vec![("arn", Some("arn:role".into()))]);
-        r.set("functions.a-fn.layer.shared", vec![("arn", Some("arn:layer:shared:2".into()))]);
-        r.set("security_groups.lambda-sg", vec![("id", Some("sg-9".into()))]);
+        r.set(
+            "functions.a-fn.role",
+            vec![("arn", Some("arn:role".into()))],
+        );
+        r.set(
+            "functions.a-fn.layer.shared",
+            vec![("arn", Some("arn:layer:shared:2".into()))],
+        );
+        r.set(
+            "security_groups.lambda-sg",
+            vec![("id", Some("sg-9".into()))],
+        );
         r.set("db_instances.db", vec![("address", Some("db.host".into()))]);
-        let AnySpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env()) else { panic!() };
+        let AnySpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env()) else {
+            panic!()
+        };
         assert_eq!(s.role, Text::known("arn:role"));
         assert_eq!(s.layers[1], Text::known("arn:layer:shared:2"));
         assert_eq!(s.vpc.unwrap().security_groups[0], Text::known("sg-9"));
-        assert_eq!(s.environment["URL"].expose(), Some("postgresql://root:s3cret-pw@db.host:5432/x"));
+        assert_eq!(
+            s.environment["URL"].expose(),
+            Some("postgresql://root:s3cret-pw@db.host:5432/x")
+        );
         assert!(s.environment["URL"].is_secret());
         // b-fn finds the shared layer under a-fn.
-        let AnySpec::Function(b) = spec(&st, &Key::Function("b-fn".into()), &r, &live_env()) else { panic!() };
+        let AnySpec::Function(b) = spec(&st, &Key::Function("b-fn".into()), &r, &live_env()) else {
+            panic!()
+        };
         assert_eq!(b.layers, [Text::known("arn:layer:shared:2")]);
 
-        let AnySpec::Role(role) = spec(&st, &Key::Role("a-fn".into()), &r, &live_env()) else { panic!() };
+        let AnySpec::Role(role) = spec(&st, &Key::Role("a-fn".into()), &r, &live_env()) else {
+            panic!()
+        };
         assert_eq!(role.name, "a-fn-role");
         assert_eq!(role.path, "/deploy/st/");
         assert_eq!(
             role.policies,
             ["arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"]
         );
-        assert_eq!(role.trust_policy["Statement"][0]["Principal"]["Service"], "lambda.amazonaws.com");
+        assert_eq!(
+            role.trust_policy["Statement"][0]["Principal"]["Service"],
+            "lambda.amazonaws.com"
+        );
         assert_eq!(role.tags, tags());
 
-        let AnySpec::Layer(l) = spec(&st, &Key::Layer("shared".into()), &r, &live_env()) else { panic!() };
-        assert_eq!((l.function.as_str(), l.runtimes.clone()), ("a-fn", vec!["python3.12".to_string()]));
+        let AnySpec::Layer(l) = spec(&st, &Key::Layer("shared".into()), &r, &live_env()) else {
+            panic!()
+        };
+        assert_eq!(
+            (l.function.as_str(), l.runtimes.clone()),
+            ("a-fn", vec!["python3.12".to_string()])
+        );
         assert!(l.conflict.is_none());
         assert_eq!(l.content.unwrap().len(), 44);
     }
@@ -861,10 +997,20 @@ functions:
     #[test]
     fn an_unchanged_folder_has_no_code_diff() {
         let (_d, st) = stack();
-        let AnySpec::Function(s1) = spec(&st, &Key::Function("c-fn".into()), &Resolver::default(), &live_env()) else {
+        let AnySpec::Function(s1) = spec(
+            &st,
+            &Key::Function("c-fn".into()),
+            &Resolver::default(),
+            &live_env(),
+        ) else {
             panic!()
         };
-        let AnySpec::Function(s2) = spec(&st, &Key::Function("c-fn".into()), &Resolver::default(), &live_env()) else {
+        let AnySpec::Function(s2) = spec(
+            &st,
+            &Key::Function("c-fn".into()),
+            &Resolver::default(),
+            &live_env(),
+        ) else {
             panic!()
         };
         assert_eq!(s1.code, s2.code);
@@ -892,7 +1038,10 @@ functions:
         assert_eq!(c.field("layers").unwrap().after, Shown::Unknown);
         assert_eq!(c.field("environment.URL").unwrap().after, Shown::Sensitive);
         assert_eq!(c.field("environment.URL").unwrap().before, Shown::Absent);
-        assert_eq!(c.field("vpc.security_groups").unwrap().after, Shown::value("[sg-1, sg-2]"));
+        assert_eq!(
+            c.field("vpc.security_groups").unwrap().after,
+            Shown::value("[sg-1, sg-2]")
+        );
         assert_eq!(c.field("memory").unwrap().after, Shown::value(128));
         assert!(c.field("code").is_some());
         assert!(c.field("tags.deploy:stack").is_some());
@@ -907,7 +1056,10 @@ functions:
         assert_eq!(c.action, Action::Update);
         assert_eq!(c.fields.len(), 1);
         let f = c.field("role").unwrap();
-        assert_eq!(f.before, Shown::value("arn:aws:iam::1:role/deploy/st/f-role"));
+        assert_eq!(
+            f.before,
+            Shown::value("arn:aws:iam::1:role/deploy/st/f-role")
+        );
         assert_eq!(f.after, Shown::Unknown);
         // Once known and equal, nothing changes.
         s.role = Text::known(o.role.clone());
@@ -954,8 +1106,14 @@ functions:
         ] {
             assert!(c.changes(p), "{p} should change: {:?}", c.fields);
         }
-        assert_eq!(c.field("description").unwrap().before, Shown::value("set in the console"));
-        assert_eq!(c.field("environment.PLAIN").unwrap().before, Shown::value("hello"));
+        assert_eq!(
+            c.field("description").unwrap().before,
+            Shown::value("set in the console")
+        );
+        assert_eq!(
+            c.field("environment.PLAIN").unwrap().before,
+            Shown::value("hello")
+        );
         // No `vpc:` detaches the function.
         assert_eq!(c.field("vpc.subnets").unwrap().after, Shown::value("[]"));
         assert!(config_changed(&c));
@@ -965,7 +1123,8 @@ functions:
     #[test]
     fn a_changed_secret_is_masked_on_both_sides() {
         let (mut s, o) = pair();
-        s.environment.insert("URL".into(), Text::secret("postgresql://u:new@h/x"));
+        s.environment
+            .insert("URL".into(), Text::secret("postgresql://u:new@h/x"));
         let c = change(&s, &o);
         let f = c.field("environment.URL").unwrap();
         assert_eq!(f.before, Shown::Sensitive);
@@ -1003,7 +1162,10 @@ functions:
         assert!(diff("functions.f", Some(&s), Some(&o)).unwrap().is_none());
         s.vpc.as_mut().unwrap().security_groups[0] = Text::unknown(false);
         let c = change(&s, &o);
-        assert_eq!(c.field("vpc.security_groups").unwrap().after, Shown::Unknown);
+        assert_eq!(
+            c.field("vpc.security_groups").unwrap().after,
+            Shown::Unknown
+        );
         assert!(!c.changes("vpc.subnets"));
     }
 
@@ -1049,7 +1211,11 @@ functions:
         let (mut s, o) = pair();
         s.environment.insert("AWS_REGION".into(), Text::known("x"));
         let e = diff("functions.f", Some(&s), Some(&o)).unwrap_err();
-        assert!(e.message.contains("`AWS_REGION` is reserved"), "{}", e.message);
+        assert!(
+            e.message.contains("`AWS_REGION` is reserved"),
+            "{}",
+            e.message
+        );
 
         let (mut s, o) = pair();
         s.vpc.as_mut().unwrap().subnets.clear();
@@ -1069,7 +1235,13 @@ functions:
         let (_, o) = pair();
         assert_eq!(
             refs(&o),
-            ["arn:aws:iam::1:role/deploy/st/f-role", "arn:l:one:1", "arn:l:two:3", "sg-1", "sg-2"]
+            [
+                "arn:aws:iam::1:role/deploy/st/f-role",
+                "arn:l:one:1",
+                "arn:l:two:3",
+                "sg-1",
+                "sg-2"
+            ]
         );
     }
 
@@ -1096,21 +1268,39 @@ functions:
     #[test]
     fn role_create_same_drift_delete() {
         let (s, o) = role();
-        let c = diff_role("functions.f.role", Some(&s), None).unwrap().unwrap();
+        let c = diff_role("functions.f.role", Some(&s), None)
+            .unwrap()
+            .unwrap();
         assert_eq!(c.action, Action::Create);
-        assert!(c.field("policies").unwrap().after.to_string().contains("AWSLambdaVPCAccessExecutionRole"));
-        assert!(c.changes("path") && c.changes("assume_role_policy") && c.changes("tags.deploy:stack"));
+        assert!(
+            c.field("policies")
+                .unwrap()
+                .after
+                .to_string()
+                .contains("AWSLambdaVPCAccessExecutionRole")
+        );
+        assert!(
+            c.changes("path") && c.changes("assume_role_policy") && c.changes("tags.deploy:stack")
+        );
 
-        assert!(diff_role("functions.f.role", Some(&s), Some(&o)).unwrap().is_none());
+        assert!(
+            diff_role("functions.f.role", Some(&s), Some(&o))
+                .unwrap()
+                .is_none()
+        );
 
         let mut drifted = o.clone();
         drifted.trust_policy = Some(serde_json::json!({"Version": "2012-10-17", "Statement": []}));
-        let c = diff_role("functions.f.role", Some(&s), Some(&drifted)).unwrap().unwrap();
+        let c = diff_role("functions.f.role", Some(&s), Some(&drifted))
+            .unwrap()
+            .unwrap();
         assert_eq!(c.action, Action::Update);
         assert_eq!(c.fields.len(), 1);
         assert_eq!(c.fields[0].path, "assume_role_policy");
 
-        let c = diff_role("functions.f.role", None, Some(&o)).unwrap().unwrap();
+        let c = diff_role("functions.f.role", None, Some(&o))
+            .unwrap()
+            .unwrap();
         assert_eq!(c.action, Action::Delete);
     }
 
@@ -1123,7 +1313,11 @@ functions:
             )
             .unwrap(),
         );
-        assert!(diff_role("functions.f.role", Some(&s), Some(&o)).unwrap().is_none());
+        assert!(
+            diff_role("functions.f.role", Some(&s), Some(&o))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -1161,7 +1355,10 @@ functions:
         let (s, o) = layer();
         let c = diff_layer("l", Some(&s), None).unwrap().unwrap();
         assert_eq!(c.action, Action::Create);
-        assert_eq!(c.field("content").unwrap().after, Shown::value("CCCCCCCCCCCC"));
+        assert_eq!(
+            c.field("content").unwrap().after,
+            Shown::value("CCCCCCCCCCCC")
+        );
         assert!(diff_layer("l", Some(&s), Some(&o)).unwrap().is_none());
 
         let mut s2 = s.clone();
@@ -1188,7 +1385,12 @@ functions:
         std::fs::write(d.path().join("layer2/x.py"), "").unwrap();
         let src = STACK.replacen("source: layer,", "source: layer2,", 1);
         let st = parse_str(&src, Path::new("stack.yaml"), d.path(), &env).unwrap();
-        let AnySpec::Layer(l) = spec(&st, &Key::Layer("shared".into()), &Resolver::default(), &live_env()) else {
+        let AnySpec::Layer(l) = spec(
+            &st,
+            &Key::Layer("shared".into()),
+            &Resolver::default(),
+            &live_env(),
+        ) else {
             panic!()
         };
         let e = diff_layer("functions.a-fn.layer.shared", Some(&l), None).unwrap_err();

@@ -100,7 +100,8 @@ pub fn content_sha256(dir: &Path) -> Result<String, String> {
     let mut total: u64 = 0;
     let mut buf = vec![0u8; 64 * 1024];
     for e in &entries {
-        let mut f = fs::File::open(&e.path).map_err(|err| format!("cannot read {}: {err}", e.path.display()))?;
+        let mut f = fs::File::open(&e.path)
+            .map_err(|err| format!("cannot read {}: {err}", e.path.display()))?;
         let len = f
             .metadata()
             .map_err(|err| format!("cannot read {}: {err}", e.path.display()))?
@@ -147,12 +148,20 @@ fn entries(dir: &Path) -> Result<Vec<Entry>, String> {
     Ok(out)
 }
 
-fn walk(dir: &Path, prefix: &str, ancestry: &mut Vec<PathBuf>, out: &mut Vec<Entry>) -> Result<(), String> {
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    ancestry: &mut Vec<PathBuf>,
+    out: &mut Vec<Entry>,
+) -> Result<(), String> {
     let canonical = dir
         .canonicalize()
         .map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
     if ancestry.contains(&canonical) {
-        return Err(format!("{} links back to one of its parent folders", dir.display()));
+        return Err(format!(
+            "{} links back to one of its parent folders",
+            dir.display()
+        ));
     }
     ancestry.push(canonical);
     let read = fs::read_dir(dir).map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
@@ -165,7 +174,8 @@ fn walk(dir: &Path, prefix: &str, ancestry: &mut Vec<PathBuf>, out: &mut Vec<Ent
         if skipped(&name) {
             continue;
         }
-        let meta = fs::metadata(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        let meta =
+            fs::metadata(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
         let zip_name = format!("{prefix}{name}");
         if meta.is_dir() {
             walk(&path, &format!("{zip_name}/"), ancestry, out)?;
@@ -184,7 +194,11 @@ fn walk(dir: &Path, prefix: &str, ancestry: &mut Vec<PathBuf>, out: &mut Vec<Ent
 #[cfg(unix)]
 fn mode_of(meta: &fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 }
+    if meta.permissions().mode() & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    }
 }
 
 #[cfg(not(unix))]
@@ -200,7 +214,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fs::create_dir_all(d.path().join("pkg/__pycache__")).unwrap();
         fs::create_dir_all(d.path().join("empty")).unwrap();
-        fs::write(d.path().join("lambda_function.py"), "def lambda_handler(e, c):\n    return 1\n").unwrap();
+        fs::write(
+            d.path().join("lambda_function.py"),
+            "def lambda_handler(e, c):\n    return 1\n",
+        )
+        .unwrap();
         fs::write(d.path().join("pkg/mod.py"), "X = 1\n").unwrap();
         fs::write(d.path().join("pkg/mod.pyc"), "junk").unwrap();
         fs::write(d.path().join("pkg/__pycache__/mod.cpython-312.pyc"), "junk").unwrap();
@@ -221,6 +239,31 @@ mod tests {
         assert_eq!(code_sha256(d.path()).unwrap(), a.sha256);
     }
 
+    /// Pins the exact bytes: a change of the zip or deflate crates that alters them would make
+    /// every deployed function look changed, and must be a deliberate decision.
+    #[test]
+    fn golden_hash() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("pkg")).unwrap();
+        fs::write(
+            d.path().join("lambda_function.py"),
+            "def lambda_handler(event, context):\n    return {'ok': True}\n",
+        )
+        .unwrap();
+        fs::write(d.path().join("pkg/__init__.py"), "").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for f in ["lambda_function.py", "pkg/__init__.py"] {
+                fs::set_permissions(d.path().join(f), fs::Permissions::from_mode(0o644)).unwrap();
+            }
+        }
+        assert_eq!(
+            code_sha256(d.path()).unwrap(),
+            "+LvZg/H6F+1g7pCZVKlaMFyWI6/S7u/UwsGtmoUKnWU="
+        );
+    }
+
     #[test]
     fn hash_is_base64_sha256_of_the_bytes() {
         let d = folder();
@@ -237,11 +280,14 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             fs::write(d.path().join("run.sh"), "#!/bin/sh\n").unwrap();
-            fs::set_permissions(d.path().join("run.sh"), fs::Permissions::from_mode(0o700)).unwrap();
+            fs::set_permissions(d.path().join("run.sh"), fs::Permissions::from_mode(0o700))
+                .unwrap();
         }
         let p = zip_dir(d.path()).unwrap();
         let mut z = zip::ZipArchive::new(Cursor::new(p.bytes)).unwrap();
-        let names: Vec<String> = (0..z.len()).map(|i| z.by_index(i).unwrap().name().unwrap().to_string()).collect();
+        let names: Vec<String> = (0..z.len())
+            .map(|i| z.by_index(i).unwrap().name().unwrap().to_string())
+            .collect();
         let mut want = vec!["lambda_function.py", "pkg/mod.py"];
         if cfg!(unix) {
             want.push("run.sh");
@@ -259,14 +305,20 @@ mod tests {
             }
         }
         let mut s = String::new();
-        z.by_name("pkg/mod.py").unwrap().read_to_string(&mut s).unwrap();
+        z.by_name("pkg/mod.py")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
         assert_eq!(s, "X = 1\n");
     }
 
     #[test]
     fn a_content_change_changes_both_hashes() {
         let d = folder();
-        let (code, content) = (code_sha256(d.path()).unwrap(), content_sha256(d.path()).unwrap());
+        let (code, content) = (
+            code_sha256(d.path()).unwrap(),
+            content_sha256(d.path()).unwrap(),
+        );
         assert_eq!(content_sha256(d.path()).unwrap(), content);
         fs::write(d.path().join("pkg/mod.py"), "X = 2\n").unwrap();
         assert_ne!(code_sha256(d.path()).unwrap(), code);
