@@ -109,9 +109,12 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
             None => {}
         }
     }
-    let adopt_tags =
-        futures::future::try_join_all(adopt.iter().map(|c| list_tags(clients, c.function_arn())))
-            .await?;
+    let adopt_tags = futures::future::try_join_all(
+        adopt
+            .iter()
+            .map(|c| list_tags(clients, c.function_name(), c.function_arn())),
+    )
+    .await?;
     for (c, tags) in adopt.into_iter().zip(adopt_tags) {
         let owned = tags.get(STACK_TAG) == Some(&stack.name);
         found.push(function_found(observed_of!(c, owned, tags)));
@@ -246,8 +249,12 @@ fn function_name_of(arn: &str) -> Option<&str> {
     parts.next()
 }
 
-async fn list_tags(clients: &Clients, arn: Option<&str>) -> Result<BTreeMap<String, String>> {
-    let Some(arn) = arn else {
+async fn list_tags(
+    clients: &Clients,
+    name: Option<&str>,
+    arn: Option<&str>,
+) -> Result<BTreeMap<String, String>> {
+    let (Some(name), Some(arn)) = (name, arn) else {
         return Ok(BTreeMap::new());
     };
     let out = clients
@@ -256,7 +263,7 @@ async fn list_tags(clients: &Clients, arn: Option<&str>) -> Result<BTreeMap<Stri
         .resource(arn)
         .send()
         .await
-        .map_err(|e| Error::aws("ListTags", arn, e))?;
+        .map_err(|e| Error::aws("ListTags", &function_address(name), e))?;
     Ok(out
         .tags()
         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -907,12 +914,12 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<An
                 .zip_file(Blob::new(pkg.bytes))
                 .build(),
         )
-        .set_compatible_runtimes(Some(
+        .set_compatible_runtimes((!s.runtimes.is_empty()).then(|| {
             s.runtimes
                 .iter()
                 .map(|r| Runtime::from(r.as_str()))
-                .collect(),
-        ))
+                .collect()
+        }))
         .send()
         .await
         .map_err(|e| Error::aws("PublishLayerVersion", address, e))?;

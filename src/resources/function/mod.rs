@@ -455,8 +455,7 @@ pub fn diff_role(
 ) -> Result<Option<Change>, PlanError> {
     let Some(s) = spec else {
         return Ok(observed.map(|_| {
-            Change::new(address, Action::Delete)
-                .note("its policies are detached first; the role goes after the function")
+            Change::new(address, Action::Delete).note("its policies are detached first")
         }));
     };
     if s.name.len() > 64 {
@@ -810,6 +809,7 @@ functions:
             region: "us-east-1".into(),
             default_vpc: Some("vpc-1".into()),
             default_subnets: vec!["subnet-a".into(), "subnet-b".into()],
+            ..Default::default()
         }
     }
 
