@@ -805,11 +805,11 @@ functions:
     }
 
     fn live_env() -> LiveEnv {
+        // Functions only read the default subnets (and the region, for ARNs).
         LiveEnv {
             region: "us-east-1".into(),
-            default_vpc: Some("vpc-1".into()),
             default_subnets: vec!["subnet-a".into(), "subnet-b".into()],
-            ..Default::default()
+            ..LiveEnv::default()
         }
     }
 
