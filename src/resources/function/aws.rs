@@ -1,41 +1,1270 @@
-//! Lambda functions, roles and layers against Lambda and IAM. (Placeholder.)
+//! Lambda functions, roles and layers against Lambda, IAM and the Resource Groups Tagging API.
+//!
+//! Reads are four paginated calls whatever the number of functions: ListFunctions (the whole
+//! configuration, code hash included), GetResources (which functions carry this stack's tag,
+//! with their tags), ListRoles under this stack's IAM path, and ListLayers (the latest version's
+//! description says whose it is and what content it holds). The only per-resource read is
+//! ListTags for a declared function that exists without this stack's tag (an adopt candidate),
+//! so that the plan shows its real tags; once adopted it costs nothing.
 
-use super::{LayerObserved, LayerSpec, Observed, RoleObserved, RoleSpec, Spec};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Environment, FunctionCode, LastUpdateStatus, LayerVersionContentInput, Runtime, State,
+    VpcConfig,
+};
+use aws_sdk_resourcegroupstagging::types::TagFilter;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::{
+    LayerObserved, LayerSpec, Observed, RoleObserved, RoleSpec, Spec, config_changed,
+    function_address, layer_address, layer_description, layer_owner, package,
+    parse_layer_description, role_address, role_path, tags_changed,
+};
 use crate::aws::Clients;
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
-use crate::plan::Change;
-use crate::resources::{Found, LiveEnv, Observed as AnyObserved};
-use crate::stack::Stack;
+use crate::error::{Error, Result, code_of};
+use crate::plan::{Action, Change};
+use crate::resources::{Found, Key, LiveEnv, Observed as AnyObserved};
+use crate::stack::{STACK_TAG, Stack};
+use crate::value::Text;
 
-pub async fn observe(_clients: &Clients, _stack: &Stack, _env: &LiveEnv) -> Result<Vec<Found>> {
-    Ok(Vec::new())
+/// How long IAM may take before Lambda accepts a new role (usually seconds; AWS documents no
+/// bound, Terraform retries about two minutes).
+const PROPAGATION: Duration = Duration::from_secs(120);
+/// How long a function may take to become Active or finish an update (Terraform's 10 minutes;
+/// a VPC function waits for its network interface).
+const READY: Duration = Duration::from_secs(600);
+
+/// Builds our view of a function from any Lambda response that carries its configuration
+/// (ListFunctions items, GetFunctionConfiguration), which share accessor names but not a type.
+macro_rules! observed_of {
+    ($c:expr, $owned:expr, $tags:expr) => {{
+        let c = $c;
+        Observed {
+            owned: $owned,
+            arn: c.function_arn().unwrap_or_default().to_string(),
+            name: c.function_name().unwrap_or_default().to_string(),
+            runtime: c
+                .runtime()
+                .map(|r| r.as_str().to_string())
+                .unwrap_or_default(),
+            handler: c.handler().unwrap_or_default().to_string(),
+            description: c
+                .description()
+                .filter(|d| !d.is_empty())
+                .map(str::to_string),
+            memory: c.memory_size().unwrap_or_default(),
+            timeout: c.timeout().unwrap_or_default(),
+            role: c.role().unwrap_or_default().to_string(),
+            layers: c
+                .layers()
+                .iter()
+                .filter_map(|l| l.arn().map(str::to_string))
+                .collect(),
+            subnets: sorted(
+                c.vpc_config()
+                    .map(|v| v.subnet_ids().to_vec())
+                    .unwrap_or_default(),
+            ),
+            security_groups: sorted(
+                c.vpc_config()
+                    .map(|v| v.security_group_ids().to_vec())
+                    .unwrap_or_default(),
+            ),
+            environment: c
+                .environment()
+                .and_then(|e| e.variables())
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            code_sha256: c.code_sha256().unwrap_or_default().to_string(),
+            tags: $tags,
+        }
+    }};
+}
+
+/// Everything a plan needs about this stack's functions, roles and layers.
+pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result<Vec<Found>> {
+    let (functions, tagged, roles, layers) = tokio::try_join!(
+        list_functions(clients),
+        tagged_functions(clients, stack),
+        list_roles(clients, stack),
+        list_layers(clients),
+    )?;
+    let mut found = Vec::new();
+
+    let mut adopt = Vec::new();
+    for c in &functions {
+        let Some(name) = c.function_name() else {
+            continue;
+        };
+        match tagged.get(name) {
+            Some(tags) => found.push(function_found(observed_of!(c, true, tags.clone()))),
+            None if stack.functions.contains_key(name) => adopt.push(c),
+            None => {}
+        }
+    }
+    let adopt_tags = futures::future::try_join_all(
+        adopt
+            .iter()
+            .map(|c| list_tags(clients, c.function_name(), c.function_arn())),
+    )
+    .await?;
+    for (c, tags) in adopt.into_iter().zip(adopt_tags) {
+        let owned = tags.get(STACK_TAG) == Some(&stack.name);
+        found.push(function_found(observed_of!(c, owned, tags)));
+    }
+
+    let path = role_path(&stack.name);
+    for r in roles {
+        // PathPrefix also matches deeper paths, which this tool never creates.
+        if r.path() != path {
+            continue;
+        }
+        let Some(function) = r.role_name().strip_suffix("-role") else {
+            continue;
+        };
+        found.push(Found {
+            address: role_address(function),
+            key: Key::Role(function.to_string()),
+            observed: AnyObserved::Role(RoleObserved {
+                owned: true,
+                arn: r.arn().to_string(),
+                name: r.role_name().to_string(),
+                path: r.path().to_string(),
+                trust_policy: r.assume_role_policy_document().and_then(parse_policy),
+            }),
+        });
+    }
+
+    for l in layers {
+        let (Some(name), Some(latest)) = (l.layer_name(), l.latest_matching_version()) else {
+            continue;
+        };
+        let Some(marker) = latest.description().and_then(parse_layer_description) else {
+            continue;
+        };
+        if marker.stack != stack.name {
+            continue;
+        }
+        let (Some(arn), version) = (latest.layer_version_arn(), latest.version()) else {
+            continue;
+        };
+        let address = layer_owner(stack, name)
+            .map(|(f, _)| layer_address(f, name))
+            .unwrap_or_else(|| layer_address(&marker.function, name));
+        found.push(Found {
+            address,
+            key: Key::Layer(name.to_string()),
+            observed: AnyObserved::Layer(LayerObserved {
+                version_arn: arn.to_string(),
+                name: name.to_string(),
+                version,
+                content: marker.content,
+                runtimes: sorted(
+                    latest
+                        .compatible_runtimes()
+                        .iter()
+                        .map(|r| r.as_str().to_string()),
+                ),
+            }),
+        });
+    }
+    Ok(found)
+}
+
+fn function_found(o: Observed) -> Found {
+    Found {
+        address: function_address(&o.name),
+        key: Key::Function(o.name.clone()),
+        observed: AnyObserved::Function(o),
+    }
+}
+
+fn sorted(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = items.into_iter().collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+async fn list_functions(
+    clients: &Clients,
+) -> Result<Vec<aws_sdk_lambda::types::FunctionConfiguration>> {
+    let mut out = Vec::new();
+    let mut pages = clients.lambda.list_functions().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("ListFunctions", "functions", e))?;
+        out.extend(page.functions().iter().cloned());
+    }
+    Ok(out)
+}
+
+/// Function name -> tags, for the functions carrying this stack's tag.
+async fn tagged_functions(
+    clients: &Clients,
+    stack: &Stack,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut out = BTreeMap::new();
+    let mut pages = clients
+        .tagging
+        .get_resources()
+        .tag_filters(
+            TagFilter::builder()
+                .key(STACK_TAG)
+                .values(&stack.name)
+                .build(),
+        )
+        .resource_type_filters("lambda:function")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("GetResources", "functions", e))?;
+        for m in page.resource_tag_mapping_list() {
+            let Some(name) = m.resource_arn().and_then(function_name_of) else {
+                continue;
+            };
+            let tags: BTreeMap<String, String> = m
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            if tags.get(STACK_TAG) == Some(&stack.name) {
+                out.insert(name.to_string(), tags);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]` -> NAME.
+fn function_name_of(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    (parts.nth(5)? == "function").then_some(())?;
+    parts.next()
+}
+
+async fn list_tags(
+    clients: &Clients,
+    name: Option<&str>,
+    arn: Option<&str>,
+) -> Result<BTreeMap<String, String>> {
+    let (Some(name), Some(arn)) = (name, arn) else {
+        return Ok(BTreeMap::new());
+    };
+    let out = clients
+        .lambda
+        .list_tags()
+        .resource(arn)
+        .send()
+        .await
+        .map_err(|e| Error::aws("ListTags", &function_address(name), e))?;
+    Ok(out
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default())
+}
+
+async fn list_roles(clients: &Clients, stack: &Stack) -> Result<Vec<aws_sdk_iam::types::Role>> {
+    let mut out = Vec::new();
+    let mut pages = clients
+        .iam
+        .list_roles()
+        .path_prefix(role_path(&stack.name))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("ListRoles", "functions", e))?;
+        out.extend(page.roles().iter().cloned());
+    }
+    Ok(out)
+}
+
+async fn list_layers(clients: &Clients) -> Result<Vec<aws_sdk_lambda::types::LayersListItem>> {
+    let mut out = Vec::new();
+    let mut pages = clients.lambda.list_layers().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("ListLayers", "functions", e))?;
+        out.extend(page.layers().iter().cloned());
+    }
+    Ok(out)
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986); some implementations send them plain.
+fn parse_policy(doc: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(doc)
+        .ok()
+        .or_else(|| serde_json::from_str(&percent_decode(doc)?).ok())
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn known<'a>(t: &'a Text, address: &str, what: &str) -> Result<&'a str> {
+    t.expose().ok_or_else(|| {
+        Error::Other(format!(
+            "{address}: {what} was still unknown at apply (internal ordering error)"
+        ))
+    })
+}
+
+/// Zips a folder off the async threads: a layer can be tens of megabytes.
+async fn zip(dir: PathBuf, address: &str) -> Result<package::Package> {
+    let d = dir.clone();
+    let p = tokio::task::spawn_blocking(move || package::zip_dir(&d))
+        .await
+        .map_err(|e| Error::Other(format!("{address}: zipping {} failed: {e}", dir.display())))?
+        .map_err(|e| Error::User(format!("{address}: {e}")))?;
+    package::check_size(&dir, p.bytes.len()).map_err(|e| Error::User(format!("{address}: {e}")))?;
+    Ok(p)
+}
+
+/// Calls `call` until it succeeds, fails with an error `retryable` does not name, or `budget`
+/// runs out; `retryable` says what the wait is for.
+async fn retry<T, E, R, F, Fut>(
+    ctx: &Ctx<'_>,
+    address: &str,
+    operation: &'static str,
+    budget: Duration,
+    mut call: F,
+    retryable: impl Fn(&SdkError<E, R>) -> Option<&'static str>,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let started = Instant::now();
+    loop {
+        match call().await {
+            Ok(v) => {
+                ctx.progress.done_waiting(address);
+                return Ok(v);
+            }
+            Err(e) => match retryable(&e) {
+                Some(what) if started.elapsed() < budget => {
+                    let state = e.message().or(e.code()).unwrap_or("not yet").to_string();
+                    ctx.progress.waiting(address, what, &state);
+                    tokio::time::sleep(ctx.poll).await;
+                }
+                _ => return Err(Error::aws(operation, address, e)),
+            },
+        }
+    }
+}
+
+/// Lambda cannot use a role IAM has not finished propagating: "The role defined for the function
+/// cannot be assumed by Lambda", or, for a VPC function, "The provided execution role does not
+/// have permissions to call CreateNetworkInterface on EC2".
+fn iam_propagation<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'static str> {
+    let message = e.message().unwrap_or_default().to_ascii_lowercase();
+    (code_of(e) == Some("InvalidParameterValueException")
+        && (message.contains("cannot be assumed") || message.contains("does not have permissions")))
+    .then_some("the new role to reach Lambda (IAM propagation)")
+}
+
+/// Lambda refuses a change while the previous one is still being applied.
+fn update_in_progress<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'static str> {
+    (code_of(e) == Some("ResourceConflictException"))
+        .then_some("an earlier change of the function to finish")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ready {
+    /// `State` is Active (after CreateFunction).
+    Active,
+    /// `LastUpdateStatus` is Successful (after UpdateFunctionConfiguration/Code).
+    Updated,
+}
+
+/// Polls GetFunctionConfiguration until the function is ready, failing with Lambda's own reason.
+async fn wait_ready(
+    ctx: &Ctx<'_>,
+    address: &str,
+    name: &str,
+    ready: Ready,
+) -> Result<aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput> {
+    let started = Instant::now();
+    let what = match ready {
+        Ready::Active => "the function to become Active",
+        Ready::Updated => "the update to finish",
+    };
+    loop {
+        let c = ctx
+            .clients
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| Error::aws("GetFunctionConfiguration", address, e))?;
+        let state = c.state().cloned().unwrap_or(State::Active);
+        if state == State::Failed {
+            return Err(Error::Wait {
+                address: address.to_string(),
+                message: format!(
+                    "the function failed: {}: {} (Lambda cannot recover a Failed function: fix the cause, then delete it and apply again)",
+                    c.state_reason_code()
+                        .map(|r| r.as_str())
+                        .unwrap_or("Failed"),
+                    c.state_reason().unwrap_or("no reason given")
+                ),
+            });
+        }
+        let update = c
+            .last_update_status()
+            .cloned()
+            .unwrap_or(LastUpdateStatus::Successful);
+        if update == LastUpdateStatus::Failed {
+            return Err(Error::Wait {
+                address: address.to_string(),
+                message: format!(
+                    "the update failed: {}: {}",
+                    c.last_update_status_reason_code()
+                        .map(|r| r.as_str())
+                        .unwrap_or("Failed"),
+                    c.last_update_status_reason().unwrap_or("no reason given")
+                ),
+            });
+        }
+        let done = match ready {
+            Ready::Active => state != State::Pending,
+            Ready::Updated => state != State::Pending && update == LastUpdateStatus::Successful,
+        };
+        if done {
+            ctx.progress.done_waiting(address);
+            return Ok(c);
+        }
+        if started.elapsed() > READY {
+            return Err(Error::Wait {
+                address: address.to_string(),
+                message: format!(
+                    "gave up waiting for {what} after {} (state {}, last update {}); run apply again to keep waiting",
+                    crate::engine::progress::fmt_duration(started.elapsed()),
+                    state.as_str(),
+                    update.as_str()
+                ),
+            });
+        }
+        ctx.progress.waiting(
+            address,
+            what,
+            &format!("{} / {}", state.as_str(), update.as_str()),
+        );
+        tokio::time::sleep(ctx.poll).await;
+    }
+}
+
+fn hash_map(m: &BTreeMap<String, String>) -> HashMap<String, String> {
+    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn environment(s: &Spec, address: &str) -> Result<Environment> {
+    let mut vars = HashMap::new();
+    for (k, v) in &s.environment {
+        vars.insert(
+            k.clone(),
+            known(v, address, &format!("environment.{k}"))?.to_string(),
+        );
+    }
+    Ok(Environment::builder().set_variables(Some(vars)).build())
+}
+
+fn layers(s: &Spec, address: &str) -> Result<Vec<String>> {
+    s.layers
+        .iter()
+        .map(|l| known(l, address, "a layer ARN").map(str::to_string))
+        .collect()
+}
+
+fn vpc_config(s: &Spec, address: &str) -> Result<VpcConfig> {
+    let (subnets, groups) = match &s.vpc {
+        Some(v) => (
+            v.subnets.clone(),
+            v.security_groups
+                .iter()
+                .map(|g| known(g, address, "a security group id").map(str::to_string))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        // Empty lists detach the function from its VPC.
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(VpcConfig::builder()
+        .set_subnet_ids(Some(subnets))
+        .set_security_group_ids(Some(groups))
+        .build())
+}
+
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    address: &str,
+    spec: Option<&Spec>,
+    observed: Option<&Observed>,
+    change: &Change,
+) -> Result<Option<AnyObserved>> {
+    match change.action {
+        Action::Delete => {
+            let o = observed.expect("delete has an observed function");
+            delete_function(ctx, address, &o.name).await?;
+            Ok(None)
+        }
+        Action::Create => create_function(ctx, address, spec.expect("create has a spec"))
+            .await
+            .map(Some),
+        Action::Replace => {
+            // Only the name forces a replacement and the name is the address, so this cannot be
+            // planned; kept total for safety.
+            let o = observed.expect("replace has an observed function");
+            delete_function(ctx, address, &o.name).await?;
+            create_function(ctx, address, spec.expect("replace has a spec"))
+                .await
+                .map(Some)
+        }
+        Action::Update | Action::Adopt => {
+            let (s, o) = (
+                spec.expect("update has a spec"),
+                observed.expect("update has a function"),
+            );
+            update_function(ctx, address, s, o, change).await.map(Some)
+        }
+    }
+}
+
+async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyObserved> {
+    let lambda = &ctx.clients.lambda;
+    let pkg = zip(s.source.clone(), address).await?;
+    let mut req = lambda
+        .create_function()
+        .function_name(&s.name)
+        .runtime(Runtime::from(s.runtime.as_str()))
+        .role(known(&s.role, address, "the role ARN")?)
+        .handler(&s.handler)
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(pkg.bytes))
+                .build(),
+        )
+        .memory_size(s.memory)
+        .timeout(s.timeout)
+        .set_tags(Some(hash_map(&s.tags)));
+    if let Some(d) = &s.description {
+        req = req.description(d);
+    }
+    if !s.layers.is_empty() {
+        req = req.set_layers(Some(layers(s, address)?));
+    }
+    if s.vpc.is_some() {
+        req = req.vpc_config(vpc_config(s, address)?);
+    }
+    if !s.environment.is_empty() {
+        req = req.environment(environment(s, address)?);
+    }
+    retry(
+        ctx,
+        address,
+        "CreateFunction",
+        PROPAGATION,
+        || req.clone().send(),
+        iam_propagation,
+    )
+    .await?;
+    let c = wait_ready(ctx, address, &s.name, Ready::Active).await?;
+    Ok(AnyObserved::Function(observed_of!(
+        &c,
+        true,
+        s.tags.clone()
+    )))
+}
+
+async fn update_function(
+    ctx: &Ctx<'_>,
+    address: &str,
+    s: &Spec,
+    o: &Observed,
+    c: &Change,
+) -> Result<AnyObserved> {
+    let lambda = &ctx.clients.lambda;
+    let mut latest = None;
+    if config_changed(c) {
+        let mut req = lambda
+            .update_function_configuration()
+            .function_name(&s.name)
+            .runtime(Runtime::from(s.runtime.as_str()))
+            .role(known(&s.role, address, "the role ARN")?)
+            .handler(&s.handler)
+            .memory_size(s.memory)
+            .timeout(s.timeout)
+            .set_layers(Some(layers(s, address)?))
+            .environment(environment(s, address)?);
+        if let Some(d) = &s.description {
+            req = req.description(d);
+        }
+        // Only when it changed: a VPC update makes Lambda set up network interfaces again.
+        if c.changes("vpc.subnets") || c.changes("vpc.security_groups") {
+            req = req.vpc_config(vpc_config(s, address)?);
+        }
+        retry(
+            ctx,
+            address,
+            "UpdateFunctionConfiguration",
+            READY,
+            || req.clone().send(),
+            |e| update_in_progress(e).or_else(|| iam_propagation(e)),
+        )
+        .await?;
+        latest = Some(wait_ready(ctx, address, &s.name, Ready::Updated).await?);
+    }
+    if c.changes("code") {
+        let pkg = zip(s.source.clone(), address).await?;
+        let req = lambda
+            .update_function_code()
+            .function_name(&s.name)
+            .zip_file(Blob::new(pkg.bytes));
+        retry(
+            ctx,
+            address,
+            "UpdateFunctionCode",
+            READY,
+            || req.clone().send(),
+            update_in_progress,
+        )
+        .await?;
+        latest = Some(wait_ready(ctx, address, &s.name, Ready::Updated).await?);
+    }
+    let mut tags = o.tags.clone();
+    if tags_changed(c) || c.action == Action::Adopt {
+        let missing: BTreeMap<String, String> = s
+            .tags
+            .iter()
+            .filter(|(k, v)| o.tags.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !missing.is_empty() {
+            lambda
+                .tag_resource()
+                .resource(&o.arn)
+                .set_tags(Some(hash_map(&missing)))
+                .send()
+                .await
+                .map_err(|e| Error::aws("TagResource", address, e))?;
+        }
+        tags.extend(missing);
+    }
+    Ok(AnyObserved::Function(match latest {
+        Some(latest) => observed_of!(&latest, true, tags),
+        None => Observed {
+            owned: true,
+            tags,
+            ..o.clone()
+        },
+    }))
+}
+
+async fn delete_function(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
+    let r = retry(
+        ctx,
+        address,
+        "DeleteFunction",
+        READY,
+        || {
+            ctx.clients
+                .lambda
+                .delete_function()
+                .function_name(name)
+                .send()
+        },
+        update_in_progress,
+    )
+    .await;
+    match r {
+        Err(e) if e.aws_code() == Some("ResourceNotFoundException") => Ok(()),
+        other => other.map(|_| ()),
+    }
 }
 
 pub async fn apply_role(
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
     address: &str,
-    _s: Option<&RoleSpec>,
-    _o: Option<&RoleObserved>,
-    _c: &Change,
+    spec: Option<&RoleSpec>,
+    observed: Option<&RoleObserved>,
+    change: &Change,
 ) -> Result<Option<AnyObserved>> {
-    Err(Error::Other(format!("{address}: not supported yet")))
+    match change.action {
+        Action::Delete => {
+            let o = observed.expect("delete has an observed role");
+            delete_role(ctx, address, &o.name).await?;
+            Ok(None)
+        }
+        Action::Create => create_role(ctx, address, spec.expect("create has a spec"))
+            .await
+            .map(Some),
+        Action::Replace => {
+            let o = observed.expect("replace has an observed role");
+            delete_role(ctx, address, &o.name).await?;
+            create_role(ctx, address, spec.expect("replace has a spec"))
+                .await
+                .map(Some)
+        }
+        Action::Update | Action::Adopt => {
+            let (s, o) = (
+                spec.expect("update has a spec"),
+                observed.expect("update has a role"),
+            );
+            if change.changes("assume_role_policy") {
+                ctx.clients
+                    .iam
+                    .update_assume_role_policy()
+                    .role_name(&o.name)
+                    .policy_document(s.trust_policy.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("UpdateAssumeRolePolicy", address, e))?;
+            }
+            Ok(Some(AnyObserved::Role(RoleObserved {
+                trust_policy: Some(s.trust_policy.clone()),
+                ..o.clone()
+            })))
+        }
+    }
 }
+
+async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<AnyObserved> {
+    let iam = &ctx.clients.iam;
+    let tags = s
+        .tags
+        .iter()
+        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Other(format!("{address}: {e}")))?;
+    let out = iam
+        .create_role()
+        .role_name(&s.name)
+        .path(&s.path)
+        .assume_role_policy_document(s.trust_policy.to_string())
+        .description("Execution role of a Lambda function, managed by deploy")
+        .set_tags(Some(tags))
+        .send()
+        .await;
+    let role = match out {
+        Ok(out) => out
+            .role
+            .ok_or_else(|| Error::Other(format!("{address}: CreateRole returned no role")))?,
+        Err(e) if code_of(&e) == Some("EntityAlreadyExists") => {
+            return Err(Error::User(format!(
+                "{address}: a role named {} already exists outside {} (this stack did not create it): delete or rename it, or set the function's `role:` to its ARN",
+                s.name, s.path
+            )));
+        }
+        Err(e) => return Err(Error::aws("CreateRole", address, e)),
+    };
+    for policy in &s.policies {
+        if let Err(e) = iam
+            .attach_role_policy()
+            .role_name(&s.name)
+            .policy_arn(policy)
+            .send()
+            .await
+        {
+            // Without its policy the role would look complete to the next plan (attachments are
+            // not read back), so undo the create and let a rerun start over.
+            let err = Error::aws("AttachRolePolicy", address, e);
+            let _ = iam.delete_role().role_name(&s.name).send().await;
+            return Err(err);
+        }
+    }
+    Ok(AnyObserved::Role(RoleObserved {
+        owned: true,
+        arn: role.arn().to_string(),
+        name: role.role_name().to_string(),
+        path: role.path().to_string(),
+        trust_policy: Some(s.trust_policy.clone()),
+    }))
+}
+
+async fn delete_role(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
+    let iam = &ctx.clients.iam;
+    let no_such = |code: Option<&str>| code == Some("NoSuchEntity");
+    // IAM refuses to delete a role that still has policies: detach the managed ones and delete
+    // any inline ones (someone may have added one by hand).
+    let mut attached = Vec::new();
+    let mut pages = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => attached.extend(
+                p.attached_policies()
+                    .iter()
+                    .filter_map(|a| a.policy_arn().map(str::to_string)),
+            ),
+            Err(e) if no_such(code_of(&e)) => return Ok(()),
+            Err(e) => return Err(Error::aws("ListAttachedRolePolicies", address, e)),
+        }
+    }
+    for arn in attached {
+        match iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if no_such(code_of(&e)) => {}
+            Err(e) => return Err(Error::aws("DetachRolePolicy", address, e)),
+        }
+    }
+    let mut inline = Vec::new();
+    let mut pages = iam
+        .list_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => inline.extend(p.policy_names().iter().cloned()),
+            Err(e) if no_such(code_of(&e)) => return Ok(()),
+            Err(e) => return Err(Error::aws("ListRolePolicies", address, e)),
+        }
+    }
+    for policy in inline {
+        match iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(&policy)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if no_such(code_of(&e)) => {}
+            Err(e) => return Err(Error::aws("DeleteRolePolicy", address, e)),
+        }
+    }
+    match iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if no_such(code_of(&e)) => Ok(()),
+        Err(e) => Err(Error::aws("DeleteRole", address, e)),
+    }
+}
+
 pub async fn apply_layer(
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
     address: &str,
-    _s: Option<&LayerSpec>,
-    _o: Option<&LayerObserved>,
-    _c: &Change,
+    spec: Option<&LayerSpec>,
+    observed: Option<&LayerObserved>,
+    change: &Change,
 ) -> Result<Option<AnyObserved>> {
-    Err(Error::Other(format!("{address}: not supported yet")))
+    match change.action {
+        Action::Delete => {
+            let o = observed.expect("delete has an observed layer");
+            delete_layer_versions(ctx, address, &o.name).await?;
+            Ok(None)
+        }
+        // A version is immutable: every change publishes a new one. Earlier versions stay until
+        // the layer leaves the stack, so a function not yet moved keeps working.
+        Action::Create | Action::Replace | Action::Update | Action::Adopt => {
+            publish_layer(ctx, address, spec.expect("a layer change has a spec"))
+                .await
+                .map(Some)
+        }
+    }
 }
-pub async fn apply(
-    _ctx: &Ctx<'_>,
-    address: &str,
-    _s: Option<&Spec>,
-    _o: Option<&Observed>,
-    _c: &Change,
-) -> Result<Option<AnyObserved>> {
-    Err(Error::Other(format!("{address}: not supported yet")))
+
+async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<AnyObserved> {
+    let dir = s.source.clone();
+    // Hash what is zipped, from the same moment, so the description matches the upload.
+    let content = {
+        let d = dir.clone();
+        tokio::task::spawn_blocking(move || package::content_sha256(&d))
+            .await
+            .map_err(|e| Error::Other(format!("{address}: reading {} failed: {e}", dir.display())))?
+            .map_err(|e| Error::User(format!("{address}: {e}")))?
+    };
+    let pkg = zip(dir, address).await?;
+    let out = ctx
+        .clients
+        .lambda
+        .publish_layer_version()
+        .layer_name(&s.name)
+        .description(layer_description(&s.stack, &s.function, &content))
+        .content(
+            LayerVersionContentInput::builder()
+                .zip_file(Blob::new(pkg.bytes))
+                .build(),
+        )
+        .set_compatible_runtimes((!s.runtimes.is_empty()).then(|| {
+            s.runtimes
+                .iter()
+                .map(|r| Runtime::from(r.as_str()))
+                .collect()
+        }))
+        .send()
+        .await
+        .map_err(|e| Error::aws("PublishLayerVersion", address, e))?;
+    let version_arn = out
+        .layer_version_arn()
+        .ok_or_else(|| Error::Other(format!("{address}: PublishLayerVersion returned no ARN")))?;
+    Ok(AnyObserved::Layer(LayerObserved {
+        version_arn: version_arn.to_string(),
+        name: s.name.clone(),
+        version: out.version(),
+        content,
+        runtimes: s.runtimes.clone(),
+    }))
+}
+
+/// Deletes the versions of a layer that carry this stack's marker; versions others published
+/// under the same name are left alone.
+async fn delete_layer_versions(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
+    let lambda = &ctx.clients.lambda;
+    let mut ours = Vec::new();
+    let mut pages = lambda
+        .list_layer_versions()
+        .layer_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => ours.extend(
+                p.layer_versions()
+                    .iter()
+                    .filter(|v| {
+                        v.description()
+                            .and_then(parse_layer_description)
+                            .is_some_and(|m| m.stack == ctx.stack.name)
+                    })
+                    .map(|v| v.version()),
+            ),
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(()),
+            Err(e) => return Err(Error::aws("ListLayerVersions", address, e)),
+        }
+    }
+    for version in ours {
+        match lambda
+            .delete_layer_version()
+            .layer_name(name)
+            .version_number(version)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(Error::aws("DeleteLayerVersion", address, e)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_come_from_arns() {
+        assert_eq!(
+            function_name_of("arn:aws:lambda:us-east-1:1:function:f"),
+            Some("f")
+        );
+        assert_eq!(
+            function_name_of("arn:aws:lambda:us-east-1:1:function:f:$LATEST"),
+            Some("f")
+        );
+        assert_eq!(
+            function_name_of("arn:aws:lambda:us-east-1:1:layer:f:1"),
+            None
+        );
+        assert_eq!(function_name_of("nonsense"), None);
+    }
+
+    type Err = SdkError<
+        aws_sdk_lambda::operation::create_function::CreateFunctionError,
+        aws_smithy_runtime_api::http::Response,
+    >;
+
+    fn service_error(code: &str, message: &str) -> Err {
+        let meta = aws_smithy_types::error::ErrorMetadata::builder()
+            .code(code)
+            .message(message)
+            .build();
+        SdkError::service_error(
+            aws_sdk_lambda::operation::create_function::CreateFunctionError::generic(meta),
+            aws_smithy_runtime_api::http::Response::new(
+                400u16.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::empty(),
+            ),
+        )
+    }
+
+    #[test]
+    fn retryable_errors_are_recognised() {
+        let e = service_error(
+            "InvalidParameterValueException",
+            "The role defined for the function cannot be assumed by Lambda.",
+        );
+        assert!(iam_propagation(&e).is_some());
+        let e = service_error(
+            "InvalidParameterValueException",
+            "The provided execution role does not have permissions to call CreateNetworkInterface on EC2",
+        );
+        assert!(iam_propagation(&e).is_some());
+        let e = service_error(
+            "InvalidParameterValueException",
+            "Unzipped size must be smaller than 262144000 bytes",
+        );
+        assert!(iam_propagation(&e).is_none());
+        let e = service_error(
+            "ResourceConflictException",
+            "The operation cannot be performed at this time.",
+        );
+        assert!(update_in_progress(&e).is_some() && iam_propagation(&e).is_none());
+    }
+
+    async fn offline_ctx_parts() -> (Clients, Stack) {
+        let clients = clients_at("http://127.0.0.1:9").await;
+        let stack = crate::stack::parse_str(
+            "stack: s\n",
+            std::path::Path::new("stack.yaml"),
+            std::path::Path::new("."),
+            &|_| None,
+        )
+        .unwrap();
+        (clients, stack)
+    }
+
+    #[tokio::test]
+    async fn retry_waits_out_retryable_errors_and_stops_on_others() {
+        let (clients, stack) = offline_ctx_parts().await;
+        let env = LiveEnv::default();
+        let progress = crate::engine::Progress::quiet();
+        let ctx = Ctx {
+            clients: &clients,
+            stack: &stack,
+            env: &env,
+            progress: &progress,
+            poll: Duration::from_millis(1),
+        };
+        let calls = std::cell::Cell::new(0);
+        let out = retry(
+            &ctx,
+            "a",
+            "CreateFunction",
+            Duration::from_secs(5),
+            || {
+                calls.set(calls.get() + 1);
+                let n = calls.get();
+                async move {
+                    if n < 3 {
+                        Err(service_error(
+                            "InvalidParameterValueException",
+                            "role cannot be assumed",
+                        ))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+            iam_propagation,
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, 3);
+
+        calls.set(0);
+        let e = retry(
+            &ctx,
+            "a",
+            "CreateFunction",
+            Duration::from_secs(5),
+            || {
+                calls.set(calls.get() + 1);
+                async { Err::<(), _>(service_error("AccessDeniedException", "no")) }
+            },
+            iam_propagation,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(calls.get(), 1);
+        assert_eq!(e.aws_code(), Some("AccessDeniedException"));
+
+        // The budget bounds the wait.
+        calls.set(0);
+        let e = retry(
+            &ctx,
+            "a",
+            "UpdateFunctionCode",
+            Duration::from_millis(20),
+            || {
+                calls.set(calls.get() + 1);
+                async { Err::<(), _>(service_error("ResourceConflictException", "busy")) }
+            },
+            update_in_progress,
+        )
+        .await
+        .unwrap_err();
+        assert!(calls.get() > 1);
+        assert_eq!(e.aws_code(), Some("ResourceConflictException"));
+    }
+
+    /// A one-route HTTP server answering each request with the next of `bodies` (the last one
+    /// repeats): enough to walk the Lambda state machine that moto skips (it is always Active).
+    async fn fake_lambda(
+        bodies: Vec<&'static str>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let bodies = bodies.clone();
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                        buf.drain(..end);
+                        let i = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let body = bodies[i.min(bodies.len() - 1)];
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if sock.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, served)
+    }
+
+    /// Clients with fixed credentials (no credential chain, no network) sending to `url`.
+    async fn clients_at(url: &str) -> Clients {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                "a", "b", None, None, "test",
+            ))
+            .load()
+            .await;
+        Clients {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            rds: aws_sdk_rds::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
+            region: "us-east-1".into(),
+            calls: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn waits_for_pending_then_active_and_reports_failures() {
+        let (_, stack) = offline_ctx_parts().await;
+        let env = LiveEnv::default();
+        let progress = crate::engine::Progress::quiet();
+
+        let (url, served) = fake_lambda(vec![
+            r#"{"FunctionName":"f","State":"Pending","LastUpdateStatus":"InProgress"}"#,
+            r#"{"FunctionName":"f","State":"Pending","LastUpdateStatus":"InProgress"}"#,
+            r#"{"FunctionName":"f","State":"Active","LastUpdateStatus":"Successful","MemorySize":256}"#,
+        ])
+        .await;
+        let clients = clients_at(&url).await;
+        let ctx = Ctx {
+            clients: &clients,
+            stack: &stack,
+            env: &env,
+            progress: &progress,
+            poll: Duration::from_millis(1),
+        };
+        let c = wait_ready(&ctx, "functions.f", "f", Ready::Active)
+            .await
+            .unwrap();
+        assert_eq!(c.memory_size(), Some(256));
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+        let (url, _) = fake_lambda(vec![
+            r#"{"FunctionName":"f","State":"Active","LastUpdateStatus":"InProgress"}"#,
+            r#"{"FunctionName":"f","State":"Active","LastUpdateStatus":"Failed","LastUpdateStatusReasonCode":"SubnetOutOfIPAddresses","LastUpdateStatusReason":"no free IPs"}"#,
+        ])
+        .await;
+        let clients = clients_at(&url).await;
+        let ctx = Ctx {
+            clients: &clients,
+            ..ctx
+        };
+        let e = wait_ready(&ctx, "functions.f", "f", Ready::Updated)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("SubnetOutOfIPAddresses: no free IPs"),
+            "{e}"
+        );
+
+        let (url, _) = fake_lambda(vec![
+            r#"{"FunctionName":"f","State":"Failed","StateReasonCode":"InvalidSubnet","StateReason":"subnet-1 does not exist"}"#,
+        ])
+        .await;
+        let clients = clients_at(&url).await;
+        let ctx = Ctx {
+            clients: &clients,
+            ..ctx
+        };
+        let e = wait_ready(&ctx, "functions.f", "f", Ready::Active)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("InvalidSubnet: subnet-1 does not exist"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn policies_decode_plain_or_url_encoded() {
+        let plain = r#"{"Version":"2012-10-17","Statement":[]}"#;
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
+        let want = serde_json::json!({"Version": "2012-10-17", "Statement": []});
+        assert_eq!(parse_policy(plain), Some(want.clone()));
+        assert_eq!(parse_policy(encoded), Some(want));
+        assert_eq!(parse_policy("%ZZ"), None);
+    }
 }

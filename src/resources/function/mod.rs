@@ -1,62 +1,1426 @@
-//! Lambda functions, their `auto` roles and the layers published from folders. (Placeholder.)
+//! Lambda functions, their `auto` roles and the layers published from folders.
+//!
+//! Addresses: `functions.<fn>` (the function), `functions.<fn>.role` (the role `<fn>-role` that
+//! `role: auto` creates) and `functions.<fn>.layer.<layer>` (a layer published from a folder; when
+//! several functions declare the same layer name it lives under the first of them in name order).
+//!
+//! Ownership without tags where AWS cannot list them cheaply:
+//! - roles live under the IAM path `/deploy/<stack>/`, so one `ListRoles` with that path prefix
+//!   finds exactly this stack's roles;
+//! - each layer version this stack publishes carries `deploy:<stack> fn:<fn> sha256:<content>` as
+//!   its description, so one `ListLayers` tells which layers are ours and whether their latest
+//!   version still matches the folder.
+//!
+//! Only the function name forces a replacement, and the name is the address, so a function is
+//! never replaced: everything else (code, runtime, role, layers, VPC, environment) changes in
+//! place, as in CloudFormation. A layer is different: a layer version is immutable, so new folder
+//! content (or new runtimes) means a new version, which the plan shows as a replace.
 
 pub mod aws;
+pub mod package;
 
-use crate::plan::{Change, PlanError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::plan::{Action, Change, Diff, PlanError, list};
+use crate::resources::security_group::{group_address, group_ref_id, owned_change, tag_diff};
 use crate::resources::{Key, LiveEnv, NodeDef, Spec as AnySpec};
-use crate::stack::{Resolver, Stack};
+use crate::stack::{GroupRef, LayerRef, Pos, Resolver, RoleRef, Stack, Subnets};
+use crate::value::{Shown, Text};
+
+/// The managed policy every `auto` role gets: logs, plus the ENI calls a VPC function needs.
+pub const VPC_ACCESS_POLICY: &str = "iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
+
+/// Environment variables Lambda sets itself and refuses in `Environment`
+/// (Lambda developer guide, "Defined runtime environment variables").
+const RESERVED_ENV: &[&str] = &[
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_REGION",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "LAMBDA_RUNTIME_DIR",
+    "LAMBDA_TASK_ROOT",
+];
 
 #[derive(Clone, Debug)]
-pub struct RoleSpec {}
+pub struct RoleSpec {
+    pub name: String,
+    pub path: String,
+    pub trust_policy: serde_json::Value,
+    /// Managed policy ARNs attached on create.
+    pub policies: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub pos: Pos,
+}
+
 #[derive(Clone, Debug)]
 pub struct RoleObserved {
+    /// Roles are found by this stack's IAM path, so every role observed is owned.
     pub owned: bool,
     pub arn: String,
+    pub name: String,
+    pub path: String,
+    /// The trust policy, decoded; `None` when AWS did not return a readable one.
+    pub trust_policy: Option<serde_json::Value>,
 }
+
 #[derive(Clone, Debug)]
-pub struct LayerSpec {}
-#[derive(Clone, Debug)]
+pub struct LayerSpec {
+    pub name: String,
+    pub stack: String,
+    /// The function the layer is addressed under (recorded in the version description).
+    pub function: String,
+    pub source: PathBuf,
+    /// Sorted.
+    pub runtimes: Vec<String>,
+    /// [`package::content_sha256`] of the folder, or why it cannot be read.
+    pub content: Result<String, String>,
+    /// Set when functions declare this layer name with different folders or runtimes.
+    pub conflict: Option<String>,
+    pub pos: Pos,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayerObserved {
+    /// The latest version published by this stack.
     pub version_arn: String,
+    pub name: String,
+    pub version: i64,
+    /// The content hash recorded in the version's description.
+    pub content: String,
+    /// Sorted.
+    pub runtimes: Vec<String>,
 }
+
+/// A function's VPC attachment as the file wants it.
 #[derive(Clone, Debug)]
-pub struct Spec {}
+pub struct VpcSpec {
+    /// Sorted.
+    pub subnets: Vec<String>,
+    /// Group ids, unknown while a group of this stack is still to be created.
+    pub security_groups: Vec<Text>,
+}
+
 #[derive(Clone, Debug)]
+pub struct Spec {
+    pub name: String,
+    pub source: PathBuf,
+    /// `CodeSha256` of the folder's zip, or why it cannot be zipped.
+    pub code: Result<String, String>,
+    pub runtime: String,
+    pub handler: String,
+    pub description: Option<String>,
+    pub memory: i32,
+    pub timeout: i32,
+    pub role: Text,
+    /// Layer version ARNs, in order.
+    pub layers: Vec<Text>,
+    /// `None`: not in a VPC (a function that is in one is detached).
+    pub vpc: Option<VpcSpec>,
+    pub environment: BTreeMap<String, Text>,
+    pub tags: BTreeMap<String, String>,
+    pub pos: Pos,
+}
+
+/// A function as Lambda reports it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Observed {
+    /// Carries this stack's `deploy:stack` tag.
     pub owned: bool,
     pub arn: String,
+    pub name: String,
+    pub runtime: String,
+    pub handler: String,
+    pub description: Option<String>,
+    pub memory: i32,
+    pub timeout: i32,
+    pub role: String,
+    pub layers: Vec<String>,
+    /// Sorted.
+    pub subnets: Vec<String>,
+    /// Sorted.
+    pub security_groups: Vec<String>,
+    /// May hold secrets: never printed (see the `Debug` impl).
+    pub environment: BTreeMap<String, String>,
+    pub code_sha256: String,
+    pub tags: BTreeMap<String, String>,
 }
 
-pub fn nodes(_stack: &Stack) -> Vec<NodeDef> {
-    Vec::new()
+impl fmt::Debug for Observed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observed")
+            .field("owned", &self.owned)
+            .field("arn", &self.arn)
+            .field("runtime", &self.runtime)
+            .field("handler", &self.handler)
+            .field("description", &self.description)
+            .field("memory", &self.memory)
+            .field("timeout", &self.timeout)
+            .field("role", &self.role)
+            .field("layers", &self.layers)
+            .field("subnets", &self.subnets)
+            .field("security_groups", &self.security_groups)
+            .field("environment", &self.environment.keys().collect::<Vec<_>>())
+            .field("code_sha256", &self.code_sha256)
+            .field("tags", &self.tags)
+            .finish()
+    }
 }
 
-pub fn spec(_stack: &Stack, key: &Key, _r: &Resolver, _env: &LiveEnv) -> AnySpec {
-    unreachable!("function::spec called for {key:?}")
+pub fn function_address(name: &str) -> String {
+    format!("functions.{name}")
+}
+
+pub fn role_address(function: &str) -> String {
+    format!("functions.{function}.role")
+}
+
+pub fn layer_address(function: &str, layer: &str) -> String {
+    format!("functions.{function}.layer.{layer}")
+}
+
+pub fn role_name(function: &str) -> String {
+    format!("{function}-role")
+}
+
+/// The IAM path that marks this stack's roles.
+pub fn role_path(stack: &str) -> String {
+    format!("/deploy/{stack}/")
+}
+
+/// The ARN partition of a region.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The trust policy of an `auto` role: Lambda may assume it.
+pub fn trust_policy() -> serde_json::Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": "lambda.amazonaws.com" },
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// The description of a layer version this stack publishes.
+pub fn layer_description(stack: &str, function: &str, content: &str) -> String {
+    format!("deploy:{stack} fn:{function} sha256:{content}")
+}
+
+/// What a layer version description says, when this tool wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerMarker {
+    pub stack: String,
+    pub function: String,
+    pub content: String,
+}
+
+pub fn parse_layer_description(d: &str) -> Option<LayerMarker> {
+    let mut stack = None;
+    let mut function = None;
+    let mut content = None;
+    for word in d.split_whitespace() {
+        if let Some(v) = word.strip_prefix("deploy:") {
+            stack = Some(v);
+        } else if let Some(v) = word.strip_prefix("fn:") {
+            function = Some(v);
+        } else if let Some(v) = word.strip_prefix("sha256:") {
+            content = Some(v);
+        }
+    }
+    Some(LayerMarker {
+        stack: stack?.to_string(),
+        function: function?.to_string(),
+        content: content?.to_string(),
+    })
+}
+
+/// The first function (in name order) declaring a folder layer of this name, and its declaration.
+pub fn layer_owner<'a>(stack: &'a Stack, layer: &str) -> Option<(&'a str, &'a LayerRef)> {
+    stack.functions.iter().find_map(|(f, def)| {
+        def.layers
+            .iter()
+            .find(|l| matches!(l, LayerRef::Folder { name, .. } if name == layer))
+            .map(|l| (f.as_str(), l))
+    })
+}
+
+pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
+    let mut out = Vec::new();
+    let mut layers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, f) in &stack.functions {
+        let mut deps = Vec::new();
+        if f.role == RoleRef::Auto {
+            out.push(NodeDef {
+                address: role_address(name),
+                key: Key::Role(name.clone()),
+                deps: vec![],
+            });
+            deps.push(role_address(name));
+        }
+        for l in &f.layers {
+            let LayerRef::Folder { name: layer, .. } = l else {
+                continue;
+            };
+            let address = layers.entry(layer.clone()).or_insert_with(|| {
+                let address = layer_address(name, layer);
+                out.push(NodeDef {
+                    address: address.clone(),
+                    key: Key::Layer(layer.clone()),
+                    deps: vec![],
+                });
+                address
+            });
+            deps.push(address.clone());
+        }
+        if let Some(vpc) = &f.vpc {
+            for g in &vpc.security_groups {
+                if let GroupRef::Stack(g) = g {
+                    deps.push(group_address(g));
+                }
+            }
+        }
+        let refs: BTreeSet<String> = f
+            .environment
+            .values()
+            .flat_map(|t| t.refs())
+            .map(|r| r.address())
+            .collect();
+        deps.extend(refs);
+        let mut seen = BTreeSet::new();
+        deps.retain(|d| seen.insert(d.clone()));
+        out.push(NodeDef {
+            address: function_address(name),
+            key: Key::Function(name.clone()),
+            deps,
+        });
+    }
+    out
+}
+
+pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> AnySpec {
+    match key {
+        Key::Role(function) => AnySpec::Role(RoleSpec {
+            name: role_name(function),
+            path: role_path(&stack.name),
+            trust_policy: trust_policy(),
+            policies: vec![format!(
+                "arn:{}:{VPC_ACCESS_POLICY}",
+                partition(&env.region)
+            )],
+            tags: crate::engine::stack_tags(stack),
+            pos: stack.functions[function].pos,
+        }),
+        Key::Layer(layer) => AnySpec::Layer(layer_spec(stack, layer)),
+        Key::Function(name) => AnySpec::Function(function_spec(stack, name, r, env)),
+        _ => unreachable!("function::spec called for {key:?}"),
+    }
+}
+
+fn layer_spec(stack: &Stack, layer: &str) -> LayerSpec {
+    let (function, decl) = layer_owner(stack, layer).expect("layer keys come from the stack");
+    let LayerRef::Folder {
+        source, runtimes, ..
+    } = decl
+    else {
+        unreachable!("layer_owner finds folder layers")
+    };
+    let sorted = |r: &[String]| {
+        let mut r = r.to_vec();
+        r.sort();
+        r.dedup();
+        r
+    };
+    let runtimes = sorted(runtimes);
+    let conflict = stack.functions.iter().find_map(|(other, f)| {
+        f.layers.iter().find_map(|l| match l {
+            LayerRef::Folder {
+                name,
+                source: s,
+                runtimes: rt,
+            } if name == layer && (s != source || sorted(rt) != runtimes) => Some(format!(
+                "functions `{function}` and `{other}` declare layer `{layer}` with different folders or runtimes; a layer name is one layer: give them the same declaration, or different names"
+            )),
+            _ => None,
+        })
+    });
+    LayerSpec {
+        name: layer.to_string(),
+        stack: stack.name.clone(),
+        function: function.to_string(),
+        source: source.clone(),
+        runtimes,
+        content: package::content_sha256(source),
+        conflict,
+        pos: stack.functions[function].pos,
+    }
+}
+
+fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec {
+    let f = &stack.functions[name];
+    let role = match &f.role {
+        RoleRef::Auto => r.attr(&role_address(name), "arn"),
+        RoleRef::Arn(a) => Text::known(a.clone()),
+    };
+    let layers = f
+        .layers
+        .iter()
+        .map(|l| match l {
+            LayerRef::Arn(a) => Text::known(a.clone()),
+            LayerRef::Folder { name: layer, .. } => {
+                let owner = layer_owner(stack, layer).map_or(name, |(o, _)| o);
+                r.attr(&layer_address(owner, layer), "arn")
+            }
+        })
+        .collect();
+    let vpc = f.vpc.as_ref().map(|v| {
+        let mut subnets = match &v.subnets {
+            Subnets::Default => env.default_subnets.clone(),
+            Subnets::Ids(ids) => ids.clone(),
+        };
+        subnets.sort();
+        subnets.dedup();
+        VpcSpec {
+            subnets,
+            security_groups: v
+                .security_groups
+                .iter()
+                .map(|g| group_ref_id(r, g))
+                .collect(),
+        }
+    });
+    Spec {
+        name: name.to_string(),
+        source: f.source.clone(),
+        code: package::code_sha256(&f.source),
+        runtime: f.runtime.clone(),
+        handler: f.handler.clone(),
+        description: f.description.clone(),
+        memory: f.memory,
+        timeout: f.timeout,
+        role,
+        layers,
+        vpc,
+        environment: f
+            .environment
+            .iter()
+            .map(|(k, t)| (k.clone(), r.resolve(t)))
+            .collect(),
+        tags: crate::engine::stack_tags(stack),
+        pos: f.pos,
+    }
+}
+
+/// The physical ids a live function points at (its role, layer versions and security groups):
+/// deleting one of them waits until the function has let go.
+pub fn refs(o: &Observed) -> Vec<String> {
+    let mut out = vec![o.role.clone()];
+    out.extend(o.layers.iter().cloned());
+    out.extend(o.security_groups.iter().cloned());
+    out
+}
+
+fn plan_error(address: &str, pos: Pos, message: impl Into<String>) -> PlanError {
+    PlanError {
+        address: address.to_string(),
+        pos,
+        message: message.into(),
+    }
 }
 
 pub fn diff_role(
-    _a: &str,
-    _s: Option<&RoleSpec>,
-    _o: Option<&RoleObserved>,
+    address: &str,
+    spec: Option<&RoleSpec>,
+    observed: Option<&RoleObserved>,
 ) -> Result<Option<Change>, PlanError> {
-    Ok(None)
-}
-pub fn diff_layer(
-    _a: &str,
-    _s: Option<&LayerSpec>,
-    _o: Option<&LayerObserved>,
-) -> Result<Option<Change>, PlanError> {
-    Ok(None)
-}
-pub fn diff(
-    _a: &str,
-    _s: Option<&Spec>,
-    _o: Option<&Observed>,
-) -> Result<Option<Change>, PlanError> {
-    Ok(None)
+    let Some(s) = spec else {
+        return Ok(observed.map(|_| {
+            Change::new(address, Action::Delete).note("its policies are detached first")
+        }));
+    };
+    if s.name.len() > 64 {
+        return Err(plan_error(
+            address,
+            s.pos,
+            format!(
+                "the role name `{}` would exceed IAM's 64 characters: shorten the function name, or give `role:` an existing role ARN",
+                s.name
+            ),
+        ));
+    }
+    let mut d = Diff::new();
+    let o = observed;
+    d.value(
+        "name",
+        o.map(|o| o.name.clone()),
+        Some(s.name.clone()),
+        true,
+    );
+    d.value(
+        "path",
+        o.map(|o| o.path.clone()),
+        Some(s.path.clone()),
+        true,
+    );
+    if o.is_none_or(|o| o.trust_policy.as_ref() != Some(&s.trust_policy)) {
+        d.shown(
+            "assume_role_policy",
+            Shown::opt(
+                o.and_then(|o| o.trust_policy.as_ref())
+                    .map(|v| v.to_string()),
+            ),
+            Shown::value(s.trust_policy.to_string()),
+            false,
+        );
+    }
+    match o {
+        None => {
+            d.shown(
+                "policies",
+                Shown::Absent,
+                Shown::value(list(&s.policies)),
+                false,
+            );
+            tag_diff(&mut d, &BTreeMap::new(), &s.tags);
+            Ok(Some(d.into_create(address)))
+        }
+        Some(o) => Ok(owned_change(address, d, o.owned)),
+    }
 }
 
-pub fn refs(_o: &Observed) -> Vec<String> {
-    Vec::new()
+pub fn diff_layer(
+    address: &str,
+    spec: Option<&LayerSpec>,
+    observed: Option<&LayerObserved>,
+) -> Result<Option<Change>, PlanError> {
+    let Some(s) = spec else {
+        return Ok(observed.map(|_| {
+            Change::new(address, Action::Delete)
+                .note("deletes every version of the layer that this stack published")
+        }));
+    };
+    if let Some(c) = &s.conflict {
+        return Err(plan_error(address, s.pos, c.clone()));
+    }
+    let content = s
+        .content
+        .as_ref()
+        .map_err(|e| plan_error(address, s.pos, format!("layer `{}`: {e}", s.name)))?;
+    let mut d = Diff::new();
+    let o = observed;
+    if o.is_none_or(|o| &o.content != content) {
+        d.shown(
+            "content",
+            Shown::opt(o.map(|o| short(&o.content))),
+            Shown::value(short(content)),
+            true,
+        );
+    }
+    d.value(
+        "runtimes",
+        o.map(|o| list(&o.runtimes)),
+        Some(list(&s.runtimes)),
+        true,
+    );
+    Ok(match o {
+        None => Some(d.into_create(address)),
+        Some(o) => d.into_change(address).map(|c| {
+            c.note(format!(
+                "publishes version {} of the layer (a version cannot change); functions using it move to the new version",
+                o.version + 1
+            ))
+        }),
+    })
+}
+
+/// The first characters of a base64 hash: enough to tell versions apart in a plan.
+pub fn short(hash: &str) -> String {
+    hash.chars().take(12).collect()
+}
+
+/// Shows a list of possibly unknown values; unknown as a whole when any element is.
+fn shown_texts(items: &[Text], sort: bool) -> Shown {
+    let mut known: Vec<&str> = Vec::new();
+    for t in items {
+        match t.expose() {
+            Some(v) => known.push(v),
+            None => return Shown::Unknown,
+        }
+    }
+    if sort {
+        known.sort();
+    }
+    Shown::value(list(&known))
+}
+
+pub fn diff(
+    address: &str,
+    spec: Option<&Spec>,
+    observed: Option<&Observed>,
+) -> Result<Option<Change>, PlanError> {
+    let Some(s) = spec else {
+        return Ok(observed.map(|_| Change::new(address, Action::Delete)));
+    };
+    let code = s
+        .code
+        .as_ref()
+        .map_err(|e| plan_error(address, s.pos, format!("source: {e}")))?;
+    if let Some(k) = s
+        .environment
+        .keys()
+        .find(|k| RESERVED_ENV.contains(&k.as_str()))
+    {
+        return Err(plan_error(
+            address,
+            s.pos,
+            format!(
+                "environment variable `{k}` is reserved: Lambda sets it itself and refuses to take it from the configuration"
+            ),
+        ));
+    }
+    if s.vpc.as_ref().is_some_and(|v| v.subnets.is_empty()) {
+        return Err(plan_error(
+            address,
+            s.pos,
+            "vpc: the default VPC has no default subnets; list subnet-… ids instead",
+        ));
+    }
+    let mut d = Diff::new();
+    let o = observed;
+    d.value(
+        "name",
+        o.map(|o| o.name.clone()),
+        Some(s.name.clone()),
+        true,
+    );
+    if o.is_none_or(|o| &o.code_sha256 != code) {
+        d.shown(
+            "code",
+            Shown::opt(o.map(|o| short(&o.code_sha256))),
+            Shown::value(short(code)),
+            false,
+        );
+    }
+    d.value(
+        "runtime",
+        o.map(|o| o.runtime.clone()),
+        Some(s.runtime.clone()),
+        false,
+    );
+    d.value(
+        "handler",
+        o.map(|o| o.handler.clone()),
+        Some(s.handler.clone()),
+        false,
+    );
+    d.value(
+        "description",
+        o.and_then(|o| o.description.clone()),
+        s.description.clone(),
+        false,
+    );
+    d.value("memory", o.map(|o| o.memory), Some(s.memory), false);
+    d.value("timeout", o.map(|o| o.timeout), Some(s.timeout), false);
+    d.text("role", o.map(|o| o.role.as_str()), &s.role, false);
+
+    // Layers are an ordered list: a reorder changes which files win.
+    let live_layers = o.map(|o| o.layers.clone()).unwrap_or_default();
+    let layers_same = s.layers.len() == live_layers.len()
+        && s.layers
+            .iter()
+            .zip(&live_layers)
+            .all(|(t, l)| t.expose() == Some(l.as_str()));
+    if !layers_same {
+        d.shown(
+            "layers",
+            Shown::value(list(&live_layers)),
+            shown_texts(&s.layers, false),
+            false,
+        );
+    }
+
+    // Subnets and groups are sets. No `vpc:` means no VPC: a function in one is detached.
+    let (want_subnets, want_groups) = match &s.vpc {
+        Some(v) => (v.subnets.clone(), v.security_groups.clone()),
+        None => (Vec::new(), Vec::new()),
+    };
+    let live_subnets = o.map(|o| o.subnets.clone()).unwrap_or_default();
+    let live_groups = o.map(|o| o.security_groups.clone()).unwrap_or_default();
+    if want_subnets != live_subnets {
+        d.shown(
+            "vpc.subnets",
+            Shown::value(list(&live_subnets)),
+            Shown::value(list(&want_subnets)),
+            false,
+        );
+    }
+    let mut known_groups: Option<Vec<String>> = want_groups
+        .iter()
+        .map(|t| t.expose().map(str::to_string))
+        .collect();
+    if let Some(g) = known_groups.as_mut() {
+        g.sort();
+        g.dedup();
+    }
+    if known_groups.as_ref() != Some(&live_groups) {
+        d.shown(
+            "vpc.security_groups",
+            Shown::value(list(&live_groups)),
+            shown_texts(&want_groups, true),
+            false,
+        );
+    }
+
+    // The environment is authoritative: a variable the file does not declare is removed.
+    let live_env = o.map(|o| o.environment.clone()).unwrap_or_default();
+    for (k, v) in &s.environment {
+        d.text(
+            &format!("environment.{k}"),
+            live_env.get(k).map(String::as_str),
+            v,
+            false,
+        );
+    }
+    for k in live_env.keys().filter(|k| !s.environment.contains_key(*k)) {
+        // The file no longer says whether this value was secret, so it is never shown.
+        d.shown(
+            &format!("environment.{k}"),
+            Shown::Sensitive,
+            Shown::Absent,
+            false,
+        );
+    }
+
+    tag_diff(
+        &mut d,
+        &o.map(|o| o.tags.clone()).unwrap_or_default(),
+        &s.tags,
+    );
+    match o {
+        None => Ok(Some(d.into_create(address))),
+        Some(o) => Ok(owned_change(address, d, o.owned)),
+    }
+}
+
+/// Whether a change touches the function's configuration (UpdateFunctionConfiguration), as
+/// opposed to only its code or its tags.
+pub fn config_changed(c: &Change) -> bool {
+    c.fields
+        .iter()
+        .any(|f| f.path != "code" && f.path != "name" && !f.path.starts_with("tags."))
+}
+
+/// Whether a change touches the function's tags.
+pub fn tags_changed(c: &Change) -> bool {
+    c.fields.iter().any(|f| f.path.starts_with("tags."))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::stack::parse_str;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "DB_PASSWORD" => Some("s3cret-pw".into()),
+            _ => None,
+        }
+    }
+
+    const STACK: &str = r#"
+stack: st
+tags: { project: p }
+security_groups:
+  lambda-sg:
+    description: Lambda
+db_instances:
+  db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+functions:
+  b-fn:
+    source: code
+    runtime: python3.12
+    handler: h.handler
+    layers:
+      - { name: shared, source: layer, runtimes: [python3.12] }
+  a-fn:
+    source: code
+    runtime: python3.12
+    handler: h.handler
+    timeout: 10
+    layers:
+      - arn:aws:lambda:us-east-1:123456789012:layer:x:1
+      - { name: shared, source: layer, runtimes: [python3.12] }
+    vpc:
+      subnets: default
+      security_groups: [lambda-sg, sg-0123]
+    environment:
+      URL: postgresql://root:${secret:DB_PASSWORD}@${db_instances.db.address}:5432/x
+      PLAIN: hello
+  c-fn:
+    source: code
+    runtime: python3.12
+    handler: h.handler
+    role: arn:aws:iam::123456789012:role/existing
+"#;
+
+    fn stack() -> (tempfile::TempDir, Stack) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("code")).unwrap();
+        std::fs::create_dir_all(d.path().join("layer/python")).unwrap();
+        std::fs::write(
+            d.path().join("code/h.py"),
+            "def handler(e, c):\n    return 1\n",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("layer/python/m.py"), "X = 1\n").unwrap();
+        let s = parse_str(STACK, Path::new("stack.yaml"), d.path(), &env).unwrap();
+        (d, s)
+    }
+
+    fn live_env() -> LiveEnv {
+        // Functions only read the default subnets (and the region, for ARNs).
+        LiveEnv {
+            region: "us-east-1".into(),
+            default_subnets: vec!["subnet-a".into(), "subnet-b".into()],
+            ..LiveEnv::default()
+        }
+    }
+
+    fn tags() -> BTreeMap<String, String> {
+        [("deploy:stack", "st"), ("project", "p")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// A spec and the live function that matches it exactly.
+    fn pair() -> (Spec, Observed) {
+        let s = Spec {
+            name: "f".into(),
+            source: PathBuf::from("code"),
+            code: Ok("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()),
+            runtime: "python3.12".into(),
+            handler: "h.handler".into(),
+            description: None,
+            memory: 128,
+            timeout: 3,
+            role: Text::known("arn:aws:iam::1:role/deploy/st/f-role"),
+            layers: vec![Text::known("arn:l:one:1"), Text::known("arn:l:two:3")],
+            vpc: Some(VpcSpec {
+                subnets: vec!["subnet-a".into(), "subnet-b".into()],
+                security_groups: vec![Text::known("sg-2"), Text::known("sg-1")],
+            }),
+            environment: [
+                ("PLAIN".to_string(), Text::known("hello")),
+                ("URL".to_string(), Text::secret("postgresql://u:pw@h/x")),
+            ]
+            .into(),
+            tags: tags(),
+            pos: Pos { line: 3, col: 3 },
+        };
+        let o = Observed {
+            owned: true,
+            arn: "arn:aws:lambda:us-east-1:1:function:f".into(),
+            name: "f".into(),
+            runtime: "python3.12".into(),
+            handler: "h.handler".into(),
+            description: Some("set in the console".into()),
+            memory: 128,
+            timeout: 3,
+            role: "arn:aws:iam::1:role/deploy/st/f-role".into(),
+            layers: vec!["arn:l:one:1".into(), "arn:l:two:3".into()],
+            subnets: vec!["subnet-a".into(), "subnet-b".into()],
+            security_groups: vec!["sg-1".into(), "sg-2".into()],
+            environment: [
+                ("PLAIN".to_string(), "hello".to_string()),
+                ("URL".to_string(), "postgresql://u:pw@h/x".to_string()),
+            ]
+            .into(),
+            code_sha256: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
+            tags: tags(),
+        };
+        (s, o)
+    }
+
+    fn change(s: &Spec, o: &Observed) -> Change {
+        diff("functions.f", Some(s), Some(o))
+            .unwrap()
+            .expect("a change")
+    }
+
+    #[test]
+    fn nodes_and_dependencies() {
+        let (_d, st) = stack();
+        let n = nodes(&st);
+        let addrs: Vec<&str> = n.iter().map(|d| d.address.as_str()).collect();
+        assert_eq!(
+            addrs,
+            [
+                "functions.a-fn.role",
+                "functions.a-fn.layer.shared",
+                "functions.a-fn",
+                "functions.b-fn.role",
+                "functions.b-fn",
+                "functions.c-fn",
+            ]
+        );
+        let a = &n[2];
+        assert_eq!(a.key, Key::Function("a-fn".into()));
+        assert_eq!(
+            a.deps,
+            [
+                "functions.a-fn.role",
+                "functions.a-fn.layer.shared",
+                "security_groups.lambda-sg",
+                "db_instances.db",
+            ]
+        );
+        // The shared layer is emitted once, and b-fn depends on it under a-fn.
+        assert_eq!(
+            n[4].deps,
+            ["functions.b-fn.role", "functions.a-fn.layer.shared"]
+        );
+        assert_eq!(n[1].key, Key::Layer("shared".into()));
+        // A given role ARN has no role node.
+        assert!(n[5].deps.is_empty());
+    }
+
+    #[test]
+    fn specs_resolve_references() {
+        let (_d, st) = stack();
+        let mut r = Resolver::default();
+        let AnySpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env()) else {
+            panic!()
+        };
+        assert!(
+            !s.role.is_known(),
+            "the auto role's ARN is unknown before it exists"
+        );
+        assert_eq!(
+            s.layers[0],
+            Text::known("arn:aws:lambda:us-east-1:123456789012:layer:x:1")
+        );
+        assert!(!s.layers[1].is_known());
+        let v = s.vpc.as_ref().unwrap();
+        assert_eq!(v.subnets, ["subnet-a", "subnet-b"]);
+        assert!(!v.security_groups[0].is_known());
+        assert_eq!(v.security_groups[1], Text::known("sg-0123"));
+        let url = &s.environment["URL"];
+        assert!(url.is_secret() && !url.is_known());
+        assert_eq!(s.timeout, 10);
+        assert_eq!(s.memory, 128);
+        assert_eq!(s.code.as_ref().unwrap().len(), 44);
+
+        r.set(
+            "functions.a-fn.role",
+            vec![("arn", Some("arn:role".into()))],
+        );
+        r.set(
+            "functions.a-fn.layer.shared",
+            vec![("arn", Some("arn:layer:shared:2".into()))],
+        );
+        r.set(
+            "security_groups.lambda-sg",
+            vec![("id", Some("sg-9".into()))],
+        );
+        r.set("db_instances.db", vec![("address", Some("db.host".into()))]);
+        let AnySpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env()) else {
+            panic!()
+        };
+        assert_eq!(s.role, Text::known("arn:role"));
+        assert_eq!(s.layers[1], Text::known("arn:layer:shared:2"));
+        assert_eq!(s.vpc.unwrap().security_groups[0], Text::known("sg-9"));
+        assert_eq!(
+            s.environment["URL"].expose(),
+            Some("postgresql://root:s3cret-pw@db.host:5432/x")
+        );
+        assert!(s.environment["URL"].is_secret());
+        // b-fn finds the shared layer under a-fn.
+        let AnySpec::Function(b) = spec(&st, &Key::Function("b-fn".into()), &r, &live_env()) else {
+            panic!()
+        };
+        assert_eq!(b.layers, [Text::known("arn:layer:shared:2")]);
+
+        let AnySpec::Role(role) = spec(&st, &Key::Role("a-fn".into()), &r, &live_env()) else {
+            panic!()
+        };
+        assert_eq!(role.name, "a-fn-role");
+        assert_eq!(role.path, "/deploy/st/");
+        assert_eq!(
+            role.policies,
+            ["arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"]
+        );
+        assert_eq!(
+            role.trust_policy["Statement"][0]["Principal"]["Service"],
+            "lambda.amazonaws.com"
+        );
+        assert_eq!(role.tags, tags());
+
+        let AnySpec::Layer(l) = spec(&st, &Key::Layer("shared".into()), &r, &live_env()) else {
+            panic!()
+        };
+        assert_eq!(
+            (l.function.as_str(), l.runtimes.clone()),
+            ("a-fn", vec!["python3.12".to_string()])
+        );
+        assert!(l.conflict.is_none());
+        assert_eq!(l.content.unwrap().len(), 44);
+    }
+
+    #[test]
+    fn an_unchanged_folder_has_no_code_diff() {
+        let (_d, st) = stack();
+        let AnySpec::Function(s1) = spec(
+            &st,
+            &Key::Function("c-fn".into()),
+            &Resolver::default(),
+            &live_env(),
+        ) else {
+            panic!()
+        };
+        let AnySpec::Function(s2) = spec(
+            &st,
+            &Key::Function("c-fn".into()),
+            &Resolver::default(),
+            &live_env(),
+        ) else {
+            panic!()
+        };
+        assert_eq!(s1.code, s2.code);
+        let (_, mut o) = pair();
+        o.code_sha256 = s1.code.clone().unwrap();
+        let mut s = pair().0;
+        s.code = s2.code;
+        assert!(diff("functions.f", Some(&s), Some(&o)).unwrap().is_none());
+    }
+
+    #[test]
+    fn identical_function_is_no_change_and_unmanaged_description_is_ignored() {
+        let (s, o) = pair();
+        assert!(diff("functions.f", Some(&s), Some(&o)).unwrap().is_none());
+    }
+
+    #[test]
+    fn missing_function_is_a_create_with_unknowns() {
+        let (mut s, _) = pair();
+        s.role = Text::unknown(false);
+        s.layers[1] = Text::unknown(false);
+        let c = diff("functions.f", Some(&s), None).unwrap().unwrap();
+        assert_eq!(c.action, Action::Create);
+        assert_eq!(c.field("role").unwrap().after, Shown::Unknown);
+        assert_eq!(c.field("layers").unwrap().after, Shown::Unknown);
+        assert_eq!(c.field("environment.URL").unwrap().after, Shown::Sensitive);
+        assert_eq!(c.field("environment.URL").unwrap().before, Shown::Absent);
+        assert_eq!(
+            c.field("vpc.security_groups").unwrap().after,
+            Shown::value("[sg-1, sg-2]")
+        );
+        assert_eq!(c.field("memory").unwrap().after, Shown::value(128));
+        assert!(c.field("code").is_some());
+        assert!(c.field("tags.deploy:stack").is_some());
+        assert!(c.fields.iter().all(|f| !f.forces_replacement));
+    }
+
+    #[test]
+    fn unknown_role_arn_before_the_role_exists_is_an_update() {
+        let (mut s, o) = pair();
+        s.role = Text::unknown(false);
+        let c = change(&s, &o);
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.fields.len(), 1);
+        let f = c.field("role").unwrap();
+        assert_eq!(
+            f.before,
+            Shown::value("arn:aws:iam::1:role/deploy/st/f-role")
+        );
+        assert_eq!(f.after, Shown::Unknown);
+        // Once known and equal, nothing changes.
+        s.role = Text::known(o.role.clone());
+        assert!(diff("functions.f", Some(&s), Some(&o)).unwrap().is_none());
+    }
+
+    #[test]
+    fn new_code_is_an_in_place_update_showing_short_hashes() {
+        let (mut s, o) = pair();
+        s.code = Ok("BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=".into());
+        let c = change(&s, &o);
+        assert_eq!(c.action, Action::Update);
+        let f = c.field("code").unwrap();
+        assert_eq!(f.before, Shown::value("AAAAAAAAAAAA"));
+        assert_eq!(f.after, Shown::value("BBBBBBBBBBBB"));
+        assert!(!config_changed(&c));
+    }
+
+    #[test]
+    fn every_config_field_changes_in_place_never_replace() {
+        let (mut s, o) = pair();
+        s.runtime = "python3.13".into();
+        s.handler = "other.handler".into();
+        s.description = Some("new".into());
+        s.memory = 256;
+        s.timeout = 30;
+        s.role = Text::known("arn:aws:iam::1:role/other");
+        s.layers = vec![Text::known("arn:l:one:2")];
+        s.vpc = None;
+        s.environment.insert("PLAIN".into(), Text::known("bye"));
+        let c = change(&s, &o);
+        assert_eq!(c.action, Action::Update);
+        for p in [
+            "runtime",
+            "handler",
+            "description",
+            "memory",
+            "timeout",
+            "role",
+            "layers",
+            "vpc.subnets",
+            "vpc.security_groups",
+            "environment.PLAIN",
+        ] {
+            assert!(c.changes(p), "{p} should change: {:?}", c.fields);
+        }
+        assert_eq!(
+            c.field("description").unwrap().before,
+            Shown::value("set in the console")
+        );
+        assert_eq!(
+            c.field("environment.PLAIN").unwrap().before,
+            Shown::value("hello")
+        );
+        // No `vpc:` detaches the function.
+        assert_eq!(c.field("vpc.subnets").unwrap().after, Shown::value("[]"));
+        assert!(config_changed(&c));
+        assert!(!tags_changed(&c));
+    }
+
+    #[test]
+    fn a_changed_secret_is_masked_on_both_sides() {
+        let (mut s, o) = pair();
+        s.environment
+            .insert("URL".into(), Text::secret("postgresql://u:new@h/x"));
+        let c = change(&s, &o);
+        let f = c.field("environment.URL").unwrap();
+        assert_eq!(f.before, Shown::Sensitive);
+        assert_eq!(f.after, Shown::Sensitive);
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(!text.contains("pw") && !text.contains("new@"), "{text}");
+    }
+
+    #[test]
+    fn a_variable_the_file_dropped_is_removed_without_showing_its_value() {
+        let (mut s, o) = pair();
+        s.environment.remove("URL");
+        let c = change(&s, &o);
+        assert_eq!(c.action, Action::Update);
+        let f = c.field("environment.URL").unwrap();
+        assert_eq!(f.before, Shown::Sensitive);
+        assert_eq!(f.after, Shown::Absent);
+        assert!(config_changed(&c));
+    }
+
+    #[test]
+    fn reordering_layers_is_a_change() {
+        let (mut s, o) = pair();
+        s.layers.reverse();
+        let c = change(&s, &o);
+        let f = c.field("layers").unwrap();
+        assert_eq!(f.before, Shown::value("[arn:l:one:1, arn:l:two:3]"));
+        assert_eq!(f.after, Shown::value("[arn:l:two:3, arn:l:one:1]"));
+    }
+
+    #[test]
+    fn vpc_lists_are_sets_and_unknown_groups_are_a_change() {
+        let (mut s, o) = pair();
+        // pair() lists the groups in another order than AWS reports them.
+        assert!(diff("functions.f", Some(&s), Some(&o)).unwrap().is_none());
+        s.vpc.as_mut().unwrap().security_groups[0] = Text::unknown(false);
+        let c = change(&s, &o);
+        assert_eq!(
+            c.field("vpc.security_groups").unwrap().after,
+            Shown::Unknown
+        );
+        assert!(!c.changes("vpc.subnets"));
+    }
+
+    #[test]
+    fn a_function_not_in_a_vpc_stays_out_of_one() {
+        let (mut s, mut o) = pair();
+        s.vpc = None;
+        o.subnets.clear();
+        o.security_groups.clear();
+        assert!(diff("functions.f", Some(&s), Some(&o)).unwrap().is_none());
+    }
+
+    #[test]
+    fn tag_drift_is_an_update_and_untagged_is_adopt() {
+        let (s, mut o) = pair();
+        o.tags.insert("project".into(), "other".into());
+        let c = change(&s, &o);
+        assert_eq!(c.action, Action::Update);
+        assert!(tags_changed(&c) && !config_changed(&c));
+        o.tags.clear();
+        o.owned = false;
+        let c = change(&s, &o);
+        assert_eq!(c.action, Action::Adopt);
+        assert!(c.changes("tags.deploy:stack"));
+    }
+
+    #[test]
+    fn undeclared_function_is_deleted() {
+        let (_, o) = pair();
+        let c = diff("functions.f", None, Some(&o)).unwrap().unwrap();
+        assert_eq!(c.action, Action::Delete);
+        assert!(diff("functions.f", None, None).unwrap().is_none());
+    }
+
+    #[test]
+    fn what_lambda_would_reject_is_a_plan_error() {
+        let (mut s, o) = pair();
+        s.code = Err("code has no files to deploy".into());
+        let e = diff("functions.f", Some(&s), Some(&o)).unwrap_err();
+        assert_eq!(e.pos, Pos { line: 3, col: 3 });
+        assert!(e.message.contains("no files"), "{}", e.message);
+
+        let (mut s, o) = pair();
+        s.environment.insert("AWS_REGION".into(), Text::known("x"));
+        let e = diff("functions.f", Some(&s), Some(&o)).unwrap_err();
+        assert!(
+            e.message.contains("`AWS_REGION` is reserved"),
+            "{}",
+            e.message
+        );
+
+        let (mut s, o) = pair();
+        s.vpc.as_mut().unwrap().subnets.clear();
+        let e = diff("functions.f", Some(&s), Some(&o)).unwrap_err();
+        assert!(e.message.contains("subnet"), "{}", e.message);
+    }
+
+    #[test]
+    fn observed_debug_never_prints_environment_values() {
+        let (_, o) = pair();
+        let text = format!("{o:?}");
+        assert!(text.contains("URL") && !text.contains("pw@"), "{text}");
+    }
+
+    #[test]
+    fn refs_name_role_layers_and_groups() {
+        let (_, o) = pair();
+        assert_eq!(
+            refs(&o),
+            [
+                "arn:aws:iam::1:role/deploy/st/f-role",
+                "arn:l:one:1",
+                "arn:l:two:3",
+                "sg-1",
+                "sg-2"
+            ]
+        );
+    }
+
+    fn role() -> (RoleSpec, RoleObserved) {
+        (
+            RoleSpec {
+                name: "f-role".into(),
+                path: "/deploy/st/".into(),
+                trust_policy: trust_policy(),
+                policies: vec![format!("arn:aws:{VPC_ACCESS_POLICY}")],
+                tags: tags(),
+                pos: Pos::default(),
+            },
+            RoleObserved {
+                owned: true,
+                arn: "arn:aws:iam::1:role/deploy/st/f-role".into(),
+                name: "f-role".into(),
+                path: "/deploy/st/".into(),
+                trust_policy: Some(trust_policy()),
+            },
+        )
+    }
+
+    #[test]
+    fn role_create_same_drift_delete() {
+        let (s, o) = role();
+        let c = diff_role("functions.f.role", Some(&s), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Create);
+        assert!(
+            c.field("policies")
+                .unwrap()
+                .after
+                .to_string()
+                .contains("AWSLambdaVPCAccessExecutionRole")
+        );
+        assert!(
+            c.changes("path") && c.changes("assume_role_policy") && c.changes("tags.deploy:stack")
+        );
+
+        assert!(
+            diff_role("functions.f.role", Some(&s), Some(&o))
+                .unwrap()
+                .is_none()
+        );
+
+        let mut drifted = o.clone();
+        drifted.trust_policy = Some(serde_json::json!({"Version": "2012-10-17", "Statement": []}));
+        let c = diff_role("functions.f.role", Some(&s), Some(&drifted))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.fields.len(), 1);
+        assert_eq!(c.fields[0].path, "assume_role_policy");
+
+        let c = diff_role("functions.f.role", None, Some(&o))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Delete);
+    }
+
+    #[test]
+    fn role_key_order_in_the_trust_policy_does_not_matter() {
+        let (s, mut o) = role();
+        o.trust_policy = Some(
+            serde_json::from_str(
+                r#"{"Statement":[{"Action":"sts:AssumeRole","Principal":{"Service":"lambda.amazonaws.com"},"Effect":"Allow"}],"Version":"2012-10-17"}"#,
+            )
+            .unwrap(),
+        );
+        assert!(
+            diff_role("functions.f.role", Some(&s), Some(&o))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_too_long_role_name_is_a_plan_error() {
+        let (mut s, _) = role();
+        s.name = format!("{}-role", "f".repeat(61));
+        let e = diff_role("functions.f.role", Some(&s), None).unwrap_err();
+        assert!(e.message.contains("64 characters"), "{}", e.message);
+    }
+
+    fn layer() -> (LayerSpec, LayerObserved) {
+        (
+            LayerSpec {
+                name: "shared".into(),
+                stack: "st".into(),
+                function: "a-fn".into(),
+                source: PathBuf::from("layer"),
+                runtimes: vec!["python3.12".into()],
+                content: Ok("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC=".into()),
+                conflict: None,
+                pos: Pos::default(),
+            },
+            LayerObserved {
+                version_arn: "arn:aws:lambda:us-east-1:1:layer:shared:4".into(),
+                name: "shared".into(),
+                version: 4,
+                content: "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC=".into(),
+                runtimes: vec!["python3.12".into()],
+            },
+        )
+    }
+
+    #[test]
+    fn layer_create_same_new_content_delete() {
+        let (s, o) = layer();
+        let c = diff_layer("l", Some(&s), None).unwrap().unwrap();
+        assert_eq!(c.action, Action::Create);
+        assert_eq!(
+            c.field("content").unwrap().after,
+            Shown::value("CCCCCCCCCCCC")
+        );
+        assert!(diff_layer("l", Some(&s), Some(&o)).unwrap().is_none());
+
+        let mut s2 = s.clone();
+        s2.content = Ok("DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD=".into());
+        let c = diff_layer("l", Some(&s2), Some(&o)).unwrap().unwrap();
+        assert_eq!(c.action, Action::Replace);
+        assert!(c.field("content").unwrap().forces_replacement);
+        assert!(c.notes[0].contains("version 5"), "{:?}", c.notes);
+
+        let mut s3 = s.clone();
+        s3.runtimes.push("python3.13".into());
+        let c = diff_layer("l", Some(&s3), Some(&o)).unwrap().unwrap();
+        assert_eq!(c.action, Action::Replace);
+        assert!(c.field("runtimes").unwrap().forces_replacement);
+
+        let c = diff_layer("l", None, Some(&o)).unwrap().unwrap();
+        assert_eq!(c.action, Action::Delete);
+    }
+
+    #[test]
+    fn conflicting_layer_declarations_are_a_plan_error() {
+        let (d, _) = stack();
+        std::fs::create_dir_all(d.path().join("layer2")).unwrap();
+        std::fs::write(d.path().join("layer2/x.py"), "").unwrap();
+        let src = STACK.replacen("source: layer,", "source: layer2,", 1);
+        let st = parse_str(&src, Path::new("stack.yaml"), d.path(), &env).unwrap();
+        let AnySpec::Layer(l) = spec(
+            &st,
+            &Key::Layer("shared".into()),
+            &Resolver::default(),
+            &live_env(),
+        ) else {
+            panic!()
+        };
+        let e = diff_layer("functions.a-fn.layer.shared", Some(&l), None).unwrap_err();
+        assert!(e.message.contains("different folders"), "{}", e.message);
+
+        let (mut s, _) = layer();
+        s.content = Err("layer has no files to deploy".into());
+        let e = diff_layer("l", Some(&s), None).unwrap_err();
+        assert!(e.message.contains("no files"), "{}", e.message);
+    }
+
+    #[test]
+    fn layer_descriptions_round_trip() {
+        let d = layer_description("st", "a-fn", "Q0NDQw==");
+        assert_eq!(
+            parse_layer_description(&d),
+            Some(LayerMarker {
+                stack: "st".into(),
+                function: "a-fn".into(),
+                content: "Q0NDQw==".into()
+            })
+        );
+        assert_eq!(parse_layer_description("psycopg2 for python 3.12"), None);
+        assert_eq!(parse_layer_description(""), None);
+    }
+
+    #[test]
+    fn partitions() {
+        assert_eq!(partition("us-east-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+    }
 }
