@@ -4,5 +4,6 @@ mod common;
 
 mod basics;
 mod db_instances;
+mod functions;
 mod migrations;
 mod security_groups;

@@ -1,0 +1,268 @@
+//! Lambda functions, their auto roles and folder layers through the binary.
+
+use super::common::{Env, PASSWORD};
+
+const STACK: &str = r#"
+stack: fntest
+tags: { project: cruddur }
+security_groups:
+  cruddur-lambda-sg:
+    description: Cruddur Lambda functions
+db_instances:
+  cruddur-db-instance:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+    final_snapshot: false
+functions:
+  cruddur-post-confirmation:
+    source: fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+    memory: 256
+    timeout: 10
+    layers:
+      - { name: cruddur-psycopg2, source: layer, runtimes: [python3.12] }
+    vpc:
+      subnets: default
+      security_groups: [cruddur-lambda-sg]
+    environment:
+      CONNECTION_URL: postgresql://root:${secret:DB_PASSWORD}@${db_instances.cruddur-db-instance.address}:5432/cruddur
+      MODE: ${env:MODE:-prod}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn function_role_layer_vpc_environment_lifecycle() {
+    let env = Env::new();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let code =
+        std::fs::read_to_string(repo.join("lambdas/cruddur-post-confirmation/lambda_function.py"))
+            .unwrap();
+    env.write_file("fn/lambda_function.py", &code);
+    env.write_file("layer/python/helper.py", "X = 1\n");
+    env.write_stack(STACK);
+
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    for a in [
+        "+ functions.cruddur-post-confirmation\n",
+        "+ functions.cruddur-post-confirmation.role\n",
+        "+ functions.cruddur-post-confirmation.layer.cruddur-psycopg2\n",
+    ] {
+        assert!(r.stdout.contains(a), "missing {a:?}:\n{}", r.stdout);
+    }
+    r.assert_no_secret();
+    assert!(env.writes().is_empty());
+
+    let r = env.ok(&["apply", "--auto-approve"]);
+    r.assert_no_secret();
+    let cfg = env.sdk_config().await;
+    let lambda = aws_sdk_lambda::Client::new(&cfg);
+    let f = lambda
+        .get_function()
+        .function_name("cruddur-post-confirmation")
+        .send()
+        .await
+        .unwrap();
+    let c = f.configuration().unwrap();
+    assert_eq!(c.runtime().map(|r| r.as_str()), Some("python3.12"));
+    assert_eq!(c.handler(), Some("lambda_function.lambda_handler"));
+    assert_eq!((c.memory_size(), c.timeout()), (Some(256), Some(10)));
+    let rds = aws_sdk_rds::Client::new(&cfg);
+    let db = rds.describe_db_instances().send().await.unwrap();
+    let address = db.db_instances()[0]
+        .endpoint()
+        .unwrap()
+        .address()
+        .unwrap()
+        .to_string();
+    let vars = c.environment().unwrap().variables().unwrap();
+    assert_eq!(
+        vars["CONNECTION_URL"],
+        format!("postgresql://root:{PASSWORD}@{address}:5432/cruddur")
+    );
+    assert_eq!(vars["MODE"], "prod");
+    let layers: Vec<&str> = c.layers().iter().filter_map(|l| l.arn()).collect();
+    assert_eq!(layers.len(), 1);
+    assert!(layers[0].contains(":layer:cruddur-psycopg2:"), "{layers:?}");
+    let vpc = c.vpc_config().unwrap();
+    let ec2 = aws_sdk_ec2::Client::new(&cfg);
+    let sg = ec2
+        .describe_security_groups()
+        .group_names("cruddur-lambda-sg")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        vpc.security_group_ids(),
+        [sg.security_groups()[0].group_id().unwrap().to_string()]
+    );
+    let default_subnets = ec2
+        .describe_subnets()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("default-for-az")
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut want: Vec<String> = default_subnets
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_id().map(str::to_string))
+        .collect();
+    let mut got = vpc.subnet_ids().to_vec();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(
+        f.tags().unwrap().get("deploy:stack").map(String::as_str),
+        Some("fntest")
+    );
+    // The auto role: assumable by Lambda, with the VPC access policy.
+    let iam = aws_sdk_iam::Client::new(&cfg);
+    let role_arn = c.role().unwrap();
+    assert!(
+        role_arn.ends_with("role/deploy/fntest/cruddur-post-confirmation-role"),
+        "{role_arn}"
+    );
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("cruddur-post-confirmation-role")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_name() == Some("AWSLambdaVPCAccessExecutionRole")),
+        "{attached:?}"
+    );
+
+    // Unchanged folders never show a diff; a no-op apply writes nothing.
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    env.calls();
+    env.ok(&["apply", "--auto-approve"]);
+    assert!(env.writes().is_empty(), "{:?}", env.writes());
+
+    // Changed code is an in-place update of `code` only; changed layer content publishes a new
+    // version and the function moves to it.
+    env.write_file("fn/extra.py", "Y = 2\n");
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.contains("~ functions.cruddur-post-confirmation\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("code"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete."),
+        "{}",
+        r.stdout
+    );
+    let before = c.code_sha256().unwrap().to_string();
+    env.ok(&["apply", "--auto-approve"]);
+    let after = lambda
+        .get_function()
+        .function_name("cruddur-post-confirmation")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        after.configuration().unwrap().code_sha256(),
+        Some(before.as_str())
+    );
+    env.write_file("layer/python/helper.py", "X = 2\n");
+    env.ok(&["apply", "--auto-approve"]);
+    let after = lambda
+        .get_function()
+        .function_name("cruddur-post-confirmation")
+        .send()
+        .await
+        .unwrap();
+    let arn = after.configuration().unwrap().layers()[0]
+        .arn()
+        .unwrap()
+        .to_string();
+    assert!(arn.ends_with(":2"), "{arn}");
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+
+    // An environment change involving the secret is shown masked.
+    let out = env
+        .command(&["plan", "--detailed-exitcode"])
+        .env("DB_PASSWORD", "Different-Pw-77")
+        .output()
+        .unwrap();
+    let r = super::common::Run::from(out);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("environment.CONNECTION_URL = (sensitive) -> (sensitive)"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.all().contains("Different-Pw-77"));
+
+    // Destroy: function, role and layer versions are gone.
+    env.ok(&["destroy", "--auto-approve"]);
+    assert!(
+        lambda
+            .get_function()
+            .function_name("cruddur-post-confirmation")
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        iam.get_role()
+            .role_name("cruddur-post-confirmation-role")
+            .send()
+            .await
+            .is_err()
+    );
+    let layers = lambda.list_layers().send().await.unwrap();
+    assert!(layers.layers().is_empty(), "{layers:?}");
+    let r = env.ok(&["destroy", "--auto-approve"]);
+    assert!(r.stdout.contains("Nothing to destroy"));
+}
+
+#[test]
+fn plan_calls_do_not_grow_with_the_number_of_functions() {
+    let env = Env::new();
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return e\n",
+    );
+    let stack = |n: usize| {
+        let mut s = String::from("stack: many\nfunctions:\n");
+        for i in 0..n {
+            s.push_str(&format!(
+                "  f{i}:\n    source: fn\n    runtime: python3.12\n    handler: lambda_function.lambda_handler\n"
+            ));
+        }
+        s
+    };
+    env.write_stack(&stack(1));
+    env.ok(&["apply", "--auto-approve"]);
+    env.calls();
+    env.ok(&["plan"]);
+    let one = env.calls().len();
+    env.write_stack(&stack(6));
+    env.ok(&["apply", "--auto-approve"]);
+    env.calls();
+    let r = env.ok(&["plan", "--detailed-exitcode"]);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+    assert_eq!(
+        env.calls().len(),
+        one,
+        "plan calls grew with the number of functions"
+    );
+}
