@@ -179,6 +179,47 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         }
     }
 
+    // Lambda releases a VPC function's network interfaces with the function's execution role, so
+    // a role being deleted outlives the deletion of the groups its functions used: otherwise the
+    // interfaces can stay behind and hold those groups.
+    let group_deletes: BTreeMap<String, String> = steps
+        .iter()
+        .filter(|s| !s.desired && matches!(s.key, Key::Group(_)))
+        .filter_map(|s| {
+            s.observed
+                .as_ref()
+                .map(|o| (o.physical_ids().concat(), s.address.clone()))
+        })
+        .collect();
+    let role_holds: Vec<(String, Vec<String>)> = steps
+        .iter()
+        .filter_map(|s| match &s.observed {
+            Some(Observed::Function(f)) => Some((
+                f.role.clone(),
+                f.security_groups
+                    .iter()
+                    .filter_map(|g| group_deletes.get(g).cloned())
+                    .collect(),
+            )),
+            _ => None,
+        })
+        .collect();
+    for step in steps
+        .iter_mut()
+        .filter(|s| !s.desired && matches!(s.key, Key::Role(_)))
+    {
+        let ids = step
+            .observed
+            .as_ref()
+            .map(Observed::physical_ids)
+            .unwrap_or_default();
+        for (role, groups) in &role_holds {
+            if ids.contains(role) {
+                step.after.extend(groups.iter().cloned());
+            }
+        }
+    }
+
     let mut eg = Graph::default();
     for s in &steps {
         eg.add_node(&s.address);
@@ -385,5 +426,50 @@ mod tests {
         ];
         let p = run(&s, &found, false);
         assert_eq!(p.plan.needs_adopt, vec!["security_groups.db".to_string()]);
+    }
+
+    #[test]
+    fn a_deleted_role_outlives_the_groups_its_function_used() {
+        use crate::resources::function::{Observed as FnObserved, RoleObserved};
+        let s = stack("stack: s\n");
+        let function = Found {
+            address: "functions.f".into(),
+            key: Key::Function("f".into()),
+            observed: Observed::Function(FnObserved {
+                owned: true,
+                arn: "arn:fn".into(),
+                name: "f".into(),
+                runtime: "python3.12".into(),
+                handler: "h".into(),
+                description: None,
+                memory: 128,
+                timeout: 3,
+                role: "arn:role".into(),
+                layers: vec![],
+                subnets: vec!["subnet-1".into()],
+                security_groups: vec!["sg-app".into()],
+                environment: BTreeMap::new(),
+                code_sha256: "x".into(),
+                tags: BTreeMap::new(),
+            }),
+        };
+        let role = Found {
+            address: "functions.f.role".into(),
+            key: Key::Role("f".into()),
+            observed: Observed::Role(RoleObserved {
+                owned: true,
+                arn: "arn:role".into(),
+                name: "f-role".into(),
+                path: "/deploy/s/".into(),
+                trust_policy: None,
+            }),
+        };
+        let found = vec![function, role, group("app", "sg-app", true)];
+        let p = run(&s, &found, true);
+        let order: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        assert_eq!(
+            order,
+            vec!["functions.f", "security_groups.app", "functions.f.role"]
+        );
     }
 }
