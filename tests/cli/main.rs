@@ -4,6 +4,7 @@ mod common;
 
 mod basics;
 mod db_instances;
+mod full_stack;
 mod functions;
 mod migrations;
 mod security_groups;
