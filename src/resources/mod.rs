@@ -54,6 +54,9 @@ pub struct LiveEnv {
     pub default_vpc: Option<String>,
     /// Default-for-AZ subnets of the default VPC, sorted.
     pub default_subnets: Vec<String>,
+    /// Every user pool of the account (`user_pool::aws::observe`'s `Pools::summaries()`), for
+    /// triggers on existing pools named by id or name.
+    pub user_pools: Vec<user_pool::PoolSummary>,
 }
 
 /// What a node should be, with references resolved as far as they can be.
