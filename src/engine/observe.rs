@@ -29,9 +29,10 @@ pub async fn observe(
         async {
             let (pools, all) = user_pool::aws::observe(clients, stack).await?;
             let triggers = cognito_trigger::aws::observe(clients, stack, &all).await?;
-            Ok::<_, crate::error::Error>((pools, triggers))
+            Ok::<_, crate::error::Error>((pools, triggers, all.summaries()))
         },
     )?;
+    env.user_pools = cognito.2;
     let migrations = crate::resources::migration::db::observe(stack, &env, &dbs).await?;
     let mut found = Vec::new();
     found.extend(groups);

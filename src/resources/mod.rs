@@ -70,6 +70,9 @@ pub struct LiveEnv {
     pub default_subnets: Vec<String>,
     /// `--db-endpoint ID=HOST:PORT`: where an instance's database really listens.
     pub db_endpoints: std::collections::BTreeMap<String, (String, u16)>,
+    /// Every user pool of the account (`user_pool::aws::observe`'s `Pools::summaries()`), for
+    /// triggers on existing pools named by id or name.
+    pub user_pools: Vec<user_pool::PoolSummary>,
 }
 
 /// What a node should be, with references resolved as far as they can be.
@@ -204,10 +207,8 @@ impl Observed {
             Observed::Role(o) => o.owned,
             Observed::Function(o) => o.owned,
             Observed::UserPool(o) => o.owned,
-            Observed::Rule(_)
-            | Observed::Layer(_)
-            | Observed::Trigger(_)
-            | Observed::Migration(_) => true,
+            Observed::Trigger(o) => o.owned,
+            Observed::Rule(_) | Observed::Layer(_) | Observed::Migration(_) => true,
         }
     }
 

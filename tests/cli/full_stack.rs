@@ -5,9 +5,17 @@ use super::common::Env;
 /// The example stack, with paths pointing into the test folder.
 fn example(env: &Env) -> String {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let code = std::fs::read_to_string(repo.join("lambdas/cruddur-post-confirmation/lambda_function.py")).unwrap();
-    env.write_file("lambdas/cruddur-post-confirmation/lambda_function.py", &code);
-    env.write_file("build/layers/psycopg2/python/psycopg2/__init__.py", "# stand-in for the real layer\n");
+    let code =
+        std::fs::read_to_string(repo.join("lambdas/cruddur-post-confirmation/lambda_function.py"))
+            .unwrap();
+    env.write_file(
+        "lambdas/cruddur-post-confirmation/lambda_function.py",
+        &code,
+    );
+    env.write_file(
+        "build/layers/psycopg2/python/psycopg2/__init__.py",
+        "# stand-in for the real layer\n",
+    );
     std::fs::read_to_string(repo.join("examples/local/stack.yaml"))
         .unwrap()
         .replace("../../", "")
@@ -16,7 +24,12 @@ fn example(env: &Env) -> String {
 async fn bystanders(env: &Env) {
     let cfg = env.sdk_config().await;
     let ec2 = aws_sdk_ec2::Client::new(&cfg);
-    ec2.create_security_group().group_name("bystander-sg").description("not ours").send().await.unwrap();
+    ec2.create_security_group()
+        .group_name("bystander-sg")
+        .description("not ours")
+        .send()
+        .await
+        .unwrap();
     let iam = aws_sdk_iam::Client::new(&cfg);
     let role = iam
         .create_role()
@@ -29,7 +42,8 @@ async fn bystanders(env: &Env) {
     let mut zip = Vec::new();
     {
         let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zip));
-        w.start_file("a.py", zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file("a.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
         std::io::Write::write_all(&mut w, b"x = 1").unwrap();
         w.finish().unwrap();
     }
@@ -39,12 +53,21 @@ async fn bystanders(env: &Env) {
         .runtime(aws_sdk_lambda::types::Runtime::Python312)
         .handler("a.h")
         .role(role.role().unwrap().arn())
-        .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(zip.into()).build())
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(zip.into())
+                .build(),
+        )
         .send()
         .await
         .unwrap();
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&cfg);
-    cognito.create_user_pool().pool_name("bystander-pool").send().await.unwrap();
+    cognito
+        .create_user_pool()
+        .pool_name("bystander-pool")
+        .send()
+        .await
+        .unwrap();
     let rds = aws_sdk_rds::Client::new(&cfg);
     rds.create_db_instance()
         .db_instance_identifier("bystander-db")
@@ -79,9 +102,18 @@ async fn example_stack_lifecycle_leaves_nothing_and_touches_nothing_untagged() {
         "user_pools.cruddur-user-pool",
         "cognito_triggers.cruddur-user-pool.post_confirmation",
     ] {
-        assert!(r.stdout.contains(&format!("+ {a}\n")), "{a} not planned:\n{}", r.stdout);
+        assert!(
+            r.stdout.contains(&format!("+ {a}\n")),
+            "{a} not planned:\n{}",
+            r.stdout
+        );
     }
-    assert!(r.stdout.contains("Plan: 10 to create, 0 to update, 0 to replace, 0 to delete."), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Plan: 10 to create, 0 to update, 0 to replace, 0 to delete."),
+        "{}",
+        r.stdout
+    );
     assert!(env.writes().is_empty(), "plan wrote");
     r.assert_no_secret();
 
@@ -91,11 +123,21 @@ async fn example_stack_lifecycle_leaves_nothing_and_touches_nothing_untagged() {
     assert_eq!(r.code, 0, "{}", r.all());
     env.calls();
     env.ok(&["apply", "--auto-approve"]);
-    assert!(env.writes().is_empty(), "no-op apply wrote: {:?}", env.writes());
+    assert!(
+        env.writes().is_empty(),
+        "no-op apply wrote: {:?}",
+        env.writes()
+    );
 
     let r = env.ok(&["output", "--format", "json"]);
     let outputs: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert!(outputs["USER_POOL_ID"].as_str().unwrap().starts_with("us-east-1_"), "{outputs}");
+    assert!(
+        outputs["USER_POOL_ID"]
+            .as_str()
+            .unwrap()
+            .starts_with("us-east-1_"),
+        "{outputs}"
+    );
     assert!(outputs["DB_SG_ID"].as_str().unwrap().starts_with("sg-"));
     let r = env.ok(&["output", "--format", "env"]);
     assert!(r.stdout.contains("DB_SG_ID='sg-"), "{}", r.stdout);
@@ -113,7 +155,10 @@ async fn example_stack_lifecycle_leaves_nothing_and_touches_nothing_untagged() {
         .filter_map(|g| g.group_name().map(str::to_string))
         .collect();
     assert!(groups.contains(&"bystander-sg".to_string()));
-    assert!(!groups.iter().any(|g| g.starts_with("cruddur")), "{groups:?}");
+    assert!(
+        !groups.iter().any(|g| g.starts_with("cruddur")),
+        "{groups:?}"
+    );
     let rds = aws_sdk_rds::Client::new(&cfg);
     let dbs: Vec<String> = rds
         .describe_db_instances()
@@ -136,7 +181,15 @@ async fn example_stack_lifecycle_leaves_nothing_and_touches_nothing_untagged() {
         .filter_map(|f| f.function_name().map(str::to_string))
         .collect();
     assert_eq!(fns, vec!["bystander-fn"]);
-    assert!(lambda.list_layers().send().await.unwrap().layers().is_empty());
+    assert!(
+        lambda
+            .list_layers()
+            .send()
+            .await
+            .unwrap()
+            .layers()
+            .is_empty()
+    );
     let iam = aws_sdk_iam::Client::new(&cfg);
     let roles: Vec<String> = iam
         .list_roles()

@@ -1,24 +1,216 @@
-//! Cognito triggers against Cognito and Lambda. (Placeholder.)
+//! Cognito triggers against Cognito (the slot, by read-modify-write of the whole pool) and Lambda
+//! (the invoke permission).
 
-use super::{Observed, Spec};
+use futures::{StreamExt, TryStreamExt};
+
+use super::{Observed, Permission, Spec, candidates, statement_id, statements, trigger_edits};
 use crate::aws::Clients;
 use crate::engine::Ctx;
-use crate::error::{Error, Result};
-use crate::plan::Change;
-use crate::resources::user_pool::aws::Pools;
+use crate::error::{Error, Result, code_of};
+use crate::plan::{Action, Change};
+use crate::resources::user_pool::aws::{Pools, read_modify_write};
 use crate::resources::{Found, Observed as AnyObserved};
 use crate::stack::Stack;
+use crate::value::Text;
 
-pub async fn observe(_clients: &Clients, _stack: &Stack, _pools: &Pools) -> Result<Vec<Found>> {
-    Ok(Vec::new())
+/// How many GetPolicy calls observe keeps in flight.
+const POLICY_CONCURRENCY: usize = 8;
+
+/// The set slots that are ours or declared, from the pools `user_pool::aws::observe` described.
+/// The only calls are one GetPolicy per declared trigger whose slot is set (bounded by the
+/// triggers in the file, not by the functions of the account).
+pub async fn observe(clients: &Clients, stack: &Stack, pools: &Pools) -> Result<Vec<Found>> {
+    futures::stream::iter(candidates(stack, pools))
+        .map(|c| async move {
+            let mut o = c.observed;
+            if let Some(function) = &c.read_policy_of {
+                let sid = statement_id(&o.event, &o.pool_id);
+                o.permission = read_permission(clients, &c.address, function, &sid).await?;
+            }
+            Ok::<_, Error>(Found {
+                address: c.address,
+                key: c.key,
+                observed: AnyObserved::Trigger(o),
+            })
+        })
+        .buffered(POLICY_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// Statements with id `sid` on `function` (name or ARN); none when the function or its policy
+/// does not exist.
+async fn read_permission(
+    clients: &Clients,
+    address: &str,
+    function: &str,
+    sid: &str,
+) -> Result<Vec<Permission>> {
+    match clients
+        .lambda
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.policy().map(|p| statements(p, sid)).unwrap_or_default()),
+        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(Vec::new()),
+        Err(e) => Err(Error::aws("GetPolicy", address, e)),
+    }
+}
+
+/// Removes one statement; a missing function, policy or statement is success (moto answers an
+/// unknown statement id with "No policy is associated with the given resource").
+pub(crate) async fn remove_permission(
+    clients: &Clients,
+    address: &str,
+    function: &str,
+    sid: &str,
+) -> Result<()> {
+    match clients
+        .lambda
+        .remove_permission()
+        .function_name(function)
+        .statement_id(sid)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) => Err(Error::aws("RemovePermission", address, e)),
+    }
+}
+
+/// Makes `function`'s policy hold exactly one statement `sid` letting this pool invoke it. Read
+/// first: moto accepts a duplicate statement id, so adding blindly would pile them up.
+async fn ensure_permission(
+    ctx: &Ctx<'_>,
+    address: &str,
+    function: &str,
+    sid: &str,
+    pool_arn: &str,
+) -> Result<()> {
+    let clients = ctx.clients;
+    let existing = read_permission(clients, address, function, sid).await?;
+    if existing.len() == 1 && existing[0].allows(pool_arn) {
+        return Ok(());
+    }
+    for _ in &existing {
+        remove_permission(clients, address, function, sid).await?;
+    }
+    // A function still applying an update answers ResourceConflictException for a while.
+    let mut attempts = 0;
+    loop {
+        let r = clients
+            .lambda
+            .add_permission()
+            .function_name(function)
+            .statement_id(sid)
+            .action(super::INVOKE)
+            .principal(super::PRINCIPAL)
+            .source_arn(pool_arn)
+            .send()
+            .await;
+        match r {
+            Ok(_) => break,
+            Err(e) if code_of(&e) == Some("ResourceConflictException") && attempts < 30 => {
+                let now = read_permission(clients, address, function, sid).await?;
+                if now.len() == 1 && now[0].allows(pool_arn) {
+                    break;
+                }
+                for _ in &now {
+                    remove_permission(clients, address, function, sid).await?;
+                }
+                attempts += 1;
+                ctx.progress.waiting(
+                    address,
+                    "the function to accept the invoke permission",
+                    "update in progress",
+                );
+                tokio::time::sleep(ctx.poll).await;
+            }
+            Err(e) => return Err(Error::aws("AddPermission", address, e)),
+        }
+    }
+    if attempts > 0 {
+        ctx.progress.done_waiting(address);
+    }
+    Ok(())
+}
+
+fn known<'a>(t: &'a Text, address: &str, what: &str) -> Result<&'a str> {
+    t.expose().ok_or_else(|| {
+        Error::Other(format!(
+            "{address}: the {what} was still unknown at apply (internal ordering error)"
+        ))
+    })
 }
 
 pub async fn apply(
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
     address: &str,
-    _s: Option<&Spec>,
-    _o: Option<&Observed>,
-    _c: &Change,
+    s: Option<&Spec>,
+    o: Option<&Observed>,
+    c: &Change,
 ) -> Result<Option<AnyObserved>> {
-    Err(Error::Other(format!("{address}: not supported yet")))
+    let stack = &ctx.stack.name;
+    if c.action == Action::Delete {
+        let o = o.expect("delete has an observed trigger");
+        read_modify_write(ctx, address, &o.pool_id, |pool| {
+            trigger_edits(pool, stack, &o.event, None)
+        })
+        .await?;
+        remove_permission(
+            ctx.clients,
+            address,
+            &o.function_arn,
+            &statement_id(&o.event, &o.pool_id),
+        )
+        .await?;
+        return Ok(None);
+    }
+    let s = s.expect("create or update has a spec");
+    let target = s
+        .pool
+        .as_ref()
+        .map_err(|m| Error::Other(format!("{address}: {m}")))?;
+    let pool_id = known(&target.id, address, "user pool id")?;
+    let pool_arn = known(&target.arn, address, "user pool ARN")?;
+    let function = known(&s.function_arn, address, "function ARN")?;
+    let sid = statement_id(&s.event, pool_id);
+
+    // The permission first: a slot pointing at a function Cognito may not invoke breaks sign-up.
+    ensure_permission(ctx, address, function, &sid, pool_arn).await?;
+    let pool = read_modify_write(ctx, address, pool_id, |pool| {
+        trigger_edits(pool, stack, &s.event, Some(function))
+    })
+    .await?
+    .ok_or_else(|| {
+        Error::Other(format!(
+            "{address}: user pool {pool_id} no longer exists; run plan again"
+        ))
+    })?;
+    if let Some(o) = o.filter(|o| o.owned && (o.function_arn != function || o.pool_id != pool_id)) {
+        // The statement we gave the function the slot pointed at before.
+        remove_permission(
+            ctx.clients,
+            address,
+            &o.function_arn,
+            &statement_id(&o.event, &o.pool_id),
+        )
+        .await?;
+    }
+    Ok(Some(AnyObserved::Trigger(Observed {
+        pool_id: pool.id.clone(),
+        pool_arn: pool.arn.clone(),
+        event: s.event.clone(),
+        function_arn: function.to_string(),
+        owned: true,
+        permission: vec![Permission {
+            effect: "Allow".into(),
+            action: super::INVOKE.into(),
+            principal: super::PRINCIPAL.into(),
+            source_arn: Some(pool_arn.to_string()),
+        }],
+    })))
 }
