@@ -959,12 +959,3 @@ cognito_triggers:
         let _: BTreeMap<String, String> = r.settings.tags.unwrap();
     }
 }
-
-/// A trigger points at its pool and its function: it is removed before either is deleted.
-pub fn refs(o: &Observed) -> Vec<String> {
-    vec![
-        o.pool_id.clone(),
-        o.pool_arn.clone(),
-        o.function_arn.clone(),
-    ]
-}
