@@ -8,7 +8,8 @@ use super::Ctx;
 use crate::error::{Error, Result};
 use crate::plan::build::Step;
 use crate::resources::{
-    self, Observed, Spec, cognito_trigger, db_instance, function, security_group, user_pool,
+    self, Key, Observed, Spec, as_variant, cognito_trigger, db_instance, function, security_group,
+    user_pool,
 };
 use crate::stack::Resolver;
 
@@ -107,104 +108,81 @@ async fn run_step(
     };
     ctx.progress
         .line(&address, format!("{}...", verb(&change.action)));
-    let o = step.observed.as_ref();
     use Observed as O;
     use Spec as S;
-    let result = match (&step.key, spec.as_ref()) {
-        (resources::Key::Group(_), s) => {
-            let s = s.and_then(|s| match s {
-                S::Group(g) => Some(g),
-                _ => None,
-            });
-            let o = o.and_then(|o| match o {
-                O::Group(g) => Some(g),
-                _ => None,
-            });
-            security_group::aws::apply_group(ctx, &address, s, o, &change).await
+    let (s, o) = (spec.as_ref(), step.observed.as_ref());
+    let result = match &step.key {
+        Key::Group(_) => {
+            security_group::aws::apply_group(
+                ctx,
+                &address,
+                as_variant!(s, S::Group),
+                as_variant!(o, O::Group),
+                &change,
+            )
+            .await
         }
-        (resources::Key::Rule { .. }, s) => {
-            let s = s.and_then(|s| match s {
-                S::Rule(r) => Some(r),
-                _ => None,
-            });
-            let o = o.and_then(|o| match o {
-                O::Rule(r) => Some(r),
-                _ => None,
-            });
-            security_group::aws::apply_rule(ctx, &address, s, o, &change).await
+        Key::Rule { .. } => {
+            security_group::aws::apply_rule(
+                ctx,
+                &address,
+                as_variant!(s, S::Rule),
+                as_variant!(o, O::Rule),
+                &change,
+            )
+            .await
         }
-        (resources::Key::DbInstance(_), s) => {
-            let s = s.and_then(|s| match s {
-                S::DbInstance(x) => Some(x),
-                _ => None,
-            });
-            let o = o.and_then(|o| match o {
-                O::DbInstance(x) => Some(x),
-                _ => None,
-            });
+        Key::DbInstance(_) => {
+            let (s, o) = (as_variant!(s, S::DbInstance), as_variant!(o, O::DbInstance));
             db_instance::aws::apply(ctx, &address, s, o, &change).await
         }
-        (resources::Key::Role(_), s) => {
-            let s = s.and_then(|s| match s {
-                S::Role(x) => Some(x),
-                _ => None,
-            });
-            let o = o.and_then(|o| match o {
-                O::Role(x) => Some(x),
-                _ => None,
-            });
-            function::aws::apply_role(ctx, &address, s, o, &change).await
+        Key::Role(_) => {
+            function::aws::apply_role(
+                ctx,
+                &address,
+                as_variant!(s, S::Role),
+                as_variant!(o, O::Role),
+                &change,
+            )
+            .await
         }
-        (resources::Key::Layer(_), s) => {
-            let s = s.and_then(|s| match s {
-                S::Layer(x) => Some(x),
-                _ => None,
-            });
-            let o = o.and_then(|o| match o {
-                O::Layer(x) => Some(x),
-                _ => None,
-            });
-            function::aws::apply_layer(ctx, &address, s, o, &change).await
+        Key::Layer(_) => {
+            function::aws::apply_layer(
+                ctx,
+                &address,
+                as_variant!(s, S::Layer),
+                as_variant!(o, O::Layer),
+                &change,
+            )
+            .await
         }
-        (resources::Key::Function(_), s) => {
-            let s = s.and_then(|s| match s {
-                S::Function(x) => Some(x),
-                _ => None,
-            });
-            let o = o.and_then(|o| match o {
-                O::Function(x) => Some(x),
-                _ => None,
-            });
-            function::aws::apply(ctx, &address, s, o, &change).await
+        Key::Function(_) => {
+            function::aws::apply(
+                ctx,
+                &address,
+                as_variant!(s, S::Function),
+                as_variant!(o, O::Function),
+                &change,
+            )
+            .await
         }
-        (resources::Key::UserPool(_), s) => {
-            let s = s.and_then(|s| match s {
-                S::UserPool(x) => Some(x),
-                _ => None,
-            });
-            let o = o.and_then(|o| match o {
-                O::UserPool(x) => Some(x),
-                _ => None,
-            });
-            user_pool::aws::apply(ctx, &address, s, o, &change).await
+        Key::UserPool(_) => {
+            user_pool::aws::apply(
+                ctx,
+                &address,
+                as_variant!(s, S::UserPool),
+                as_variant!(o, O::UserPool),
+                &change,
+            )
+            .await
         }
-        (resources::Key::Trigger { .. }, s) => {
-            let s = s.and_then(|s| match s {
-                S::Trigger(x) => Some(x),
-                _ => None,
-            });
-            let o = o.and_then(|o| match o {
-                O::Trigger(x) => Some(x),
-                _ => None,
-            });
+        Key::Trigger { .. } => {
+            let (s, o) = (as_variant!(s, S::Trigger), as_variant!(o, O::Trigger));
             cognito_trigger::aws::apply(ctx, &address, s, o, &change).await
         }
-        (resources::Key::Migration { .. } | resources::Key::Seed(_), s) => {
-            let s = s.and_then(|s| match s {
-                S::Migration(x) => Some(x),
-                _ => None,
-            });
-            resources::migration::db::apply(ctx, &address, s, &change).await
+        Key::Migration { .. } | Key::Seed(_) => {
+            resources::migration::db::apply(ctx, &address, as_variant!(s, S::Migration), &change)
+                .await
         }
     };
     if result.is_ok() {

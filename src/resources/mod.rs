@@ -181,7 +181,7 @@ macro_rules! as_variant {
         }
     };
 }
-use as_variant;
+pub(crate) use as_variant;
 
 impl Observed {
     /// The attributes other nodes may reference (`id`, `arn`, `address`, …).
