@@ -179,6 +179,30 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         }
     }
 
+    // Within a group, revoke before authorize: a new rule may carry a permission an old one
+    // still holds, which AWS refuses as a duplicate.
+    let rule_deletes: Vec<(String, String)> = steps
+        .iter()
+        .filter(|s| s.change.action == Action::Delete)
+        .filter_map(|s| match &s.key {
+            Key::Rule { group, .. } => Some((group.clone(), s.address.clone())),
+            _ => None,
+        })
+        .collect();
+    for step in steps
+        .iter_mut()
+        .filter(|s| s.change.action == Action::Create)
+    {
+        if let Key::Rule { group, .. } = &step.key {
+            step.after.extend(
+                rule_deletes
+                    .iter()
+                    .filter(|(g, _)| g == group)
+                    .map(|(_, a)| a.clone()),
+            );
+        }
+    }
+
     // Lambda releases a VPC function's network interfaces with the function's execution role, so
     // a role being deleted outlives the deletion of the groups its functions used: otherwise the
     // interfaces can stay behind and hold those groups.

@@ -235,3 +235,14 @@ fn cidr_checker() {
     assert!(validate::check_cidr("1.2.3.4").is_err());
     assert!(validate::check_cidr("1.2.3.4/33").is_err());
 }
+
+#[test]
+fn two_rules_with_one_permission_are_refused() {
+    let e = errors(
+        "stack: s\nsecurity_groups:\n  g:\n    description: d\n    ingress:\n      - description: A\n        port: 22\n        cidr: 10.0.0.0/8\n      - description: B\n        port: 22\n        cidr: 10.0.0.0/8\n",
+    );
+    assert!(
+        e.starts_with("stack.yaml:9:") && e.contains("allows exactly what rule `A` allows"),
+        "{e}"
+    );
+}

@@ -328,8 +328,32 @@ fn security_group(
     };
     let mut ingress = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut permissions = BTreeMap::new();
     for r in &g.value.ingress {
         if let Some(rule) = rule(c, r, groups) {
+            // AWS keeps one rule per permission: two entries that differ only in description
+            // would be refused as a duplicate at apply.
+            let source = match &rule.source {
+                RuleSource::Cidr(t) => Resolver {
+                    public_ip: Some("192.0.2.1".into()),
+                    ..Default::default()
+                }
+                .resolve(t)
+                .expose()
+                .unwrap_or_default()
+                .to_string(),
+                RuleSource::Group(g) => format!("{g:?}"),
+            };
+            let key = (rule.protocol.as_ec2(), rule.from_port, rule.to_port, source);
+            if let Some(first) = permissions.insert(key, rule.description.clone()) {
+                c.err(
+                    pos(&r.value.description),
+                    format!(
+                        "rule `{}` allows exactly what rule `{first}` allows in `{name}`: AWS keeps one rule per permission, so merge them",
+                        rule.description
+                    ),
+                );
+            }
             if !seen.insert(rule.description.clone()) {
                 c.err(
                     pos(&r.value.description),

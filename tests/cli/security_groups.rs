@@ -343,3 +343,62 @@ fn plan_reads_a_fixed_number_of_calls_whatever_the_number_of_rules() {
     let many = env.calls().len();
     assert_eq!(few, many, "plan calls grew with the number of rules");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renamed_rule_is_modified_in_place_not_revoked_and_added() {
+    let env = Env::new();
+    env.write_stack(&stack(1));
+    env.ok(&["apply", "--auto-approve"]);
+    let before = live(&env).await;
+    let ids: Vec<String> = before
+        .ingress("cruddur-db-sg")
+        .iter()
+        .filter_map(|r| r.security_group_rule_id().map(str::to_string))
+        .collect();
+    env.write_stack(
+        &stack(1)
+            .replace("description: LAMBDA", "description: FROM-LAMBDA")
+            .replace("description: EXTRA0", "description: VPN"),
+    );
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("~ security_groups.cruddur-db-sg.ingress.FROM-LAMBDA"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("~ security_groups.cruddur-db-sg.ingress.VPN"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Plan: 0 to create, 2 to update, 0 to replace, 0 to delete."),
+        "{}",
+        r.stdout
+    );
+    env.calls();
+    env.ok(&["apply", "--auto-approve"]);
+    assert_eq!(
+        env.writes(),
+        vec![
+            "ec2.ModifySecurityGroupRules".to_string(),
+            "ec2.ModifySecurityGroupRules".to_string()
+        ]
+    );
+    let after = live(&env).await;
+    let mut after_ids: Vec<String> = after
+        .ingress("cruddur-db-sg")
+        .iter()
+        .filter_map(|r| r.security_group_rule_id().map(str::to_string))
+        .collect();
+    let mut ids = ids;
+    ids.sort();
+    after_ids.sort();
+    assert_eq!(ids, after_ids, "rule ids must be kept");
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}

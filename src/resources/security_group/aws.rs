@@ -175,6 +175,7 @@ pub async fn observe(clients: &Clients, stack: &Stack, env: &LiveEnv) -> Result<
         rules.extend(page.security_group_rules().iter().cloned());
     }
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut live: BTreeMap<String, Vec<(String, RuleObserved)>> = BTreeMap::new();
     for r in rules {
         if r.is_egress().unwrap_or(false) || r.cidr_ipv6().is_some() || r.prefix_list_id().is_some()
         {
@@ -213,16 +214,64 @@ pub async fn observe(clients: &Clients, stack: &Stack, env: &LiveEnv) -> Result<
             Some(d) if seen.insert((gname.clone(), d.clone())) => d,
             _ => id.to_string(),
         };
-        found.push(Found {
-            address: rule_address(gname, &label),
-            key: Key::Rule {
-                group: gname.clone(),
-                description: label,
-            },
-            observed: Observed::Rule(observed),
-        });
+        live.entry(gname.clone())
+            .or_default()
+            .push((label, observed));
+    }
+    let id_of: BTreeMap<&String, &String> = by_id.iter().map(|(id, name)| (name, id)).collect();
+    for (gname, rules) in &mut live {
+        if let Some(g) = stack.security_groups.get(gname) {
+            super::relabel(&declared_permissions(g, &id_of), rules);
+        }
+        for (label, observed) in rules.drain(..) {
+            found.push(Found {
+                address: rule_address(gname, &label),
+                key: Key::Rule {
+                    group: gname.clone(),
+                    description: label,
+                },
+                observed: Observed::Rule(observed),
+            });
+        }
     }
     Ok(found)
+}
+
+/// The declared rules of a group whose permission is known now, for [`super::relabel`].
+fn declared_permissions(
+    g: &crate::stack::SecurityGroup,
+    id_of: &BTreeMap<&String, &String>,
+) -> Vec<(String, super::Permission)> {
+    use crate::stack::{GroupRef, RuleSource};
+    g.ingress
+        .iter()
+        .filter_map(|r| {
+            let (cidr, source_group) = match &r.source {
+                RuleSource::Cidr(t) if !t.uses_public_ip() => (
+                    crate::stack::Resolver::default()
+                        .resolve(t)
+                        .expose()
+                        .map(str::to_string),
+                    None,
+                ),
+                RuleSource::Cidr(_) => return None,
+                RuleSource::Group(GroupRef::Id(id)) => (None, Some(id.clone())),
+                RuleSource::Group(GroupRef::Stack(name)) => {
+                    (None, Some(id_of.get(name)?.to_string()))
+                }
+            };
+            Some((
+                r.description.clone(),
+                super::Permission {
+                    protocol: r.protocol.as_ec2().to_string(),
+                    from_port: r.from_port,
+                    to_port: r.to_port,
+                    cidr,
+                    source_group,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// Some EC2 implementations (moto) omit the description of group-referencing rules in

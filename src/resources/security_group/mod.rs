@@ -175,6 +175,52 @@ pub fn owned_change(address: &str, d: Diff, owned: bool) -> Option<Change> {
     Some(c)
 }
 
+/// A declared rule's permission, when it is known before apply (no `${public_ip}`, no group
+/// still to be created).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permission {
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    pub cidr: Option<String>,
+    pub source_group: Option<String>,
+}
+
+impl Permission {
+    fn matches(&self, o: &RuleObserved) -> bool {
+        self.protocol == o.protocol
+            && self.from_port == o.from_port
+            && self.to_port == o.to_port
+            && self.cidr == o.cidr
+            && self.source_group == o.source_group
+    }
+}
+
+/// Rules are identified by description, but a description edited in the file (or the console)
+/// should be one in-place update, not a revoke plus an authorize of the same permission, which
+/// AWS would also refuse as a duplicate if the authorize came first. So a live rule whose label
+/// is not declared takes the label of a declared rule with the same permission that has no live
+/// rule of its own.
+pub fn relabel(declared: &[(String, Permission)], live: &mut [(String, RuleObserved)]) {
+    let live_labels: std::collections::BTreeSet<String> =
+        live.iter().map(|(l, _)| l.clone()).collect();
+    let declared_labels: std::collections::BTreeSet<&String> =
+        declared.iter().map(|(l, _)| l).collect();
+    let mut taken = std::collections::BTreeSet::new();
+    for (label, obs) in live.iter_mut() {
+        if declared_labels.contains(label) {
+            continue;
+        }
+        if let Some((want, _)) = declared
+            .iter()
+            .find(|(d, p)| !live_labels.contains(d) && !taken.contains(d) && p.matches(obs))
+        {
+            taken.insert(want.clone());
+            *label = want.clone();
+        }
+    }
+}
+
 pub fn diff_group(
     address: &str,
     spec: Option<&GroupSpec>,
@@ -230,6 +276,14 @@ pub fn diff_rule(
     };
     let mut d = Diff::new();
     let o = observed;
+    if let Some(o) = o {
+        d.value(
+            "description",
+            o.description.clone(),
+            Some(s.description.clone()),
+            false,
+        );
+    }
     d.value(
         "protocol",
         o.map(|o| o.protocol.clone()),
@@ -339,6 +393,34 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(c.fields[0].after, Shown::Unknown);
+    }
+
+    #[test]
+    fn an_edited_description_is_an_in_place_update_of_the_same_rule() {
+        let perm = Permission {
+            protocol: "tcp".into(),
+            from_port: 5432,
+            to_port: 5432,
+            cidr: Some("1.2.3.4/32".into()),
+            source_group: None,
+        };
+        let mut old = live("1.2.3.4/32");
+        old.description = Some("OLD".into());
+        let mut other = live("9.9.9.9/32");
+        other.description = Some("STRAY".into());
+        let mut live_rules = vec![("OLD".to_string(), old), ("STRAY".to_string(), other)];
+        relabel(&[("GITPOD".to_string(), perm)], &mut live_rules);
+        assert_eq!(live_rules[0].0, "GITPOD");
+        assert_eq!(
+            live_rules[1].0, "STRAY",
+            "a different permission keeps its own label"
+        );
+        let c = diff_rule("a", Some(&rule("1.2.3.4/32")), Some(&live_rules[0].1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.fields.len(), 1);
+        assert_eq!(c.fields[0].path, "description");
     }
 
     #[test]
