@@ -383,7 +383,54 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         Some(i) => &first[..i],
         None => first,
     };
-    msg.trim_start_matches("error: ").to_string()
+    humanize(msg.trim_start_matches("error: "))
+}
+
+/// The parser speaks in Rust types; say the same thing in the stack file's terms.
+fn humanize(msg: &str) -> String {
+    const UNTAGGED: &[(&str, &str)] = &[
+        (
+            "RawLayer",
+            "a layer is a layer version ARN, or { name, source, runtimes } to publish a folder",
+        ),
+        (
+            "BoolOrString",
+            "final_snapshot is true, false, or the name of the snapshot to take",
+        ),
+        (
+            "RawSubnets",
+            "subnets is `default` or a list of subnet-… ids",
+        ),
+    ];
+    for (ty, say) in UNTAGGED {
+        if msg.contains(&format!("untagged enum {ty}")) {
+            return (*say).to_string();
+        }
+    }
+    if msg.starts_with("cannot deserialize null") {
+        return "a value is required here".into();
+    }
+    let mut out = msg.to_string();
+    for (rust, plain) in [
+        ("invalid i64", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        (
+            "expected string scalar",
+            "expected a single value, not a list or a map",
+        ),
+        (
+            "expected a string scalar",
+            "expected a single value, not a list or a map",
+        ),
+        ("expected bool", "expected true or false"),
+        ("invalid boolean", "expected true or false"),
+    ] {
+        out = out.replace(rust, plain);
+    }
+    if let Some(i) = out.find("; use Option<") {
+        out.truncate(i);
+    }
+    out
 }
 
 #[cfg(test)]

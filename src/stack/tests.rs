@@ -246,3 +246,21 @@ fn two_rules_with_one_permission_are_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn parser_errors_speak_the_files_language() {
+    let e = errors(
+        "stack: s\nfunctions:\n  f:\n    source: lambdas/fn\n    runtime: python3.12\n    handler: a.b\n    layers: [{name: x}]\n",
+    );
+    assert!(e.contains("a layer is a layer version ARN"), "{e}");
+    let e = errors("stack: s\ncognito_triggers:\n  - user_pool:\n    event: x\n    function: y\n");
+    assert!(
+        e.starts_with("stack.yaml:3:") && e.contains("a value is required here"),
+        "{e}"
+    );
+    let e = errors(
+        "stack: s\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: lots\n",
+    );
+    assert!(e.contains("expected a whole number"), "{e}");
+    assert!(!e.contains("i64") && !e.contains("Option<"), "{e}");
+}
