@@ -320,10 +320,10 @@ fn finish(report: &Report, verb: &str) -> bool {
             eprintln!("  done:        {a}");
         }
         for (a, e) in &report.failed {
-            eprintln!(
-                "  failed:      {a}: {}",
-                crate::redact::scrub(&e.to_string())
-            );
+            let e = crate::redact::scrub(&e.to_string());
+            // Most errors already start with the address; do not say it twice.
+            let e = e.strip_prefix(&format!("{a}: ")).unwrap_or(&e).to_string();
+            eprintln!("  failed:      {a}: {e}");
         }
         for a in &report.not_started {
             eprintln!("  not started: {a}");

@@ -77,7 +77,12 @@ pub async fn execute(ctx: &Ctx<'_>, steps: Vec<Step>, mut resolver: Resolver) ->
                 report.done.push(addr);
             }
             Err(e) => {
-                ctx.progress.line(&addr, format!("failed: {e}"));
+                let msg = e.to_string();
+                let msg = msg
+                    .strip_prefix(&format!("{addr}: "))
+                    .unwrap_or(&msg)
+                    .to_string();
+                ctx.progress.line(&addr, format!("failed: {msg}"));
                 report.failed.push((addr, e));
                 stopping = true;
             }
