@@ -83,7 +83,7 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Plan to take over untagged resources that already exist under declared names
+    /// You mean to adopt: drop the reminder that apply needs --adopt for `=` entries
     #[arg(long)]
     pub adopt: bool,
 }
