@@ -78,7 +78,7 @@ impl Error {
                 "ConnectionFailed".to_string(),
                 format!(
                     "{} (check --endpoint-url / AWS_ENDPOINT_URL, the network, and --region)",
-                    aws_smithy_types::error::display::DisplayErrorContext(&err)
+                    cause_chain(&err)
                 ),
             ),
             SdkError::TimeoutError(_) => ("Timeout".into(), "the request timed out".into()),
@@ -102,6 +102,21 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The messages of an error's causes, outermost first, without repeats: the SDK's own Display
+/// is terse ("dispatch failure") and its Debug is noise.
+fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let m = e.to_string();
+        if !m.is_empty() && !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
 }
 
 /// The error code of a failed SDK call, if AWS sent one.
