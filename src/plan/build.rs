@@ -82,6 +82,23 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         let observed = found.get(addr.as_str()).map(|f| &f.observed);
         match resources::diff(addr, Some(&spec), observed) {
             Err(e) => errors.push(e),
+            Ok(Some(c))
+                if c.action == Action::Adopt && c.fields.iter().any(|f| f.forces_replacement) =>
+            {
+                errors.push(PlanError {
+                    address: addr.clone(),
+                    pos: Pos::default(),
+                    message: format!(
+                        "exists without this stack's tag and differs in what AWS cannot change in place ({}): adopting it would mean replacing it. Make stack.yaml match it, or delete it yourself",
+                        c.fields
+                            .iter()
+                            .filter(|f| f.forces_replacement)
+                            .map(|f| f.path.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
             Ok(change) => {
                 let fresh = matches!(
                     change.as_ref().map(|c| c.action),
@@ -495,5 +512,25 @@ mod tests {
             order,
             vec!["functions.f", "security_groups.app", "functions.f.role"]
         );
+    }
+
+    #[test]
+    fn adopting_what_would_need_a_replacement_is_a_plan_error() {
+        let s = stack(TWO_GROUPS);
+        let mut db = group("db", "sg-db", false);
+        if let Observed::Group(g) = &mut db.observed {
+            g.description = "hand-made".into();
+        }
+        let found = vec![db, group("app", "sg-app", true)];
+        let e = plan(&Input {
+            stack: &s,
+            found: &found,
+            env: &env(),
+            public_ip: None,
+            destroy: false,
+        })
+        .unwrap_err();
+        assert_eq!(e[0].address, "security_groups.db");
+        assert!(e[0].message.contains("(description)"), "{}", e[0].message);
     }
 }

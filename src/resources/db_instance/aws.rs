@@ -209,19 +209,6 @@ pub async fn apply(
                 spec.expect("update has a spec"),
                 observed.expect("update has an instance"),
             );
-            if change.action == Action::Adopt && change.fields.iter().any(|f| f.forces_replacement)
-            {
-                return Err(Error::User(format!(
-                    "{address}: the existing instance differs in a field RDS cannot change ({}); adopt it after making stack.yaml match it, or delete it yourself",
-                    change
-                        .fields
-                        .iter()
-                        .filter(|f| f.forces_replacement)
-                        .map(|f| f.path.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
             update(ctx, address, s, o).await.map(Some)
         }
     }

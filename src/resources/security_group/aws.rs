@@ -328,19 +328,6 @@ pub async fn apply_group(
                 spec.expect("update has a spec"),
                 observed.expect("update has an observed group"),
             );
-            if change.action == Action::Adopt && change.fields.iter().any(|f| f.forces_replacement)
-            {
-                return Err(Error::User(format!(
-                    "{address}: the existing group differs in a field AWS cannot change ({}); adopt it after aligning stack.yaml, or delete it yourself",
-                    change
-                        .fields
-                        .iter()
-                        .filter(|f| f.forces_replacement)
-                        .map(|f| f.path.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
             let missing: BTreeMap<String, String> = s
                 .tags
                 .iter()
