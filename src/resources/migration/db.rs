@@ -31,7 +31,9 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS public.deploy_migrations 
 
 static WARNED: AtomicBool = AtomicBool::new(false);
 
-fn tls_config() -> Result<rustls::ClientConfig> {
+/// `warn`: say once that the server is not verified (not for `--db-endpoint`, where TLS is only
+/// opportunistic anyway).
+fn tls_config(warn: bool) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -50,7 +52,7 @@ fn tls_config() -> Result<rustls::ClientConfig> {
         }
         return Ok(builder.with_root_certificates(roots).with_no_client_auth());
     }
-    if !WARNED.swap(true, Ordering::Relaxed) {
+    if warn && !WARNED.swap(true, Ordering::Relaxed) {
         eprintln!(
             "warning: database connections are encrypted but the server certificate is not verified; set DEPLOY_DB_CA_FILE to the RDS CA bundle (global-bundle.pem) to verify it"
         );
@@ -132,7 +134,7 @@ async fn connect(address: &str, c: &Conn) -> Result<tokio_postgres::Client> {
     if let Some(p) = c.password.as_ref().and_then(|p| p.expose()) {
         cfg.password(p);
     }
-    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?);
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(!c.local)?);
     let (client, connection) = cfg.connect(tls).await.map_err(|e| {
         let hint = if c.local {
             String::new()
