@@ -39,8 +39,15 @@ impl Clients {
     ) -> crate::error::Result<Clients> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(5));
-        if let Some(p) = &opts.profile {
-            loader = loader.profile_name(p);
+        if let Some(p) = explicit_profile(opts) {
+            check_profile_exists(&p).await?;
+            // The default chain looks at AWS_ACCESS_KEY_ID before any profile, so a profile
+            // named on purpose would silently lose to leftover key variables; the AWS CLI lets
+            // the named profile win, and so do we.
+            let creds = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(&p)
+                .build();
+            loader = loader.profile_name(&p).credentials_provider(creds);
         }
         // The stack file's region wins over the environment, and --region over both.
         if let Some(r) = opts.region.as_deref().or(stack_region) {
@@ -75,6 +82,46 @@ impl Clients {
             calls,
         })
     }
+}
+
+/// The profile the user named: `--profile`, else a non-empty `AWS_PROFILE`.
+fn explicit_profile(opts: &AwsOptions) -> Option<String> {
+    opts.profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok())
+        .filter(|p| !p.is_empty())
+}
+
+/// A misspelt profile must stop the run before any call, not fall through to other credentials.
+async fn check_profile_exists(name: &str) -> crate::error::Result<()> {
+    use aws_runtime::env_config::file::EnvConfigFiles;
+    use aws_types::os_shim_internal::{Env, Fs};
+    let set = aws_config::profile::load(
+        &Fs::real(),
+        &Env::real(),
+        &EnvConfigFiles::default(),
+        Some(name.to_string().into()),
+    )
+    .await
+    .map_err(|e| {
+        crate::error::Error::User(format!(
+            "cannot read the AWS config files for profile `{name}`: {e}"
+        ))
+    })?;
+    if set.get_profile(name).is_some() {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = set.profiles().collect();
+    known.sort_unstable();
+    let known = if known.is_empty() {
+        "no profiles are defined".to_string()
+    } else {
+        format!("defined: {}", known.join(", "))
+    };
+    Err(crate::error::Error::User(format!(
+        "AWS profile `{name}` (from --profile or AWS_PROFILE) does not exist in ~/.aws/config or ~/.aws/credentials \
+         (or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE); {known}. Fix the name, or unset AWS_PROFILE to use the default credentials"
+    )))
 }
 
 /// Counts AWS calls by `Service.Operation`, so `-v` can show what a run cost and how many writes it

@@ -37,23 +37,45 @@ pub async fn lookup() -> Result<String> {
         if !resp.status().is_success() {
             return Err(fail(format!("HTTP {}", resp.status())));
         }
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .to_bytes();
-        Ok(String::from_utf8_lossy(&body).to_string())
+        read_limited(resp.into_body()).await.map_err(fail)
     };
-    let body = tokio::time::timeout(Duration::from_secs(15), get)
+    let body = tokio::time::timeout(TIMEOUT, get)
         .await
-        .map_err(|_| fail("timed out after 15s".into()))??;
+        .map_err(|_| fail(format!("no answer within {}s", TIMEOUT.as_secs())))??;
+    // The answer is never echoed: a misconfigured URL can return a whole page (or anything else
+    // the user should not see pasted into a terminal or a CI log); say what is wrong with it.
     parse(&body).ok_or_else(|| {
         fail(format!(
-            "the answer `{}` is not an IPv4 address",
-            body.trim()
+            "the answer ({} bytes) is not one IPv4 address",
+            body.len()
         ))
     })
+}
+
+/// An IPv4 address with a newline is 16 bytes; anything much longer is not an address.
+const MAX_ANSWER: usize = 256;
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads at most [`MAX_ANSWER`] bytes: a server that keeps talking is refused as soon as it has
+/// said too much, without holding what it sent.
+async fn read_limited<B>(mut body: B) -> std::result::Result<String, String>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Some(data) = frame.data_ref() {
+            if buf.len() + data.len() > MAX_ANSWER {
+                return Err(format!(
+                    "the answer is longer than {MAX_ANSWER} bytes, so it is not an IPv4 address"
+                ));
+            }
+            buf.extend_from_slice(data);
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).to_string())
 }
 
 /// The answer must be exactly one IPv4 address (whitespace around it is fine).
@@ -74,5 +96,26 @@ mod tests {
         );
         assert_eq!(super::parse("<html>"), None);
         assert_eq!(super::parse("::1"), None);
+    }
+
+    #[tokio::test]
+    async fn reads_at_most_a_few_hundred_bytes() {
+        use bytes::Bytes;
+        use http_body_util::{StreamBody, combinators::BoxBody};
+        let ok = http_body_util::Full::new(Bytes::from_static(b"203.0.113.7\n"));
+        assert_eq!(super::read_limited(ok).await.unwrap(), "203.0.113.7\n");
+        // An endless answer: the reader must stop by itself after the limit.
+        let endless = futures::stream::repeat_with(|| {
+            Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::from_static(
+                &[b'7'; 64],
+            )))
+        });
+        let body = BoxBody::new(StreamBody::new(endless));
+        let err = super::read_limited(body).await.unwrap_err();
+        assert!(err.contains("longer than 256 bytes"), "{err}");
+        assert!(
+            !err.contains("7777"),
+            "the answer must not be echoed: {err}"
+        );
     }
 }

@@ -155,6 +155,24 @@ impl Env {
         new
     }
 
+    /// The access key id of every request moto received (from the SigV4 `Authorization` header).
+    pub fn access_keys(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                let h = v["headers"].as_object()?;
+                let auth = h
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?
+                    .1
+                    .as_str()?;
+                let cred = auth.split("Credential=").nth(1)?;
+                Some(cred.split('/').next()?.to_string())
+            })
+            .collect()
+    }
+
     /// The write calls (anything that is not Describe/List/Get) since the last `calls`.
     pub fn writes(&self) -> Vec<String> {
         self.calls().into_iter().filter(|c| is_write(c)).collect()

@@ -4,6 +4,7 @@ mod common;
 
 mod basics;
 mod cognito;
+mod credentials;
 mod db_instances;
 mod full_stack;
 mod functions;
