@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
@@ -38,7 +40,8 @@ impl Clients {
         stack_region: Option<&str>,
     ) -> crate::error::Result<Clients> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(5));
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .timeout_config(timeouts());
         if let Some(p) = explicit_profile(opts) {
             check_profile_exists(&p).await?;
             // The default chain looks at AWS_ACCESS_KEY_ID before any profile, so a profile
@@ -54,7 +57,11 @@ impl Clients {
             loader = loader.region(aws_config::Region::new(r.to_string()));
         }
         if let Some(u) = &opts.endpoint_url {
+            check_endpoint_url("--endpoint-url", u)?;
             loader = loader.endpoint_url(u);
+        } else if let Ok(u) = std::env::var("AWS_ENDPOINT_URL") {
+            // The SDK would only log a warning and then fail every call with a request dump.
+            check_endpoint_url("AWS_ENDPOINT_URL", &u)?;
         }
         let config = loader.load().await;
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
@@ -62,6 +69,7 @@ impl Clients {
                 "no AWS region: set `region:` in the stack file, pass --region, or export AWS_REGION".into(),
             )
         })?;
+        check_credentials(&config).await?;
         let calls = CallCounter::default();
         macro_rules! client {
             ($krate:ident) => {{
@@ -81,6 +89,65 @@ impl Clients {
             region,
             calls,
         })
+    }
+}
+
+/// Per-attempt limits, so a stalled connection is cut and retried instead of holding the run:
+/// AWS answers these APIs in well under a second, and the slow parts (an instance being created)
+/// are polled, not waited for inside one call. Uploads (function code, layers) get a longer
+/// attempt from [`UPLOAD_ATTEMPT_TIMEOUT`]. `DEPLOY_AWS_ATTEMPT_TIMEOUT` (seconds) overrides the
+/// default, for tests and unusual networks.
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(attempt_timeout())
+        .build()
+}
+
+pub fn attempt_timeout() -> Duration {
+    std::env::var("DEPLOY_AWS_ATTEMPT_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .map_or(Duration::from_secs(30), Duration::from_secs_f64)
+}
+
+/// A 50 MB package over a slow uplink takes minutes; such a call is not stalled.
+pub const UPLOAD_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn check_endpoint_url(source: &str, url: &str) -> crate::error::Result<()> {
+    let ok = url
+        .parse::<hyper::Uri>()
+        .ok()
+        .filter(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+    if ok.is_some() {
+        return Ok(());
+    }
+    Err(crate::error::Error::User(format!(
+        "{source} `{url}` is not a URL: it needs http:// or https:// and a host, e.g. http://127.0.0.1:5000 for a local emulator"
+    )))
+}
+
+/// Resolving credentials once up front turns "dispatch failure: no credentials found in chain"
+/// on every call into one line that says what to do.
+async fn check_credentials(config: &aws_config::SdkConfig) -> crate::error::Result<()> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let no_creds = |why: String| {
+        crate::error::Error::User(format!(
+            "no AWS credentials: {why}. Provide them with `aws configure` (or `aws sso login`) and \
+             --profile NAME / AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+             (for a local emulator any non-empty values do)"
+        ))
+    };
+    let Some(provider) = config.credentials_provider() else {
+        return Err(no_creds("no credentials provider is configured".into()));
+    };
+    match provider.provide_credentials().await {
+        Ok(_) => Ok(()),
+        Err(aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_)) => {
+            Err(no_creds("none were found in the environment, the AWS config files, or an instance or container role".into()))
+        }
+        Err(e) => Err(no_creds(crate::error::cause_chain(&e))),
     }
 }
 

@@ -2,8 +2,10 @@
 
 use std::fmt;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::request_id::RequestId;
 
 use crate::plan::PlanError;
 use crate::stack::LoadError;
@@ -64,16 +66,32 @@ impl fmt::Display for PlanErrors<'_> {
 impl Error {
     /// Wraps a failed SDK call, keeping AWS's error code and message. Connection failures have no
     /// code; their cause chain is what tells the user that the endpoint is wrong.
-    pub fn aws<E, R>(operation: &'static str, address: &str, err: SdkError<E, R>) -> Self
+    pub fn aws<E>(operation: &'static str, address: &str, err: SdkError<E, HttpResponse>) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: fmt::Debug + Send + Sync + 'static,
+        E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
         let (code, message) = match &err {
-            SdkError::ServiceError(_) => (
-                err.code().unwrap_or("Unknown").to_string(),
-                err.message().unwrap_or_default().to_string(),
-            ),
+            SdkError::ServiceError(se) => {
+                let message = err.message().unwrap_or_default().trim().to_string();
+                let message = if message.is_empty() {
+                    // Some AWS errors carry only a code (or nothing at all); what support and the
+                    // user can still act on is who answered, with what status, under which id.
+                    format!(
+                        "AWS gave no message ({} {operation}, HTTP {}, request id {})",
+                        service_of::<E>(),
+                        se.raw().status().as_u16(),
+                        se.raw()
+                            .request_id()
+                            .or(se.err().request_id())
+                            .map(str::to_string)
+                            .or_else(|| se.raw().body().bytes().and_then(request_id_in_body))
+                            .unwrap_or_else(|| "none".into())
+                    )
+                } else {
+                    message
+                };
+                (err.code().unwrap_or("Unknown").to_string(), message)
+            }
             SdkError::DispatchFailure(_) => (
                 "ConnectionFailed".to_string(),
                 format!(
@@ -104,9 +122,37 @@ impl Error {
     }
 }
 
+/// EC2's query protocol puts the request id only in the XML body (`<RequestID>`).
+fn request_id_in_body(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    ["<RequestID>", "<RequestId>"].iter().find_map(|open| {
+        let rest = &text[text.find(open)? + open.len()..];
+        let id = &rest[..rest.find('<')?];
+        let ok = !id.is_empty()
+            && id.len() <= 128
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        ok.then(|| id.to_string())
+    })
+}
+
+/// The service an SDK error type belongs to, from its crate (`aws_sdk_ec2::…` -> `EC2`).
+fn service_of<E>() -> &'static str {
+    let name = std::any::type_name::<E>();
+    match name.split("::").next().unwrap_or("") {
+        "aws_sdk_ec2" => "EC2",
+        "aws_sdk_rds" => "RDS",
+        "aws_sdk_lambda" => "Lambda",
+        "aws_sdk_iam" => "IAM",
+        "aws_sdk_cognitoidentityprovider" => "Cognito",
+        "aws_sdk_resourcegroupstagging" => "Resource Groups Tagging",
+        "aws_sdk_ssm" => "SSM",
+        _ => "AWS",
+    }
+}
+
 /// The messages of an error's causes, outermost first, without repeats: the SDK's own Display
 /// is terse ("dispatch failure") and its Debug is noise.
-fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {

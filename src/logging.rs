@@ -20,7 +20,9 @@ impl Write for Scrubbed {
 /// `RUST_LOG` wins; else `-v` shows deploy's debug lines, `-vv` the SDK's too.
 pub fn init(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // aws_config's warnings (IMDS probes when no region is set, profile-file notes) repeat
+        // what deploy's own error says in one line; -v shows them.
+        0 => "warn,aws_config=error",
         1 => "warn,deploy=debug",
         _ => "info,deploy=trace,aws_smithy_runtime=debug",
     };

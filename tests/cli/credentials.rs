@@ -160,3 +160,147 @@ fn the_public_ip_answer_is_bounded_and_never_echoed() {
     // Reading 200 MiB over loopback would take seconds; stopping after 256 bytes takes none.
     assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
 }
+
+/// Answers every request with `response` (a whole raw HTTP response); `None` never answers.
+fn raw_server(response: Option<&'static str>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                let mut len = 0usize;
+                while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0; len];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                match response {
+                    Some(r) => {
+                        let _ = s.write_all(r.as_bytes());
+                    }
+                    // A stalled answer: hold the connection open, say nothing.
+                    None => std::thread::sleep(std::time::Duration::from_secs(600)),
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn no_credentials_says_how_to_provide_them_before_any_call() {
+    let env = Env::new();
+    env.write_stack(SG_ONLY);
+    env.calls();
+    let out = env
+        .command(&["plan"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no AWS credentials"), "{stderr}");
+    assert!(stderr.contains("aws configure"), "{stderr}");
+    assert!(
+        !stderr.contains("endpoint"),
+        "it must not blame the endpoint: {stderr}"
+    );
+    assert!(env.calls().is_empty());
+}
+
+#[test]
+fn no_region_is_one_line_without_the_sdks_warnings() {
+    let env = Env::new();
+    env.write_stack(SG_ONLY);
+    // The region chain's instance-metadata probe goes to a closed loopback port, where it fails
+    // the way it does off EC2; its warnings must not reach the user.
+    let out = env
+        .command(&["plan"])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no AWS region"), "{stderr}");
+    assert!(stderr.contains("--region"), "{stderr}");
+}
+
+#[test]
+fn an_endpoint_url_that_is_not_a_url_is_a_clear_error() {
+    let env = Env::new();
+    env.write_stack(SG_ONLY);
+    let out = env
+        .command(&["plan"])
+        .env("AWS_ENDPOINT_URL", "localhost:5000")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("AWS_ENDPOINT_URL `localhost:5000` is not a URL"),
+        "{stderr}"
+    );
+    let r = env.run(&["--endpoint-url", "ftp://x", "plan"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("--endpoint-url `ftp://x` is not a URL"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_aws_error_without_a_message_names_service_operation_status_and_request_id() {
+    let env = Env::new();
+    env.write_stack(SG_ONLY);
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>UnauthorizedOperation</Code></Error></Errors><RequestID>req-4242</RequestID></Response>";
+    let resp: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_boxed_str(),
+    );
+    let url = raw_server(Some(resp));
+    let r = env.run(&["--endpoint-url", &url, "plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    for want in [
+        "UnauthorizedOperation",
+        "EC2",
+        "DescribeVpcs",
+        "HTTP 403",
+        "req-4242",
+    ] {
+        assert!(r.stderr.contains(want), "missing {want}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn a_stalled_answer_does_not_hang_the_run() {
+    let env = Env::new();
+    env.write_stack(SG_ONLY);
+    let url = raw_server(None);
+    let start = std::time::Instant::now();
+    let out = env
+        .command(&["--endpoint-url", &url, "plan"])
+        .env("DEPLOY_AWS_ATTEMPT_TIMEOUT", "0.5")
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("timed out"), "{stderr}");
+    // 5 attempts of 0.5 s plus the retry backoff: seconds, not the 600 s the server would stall.
+    assert!(took.as_secs() < 30, "took {took:?}");
+}

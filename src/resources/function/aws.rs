@@ -18,6 +18,7 @@ use aws_sdk_lambda::types::{
     VpcConfig,
 };
 use aws_sdk_resourcegroupstagging::types::TagFilter;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -340,19 +341,23 @@ async fn zip(dir: PathBuf, address: &str) -> Result<package::Package> {
 
 /// Calls `call` until it succeeds, fails with an error `retryable` does not name, or `budget`
 /// runs out; `retryable` says what the wait is for.
-async fn retry<T, E, R, F, Fut>(
+async fn retry<T, E, F, Fut>(
     ctx: &Ctx<'_>,
     address: &str,
     operation: &'static str,
     budget: Duration,
     mut call: F,
-    retryable: impl Fn(&SdkError<E, R>) -> Option<&'static str>,
+    retryable: impl Fn(&SdkError<E, HttpResponse>) -> Option<&'static str>,
 ) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = std::result::Result<T, SdkError<E, R>>>,
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata
+        + aws_types::request_id::RequestId
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
 {
     let started = Instant::now();
     loop {
