@@ -27,6 +27,9 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub rds: aws_sdk_rds::Client,
     pub lambda: aws_sdk_lambda::Client,
+    /// Lambda for the calls that carry a package (CreateFunction, UpdateFunctionCode,
+    /// PublishLayerVersion): the same, with [`UPLOAD_ATTEMPT_TIMEOUT`] per attempt.
+    pub lambda_upload: aws_sdk_lambda::Client,
     pub iam: aws_sdk_iam::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
@@ -83,6 +86,17 @@ impl Clients {
             ec2: client!(aws_sdk_ec2),
             rds: client!(aws_sdk_rds),
             lambda: client!(aws_sdk_lambda),
+            lambda_upload: aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(&config)
+                    .interceptor(calls.clone())
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(Duration::from_secs(5))
+                            .operation_attempt_timeout(UPLOAD_ATTEMPT_TIMEOUT)
+                            .build(),
+                    )
+                    .build(),
+            ),
             iam: client!(aws_sdk_iam),
             cognito: client!(aws_sdk_cognitoidentityprovider),
             tagging: client!(aws_sdk_resourcegroupstagging),

@@ -8,5 +8,6 @@ mod credentials;
 mod db_instances;
 mod full_stack;
 mod functions;
+mod iam_policy;
 mod migrations;
 mod security_groups;

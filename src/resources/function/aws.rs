@@ -556,9 +556,10 @@ pub async fn apply(
 }
 
 async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyObserved> {
-    let lambda = &ctx.clients.lambda;
     let pkg = zip(s.source.clone(), address).await?;
-    let mut req = lambda
+    let mut req = ctx
+        .clients
+        .lambda_upload
         .create_function()
         .function_name(&s.name)
         .runtime(Runtime::from(s.runtime.as_str()))
@@ -641,7 +642,9 @@ async fn update_function(
     }
     if c.changes("code") {
         let pkg = zip(s.source.clone(), address).await?;
-        let req = lambda
+        let req = ctx
+            .clients
+            .lambda_upload
             .update_function_code()
             .function_name(&s.name)
             .zip_file(Blob::new(pkg.bytes));
@@ -910,7 +913,7 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<An
     let pkg = zip(dir, address).await?;
     let out = ctx
         .clients
-        .lambda
+        .lambda_upload
         .publish_layer_version()
         .layer_name(&s.name)
         .description(layer_description(&s.stack, &s.function, &content))
@@ -1191,6 +1194,7 @@ mod tests {
             ec2: aws_sdk_ec2::Client::new(&config),
             rds: aws_sdk_rds::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
+            lambda_upload: aws_sdk_lambda::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
