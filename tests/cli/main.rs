@@ -8,4 +8,5 @@ mod db_instances;
 mod full_stack;
 mod functions;
 mod migrations;
+mod realism;
 mod security_groups;
