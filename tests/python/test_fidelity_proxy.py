@@ -357,6 +357,7 @@ def test_a_deleted_instance_stays_listed_as_deleting_with_its_groups(proxy):
     code, _, message = error_of(rds.delete_db_instance, DBInstanceIdentifier="db1", SkipFinalSnapshot=True)
     assert code == "InvalidDBInstanceState" and "already being deleted" in message
     assert error_of(rds.stop_db_instance, DBInstanceIdentifier="db1")[0] == "InvalidDBInstanceState"
+    assert error_of(create_db, proxy)[:2] == ("DBInstanceAlreadyExists", 400)  # the name is still taken
     until(lambda: rds.describe_db_instances()["DBInstances"] == [])
     assert error_of(rds.describe_db_instances, DBInstanceIdentifier="db1")[0] == "DBInstanceNotFound"
 

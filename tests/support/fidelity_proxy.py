@@ -657,12 +657,24 @@ def group_in_use(world, upstream, req, group, now):
 def rds_before(world, req, now):
     op = req.operation
     ident = req.params.get("DBInstanceIdentifier")
-    if op not in ("ModifyDBInstance", "StopDBInstance", "StartDBInstance", "DeleteDBInstance") or not ident:
+    if not ident or op not in (
+        "CreateDBInstance",
+        "ModifyDBInstance",
+        "StopDBInstance",
+        "StartDBInstance",
+        "DeleteDBInstance",
+    ):
         return None
     with world.lock:
         r = world.rds.get(rds_key(req, ident))
         state = r.effective(now) if r else None
         ghost = r is not None and r.ghost is not None and now < r.ghost_until
+    if op == "CreateDBInstance":
+        if ghost:
+            # moto forgot it; AWS still has the name taken until the delete finishes.
+            req.realism = "rds:DBInstanceAlreadyExists (deleting)"
+            return error_answer(req, "DBInstanceAlreadyExists", 400, "DB instance already exists")
+        return None
     if state is None:
         return None  # not seen through the proxy: moto decides
     ident = ident.lower()
