@@ -38,16 +38,16 @@ functions:
 
 /// Everything the proxy models, on, with times short enough for `make test` but long enough
 /// that deploy must wait through each state at least once (it polls every 0.05 s). The role is
-/// made first and the function only once RDS has an address, so the role delay must outlast
-/// RDS's `creating` + `backing-up` to be met; the ENI hold must outlast `deleting`, which destroy
-/// waits out before it deletes the groups.
+/// made first and the function only once RDS has an address, and destroy waits out `deleting`
+/// before it deletes the groups: the minimum refusals make deploy meet IAM lag and held groups
+/// however slow the machine is.
 fn realism() -> serde_json::Value {
     serde_json::json!({
-        "rds": true, "rds_creating_s": 0.8, "rds_backing_up_s": 0.4, "rds_modifying_s": 0.5,
+        "rds": true, "rds_creating_s": 0.8, "rds_backing_up_s": 0.5, "rds_modifying_s": 0.5,
         "rds_stopping_s": 0.5, "rds_starting_s": 0.5, "rds_deleting_s": 1.0,
         "lambda": true, "lambda_pending_s": 0.5, "lambda_updating_s": 0.5,
-        "iam": true, "iam_role_delay_s": 2.0,
-        "ec2": true, "ec2_eni_release_s": 2.0,
+        "iam": true, "iam_role_delay_s": 1.0, "iam_min_refusals": 2,
+        "ec2": true, "ec2_eni_release_s": 1.0, "ec2_min_refusals": 1,
     })
 }
 

@@ -402,6 +402,18 @@ def test_a_young_role_cannot_be_assumed_by_lambda(proxy):
     assert code == "InvalidParameterValueException"
 
 
+def test_minimum_refusals_hold_however_late_the_call_comes(proxy):
+    proxy.set(iam=True, iam_role_delay_s=0, iam_min_refusals=2, ec2=True, ec2_eni_release_s=0, ec2_min_refusals=1)
+    role = role_arn(proxy)
+    for _ in range(2):
+        assert error_of(create_function, proxy, "fn1", role)[0] == "InvalidParameterValueException"
+    sg = proxy.client("ec2").create_security_group(GroupName="g", Description="d")["GroupId"]
+    create_function(proxy, "fn1", role, groups=[sg])
+    proxy.client("lambda").delete_function(FunctionName="fn1")
+    assert error_of(proxy.client("ec2").delete_security_group, GroupId=sg)[0] == "DependencyViolation"
+    proxy.client("ec2").delete_security_group(GroupId=sg)
+
+
 # --- EC2 -----------------------------------------------------------------------------------------
 
 

@@ -38,8 +38,10 @@ OPTIONS = {
     "lambda_updating_s": (1.0, float, "seconds in LastUpdateStatus InProgress after an update"),
     "iam": (False, bool, "IAM: a young role cannot be assumed by Lambda"),
     "iam_role_delay_s": (2.0, float, "age a role needs before Lambda accepts it"),
+    "iam_min_refusals": (0, int, "refuse each new role at least this many times, whatever its age"),
     "ec2": (False, bool, "EC2: DependencyViolation deleting a security group in use"),
     "ec2_eni_release_s": (2.0, float, "seconds a group stays in use after the last function left it"),
+    "ec2_min_refusals": (0, int, "refuse deleting a group a function left at least this many times"),
     "latency_ms": (0.0, float, "added latency per request (milliseconds)"),
     "throttle_rate": (0.0, float, "fraction of requests throttled (service's own code and status)"),
     "error_rate": (0.0, float, "fraction of requests answered with a 500"),
@@ -402,8 +404,9 @@ class World:
     def reset_state(self):
         self.rds = {}  # (account, region, id) -> RdsInstance
         self.functions = {}  # (account, region, name) -> LambdaFunction
-        self.roles = {}  # (account, role name) -> created (monotonic)
-        self.eni_hold = {}  # (account, region, sg id) -> until (monotonic)
+        # The *_min_refusals counts make a test meet a behaviour however slow the machine is.
+        self.roles = {}  # (account, role name) -> [created (monotonic), refusals left]
+        self.eni_hold = {}  # (account, region, sg id) -> [until (monotonic), refusals left]
 
     def configure(self, changes):
         changes = check_options(changes)
@@ -603,8 +606,11 @@ def before(world, upstream, req, now):
             role = req.json.get("Role")
             if role:
                 with world.lock:
-                    created = world.roles.get((req.account, role_name(role)))
-                if created is not None and now - created < o["iam_role_delay_s"]:
+                    young = world.roles.get((req.account, role_name(role)))
+                    refuse = young is not None and (now - young[0] < o["iam_role_delay_s"] or young[1] > 0)
+                    if refuse:
+                        young[1] -= 1
+                if refuse:
                     req.realism = "iam:role-not-assumable"
                     return error_answer(
                         req,
@@ -628,7 +634,10 @@ def before(world, upstream, req, now):
 
 def group_in_use(world, upstream, req, group, now):
     with world.lock:
-        until = world.eni_hold.get((req.account, req.region, group), 0.0)
+        hold = world.eni_hold.get((req.account, req.region, group))
+        held = hold is not None and (now < hold[0] or hold[1] > 0)
+        if held:
+            hold[1] -= 1
         ghosts = [
             xml_text(r.ghost, "DBInstanceIdentifier")
             for (acct, region, _), r in world.rds.items()
@@ -638,7 +647,7 @@ def group_in_use(world, upstream, req, group, now):
             and now < r.ghost_until
             and f"<VpcSecurityGroupId>{group}</VpcSecurityGroupId>" in r.ghost
         ]
-    if now < until:
+    if held:
         return "Lambda network interfaces not yet released"
     if ghosts:
         return f"deleting DB instance {ghosts[0]}"
@@ -706,7 +715,7 @@ def after(world, req, answer, now):
     if req.service == "iam" and req.operation == "CreateRole" and answer.status == 200:
         name = req.params.get("RoleName")
         with world.lock:
-            world.roles[(req.account, name)] = now
+            world.roles[(req.account, name)] = [now, o["iam_min_refusals"]]
     if o["rds"] and req.service == "rds":
         rds_after(world, req, answer, now)
     if req.service == "lambda":
@@ -830,7 +839,8 @@ def lambda_after(world, req, answer, now):
                 keep = set(((req.json or {}).get("VpcConfig") or {}).get("SecurityGroupIds") or [])
             for g in req.held_groups - keep:
                 k = (req.account, req.region, g)
-                world.eni_hold[k] = max(world.eni_hold.get(k, 0.0), now + o["ec2_eni_release_s"])
+                until = max(world.eni_hold.get(k, [0.0])[0], now + o["ec2_eni_release_s"])
+                world.eni_hold[k] = [until, o["ec2_min_refusals"]]
         if not o["lambda"]:
             return
         if ok and op == "CreateFunction":
