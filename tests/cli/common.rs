@@ -325,3 +325,104 @@ impl Run {
         );
     }
 }
+
+/// moto behind the fidelity proxy (`tests/support/fidelity_proxy.py`; options in the README next
+/// to it): RDS and Lambda states, IAM lag, security-group dependencies and faults, as moto alone
+/// does not show them. Derefs to the [`Env`], whose endpoint is the proxy's. Every request is
+/// logged (see [`Fidelity::log`]). The proxy's own reads of moto (to find what holds a security
+/// group) show up in [`Env::calls`] as reads; [`Env::writes`] is unaffected.
+pub struct Fidelity {
+    env: Env,
+    proxy: Child,
+    control: String,
+    log_path: PathBuf,
+}
+
+impl Env {
+    /// `opts` is a JSON object of proxy options, e.g. `{"rds": true, "rds_creating_s": 1}`.
+    pub fn with_fidelity(opts: serde_json::Value) -> Fidelity {
+        let mut env = Env::new();
+        let log_path = env.path("fidelity-log.jsonl");
+        let mut opts = opts;
+        opts["log"] = serde_json::Value::from(log_path.to_string_lossy().to_string());
+        let config = env.path("fidelity.json");
+        std::fs::write(&config, opts.to_string()).unwrap();
+        // moto's venv has what the proxy needs (it is stdlib only, but the same interpreter
+        // keeps the Python version pinned).
+        let python = moto_bin()
+            .parent()
+            .map(|d| d.join("python"))
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("python3"));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fidelity_proxy.py");
+        let stderr = std::fs::File::create(env.path("fidelity-proxy.err")).unwrap();
+        let mut proxy = Command::new(&python)
+            .arg(&script)
+            .args(["--upstream", &env.endpoint, "--config"])
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", python.display()));
+        let mut url = String::new();
+        let _ = BufReader::new(proxy.stdout.take().unwrap()).read_line(&mut url);
+        let url = url.trim().to_string();
+        if !url.starts_with("http://127.0.0.1:") {
+            let _ = proxy.kill();
+            let _ = proxy.wait();
+            let err = std::fs::read_to_string(env.path("fidelity-proxy.err")).unwrap_or_default();
+            panic!("the fidelity proxy did not start:\n{err}");
+        }
+        env.endpoint = url.clone();
+        Fidelity {
+            env,
+            proxy,
+            control: url,
+            log_path,
+        }
+    }
+}
+
+impl Fidelity {
+    /// The requests the proxy has seen, one JSON object each: `service`, `operation`, `status`
+    /// (null when the answer was lost), `fault`, `realism` (what the proxy showed instead of moto),
+    /// `start`/`end` (epoch seconds) and `ms`.
+    pub fn log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log_path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Changes options while running (e.g. faults on only after the setup).
+    pub fn configure(&self, opts: serde_json::Value) {
+        let addr = self.control.trim_start_matches("http://");
+        let body = opts.to_string();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "POST /__fidelity__ HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+}
+
+impl std::ops::Deref for Fidelity {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+impl Drop for Fidelity {
+    fn drop(&mut self) {
+        let _ = self.proxy.kill();
+        let _ = self.proxy.wait();
+    }
+}

@@ -10,4 +10,5 @@ mod full_stack;
 mod functions;
 mod iam_policy;
 mod migrations;
+mod realism;
 mod security_groups;

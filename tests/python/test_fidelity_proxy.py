@@ -1,0 +1,553 @@
+"""The fidelity proxy (tests/support/fidelity_proxy.py) in front of a private moto server, checked
+with boto3 the way an AWS client sees it: each realism behaviour and each fault, with short times.
+
+One moto and one in-process proxy serve the whole module; each test resets moto and sets the
+proxy's options from scratch. One test starts the proxy as a program, as the Rust tests do.
+"""
+
+import importlib.util
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROXY_FILE = REPO / "tests" / "support" / "fidelity_proxy.py"
+
+spec = importlib.util.spec_from_file_location("fidelity_proxy", PROXY_FILE)
+fp = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fp)
+
+ACCOUNT = "123456789012"
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def moto_server_bin():
+    if os.environ.get("MOTO_SERVER_BIN"):
+        return os.environ["MOTO_SERVER_BIN"]
+    return str(Path(sys.executable).parent / "moto_server")
+
+
+def wait_http(url, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing answered at {url}")
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    port = free_port()
+    proc = subprocess.Popen(
+        [moto_server_bin(), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/moto-api/")
+        yield url
+    finally:
+        proc.kill()  # a throwaway server: SIGTERM costs moto two seconds
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(moto_url, tmp_path_factory):
+    defaults = {k: v[0] for k, v in fp.OPTIONS.items()}
+    srv = fp.Server(("127.0.0.1", 0), ("127.0.0.1", int(moto_url.rsplit(":", 1)[1])), fp.World(defaults))
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+class Proxy:
+    def __init__(self, srv, moto_url, log):
+        self.srv = srv
+        self.url = f"http://127.0.0.1:{srv.server_address[1]}"
+        self.moto_url = moto_url
+        self.log_path = log
+        self._clients = {}
+
+    def set(self, **opts):
+        world = self.srv.world
+        with world.lock:
+            world.opts = {k: v[0] for k, v in fp.OPTIONS.items()}
+            world.opts["log"] = str(self.log_path)
+            world.counts = {k: 0 for k in fp.FAULTS}
+            world.reset_state()
+        world.configure(opts)
+        world.rng = fp.random.Random(world.opts["seed"])
+        if self.log_path.exists():
+            self.log_path.unlink()
+
+    def client(self, service, attempts=1, read_timeout=20):
+        key = (service, attempts, read_timeout)
+        if key not in self._clients:
+            self._clients[key] = boto3.client(
+                service,
+                endpoint_url=self.url,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=botocore.config.Config(
+                    retries={"mode": "standard", "total_max_attempts": attempts},
+                    read_timeout=read_timeout,
+                    connect_timeout=5,
+                ),
+            )
+        return self._clients[key]
+
+    def direct(self, service):
+        """A client that talks to moto itself, bypassing the proxy."""
+        key = ("direct", service)
+        if key not in self._clients:
+            self._clients[key] = boto3.client(
+                service,
+                endpoint_url=self.moto_url,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        return self._clients[key]
+
+    def log(self):
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def _proxy(server, moto_url, tmp_path_factory):
+    return Proxy(server, moto_url, tmp_path_factory.mktemp("fidelity") / "requests.jsonl")
+
+
+@pytest.fixture
+def proxy(_proxy):
+    urllib.request.urlopen(urllib.request.Request(_proxy.moto_url + "/moto-api/reset", method="POST")).read()
+    if _proxy.log_path.exists():
+        _proxy.log_path.unlink()
+    _proxy.set()
+    return _proxy
+
+
+def error_of(call, *args, **kwargs):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call(*args, **kwargs)
+    err = e.value.response
+    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"], err["Error"].get("Message", "")
+
+
+def until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def zipped():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("a.py", "def h(e, c):\n    return 1\n")
+    return buf.getvalue()
+
+
+def role_arn(proxy, name="fn-role"):
+    return proxy.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+
+
+def create_function(proxy, name, role, groups=()):
+    kwargs = {}
+    if groups:
+        kwargs["VpcConfig"] = {"SubnetIds": ["subnet-12345678"], "SecurityGroupIds": list(groups)}
+    return proxy.client("lambda").create_function(
+        FunctionName=name, Runtime="python3.12", Handler="a.h", Role=role, Code={"ZipFile": zipped()}, **kwargs
+    )
+
+
+def create_db(proxy, name="db1", groups=()):
+    kwargs = {"VpcSecurityGroupIds": list(groups)} if groups else {}
+    return proxy.client("rds").create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="root",
+        MasterUserPassword="not-a-secret-1",
+        **kwargs,
+    )["DBInstance"]
+
+
+def db_status(proxy, name="db1"):
+    d = proxy.client("rds").describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    return d["DBInstanceStatus"], d
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def test_program_prints_its_url_reads_a_config_file_and_adds_latency(moto_url, tmp_path):
+    config = tmp_path / "opts.json"
+    config.write_text(json.dumps({"log": str(tmp_path / "log.jsonl")}))
+    proc = subprocess.Popen(
+        [sys.executable, str(PROXY_FILE), "--upstream", moto_url, "--config", str(config), "--latency-ms", "50"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        ec2 = boto3.client(
+            "ec2", endpoint_url=url, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+        )
+        ec2.describe_vpcs()
+        started = time.monotonic()
+        assert ec2.describe_vpcs()["Vpcs"]
+        assert time.monotonic() - started >= 0.05
+        opts = json.load(urllib.request.urlopen(url + "/__fidelity__"))["options"]
+        assert opts["latency_ms"] == 50 and opts["log"] == str(tmp_path / "log.jsonl")
+        records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+        assert [(r["service"], r["operation"], r["status"]) for r in records] == [("ec2", "DescribeVpcs", 200)] * 2
+        assert all(r["ms"] >= 50 and r["end"] >= r["start"] for r in records)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_control_endpoint_changes_options_and_refuses_unknown_ones(proxy):
+    req = urllib.request.Request(
+        proxy.url + "/__fidelity__", data=json.dumps({"throttle_rate": 1.0}).encode(), method="POST"
+    )
+    assert json.load(urllib.request.urlopen(req))["options"]["throttle_rate"] == 1.0
+    assert error_of(proxy.client("ec2").describe_vpcs)[0] == "RequestLimitExceeded"
+    bad = urllib.request.Request(proxy.url + "/__fidelity__", data=b'{"throttle_rat": 1}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(bad)
+    assert e.value.code == 400 and "throttle_rat" in e.value.read().decode()
+
+
+def test_the_log_names_service_and_operation_of_every_protocol(proxy):
+    proxy.client("ec2").describe_security_groups()
+    proxy.client("rds").describe_db_instances()
+    role = role_arn(proxy)
+    proxy.client("sts").get_caller_identity()
+    create_function(proxy, "fn1", role)
+    proxy.client("lambda").get_function_configuration(FunctionName="fn1")
+    proxy.client("lambda").list_functions()
+    proxy.client("lambda").publish_layer_version(LayerName="l1", Content={"ZipFile": zipped()})
+    proxy.client("cognito-idp").list_user_pools(MaxResults=10)
+    proxy.client("ssm").put_parameter(Name="/deploy/lock", Value="x", Type="String")
+    ops = [(r["service"], r["operation"], r["status"]) for r in proxy.log()]
+    assert ops == [
+        ("ec2", "DescribeSecurityGroups", 200),
+        ("rds", "DescribeDBInstances", 200),
+        ("iam", "CreateRole", 200),
+        ("sts", "GetCallerIdentity", 200),
+        ("lambda", "CreateFunction", 201),
+        ("lambda", "GetFunctionConfiguration", 200),
+        ("lambda", "ListFunctions", 200),
+        ("lambda", "PublishLayerVersion", 201),
+        ("cognito-idp", "ListUserPools", 200),
+        ("ssm", "PutParameter", 200),
+    ]
+
+
+def test_off_by_default_moto_answers_as_itself(proxy):
+    assert create_db(proxy)["DBInstanceStatus"] == "available"
+    role = role_arn(proxy)
+    assert create_function(proxy, "fn1", role)["State"] == "Active"
+    assert all(r["realism"] is None and r["fault"] is None for r in proxy.log())
+
+
+# --- RDS -----------------------------------------------------------------------------------------
+
+
+def test_rds_create_goes_creating_then_backing_up_then_available(proxy):
+    proxy.set(rds=True, rds_creating_s=0.4, rds_backing_up_s=0.4)
+    created = create_db(proxy)
+    assert created["DBInstanceStatus"] == "creating" and "Endpoint" not in created
+    status, d = db_status(proxy)
+    assert status == "creating" and "Endpoint" not in d
+    listed = proxy.client("rds").describe_db_instances()["DBInstances"]
+    assert [(i["DBInstanceStatus"], "Endpoint" in i) for i in listed] == [("creating", False)]
+    code, http, message = error_of(
+        proxy.client("rds").modify_db_instance, DBInstanceIdentifier="db1", AllocatedStorage=30, ApplyImmediately=True
+    )
+    assert (code, http) == ("InvalidDBInstanceState", 400), message
+    d = until(lambda: db_status(proxy)[0] == "backing-up" and db_status(proxy)[1])
+    assert d["Endpoint"]["Address"]
+    until(lambda: db_status(proxy)[0] == "available")
+    proxy.client("rds").get_waiter("db_instance_available").wait(
+        DBInstanceIdentifier="db1", WaiterConfig={"Delay": 1, "MaxAttempts": 2}
+    )
+
+
+def test_rds_modify_stop_and_start_pass_through_their_states_and_refuse_the_wrong_ones(proxy):
+    proxy.set(rds=True, rds_creating_s=0, rds_backing_up_s=0, rds_modifying_s=0.3, rds_stopping_s=0.3, rds_starting_s=0.3)
+    rds = proxy.client("rds")
+    create_db(proxy)
+    rds.modify_db_instance(DBInstanceIdentifier="db1", AllocatedStorage=30, ApplyImmediately=True)
+    assert db_status(proxy)[0] == "modifying"
+    assert error_of(rds.stop_db_instance, DBInstanceIdentifier="db1")[:2] == ("InvalidDBInstanceState", 400)
+    until(lambda: db_status(proxy)[0] == "available")
+
+    rds.stop_db_instance(DBInstanceIdentifier="db1")
+    assert db_status(proxy)[0] == "stopping"
+    code, http, message = error_of(rds.start_db_instance, DBInstanceIdentifier="db1")
+    assert (code, http) == ("InvalidDBInstanceState", 400) and "cannot be started" in message
+    until(lambda: db_status(proxy)[0] == "stopped")
+    assert error_of(rds.modify_db_instance, DBInstanceIdentifier="db1", AllocatedStorage=40)[0] == (
+        "InvalidDBInstanceState"
+    )
+
+    rds.start_db_instance(DBInstanceIdentifier="db1")
+    assert db_status(proxy)[0] == "starting"
+    assert error_of(rds.start_db_instance, DBInstanceIdentifier="db1")[0] == "InvalidDBInstanceState"
+    until(lambda: db_status(proxy)[0] == "available")
+    assert any(r["realism"] and "InvalidDBInstanceState" in r["realism"] for r in proxy.log())
+
+
+def test_a_deleted_instance_stays_listed_as_deleting_with_its_groups(proxy):
+    proxy.set(rds=True, rds_creating_s=0, rds_backing_up_s=0, rds_deleting_s=0.6)
+    sg = proxy.client("ec2").create_security_group(GroupName="db-sg", Description="d")["GroupId"]
+    rds = proxy.client("rds")
+    create_db(proxy, groups=[sg])
+    rds.delete_db_instance(DBInstanceIdentifier="db1", SkipFinalSnapshot=True)
+    assert proxy.direct("rds").describe_db_instances()["DBInstances"] == []  # moto forgot it at once
+    status, d = db_status(proxy)
+    assert status == "deleting"
+    assert [g["VpcSecurityGroupId"] for g in d["VpcSecurityGroups"]] == [sg]
+    assert [i["DBInstanceStatus"] for i in rds.describe_db_instances()["DBInstances"]] == ["deleting"]
+    filtered = rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": ["db1"]}])
+    assert [i["DBInstanceIdentifier"] for i in filtered["DBInstances"]] == ["db1"]
+    code, _, message = error_of(rds.delete_db_instance, DBInstanceIdentifier="db1", SkipFinalSnapshot=True)
+    assert code == "InvalidDBInstanceState" and "already being deleted" in message
+    assert error_of(rds.stop_db_instance, DBInstanceIdentifier="db1")[0] == "InvalidDBInstanceState"
+    assert error_of(create_db, proxy)[:2] == ("DBInstanceAlreadyExists", 400)  # the name is still taken
+    until(lambda: rds.describe_db_instances()["DBInstances"] == [])
+    assert error_of(rds.describe_db_instances, DBInstanceIdentifier="db1")[0] == "DBInstanceNotFound"
+
+
+# --- Lambda and IAM ------------------------------------------------------------------------------
+
+
+def test_lambda_pending_after_create_and_in_progress_after_updates(proxy):
+    proxy.set(**{"lambda": True, "lambda_pending_s": 0.4, "lambda_updating_s": 0.4})
+    lam = proxy.client("lambda")
+    role = role_arn(proxy)
+    assert create_function(proxy, "fn1", role)["State"] == "Pending"
+    assert lam.get_function(FunctionName="fn1")["Configuration"]["State"] == "Pending"
+    cfg = lam.get_function_configuration(FunctionName="fn1")
+    assert (cfg["State"], cfg["StateReasonCode"]) == ("Pending", "Creating")
+    # As in AWS, ListFunctions carries no state at all.
+    assert "State" not in lam.list_functions()["Functions"][0]
+    code, http, message = error_of(lam.update_function_configuration, FunctionName="fn1", MemorySize=256)
+    assert (code, http) == ("ResourceConflictException", 409) and "Pending" in message
+    lam.get_waiter("function_active_v2").wait(FunctionName="fn1", WaiterConfig={"Delay": 0.1, "MaxAttempts": 20})
+
+    updated = lam.update_function_configuration(FunctionName="fn1", MemorySize=256)
+    assert updated["LastUpdateStatus"] == "InProgress"
+    assert lam.get_function_configuration(FunctionName="fn1")["LastUpdateStatus"] == "InProgress"
+    code, http, message = error_of(lam.update_function_code, FunctionName="fn1", ZipFile=zipped())
+    assert (code, http) == ("ResourceConflictException", 409) and "update is in progress" in message
+    until(lambda: lam.get_function_configuration(FunctionName="fn1")["LastUpdateStatus"] == "Successful")
+    lam.update_function_code(FunctionName="fn1", ZipFile=zipped())
+
+
+def test_a_young_role_cannot_be_assumed_by_lambda(proxy):
+    proxy.set(iam=True, iam_role_delay_s=0.5)
+    role = role_arn(proxy)
+    code, http, message = error_of(create_function, proxy, "fn1", role)
+    assert (code, http) == ("InvalidParameterValueException", 400)
+    assert message == "The role defined for the function cannot be assumed by Lambda."
+    assert proxy.direct("lambda").list_functions()["Functions"] == []  # refused before moto saw it
+    time.sleep(0.5)
+    create_function(proxy, "fn1", role)
+    other = role_arn(proxy, "other-role")
+    code, _, _ = error_of(proxy.client("lambda").update_function_configuration, FunctionName="fn1", Role=other)
+    assert code == "InvalidParameterValueException"
+
+
+def test_minimum_refusals_hold_however_late_the_call_comes(proxy):
+    proxy.set(iam=True, iam_role_delay_s=0, iam_min_refusals=2, ec2=True, ec2_eni_release_s=0, ec2_min_refusals=1)
+    role = role_arn(proxy)
+    for _ in range(2):
+        assert error_of(create_function, proxy, "fn1", role)[0] == "InvalidParameterValueException"
+    sg = proxy.client("ec2").create_security_group(GroupName="g", Description="d")["GroupId"]
+    create_function(proxy, "fn1", role, groups=[sg])
+    proxy.client("lambda").delete_function(FunctionName="fn1")
+    assert error_of(proxy.client("ec2").delete_security_group, GroupId=sg)[0] == "DependencyViolation"
+    proxy.client("ec2").delete_security_group(GroupId=sg)
+
+
+# --- EC2 -----------------------------------------------------------------------------------------
+
+
+def test_a_group_used_by_a_function_is_held_until_its_network_interfaces_are_released(proxy):
+    proxy.set(ec2=True, ec2_eni_release_s=0.6)
+    ec2 = proxy.client("ec2")
+    sg = ec2.create_security_group(GroupName="fn-sg", Description="d")["GroupId"]
+    role = role_arn(proxy)
+    create_function(proxy, "fn1", role, groups=[sg])
+    code, http, message = error_of(ec2.delete_security_group, GroupId=sg)
+    assert (code, http, message) == ("DependencyViolation", 400, f"resource {sg} has a dependent object")
+    proxy.client("lambda").delete_function(FunctionName="fn1")
+    assert error_of(ec2.delete_security_group, GroupName="fn-sg")[0] == "DependencyViolation"
+    until(lambda: not error_or_none(ec2.delete_security_group, GroupId=sg), timeout=3)
+    assert not any(g["GroupId"] == sg for g in ec2.describe_security_groups()["SecurityGroups"])
+    assert [r["realism"] for r in proxy.log() if r["operation"] == "DeleteSecurityGroup"][0].startswith(
+        "ec2:dependency (function fn1)"
+    )
+
+
+def test_moving_a_function_off_a_group_holds_the_group_for_a_while(proxy):
+    proxy.set(ec2=True, ec2_eni_release_s=0.5)
+    ec2 = proxy.client("ec2")
+    old = ec2.create_security_group(GroupName="old", Description="d")["GroupId"]
+    new = ec2.create_security_group(GroupName="new", Description="d")["GroupId"]
+    create_function(proxy, "fn1", role_arn(proxy), groups=[old])
+    proxy.client("lambda").update_function_configuration(
+        FunctionName="fn1", VpcConfig={"SubnetIds": ["subnet-12345678"], "SecurityGroupIds": [new]}
+    )
+    assert error_of(ec2.delete_security_group, GroupId=old)[0] == "DependencyViolation"
+    until(lambda: not error_or_none(ec2.delete_security_group, GroupId=old), timeout=3)
+
+
+def test_a_group_referenced_by_another_groups_rule_or_used_by_an_instance_cannot_go(proxy):
+    proxy.set(ec2=True, rds=True, rds_creating_s=0, rds_backing_up_s=0, rds_deleting_s=0.5)
+    ec2 = proxy.client("ec2")
+    src = ec2.create_security_group(GroupName="src", Description="d")["GroupId"]
+    dst = ec2.create_security_group(GroupName="dst", Description="d")["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=dst, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": src}]}]
+    )
+    assert error_of(ec2.delete_security_group, GroupId=src)[0] == "DependencyViolation"
+    create_db(proxy, groups=[dst])
+    assert error_of(ec2.delete_security_group, GroupId=dst)[0] == "DependencyViolation"
+    proxy.client("rds").delete_db_instance(DBInstanceIdentifier="db1", SkipFinalSnapshot=True)
+    assert error_of(ec2.delete_security_group, GroupId=dst)[0] == "DependencyViolation"  # still deleting
+    until(lambda: not error_or_none(ec2.delete_security_group, GroupId=dst), timeout=3)
+    ec2.delete_security_group(GroupId=src)  # its only user is gone
+
+    eni_sg = ec2.create_security_group(GroupName="eni", Description="d")["GroupId"]
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    eni = ec2.create_network_interface(SubnetId=subnet, Groups=[eni_sg])["NetworkInterface"]["NetworkInterfaceId"]
+    assert error_of(ec2.delete_security_group, GroupId=eni_sg)[0] == "DependencyViolation"
+    ec2.delete_network_interface(NetworkInterfaceId=eni)
+    ec2.delete_security_group(GroupId=eni_sg)
+
+
+def error_or_none(call, **kwargs):
+    try:
+        call(**kwargs)
+        return None
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+
+
+# --- Faults --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "service,call,code,status",
+    [
+        ("ec2", lambda c: c.describe_vpcs(), "RequestLimitExceeded", 503),
+        ("rds", lambda c: c.describe_db_instances(), "Throttling", 400),
+        ("iam", lambda c: c.list_roles(), "Throttling", 400),
+        ("lambda", lambda c: c.list_functions(), "TooManyRequestsException", 429),
+        ("cognito-idp", lambda c: c.list_user_pools(MaxResults=5), "TooManyRequestsException", 400),
+        ("ssm", lambda c: c.describe_parameters(), "ThrottlingException", 400),
+    ],
+)
+def test_throttling_uses_each_services_own_code_and_status(proxy, service, call, code, status):
+    proxy.set(throttle_rate=1.0)
+    assert error_of(call, proxy.client(service))[:2] == (code, status)
+    assert [r["fault"] for r in proxy.log()] == ["throttle"]
+
+
+@pytest.mark.parametrize(
+    "service,call,code",
+    [
+        ("ec2", lambda c: c.describe_vpcs(), "InternalError"),
+        ("rds", lambda c: c.describe_db_instances(), "InternalFailure"),
+        ("lambda", lambda c: c.list_functions(), "ServiceException"),
+        ("cognito-idp", lambda c: c.list_user_pools(MaxResults=5), "InternalErrorException"),
+    ],
+)
+def test_500s_carry_the_services_error_code(proxy, service, call, code):
+    proxy.set(error_rate=1.0)
+    assert error_of(call, proxy.client(service))[:2] == (code, 500)
+
+
+def test_faults_follow_the_rate_and_seed_and_stop_at_their_maximum(proxy):
+    def schedule():
+        proxy.set(error_rate=0.5, seed=7, fault_match=r"^ec2\.DescribeVpcs$")
+        ec2 = proxy.client("ec2")
+        return [error_or_none(ec2.describe_vpcs) for _ in range(20)]
+
+    first = schedule()
+    assert 4 <= first.count("InternalError") <= 16
+    assert schedule() == first
+    proxy.client("ec2").describe_subnets()  # not matched: never faulted
+    assert proxy.log()[-1]["fault"] is None
+
+    proxy.set(throttle_rate=1.0, throttle_max=2)
+    ec2 = proxy.client("ec2")
+    assert [error_or_none(ec2.describe_vpcs) for _ in range(3)] == ["RequestLimitExceeded"] * 2 + [None]
+    assert [r["fault"] for r in proxy.log()] == ["throttle", "throttle", None]
+
+
+def test_a_lost_answer_means_aws_acted_but_the_client_never_heard(proxy):
+    proxy.set(lose_rate=1.0, lose_match="CreateSecurityGroup")
+    with pytest.raises((botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
+        proxy.client("ec2").create_security_group(GroupName="lost", Description="d")
+    names = [g["GroupName"] for g in proxy.direct("ec2").describe_security_groups()["SecurityGroups"]]
+    assert "lost" in names
+    assert [(r["operation"], r["status"], r["fault"]) for r in proxy.log()] == [("CreateSecurityGroup", None, "lost")]
+    proxy.client("ec2").describe_vpcs()  # other calls are answered
+
+
+def test_a_stalled_answer_outlasts_the_client_timeout(proxy):
+    proxy.set(stall_rate=1.0, stall_s=1.0, stall_max=1)
+    started = time.monotonic()
+    with pytest.raises(botocore.exceptions.ReadTimeoutError):
+        proxy.client("ec2", read_timeout=0.3).create_security_group(GroupName="slow", Description="d")
+    assert time.monotonic() - started < 0.9
+    until(lambda: proxy.log())  # logged when the stall ends
+    assert proxy.log()[0]["fault"] == "stall" and proxy.log()[0]["ms"] >= 1000
+    names = [g["GroupName"] for g in proxy.direct("ec2").describe_security_groups()["SecurityGroups"]]
+    assert "slow" in names

@@ -1,0 +1,1105 @@
+#!/usr/bin/env python3
+"""The fidelity layer: a reverse proxy between `deploy` and moto that makes moto behave like AWS
+where it matters to a deployer (slow states, conflicts, dependencies, IAM lag) and injects faults
+(throttling, 500s, lost answers, stalls, latency). See README.md in this folder for the options.
+
+Loopback only, threaded, stdlib only. Everything is off by default.
+
+Usage: fidelity_proxy.py --upstream http://127.0.0.1:PORT [--config opts.json] [--realism] ...
+Prints its own URL (http://127.0.0.1:PORT) as the first line on stdout once it accepts requests.
+"""
+
+import argparse
+import datetime
+import http.client
+import http.server
+import json
+import random
+import re
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
+
+# name -> (default, type, help). The JSON config and `POST /__fidelity__` use the same names.
+OPTIONS = {
+    "rds": (False, bool, "RDS states: creating/backing-up/modifying/stopping/starting/deleting"),
+    "rds_creating_s": (2.0, float, "seconds in `creating` (no Endpoint) after CreateDBInstance"),
+    "rds_backing_up_s": (1.0, float, "seconds in `backing-up` after `creating`"),
+    "rds_modifying_s": (1.0, float, "seconds in `modifying` after ModifyDBInstance"),
+    "rds_stopping_s": (1.0, float, "seconds in `stopping` after StopDBInstance"),
+    "rds_starting_s": (1.0, float, "seconds in `starting` after StartDBInstance"),
+    "rds_deleting_s": (2.0, float, "seconds a deleted instance stays listed as `deleting`"),
+    "lambda": (False, bool, "Lambda: State Pending after create, LastUpdateStatus InProgress after updates"),
+    "lambda_pending_s": (1.0, float, "seconds in State Pending after CreateFunction"),
+    "lambda_updating_s": (1.0, float, "seconds in LastUpdateStatus InProgress after an update"),
+    "iam": (False, bool, "IAM: a young role cannot be assumed by Lambda"),
+    "iam_role_delay_s": (2.0, float, "age a role needs before Lambda accepts it"),
+    "iam_min_refusals": (0, int, "refuse each new role at least this many times, whatever its age"),
+    "ec2": (False, bool, "EC2: DependencyViolation deleting a security group in use"),
+    "ec2_eni_release_s": (2.0, float, "seconds a group stays in use after the last function left it"),
+    "ec2_min_refusals": (0, int, "refuse deleting a group a function left at least this many times"),
+    "latency_ms": (0.0, float, "added latency per request (milliseconds)"),
+    "throttle_rate": (0.0, float, "fraction of requests throttled (service's own code and status)"),
+    "error_rate": (0.0, float, "fraction of requests answered with a 500"),
+    "lose_rate": (0.0, float, "fraction of requests forwarded, then the connection closed unanswered"),
+    "stall_rate": (0.0, float, "fraction of requests forwarded, then answered after stall_s"),
+    "stall_s": (30.0, float, "how long a stalled answer is held"),
+    "fault_match": (None, str, "regex on `service.Operation`: which requests faults may hit (default all)"),
+    "throttle_match": (None, str, "overrides fault_match for throttling"),
+    "error_match": (None, str, "overrides fault_match for 500s"),
+    "lose_match": (None, str, "overrides fault_match for lost answers"),
+    "stall_match": (None, str, "overrides fault_match for stalls"),
+    "throttle_max": (None, int, "at most this many throttles (default unlimited)"),
+    "error_max": (None, int, "at most this many 500s"),
+    "lose_max": (None, int, "at most this many lost answers"),
+    "stall_max": (None, int, "at most this many stalls"),
+    "seed": (0, int, "seed of the fault RNG"),
+    "log": (None, str, "append one JSON line per request to this file"),
+}
+REALISM = ("rds", "lambda", "iam", "ec2")
+FAULTS = ("throttle", "error", "lose", "stall")
+DEFAULT_ACCOUNT = "123456789012"
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+    "content-length",
+    "expect",
+    "status",  # moto adds a `status` header; AWS does not
+}
+
+
+def check_options(opts):
+    out = {}
+    for k, v in opts.items():
+        if k not in OPTIONS:
+            raise ValueError(f"unknown option {k!r} (known: {', '.join(sorted(OPTIONS))})")
+        _, typ, _ = OPTIONS[k]
+        if v is not None:
+            if typ is bool and not isinstance(v, bool):
+                raise ValueError(f"option {k}: expected true/false, got {v!r}")
+            if typ is float:
+                v = float(v)
+            elif typ is int:
+                v = int(v)
+            elif typ is str:
+                v = str(v)
+                if k.endswith("_match"):
+                    re.compile(v)
+        out[k] = v
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Telling requests apart
+
+
+class Req:
+    """What the proxy knows about one request."""
+
+    def __init__(self, method, path, headers, body):
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.account = headers.get("x-moto-account-id") or DEFAULT_ACCOUNT
+        self.akid, self.date, self.region, self.scope_service = scope(headers.get("authorization", ""))
+        self.region = self.region or "us-east-1"
+        self.params = {}  # query protocol parameters
+        self.json = None  # JSON body, when there is one
+        self.function = None  # Lambda function name named by the path
+        self.service, self.operation = self._identify()
+
+    def _identify(self):
+        path_only = self.path.split("?", 1)[0]
+        target = self.headers.get("x-amz-target", "")
+        if target and "." in target:
+            prefix, op = target.split(".", 1)
+            self._load_json()
+            return json_service(prefix, self.scope_service), op
+        if path_only.startswith("/moto-api"):
+            return "moto-api", self.method + " " + path_only
+        m = LAMBDA_PATH.match(path_only)
+        if m and self.scope_service in (None, "lambda"):
+            self._load_json()
+            op, self.function = lambda_operation(self.method, path_only)
+            return "lambda", op
+        form = {}
+        ctype = self.headers.get("content-type", "")
+        if "x-www-form-urlencoded" in ctype or self.body.startswith(b"Action="):
+            form = urllib.parse.parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+        if "?" in self.path:
+            for k, v in urllib.parse.parse_qs(self.path.split("?", 1)[1], keep_blank_values=True).items():
+                form.setdefault(k, v)
+        if "Action" in form:
+            self.params = {k: v[0] for k, v in form.items()}
+            return self.scope_service or "query", self.params["Action"]
+        return self.scope_service or "unknown", self.method + " " + path_only
+
+    def _load_json(self):
+        if self.body:
+            try:
+                self.json = json.loads(self.body)
+            except ValueError:
+                self.json = None
+
+    def list_param(self, prefix):
+        """Values of a query-protocol list (`Prefix.member.1`, `Prefix.1`, `Prefix.Item.1`...)."""
+        pat = re.compile(re.escape(prefix) + r"(\.[A-Za-z]+)?\.(\d+)$")
+        found = []
+        for k, v in self.params.items():
+            m = pat.match(k)
+            if m:
+                found.append((int(m.group(2)), v))
+        return [v for _, v in sorted(found)]
+
+    def label(self):
+        return f"{self.service}.{self.operation}"
+
+
+LAMBDA_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/(functions|layers|tags|event-source-mappings|account-settings)\b")
+
+
+def scope(auth):
+    """(access key, date, region, service) of a SigV4 Authorization header."""
+    m = re.search(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request", auth)
+    if not m:
+        return None, None, None, None
+    return m.group(1), m.group(2), m.group(3), m.group(4)
+
+
+def json_service(prefix, scoped):
+    if "CognitoIdentityProvider" in prefix:
+        return "cognito-idp"
+    if prefix == "AmazonSSM":
+        return "ssm"
+    if prefix.startswith("ResourceGroupsTaggingAPI"):
+        return "tagging"
+    if prefix.startswith("DynamoDB"):
+        return "dynamodb"
+    if prefix.startswith("AWSSecurityTokenService"):
+        return "sts"
+    return scoped or prefix
+
+
+def function_name(segment):
+    name = urllib.parse.unquote(segment)
+    if name.startswith("arn:"):
+        name = name.split(":function:", 1)[-1]
+    return name.split(":", 1)[0]
+
+
+def lambda_operation(method, path):
+    parts = [p for p in path.split("/") if p][1:]
+    kind, rest = parts[0], parts[1:]
+    if kind == "functions":
+        if not rest:
+            return {"GET": "ListFunctions", "POST": "CreateFunction"}.get(method, method), None
+        name, sub = function_name(rest[0]), rest[1:]
+        table = {
+            (): {"GET": "GetFunction", "DELETE": "DeleteFunction"},
+            ("configuration",): {"GET": "GetFunctionConfiguration", "PUT": "UpdateFunctionConfiguration"},
+            ("code",): {"PUT": "UpdateFunctionCode"},
+            ("policy",): {"GET": "GetPolicy", "POST": "AddPermission", "DELETE": "RemovePermission"},
+            ("invocations",): {"POST": "Invoke"},
+            ("versions",): {"GET": "ListVersionsByFunction", "POST": "PublishVersion"},
+            ("concurrency",): {
+                "GET": "GetFunctionConcurrency",
+                "PUT": "PutFunctionConcurrency",
+                "DELETE": "DeleteFunctionConcurrency",
+            },
+        }
+        key = tuple(sub[:1])
+        return table.get(key, {}).get(method, f"{method} functions/{'/'.join(sub)}"), name
+    if kind == "layers":
+        if not rest:
+            return "ListLayers", None
+        if len(rest) == 2:
+            return {"GET": "ListLayerVersions", "POST": "PublishLayerVersion"}.get(method, method), None
+        if len(rest) == 3:
+            return {"GET": "GetLayerVersion", "DELETE": "DeleteLayerVersion"}.get(method, method), None
+        return f"{method} layers/{'/'.join(rest[3:])}", None
+    if kind == "tags":
+        return {"GET": "ListTags", "POST": "TagResource", "DELETE": "UntagResource"}.get(method, method), None
+    return f"{method} {kind}", None
+
+
+# ------------------------------------------------------------------------------------------------
+# AWS-shaped answers
+
+
+class Answer:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # list of (name, value)
+        self.body = body
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+XMLNS = {
+    "rds": "http://rds.amazonaws.com/doc/2014-10-31/",
+    "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+}
+JSON_PROTOCOL = {"cognito-idp", "ssm", "tagging", "dynamodb"}
+
+THROTTLE = {
+    "ec2": ("RequestLimitExceeded", 503, "Request limit exceeded."),
+    "rds": ("Throttling", 400, "Rate exceeded"),
+    "iam": ("Throttling", 400, "Rate exceeded"),
+    "sts": ("Throttling", 400, "Rate exceeded"),
+    "lambda": ("TooManyRequestsException", 429, "Rate exceeded"),
+    "cognito-idp": ("TooManyRequestsException", 400, "Too many requests"),
+    "ssm": ("ThrottlingException", 400, "Rate exceeded"),
+    "tagging": ("ThrottledException", 400, "Rate exceeded"),
+    "dynamodb": ("ThrottlingException", 400, "Rate of requests exceeds the allowed throughput."),
+    "s3": ("SlowDown", 503, "Please reduce your request rate."),
+}
+INTERNAL = {
+    "ec2": "InternalError",
+    "rds": "InternalFailure",
+    "iam": "ServiceFailure",
+    "sts": "InternalFailure",
+    "lambda": "ServiceException",
+    "cognito-idp": "InternalErrorException",
+    "ssm": "InternalServerError",
+    "tagging": "InternalServiceException",
+    "dynamodb": "InternalServerError",
+    "s3": "InternalError",
+}
+
+
+def error_answer(req, code, status, message):
+    rid = str(uuid.uuid4())
+    svc = req.service
+    base = [("x-amzn-RequestId", rid)]
+    if svc == "lambda":
+        body = json.dumps({"Type": "User" if status < 500 else "Service", "message": message})
+        if code == "TooManyRequestsException":
+            body = json.dumps({"Type": "User", "Reason": "CallerRateLimitExceeded", "message": message})
+        hdrs = base + [("Content-Type", "application/json"), ("X-Amzn-ErrorType", code)]
+        return Answer(status, hdrs, body.encode())
+    if svc in JSON_PROTOCOL:
+        version = "1.0" if svc == "dynamodb" else "1.1"
+        body = json.dumps({"__type": code, "message": message})
+        return Answer(status, base + [("Content-Type", f"application/x-amz-json-{version}")], body.encode())
+    msg = xml_escape(message)
+    if svc == "ec2":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            f"<Code>{code}</Code><Message>{msg}</Message></Error></Errors>"
+            f"<RequestID>{rid}</RequestID></Response>"
+        )
+    elif svc == "s3":
+        body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{msg}</Message><RequestId>{rid}</RequestId></Error>'
+    else:
+        ns = XMLNS.get(svc, f"https://{svc}.amazonaws.com/doc/")
+        kind = "Sender" if status < 500 else "Receiver"
+        body = (
+            f'<ErrorResponse xmlns="{ns}"><Error><Type>{kind}</Type><Code>{code}</Code>'
+            f"<Message>{msg}</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>"
+        )
+    return Answer(status, base + [("Content-Type", "text/xml")], body.encode())
+
+
+def throttle_answer(req):
+    code, status, message = THROTTLE.get(req.service, ("Throttling", 400, "Rate exceeded"))
+    return error_answer(req, code, status, message)
+
+
+def internal_answer(req):
+    code = INTERNAL.get(req.service, "InternalFailure")
+    return error_answer(req, code, 500, "We encountered an internal error. Please try again.")
+
+
+def xml_escape(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def xml_text(block, tag):
+    m = re.search(f"<{tag}>(.*?)</{tag}>", block, re.S)
+    return m.group(1) if m else None
+
+
+def local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def local_children(elem, *path):
+    """Descendants along `path` by local name (EC2's XML has a namespace that varies by version)."""
+    level = [elem]
+    for name in path:
+        level = [c for e in level for c in e if local(c.tag) == name]
+    return level
+
+
+def local_text(elem, name):
+    for c in elem:
+        if local(c.tag) == name:
+            return c.text
+    return None
+
+
+DB_INSTANCE = re.compile(r"<DBInstance>.*?</DBInstance>", re.S)
+
+
+# ------------------------------------------------------------------------------------------------
+# The world as AWS would show it (what moto does not model)
+
+
+class RdsInstance:
+    def __init__(self):
+        self.phases = []  # [(status, until)]; after the last one, moto's own status shows
+        self.settled = None  # the status once the phases are over, when the proxy knows it
+        self.ghost = None  # the <DBInstance> element of a deleted instance still `deleting`
+        self.ghost_until = 0.0
+
+    def start(self, now, phases, settled):
+        self.phases, t = [], now
+        for status, seconds in phases:
+            t += seconds
+            self.phases.append((status, t))
+        self.settled = settled
+
+    def status(self, now):
+        """The status to show instead of moto's, or None."""
+        if self.ghost is not None:
+            return "deleting" if now < self.ghost_until else None
+        for status, until in self.phases:
+            if now < until:
+                return status
+        return None
+
+    def effective(self, now):
+        return self.status(now) or self.settled
+
+
+class LambdaFunction:
+    def __init__(self):
+        self.pending_until = 0.0
+        self.updating_until = 0.0
+
+
+class World:
+    def __init__(self, opts):
+        self.lock = threading.Lock()
+        self.opts = dict(opts)
+        self.rng = random.Random(self.opts["seed"])
+        self.counts = {k: 0 for k in FAULTS}
+        self.reset_state()
+
+    def reset_state(self):
+        self.rds = {}  # (account, region, id) -> RdsInstance
+        self.functions = {}  # (account, region, name) -> LambdaFunction
+        # The *_min_refusals counts make a test meet a behaviour however slow the machine is.
+        self.roles = {}  # (account, role name) -> [created (monotonic), refusals left]
+        self.eni_hold = {}  # (account, region, sg id) -> [until (monotonic), refusals left]
+
+    def configure(self, changes):
+        changes = check_options(changes)
+        with self.lock:
+            self.opts.update(changes)
+            if "seed" in changes:
+                self.rng = random.Random(self.opts["seed"])
+            return dict(self.opts)
+
+    def pick_fault(self, label):
+        """Which fault (if any) hits this request: one draw, so a seed gives one schedule."""
+        with self.lock:
+            o = self.opts
+            eligible = []
+            for kind in FAULTS:
+                rate = o[f"{kind}_rate"] or 0.0
+                if rate <= 0:
+                    continue
+                limit = o[f"{kind}_max"]
+                if limit is not None and self.counts[kind] >= limit:
+                    continue
+                pattern = o[f"{kind}_match"] or o["fault_match"]
+                if pattern and not re.search(pattern, label):
+                    continue
+                eligible.append((kind, rate))
+            if not eligible:
+                return None
+            u, acc = self.rng.random(), 0.0
+            for kind, rate in eligible:
+                acc += rate
+                if u < acc:
+                    self.counts[kind] += 1
+                    return kind
+            return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Upstream
+
+
+def forward(upstream, method, path, headers, body, timeout=300):
+    host, port = upstream
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        out = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+        out["Content-Length"] = str(len(body))
+        conn.request(method, path, body=body, headers=out)
+        resp = conn.getresponse()
+        data = resp.read()
+        hdrs = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
+        return Answer(resp.status, hdrs, data)
+    finally:
+        conn.close()
+
+
+class Upstream:
+    """Reads of moto's own view, made by the proxy itself (signed like the request it serves)."""
+
+    def __init__(self, addr, req):
+        self.addr = addr
+        self.req = req
+
+    def _headers(self, service):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        date = self.req.date or now.strftime("%Y%m%d")
+        h = {
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={self.req.akid or 'testing'}/{date}/"
+            f"{self.req.region}/{service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=0",
+            "X-Amz-Date": now.strftime("%Y%m%dT%H%M%SZ"),
+        }
+        if "x-moto-account-id" in self.req.headers:
+            h["x-moto-account-id"] = self.req.headers["x-moto-account-id"]
+        return h
+
+    def query(self, service, params):
+        h = self._headers(service)
+        h["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+        body = urllib.parse.urlencode(params).encode()
+        return forward(self.addr, "POST", "/", h, body, timeout=60)
+
+    def lambda_get(self, path):
+        return forward(self.addr, "GET", path, self._headers("lambda"), b"", timeout=60)
+
+    def function_groups(self, name):
+        a = self.lambda_get(f"/2015-03-31/functions/{urllib.parse.quote(name, safe='')}/configuration")
+        if a.status != 200:
+            return set()
+        return set(((json.loads(a.body).get("VpcConfig") or {}).get("SecurityGroupIds")) or [])
+
+    def functions_using(self, group):
+        users, marker = [], None
+        while True:
+            path = "/2015-03-31/functions/?MaxItems=50" + (f"&Marker={urllib.parse.quote(marker)}" if marker else "")
+            a = self.lambda_get(path)
+            if a.status != 200:
+                return users
+            page = json.loads(a.body)
+            for f in page.get("Functions", []):
+                if group in ((f.get("VpcConfig") or {}).get("SecurityGroupIds") or []):
+                    users.append(f["FunctionName"])
+            marker = page.get("NextMarker")
+            if not marker:
+                return users
+
+    def instances_using(self, group):
+        a = self.query("rds", {"Action": "DescribeDBInstances", "Version": "2014-10-31"})
+        users = []
+        for block in DB_INSTANCE.findall(a.body.decode()) if a.status == 200 else []:
+            if f"<VpcSecurityGroupId>{group}</VpcSecurityGroupId>" in block:
+                users.append(xml_text(block, "DBInstanceIdentifier"))
+        return users
+
+    def enis_using(self, group):
+        a = self.query(
+            "ec2",
+            {
+                "Action": "DescribeNetworkInterfaces",
+                "Version": "2016-11-15",
+                "Filter.1.Name": "group-id",
+                "Filter.1.Value.1": group,
+            },
+        )
+        if a.status != 200:
+            return []
+        return [local_text(i, "networkInterfaceId") for i in local_children(ET.fromstring(a.body), "networkInterfaceSet", "item")]
+
+    def groups_referencing(self, group):
+        a = self.query("ec2", {"Action": "DescribeSecurityGroups", "Version": "2016-11-15"})
+        if a.status != 200:
+            return []
+        out = []
+        for item in local_children(ET.fromstring(a.body), "securityGroupInfo", "item"):
+            gid = local_text(item, "groupId")
+            if gid == group:
+                continue  # a group's rule naming itself does not hold it
+            for rules in ("ipPermissions", "ipPermissionsEgress"):
+                for rule in local_children(item, rules, "item"):
+                    if any(local_text(pair, "groupId") == group for pair in local_children(rule, "groups", "item")):
+                        out.append(gid)
+        return out
+
+    def group_id(self, name):
+        a = self.query(
+            "ec2", {"Action": "DescribeSecurityGroups", "Version": "2016-11-15", "GroupName.1": name}
+        )
+        if a.status != 200:
+            return None
+        ids = [local_text(i, "groupId") for i in local_children(ET.fromstring(a.body), "securityGroupInfo", "item")]
+        return ids[0] if ids else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Realism: before forwarding (may answer instead of moto) and after (tracks state, rewrites)
+
+
+def role_name(arn):
+    return (arn or "").rsplit("/", 1)[-1]
+
+
+def rds_key(req, ident):
+    return (req.account, req.region, (ident or "").lower())
+
+
+def before(world, upstream, req, now):
+    """An answer that replaces moto's, or None to forward. May stash context on `req`."""
+    o = world.opts
+    if o["rds"] and req.service == "rds":
+        a = rds_before(world, req, now)
+        if a:
+            return a
+    if req.service == "lambda":
+        if o["lambda"] and req.operation in ("UpdateFunctionConfiguration", "UpdateFunctionCode", "PublishVersion"):
+            with world.lock:
+                f = world.functions.get((req.account, req.region, req.function))
+                pending = f is not None and now < f.pending_until
+                updating = f is not None and now < f.updating_until
+            arn = f"arn:aws:lambda:{req.region}:{req.account}:function:{req.function}"
+            if pending:
+                req.realism = "lambda:conflict"
+                return error_answer(
+                    req,
+                    "ResourceConflictException",
+                    409,
+                    "The operation cannot be performed at this time. The function is currently in the following state: Pending",
+                )
+            if updating:
+                req.realism = "lambda:conflict"
+                return error_answer(
+                    req,
+                    "ResourceConflictException",
+                    409,
+                    f"The operation cannot be performed at this time. An update is in progress for resource: {arn}",
+                )
+        if o["iam"] and req.operation in ("CreateFunction", "UpdateFunctionConfiguration") and req.json:
+            role = req.json.get("Role")
+            if role:
+                with world.lock:
+                    young = world.roles.get((req.account, role_name(role)))
+                    refuse = young is not None and (now - young[0] < o["iam_role_delay_s"] or young[1] > 0)
+                    if refuse:
+                        young[1] -= 1
+                if refuse:
+                    req.realism = "iam:role-not-assumable"
+                    return error_answer(
+                        req,
+                        "InvalidParameterValueException",
+                        400,
+                        "The role defined for the function cannot be assumed by Lambda.",
+                    )
+        if o["ec2"] and req.operation in ("DeleteFunction", "UpdateFunctionConfiguration"):
+            # The groups the function holds now: those it leaves keep their ENIs for a while.
+            if req.operation == "DeleteFunction" or (req.json or {}).get("VpcConfig") is not None:
+                req.held_groups = upstream.function_groups(req.function)
+    if o["ec2"] and req.service == "ec2" and req.operation == "DeleteSecurityGroup":
+        group = req.params.get("GroupId") or upstream.group_id(req.params.get("GroupName", ""))
+        if group:
+            why = group_in_use(world, upstream, req, group, now)
+            if why:
+                req.realism = f"ec2:dependency ({why})"
+                return error_answer(req, "DependencyViolation", 400, f"resource {group} has a dependent object")
+    return None
+
+
+def group_in_use(world, upstream, req, group, now):
+    with world.lock:
+        hold = world.eni_hold.get((req.account, req.region, group))
+        held = hold is not None and (now < hold[0] or hold[1] > 0)
+        if held:
+            hold[1] -= 1
+        ghosts = [
+            xml_text(r.ghost, "DBInstanceIdentifier")
+            for (acct, region, _), r in world.rds.items()
+            if acct == req.account
+            and region == req.region
+            and r.ghost is not None
+            and now < r.ghost_until
+            and f"<VpcSecurityGroupId>{group}</VpcSecurityGroupId>" in r.ghost
+        ]
+    if held:
+        return "Lambda network interfaces not yet released"
+    if ghosts:
+        return f"deleting DB instance {ghosts[0]}"
+    for check, what in (
+        (upstream.functions_using, "function"),
+        (upstream.instances_using, "DB instance"),
+        (upstream.enis_using, "network interface"),
+        (upstream.groups_referencing, "rule of group"),
+    ):
+        users = check(group)
+        if users:
+            return f"{what} {users[0]}"
+    return None
+
+
+def rds_before(world, req, now):
+    op = req.operation
+    ident = req.params.get("DBInstanceIdentifier")
+    if not ident or op not in (
+        "CreateDBInstance",
+        "ModifyDBInstance",
+        "StopDBInstance",
+        "StartDBInstance",
+        "DeleteDBInstance",
+    ):
+        return None
+    with world.lock:
+        r = world.rds.get(rds_key(req, ident))
+        state = r.effective(now) if r else None
+        ghost = r is not None and r.ghost is not None and now < r.ghost_until
+    if op == "CreateDBInstance":
+        if ghost:
+            # moto forgot it; AWS still has the name taken until the delete finishes.
+            req.realism = "rds:DBInstanceAlreadyExists (deleting)"
+            return error_answer(req, "DBInstanceAlreadyExists", 400, "DB instance already exists")
+        return None
+    if state is None:
+        return None  # not seen through the proxy: moto decides
+    ident = ident.lower()
+    message = None
+    if op == "DeleteDBInstance":
+        if ghost:
+            message = f"Instance {ident} is already being deleted."
+        elif state == "creating" and req.params.get("SkipFinalSnapshot", "false").lower() != "true":
+            message = f"Instance {ident} is currently creating - a final snapshot cannot be taken."
+    elif op == "ModifyDBInstance" and state not in ("available", "storage-optimization"):
+        message = "Database instance is not in available state."
+    elif op == "StopDBInstance" and state != "available":
+        message = f"Instance {ident} is not in available state."
+    elif op == "StartDBInstance" and state != "stopped":
+        message = (
+            f"Instance {ident} cannot be started as it is not in one of the following statuses: "
+            "'stopped, inaccessible-encryption-credentials-recoverable, incompatible-network "
+            "(only valid for non-SqlServer instances)'."
+        )
+    if message:
+        req.realism = f"rds:InvalidDBInstanceState ({state})"
+        return error_answer(req, "InvalidDBInstanceState", 400, message)
+    return None
+
+
+def after(world, req, answer, now):
+    """Tracks what AWS would be doing now and rewrites moto's answer to show it."""
+    o = world.opts
+    if req.service == "iam" and req.operation == "CreateRole" and answer.status == 200:
+        name = req.params.get("RoleName")
+        with world.lock:
+            world.roles[(req.account, name)] = [now, o["iam_min_refusals"]]
+    if o["rds"] and req.service == "rds":
+        rds_after(world, req, answer, now)
+    if req.service == "lambda":
+        lambda_after(world, req, answer, now)
+
+
+def rds_after(world, req, answer, now):
+    o, op = world.opts, req.operation
+    ident = req.params.get("DBInstanceIdentifier")
+    ok = answer.status == 200
+    with world.lock:
+        if ok and ident and op in ("CreateDBInstance", "ModifyDBInstance", "StopDBInstance", "StartDBInstance"):
+            r = world.rds.setdefault(rds_key(req, ident), RdsInstance())
+            if op == "CreateDBInstance":
+                r.ghost = None
+                r.start(now, [("creating", o["rds_creating_s"]), ("backing-up", o["rds_backing_up_s"])], "available")
+            elif op == "ModifyDBInstance":
+                r.start(now, [("modifying", o["rds_modifying_s"])], "available")
+            elif op == "StopDBInstance":
+                r.start(now, [("stopping", o["rds_stopping_s"])], "stopped")
+            else:
+                r.start(now, [("starting", o["rds_starting_s"])], "available")
+        if ok and ident and op == "DeleteDBInstance":
+            blocks = DB_INSTANCE.findall(answer.body.decode())
+            if blocks:
+                r = world.rds.setdefault(rds_key(req, ident), RdsInstance())
+                r.phases, r.settled = [], None
+                r.ghost = set_status(blocks[0], "deleting")
+                r.ghost_until = now + o["rds_deleting_s"]
+        # Forget ghosts that are gone, so a new instance of the same name starts clean.
+        for k in [k for k, r in world.rds.items() if r.ghost is not None and now >= r.ghost_until]:
+            del world.rds[k]
+        if op not in ("DescribeDBInstances", "CreateDBInstance", "ModifyDBInstance", "StopDBInstance",
+                      "StartDBInstance", "DeleteDBInstance", "RebootDBInstance"):
+            return
+        shown = {k: (r.status(now), r.ghost) for k, r in world.rds.items() if k[:2] == (req.account, req.region)}
+    text = answer.body.decode("utf-8", "replace")
+
+    def rewrite(m):
+        block = m.group(0)
+        ident = (xml_text(block, "DBInstanceIdentifier") or "").lower()
+        status = shown.get((req.account, req.region, ident), (None, None))[0]
+        if status and status != "deleting":
+            req.realism = req.realism or f"rds:{status}"
+            return set_status(block, status)
+        return block
+
+    text = DB_INSTANCE.sub(rewrite, text)
+    if op == "DescribeDBInstances" and not req.params.get("Marker"):
+        ghosts = {k[2]: g for k, (s, g) in shown.items() if g is not None and s == "deleting"}
+        wanted = req.params.get("DBInstanceIdentifier")
+        filters = db_instance_filter(req)
+        if wanted:
+            g = ghosts.get(wanted.lower())
+            if g is not None:
+                # moto already forgot it: AWS still lists it while it is being deleted.
+                req.realism = "rds:deleting"
+                text = describe_response([g])
+                answer.status = 200
+                answer.headers = [(k, v) for k, v in answer.headers if k.lower() != "x-amzn-errortype"]
+        elif ghosts and answer.status == 200:
+            extra = [
+                g for i, g in sorted(ghosts.items())
+                if filters is None or i in filters or xml_text(g, "DBInstanceArn") in filters
+            ]
+            if extra:
+                req.realism = "rds:deleting"
+                text = text.replace("<DBInstances/>", "<DBInstances></DBInstances>")
+                text = text.replace("</DBInstances>", "".join(extra) + "</DBInstances>", 1)
+    answer.body = text.encode()
+
+
+def db_instance_filter(req):
+    """The db-instance-id filter's values (lower-cased ids or ARNs); None when there is none."""
+    names = {k: v for k, v in req.params.items() if re.match(r"Filters\.Filter\.\d+\.Name$", k)}
+    for k, v in names.items():
+        if v == "db-instance-id":
+            n = k.split(".")[2]
+            return {x.lower() if not x.startswith("arn:") else x for x in req.list_param(f"Filters.Filter.{n}.Values")}
+    if names:
+        return set()  # other filters: a deleting instance is not claimed to match
+    return None
+
+
+def set_status(block, status):
+    block = re.sub(r"<DBInstanceStatus>.*?</DBInstanceStatus>", f"<DBInstanceStatus>{status}</DBInstanceStatus>", block)
+    if status == "creating":
+        # AWS has no endpoint until the instance is past `creating`.
+        block = re.sub(r"<Endpoint>.*?</Endpoint>", "", block, flags=re.S)
+    return block
+
+
+def describe_response(blocks):
+    rid = str(uuid.uuid4())
+    return (
+        f'<DescribeDBInstancesResponse xmlns="{XMLNS["rds"]}"><DescribeDBInstancesResult><DBInstances>'
+        + "".join(blocks)
+        + f"</DBInstances></DescribeDBInstancesResult><ResponseMetadata><RequestId>{rid}</RequestId>"
+        "</ResponseMetadata></DescribeDBInstancesResponse>"
+    )
+
+
+STATE_FIELDS = (
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode",
+)
+
+
+def lambda_after(world, req, answer, now):
+    o, op = world.opts, req.operation
+    key = (req.account, req.region, req.function)
+    ok = 200 <= answer.status < 300
+    with world.lock:
+        if o["ec2"] and ok and getattr(req, "held_groups", None):
+            keep = set()
+            if op == "UpdateFunctionConfiguration":
+                keep = set(((req.json or {}).get("VpcConfig") or {}).get("SecurityGroupIds") or [])
+            for g in req.held_groups - keep:
+                k = (req.account, req.region, g)
+                until = max(world.eni_hold.get(k, [0.0])[0], now + o["ec2_eni_release_s"])
+                world.eni_hold[k] = [until, o["ec2_min_refusals"]]
+        if not o["lambda"]:
+            return
+        if ok and op == "CreateFunction":
+            name = (req.json or {}).get("FunctionName")
+            f = world.functions[(req.account, req.region, function_name(name or ""))] = LambdaFunction()
+            f.pending_until = now + o["lambda_pending_s"]
+        elif ok and op in ("UpdateFunctionConfiguration", "UpdateFunctionCode"):
+            f = world.functions.setdefault(key, LambdaFunction())
+            f.updating_until = now + o["lambda_updating_s"]
+        elif ok and op == "DeleteFunction":
+            world.functions.pop(key, None)
+        views = {k: (now < f.pending_until, now < f.updating_until) for k, f in world.functions.items()}
+    if not ok or op not in (
+        "CreateFunction",
+        "UpdateFunctionConfiguration",
+        "UpdateFunctionCode",
+        "GetFunction",
+        "GetFunctionConfiguration",
+        "ListFunctions",
+    ):
+        return
+    try:
+        doc = json.loads(answer.body)
+    except ValueError:
+        return
+
+    def show(cfg):
+        name = cfg.get("FunctionName")
+        pending, updating = views.get((req.account, req.region, name), (False, False))
+        if pending:
+            cfg.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
+            for k in ("LastUpdateStatus", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"):
+                cfg.pop(k, None)
+            req.realism = "lambda:Pending"
+        elif updating:
+            cfg.update(
+                State="Active",
+                LastUpdateStatus="InProgress",
+                LastUpdateStatusReason="The function is being created.",
+                LastUpdateStatusReasonCode="Creating",
+            )
+            req.realism = "lambda:InProgress"
+
+    if op == "ListFunctions":
+        # AWS's ListFunctions never returns the state fields (only GetFunction* do).
+        for cfg in doc.get("Functions", []):
+            for k in STATE_FIELDS:
+                cfg.pop(k, None)
+    elif op == "GetFunction":
+        show(doc.get("Configuration") or {})
+    else:
+        show(doc)
+    answer.body = json.dumps(doc).encode()
+
+
+# ------------------------------------------------------------------------------------------------
+# The server
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fidelity-proxy"
+    sys_version = ""
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.handle_any()
+
+    do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_GET
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def send(self, answer):
+        head = [f"HTTP/1.1 {answer.status} {http.client.responses.get(answer.status, 'Status')}"]
+        for k, v in answer.headers:
+            head.append(f"{k}: {v}")
+        head.append(f"Content-Length: {len(answer.body)}")
+        if self.close_connection:
+            head.append("Connection: close")
+        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        if self.command != "HEAD":
+            data += answer.body
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def handle_any(self):
+        world, server = self.server.world, self.server
+        started_wall, started = time.time(), time.monotonic()
+        body = self.read_body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        if self.path.startswith("/__fidelity__"):
+            return self.control(body)
+        req = Req(self.command, self.path, headers, body)
+        req.realism = None
+        fault = None
+
+        def log(status):
+            # Written before the client gets its answer, so a test that got one can read the line.
+            server.log(
+                {
+                    "start": round(started_wall, 6),
+                    "end": round(time.time(), 6),
+                    "ms": round((time.monotonic() - started) * 1000, 1),
+                    "service": req.service,
+                    "operation": req.operation,
+                    "method": self.command,
+                    "path": self.path.split("?", 1)[0],
+                    "account": req.account,
+                    "status": status,
+                    "fault": {"lose": "lost"}.get(fault, fault),
+                    "realism": req.realism,
+                }
+            )
+
+        try:
+            if req.service == "moto-api":
+                answer = forward(server.upstream, self.command, self.path, dict(self.headers.items()), body)
+                log(answer.status)
+                self.send(answer)
+                return
+            latency = world.opts["latency_ms"]
+            if latency:
+                time.sleep(latency / 1000.0)
+            fault = world.pick_fault(req.label())
+            answer = None
+            if fault == "throttle":
+                answer = throttle_answer(req)
+            elif fault == "error":
+                answer = internal_answer(req)
+            if answer is None:
+                upstream = Upstream(server.upstream, req)
+                answer = before(world, upstream, req, time.monotonic())
+                if answer is None:
+                    answer = forward(server.upstream, self.command, self.path, dict(self.headers.items()), body)
+                    after(world, req, answer, time.monotonic())
+            if fault == "lose":
+                # AWS acted; the answer never arrives.
+                log(None)
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            if fault == "stall":
+                time.sleep(world.opts["stall_s"])
+            log(answer.status)
+            try:
+                self.send(answer)
+            except OSError:
+                self.close_connection = True  # the client gave up first (a stall it timed out)
+        except Exception as e:  # never leave the client hanging on a proxy bug
+            self.close_connection = True
+            sys.stderr.write(f"fidelity_proxy: {req.label()}: {e!r}\n")
+            log(502)
+            try:
+                self.send(Answer(502, [("Content-Type", "text/plain")], f"fidelity proxy: {e!r}".encode()))
+            except OSError:
+                pass
+
+    def control(self, body):
+        world = self.server.world
+        try:
+            if self.path.rstrip("/") == "/__fidelity__/reset" and self.command == "POST":
+                with world.lock:
+                    world.reset_state()
+                out = {"reset": True}
+            elif self.command == "POST":
+                out = {"options": world.configure(json.loads(body or b"{}"))}
+            else:
+                with world.lock:
+                    out = {"options": dict(world.opts), "faults": dict(world.counts)}
+            self.send(Answer(200, [("Content-Type", "application/json")], json.dumps(out).encode()))
+        except (ValueError, re.error) as e:
+            self.send(Answer(400, [("Content-Type", "application/json")], json.dumps({"error": str(e)}).encode()))
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, addr, upstream, world):
+        super().__init__(addr, Handler)
+        self.upstream = upstream
+        self.world = world
+        self.log_lock = threading.Lock()
+
+    def log(self, record):
+        path = self.world.opts["log"]
+        if not path:
+            return
+        line = json.dumps(record) + "\n"
+        with self.log_lock:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(line)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--upstream", required=True, help="moto's URL, e.g. http://127.0.0.1:5000")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    p.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
+    p.add_argument("--port-file", help="also write the proxy's URL to this file")
+    p.add_argument("--config", help="a JSON file of options (names as below, with underscores)")
+    p.add_argument("--realism", action="store_true", help="turn on rds, lambda, iam and ec2 realism")
+    for name, (default, typ, help_) in OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        if typ is bool:
+            p.add_argument(flag, dest=name, action="store_true", default=None, help=help_)
+        else:
+            p.add_argument(flag, dest=name, type=typ, default=None, help=f"{help_} (default {default})")
+    a = p.parse_args(argv)
+    opts = {k: v[0] for k, v in OPTIONS.items()}
+    if a.config:
+        with open(a.config, encoding="utf-8") as f:
+            opts.update(check_options(json.load(f)))
+    if a.realism:
+        opts.update({k: True for k in REALISM})
+    opts.update(check_options({k: getattr(a, k) for k in OPTIONS if getattr(a, k) is not None}))
+    u = urllib.parse.urlsplit(a.upstream)
+    if u.scheme != "http" or not u.hostname:
+        p.error(f"--upstream must be http://HOST:PORT, got {a.upstream!r}")
+    return a, (u.hostname, u.port or 80), opts
+
+
+def main(argv=None):
+    a, upstream, opts = parse_args(sys.argv[1:] if argv is None else argv)
+    server = Server((a.host, a.port), upstream, World(opts))
+    url = f"http://{server.server_address[0]}:{server.server_address[1]}"
+    if a.port_file:
+        with open(a.port_file, "w", encoding="utf-8") as f:
+            f.write(url + "\n")
+    print(url, flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
