@@ -6,6 +6,7 @@
 //! column, before any AWS call.
 
 mod raw;
+mod yaml;
 pub mod template;
 mod validate;
 
