@@ -40,7 +40,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to apply without asking".into(),
         ));
     }
-    let stack = load(&cli.global.file)?;
+    // validate and destroy send no secret anywhere, so CI can run them without any.
+    let secrets = match &cli.command {
+        Command::Validate | Command::Destroy(_) => stack::Secrets::Optional,
+        _ => stack::Secrets::Required,
+    };
+    let stack = load(&cli.global.file, secrets)?;
     let mut db_endpoints = BTreeMap::new();
     for (id, host, port) in &cli.global.db_endpoints {
         if !stack.db_instances.contains_key(id) {
@@ -136,20 +141,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Output(args) => {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;
-            let values = outputs(&stack, &planned.resolver)?;
             session.log_calls();
             match &args.name {
                 Some(n) => {
-                    let v = values.get(n).ok_or_else(|| {
-                        Error::User(format!(
+                    // Only the named output needs to be known: others may wait for an apply.
+                    let Some(t) = stack.outputs.get(n) else {
+                        return Err(Error::User(format!(
                             "no output `{n}` in {}; outputs: {}",
                             stack.file.display(),
-                            values.keys().cloned().collect::<Vec<_>>().join(", ")
-                        ))
-                    })?;
-                    println!("{v}");
+                            stack.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )));
+                    };
+                    println!("{}", output_value(n, t, &planned.resolver)?);
                 }
-                None => match args.format {
+                None => {
+                    let values = outputs(&stack, &planned.resolver)?;
+                    match args.format {
                     OutputFormat::Text => values.iter().for_each(|(k, v)| println!("{k} = {v}")),
                     OutputFormat::Env => values
                         .iter()
@@ -159,7 +166,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                         serde_json::to_string_pretty(&values)
                             .map_err(|e| Error::Other(e.to_string()))?
                     ),
-                },
+                    }
+                }
             }
             Ok(0)
         }
@@ -167,8 +175,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Loads the stack and registers its secrets for redaction.
-pub fn load(path: &std::path::Path) -> Result<Stack> {
-    let stack = stack::load(path)?;
+pub fn load(path: &std::path::Path, mode: stack::Secrets) -> Result<Stack> {
+    let stack = stack::load_opts(path, mode)?;
     crate::redact::register(secrets(&stack));
     Ok(stack)
 }
@@ -350,6 +358,14 @@ fn capitalize(s: &str) -> String {
 fn outputs(stack: &Stack, r: &stack::Resolver) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (name, t) in &stack.outputs {
+        out.insert(name.clone(), output_value(name, t, r)?);
+    }
+    Ok(out)
+}
+
+/// One output's value; an error naming what it needs when that does not exist yet.
+fn output_value(name: &str, t: &Template, r: &stack::Resolver) -> Result<String> {
+    {
         let v = r.resolve(t);
         let Some(value) = v.expose() else {
             let missing: Vec<String> = t
@@ -367,9 +383,8 @@ fn outputs(stack: &Stack, r: &stack::Resolver) -> Result<BTreeMap<String, String
                 missing.join(", ")
             )));
         };
-        out.insert(name.clone(), value.to_string());
+        Ok(value.to_string())
     }
-    Ok(out)
 }
 
 /// After apply, the outputs, with secret ones masked (use `deploy output` to see them).
