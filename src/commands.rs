@@ -15,6 +15,23 @@ use crate::plan::build::{Input, Planned, plan};
 use crate::plan::render::{Style, render};
 use crate::stack::{self, Stack, Template};
 
+/// `print!` through the secret scrubber: the plan goes to stdout and must not leak a secret
+/// that reached it some other way (a live value holding one). `deploy output`, which prints
+/// secrets on request, uses plain `println!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let text = crate::redact::scrub(&format!($($arg)*));
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }};
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        out!("{}\n", format_args!($($arg)*))
+    }};
+}
+
 /// What the process should exit with.
 pub type ExitCode = u8;
 
@@ -64,13 +81,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
     match &cli.command {
         Command::Validate => {
-            println!("{}: valid ({})", stack.file.display(), describe(&stack));
+            outln!("{}: valid ({})", stack.file.display(), describe(&stack));
             Ok(0)
         }
         Command::Plan(args) => {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;
-            print!("{}", render(&planned.plan, style));
+            out!("{}", render(&planned.plan, style));
             if !planned.plan.needs_adopt.is_empty() && !args.adopt {
                 eprintln!(
                     "note: {} exist(s) without this stack's tag; `deploy apply --adopt` would take them over",
@@ -87,7 +104,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;
-            print!("{}", render(&planned.plan, style));
+            out!("{}", render(&planned.plan, style));
             if planned.plan.is_empty() {
                 print_outputs(&stack, &planned.resolver);
                 session.log_calls();
@@ -118,14 +135,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, true)?;
             if planned.plan.is_empty() {
-                println!(
+                outln!(
                     "Nothing to destroy: no resource carries the tag deploy:stack={}.",
                     stack.name
                 );
                 session.log_calls();
                 return Ok(0);
             }
-            print!("{}", render(&planned.plan, style));
+            out!("{}", render(&planned.plan, style));
             if !args.auto_approve && !confirm("destroy everything listed above")? {
                 return Err(Error::User("destroy cancelled; nothing was changed".into()));
             }
@@ -310,7 +327,7 @@ fn confirm(what: &str) -> Result<bool> {
 /// Prints the closing summary; true when everything was done.
 fn finish(report: &Report, verb: &str) -> bool {
     if report.ok() {
-        println!(
+        outln!(
             "\n{} complete: {} change(s) made.",
             capitalize(verb),
             report.done.len()
@@ -392,9 +409,9 @@ fn print_outputs(stack: &Stack, r: &stack::Resolver) {
     if stack.outputs.is_empty() {
         return;
     }
-    println!("\nOutputs:");
+    outln!("\nOutputs:");
     for (name, t) in &stack.outputs {
-        println!("  {name} = {}", r.resolve(t).shown());
+        outln!("  {name} = {}", r.resolve(t).shown());
     }
 }
 
