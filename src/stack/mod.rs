@@ -406,3 +406,5 @@ pub fn parse_str_opts(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod field_tests;
