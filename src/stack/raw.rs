@@ -391,7 +391,7 @@ fn scalar_text(n: &Node) -> Option<String> {
 fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 2))
         .min()
         .map(|(_, c)| c)
 }
@@ -569,14 +569,15 @@ impl Decoder {
         mut item: impl FnMut(&mut Decoder, &Node) -> Option<T>,
     ) -> Option<Vec<T>> {
         let Kind::Seq(items) = &n.kind else {
-            let example = match scalar_text(n) {
-                Some(v) => format!("`{what}: [{v}]`"),
-                None => format!("`{what}: [a, b]`"),
+            // `security_groups: a-sg` means a list of one; a list of maps has no short form.
+            let example = match (scalar_text(n), matches!(n.kind, Kind::Str(_))) {
+                (Some(v), true) => format!("write `{what}: [{v}]`, or "),
+                _ => String::new(),
             };
             self.err(
                 n.pos,
                 format!(
-                    "`{what}` must be a list, not {}: write {example}, or one `- item` per line below it",
+                    "`{what}` must be a list, not {}: {example}put one `- item` per line below it",
                     n.kind.describe()
                 ),
             );

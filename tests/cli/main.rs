@@ -3,6 +3,7 @@
 mod common;
 
 mod basics;
+mod corpus;
 mod cognito;
 mod db_instances;
 mod full_stack;
