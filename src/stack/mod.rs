@@ -408,3 +408,5 @@ pub fn parse_str_opts(
 mod tests;
 #[cfg(test)]
 mod field_tests;
+#[cfg(test)]
+mod prop_tests;

@@ -29,7 +29,7 @@ fn errors(src: &str) -> String {
     parse(src).unwrap_err().to_string()
 }
 
-const FULL: &str = r#"
+pub(super) const FULL: &str = r#"
 stack: cruddur
 region: ${env:REGION}
 tags: { project: cruddur }
