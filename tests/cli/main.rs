@@ -9,4 +9,5 @@ mod db_instances;
 mod full_stack;
 mod functions;
 mod migrations;
+mod secrets;
 mod security_groups;
