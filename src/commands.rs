@@ -174,15 +174,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 None => {
                     let values = outputs(&stack, &planned.resolver)?;
                     match args.format {
-                    OutputFormat::Text => values.iter().for_each(|(k, v)| println!("{k} = {v}")),
-                    OutputFormat::Env => values
-                        .iter()
-                        .for_each(|(k, v)| println!("{k}={}", shell_quote(v))),
-                    OutputFormat::Json => println!(
-                        "{}",
-                        serde_json::to_string_pretty(&values)
-                            .map_err(|e| Error::Other(e.to_string()))?
-                    ),
+                        OutputFormat::Text => {
+                            values.iter().for_each(|(k, v)| println!("{k} = {v}"))
+                        }
+                        OutputFormat::Env => values
+                            .iter()
+                            .for_each(|(k, v)| println!("{k}={}", shell_quote(v))),
+                        OutputFormat::Json => println!(
+                            "{}",
+                            serde_json::to_string_pretty(&values)
+                                .map_err(|e| Error::Other(e.to_string()))?
+                        ),
                     }
                 }
             }

@@ -120,8 +120,8 @@ mod tests {
     fn scrubs_escaped_forms() {
         let pw = r#"a\b"c d&e<f>'g/h%"#;
         register([pw.to_string()]);
-        let json = serde_json::to_string(&serde_json::json!({ "message": format!("bad {pw}") }))
-            .unwrap();
+        let json =
+            serde_json::to_string(&serde_json::json!({ "message": format!("bad {pw}") })).unwrap();
         assert!(!json.contains(pw), "the test needs an escaped form: {json}");
         let cases = [
             json,

@@ -17,6 +17,7 @@ type Row = (
     Option<(&'static str, &'static str)>,
 );
 
+#[rustfmt::skip]
 const ROWS: &[Row] = &[
     ("stack", "tbl", Some("tbl-two"), Some(("Bad_Name", "stack name"))),
     ("region", "us-east-1", Some("eu-west-1"), None),

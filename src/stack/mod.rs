@@ -6,9 +6,9 @@
 //! column, before any AWS call.
 
 mod raw;
-mod yaml;
 pub mod template;
 mod validate;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -405,8 +405,8 @@ pub fn parse_str_opts(
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod field_tests;
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod tests;

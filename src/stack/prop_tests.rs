@@ -50,7 +50,11 @@ fn apply(src: &str, edits: &[Edit]) -> String {
             Edit::SwapLines(a, b) if !lines.is_empty() => lines.swap(a % n, b % n),
             Edit::Insert(i, c) if !lines.is_empty() => {
                 let l = &mut lines[i % n];
-                let at = l.char_indices().map(|(i, _)| i).nth(i % (l.len() + 1)).unwrap_or(l.len());
+                let at = l
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .nth(i % (l.len() + 1))
+                    .unwrap_or(l.len());
                 l.insert(at, c);
             }
             Edit::Indent(i, k) if !lines.is_empty() => {
@@ -75,16 +79,59 @@ fn apply(src: &str, edits: &[Edit]) -> String {
 /// Small YAML documents built from the schema's own keys, with values of every shape.
 fn document() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
-        "stack", "region", "tags", "security_groups", "db_instances", "functions", "user_pools",
-        "cognito_triggers", "outputs", "description", "ingress", "port", "ports", "cidr",
-        "engine", "allocated_storage", "master_password", "layers", "vpc", "subnets", "name",
-        "source", "environment", "event", "function", "user_pool", "x", "db", "fn",
+        "stack",
+        "region",
+        "tags",
+        "security_groups",
+        "db_instances",
+        "functions",
+        "user_pools",
+        "cognito_triggers",
+        "outputs",
+        "description",
+        "ingress",
+        "port",
+        "ports",
+        "cidr",
+        "engine",
+        "allocated_storage",
+        "master_password",
+        "layers",
+        "vpc",
+        "subnets",
+        "name",
+        "source",
+        "environment",
+        "event",
+        "function",
+        "user_pool",
+        "x",
+        "db",
+        "fn",
     ]);
     let scalar = prop::sample::select(vec![
-        "s", "5432", "true", "~", "\"\"", "'${env:REGION}'", "${secret:DB_PASSWORD}",
-        "${db_instances.db.address}", "${functions.fn.arn}", "${public_ip}/32", "10.0.0.0/8",
-        "arn:aws:lambda:us-east-1:123456789012:layer:x", "1.5", "-3", "[]", "{}", "${",
-        "${env:NOPE}", "${secret:SHORT}", "default", "sg-1", "lambdas/fn",
+        "s",
+        "5432",
+        "true",
+        "~",
+        "\"\"",
+        "'${env:REGION}'",
+        "${secret:DB_PASSWORD}",
+        "${db_instances.db.address}",
+        "${functions.fn.arn}",
+        "${public_ip}/32",
+        "10.0.0.0/8",
+        "arn:aws:lambda:us-east-1:123456789012:layer:x",
+        "1.5",
+        "-3",
+        "[]",
+        "{}",
+        "${",
+        "${env:NOPE}",
+        "${secret:SHORT}",
+        "default",
+        "sg-1",
+        "lambdas/fn",
     ])
     .prop_map(str::to_string);
     scalar.prop_recursive(4, 40, 6, move |inner| {
@@ -92,8 +139,7 @@ fn document() -> impl Strategy<Value = String> {
             prop::collection::vec(inner.clone(), 0..4)
                 .prop_map(|items| format!("[{}]", items.join(", "))),
             prop::collection::vec((key.clone(), inner), 0..5).prop_map(|entries| {
-                let body: Vec<String> =
-                    entries.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                let body: Vec<String> = entries.iter().map(|(k, v)| format!("{k}: {v}")).collect();
                 format!("{{{}}}", body.join(", "))
             }),
         ]

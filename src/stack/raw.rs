@@ -130,10 +130,7 @@ pub static DB_INSTANCE: Schema = Schema {
         field!("multi_az", Ty::Bool),
         field!("publicly_accessible", Ty::Bool),
         field!("backup_retention_days", Ty::Int),
-        field!(
-            "performance_insights",
-            Ty::Struct(&PERFORMANCE_INSIGHTS)
-        ),
+        field!("performance_insights", Ty::Struct(&PERFORMANCE_INSIGHTS)),
         field!("deletion_protection", Ty::Bool),
         field!("security_groups", Ty::List(&Ty::Str)),
         field!("running", Ty::Bool),
@@ -420,7 +417,12 @@ impl Decoder {
 
     /// The keys of a map node checked against `schema`. `label` names the entry in messages
     /// ("security group `db-sg`").
-    pub fn obj<'n>(&mut self, node: &'n Node, schema: &'static Schema, label: &str) -> Option<Obj<'n>> {
+    pub fn obj<'n>(
+        &mut self,
+        node: &'n Node,
+        schema: &'static Schema,
+        label: &str,
+    ) -> Option<Obj<'n>> {
         let Kind::Map(entries) = &node.kind else {
             self.err(
                 node.pos,
@@ -437,14 +439,19 @@ impl Decoder {
             let Some(key) = scalar_text(k) else {
                 self.err(
                     k.pos,
-                    format!("a key in {label} must be a plain name, not {}", k.kind.describe()),
+                    format!(
+                        "a key in {label} must be a plain name, not {}",
+                        k.kind.describe()
+                    ),
                 );
                 continue;
             };
             if let Some(line) = first_line.get(&key) {
                 self.err(
                     k.pos,
-                    format!("`{key}` is given twice in {label} (first on line {line}): keep only one"),
+                    format!(
+                        "`{key}` is given twice in {label} (first on line {line}): keep only one"
+                    ),
                 );
                 continue;
             }
@@ -609,7 +616,10 @@ impl Decoder {
             let Some(name) = scalar_text(k) else {
                 self.err(
                     k.pos,
-                    format!("a name in `{what}` must be plain text, not {}", k.kind.describe()),
+                    format!(
+                        "a name in `{what}` must be plain text, not {}",
+                        k.kind.describe()
+                    ),
                 );
                 continue;
             };
@@ -622,7 +632,14 @@ impl Decoder {
             }
             first_line.insert(name.clone(), k.pos.line);
             self.name_pos = Some(k.pos);
-            let t = value(self, &Sp { value: name.clone(), pos: k.pos }, v);
+            let t = value(
+                self,
+                &Sp {
+                    value: name.clone(),
+                    pos: k.pos,
+                },
+                v,
+            );
             self.name_pos = None;
             if let Some(t) = t {
                 out.insert(name, t);
@@ -635,10 +652,7 @@ impl Decoder {
 impl<'n> Obj<'n> {
     fn get(&self, key: &str, ty: fn(&Ty) -> bool) -> Option<&'n Node> {
         debug_assert!(
-            self.schema
-                .fields
-                .iter()
-                .any(|f| f.key == key && ty(&f.ty)),
+            self.schema.fields.iter().any(|f| f.key == key && ty(&f.ty)),
             "{key} is not declared with this type in the schema of {}",
             self.schema.what
         );
@@ -713,12 +727,7 @@ pub fn decode(root: &Node, d: &mut Decoder) -> Option<RawStack> {
     }
     let mut out = RawStack::default();
     let o = d.obj(root, &STACK, "the stack file")?;
-    for section in [
-        "security_groups",
-        "db_instances",
-        "functions",
-        "user_pools",
-    ] {
+    for section in ["security_groups", "db_instances", "functions", "user_pools"] {
         let names = match o.entries.get(section).map(|n| &n.kind) {
             Some(Kind::Map(es)) => es.iter().filter_map(|(k, _)| scalar_text(k)).collect(),
             _ => BTreeSet::new(),
@@ -732,7 +741,11 @@ pub fn decode(root: &Node, d: &mut Decoder) -> Option<RawStack> {
         .unwrap_or_default();
     out.security_groups = o
         .names(d, "security_groups", |d, name, n| {
-            let g = d.obj(n, &SECURITY_GROUP, &format!("security group `{}`", name.value))?;
+            let g = d.obj(
+                n,
+                &SECURITY_GROUP,
+                &format!("security group `{}`", name.value),
+            )?;
             let (description, vpc) = (g.str(d, "description"), g.str(d, "vpc"));
             let ingress = g
                 .list(d, "ingress", |d, r| Some(sp(r, rule(d, r, &name.value)?)))
@@ -789,7 +802,9 @@ pub fn decode(root: &Node, d: &mut Decoder) -> Option<RawStack> {
         })
         .unwrap_or_default();
     out.outputs = o
-        .names(d, "outputs", |d, k, v| d.str(v, &format!("outputs.{}", k.value)))
+        .names(d, "outputs", |d, k, v| {
+            d.str(v, &format!("outputs.{}", k.value))
+        })
         .unwrap_or_default();
     Some(out)
 }
@@ -902,11 +917,7 @@ fn function(d: &mut Decoder, n: &Node, name: &str) -> Option<RawFunction> {
             },
         ))
     });
-    let (source, runtime, handler) = (
-        o.str(d, "source"),
-        o.str(d, "runtime"),
-        o.str(d, "handler"),
-    );
+    let (source, runtime, handler) = (o.str(d, "source"), o.str(d, "runtime"), o.str(d, "handler"));
     Some(RawFunction {
         description: o.str(d, "description"),
         memory: o.int(d, "memory"),

@@ -113,10 +113,12 @@ impl Template {
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit)));
             }
-            parts.push(parse_inner(inner, env, secrets_required).map_err(|message| TemplateError {
-                offset: at,
-                message,
-            })?);
+            parts.push(
+                parse_inner(inner, env, secrets_required).map_err(|message| TemplateError {
+                    offset: at,
+                    message,
+                })?,
+            );
             rest = &after[end + 1..];
             offset = at + 1 + end + 1;
         }

@@ -109,7 +109,13 @@ impl Checker<'_> {
         let n = match &v.value {
             Scalar::Int(n) => *n,
             Scalar::Text(t) => {
-                let text = self.plain(&Sp { value: t.clone(), pos: v.pos }, what)?;
+                let text = self.plain(
+                    &Sp {
+                        value: t.clone(),
+                        pos: v.pos,
+                    },
+                    what,
+                )?;
                 match text.trim().parse::<i64>() {
                     Ok(n) => n,
                     Err(_) => {
@@ -141,7 +147,13 @@ impl Checker<'_> {
         match &v.value {
             Scalar::Bool(b) => Some(*b),
             Scalar::Text(t) => {
-                let text = self.plain(&Sp { value: t.clone(), pos: v.pos }, what)?;
+                let text = self.plain(
+                    &Sp {
+                        value: t.clone(),
+                        pos: v.pos,
+                    },
+                    what,
+                )?;
                 match text.trim() {
                     "true" => Some(true),
                     "false" => Some(false),
@@ -415,7 +427,9 @@ fn cycles(edges: &BTreeMap<String, Vec<(String, Pos)>>) -> Vec<Vec<(String, Pos)
         let mut key: Vec<String> = c.iter().map(|(n, _)| n.clone()).collect();
         key.sort();
         if seen.insert(key) {
-            let i = (0..c.len()).min_by_key(|&i| (c[i].1.line, c[i].1.col)).unwrap_or(0);
+            let i = (0..c.len())
+                .min_by_key(|&i| (c[i].1.line, c[i].1.col))
+                .unwrap_or(0);
             c.rotate_left(i);
             out.push(c);
         }
@@ -447,7 +461,11 @@ fn security_group(
             format!("security group name `{name}` must be 1-255 characters and not start with sg-"),
         );
     }
-    let description = g.value.description.as_ref().and_then(|x| c.plain(x, "description"));
+    let description = g
+        .value
+        .description
+        .as_ref()
+        .and_then(|x| c.plain(x, "description"));
     if let Some(description) = &description
         && (description.is_empty() || description.len() > 255 || !description.is_ascii())
     {
@@ -520,7 +538,10 @@ fn security_group(
 fn rule(c: &mut Checker<'_>, r: &Sp<raw::RawRule>, groups: &BTreeSet<String>) -> Option<Rule> {
     let at = pos(r);
     let v = &r.value;
-    let description = v.description.as_ref().and_then(|x| c.plain(x, "description"))?;
+    let description = v
+        .description
+        .as_ref()
+        .and_then(|x| c.plain(x, "description"))?;
     if description.is_empty() || description.len() > 255 {
         c.err(
             v.description.as_ref().map_or(Pos::default(), pos),
@@ -703,7 +724,16 @@ fn db_instance(
                     Scalar::Text(t) => t.clone(),
                     other => format!("{other:?}"),
                 };
-                match c.plain(&Sp { value: text, pos: f.pos }, "final_snapshot").as_deref() {
+                match c
+                    .plain(
+                        &Sp {
+                            value: text,
+                            pos: f.pos,
+                        },
+                        "final_snapshot",
+                    )
+                    .as_deref()
+                {
                     Some("true") | None => FinalSnapshot::Auto,
                     Some("false") => FinalSnapshot::Skip,
                     Some(s) => {
@@ -734,7 +764,10 @@ fn db_instance(
         })
     });
     let engine = v.engine.as_ref().and_then(|x| c.plain(x, "engine"));
-    let instance_class = v.instance_class.as_ref().and_then(|x| c.plain(x, "instance_class"));
+    let instance_class = v
+        .instance_class
+        .as_ref()
+        .and_then(|x| c.plain(x, "instance_class"));
     if let Some(ic) = &instance_class
         && !ic.starts_with("db.")
     {
@@ -747,7 +780,10 @@ fn db_instance(
         .allocated_storage
         .as_ref()
         .and_then(|a| c.int(a, "allocated_storage", 5, 65536));
-    let master_username = v.master_username.as_ref().and_then(|x| c.plain(x, "master_username"));
+    let master_username = v
+        .master_username
+        .as_ref()
+        .and_then(|x| c.plain(x, "master_username"));
     let security_groups = v
         .security_groups
         .iter()
@@ -790,7 +826,10 @@ fn db_instance(
 fn master_password(c: &mut Checker<'_>, p: &Str) -> Option<Password> {
     let t = c.template(p, "master_password")?;
     if t.refs().next().is_some() || t.uses_public_ip() {
-        c.err(pos(p), "master_password may not use references or ${public_ip}: give it as ${secret:NAME}");
+        c.err(
+            pos(p),
+            "master_password may not use references or ${public_ip}: give it as ${secret:NAME}",
+        );
         return None;
     }
     if !t.is_secret() {
@@ -866,8 +905,10 @@ fn function(
                     .iter()
                     .filter_map(|r| c.plain(r, "layers.runtimes"))
                     .collect();
-                let (Some(name), Some(source)) = (name, lf.source.as_ref().and_then(|x| c.plain(x, "layers.source")))
-                else {
+                let (Some(name), Some(source)) = (
+                    name,
+                    lf.source.as_ref().and_then(|x| c.plain(x, "layers.source")),
+                ) else {
                     continue;
                 };
                 if name.is_empty()
@@ -877,7 +918,9 @@ fn function(
                 {
                     c.err(
                         lf.name.as_ref().map_or(Pos::default(), pos),
-                        format!("layer name `{name}` must be letters, digits, hyphens or underscores"),
+                        format!(
+                            "layer name `{name}` must be letters, digits, hyphens or underscores"
+                        ),
                     );
                 }
                 let src = c.dir.join(&source);
@@ -920,13 +963,18 @@ fn function(
                         Some(i) if is_aws_id(&i, "subnet-") => out.push(i),
                         Some(i) => c.err(
                             pos(id),
-                            format!("subnets: `{i}` is not a subnet id like subnet-0123456789abcdef0"),
+                            format!(
+                                "subnets: `{i}` is not a subnet id like subnet-0123456789abcdef0"
+                            ),
                         ),
                         None => {}
                     }
                 }
                 if ids.is_empty() {
-                    c.err(p, "subnets must be `default` or a non-empty list of subnet-… ids");
+                    c.err(
+                        p,
+                        "subnets must be `default` or a non-empty list of subnet-… ids",
+                    );
                 }
                 Subnets::Ids(out)
             }
@@ -938,7 +986,10 @@ fn function(
             .filter_map(|g| c.group_ref(g, groups, "vpc.security_groups"))
             .collect();
         if vpc.value.security_groups.is_empty() {
-            c.err(pos(vpc), "vpc needs at least one security group: add `security_groups: [NAME]`");
+            c.err(
+                pos(vpc),
+                "vpc needs at least one security group: add `security_groups: [NAME]`",
+            );
         }
         FunctionVpc {
             subnets,
@@ -986,7 +1037,10 @@ fn function(
 /// `prefix` followed by lowercase letters and digits, as EC2 ids are (`subnet-0a1b…`).
 fn is_aws_id(s: &str, prefix: &str) -> bool {
     s.strip_prefix(prefix).is_some_and(|id| {
-        !id.is_empty() && id.chars().all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+        !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
     })
 }
 

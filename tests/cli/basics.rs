@@ -128,7 +128,11 @@ fn destroy_needs_no_secret() {
     assert!(r.stdout.contains("Nothing to destroy"), "{}", r.stdout);
     let r = env.run(&["apply", "--auto-approve"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("NOT_SET_ANYWHERE is not set"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("NOT_SET_ANYWHERE is not set"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -142,7 +146,8 @@ fn output_name_works_when_other_outputs_are_not_known_yet() {
     let r = env.run(&["output", "DB_HOST"]);
     assert_eq!(r.code, 1);
     assert!(
-        r.stderr.contains("output DB_HOST needs db_instances.db which does not exist yet"),
+        r.stderr
+            .contains("output DB_HOST needs db_instances.db which does not exist yet"),
         "{}",
         r.stderr
     );

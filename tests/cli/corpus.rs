@@ -30,7 +30,9 @@ fn expectations(yaml: &Path) -> (Vec<(u64, String)>, BTreeMap<String, String>) {
         }
     }
     if let Ok(s) = std::fs::read_to_string(&sidecar) {
-        s.lines().filter(|l| !l.is_empty()).for_each(&mut parse_expect);
+        s.lines()
+            .filter(|l| !l.is_empty())
+            .for_each(&mut parse_expect);
     }
     (expected, env)
 }
@@ -51,7 +53,12 @@ impl Listener {
     }
 }
 
-fn deploy(dir: &Path, args: &[&str], env: &BTreeMap<String, String>, net: &Listener) -> (i32, String, String) {
+fn deploy(
+    dir: &Path,
+    args: &[&str],
+    env: &BTreeMap<String, String>,
+    net: &Listener,
+) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_deploy"))
         .current_dir(dir)
         .args(args)
@@ -91,19 +98,29 @@ fn every_broken_file_is_reported_whole_at_its_lines_without_aws() {
         let (expected, env) = expectations(case);
         assert!(!expected.is_empty(), "{name} expects nothing");
         let (code, stdout, stderr) = deploy(&corpus(), &["-f", name, "validate"], &env, &net);
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
         let mut report = Vec::new();
         if code != 1 {
             report.push(format!("exit code {code}"));
         }
         for (line, text) in &expected {
             let prefix = format!("error: {name}:{line}:");
-            if !errors.iter().any(|e| e.starts_with(&prefix) && e.contains(text.as_str())) {
+            if !errors
+                .iter()
+                .any(|e| e.starts_with(&prefix) && e.contains(text.as_str()))
+            {
                 report.push(format!("missing `{prefix}…{text}`"));
             }
         }
         if errors.len() != expected.len() {
-            report.push(format!("{} errors for {} expected", errors.len(), expected.len()));
+            report.push(format!(
+                "{} errors for {} expected",
+                errors.len(),
+                expected.len()
+            ));
         }
         for (_, v) in env.iter().filter(|(k, _)| k.contains("PW")) {
             if stderr.contains(v.as_str()) || stdout.contains(v.as_str()) {
@@ -126,13 +143,29 @@ fn messages_name_the_file_given_with_dash_f() {
     let net = Listener::new();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("prod.yml"), "stack: prod\ncolour: red\n").unwrap();
-    let (code, _, stderr) = deploy(dir.path(), &["-f", "prod.yml", "validate"], &BTreeMap::new(), &net);
+    let (code, _, stderr) = deploy(
+        dir.path(),
+        &["-f", "prod.yml", "validate"],
+        &BTreeMap::new(),
+        &net,
+    );
     assert_eq!(code, 1);
-    assert!(stderr.contains("error: prod.yml:2:1: unknown key `colour`"), "{stderr}");
+    assert!(
+        stderr.contains("error: prod.yml:2:1: unknown key `colour`"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("stack.yaml"), "{stderr}");
-    let (code, _, stderr) = deploy(dir.path(), &["-f", "conf/missing.yml", "plan"], &BTreeMap::new(), &net);
+    let (code, _, stderr) = deploy(
+        dir.path(),
+        &["-f", "conf/missing.yml", "plan"],
+        &BTreeMap::new(),
+        &net,
+    );
     assert_eq!(code, 1);
-    assert!(stderr.contains("error: conf/missing.yml: no such file"), "{stderr}");
+    assert!(
+        stderr.contains("error: conf/missing.yml: no such file"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("stack.yaml"), "{stderr}");
     assert_eq!(net.connections(), 0);
 }

@@ -3,8 +3,8 @@
 mod common;
 
 mod basics;
-mod corpus;
 mod cognito;
+mod corpus;
 mod db_instances;
 mod full_stack;
 mod functions;

@@ -1,6 +1,6 @@
 //! Secrets on stdout: the plan goes through the same scrubber as stderr.
 
-use super::common::{Env, PASSWORD};
+use super::common::Env;
 
 const BEFORE: &str = r#"
 stack: secrets
@@ -18,7 +18,10 @@ outputs:
 #[test]
 fn a_live_value_holding_a_secret_is_scrubbed_from_the_plan() {
     let env = Env::new();
-    env.write_file("fn/lambda_function.py", "def lambda_handler(e, c):\n    return e\n");
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return e\n",
+    );
     env.write_stack(BEFORE);
     let r = env.ok(&["apply", "--auto-approve"]);
     r.assert_no_secret();
