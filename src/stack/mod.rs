@@ -1,9 +1,10 @@
-//! The stack file: loading (the one place that knows the YAML parser), checking, and the validated
-//! model every other module works from.
+//! The stack file: loading, checking, and the validated model every other module works from.
 //!
-//! Loading is strict and offline: unknown keys, wrong types, duplicates, dangling references, unset
-//! variables, invalid CIDRs and literal passwords are all reported here, with file, line and
-//! column, before any AWS call.
+//! Loading runs in three steps, each collecting every problem it finds: `yaml` (the one module
+//! that knows the YAML parser) turns text into a positioned tree; `raw` decodes the tree against
+//! a schema (unknown keys, wrong types, duplicates, missing keys); `validate` resolves `${env:}`
+//! and checks the resolved values (references, cycles, CIDRs, ARNs, literal passwords). All of it
+//! is offline and reported with file, line and column before any AWS call.
 
 mod raw;
 pub mod template;
