@@ -15,6 +15,23 @@ use crate::plan::build::{Input, Planned, plan};
 use crate::plan::render::{Style, render};
 use crate::stack::{self, Stack, Template};
 
+/// `print!` through the secret scrubber: the plan goes to stdout and must not leak a secret
+/// that reached it some other way (a live value holding one). `deploy output`, which prints
+/// secrets on request, uses plain `println!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let text = crate::redact::scrub(&format!($($arg)*));
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }};
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        out!("{}\n", format_args!($($arg)*))
+    }};
+}
+
 /// What the process should exit with.
 pub type ExitCode = u8;
 
@@ -40,7 +57,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to apply without asking".into(),
         ));
     }
-    let stack = load(&cli.global.file)?;
+    // validate and destroy send no secret anywhere, so CI can run them without any.
+    let secrets = match &cli.command {
+        Command::Validate | Command::Destroy(_) => stack::Secrets::Optional,
+        _ => stack::Secrets::Required,
+    };
+    let stack = load(&cli.global.file, secrets)?;
     let mut db_endpoints = BTreeMap::new();
     for (id, host, port) in &cli.global.db_endpoints {
         if !stack.db_instances.contains_key(id) {
@@ -59,13 +81,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
     match &cli.command {
         Command::Validate => {
-            println!("{}: valid ({})", stack.file.display(), describe(&stack));
+            outln!("{}: valid ({})", stack.file.display(), describe(&stack));
             Ok(0)
         }
         Command::Plan(args) => {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;
-            print!("{}", render(&planned.plan, style));
+            out!("{}", render(&planned.plan, style));
             if !planned.plan.needs_adopt.is_empty() && !args.adopt {
                 eprintln!(
                     "note: {} exist(s) without this stack's tag; `deploy apply --adopt` would take them over",
@@ -82,7 +104,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;
-            print!("{}", render(&planned.plan, style));
+            out!("{}", render(&planned.plan, style));
             if planned.plan.is_empty() {
                 print_outputs(&stack, &planned.resolver);
                 session.log_calls();
@@ -113,14 +135,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, true)?;
             if planned.plan.is_empty() {
-                println!(
+                outln!(
                     "Nothing to destroy: no resource carries the tag deploy:stack={}.",
                     stack.name
                 );
                 session.log_calls();
                 return Ok(0);
             }
-            print!("{}", render(&planned.plan, style));
+            out!("{}", render(&planned.plan, style));
             if !args.auto_approve && !confirm("destroy everything listed above")? {
                 return Err(Error::User("destroy cancelled; nothing was changed".into()));
             }
@@ -136,30 +158,35 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Output(args) => {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;
-            let values = outputs(&stack, &planned.resolver)?;
             session.log_calls();
             match &args.name {
                 Some(n) => {
-                    let v = values.get(n).ok_or_else(|| {
-                        Error::User(format!(
+                    // Only the named output needs to be known: others may wait for an apply.
+                    let Some(t) = stack.outputs.get(n) else {
+                        return Err(Error::User(format!(
                             "no output `{n}` in {}; outputs: {}",
                             stack.file.display(),
-                            values.keys().cloned().collect::<Vec<_>>().join(", ")
-                        ))
-                    })?;
-                    println!("{v}");
+                            stack.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )));
+                    };
+                    println!("{}", output_value(n, t, &planned.resolver)?);
                 }
-                None => match args.format {
-                    OutputFormat::Text => values.iter().for_each(|(k, v)| println!("{k} = {v}")),
-                    OutputFormat::Env => values
-                        .iter()
-                        .for_each(|(k, v)| println!("{k}={}", shell_quote(v))),
-                    OutputFormat::Json => println!(
-                        "{}",
-                        serde_json::to_string_pretty(&values)
-                            .map_err(|e| Error::Other(e.to_string()))?
-                    ),
-                },
+                None => {
+                    let values = outputs(&stack, &planned.resolver)?;
+                    match args.format {
+                        OutputFormat::Text => {
+                            values.iter().for_each(|(k, v)| println!("{k} = {v}"))
+                        }
+                        OutputFormat::Env => values
+                            .iter()
+                            .for_each(|(k, v)| println!("{k}={}", shell_quote(v))),
+                        OutputFormat::Json => println!(
+                            "{}",
+                            serde_json::to_string_pretty(&values)
+                                .map_err(|e| Error::Other(e.to_string()))?
+                        ),
+                    }
+                }
             }
             Ok(0)
         }
@@ -167,8 +194,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Loads the stack and registers its secrets for redaction.
-pub fn load(path: &std::path::Path) -> Result<Stack> {
-    let stack = stack::load(path)?;
+pub fn load(path: &std::path::Path, mode: stack::Secrets) -> Result<Stack> {
+    let stack = stack::load_opts(path, mode)?;
     crate::redact::register(secrets(&stack));
     Ok(stack)
 }
@@ -302,7 +329,7 @@ fn confirm(what: &str) -> Result<bool> {
 /// Prints the closing summary; true when everything was done.
 fn finish(report: &Report, verb: &str) -> bool {
     if report.ok() {
-        println!(
+        outln!(
             "\n{} complete: {} change(s) made.",
             capitalize(verb),
             report.done.len()
@@ -350,6 +377,14 @@ fn capitalize(s: &str) -> String {
 fn outputs(stack: &Stack, r: &stack::Resolver) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (name, t) in &stack.outputs {
+        out.insert(name.clone(), output_value(name, t, r)?);
+    }
+    Ok(out)
+}
+
+/// One output's value; an error naming what it needs when that does not exist yet.
+fn output_value(name: &str, t: &Template, r: &stack::Resolver) -> Result<String> {
+    {
         let v = r.resolve(t);
         let Some(value) = v.expose() else {
             let missing: Vec<String> = t
@@ -367,9 +402,8 @@ fn outputs(stack: &Stack, r: &stack::Resolver) -> Result<BTreeMap<String, String
                 missing.join(", ")
             )));
         };
-        out.insert(name.clone(), value.to_string());
+        Ok(value.to_string())
     }
-    Ok(out)
 }
 
 /// After apply, the outputs, with secret ones masked (use `deploy output` to see them).
@@ -377,9 +411,9 @@ fn print_outputs(stack: &Stack, r: &stack::Resolver) {
     if stack.outputs.is_empty() {
         return;
     }
-    println!("\nOutputs:");
+    outln!("\nOutputs:");
     for (name, t) in &stack.outputs {
-        println!("  {name} = {}", r.resolve(t).shown());
+        outln!("  {name} = {}", r.resolve(t).shown());
     }
 }
 

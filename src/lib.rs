@@ -10,7 +10,7 @@
 //! Planned --engine::execute--> Report           (the only place that sequences writes)
 //! ```
 //!
-//! - [`stack`]: the file's model; `stack::load` is the one function that knows the YAML parser.
+//! - [`stack`]: the file's model; `stack::yaml` is the one module that knows the YAML parser.
 //! - [`resources`]: one folder per kind. `mod.rs` is pure (spec, observed, diff, unit tests);
 //!   `aws.rs` holds that kind's AWS calls (observe, apply one change, wait for readiness).
 //! - [`plan`]: the plan as a value, the graph, the planner and the renderer.

@@ -1,13 +1,15 @@
-//! The stack file: loading (the one place that knows the YAML parser), checking, and the validated
-//! model every other module works from.
+//! The stack file: loading, checking, and the validated model every other module works from.
 //!
-//! Loading is strict and offline: unknown keys, wrong types, duplicates, dangling references, unset
-//! variables, invalid CIDRs and literal passwords are all reported here, with file, line and
-//! column, before any AWS call.
+//! Loading runs in three steps, each collecting every problem it finds: `yaml` (the one module
+//! that knows the YAML parser) turns text into a positioned tree; `raw` decodes the tree against
+//! a schema (unknown keys, wrong types, duplicates, missing keys); `validate` resolves `${env:}`
+//! and checks the resolved values (references, cycles, CIDRs, ARNs, literal passwords). All of it
+//! is offline and reported with file, line and column before any AWS call.
 
 mod raw;
 pub mod template;
 mod validate;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -300,14 +302,34 @@ impl Trigger {
     }
 }
 
+/// Whether loading needs the values of `${secret:}` variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Secrets {
+    /// plan, apply, output: an unset secret is an error naming the variable and the line.
+    #[default]
+    Required,
+    /// validate and destroy send no secret anywhere, so they run without them (CI validates
+    /// without secrets); an unset one loads as a value unknown to this run.
+    Optional,
+}
+
 /// Reads and checks a stack file, looking `${env:}`/`${secret:}` up in the process environment.
 pub fn load(path: &Path) -> Result<Stack, LoadError> {
+    load_opts(path, Secrets::Required)
+}
+
+/// [`load`], saying whether secrets must be set.
+pub fn load_opts(path: &Path, secrets: Secrets) -> Result<Stack, LoadError> {
     let env = |name: &str| std::env::var(name).ok();
-    load_with_env(path, &env)
+    load_with_env(path, &env, secrets)
 }
 
 /// [`load`] with an explicit variable lookup (tests).
-pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Stack, LoadError> {
+pub fn load_with_env(
+    path: &Path,
+    env: EnvLookup<'_>,
+    secrets: Secrets,
+) -> Result<Stack, LoadError> {
     let fail = |message: String| LoadError {
         file: path.to_path_buf(),
         problems: vec![Problem {
@@ -316,10 +338,19 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Stack, LoadError
         }],
     };
     let bytes = std::fs::read(path).map_err(|e| {
-        fail(if e.kind() == std::io::ErrorKind::NotFound {
-            "no such file: create a stack.yaml here, or point at one with -f FILE".to_string()
-        } else {
-            format!("cannot read: {e}")
+        fail(match e.kind() {
+            std::io::ErrorKind::NotFound => format!(
+                "no such file{}: write the stack file there, or point at another one with -f FILE",
+                std::env::current_dir()
+                    .ok()
+                    .filter(|_| path.is_relative())
+                    .map(|d| format!(" (looked in {})", d.display()))
+                    .unwrap_or_default()
+            ),
+            std::io::ErrorKind::IsADirectory => {
+                "is a folder, not a stack file: point at the file with -f FILE".to_string()
+            }
+            _ => format!("cannot read: {e}"),
         })
     })?;
     let src = String::from_utf8(bytes).map_err(|_| fail("is not UTF-8 text".into()))?;
@@ -334,7 +365,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Stack, LoadError
         })
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    parse_str(&src, path, &dir, env)
+    parse_str_opts(&src, path, &dir, env, secrets)
 }
 
 /// Parses and checks stack text. `dir` anchors relative paths.
@@ -344,94 +375,39 @@ pub fn parse_str(
     dir: &Path,
     env: EnvLookup<'_>,
 ) -> Result<Stack, LoadError> {
-    let raw = parse_yaml(src).map_err(|problem| LoadError {
-        file: file.to_path_buf(),
-        problems: vec![problem],
-    })?;
-    validate::validate(raw, src, file, dir, env).map_err(|problems| LoadError {
+    parse_str_opts(src, file, dir, env, Secrets::Required)
+}
+
+/// [`parse_str`], saying whether secrets must be set.
+pub fn parse_str_opts(
+    src: &str,
+    file: &Path,
+    dir: &Path,
+    env: EnvLookup<'_>,
+    secrets: Secrets,
+) -> Result<Stack, LoadError> {
+    let fail = |problems| LoadError {
         file: file.to_path_buf(),
         problems,
-    })
-}
-
-/// The one function that knows the YAML parser, so that replacing it touches nothing else.
-fn parse_yaml(src: &str) -> Result<raw::RawStack, Problem> {
-    let options = serde_saphyr::options! {
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
     };
-    serde_saphyr::from_str_with_options(src, options).map_err(|e| {
-        let pos = e
-            .location()
-            .map(|l| Pos {
-                line: l.line(),
-                col: l.column(),
-            })
-            .unwrap_or_default();
-        Problem {
-            pos,
-            message: yaml_message(&e),
-        }
-    })
-}
-
-/// The parser's message without its source snippet: we print `file:line:col:` ourselves.
-fn yaml_message(e: &serde_saphyr::Error) -> String {
-    let full = e.without_snippet().to_string();
-    let first = full.lines().next().unwrap_or("invalid YAML").trim();
-    // serde-saphyr appends " at line L, column C"; we already lead with the position.
-    let msg = match first.rfind(" at line ") {
-        Some(i) => &first[..i],
-        None => first,
+    let tree = yaml::parse(src).map_err(|p| fail(vec![p]))?;
+    let mut decoder = raw::Decoder::default();
+    let Some(raw) = raw::decode(&tree, &mut decoder) else {
+        return Err(fail(decoder.problems));
     };
-    humanize(msg.trim_start_matches("error: "))
+    let input = validate::Input {
+        src,
+        file,
+        dir,
+        env,
+        secrets_required: secrets == Secrets::Required,
+    };
+    validate::validate(raw, decoder.problems, &input).map_err(fail)
 }
 
-/// The parser speaks in Rust types; say the same thing in the stack file's terms.
-fn humanize(msg: &str) -> String {
-    const UNTAGGED: &[(&str, &str)] = &[
-        (
-            "RawLayer",
-            "a layer is a layer version ARN, or { name, source, runtimes } to publish a folder",
-        ),
-        (
-            "BoolOrString",
-            "final_snapshot is true, false, or the name of the snapshot to take",
-        ),
-        (
-            "RawSubnets",
-            "subnets is `default` or a list of subnet-… ids",
-        ),
-    ];
-    for (ty, say) in UNTAGGED {
-        if msg.contains(&format!("untagged enum {ty}")) {
-            return (*say).to_string();
-        }
-    }
-    if msg.starts_with("cannot deserialize null") {
-        return "a value is required here".into();
-    }
-    let mut out = msg.to_string();
-    for (rust, plain) in [
-        ("invalid i64", "expected a whole number"),
-        ("expected i64", "expected a whole number"),
-        (
-            "expected string scalar",
-            "expected a single value, not a list or a map",
-        ),
-        (
-            "expected a string scalar",
-            "expected a single value, not a list or a map",
-        ),
-        ("expected bool", "expected true or false"),
-        ("invalid boolean", "expected true or false"),
-    ] {
-        out = out.replace(rust, plain);
-    }
-    if let Some(i) = out.find("; use Option<") {
-        out.truncate(i);
-    }
-    out
-}
-
+#[cfg(test)]
+mod field_tests;
+#[cfg(test)]
+mod prop_tests;
 #[cfg(test)]
 mod tests;

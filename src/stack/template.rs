@@ -12,6 +12,9 @@ pub enum Part {
     Env(String),
     /// `${secret:NAME}`, already looked up; taints the whole string.
     Secret(String),
+    /// `${secret:NAME}` loaded without its value (validate, destroy): the variable's name. It
+    /// resolves as a secret "known after apply" and is never sent anywhere.
+    SecretUnset(String),
     PublicIp,
     Ref(Ref),
 }
@@ -68,6 +71,16 @@ impl Template {
     /// Parses `s`, looking environment variables up at once so that an unset one is a load error.
     /// `$${` is a literal `${`.
     pub fn parse(s: &str, env: EnvLookup<'_>) -> Result<Template, TemplateError> {
+        Self::parse_with(s, env, true)
+    }
+
+    /// [`Template::parse`]; with `secrets_required` false, an unset `${secret:}` is not an error
+    /// but a [`Part::SecretUnset`] (commands that never send a secret need none).
+    pub fn parse_with(
+        s: &str,
+        env: EnvLookup<'_>,
+        secrets_required: bool,
+    ) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut lit = String::new();
         let mut rest = s;
@@ -100,10 +113,12 @@ impl Template {
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit)));
             }
-            parts.push(parse_inner(inner, env).map_err(|message| TemplateError {
-                offset: at,
-                message,
-            })?);
+            parts.push(
+                parse_inner(inner, env, secrets_required).map_err(|message| TemplateError {
+                    offset: at,
+                    message,
+                })?,
+            );
             rest = &after[end + 1..];
             offset = at + 1 + end + 1;
         }
@@ -124,7 +139,9 @@ impl Template {
         self.parts.iter().any(|p| matches!(p, Part::PublicIp))
     }
     pub fn is_secret(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Secret(_)))
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Secret(_) | Part::SecretUnset(_)))
     }
     /// The literal text when the template has no `${...}` at all.
     pub fn as_literal(&self) -> Option<&str> {
@@ -135,7 +152,11 @@ impl Template {
     }
 }
 
-fn parse_inner(inner: &str, env: EnvLookup<'_>) -> Result<Part, String> {
+/// A secret shorter than this could not be scrubbed from output without garbling ordinary words,
+/// so it could leak: it is refused at load instead.
+pub const MIN_SECRET_LEN: usize = 4;
+
+fn parse_inner(inner: &str, env: EnvLookup<'_>, secrets_required: bool) -> Result<Part, String> {
     if inner == "public_ip" {
         return Ok(Part::PublicIp);
     }
@@ -156,10 +177,15 @@ fn parse_inner(inner: &str, env: EnvLookup<'_>) -> Result<Part, String> {
     if let Some(name) = inner.strip_prefix("secret:") {
         check_var_name(name)?;
         return match env(name) {
-            Some(v) if !v.is_empty() => Ok(Part::Secret(v)),
-            Some(_) => Err(format!(
+            Some(v) if v.chars().count() >= MIN_SECRET_LEN => Ok(Part::Secret(v)),
+            Some(v) if v.is_empty() => Err(format!(
                 "secret {name} is set but empty: export a non-empty value"
             )),
+            // The value is not echoed, not even its length.
+            Some(_) => Err(format!(
+                "secret {name} is shorter than {MIN_SECRET_LEN} characters: deploy could not keep so short a value out of its output; use a longer one"
+            )),
+            None if !secrets_required => Ok(Part::SecretUnset(name.to_string())),
             None => Err(format!(
                 "secret {name} is not set: export it in the environment (it is never written anywhere)"
             )),
@@ -220,6 +246,7 @@ impl Resolver {
         for p in &t.parts {
             match p {
                 Part::Lit(s) | Part::Env(s) | Part::Secret(s) => out.push_str(s),
+                Part::SecretUnset(_) => known = false,
                 Part::PublicIp => match &self.public_ip {
                     Some(ip) => out.push_str(ip),
                     None => known = false,
@@ -260,7 +287,7 @@ mod tests {
     fn env(name: &str) -> Option<String> {
         match name {
             "HOME_IP" => Some("1.2.3.4".into()),
-            "DB_PASSWORD" => Some("pw".into()),
+            "DB_PASSWORD" => Some("pw-1234".into()),
             "EMPTY" => Some(String::new()),
             _ => None,
         }
@@ -281,7 +308,7 @@ mod tests {
                 Part::Lit(" ".into()),
                 Part::Env("d".into()),
                 Part::Lit(" ".into()),
-                Part::Secret("pw".into()),
+                Part::Secret("pw-1234".into()),
                 Part::Lit(" ".into()),
                 Part::PublicIp,
                 Part::Lit(" ".into()),
@@ -328,7 +355,7 @@ mod tests {
         assert!(!v.is_known() && v.is_secret());
         r.set("db_instances.db", vec![("address", Some("h".into()))]);
         let v = r.resolve(&t);
-        assert_eq!(v.expose(), Some("u:pw@h"));
+        assert_eq!(v.expose(), Some("u:pw-1234@h"));
         assert!(v.is_secret());
         r.set("db_instances.db", vec![("address", None)]);
         assert!(!r.resolve(&t).is_known());

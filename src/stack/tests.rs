@@ -29,7 +29,7 @@ fn errors(src: &str) -> String {
     parse(src).unwrap_err().to_string()
 }
 
-const FULL: &str = r#"
+pub(super) const FULL: &str = r#"
 stack: cruddur
 region: ${env:REGION}
 tags: { project: cruddur }
@@ -131,10 +131,20 @@ fn wrong_type_and_duplicates_and_missing() {
     let e = errors(
         "stack: s\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: lots\n",
     );
-    assert!(e.starts_with("stack.yaml:6:"), "{e}");
+    assert!(
+        e.contains("stack.yaml:6:24: `allocated_storage` must be a whole number"),
+        "{e}"
+    );
+    assert!(
+        e.contains("stack.yaml:3:3: db instance `d` needs `master_username:`"),
+        "{e}"
+    );
     let e = errors("stack: s\nstack: t\n");
     assert!(e.starts_with("stack.yaml:2:"), "{e}");
-    assert!(e.to_lowercase().contains("duplicate"), "{e}");
+    assert!(
+        e.contains("`stack` is given twice in the stack file (first on line 1)"),
+        "{e}"
+    );
     let e = errors("region: us-east-1\n");
     assert!(e.contains("stack"), "{e}");
 }
@@ -221,7 +231,7 @@ fn trigger_checks() {
         "stack: s\ncognito_triggers:\n  - user_pool: p\n    event: post_confirmation\n    function: f\n",
     );
     assert!(e.contains("not a function of this stack"), "{e}");
-    let s = parse("stack: s\ncognito_triggers:\n  - user_pool: us-east-1_abc\n    event: post_confirmation\n    function: arn:aws:lambda:us-east-1:1:function:f\n").unwrap();
+    let s = parse("stack: s\ncognito_triggers:\n  - user_pool: us-east-1_abc\n    event: post_confirmation\n    function: arn:aws:lambda:us-east-1:123456789012:function:f\n").unwrap();
     assert_eq!(
         s.cognito_triggers[0].user_pool,
         PoolRef::External("us-east-1_abc".into())
@@ -252,15 +262,22 @@ fn parser_errors_speak_the_files_language() {
     let e = errors(
         "stack: s\nfunctions:\n  f:\n    source: lambdas/fn\n    runtime: python3.12\n    handler: a.b\n    layers: [{name: x}]\n",
     );
-    assert!(e.contains("a layer is a layer version ARN"), "{e}");
+    assert!(
+        e.contains("stack.yaml:7:14: a layer needs `source:`"),
+        "{e}"
+    );
     let e = errors("stack: s\ncognito_triggers:\n  - user_pool:\n    event: x\n    function: y\n");
     assert!(
-        e.starts_with("stack.yaml:3:") && e.contains("a value is required here"),
+        e.starts_with("stack.yaml:3:14:")
+            && e.contains("`user_pool` in a cognito trigger needs a value"),
         "{e}"
     );
     let e = errors(
         "stack: s\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: lots\n",
     );
-    assert!(e.contains("expected a whole number"), "{e}");
+    assert!(
+        e.contains("`allocated_storage` must be a whole number, like 5, not `lots`"),
+        "{e}"
+    );
     assert!(!e.contains("i64") && !e.contains("Option<"), "{e}");
 }

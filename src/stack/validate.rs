@@ -1,13 +1,15 @@
 //! From [`raw::RawStack`] to [`Stack`]: every semantic check, collecting all problems at once.
+//!
+//! Values are checked after interpolation: any string may come from `${env:}`, so shapes (ARNs,
+//! ids, CIDRs, numbers) are checked on the resolved text, and the error still names the line.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
 
-use super::raw::{self, BoolOrString, RawLayer, RawSubnets, Sp, Str};
+use super::raw::{self, RawLayer, RawSubnets, Scalar, Sp, Str};
 use super::template::{EnvLookup, Part, Template};
 use super::*;
 
@@ -15,14 +17,14 @@ struct Checker<'a> {
     src: &'a str,
     env: EnvLookup<'a>,
     dir: &'a Path,
+    /// Whether an unset `${secret:}` is an error (plan, apply) or a value unknown here
+    /// (validate, destroy).
+    secrets_required: bool,
     problems: Vec<Problem>,
 }
 
-fn pos<T>(s: &Spanned<T>) -> Pos {
-    Pos {
-        line: s.referenced.line(),
-        col: s.referenced.column(),
-    }
+fn pos<T>(s: &Sp<T>) -> Pos {
+    s.pos
 }
 
 impl Checker<'_> {
@@ -35,7 +37,7 @@ impl Checker<'_> {
 
     /// Parses a template, pointing errors at the `${` inside the scalar when we can find it.
     fn template(&mut self, s: &Str, what: &str) -> Option<Template> {
-        match Template::parse(&s.value, self.env) {
+        match Template::parse_with(&s.value, self.env, self.secrets_required) {
             Ok(t) => Some(t),
             Err(e) => {
                 let mut p = pos(s);
@@ -64,7 +66,7 @@ impl Checker<'_> {
         for p in &t.parts {
             match p {
                 Part::Lit(v) | Part::Env(v) => out.push_str(v),
-                Part::Secret(_) => {
+                Part::Secret(_) | Part::SecretUnset(_) => {
                     self.err(pos(s), format!("{what}: a secret cannot be used here"));
                     return None;
                 }
@@ -102,22 +104,80 @@ impl Checker<'_> {
         Some(full)
     }
 
-    fn int(&mut self, v: &Sp<i64>, what: &str, lo: i64, hi: i64) -> Option<i32> {
-        if v.value < lo || v.value > hi {
+    /// A whole number field, given as a number or as text that resolves to one.
+    fn int(&mut self, v: &Sp<Scalar>, what: &str, lo: i64, hi: i64) -> Option<i32> {
+        let n = match &v.value {
+            Scalar::Int(n) => *n,
+            Scalar::Text(t) => {
+                let text = self.plain(
+                    &Sp {
+                        value: t.clone(),
+                        pos: v.pos,
+                    },
+                    what,
+                )?;
+                match text.trim().parse::<i64>() {
+                    Ok(n) => n,
+                    Err(_) => {
+                        self.err(
+                            v.pos,
+                            format!("`{what}` must be a whole number, like {lo}, not `{text}`"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            Scalar::Bool(b) => {
+                self.err(v.pos, format!("`{what}` must be a whole number, not `{b}`"));
+                return None;
+            }
+        };
+        if n < lo || n > hi {
             self.err(
-                pos(v),
-                format!("{what} must be between {lo} and {hi}, not {}", v.value),
+                v.pos,
+                format!("`{what}` must be between {lo} and {hi}, not {n}"),
             );
             return None;
         }
-        Some(v.value as i32)
+        Some(n as i32)
+    }
+
+    /// A true/false field, given as a boolean or as text that resolves to one.
+    fn bool(&mut self, v: &Sp<Scalar>, what: &str) -> Option<bool> {
+        match &v.value {
+            Scalar::Bool(b) => Some(*b),
+            Scalar::Text(t) => {
+                let text = self.plain(
+                    &Sp {
+                        value: t.clone(),
+                        pos: v.pos,
+                    },
+                    what,
+                )?;
+                match text.trim() {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    other => {
+                        self.err(
+                            v.pos,
+                            format!("`{what}` must be true or false, not `{other}`"),
+                        );
+                        None
+                    }
+                }
+            }
+            Scalar::Int(n) => {
+                self.err(v.pos, format!("`{what}` must be true or false, not `{n}`"));
+                None
+            }
+        }
     }
 
     fn group_ref(&mut self, s: &Str, groups: &BTreeSet<String>, what: &str) -> Option<GroupRef> {
         let v = self.plain(s, what)?;
         if groups.contains(&v) {
             Some(GroupRef::Stack(v))
-        } else if v.starts_with("sg-") {
+        } else if is_aws_id(&v, "sg-") {
             Some(GroupRef::Id(v))
         } else {
             self.err(
@@ -140,27 +200,43 @@ fn list_or_none(names: &BTreeSet<String>) -> String {
     }
 }
 
+pub(super) struct Input<'a> {
+    pub src: &'a str,
+    pub file: &'a Path,
+    pub dir: &'a Path,
+    pub env: EnvLookup<'a>,
+    pub secrets_required: bool,
+}
+
+/// Checks what decoding produced. `problems` (from decoding) are reported with the checker's
+/// own, sorted by position, so one run shows everything.
 pub(super) fn validate(
     raw: raw::RawStack,
-    src: &str,
-    file: &Path,
-    dir: &Path,
-    env: EnvLookup<'_>,
+    problems: Vec<Problem>,
+    input: &Input<'_>,
 ) -> Result<Stack, Vec<Problem>> {
+    let env = input.env;
     let mut c = Checker {
-        src,
+        src: input.src,
         env,
-        dir,
-        problems: Vec::new(),
+        dir: input.dir,
+        secrets_required: input.secrets_required,
+        problems,
     };
 
-    let name = c.plain(&raw.stack, "stack").unwrap_or_default();
-    if !valid_stack_name(&name) {
-        c.err(
-            pos(&raw.stack),
-            format!("stack name `{name}` must match [a-z][a-z0-9-]{{0,62}} (lowercase letters, digits, hyphens)"),
-        );
-    }
+    let name = match &raw.stack {
+        Some(s) => {
+            let name = c.plain(s, "stack").unwrap_or_default();
+            if !valid_stack_name(&name) {
+                c.err(
+                    pos(s),
+                    format!("stack name `{name}` must match [a-z][a-z0-9-]{{0,62}} (lowercase letters, digits, hyphens)"),
+                );
+            }
+            name
+        }
+        None => String::new(),
+    };
     let region = raw.region.as_ref().and_then(|r| c.plain(r, "region"));
     let mut tags = BTreeMap::new();
     for (k, v) in &raw.tags {
@@ -172,7 +248,8 @@ pub(super) fn validate(
         }
     }
 
-    let group_names: BTreeSet<String> = raw.security_groups.keys().cloned().collect();
+    let names = |section: &str| raw.declared.get(section).cloned().unwrap_or_default();
+    let group_names = names("security_groups");
     let security_groups = raw
         .security_groups
         .iter()
@@ -193,8 +270,8 @@ pub(super) fn validate(
         .iter()
         .filter_map(|(n, p)| user_pool(&mut c, n, p).map(|p| (n.clone(), p)))
         .collect();
-    let pool_names: BTreeSet<String> = raw.user_pools.keys().cloned().collect();
-    let function_names: BTreeSet<String> = raw.functions.keys().cloned().collect();
+    let pool_names = names("user_pools");
+    let function_names = names("functions");
     let mut cognito_triggers = Vec::new();
     let mut seen = BTreeSet::new();
     for t in &raw.cognito_triggers {
@@ -214,23 +291,29 @@ pub(super) fn validate(
     }
     let mut outputs = BTreeMap::new();
     for (k, v) in &raw.outputs {
+        // `eval "$(deploy output --format env)"` must only ever assign variables.
+        if !is_identifier(k) {
+            c.err(
+                pos(v),
+                format!("output name `{}` must be an identifier (letters, digits and _, not starting with a digit), so that `deploy output --format env` is safe to eval: rename it", k.escape_debug()),
+            );
+        }
         if let Some(t) = c.template(v, &format!("outputs.{k}")) {
             outputs.insert(k.clone(), t);
         }
     }
 
-    // Dangling references, checked once every section is known.
-    let declared = |section: &str, name: &str| match section {
-        "db_instances" => raw.db_instances.contains_key(name),
-        "security_groups" => raw.security_groups.contains_key(name),
-        "functions" => raw.functions.contains_key(name),
-        "user_pools" => raw.user_pools.contains_key(name),
-        _ => false,
+    // References, checked once every section is known: dangling ones, and cycles.
+    let declared = |section: &str, name: &str| {
+        raw.declared
+            .get(section)
+            .is_some_and(|names| names.contains(name))
     };
+    let parse = |v: &Str| Template::parse_with(&v.value, env, false).ok();
     let mut ref_sites: Vec<(Pos, Ref, String)> = Vec::new();
     for (fname, f) in &raw.functions {
         for v in f.value.environment.values() {
-            if let Ok(t) = Template::parse(&v.value, env) {
+            if let Some(t) = parse(v) {
                 ref_sites.extend(
                     t.refs()
                         .map(|r| (pos(v), r.clone(), format!("functions.{fname}"))),
@@ -239,10 +322,11 @@ pub(super) fn validate(
         }
     }
     for v in raw.outputs.values() {
-        if let Ok(t) = Template::parse(&v.value, env) {
+        if let Some(t) = parse(v) {
             ref_sites.extend(t.refs().map(|r| (pos(v), r.clone(), String::new())));
         }
     }
+    let mut edges: BTreeMap<String, Vec<(String, Pos)>> = BTreeMap::new();
     for (p, r, from) in &ref_sites {
         if !declared(&r.section, &r.name) {
             c.err(
@@ -259,17 +343,38 @@ pub(super) fn validate(
                 *p,
                 format!("{from} refers to itself through ${{{}}}", r.key()),
             );
+        } else if !from.is_empty() {
+            edges
+                .entry(from.clone())
+                .or_default()
+                .push((r.address(), *p));
         }
+    }
+    for cycle in cycles(&edges) {
+        let (_, first) = cycle[0].clone();
+        let path: Vec<String> = cycle
+            .iter()
+            .map(|(from, p)| format!("{from} (line {})", p.line))
+            .collect();
+        c.err(
+            first,
+            format!(
+                "reference cycle: {} -> {}: each needs the other to exist first, so remove one of these references",
+                path.join(" -> "),
+                cycle[0].0
+            ),
+        );
     }
 
     if !c.problems.is_empty() {
         c.problems.sort_by_key(|p| (p.pos.line, p.pos.col));
+        c.problems.dedup();
         return Err(c.problems);
     }
     Ok(Stack {
-        file: file.to_path_buf(),
-        dir: dir.to_path_buf(),
-        digest: hex(&Sha256::digest(src.as_bytes())),
+        file: input.file.to_path_buf(),
+        dir: input.dir.to_path_buf(),
+        digest: hex(&Sha256::digest(input.src.as_bytes())),
         name,
         region,
         tags,
@@ -280,6 +385,56 @@ pub(super) fn validate(
         cognito_triggers,
         outputs,
     })
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`
+pub fn is_identifier(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Every reference cycle once, as `(address, position of its reference to the next)` in order.
+fn cycles(edges: &BTreeMap<String, Vec<(String, Pos)>>) -> Vec<Vec<(String, Pos)>> {
+    fn walk(
+        node: &str,
+        edges: &BTreeMap<String, Vec<(String, Pos)>>,
+        path: &mut Vec<(String, Pos)>,
+        done: &mut BTreeSet<String>,
+        found: &mut Vec<Vec<(String, Pos)>>,
+    ) {
+        for (next, p) in edges.get(node).into_iter().flatten() {
+            path.push((node.to_string(), *p));
+            if let Some(i) = path.iter().position(|(n, _)| n == next) {
+                found.push(path[i..].to_vec());
+            } else if !done.contains(next) {
+                walk(next, edges, path, done, found);
+            }
+            path.pop();
+        }
+        done.insert(node.to_string());
+    }
+    let mut found = Vec::new();
+    let mut done = BTreeSet::new();
+    for start in edges.keys() {
+        if !done.contains(start) {
+            walk(start, edges, &mut Vec::new(), &mut done, &mut found);
+        }
+    }
+    // The same cycle can be found from each of its members: keep one, starting at the earliest line.
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for mut c in found {
+        let mut key: Vec<String> = c.iter().map(|(n, _)| n.clone()).collect();
+        key.sort();
+        if seen.insert(key) {
+            let i = (0..c.len())
+                .min_by_key(|&i| (c[i].1.line, c[i].1.col))
+                .unwrap_or(0);
+            c.rotate_left(i);
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -306,17 +461,23 @@ fn security_group(
             format!("security group name `{name}` must be 1-255 characters and not start with sg-"),
         );
     }
-    let description = c.plain(&g.value.description, "description")?;
-    if description.is_empty() || description.len() > 255 || !description.is_ascii() {
+    let description = g
+        .value
+        .description
+        .as_ref()
+        .and_then(|x| c.plain(x, "description"));
+    if let Some(description) = &description
+        && (description.is_empty() || description.len() > 255 || !description.is_ascii())
+    {
         c.err(
-            pos(&g.value.description),
+            g.value.description.as_ref().map_or(Pos::default(), pos),
             "description must be 1-255 ASCII characters",
         );
     }
     let vpc = match g.value.vpc.as_ref().map(|v| (v, c.plain(v, "vpc"))) {
         None => VpcRef::Default,
         Some((_, Some(v))) if v == "default" => VpcRef::Default,
-        Some((_, Some(v))) if v.starts_with("vpc-") => VpcRef::Id(v),
+        Some((_, Some(v))) if is_aws_id(&v, "vpc-") => VpcRef::Id(v),
         Some((v, Some(other))) => {
             c.err(
                 pos(v),
@@ -347,7 +508,7 @@ fn security_group(
             let key = (rule.protocol.as_ec2(), rule.from_port, rule.to_port, source);
             if let Some(first) = permissions.insert(key, rule.description.clone()) {
                 c.err(
-                    pos(&r.value.description),
+                    r.value.description.as_ref().map_or(r.pos, pos),
                     format!(
                         "rule `{}` allows exactly what rule `{first}` allows in `{name}`: AWS keeps one rule per permission, so merge them",
                         rule.description
@@ -356,7 +517,7 @@ fn security_group(
             }
             if !seen.insert(rule.description.clone()) {
                 c.err(
-                    pos(&r.value.description),
+                    r.value.description.as_ref().map_or(r.pos, pos),
                     format!(
                         "rule description `{}` is used twice in `{name}`: descriptions identify rules and must be unique within a group",
                         rule.description
@@ -367,7 +528,7 @@ fn security_group(
         }
     }
     Some(SecurityGroup {
-        description,
+        description: description?,
         vpc,
         ingress,
         pos: at,
@@ -377,10 +538,13 @@ fn security_group(
 fn rule(c: &mut Checker<'_>, r: &Sp<raw::RawRule>, groups: &BTreeSet<String>) -> Option<Rule> {
     let at = pos(r);
     let v = &r.value;
-    let description = c.plain(&v.description, "description")?;
+    let description = v
+        .description
+        .as_ref()
+        .and_then(|x| c.plain(x, "description"))?;
     if description.is_empty() || description.len() > 255 {
         c.err(
-            pos(&v.description),
+            v.description.as_ref().map_or(Pos::default(), pos),
             "rule description must be 1-255 characters",
         );
     }
@@ -525,113 +689,166 @@ fn db_instance(
             format!("db instance identifier `{name}` must be 1-63 letters, digits or hyphens, start with a letter, with no trailing or double hyphen"),
         );
     }
-    let password = match (
-        &v.master_password,
-        v.manage_master_password.as_ref().map(|m| m.value),
-    ) {
+    let manage = v
+        .manage_master_password
+        .as_ref()
+        .and_then(|m| c.bool(m, "manage_master_password"));
+    let password = match (&v.master_password, manage) {
         (Some(p), Some(true)) => {
             c.err(
                 pos(p),
                 "give master_password or manage_master_password: true, not both",
             );
-            return None;
+            None
         }
-        (Some(p), _) => {
-            let t = c.template(p, "master_password")?;
-            if !t.is_secret() {
-                c.err(
-                    pos(p),
-                    "master_password must come from ${secret:NAME} (a literal password ends up in git history); or use manage_master_password: true",
-                );
-                return None;
-            }
-            if t.refs().next().is_some() || t.uses_public_ip() {
-                c.err(pos(p), "master_password may not use references");
-                return None;
-            }
-            Password::Secret(t)
-        }
-        (None, Some(true)) => Password::Managed,
+        (Some(p), _) => master_password(c, p),
+        (None, Some(true)) => Some(Password::Managed),
         (None, _) => {
-            c.err(at, "a db instance needs master_password: ${secret:NAME} or manage_master_password: true");
-            return None;
+            c.err(at, format!("db instance `{name}` needs master_password: ${{secret:NAME}} or manage_master_password: true"));
+            None
         }
     };
     let opt = |c: &mut Checker<'_>, s: &Option<Str>, what: &str| {
         s.as_ref().and_then(|s| c.plain(s, what))
     };
-    let final_snapshot = match v.final_snapshot.as_ref().map(|s| &s.value) {
-        None | Some(BoolOrString::Bool(true)) => FinalSnapshot::Auto,
-        Some(BoolOrString::Bool(false)) => FinalSnapshot::Skip,
-        Some(BoolOrString::String(s)) => {
-            if !valid_db_identifier(s) {
-                c.err(
-                    pos(v.final_snapshot.as_ref().unwrap()),
-                    format!("final_snapshot `{s}`: a snapshot name must be letters, digits and hyphens, starting with a letter"),
-                );
-            }
-            FinalSnapshot::Named(s.clone())
-        }
+    let opt_bool = |c: &mut Checker<'_>, s: &Option<Sp<Scalar>>, what: &str| {
+        s.as_ref().and_then(|s| c.bool(s, what))
     };
-    let performance_insights = v.performance_insights.as_ref().map(|pi| {
-        let retention_days = pi.value.retention_days.as_ref().map(|r| {
-            let ok = r.value == 7 || r.value == 731 || (r.value > 0 && r.value % 31 == 0 && r.value <= 713);
-            if !ok {
-                c.err(pos(r), format!("performance_insights.retention_days must be 7, 731, or a multiple of 31 up to 713, not {}", r.value));
+    let final_snapshot = match &v.final_snapshot {
+        None => FinalSnapshot::Auto,
+        Some(f) => match &f.value {
+            Scalar::Bool(true) => FinalSnapshot::Auto,
+            Scalar::Bool(false) => FinalSnapshot::Skip,
+            Scalar::Int(_) | Scalar::Text(_) => {
+                let text = match &f.value {
+                    Scalar::Text(t) => t.clone(),
+                    other => format!("{other:?}"),
+                };
+                match c
+                    .plain(
+                        &Sp {
+                            value: text,
+                            pos: f.pos,
+                        },
+                        "final_snapshot",
+                    )
+                    .as_deref()
+                {
+                    Some("true") | None => FinalSnapshot::Auto,
+                    Some("false") => FinalSnapshot::Skip,
+                    Some(s) => {
+                        if !valid_db_identifier(s) {
+                            c.err(
+                                f.pos,
+                                format!("final_snapshot `{s}`: give true, false, or a snapshot name (letters, digits and hyphens, starting with a letter)"),
+                            );
+                        }
+                        FinalSnapshot::Named(s.to_string())
+                    }
+                }
             }
-            r.value as i32
+        },
+    };
+    let performance_insights = v.performance_insights.as_ref().and_then(|pi| {
+        let retention_days = pi.value.retention_days.as_ref().and_then(|r| {
+            let days = c.int(r, "performance_insights.retention_days", 1, 731)?;
+            let ok = days == 7 || days == 731 || (days % 31 == 0 && days <= 713);
+            if !ok {
+                c.err(pos(r), format!("performance_insights.retention_days must be 7, 731, or a multiple of 31 up to 713, not {days}"));
+            }
+            Some(days)
         });
-        PerformanceInsights {
-            enabled: pi.value.enabled.value,
+        Some(PerformanceInsights {
+            enabled: c.bool(pi.value.enabled.as_ref()?, "performance_insights.enabled")?,
             retention_days,
-        }
+        })
     });
-    let engine = c.plain(&v.engine, "engine")?;
-    let instance_class = c.plain(&v.instance_class, "instance_class")?;
-    if !instance_class.starts_with("db.") {
+    let engine = v.engine.as_ref().and_then(|x| c.plain(x, "engine"));
+    let instance_class = v
+        .instance_class
+        .as_ref()
+        .and_then(|x| c.plain(x, "instance_class"));
+    if let Some(ic) = &instance_class
+        && !ic.starts_with("db.")
+    {
         c.err(
-            pos(&v.instance_class),
-            format!("instance_class `{instance_class}` should look like db.t3.micro"),
+            v.instance_class.as_ref().map_or(Pos::default(), pos),
+            format!("instance_class `{ic}` should look like db.t3.micro"),
         );
     }
-    let allocated_storage = c.int(&v.allocated_storage, "allocated_storage (GiB)", 5, 65536)?;
-    let master_username = c.plain(&v.master_username, "master_username")?;
+    let allocated_storage = v
+        .allocated_storage
+        .as_ref()
+        .and_then(|a| c.int(a, "allocated_storage", 5, 65536));
+    let master_username = v
+        .master_username
+        .as_ref()
+        .and_then(|x| c.plain(x, "master_username"));
     let security_groups = v
         .security_groups
         .iter()
         .filter_map(|g| c.group_ref(g, groups, "security_groups"))
         .collect();
     Some(DbInstance {
-        engine,
         engine_version: opt(c, &v.engine_version, "engine_version"),
-        instance_class,
-        allocated_storage,
-        allocated_storage_pos: pos(&v.allocated_storage),
         storage_type: opt(c, &v.storage_type, "storage_type"),
-        storage_encrypted: v.storage_encrypted.as_ref().map(|b| b.value),
-        master_username,
-        password,
+        storage_encrypted: opt_bool(c, &v.storage_encrypted, "storage_encrypted"),
         db_name: opt(c, &v.db_name, "db_name"),
         port: v.port.as_ref().and_then(|p| c.int(p, "port", 1150, 65535)),
         availability_zone: opt(c, &v.availability_zone, "availability_zone"),
-        multi_az: v.multi_az.as_ref().map(|b| b.value),
-        publicly_accessible: v.publicly_accessible.as_ref().map(|b| b.value),
+        multi_az: opt_bool(c, &v.multi_az, "multi_az"),
+        publicly_accessible: opt_bool(c, &v.publicly_accessible, "publicly_accessible"),
         backup_retention_days: v
             .backup_retention_days
             .as_ref()
             .and_then(|b| c.int(b, "backup_retention_days", 0, 35)),
         performance_insights,
-        deletion_protection: v.deletion_protection.as_ref().map(|b| b.value),
+        deletion_protection: opt_bool(c, &v.deletion_protection, "deletion_protection"),
         security_groups,
-        running: v.running.as_ref().is_none_or(|b| b.value),
+        running: opt_bool(c, &v.running, "running").unwrap_or(true),
         final_snapshot,
         migrations: v
             .migrations
             .as_ref()
             .and_then(|m| c.path(m, "migrations", true)),
         seed: v.seed.as_ref().and_then(|s| c.path(s, "seed", false)),
+        allocated_storage_pos: v.allocated_storage.as_ref().map_or(at, pos),
+        engine: engine?,
+        instance_class: instance_class?,
+        allocated_storage: allocated_storage?,
+        master_username: master_username?,
+        password: password?,
         pos: at,
     })
+}
+
+/// Only `${secret:NAME}` keeps a password out of git history and out of every printed line.
+fn master_password(c: &mut Checker<'_>, p: &Str) -> Option<Password> {
+    let t = c.template(p, "master_password")?;
+    if t.refs().next().is_some() || t.uses_public_ip() {
+        c.err(
+            pos(p),
+            "master_password may not use references or ${public_ip}: give it as ${secret:NAME}",
+        );
+        return None;
+    }
+    if !t.is_secret() {
+        let from_env: Vec<&str> = p
+            .value
+            .split("${env:")
+            .skip(1)
+            .filter_map(|rest| rest.split([':', '}']).next())
+            .collect();
+        let message = match from_env.first() {
+            Some(var) => format!(
+                "master_password comes from ${{env:{var}}}: write ${{secret:{var}}} instead, so that deploy treats it as a secret (masked in plans, scrubbed from logs)"
+            ),
+            None => "master_password is literal text: a password written in the file ends up in git history. Export it and write ${secret:NAME}, or use manage_master_password: true".to_string(),
+        };
+        c.err(pos(p), message);
+        return None;
+    }
+    Some(Password::Secret(t))
 }
 
 fn function(
@@ -653,18 +870,18 @@ fn function(
             format!("function name `{name}` must be 1-64 letters, digits, hyphens or underscores"),
         );
     }
-    let source = c.path(&v.source, "source", true)?;
-    let runtime = c.plain(&v.runtime, "runtime")?;
-    let handler = c.plain(&v.handler, "handler")?;
+    let source = v.source.as_ref().and_then(|x| c.path(x, "source", true));
+    let runtime = v.runtime.as_ref().and_then(|x| c.plain(x, "runtime"));
+    let handler = v.handler.as_ref().and_then(|x| c.plain(x, "handler"));
     let role = match v.role.as_ref().map(|r| (r, c.plain(r, "role"))) {
-        None => RoleRef::Auto,
-        Some((_, Some(r))) if r == "auto" => RoleRef::Auto,
-        Some((_, Some(r))) if r.starts_with("arn:") && r.contains(":role/") => RoleRef::Arn(r),
+        None => Some(RoleRef::Auto),
+        Some((_, Some(r))) if r == "auto" => Some(RoleRef::Auto),
+        Some((_, Some(r))) if is_role_arn(&r) => Some(RoleRef::Arn(r)),
         Some((r, Some(other))) => {
-            c.err(pos(r), format!("role must be `auto` or a role ARN (arn:aws:iam::ACCOUNT:role/NAME), not `{other}`"));
-            return None;
+            c.err(pos(r), format!("role must be `auto` or a role ARN like arn:aws:iam::123456789012:role/NAME, not `{other}`"));
+            None
         }
-        Some((_, None)) => return None,
+        Some((_, None)) => None,
     };
     if v.layers.len() > 5 {
         c.err(pos(&v.layers[5]), "a function can have at most 5 layers");
@@ -672,30 +889,55 @@ fn function(
     let mut layers = Vec::new();
     for l in &v.layers {
         match &l.value {
-            RawLayer::Arn(a) if a.starts_with("arn:") && a.contains(":layer:") => layers.push(LayerRef::Arn(a.clone())),
-            RawLayer::Arn(a) => c.err(
-                pos(l),
-                format!("layer `{a}` must be a layer version ARN, or {{ name, source, runtimes }} to publish a folder"),
-            ),
+            RawLayer::Arn(a) => {
+                let Some(arn) = c.plain(a, "layers") else {
+                    continue;
+                };
+                match layer_arn_problem(&arn) {
+                    None => layers.push(LayerRef::Arn(arn)),
+                    Some(problem) => c.err(pos(a), problem),
+                }
+            }
             RawLayer::Folder(lf) => {
-                let src = c.dir.join(&lf.source);
+                let name = lf.name.as_ref().and_then(|x| c.plain(x, "layers.name"));
+                let runtimes: Vec<String> = lf
+                    .runtimes
+                    .iter()
+                    .filter_map(|r| c.plain(r, "layers.runtimes"))
+                    .collect();
+                let (Some(name), Some(source)) = (
+                    name,
+                    lf.source.as_ref().and_then(|x| c.plain(x, "layers.source")),
+                ) else {
+                    continue;
+                };
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    c.err(
+                        lf.name.as_ref().map_or(Pos::default(), pos),
+                        format!(
+                            "layer name `{name}` must be letters, digits, hyphens or underscores"
+                        ),
+                    );
+                }
+                let src = c.dir.join(&source);
                 if !src.is_dir() {
                     c.err(
-                        pos(l),
+                        lf.source.as_ref().map_or(Pos::default(), pos),
                         format!(
-                            "layer `{}`: folder `{}` not found (build it first, e.g. `make layer`; paths are relative to the stack file's folder)",
-                            lf.name, lf.source
+                            "layer `{name}`: folder `{source}` not found (build it first, e.g. `make layer`; paths are relative to the stack file's folder, {})",
+                            c.dir.display()
                         ),
                     );
                     continue;
                 }
-                if lf.name.is_empty() || !lf.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                    c.err(pos(l), format!("layer name `{}` must be letters, digits, hyphens or underscores", lf.name));
-                }
                 layers.push(LayerRef::Folder {
-                    name: lf.name.clone(),
+                    name,
                     source: src,
-                    runtimes: lf.runtimes.clone(),
+                    runtimes,
                 });
             }
         }
@@ -703,22 +945,38 @@ fn function(
     let vpc = v.vpc.as_ref().map(|vpc| {
         let subnets = match vpc.value.subnets.as_ref().map(|s| (&s.value, pos(s))) {
             None => Subnets::Default,
-            Some((RawSubnets::Keyword(k), _)) if k == "default" => Subnets::Default,
+            Some((RawSubnets::Keyword(k), p)) => match c.plain(k, "subnets") {
+                Some(k) if k == "default" => Subnets::Default,
+                Some(k) => {
+                    c.err(
+                        p,
+                        format!("subnets must be `default` or a list of subnet-… ids, not `{k}`"),
+                    );
+                    Subnets::Default
+                }
+                None => Subnets::Default,
+            },
             Some((RawSubnets::Ids(ids), p)) => {
-                if ids.is_empty() || ids.iter().any(|i| !i.starts_with("subnet-")) {
+                let mut out = Vec::new();
+                for id in ids {
+                    match c.plain(id, "subnets") {
+                        Some(i) if is_aws_id(&i, "subnet-") => out.push(i),
+                        Some(i) => c.err(
+                            pos(id),
+                            format!(
+                                "subnets: `{i}` is not a subnet id like subnet-0123456789abcdef0"
+                            ),
+                        ),
+                        None => {}
+                    }
+                }
+                if ids.is_empty() {
                     c.err(
                         p,
                         "subnets must be `default` or a non-empty list of subnet-… ids",
                     );
                 }
-                Subnets::Ids(ids.clone())
-            }
-            Some((RawSubnets::Keyword(k), p)) => {
-                c.err(
-                    p,
-                    format!("subnets must be `default` or a list of subnet-… ids, not `{k}`"),
-                );
-                Subnets::Default
+                Subnets::Ids(out)
             }
         };
         let security_groups: Vec<GroupRef> = vpc
@@ -727,8 +985,11 @@ fn function(
             .iter()
             .filter_map(|g| c.group_ref(g, groups, "vpc.security_groups"))
             .collect();
-        if security_groups.is_empty() {
-            c.err(pos(vpc), "vpc needs at least one security group");
+        if vpc.value.security_groups.is_empty() {
+            c.err(
+                pos(vpc),
+                "vpc needs at least one security group: add `security_groups: [NAME]`",
+            );
         }
         FunctionVpc {
             subnets,
@@ -746,28 +1007,80 @@ fn function(
             environment.insert(k.clone(), t);
         }
     }
+    let description = v
+        .description
+        .as_ref()
+        .and_then(|d| c.plain(d, "description"));
+    let memory = v
+        .memory
+        .as_ref()
+        .map_or(Some(128), |m| c.int(m, "memory", 128, 10240));
+    let timeout = v
+        .timeout
+        .as_ref()
+        .map_or(Some(3), |t| c.int(t, "timeout", 1, 900));
     Some(Function {
-        source,
-        runtime,
-        handler,
-        description: v
-            .description
-            .as_ref()
-            .and_then(|d| c.plain(d, "description")),
-        memory: v
-            .memory
-            .as_ref()
-            .map_or(Some(128), |m| c.int(m, "memory (MB)", 128, 10240))?,
-        timeout: v
-            .timeout
-            .as_ref()
-            .map_or(Some(3), |t| c.int(t, "timeout (seconds)", 1, 900))?,
-        role,
+        source: source?,
+        runtime: runtime?,
+        handler: handler?,
+        description,
+        memory: memory?,
+        timeout: timeout?,
+        role: role?,
         layers,
         vpc,
         environment,
         pos: at,
     })
+}
+
+/// `prefix` followed by lowercase letters and digits, as EC2 ids are (`subnet-0a1b…`).
+fn is_aws_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|id| {
+        !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+    })
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`
+fn is_role_arn(s: &str) -> bool {
+    let p: Vec<&str> = s.splitn(6, ':').collect();
+    matches!(p.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.chars().all(|c| c.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|n| !n.is_empty() && !n.ends_with('/')))
+}
+
+/// What is wrong with a layer ARN, if anything: Lambda attaches a layer *version*,
+/// `arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION`.
+fn layer_arn_problem(s: &str) -> Option<String> {
+    let p: Vec<&str> = s.split(':').collect();
+    let shape_ok = p.len() >= 7
+        && p[0] == "arn"
+        && p[1].starts_with("aws")
+        && p[2] == "lambda"
+        && !p[3].is_empty()
+        && p[4].len() == 12
+        && p[4].chars().all(|c| c.is_ascii_digit())
+        && p[5] == "layer"
+        && !p[6].is_empty();
+    if !shape_ok {
+        return Some(format!(
+            "layer `{s}` must be a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION), or {{ name, source, runtimes }} to publish a folder"
+        ));
+    }
+    match p.get(7) {
+        Some(v) if p.len() == 8 && !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) => None,
+        None => Some(format!(
+            "layer `{s}` has no version: Lambda attaches a layer version, so add `:N` (the version number) at the end"
+        )),
+        Some(_) => Some(format!(
+            "layer `{s}` must end with a version number, like arn:aws:lambda:REGION:ACCOUNT:layer:NAME:3"
+        )),
+    }
 }
 
 fn user_pool(c: &mut Checker<'_>, name: &str, p: &Sp<raw::RawUserPool>) -> Option<UserPool> {
@@ -778,7 +1091,7 @@ fn user_pool(c: &mut Checker<'_>, name: &str, p: &Sp<raw::RawUserPool>) -> Optio
             format!("user pool name `{name}` must be 1-128 characters"),
         );
     }
-    let mut attrs = |list: &Option<Vec<Str>>, what: &str| -> Option<Vec<String>> {
+    let attrs = |c: &mut Checker<'_>, list: &Option<Vec<Str>>, what: &str| -> Option<Vec<String>> {
         list.as_ref().map(|l| {
             let mut out = Vec::new();
             for a in l {
@@ -796,15 +1109,20 @@ fn user_pool(c: &mut Checker<'_>, name: &str, p: &Sp<raw::RawUserPool>) -> Optio
             out
         })
     };
-    let username_attributes = attrs(&p.value.username_attributes, "username_attributes");
+    let username_attributes = attrs(c, &p.value.username_attributes, "username_attributes");
     let auto_verified_attributes = attrs(
+        c,
         &p.value.auto_verified_attributes,
         "auto_verified_attributes",
     );
     Some(UserPool {
         username_attributes,
         auto_verified_attributes,
-        deletion_protection: p.value.deletion_protection.as_ref().map(|b| b.value),
+        deletion_protection: p
+            .value
+            .deletion_protection
+            .as_ref()
+            .and_then(|b| c.bool(b, "deletion_protection")),
         pos: at,
     })
 }
@@ -816,46 +1134,64 @@ fn trigger(
     functions: &BTreeSet<String>,
 ) -> Option<Trigger> {
     let v = &t.value;
-    let pool = c.plain(&v.user_pool, "user_pool")?;
-    let event = c.plain(&v.event, "event")?;
-    let function = c.plain(&v.function, "function")?;
-    if !TRIGGER_EVENTS.iter().any(|(e, _)| *e == event) {
-        c.err(
-            pos(&v.event),
-            format!(
-                "event `{event}` is not a Cognito trigger: use one of {}",
-                TRIGGER_EVENTS
-                    .iter()
-                    .map(|(e, _)| *e)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        );
-        return None;
-    }
+    let pool = v.user_pool.as_ref().and_then(|x| c.plain(x, "user_pool"));
+    let event = v.event.as_ref().and_then(|x| c.plain(x, "event"));
+    let function = v.function.as_ref().and_then(|x| c.plain(x, "function"));
+    let event = event.filter(|event| {
+        let ok = TRIGGER_EVENTS.iter().any(|(e, _)| e == event);
+        if !ok {
+            c.err(
+                v.event.as_ref().map_or(Pos::default(), pos),
+                format!(
+                    "event `{event}` is not a Cognito trigger: use one of {}",
+                    TRIGGER_EVENTS
+                        .iter()
+                        .map(|(e, _)| *e)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        ok
+    });
+    let function = match function {
+        Some(f) if functions.contains(&f) => Some(FunctionRef::Stack(f)),
+        Some(f) if is_function_arn(&f) => Some(FunctionRef::Arn(f)),
+        Some(f) => {
+            c.err(
+                v.function.as_ref().map_or(Pos::default(), pos),
+                format!(
+                    "function `{f}` is not a function of this stack (declared: {}) nor a function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)",
+                    list_or_none(functions)
+                ),
+            );
+            None
+        }
+        None => None,
+    };
+    let pool = pool?;
     let user_pool = if pools.contains(&pool) {
         PoolRef::Stack(pool)
     } else {
         PoolRef::External(pool)
     };
-    let function = if functions.contains(&function) {
-        FunctionRef::Stack(function)
-    } else if function.starts_with("arn:") && function.contains(":function:") {
-        FunctionRef::Arn(function)
-    } else {
-        c.err(
-            pos(&v.function),
-            format!(
-                "function `{function}` is not a function of this stack (declared: {}) nor a function ARN",
-                list_or_none(functions)
-            ),
-        );
-        return None;
-    };
     Some(Trigger {
         user_pool,
-        event,
-        function,
+        event: event?,
+        function: function?,
         pos: pos(t),
     })
+}
+
+/// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`
+fn is_function_arn(s: &str) -> bool {
+    let p: Vec<&str> = s.split(':').collect();
+    (p.len() == 7 || p.len() == 8)
+        && p[0] == "arn"
+        && p[1].starts_with("aws")
+        && p[2] == "lambda"
+        && p[4].len() == 12
+        && p[4].chars().all(|c| c.is_ascii_digit())
+        && p[5] == "function"
+        && !p[6].is_empty()
 }

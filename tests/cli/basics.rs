@@ -57,7 +57,9 @@ fn literal_password_and_unset_secret_are_refused_without_echoing_them() {
     assert!(!r.all().contains("Literal-Pw-123"));
     r.assert_no_secret();
     env.write_stack("stack: s\noutputs:\n  X: ${secret:NOT_SET_ANYWHERE}\n");
-    let r = env.run(&["validate"]);
+    // validate needs no secret (CI validates without them); plan does, and says where.
+    env.ok(&["validate"]);
+    let r = env.run(&["plan"]);
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("stack.yaml:3:6:") && r.stderr.contains("NOT_SET_ANYWHERE is not set"),
@@ -114,4 +116,41 @@ fn apply_and_destroy_without_a_terminal_need_auto_approve_and_fail_at_once() {
         env.calls().is_empty(),
         "refused commands must not touch AWS"
     );
+}
+
+#[test]
+fn destroy_needs_no_secret() {
+    let env = Env::new();
+    env.write_stack(
+        "stack: s\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    master_password: ${secret:NOT_SET_ANYWHERE}\n",
+    );
+    let r = env.ok(&["destroy", "--auto-approve"]);
+    assert!(r.stdout.contains("Nothing to destroy"), "{}", r.stdout);
+    let r = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("NOT_SET_ANYWHERE is not set"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn output_name_works_when_other_outputs_are_not_known_yet() {
+    let env = Env::new();
+    env.write_stack(
+        "stack: s\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    manage_master_password: true\noutputs:\n  REGION_NAME: ${env:AWS_REGION}\n  DB_HOST: ${db_instances.db.address}\n",
+    );
+    let r = env.ok(&["output", "REGION_NAME"]);
+    assert_eq!(r.stdout, "us-east-1\n");
+    let r = env.run(&["output", "DB_HOST"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("output DB_HOST needs db_instances.db which does not exist yet"),
+        "{}",
+        r.stderr
+    );
+    let r = env.run(&["output"]);
+    assert_eq!(r.code, 1, "{}", r.all());
 }

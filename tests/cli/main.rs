@@ -4,6 +4,7 @@ mod common;
 
 mod basics;
 mod cognito;
+mod corpus;
 mod credentials;
 mod db_instances;
 mod full_stack;
@@ -11,4 +12,5 @@ mod functions;
 mod iam_policy;
 mod migrations;
 mod realism;
+mod secrets;
 mod security_groups;

@@ -1614,7 +1614,7 @@ db_instances:
     master_password: ${secret:DB_PASSWORD}
     security_groups: [db-sg, sg-0123, db-sg]
 "#;
-        let env = |n: &str| (n == "DB_PASSWORD").then(|| "pw".to_string());
+        let env = |n: &str| (n == "DB_PASSWORD").then(|| "pw-1234".to_string());
         let stack = crate::stack::parse_str(
             src,
             std::path::Path::new("stack.yaml"),
@@ -1639,7 +1639,7 @@ db_instances:
         assert!(value.is_secret());
         assert_eq!(
             fingerprint,
-            &password_fingerprint("deploy:cruddur:my-db", "pw")
+            &password_fingerprint("deploy:cruddur:my-db", "pw-1234")
         );
         assert_eq!(s.final_snapshot, FinalSnapshot::Auto);
         r.set("security_groups.db-sg", vec![("id", Some("sg-1".into()))]);
