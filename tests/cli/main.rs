@@ -5,6 +5,7 @@ mod common;
 mod basics;
 mod cognito;
 mod db_instances;
+mod db_tls;
 mod full_stack;
 mod functions;
 mod migrations;
