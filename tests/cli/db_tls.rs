@@ -311,3 +311,24 @@ async fn a_migration_ending_its_transaction_is_a_plan_error_with_its_line() {
     assert!(r.stderr.contains("0001_a.sql:3: `COMMIT`"), "{}", r.all());
     assert!(env.writes().is_empty());
 }
+
+/// The shipped Lambda verifies the database: `sslmode=verify-full` with the RDS bundle that
+/// `scripts/build-layer.sh` puts at the layer's root (mounted at /opt).
+#[test]
+fn the_shipped_function_connects_with_verify_full_and_the_layers_bundle() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let stack = std::fs::read_to_string(repo.join("stack.yaml")).unwrap();
+    let url = stack
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("CONNECTION_URL:"))
+        .expect("the shipped function has a CONNECTION_URL");
+    assert!(url.contains("sslmode=verify-full"), "{url}");
+    assert!(url.contains("sslrootcert=/opt/rds-ca-bundle.pem"), "{url}");
+    assert!(stack.contains("source: build/layers/psycopg2"));
+    let script = std::fs::read_to_string(repo.join("scripts/build-layer.sh")).unwrap();
+    assert!(
+        script.contains(r#"install -m 644 "$CA_BUNDLE" "$stage/rds-ca-bundle.pem""#),
+        "build-layer.sh no longer puts the bundle at the layer's root"
+    );
+    assert!(script.contains("CA_BUNDLE=certs/rds-ca-bundle.pem"));
+}
