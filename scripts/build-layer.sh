@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build the psycopg2 Lambda layer folder used by the stack's functions
-# (python3.12, x86_64): OUT_DIR/python/{psycopg2,psycopg2_binary.libs,...}.
+# (python3.12, x86_64): OUT_DIR/python/{psycopg2,psycopg2_binary.libs,...}, and
+# OUT_DIR/rds-ca-bundle.pem (certs/rds-ca-bundle.pem: Lambda mounts it as
+# /opt/rds-ca-bundle.pem, the sslrootcert of the stack's CONNECTION_URL).
 #
 # Usage: scripts/build-layer.sh [OUT_DIR]        (default build/layers/psycopg2)
 # Env:   PSYCOPG2_VERSION  psycopg2-binary version (default below; the wheel's
@@ -68,7 +70,9 @@ print(h.hexdigest())
 PY
 }
 
-want_id="psycopg2-binary==$VERSION cp${PY_VERSION/./} $PLATFORM"
+CA_BUNDLE=certs/rds-ca-bundle.pem
+[[ -f $CA_BUNDLE ]] || die "$CA_BUNDLE is missing"
+want_id="psycopg2-binary==$VERSION cp${PY_VERSION/./} $PLATFORM ca-$(sha256sum "$CA_BUNDLE" | cut -c1-16)"
 
 if [[ ${LAYER_FORCE:-0} != 1 && -f $STAMP && -d $OUT_DIR/python/psycopg2 ]]; then
     stamp_id=$(sed -n 's/^layer: //p' "$STAMP")
@@ -140,6 +144,8 @@ for d in sorted(dirs, key=len, reverse=True) + [dest]:
     os.chmod(d, 0o755)
     os.utime(d, (MTIME, MTIME))
 PY
+install -m 644 "$CA_BUNDLE" "$stage/rds-ca-bundle.pem"
+touch -d @946684800 "$stage/rds-ca-bundle.pem"
 chmod 755 "$stage"
 touch -d @946684800 "$stage"
 

@@ -22,6 +22,9 @@
 # /root is not searchable by others), the data directory is made under /tmp and
 # DIR/data is a symlink to it; pg-stop.sh removes it.
 #
+# With PG_TLS_DIR set (a folder holding server.crt and server.key), the
+# cluster also accepts TLS (ssl = on) with that certificate.
+#
 # Nothing here is meant for real data: fsync is off.
 set -euo pipefail
 
@@ -206,13 +209,22 @@ pick_port() {
     fi
 }
 
+ssl_setting=off
+if [[ -n ${PG_TLS_DIR:-} ]]; then
+    for f in server.crt server.key; do
+        install -m 600 "$PG_TLS_DIR/$f" "$DATA/$f" || die "PG_TLS_DIR=$PG_TLS_DIR: cannot copy $f"
+        if ((as_root)); then chown "$PG_TEST_USER:" "$DATA/$f"; fi
+    done
+    ssl_setting=on
+fi
+
 write_conf() {
     cat >"$DATA/deploy-test.conf" <<EOF
 # Written by scripts/pg-start.sh at every start: a throwaway test cluster.
 listen_addresses = '127.0.0.1'
 port = $1
 unix_socket_directories = ''
-ssl = off
+ssl = $ssl_setting
 max_connections = 100
 fsync = off
 synchronous_commit = off

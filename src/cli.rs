@@ -48,6 +48,12 @@ pub struct Global {
     /// migrations connect there instead of the endpoint RDS reports
     #[arg(long = "db-endpoint", global = true, value_name = "ID=HOST:PORT", value_parser = parse_db_endpoint)]
     pub db_endpoints: Vec<(String, String, u16)>,
+    /// INSECURE: connect to a --db-endpoint without TLS even when it is not a loopback address.
+    /// Anyone on the network path can then read and change the migrations (the password is
+    /// still only sent through SCRAM). Without it, a loopback address may be plain TCP and any
+    /// other address needs TLS, verified against the RDS CAs (or DEPLOY_DB_CA_FILE)
+    #[arg(long, global = true)]
+    pub db_insecure_plaintext: bool,
     /// More logging on stderr (-v: deploy's own debug lines; RUST_LOG for finer control)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

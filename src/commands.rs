@@ -63,6 +63,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         _ => stack::Secrets::Required,
     };
     let stack = load(&cli.global.file, secrets)?;
+    crate::resources::migration::db::allow_insecure_plaintext(cli.global.db_insecure_plaintext);
     let mut db_endpoints = BTreeMap::new();
     for (id, host, port) in &cli.global.db_endpoints {
         if !stack.db_instances.contains_key(id) {
@@ -132,7 +133,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Destroy(args) => {
-            let session = Session::start(&stack, &aws, &db_endpoints).await?;
+            // Destroy leaves applied migrations to the instance's own deletion, so it reads no
+            // database: one that is unreachable (or stopped) must not block it.
+            let mut observed = stack.clone();
+            for d in observed.db_instances.values_mut() {
+                (d.migrations, d.seed) = (None, None);
+            }
+            let session = Session::start(&observed, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, true)?;
             if planned.plan.is_empty() {
                 outln!(

@@ -266,3 +266,47 @@ fn plan_calls_do_not_grow_with_the_number_of_functions() {
         "plan calls grew with the number of functions"
     );
 }
+
+/// A link to the deployer's own environment must never reach Lambda: the plan stops, naming the
+/// link, and writes nothing; a layer is held to the same rule. A file named like a secret is
+/// shown in the plan before it is uploaded.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_leading_out_of_a_folder_stops_the_plan() {
+    let env = Env::new();
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return 1\n",
+    );
+    env.write_file("layer/python/helper.py", "X = 1\n");
+    env.write_stack(STACK);
+    std::os::unix::fs::symlink("/proc/self/environ", env.path("fn/environ")).unwrap();
+    let r = env.run(&["plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("fn/environ is a symbolic link to /proc/"),
+        "{}",
+        r.all()
+    );
+    assert!(env.writes().is_empty());
+
+    std::fs::remove_file(env.path("fn/environ")).unwrap();
+    std::os::unix::fs::symlink("/etc", env.path("layer/python/etc")).unwrap();
+    let r = env.run(&["plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("layer/python/etc is a symbolic link to /etc"),
+        "{}",
+        r.all()
+    );
+
+    std::fs::remove_file(env.path("layer/python/etc")).unwrap();
+    env.write_file("fn/.env", "DB_PASSWORD=x\n");
+    let r = env.ok(&["plan"]);
+    assert!(
+        r.stdout.contains("uploads files named like secrets: .env"),
+        "{}",
+        r.all()
+    );
+}

@@ -7,6 +7,7 @@ mod cognito;
 mod corpus;
 mod credentials;
 mod db_instances;
+mod db_tls;
 mod full_stack;
 mod functions;
 mod iam_policy;

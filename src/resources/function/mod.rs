@@ -86,6 +86,8 @@ pub struct LayerSpec {
     pub runtimes: Vec<String>,
     /// [`package::content_sha256`] of the folder, or why it cannot be read.
     pub content: Result<String, String>,
+    /// Files named like secrets that a new version would upload (shown in the plan).
+    pub suspicious: Vec<String>,
     /// Set when functions declare this layer name with different folders or runtimes.
     pub conflict: Option<String>,
     pub pos: Pos,
@@ -116,8 +118,11 @@ pub struct VpcSpec {
 pub struct Spec {
     pub name: String,
     pub source: PathBuf,
-    /// `CodeSha256` of the folder's zip, or why it cannot be zipped.
+    /// `CodeSha256` of the folder's zip, or why it cannot be zipped (or is too large, with its
+    /// folder layers, for Lambda).
     pub code: Result<String, String>,
+    /// Files named like secrets that new code would upload (shown in the plan).
+    pub suspicious: Vec<String>,
     pub runtime: String,
     pub handler: String,
     pub description: Option<String>,
@@ -352,6 +357,10 @@ fn layer_spec(stack: &Stack, layer: &str) -> LayerSpec {
         r
     };
     let runtimes = sorted(runtimes);
+    let (content, suspicious) = match package::content(source) {
+        Ok(h) => (Ok(h.sha256), h.suspicious),
+        Err(e) => (Err(e), Vec::new()),
+    };
     let conflict = stack.functions.iter().find_map(|(other, f)| {
         f.layers.iter().find_map(|l| match l {
             LayerRef::Folder {
@@ -370,7 +379,8 @@ fn layer_spec(stack: &Stack, layer: &str) -> LayerSpec {
         function: function.to_string(),
         source: source.clone(),
         runtimes,
-        content: package::content_sha256(source),
+        content,
+        suspicious,
         conflict,
         pos: stack.functions[function].pos,
     }
@@ -409,10 +419,18 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
                 .collect(),
         }
     });
+    let (code, suspicious) = match package::code(&f.source) {
+        Ok(h) => (
+            with_layers_size(&f.layers, h.unzipped).map(|_| h.sha256),
+            h.suspicious,
+        ),
+        Err(e) => (Err(e), Vec::new()),
+    };
     Spec {
         name: name.to_string(),
         source: f.source.clone(),
-        code: package::code_sha256(&f.source),
+        code,
+        suspicious,
         runtime: f.runtime.clone(),
         handler: f.handler.clone(),
         description: f.description.clone(),
@@ -429,6 +447,45 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
         tags: crate::engine::stack_tags(stack),
         pos: f.pos,
     }
+}
+
+/// Lambda's 250 MB applies to the code and its layers together. Folder layers are weighed from
+/// their files' sizes (nothing is read); a layer given by ARN cannot be weighed without AWS, so
+/// Lambda itself has the last word on those. A folder layer that cannot be read is reported by
+/// its own node.
+fn with_layers_size(layers: &[LayerRef], code: u64) -> Result<(), String> {
+    let mut total = code;
+    let mut parts = vec![format!("code {}", mb(code))];
+    for l in layers {
+        if let LayerRef::Folder { name, source, .. } = l
+            && let Ok(n) = package::unzipped_size(source)
+        {
+            total += n;
+            parts.push(format!("layer `{name}` {}", mb(n)));
+        }
+    }
+    if total > package::MAX_UNZIPPED {
+        return Err(format!(
+            "the function and its layers hold {} unzipped ({}); Lambda allows at most 250 MB: trim the folders",
+            mb(total),
+            parts.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1024.0 / 1024.0)
+}
+
+/// The note a change gets when it would upload files named like secrets.
+fn suspicious_note(files: &[String]) -> Option<String> {
+    (!files.is_empty()).then(|| {
+        format!(
+            "uploads files named like secrets: {}; if they are not meant for Lambda, remove them from the folder",
+            files.join(", ")
+        )
+    })
 }
 
 /// The physical ids a live function points at (its role, layer versions and security groups):
@@ -542,7 +599,7 @@ pub fn diff_layer(
         Some(list(&s.runtimes)),
         true,
     );
-    Ok(match o {
+    let change = match o {
         None => Some(d.into_create(address)),
         Some(o) => d.into_change(address).map(|c| {
             c.note(format!(
@@ -550,7 +607,12 @@ pub fn diff_layer(
                 o.version + 1
             ))
         }),
-    })
+    };
+    // Every change of a layer publishes the folder.
+    Ok(change.map(|c| match suspicious_note(&s.suspicious) {
+        Some(n) => c.note(n),
+        None => c,
+    }))
 }
 
 /// The first characters of a base64 hash: enough to tell versions apart in a plan.
@@ -716,10 +778,14 @@ pub fn diff(
         &o.map(|o| o.tags.clone()).unwrap_or_default(),
         &s.tags,
     );
-    match o {
-        None => Ok(Some(d.into_create(address))),
-        Some(o) => Ok(owned_change(address, d, o.owned)),
-    }
+    let change = match o {
+        None => Some(d.into_create(address)),
+        Some(o) => owned_change(address, d, o.owned),
+    };
+    Ok(change.map(|c| match suspicious_note(&s.suspicious) {
+        Some(n) if c.changes("code") => c.note(n),
+        _ => c,
+    }))
 }
 
 /// Whether a change touches the function's configuration (UpdateFunctionConfiguration), as
@@ -826,6 +892,7 @@ functions:
             name: "f".into(),
             source: PathBuf::from("code"),
             code: Ok("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()),
+            suspicious: Vec::new(),
             runtime: "python3.12".into(),
             handler: "h.handler".into(),
             description: None,
@@ -1076,6 +1143,46 @@ functions:
         assert_eq!(f.before, Shown::value("AAAAAAAAAAAA"));
         assert_eq!(f.after, Shown::value("BBBBBBBBBBBB"));
         assert!(!config_changed(&c));
+    }
+
+    #[test]
+    fn new_code_with_files_named_like_secrets_says_so() {
+        let (mut s, o) = pair();
+        s.suspicious = vec![".env".into(), "keys/id_rsa".into()];
+        // Unchanged code uploads nothing: no note.
+        assert!(diff("functions.f", Some(&s), Some(&o)).unwrap().is_none());
+        s.memory = 256;
+        assert!(change(&s, &o).notes.is_empty());
+        s.code = Ok("BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=".into());
+        let c = change(&s, &o);
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("files named like secrets: .env, keys/id_rsa")),
+            "{:?}",
+            c.notes
+        );
+        let created = diff("functions.f", Some(&s), None).unwrap().unwrap();
+        assert!(created.notes.iter().any(|n| n.contains("keys/id_rsa")));
+    }
+
+    #[test]
+    fn code_and_folder_layers_together_are_held_to_250_mb() {
+        let d = tempfile::tempdir().unwrap();
+        let f = std::fs::File::create(d.path().join("big.so")).unwrap();
+        f.set_len(200 * 1024 * 1024).unwrap();
+        let layers = vec![
+            LayerRef::Arn("arn:aws:lambda:us-east-1:1:layer:x:1".into()),
+            LayerRef::Folder {
+                name: "deps".into(),
+                source: d.path().to_path_buf(),
+                runtimes: vec!["python3.12".into()],
+            },
+        ];
+        assert!(with_layers_size(&layers, 50 * 1024 * 1024).is_ok());
+        let e = with_layers_size(&layers, 51 * 1024 * 1024).unwrap_err();
+        assert!(e.contains("251.0 MB unzipped"), "{e}");
+        assert!(e.contains("layer `deps` 200.0 MB"), "{e}");
     }
 
     #[test]
@@ -1337,6 +1444,7 @@ functions:
                 source: PathBuf::from("layer"),
                 runtimes: vec!["python3.12".into()],
                 content: Ok("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC=".into()),
+                suspicious: Vec::new(),
                 conflict: None,
                 pos: Pos::default(),
             },
@@ -1376,6 +1484,20 @@ functions:
 
         let c = diff_layer("l", None, Some(&o)).unwrap().unwrap();
         assert_eq!(c.action, Action::Delete);
+    }
+
+    #[test]
+    fn a_layer_uploading_files_named_like_secrets_says_so() {
+        let (mut s, o) = layer();
+        s.suspicious = vec!["python/.env".into()];
+        assert!(diff_layer("l", Some(&s), Some(&o)).unwrap().is_none());
+        s.content = Ok("DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD=".into());
+        let c = diff_layer("l", Some(&s), Some(&o)).unwrap().unwrap();
+        assert!(
+            c.notes.iter().any(|n| n.contains("python/.env")),
+            "{:?}",
+            c.notes
+        );
     }
 
     #[test]

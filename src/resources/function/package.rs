@@ -6,14 +6,23 @@
 //! by" system, deflate. Byte-compiled Python and Finder litter are left out, since they change
 //! on every run without the source changing.
 //!
-//! This is local, deterministic file I/O, not AWS: `spec` calls [`code_sha256`] so that the plan
-//! can compare the folder with the deployed code. Layers are compared by [`content_sha256`], a
-//! hash of the same file list that skips compression (layer folders are large, and the plan runs
-//! it on every `plan`); the zip itself is only built at apply.
+//! This is local, deterministic file I/O, not AWS: `spec` calls [`code`] so that the plan can
+//! compare the folder with the deployed code. Layers are compared by [`content`], a hash of the
+//! same file list that skips compression (layer folders are large, and the plan runs it on every
+//! `plan`); the zip itself is only built at apply.
+//!
+//! What goes in is whatever Lambda will run with, so the walk is strict: regular files only
+//! (a fifo would hang the plan, a device or `/proc` file could ship the deployer's memory or
+//! environment), no symbolic link leading outside the folder, never `.git/` or `__pycache__/`.
+//! Lambda's size limits are checked while walking, from the files' sizes before any byte is read,
+//! and again while streaming, so a huge (or sparse) file is refused at once and never held in
+//! memory.
 
+use std::cell::Cell;
 use std::fs;
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -31,12 +40,33 @@ pub struct Package {
     pub sha256: String,
 }
 
+/// What the plan needs to know of a folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hashed {
+    /// base64 SHA-256: of the zip ([`code`]) or of the file list ([`content`]).
+    pub sha256: String,
+    /// The sum of the files' sizes: what the folder weighs once Lambda unzips it.
+    pub unzipped: u64,
+    /// Files whose names suggest a secret (`.env*`, `*.pem` holding a key, `id_rsa*`), which the
+    /// plan shows before they are uploaded.
+    pub suspicious: Vec<String>,
+}
+
 /// One file to put in the zip.
 struct Entry {
     /// Path inside the zip, `/`-separated.
     name: String,
     path: PathBuf,
     mode: u32,
+    /// Size when listed; reading stops at the unzipped limit whatever it has become since.
+    len: u64,
+}
+
+/// The files of a folder, sorted by zip path.
+struct Listing {
+    entries: Vec<Entry>,
+    total: u64,
+    suspicious: Vec<String>,
 }
 
 /// base64(SHA-256(bytes)), the form Lambda reports as `CodeSha256`.
@@ -44,40 +74,141 @@ pub fn sha256_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
-/// Zips `dir` reproducibly.
+/// An in-memory zip that refuses to grow past the direct-upload limit, so that a folder of
+/// incompressible data costs at most that much memory before it is refused.
+struct Capped {
+    inner: Cursor<Vec<u8>>,
+    cap: usize,
+    over: Rc<Cell<bool>>,
+}
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // After the refusal, the writer's drop still finalises the archive: let it, quietly.
+        if self.over.get() {
+            return Ok(buf.len());
+        }
+        let end = self.inner.position() as usize + buf.len();
+        if end > self.cap {
+            self.over.set(true);
+            return Err(std::io::Error::other(
+                "the zip is over the direct-upload limit",
+            ));
+        }
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for Capped {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+fn too_large_zipped(dir: &Path) -> String {
+    format!(
+        "{} zips to more than 50 MB; Lambda accepts at most 50 MB uploaded directly: trim the folder",
+        dir.display()
+    )
+}
+
+fn too_large_unzipped(dir: &Path, at: &str, total: u64) -> String {
+    format!(
+        "{} holds at least {:.0} MB (reached at {at}); Lambda allows at most 250 MB unzipped for a function and its layers: trim the folder",
+        dir.display(),
+        total as f64 / 1024.0 / 1024.0
+    )
+}
+
+/// Copies at most `budget` bytes of `e` into `out`; returns how many. More than `budget` means the
+/// file grew past the unzipped limit since it was listed.
+fn stream(
+    e: &Entry,
+    budget: u64,
+    out: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+) -> Result<u64, String> {
+    let f = fs::File::open(&e.path)
+        .map_err(|err| format!("cannot read {}: {err}", e.path.display()))?;
+    let mut f = f.take(budget + 1);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n_total = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|err| format!("cannot read {}: {err}", e.path.display()))?;
+        if n == 0 {
+            return Ok(n_total);
+        }
+        n_total += n as u64;
+        out(&buf[..n])?;
+    }
+}
+
+/// Zips `dir` reproducibly, refusing it as soon as it passes Lambda's limits.
 pub fn zip_dir(dir: &Path) -> Result<Package, String> {
-    let entries = entries(dir)?;
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    let mut buf = Vec::new();
-    for e in &entries {
+    let listing = list(dir)?;
+    zip_listing(dir, &listing, MAX_DIRECT_UPLOAD)
+}
+
+fn zip_listing(dir: &Path, listing: &Listing, cap: usize) -> Result<Package, String> {
+    let over = Rc::new(Cell::new(false));
+    let mut zip = ZipWriter::new(Capped {
+        inner: Cursor::new(Vec::new()),
+        cap,
+        over: over.clone(),
+    });
+    let zip_err = |path: &Path, err: &dyn std::fmt::Display| {
+        if over.get() {
+            too_large_zipped(dir)
+        } else {
+            format!("cannot zip {}: {err}", path.display())
+        }
+    };
+    let mut total = 0u64;
+    for e in &listing.entries {
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Deflated)
             .last_modified_time(DateTime::default())
             .system(System::Unix)
             .unix_permissions(e.mode)
             .large_file(false);
-        buf.clear();
-        fs::File::open(&e.path)
-            .and_then(|mut f| f.read_to_end(&mut buf))
-            .map_err(|err| format!("cannot read {}: {err}", e.path.display()))?;
         zip.start_file(e.name.as_str(), options)
-            .and_then(|_| zip.write_all(&buf).map_err(Into::into))
-            .map_err(|err| format!("cannot zip {}: {err}", e.path.display()))?;
+            .map_err(|err| zip_err(&e.path, &err))?;
+        let n = stream(e, MAX_UNZIPPED - total, &mut |chunk| {
+            zip.write_all(chunk).map_err(|err| zip_err(&e.path, &err))
+        })?;
+        total += n;
+        if total > MAX_UNZIPPED {
+            return Err(too_large_unzipped(dir, &e.name, total));
+        }
     }
     let bytes = zip
         .finish()
-        .map_err(|err| format!("cannot zip {}: {err}", dir.display()))?
+        .map_err(|err| zip_err(dir, &err))?
+        .inner
         .into_inner();
     let sha256 = sha256_base64(&bytes);
     Ok(Package { bytes, sha256 })
 }
 
-/// The `CodeSha256` Lambda will report for the zip of `dir`, checked against the direct-upload
-/// limit so that a too-large folder is a plan error rather than an apply failure.
+/// The `CodeSha256` Lambda will report for the zip of `dir`, with what the plan checks: the
+/// direct-upload and unzipped limits are errors here, at plan time, rather than apply failures.
+pub fn code(dir: &Path) -> Result<Hashed, String> {
+    let listing = list(dir)?;
+    let p = zip_listing(dir, &listing, MAX_DIRECT_UPLOAD)?;
+    Ok(Hashed {
+        sha256: p.sha256,
+        unzipped: listing.total,
+        suspicious: listing.suspicious,
+    })
+}
+
+/// [`code`]'s hash alone.
 pub fn code_sha256(dir: &Path) -> Result<String, String> {
-    let p = zip_dir(dir)?;
-    check_size(dir, p.bytes.len())?;
-    Ok(p.sha256)
+    code(dir).map(|h| h.sha256)
 }
 
 /// Refuses a zip Lambda would reject as too large for a direct upload.
@@ -94,101 +225,165 @@ pub fn check_size(dir: &Path, len: usize) -> Result<(), String> {
 
 /// A hash of exactly what [`zip_dir`] would put in the zip (names, permissions, contents),
 /// without compressing: it changes exactly when the zip's content does.
-pub fn content_sha256(dir: &Path) -> Result<String, String> {
-    let entries = entries(dir)?;
+pub fn content(dir: &Path) -> Result<Hashed, String> {
+    let listing = list(dir)?;
     let mut h = Sha256::new();
     let mut total: u64 = 0;
-    let mut buf = vec![0u8; 64 * 1024];
-    for e in &entries {
-        let mut f = fs::File::open(&e.path)
-            .map_err(|err| format!("cannot read {}: {err}", e.path.display()))?;
-        let len = f
-            .metadata()
-            .map_err(|err| format!("cannot read {}: {err}", e.path.display()))?
-            .len();
-        total += len;
+    for e in &listing.entries {
         h.update(e.name.as_bytes());
         h.update([0]);
         h.update(e.mode.to_le_bytes());
-        h.update(len.to_le_bytes());
-        loop {
-            let n = f
-                .read(&mut buf)
-                .map_err(|err| format!("cannot read {}: {err}", e.path.display()))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
+        h.update(e.len.to_le_bytes());
+        let n = stream(e, MAX_UNZIPPED - total, &mut |chunk| {
+            h.update(chunk);
+            Ok(())
+        })?;
+        total += n;
+        if total > MAX_UNZIPPED {
+            return Err(too_large_unzipped(dir, &e.name, total));
         }
     }
-    if total > MAX_UNZIPPED {
-        return Err(format!(
-            "{} holds {:.0} MB; Lambda allows at most 250 MB unzipped for a function and its layers",
-            dir.display(),
-            total as f64 / 1024.0 / 1024.0
-        ));
-    }
-    Ok(base64::engine::general_purpose::STANDARD.encode(h.finalize()))
+    Ok(Hashed {
+        sha256: base64::engine::general_purpose::STANDARD.encode(h.finalize()),
+        unzipped: listing.total,
+        suspicious: listing.suspicious,
+    })
 }
 
+/// [`content`]'s hash alone.
+pub fn content_sha256(dir: &Path) -> Result<String, String> {
+    content(dir).map(|h| h.sha256)
+}
+
+/// The unzipped size of `dir` from the files' sizes alone: nothing is read.
+pub fn unzipped_size(dir: &Path) -> Result<u64, String> {
+    list(dir).map(|l| l.total)
+}
+
+/// Left out of every package: build litter that changes on every run, and version control.
 fn skipped(name: &str) -> bool {
-    name == "__pycache__" || name == ".DS_Store" || name.ends_with(".pyc")
+    name == "__pycache__" || name == ".git" || name == ".DS_Store" || name.ends_with(".pyc")
 }
 
-/// Every file under `dir`, sorted by zip path. Symlinks are followed (a layer built with
-/// `pip install` may contain some); a directory link back into its own ancestry is refused.
-fn entries(dir: &Path) -> Result<Vec<Entry>, String> {
-    let mut out = Vec::new();
-    let mut ancestry = Vec::new();
-    walk(dir, "", &mut ancestry, &mut out)?;
-    if out.is_empty() {
+/// Names that usually hold a secret. A `.pem` holding only certificates (a CA bundle a function
+/// needs to verify its database) is not one.
+fn suspicious(name: &str, path: &Path) -> bool {
+    if name.starts_with(".env") || name.starts_with("id_rsa") {
+        return true;
+    }
+    if name.ends_with(".pem") {
+        let mut head = Vec::new();
+        let read =
+            fs::File::open(path).and_then(|f| f.take(4 * 1024 * 1024).read_to_end(&mut head));
+        return read.is_err() || String::from_utf8_lossy(&head).contains("PRIVATE KEY");
+    }
+    false
+}
+
+/// Every file under `dir`, sorted by zip path. A symbolic link is followed only when it leads to
+/// a file or folder inside `dir` (a layer built with `pip install` may contain some); one leading
+/// outside is an error naming it.
+fn list(dir: &Path) -> Result<Listing, String> {
+    let root = dir
+        .canonicalize()
+        .map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
+    let mut w = Walk {
+        dir,
+        root,
+        ancestry: Vec::new(),
+        out: Listing {
+            entries: Vec::new(),
+            total: 0,
+            suspicious: Vec::new(),
+        },
+    };
+    w.walk(dir, "")?;
+    let mut out = w.out;
+    if out.entries.is_empty() {
         return Err(format!("{} has no files to deploy", dir.display()));
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.entries.sort_by(|a, b| a.name.cmp(&b.name));
+    out.suspicious.sort();
     Ok(out)
 }
 
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    ancestry: &mut Vec<PathBuf>,
-    out: &mut Vec<Entry>,
-) -> Result<(), String> {
-    let canonical = dir
-        .canonicalize()
-        .map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
-    if ancestry.contains(&canonical) {
-        return Err(format!(
-            "{} links back to one of its parent folders",
-            dir.display()
-        ));
-    }
-    ancestry.push(canonical);
-    let read = fs::read_dir(dir).map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
-    for item in read {
-        let item = item.map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
-        let path = item.path();
-        let Some(name) = item.file_name().to_str().map(str::to_string) else {
-            return Err(format!("{}: file names must be UTF-8", path.display()));
-        };
-        if skipped(&name) {
-            continue;
+struct Walk<'a> {
+    dir: &'a Path,
+    root: PathBuf,
+    ancestry: Vec<PathBuf>,
+    out: Listing,
+}
+
+impl Walk<'_> {
+    fn walk(&mut self, dir: &Path, prefix: &str) -> Result<(), String> {
+        let canonical = dir
+            .canonicalize()
+            .map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
+        if self.ancestry.contains(&canonical) {
+            return Err(format!(
+                "{} links back to one of its parent folders",
+                dir.display()
+            ));
         }
-        let meta =
-            fs::metadata(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-        let zip_name = format!("{prefix}{name}");
-        if meta.is_dir() {
-            walk(&path, &format!("{zip_name}/"), ancestry, out)?;
-        } else if meta.is_file() {
-            out.push(Entry {
-                name: zip_name,
-                path,
-                mode: mode_of(&meta),
-            });
+        self.ancestry.push(canonical);
+        let read =
+            fs::read_dir(dir).map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
+        for item in read {
+            let item = item.map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
+            let path = item.path();
+            let Some(name) = item.file_name().to_str().map(str::to_string) else {
+                return Err(format!("{}: file names must be UTF-8", path.display()));
+            };
+            if skipped(&name) {
+                continue;
+            }
+            let zip_name = format!("{prefix}{name}");
+            let mut meta = fs::symlink_metadata(&path)
+                .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+            if meta.file_type().is_symlink() {
+                let target = path.canonicalize().map_err(|err| {
+                    format!(
+                        "{} is a symbolic link that cannot be followed ({err}): remove it or replace it with the file",
+                        path.display()
+                    )
+                })?;
+                if !target.starts_with(&self.root) {
+                    return Err(format!(
+                        "{} is a symbolic link to {}, outside {}: only files inside the folder are packaged; copy what the function needs into the folder",
+                        path.display(),
+                        target.display(),
+                        self.dir.display()
+                    ));
+                }
+                meta = fs::metadata(&target)
+                    .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+            }
+            if meta.is_dir() {
+                self.walk(&path, &format!("{zip_name}/"))?;
+            } else if meta.is_file() {
+                self.out.total += meta.len();
+                if self.out.total > MAX_UNZIPPED {
+                    return Err(too_large_unzipped(self.dir, &zip_name, self.out.total));
+                }
+                if suspicious(&name, &path) {
+                    self.out.suspicious.push(zip_name.clone());
+                }
+                self.out.entries.push(Entry {
+                    name: zip_name,
+                    path,
+                    mode: mode_of(&meta),
+                    len: meta.len(),
+                });
+            } else {
+                return Err(format!(
+                    "{} is not a regular file (a device, socket or fifo): only regular files are packaged; remove it from the folder",
+                    path.display()
+                ));
+            }
         }
+        self.ancestry.pop();
+        Ok(())
     }
-    ancestry.pop();
-    Ok(())
 }
 
 #[cfg(unix)]
@@ -343,5 +538,171 @@ mod tests {
         let e = check_size(Path::new("big"), MAX_DIRECT_UPLOAD + 1).unwrap_err();
         assert!(e.contains("50 MB"), "{e}");
         assert!(check_size(Path::new("ok"), MAX_DIRECT_UPLOAD).is_ok());
+    }
+
+    #[cfg(unix)]
+    fn link(target: &Path, at: &Path) {
+        std::os::unix::fs::symlink(target, at).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_leading_outside_the_folder_is_an_error_naming_it() {
+        let d = folder();
+        link(Path::new("/proc/self/environ"), &d.path().join("environ"));
+        for e in [
+            zip_dir(d.path()).err().unwrap(),
+            content_sha256(d.path()).unwrap_err(),
+        ] {
+            assert!(e.contains("environ is a symbolic link to /proc/"), "{e}");
+            assert!(e.contains("outside"), "{e}");
+        }
+        // A relative link climbing out, and a link to a folder outside, too.
+        let d = folder();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("credentials"), "secret").unwrap();
+        link(
+            Path::new("../../../../../../../../etc"),
+            &d.path().join("pkg/etc"),
+        );
+        let e = code_sha256(d.path()).unwrap_err();
+        assert!(e.contains("pkg/etc is a symbolic link"), "{e}");
+        fs::remove_file(d.path().join("pkg/etc")).unwrap();
+        link(outside.path(), &d.path().join("creds"));
+        let e = code_sha256(d.path()).unwrap_err();
+        assert!(e.contains("creds is a symbolic link"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_inside_the_folder_is_stored_as_its_targets_content() {
+        let d = folder();
+        link(Path::new("pkg/mod.py"), &d.path().join("alias.py"));
+        let p = zip_dir(d.path()).unwrap();
+        let mut z = zip::ZipArchive::new(Cursor::new(p.bytes)).unwrap();
+        let mut s = String::new();
+        z.by_name("alias.py")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "X = 1\n");
+        // A dangling link is an error too: it would ship nothing the author meant.
+        link(Path::new("missing.py"), &d.path().join("dangling.py"));
+        let e = zip_dir(d.path()).err().unwrap();
+        assert!(e.contains("dangling.py is a symbolic link"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_sockets_are_errors() {
+        let d = folder();
+        let _sock =
+            std::os::unix::net::UnixListener::bind(d.path().join("pkg/agent.sock")).unwrap();
+        let e = code_sha256(d.path()).unwrap_err();
+        assert!(e.contains("agent.sock is not a regular file"), "{e}");
+        let d = folder();
+        let status = std::process::Command::new("mkfifo")
+            .arg(d.path().join("pipe"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Opening a fifo would block forever: the error must come from the listing.
+        let e = content_sha256(d.path()).unwrap_err();
+        assert!(e.contains("pipe is not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn git_and_pycache_are_never_packaged() {
+        let d = folder();
+        fs::create_dir_all(d.path().join(".git/objects")).unwrap();
+        fs::write(d.path().join(".git/config"), "[remote]\n").unwrap();
+        fs::create_dir_all(d.path().join("pkg/.git")).unwrap();
+        fs::write(d.path().join("pkg/.git/HEAD"), "ref").unwrap();
+        let before = code(d.path()).unwrap();
+        let p = zip_dir(d.path()).unwrap();
+        let z = zip::ZipArchive::new(Cursor::new(p.bytes)).unwrap();
+        let names: Vec<String> = z.file_names().map(|n| n.unwrap().to_string()).collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.contains(".git") && !n.contains("__pycache__")),
+            "{names:?}"
+        );
+        fs::remove_dir_all(d.path().join(".git")).unwrap();
+        assert_eq!(code(d.path()).unwrap().sha256, before.sha256);
+    }
+
+    #[test]
+    fn files_named_like_secrets_are_reported() {
+        let d = folder();
+        fs::write(d.path().join(".env.production"), "DB_PASSWORD=x").unwrap();
+        fs::write(d.path().join("pkg/id_rsa"), "key").unwrap();
+        fs::write(
+            d.path().join("pkg/server.pem"),
+            "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        // A CA bundle is public: the shipped stack puts one in its layer.
+        fs::write(
+            d.path().join("ca.pem"),
+            "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let want = vec![".env.production", "pkg/id_rsa", "pkg/server.pem"];
+        assert_eq!(code(d.path()).unwrap().suspicious, want);
+        assert_eq!(content(d.path()).unwrap().suspicious, want);
+    }
+
+    /// A 2 GB sparse file costs nothing to create and must cost nothing to refuse: the listing
+    /// sees its size before any byte is read.
+    #[test]
+    fn a_huge_sparse_file_is_refused_at_once() {
+        let d = folder();
+        let f = fs::File::create(d.path().join("pkg/huge.bin")).unwrap();
+        f.set_len(2 * 1024 * 1024 * 1024).unwrap();
+        let start = std::time::Instant::now();
+        for e in [
+            code(d.path()).unwrap_err(),
+            content(d.path()).unwrap_err(),
+            zip_dir(d.path()).err().unwrap(),
+            unzipped_size(d.path()).unwrap_err(),
+        ] {
+            assert!(e.contains("250 MB"), "{e}");
+            assert!(e.contains("pkg/huge.bin"), "{e}");
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn the_unzipped_size_is_the_sum_of_the_files() {
+        let d = folder();
+        let expected = ("def lambda_handler(e, c):\n    return 1\n".len() + "X = 1\n".len()) as u64;
+        assert_eq!(unzipped_size(d.path()).unwrap(), expected);
+        assert_eq!(code(d.path()).unwrap().unzipped, expected);
+    }
+
+    /// Incompressible content stops the zip as soon as it passes the cap (the real cap is 50 MB;
+    /// a small one keeps the test fast).
+    #[test]
+    fn the_zip_stops_growing_at_the_cap() {
+        let d = folder();
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let noise: Vec<u8> = (0..256 * 1024)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        fs::write(d.path().join("noise.bin"), noise).unwrap();
+        let listing = list(d.path()).unwrap();
+        let e = zip_listing(d.path(), &listing, 64 * 1024).err().unwrap();
+        assert!(e.contains("more than 50 MB"), "{e}");
+        assert!(zip_listing(d.path(), &listing, MAX_DIRECT_UPLOAD).is_ok());
     }
 }

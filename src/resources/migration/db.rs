@@ -1,21 +1,36 @@
 //! Talking to PostgreSQL: reading `deploy_migrations` and applying files.
 //!
-//! TLS: real RDS requires it. The RDS CA bundle cannot be fetched here, so the server certificate
-//! is verified against the CA file the user names in `DEPLOY_DB_CA_FILE`; without one the
-//! connection is encrypted but the server is not verified, and deploy says so once. With
-//! `--db-endpoint` (a local PostgreSQL, usually without TLS) TLS is used when offered.
+//! The connection carries the master password, so it is made as a careful client would:
+//!
+//! - TLS is verified against the RDS certificate authorities carried in the binary
+//!   (`certs/rds-ca-bundle.pem`), or the bundle `DEPLOY_DB_CA_FILE` names, with the host name
+//!   checked. A real RDS endpoint always needs TLS (RDS offers it on every instance).
+//! - With `--db-endpoint`, a loopback address may be plain TCP (TLS is still used, and verified,
+//!   when the server offers it); any other address needs TLS unless `--db-insecure-plaintext`
+//!   says otherwise, loudly.
+//! - SCRAM uses channel binding when the server offers it over TLS. The password itself never
+//!   leaves in clear text: tokio-postgres answers whatever the server asks for, so [`Guard`]
+//!   reads the server's authentication request before tokio-postgres does and ends the
+//!   connection on a cleartext request (always), or an MD5 one when the server is not verified
+//!   (an MD5 answer can be replayed by whoever sits in the middle). RDS's default since
+//!   PostgreSQL 14 is `password_encryption = scram-sha-256`, so a default instance connects;
+//!   an older instance whose password is still stored as MD5 connects over verified TLS.
 
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio_postgres::config::SslMode;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::config::{ChannelBinding, SslMode};
+use tokio_postgres::tls::{self, MakeTlsConnect, TlsConnect};
 
-use super::{Conn, Observed, Spec};
+use super::{Conn, Observed, Spec, shown_path};
 use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::plan::Change;
@@ -29,85 +44,274 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS public.deploy_migrations 
     applied_at timestamptz NOT NULL DEFAULT now()
 )";
 
+/// The RDS certificate authorities (see `certs/README.md` for where they come from).
+const RDS_CA_BUNDLE: &[u8] = include_bytes!("../../../certs/rds-ca-bundle.pem");
+
+/// `--db-insecure-plaintext`: a property of the whole run, like `DEPLOY_DB_CA_FILE`.
+static INSECURE_PLAINTEXT: AtomicBool = AtomicBool::new(false);
 static WARNED: AtomicBool = AtomicBool::new(false);
 
-/// `warn`: say once that the server is not verified (not for `--db-endpoint`, where TLS is only
-/// opportunistic anyway).
-fn tls_config(warn: bool) -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Other(format!("TLS setup: {e}")))?;
-    if let Ok(ca) = std::env::var("DEPLOY_DB_CA_FILE") {
-        let mut roots = rustls::RootCertStore::empty();
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&ca)
-            .map_err(|e| Error::User(format!("DEPLOY_DB_CA_FILE={ca}: {e}")))?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::User(format!("DEPLOY_DB_CA_FILE={ca}: {e}")))?;
-        let (added, _) = roots.add_parsable_certificates(certs);
-        if added == 0 {
-            return Err(Error::User(format!(
-                "DEPLOY_DB_CA_FILE={ca} holds no usable certificate: point it at the RDS CA bundle (PEM)"
-            )));
+/// Lets `--db-endpoint` connections go over plain TCP whatever the address.
+pub fn allow_insecure_plaintext(on: bool) {
+    INSECURE_PLAINTEXT.store(on, Ordering::Relaxed);
+}
+
+/// How a connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// TLS, verified; the server must offer it.
+    Tls,
+    /// TLS (verified) when the server offers it, else plain TCP: loopback only.
+    TlsIfOffered,
+    /// Plain TCP, asked for with `--db-insecure-plaintext`.
+    Plain,
+}
+
+/// `local`: the address comes from `--db-endpoint`.
+pub fn transport(host: &str, local: bool, insecure_plaintext: bool) -> Transport {
+    match (local, insecure_plaintext) {
+        (false, _) => Transport::Tls,
+        (true, true) => Transport::Plain,
+        (true, false) if is_loopback(host) => Transport::TlsIfOffered,
+        (true, false) => Transport::Tls,
+    }
+}
+
+/// Decided from the address as written, without DNS: a name that merely resolves to a loopback
+/// address is not trusted to stay one.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn roots() -> Result<rustls::RootCertStore> {
+    let (certs, from) = match std::env::var("DEPLOY_DB_CA_FILE") {
+        Ok(ca) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&ca)
+                .map_err(|e| Error::User(format!("DEPLOY_DB_CA_FILE={ca}: {e}")))?
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| Error::User(format!("DEPLOY_DB_CA_FILE={ca}: {e}")))?;
+            (certs, format!("DEPLOY_DB_CA_FILE={ca}"))
         }
-        return Ok(builder.with_root_certificates(roots).with_no_client_auth());
+        Err(_) => {
+            let certs = CertificateDer::pem_slice_iter(RDS_CA_BUNDLE)
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Error::Other(format!("the built-in RDS CA bundle: {e}")))?;
+            (certs, "the built-in RDS CA bundle".to_string())
+        }
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(Error::User(format!(
+            "{from} holds no usable certificate: point DEPLOY_DB_CA_FILE at a CA bundle (PEM)"
+        )));
     }
-    if warn && !WARNED.swap(true, Ordering::Relaxed) {
-        eprintln!(
-            "warning: database connections are encrypted but the server certificate is not verified; set DEPLOY_DB_CA_FILE to the RDS CA bundle (global-bundle.pem) to verify it"
-        );
-    }
-    Ok(builder
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+    Ok(roots)
+}
+
+/// Verifies the server's chain and that its certificate names the host.
+fn tls_config() -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Other(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots()?)
         .with_no_client_auth())
 }
 
-/// Accepts any server certificate but still checks the handshake signatures, so the channel is
-/// encrypted to whoever holds the key of the presented certificate.
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+/// What [`Guard`] is reading.
+#[derive(Clone, Copy, Debug)]
+enum Watch {
+    /// The one-byte answer to SSLRequest: `S` (TLS follows, watched inside it) or `N`.
+    SslAnswer,
+    /// The start of a message: type, length and, for `R`, the authentication code.
+    Header,
+    /// The rest of a message.
+    Skip(usize),
+    /// Authenticated (or TLS took over): nothing more to watch.
+    Off,
+}
 
-impl ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+/// A stream that watches the server's authentication requests and fails the read that carries
+/// one deploy must not answer, so tokio-postgres never sees it and never writes the password.
+pub struct Guard<S> {
+    inner: S,
+    verified: bool,
+    watch: Watch,
+    head: [u8; 9],
+    have: usize,
+}
+
+const CLEARTEXT: u32 = 3;
+const MD5: u32 = 5;
+
+impl<S> Guard<S> {
+    /// `ssl_request`: tokio-postgres sends SSLRequest first, so the first byte back answers it.
+    fn new(inner: S, verified: bool, ssl_request: bool) -> Self {
+        Guard {
+            inner,
+            verified,
+            watch: if ssl_request {
+                Watch::SslAnswer
+            } else {
+                Watch::Header
+            },
+            head: [0; 9],
+            have: 0,
+        }
     }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+
+    fn inspect(&mut self, bytes: &[u8]) -> io::Result<()> {
+        for &b in bytes {
+            match self.watch {
+                Watch::Off => return Ok(()),
+                Watch::SslAnswer => {
+                    self.watch = match b {
+                        b'S' => Watch::Off,
+                        b'N' => Watch::Header,
+                        _ => {
+                            // Not an answer (an old server's error): a message starts here.
+                            self.watch = Watch::Header;
+                            self.inspect(&[b])?;
+                            continue;
+                        }
+                    }
+                }
+                Watch::Header => {
+                    self.head[self.have] = b;
+                    self.have += 1;
+                    let need = if self.head[0] == b'R' { 9 } else { 5 };
+                    if self.have < need {
+                        continue;
+                    }
+                    self.have = 0;
+                    let len = u32::from_be_bytes([
+                        self.head[1],
+                        self.head[2],
+                        self.head[3],
+                        self.head[4],
+                    ]) as usize;
+                    if self.head[0] == b'R' {
+                        let code = u32::from_be_bytes([
+                            self.head[5],
+                            self.head[6],
+                            self.head[7],
+                            self.head[8],
+                        ]);
+                        self.check(code)?;
+                        if code == 0 {
+                            self.watch = Watch::Off;
+                            return Ok(());
+                        }
+                    }
+                    let rest = len.saturating_sub(4 + (need - 5));
+                    self.watch = if rest == 0 {
+                        Watch::Header
+                    } else {
+                        Watch::Skip(rest)
+                    };
+                }
+                Watch::Skip(n) => {
+                    self.watch = if n <= 1 {
+                        Watch::Header
+                    } else {
+                        Watch::Skip(n - 1)
+                    };
+                }
+            }
+        }
+        Ok(())
     }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+
+    fn check(&self, code: u32) -> io::Result<()> {
+        let refuse = |why: &str| {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                why.to_string(),
+            ))
+        };
+        match code {
+            CLEARTEXT => refuse(
+                "the server asked for the password in clear text, which deploy never sends: configure the server for scram-sha-256 (RDS's default since PostgreSQL 14)",
+            ),
+            MD5 if !self.verified => refuse(
+                "the server asked for an MD5 password hash over a connection whose server is not verified, which deploy refuses (the answer can be replayed): use scram-sha-256, or TLS with a certificate deploy can verify",
+            ),
+            _ => Ok(()),
+        }
     }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        if !matches!(self.watch, Watch::Off) {
+            self.inspect(&buf.filled()[before..])?;
+        }
+        Poll::Ready(Ok(()))
     }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Guard<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: tls::TlsStream + Unpin> tls::TlsStream for Guard<S> {
+    fn channel_binding(&self) -> tls::ChannelBinding {
+        self.inner.channel_binding()
+    }
+}
+
+/// A TLS connector whose stream is watched by a [`Guard`] (the server behind it is verified).
+struct GuardedTls<T>(T);
+
+impl<S, T> TlsConnect<S> for GuardedTls<T>
+where
+    T: TlsConnect<S, Error = io::Error>,
+    T::Future: Send + 'static,
+{
+    type Stream = Guard<T::Stream>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>>;
+
+    fn connect(self, stream: S) -> Self::Future {
+        let handshake = self.0.connect(stream);
+        Box::pin(async move { handshake.await.map(|s| Guard::new(s, true, false)) })
+    }
+}
+
+/// An error with its causes, in one line (tokio-postgres puts the useful part in the causes).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 async fn connect(address: &str, c: &Conn) -> Result<tokio_postgres::Client> {
@@ -119,30 +323,61 @@ async fn connect(address: &str, c: &Conn) -> Result<tokio_postgres::Client> {
     let port: u16 = port
         .parse()
         .map_err(|_| Error::Other(format!("{address}: bad database port {port}")))?;
+    let transport = transport(host, c.local, INSECURE_PLAINTEXT.load(Ordering::Relaxed));
+    if transport == Transport::Plain && !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "warning: --db-insecure-plaintext: connecting to the database at {host}:{port} without TLS; anyone on the network path can read and change the migrations and their results (the password itself is only sent through SCRAM)"
+        );
+    }
+    let fail = |what: String| {
+        let hint = if !c.local {
+            " (is the instance reachable from here? publicly_accessible and a rule for your IP are needed; against an emulator, pass --db-endpoint ID=HOST:PORT)".to_string()
+        } else if transport == Transport::Tls && !what.contains("certificate") {
+            format!(
+                " ({host} is not a loopback address, so deploy needs TLS there; if the server has none, --db-insecure-plaintext connects without it)"
+            )
+        } else {
+            String::new()
+        };
+        let cert_hint = if what.contains("certificate") {
+            " (the server's certificate must be signed by the RDS certificate authorities deploy carries, or by those in DEPLOY_DB_CA_FILE, and name the host deploy connects to)"
+        } else {
+            ""
+        };
+        Error::Other(format!(
+            "{address}: cannot connect to the database at {host}:{port} as {}: {what}{cert_hint}{hint}",
+            c.user
+        ))
+    };
     let mut cfg = tokio_postgres::Config::new();
-    cfg.host(host)
-        .port(port)
-        .user(&c.user)
+    cfg.user(&c.user)
         .dbname(&c.dbname)
         .application_name("deploy")
-        .connect_timeout(Duration::from_secs(15))
-        .ssl_mode(if c.local {
-            SslMode::Prefer
-        } else {
-            SslMode::Require
+        .channel_binding(ChannelBinding::Prefer)
+        .ssl_mode(match transport {
+            Transport::Tls => SslMode::Require,
+            Transport::TlsIfOffered => SslMode::Prefer,
+            Transport::Plain => SslMode::Disable,
         });
     if let Some(p) = c.password.as_ref().and_then(|p| p.expose()) {
         cfg.password(p);
     }
-    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(!c.local)?);
-    let (client, connection) = cfg.connect(tls).await.map_err(|e| {
-        let hint = if c.local {
-            String::new()
-        } else {
-            " (is the instance reachable from here? publicly_accessible and a rule for your IP are needed; against an emulator, pass --db-endpoint ID=HOST:PORT)".into()
-        };
-        Error::Other(format!("{address}: cannot connect to the database at {host}:{port} as {}: {e}{hint}", c.user))
-    })?;
+    let timeout = Duration::from_secs(15);
+    let socket = tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| fail("no answer within 15 s".into()))?
+        .map_err(|e| fail(e.to_string()))?;
+    let _ = socket.set_nodelay(true);
+    let stream = Guard::new(socket, false, transport != Transport::Plain);
+    let mut make = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?);
+    let tls = GuardedTls(
+        MakeTlsConnect::<Guard<tokio::net::TcpStream>>::make_tls_connect(&mut make, host)
+            .map_err(|e| fail(e.to_string()))?,
+    );
+    let (client, connection) = tokio::time::timeout(timeout, cfg.connect_raw(stream, tls))
+        .await
+        .map_err(|_| fail("the server did not complete the login within 15 s".into()))?
+        .map_err(|e| fail(chain(&e)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("database connection closed: {e}");
@@ -223,7 +458,7 @@ pub async fn apply(
     let sql = std::fs::read_to_string(&s.file.path).map_err(|e| {
         Error::Other(format!(
             "{address}: cannot read {}: {e}",
-            s.file.path.display()
+            shown_path(&s.file.path)
         ))
     })?;
     let mut client = connect(address, &s.conn).await?;
@@ -250,7 +485,13 @@ pub async fn apply(
         .map_err(|e| Error::Other(format!("{address}: {e}")))?;
     if done.is_none() {
         ctx.progress
-            .line(address, format!("running {}", s.file.path.display()));
+            .line(address, format!("running {}", shown_path(&s.file.path)));
+        let txid = "SELECT txid_current()::text";
+        let before: String = tx
+            .query_one(txid, &[])
+            .await
+            .map_err(|e| Error::Other(format!("{address}: {e}")))?
+            .get(0);
         tx.batch_execute(&sql).await.map_err(|e| {
             let detail = e
                 .as_db_error()
@@ -258,9 +499,18 @@ pub async fn apply(
                 .unwrap_or_else(|| e.to_string());
             Error::Other(format!(
                 "{address}: {} failed and was rolled back: {detail}",
-                s.file.path.display()
+                shown_path(&s.file.path)
             ))
         })?;
+        // The plan refuses files that end the transaction; this catches what the scan missed,
+        // and says what really happened rather than "rolled back".
+        let after: Option<String> = tx.query_one(txid, &[]).await.ok().map(|r| r.get(0));
+        if after.as_deref() != Some(before.as_str()) {
+            return Err(Error::Other(format!(
+                "{address}: {} ended deploy's transaction itself (a COMMIT, ROLLBACK or END in it): what ran before that point may be committed, and the file was not recorded as applied; check the database by hand, then fix the file",
+                shown_path(&s.file.path)
+            )));
+        }
         tx.execute(
             "INSERT INTO public.deploy_migrations (version, name, checksum) VALUES ($1, $2, $3)",
             &[&s.file.version, &s.file.name, &s.file.checksum],
@@ -275,4 +525,112 @@ pub async fn apply(
         version: s.file.version.clone(),
         checksum: s.file.checksum.clone(),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let mut m = vec![kind];
+        m.extend(((payload.len() + 4) as u32).to_be_bytes());
+        m.extend(payload);
+        m
+    }
+
+    fn auth(code: u32) -> Vec<u8> {
+        message(b'R', &code.to_be_bytes())
+    }
+
+    /// Feeds the server's bytes one read at a time, split at every position.
+    fn feed(verified: bool, ssl_request: bool, bytes: &[u8]) -> io::Result<()> {
+        for split in 0..bytes.len() {
+            let mut g = Guard::new((), verified, ssl_request);
+            g.inspect(&bytes[..split])?;
+            g.inspect(&bytes[split..])?;
+        }
+        let mut g = Guard::new((), verified, ssl_request);
+        g.inspect(bytes)
+    }
+
+    #[test]
+    fn a_cleartext_request_is_refused_wherever_the_reads_split() {
+        let mut plain = b"N".to_vec();
+        plain.extend(auth(CLEARTEXT));
+        let e = feed(false, true, &plain).unwrap_err();
+        assert!(e.to_string().contains("in clear text"), "{e}");
+        // Inside verified TLS too.
+        assert!(feed(true, false, &auth(CLEARTEXT)).is_err());
+        // After a notice the server sent first.
+        let mut noticed = message(b'N', b"SNOTICE\0Mhello\0\0");
+        noticed.extend(auth(CLEARTEXT));
+        assert!(feed(true, false, &noticed).is_err());
+    }
+
+    #[test]
+    fn md5_only_to_a_verified_server() {
+        let mut md5 = auth(MD5);
+        md5.extend(b"salt");
+        assert!(feed(true, false, &md5).is_ok());
+        let e = feed(false, false, &md5).unwrap_err();
+        assert!(e.to_string().contains("MD5"), "{e}");
+    }
+
+    #[test]
+    fn scram_and_what_follows_authentication_pass() {
+        let mut ok = auth(10);
+        ok.extend(b"SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0");
+        ok.extend(auth(0));
+        // After AuthenticationOk nothing is watched, even bytes that look like a request.
+        ok.extend(auth(CLEARTEXT));
+        assert!(feed(false, false, &ok).is_ok());
+        // TLS accepted: the plain stream stops watching (the TLS layer's guard takes over).
+        let mut tls = b"S".to_vec();
+        tls.extend(auth(CLEARTEXT));
+        assert!(feed(false, true, &tls).is_ok());
+    }
+
+    #[test]
+    fn plain_tcp_only_for_loopback_or_when_asked() {
+        assert_eq!(
+            transport("db.x.rds.amazonaws.com", false, false),
+            Transport::Tls
+        );
+        assert_eq!(
+            transport("db.x.rds.amazonaws.com", false, true),
+            Transport::Tls
+        );
+        for h in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST",
+        ] {
+            assert_eq!(transport(h, true, false), Transport::TlsIfOffered, "{h}");
+        }
+        for h in [
+            "10.0.0.5",
+            "db.internal",
+            "localhost.example.com",
+            "0.0.0.0",
+        ] {
+            assert_eq!(transport(h, true, false), Transport::Tls, "{h}");
+            assert_eq!(transport(h, true, true), Transport::Plain, "{h}");
+        }
+    }
+
+    #[test]
+    fn the_built_in_bundle_holds_the_rds_authorities() {
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(RDS_CA_BUNDLE)
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, ignored) = roots.add_parsable_certificates(certs);
+        assert!(
+            added >= 100 && ignored == 0,
+            "{added} added, {ignored} ignored"
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! `db_instances.<id>.seed`), so the plan lists them as creates and they run after the instance.
 
 pub mod db;
+pub mod scan;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,36 @@ pub struct SqlFile {
     pub path: PathBuf,
     /// Hex SHA-256 of the file's bytes.
     pub checksum: String,
+    /// Why the file cannot run in one transaction (a `COMMIT` in it, a `VACUUM`), with its line.
+    pub refused: Option<String>,
+}
+
+/// A path as it may be printed: control characters (a newline, an escape sequence in a file
+/// name) are shown escaped, so a file name cannot forge or hide lines of deploy's output.
+pub fn shown_path(p: &Path) -> String {
+    escape_controls(&p.display().to_string())
+}
+
+fn escape_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Orders versions by number, so that `10000_x` comes after `9999_y`.
+fn number_key(version: &str) -> (usize, String) {
+    let num = version
+        .split('_')
+        .next()
+        .unwrap_or("")
+        .trim_start_matches('0');
+    (num.len(), num.to_string())
 }
 
 /// Where and how to connect, resolved as far as possible at plan time.
@@ -67,29 +98,40 @@ pub fn files(dir: &Path) -> Result<Vec<SqlFile>, String> {
         if !path.is_file() || fname.starts_with('.') {
             continue;
         }
+        // The name becomes an address and a row of deploy_migrations.
+        if fname.chars().any(char::is_control) {
+            return Err(format!(
+                "{}: a migration file name holds control characters ({}): rename it",
+                shown_path(dir),
+                escape_controls(&fname)
+            ));
+        }
         let Some(stem) = fname.strip_suffix(".sql") else {
             return Err(format!(
                 "{}: migration files must be named NNNN_name.sql (found {fname})",
-                dir.display()
+                shown_path(dir)
             ));
         };
         let (num, rest) = stem.split_once('_').unwrap_or((stem, ""));
         if num.len() < 4 || !num.chars().all(|c| c.is_ascii_digit()) || rest.is_empty() {
             return Err(format!(
                 "{}: migration files must be named NNNN_name.sql, e.g. 0001_create_users.sql (found {fname})",
-                dir.display()
+                shown_path(dir)
             ));
         }
         out.push(sql_file(&path, stem.to_string(), stem.to_string())?);
     }
-    out.sort_by(|a, b| a.version.cmp(&b.version));
+    out.sort_by(|a, b| {
+        number_key(&a.version)
+            .cmp(&number_key(&b.version))
+            .then_with(|| a.version.cmp(&b.version))
+    });
     for w in out.windows(2) {
-        let num = |f: &SqlFile| f.version.split('_').next().unwrap_or("").to_string();
-        if num(&w[0]) == num(&w[1]) {
+        if number_key(&w[0].version) == number_key(&w[1].version) {
             return Err(format!(
                 "{}: two migrations share the number {}: {} and {}",
-                dir.display(),
-                num(&w[0]),
+                shown_path(dir),
+                w[0].version.split('_').next().unwrap_or(""),
                 w[0].name,
                 w[1].name
             ));
@@ -99,12 +141,23 @@ pub fn files(dir: &Path) -> Result<Vec<SqlFile>, String> {
 }
 
 fn sql_file(path: &Path, version: String, name: String) -> Result<SqlFile, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", shown_path(path)))?;
+    let refused = scan::refused(&String::from_utf8_lossy(&bytes)).map(|r| {
+        format!(
+            "{}:{}: `{}`: {}; put it in a file of its own outside deploy, or remove it (deploy runs each file in one transaction and commits it itself)",
+            shown_path(path),
+            r.line,
+            r.statement,
+            r.why
+        )
+    });
     Ok(SqlFile {
         version,
         name,
         path: path.to_path_buf(),
         checksum: crate::stack::hex(&Sha256::digest(&bytes)),
+        refused,
     })
 }
 
@@ -223,11 +276,18 @@ pub fn diff(
     }
     match observed {
         None => {
+            if let Some(r) = &s.file.refused {
+                return Err(PlanError {
+                    address: address.into(),
+                    pos: s.pos,
+                    message: r.clone(),
+                });
+            }
             let mut c = Change::new(address, Action::Create);
             c.fields.push(FieldChange {
                 path: "file".into(),
                 before: Shown::Absent,
-                after: Shown::value(s.file.path.display()),
+                after: Shown::value(shown_path(&s.file.path)),
                 forces_replacement: false,
             });
             c.fields.push(FieldChange {
@@ -244,7 +304,7 @@ pub fn diff(
             pos: s.pos,
             message: format!(
                 "{} was edited after it was applied (applied checksum {}, file now {}): restore the file and put the change in a new migration",
-                s.file.path.display(),
+                shown_path(&s.file.path),
                 &o.checksum[..12.min(o.checksum.len())],
                 &s.file.checksum[..12]
             ),
@@ -264,6 +324,7 @@ mod tests {
                 name: "0001_init".into(),
                 path: "sql/migrations/0001_init.sql".into(),
                 checksum: checksum.into(),
+                refused: None,
             },
             seed: false,
             conn: Conn {
@@ -318,5 +379,60 @@ mod tests {
         std::fs::remove_file(d.path().join("0002_c.sql")).unwrap();
         std::fs::write(d.path().join("notes.txt"), "x").unwrap();
         assert!(files(d.path()).unwrap_err().contains("NNNN_name.sql"));
+    }
+
+    #[test]
+    fn versions_are_ordered_by_number() {
+        let d = tempfile::tempdir().unwrap();
+        for f in [
+            "10000_late.sql",
+            "9999_early.sql",
+            "0002_b.sql",
+            "100001_later.sql",
+        ] {
+            std::fs::write(d.path().join(f), "select 1;").unwrap();
+        }
+        let fs = files(d.path()).unwrap();
+        assert_eq!(
+            fs.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            vec!["0002_b", "9999_early", "10000_late", "100001_later"]
+        );
+        // The same number written with more zeros is the same number.
+        std::fs::write(d.path().join("00002_c.sql"), "select 1;").unwrap();
+        assert!(files(d.path()).unwrap_err().contains("share the number"),);
+    }
+
+    #[test]
+    fn control_characters_in_names_are_escaped() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("0001_a\u{1b}[2K\nok.sql"), "select 1;").unwrap();
+        let e = files(d.path()).unwrap_err();
+        assert!(e.contains("0001_a\\u{1b}[2K\\nok.sql"), "{e}");
+        assert!(!e.contains('\n') && !e.contains('\u{1b}'), "{e}");
+        assert_eq!(shown_path(Path::new("a\rb/c.sql")), "a\\rb/c.sql");
+    }
+
+    #[test]
+    fn a_file_that_ends_the_transaction_is_a_plan_error_with_its_line() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("0001_a.sql"),
+            "CREATE TABLE t (id int);\nCOMMIT;\nDROP TABLE nope;\n",
+        )
+        .unwrap();
+        let f = files(d.path()).unwrap().remove(0);
+        let mut s = spec("aaaaaaaaaaaaaaaa");
+        s.file = f;
+        let e = diff("a", Some(&s), None).unwrap_err();
+        assert!(
+            e.message.contains("0001_a.sql:2: `COMMIT`"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("ends deploy's transaction"),
+            "{}",
+            e.message
+        );
     }
 }
