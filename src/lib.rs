@@ -27,6 +27,8 @@ pub mod engine;
 pub mod error;
 pub mod logging;
 pub mod plan;
+pub mod progress;
+pub mod provider;
 pub mod public_ip;
 pub mod redact;
 pub mod resources;
