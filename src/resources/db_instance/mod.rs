@@ -138,7 +138,7 @@ pub struct Observed {
     pub multi_az: bool,
     pub publicly_accessible: bool,
     pub backup_retention_days: i32,
-    /// `None` when AWS did not report it (moto never does; real RDS always does).
+    /// `None` when the API did not report it (real RDS always does; moto never does).
     pub performance_insights_enabled: Option<bool>,
     pub performance_insights_retention: Option<i32>,
     pub deletion_protection: bool,
@@ -517,9 +517,10 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
         }
     }
     if let Some(pi) = s.performance_insights {
-        // Only what AWS reported is compared. moto never reports PerformanceInsightsEnabled (and
-        // the retention only after a modify); real RDS always reports both. Diffing a missing
-        // value would be a change that never converges.
+        // Only what the API reported is compared: the fields are optional in DescribeDBInstances'
+        // model. Real RDS always reports both, so on AWS this compares them every time; an
+        // implementation that omits one (moto does) cannot show drift on it, rather than showing
+        // a change that no write could ever make converge.
         let mut changed = false;
         if let Some(live) = o.performance_insights_enabled
             && live != pi.enabled

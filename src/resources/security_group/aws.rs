@@ -278,8 +278,11 @@ fn declared_permissions(
         .collect()
 }
 
-/// Some EC2 implementations (moto) omit the description of group-referencing rules in
-/// DescribeSecurityGroupRules while DescribeSecurityGroups has it; find it there.
+/// The description of a group-referencing rule from DescribeSecurityGroups (already read), when
+/// DescribeSecurityGroupRules gave none. Both describe the same rule, so this is right on AWS too:
+/// AWS reports the description in both (this never changes the answer there), and a rule without
+/// one has none in either. moto omits it only in DescribeSecurityGroupRules; without this, its
+/// rules would plan as revoke-and-add forever.
 fn description_from_permissions(
     g: &SecurityGroup,
     r: &aws_sdk_ec2::types::SecurityGroupRule,
