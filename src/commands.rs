@@ -9,12 +9,12 @@ use crate::aws::{AwsOptions, Clients};
 use crate::cli::{Cli, Command, OutputFormat};
 use crate::engine::execute::{Report, execute};
 use crate::engine::poll_interval;
-use crate::progress::Progress;
-use crate::provider::aws::AwsProvider;
-use crate::provider::{Live, Provider, Scope};
 use crate::error::{Error, Result};
 use crate::plan::build::{Input, Planned, plan};
 use crate::plan::render::{Style, render};
+use crate::progress::Progress;
+use crate::provider::aws::AwsProvider;
+use crate::provider::{Live, Provider, Scope};
 use crate::stack::{self, Stack, Template};
 
 /// What the process should exit with.

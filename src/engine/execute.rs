@@ -220,9 +220,7 @@ async fn run_step<P: Provider>(
             })
             .await
         }
-        (Action::Replace, Some(spec), Some(observed)) => {
-            replace(apply, key, spec, observed).await
-        }
+        (Action::Replace, Some(spec), Some(observed)) => replace(apply, key, spec, observed).await,
         (action, spec, observed) => Err(Error::Other(format!(
             "{address}: internal error: a {action:?} with{} a spec and with{} a live resource",
             if spec.is_some() { "" } else { "out" },

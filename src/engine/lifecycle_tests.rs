@@ -100,7 +100,10 @@ async fn steps_start_when_what_they_need_is_done_and_not_before() {
     // Both groups at once; the rule needs both, so it waits for the slower one.
     assert_eq!(fake.time_of("start create security_groups.app"), 0);
     assert_eq!(fake.time_of("start create security_groups.db"), 0);
-    assert_eq!(fake.time_of("start create security_groups.db.ingress.APP"), 10_000);
+    assert_eq!(
+        fake.time_of("start create security_groups.db.ingress.APP"),
+        10_000
+    );
     // The rule was created with the ids the groups got at apply.
     let Some(Observed::Rule(rule)) = fake.get("security_groups.db.ingress.APP") else {
         panic!("no rule")
@@ -131,7 +134,10 @@ async fn a_failure_stops_new_work_and_lets_running_steps_finish() {
     // db was running when app failed: it finished, and is reported done.
     assert_eq!(r.done, vec!["security_groups.db".to_string()]);
     assert_eq!(fake.time_of("end create security_groups.db"), 5_000);
-    assert_eq!(r.not_started, vec!["security_groups.db.ingress.APP".to_string()]);
+    assert_eq!(
+        r.not_started,
+        vec!["security_groups.db.ingress.APP".to_string()]
+    );
     assert!(
         !fake
             .log()
@@ -235,12 +241,19 @@ async fn a_replace_of_a_layer_publishes_a_new_version_and_deletes_nothing() {
     fake.clear_log();
     let s = app_stack(dir.path(), "v = 2\n");
     let layer = "functions.app-fn.layer.lib";
-    assert!(pending(&fake, &s).await.contains(&(layer.to_string(), Action::Replace)));
+    assert!(
+        pending(&fake, &s)
+            .await
+            .contains(&(layer.to_string(), Action::Replace))
+    );
     let r = apply(&fake, &s).await;
     assert!(r.ok(), "{r:?}");
     let lines: Vec<String> = fake.log().into_iter().map(|(_, l)| l).collect();
     assert!(lines.contains(&format!("end create {layer}")));
-    assert!(!lines.contains(&format!("start delete {layer}")), "{lines:#?}");
+    assert!(
+        !lines.contains(&format!("start delete {layer}")),
+        "{lines:#?}"
+    );
     let Some(Observed::Layer(l)) = fake.get(layer) else {
         panic!()
     };
@@ -305,8 +318,16 @@ async fn a_rerun_while_the_instance_is_still_creating_waits_for_its_address() {
         ..ready.clone()
     };
     let db = "db_instances.app-db";
-    fake.put(db, Key::DbInstance("app-db".into()), Observed::DbInstance(creating));
-    fake.ready_after(db, Duration::from_secs(300), Observed::DbInstance(ready.clone()));
+    fake.put(
+        db,
+        Key::DbInstance("app-db".into()),
+        Observed::DbInstance(creating),
+    );
+    fake.ready_after(
+        db,
+        Duration::from_secs(300),
+        Observed::DbInstance(ready.clone()),
+    );
 
     // The instance itself is as declared: no step of its own.
     let plan = pending(&fake, &s).await;

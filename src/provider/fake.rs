@@ -203,9 +203,7 @@ impl Provider for FakeProvider {
                 self.state.borrow_mut().account.remove(address);
                 Ok(None)
             }
-            Op::Create { spec, existing } => {
-                self.realise(scope, address, spec, existing).map(Some)
-            }
+            Op::Create { spec, existing } => self.realise(scope, address, spec, existing).map(Some),
             Op::Update { spec, observed, .. } | Op::Adopt { spec, observed, .. } => {
                 self.realise(scope, address, spec, Some(observed)).map(Some)
             }

@@ -74,7 +74,8 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
             security_group::NodeSpec::Rule(s) => Spec::Rule(s),
         },
         Key::DbInstance(_) => Spec::DbInstance(db_instance::spec(stack, key, r, env)),
-        Key::Role(_) | Key::Layer(_) | Key::Function(_) => match function::spec(stack, key, r, env) {
+        Key::Role(_) | Key::Layer(_) | Key::Function(_) => match function::spec(stack, key, r, env)
+        {
             function::NodeSpec::Role(s) => Spec::Role(s),
             function::NodeSpec::Layer(s) => Spec::Layer(s),
             function::NodeSpec::Function(s) => Spec::Function(s),

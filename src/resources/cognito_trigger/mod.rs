@@ -14,8 +14,7 @@ use std::collections::BTreeSet;
 use crate::plan::{Action, Change, Diff, PlanError};
 use crate::resources::core::cognito::{Edits, PoolDescription, Pools};
 use crate::resources::core::{
-    Key, LiveEnv, NodeDef, PoolSummary, ReplacePolicy, function_address, owned_change,
-    pool_address,
+    Key, LiveEnv, NodeDef, PoolSummary, ReplacePolicy, function_address, owned_change, pool_address,
 };
 use crate::stack::{FunctionRef, PoolRef, Pos, Resolver, Stack, TRIGGER_EVENTS, Trigger};
 use crate::value::{Shown, Text};
@@ -79,7 +78,6 @@ pub fn field_of(event: &str) -> &'static str {
         .map(|(_, f)| *f)
         .unwrap_or_else(|| unreachable!("validated event {event}"))
 }
-
 
 /// A slot is set in place (the permission first): a trigger is never replaced; were it, the
 /// slot would be cleared first.
@@ -438,7 +436,9 @@ mod tests {
 
     use super::*;
     use crate::resources::core::cognito::tests::rich_pool;
-    use crate::resources::core::cognito::{LambdaConfig, PoolSettings, statement_id, update_request};
+    use crate::resources::core::cognito::{
+        LambdaConfig, PoolSettings, statement_id, update_request,
+    };
     use crate::stack::STACK_TAG;
 
     const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:mine";

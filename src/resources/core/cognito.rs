@@ -784,5 +784,4 @@ pub(crate) mod tests {
             vec!["policies", "mfa_configuration", "tags", "lambda_config"]
         );
     }
-
 }

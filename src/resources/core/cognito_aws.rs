@@ -52,11 +52,7 @@ fn s<T: AsRef<str>>(v: &Option<T>) -> Option<String> {
 }
 
 /// DescribeUserPool's answer in our own types, losing nothing UpdateUserPool can take.
-pub fn normalise(
-    p: &t::UserPoolType,
-    region: &str,
-    account: Option<&str>,
-) -> PoolDescription {
+pub fn normalise(p: &t::UserPoolType, region: &str, account: Option<&str>) -> PoolDescription {
     let id = p.id.clone().unwrap_or_default();
     let arn = p.arn.clone().unwrap_or_else(|| {
         // Only reachable on an API that omits Arn; the pool's region is the client's.

@@ -111,7 +111,9 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
             continue;
         };
         match tagged.get(name) {
-            Some(tags) => found.functions.push(function_found(observed_of!(c, true, tags.clone()))),
+            Some(tags) => found
+                .functions
+                .push(function_found(observed_of!(c, true, tags.clone()))),
             None if stack.functions.contains_key(name) => adopt.push(c),
             None => {}
         }
@@ -124,7 +126,9 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
     .await?;
     for (c, tags) in adopt.into_iter().zip(adopt_tags) {
         let owned = tags.get(STACK_TAG) == Some(&stack.name);
-        found.functions.push(function_found(observed_of!(c, owned, tags)));
+        found
+            .functions
+            .push(function_found(observed_of!(c, owned, tags)));
     }
 
     let path = role_path(&stack.name);

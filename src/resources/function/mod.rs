@@ -933,7 +933,8 @@ functions:
     fn specs_resolve_references() {
         let (_d, st) = stack();
         let mut r = Resolver::default();
-        let NodeSpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env()) else {
+        let NodeSpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env())
+        else {
             panic!()
         };
         assert!(
@@ -968,7 +969,8 @@ functions:
             vec![("id", Some("sg-9".into()))],
         );
         r.set("db_instances.db", vec![("address", Some("db.host".into()))]);
-        let NodeSpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env()) else {
+        let NodeSpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env())
+        else {
             panic!()
         };
         assert_eq!(s.role, Text::known("arn:role"));
@@ -980,7 +982,8 @@ functions:
         );
         assert!(s.environment["URL"].is_secret());
         // b-fn finds the shared layer under a-fn.
-        let NodeSpec::Function(b) = spec(&st, &Key::Function("b-fn".into()), &r, &live_env()) else {
+        let NodeSpec::Function(b) = spec(&st, &Key::Function("b-fn".into()), &r, &live_env())
+        else {
             panic!()
         };
         assert_eq!(b.layers, [Text::known("arn:layer:shared:2")]);

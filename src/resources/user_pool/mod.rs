@@ -6,8 +6,8 @@ pub mod aws;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
-pub use crate::resources::core::pool_address as address;
 use crate::resources::core::cognito::PoolDescription;
+pub use crate::resources::core::pool_address as address;
 use crate::resources::core::{
     Key, LiveEnv, NodeDef, ReplacePolicy, owned_change, stack_tags, tag_diff,
 };
