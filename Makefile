@@ -7,7 +7,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LAYER_DIR ?= build/layers/psycopg2
 
-.PHONY: help venv layer build test demo fmt fmt-check lint clippy clean distclean
+.PHONY: help venv layer build test demo fmt fmt-check lint clippy cycles clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,7 +36,10 @@ fmt-check: ## check the Rust formatting
 clippy: ## cargo clippy, warnings are errors
 	$(CARGO) clippy --all-targets -- -D warnings
 
-lint: fmt-check clippy ## fmt-check + clippy
+cycles: ## fail when the use graph between files of src/ has a cycle
+	scripts/check-module-cycles
+
+lint: fmt-check clippy cycles ## fmt-check + clippy + module cycle check
 
 clean: ## remove .venv, build/ and the test PostgreSQL (keeps cargo's target/: see distclean)
 	@if [[ -d target/pg && -f scripts/pg-stop.sh ]]; then bash scripts/pg-stop.sh target/pg || true; fi

@@ -8,11 +8,13 @@ use std::time::Duration;
 use crate::aws::{AwsOptions, Clients};
 use crate::cli::{Cli, Command, OutputFormat};
 use crate::engine::execute::{Report, execute};
-use crate::engine::observe::{Live, observe};
-use crate::engine::{Ctx, Progress, poll_interval};
+use crate::engine::poll_interval;
 use crate::error::{Error, Result};
 use crate::plan::build::{Input, Planned, plan};
 use crate::plan::render::{Style, render};
+use crate::progress::Progress;
+use crate::provider::aws::AwsProvider;
+use crate::provider::{Live, Provider, Scope};
 use crate::stack::{self, Stack, Template};
 
 /// `print!` through the secret scrubber: the plan goes to stdout and must not leak a secret
@@ -279,13 +281,24 @@ impl Session {
             None
         };
         let clients = Clients::new(aws, stack.region.as_deref()).await?;
-        let live = observe(&clients, stack, db_endpoints).await?;
+        let progress = Progress::default();
+        let live = Session::provider(&clients, &progress)
+            .read(stack, db_endpoints)
+            .await?;
         Ok(Session {
             clients,
             live,
             public_ip,
-            progress: Progress::default(),
+            progress,
         })
+    }
+
+    fn provider<'a>(clients: &'a Clients, progress: &'a Progress) -> AwsProvider<'a> {
+        AwsProvider {
+            clients,
+            progress,
+            poll: poll_interval(Duration::from_secs(10)),
+        }
     }
 
     fn plan(&self, stack: &Stack, destroy: bool) -> Result<Planned> {
@@ -303,14 +316,19 @@ impl Session {
     }
 
     async fn execute(&self, stack: &Stack, planned: Planned) -> Report {
-        let ctx = Ctx {
-            clients: &self.clients,
+        let scope = Scope {
             stack,
             env: &self.live.env,
-            progress: &self.progress,
-            poll: poll_interval(Duration::from_secs(10)),
         };
-        execute(&ctx, planned.steps, planned.resolver).await
+        execute(
+            &Session::provider(&self.clients, &self.progress),
+            scope,
+            &self.progress,
+            planned.steps,
+            planned.resolver,
+            &self.live.found,
+        )
+        .await
     }
 
     fn log_calls(&self) {

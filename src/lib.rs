@@ -3,18 +3,35 @@
 //! Data flows one way:
 //!
 //! ```text
-//! stack.yaml --stack::load--> Stack            (strict parse, interpolation, checks; no AWS)
-//! AWS --engine::observe--> Live { env, found }  (batched reads per kind, in resources/*/aws.rs)
-//! (Stack, Live) --plan::build::plan--> Planned  (pure: specs, diffs, dependency order)
-//! Planned --plan::render--> text                (pure)
-//! Planned --engine::execute--> Report           (the only place that sequences writes)
+//! stack.yaml --stack::load--> Stack               (strict parse, interpolation, checks; no AWS)
+//! AWS --Provider::read--> Live { env, found }      (batched reads per kind, in resources/*/aws.rs)
+//! (Stack, Live) --plan::build::plan--> Planned     (pure: specs, diffs, dependency order)
+//! Planned --plan::render--> text                   (pure)
+//! Planned --engine::execute--> Report              (the only place that sequences writes,
+//!                                                   each through Provider::apply / wait_for)
+//! ```
+//!
+//! Modules depend downwards only (`scripts/check-module-cycles` fails on a cycle between files):
+//!
+//! ```text
+//! commands, cli                the command line, thin over the rest
+//! engine                       executes a plan through a Provider; lifecycle-tested on a fake
+//! provider                     the trait; aws.rs implements it by dispatching to the kinds
+//! plan::build                  the planner, over the dispatch
+//! resources (mod.rs)           dispatch over kinds: Spec/Observed enums, nodes, spec, diff,
+//!                              replace policies
+//! resources::<kind>            one folder per kind: pure mod.rs, aws.rs adapter (create, update,
+//!                              delete; the engine turns a Replace into those by the kind's policy)
+//! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx, addresses,
+//!                              ownership/tag diff helpers, the Adapter trait, the Cognito pool
+//!                              model and its read-modify-write
+//! plan (mod.rs), stack, value, progress, redact, aws, error
 //! ```
 //!
 //! - [`stack`]: the file's model; `stack::yaml` is the one module that knows the YAML parser.
-//! - [`resources`]: one folder per kind. `mod.rs` is pure (spec, observed, diff, unit tests);
-//!   `aws.rs` holds that kind's AWS calls (observe, apply one change, wait for readiness).
+//! - [`resources`]: the kinds over [`resources::core`]; a kind never uses another kind's items.
 //! - [`plan`]: the plan as a value, the graph, the planner and the renderer.
-//! - [`engine`]: reading the account, executing a plan with bounded parallelism, progress.
+//! - [`provider`]: the boundary to AWS; [`engine`]: executing a plan with bounded parallelism.
 //! - [`commands`] and [`cli`]: the command line, thin over the rest.
 //! - [`redact`] and [`value`]: secrets are typed (`Text`), masked in plans (`Shown`), and scrubbed
 //!   from every log line and error as a last line of defence.
@@ -27,6 +44,8 @@ pub mod engine;
 pub mod error;
 pub mod logging;
 pub mod plan;
+pub mod progress;
+pub mod provider;
 pub mod public_ip;
 pub mod redact;
 pub mod resources;

@@ -1,16 +1,23 @@
 //! Executing a plan: steps start as soon as the steps they wait for are done, up to a bound of
 //! concurrent steps. A failure stops new work, lets running steps finish, and reports what was done
 //! and what was not; a rerun plans again from live state and continues from there.
+//!
+//! A step may also reference an attribute of a node that has no step of its own but whose
+//! attribute is not known yet (a rerun finds the db instance an interrupted apply created still
+//! `creating`, with no address): the step then waits for it through the provider first.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Ctx;
+use futures::StreamExt;
+use futures::future::LocalBoxFuture;
+use futures::stream::FuturesUnordered;
+
 use crate::error::{Error, Result};
+use crate::plan::Action;
 use crate::plan::build::Step;
-use crate::resources::{
-    self, Key, Observed, Spec, as_variant, cognito_trigger, db_instance, function, security_group,
-    user_pool,
-};
+use crate::progress::Progress;
+use crate::provider::{Op, Provider, Scope};
+use crate::resources::{self, Found, Key, Observed, ReplacePolicy, Spec};
 use crate::stack::Resolver;
 
 /// At most this many steps at once; AWS throttles bursts and the user reads the output.
@@ -31,58 +38,116 @@ impl Report {
     }
 }
 
-pub async fn execute(ctx: &Ctx<'_>, steps: Vec<Step>, mut resolver: Resolver) -> Report {
+/// What finished: a step, or a wait for the attributes of a node without a step.
+enum Finished {
+    Step(String, Result<Option<Observed>>),
+    Wait(String, Result<Observed>),
+}
+
+/// Runs `steps` (in a valid order, from the planner) through `provider`. `found`: the live nodes
+/// the plan was made from, for waiting on those without a step.
+pub async fn execute<P: Provider>(
+    provider: &P,
+    scope: Scope<'_>,
+    progress: &Progress,
+    steps: Vec<Step>,
+    mut resolver: Resolver,
+    found: &[Found],
+) -> Report {
     let addresses: BTreeSet<String> = steps.iter().map(|s| s.address.clone()).collect();
+    let found: BTreeMap<&str, &Found> = found.iter().map(|f| (f.address.as_str(), f)).collect();
     let mut pending: BTreeMap<String, Step> =
         steps.into_iter().map(|s| (s.address.clone(), s)).collect();
     let mut done: BTreeSet<String> = BTreeSet::new();
+    // Nodes without a step whose attributes were waited for; and those being waited for.
+    let mut settled: BTreeSet<String> = BTreeSet::new();
+    let mut waiting: BTreeSet<String> = BTreeSet::new();
     let mut report = Report::default();
     let mut stopping = false;
 
-    // Adapters borrow the context, which cannot move into spawned tasks; run them as local
-    // futures polled together instead.
-    let mut futures = futures::stream::FuturesUnordered::new();
+    // The provider borrows the context, which cannot move into spawned tasks; run its futures
+    // as local futures polled together instead.
+    let mut running: FuturesUnordered<LocalBoxFuture<'_, Finished>> = FuturesUnordered::new();
     loop {
         if !stopping {
-            let ready: Vec<String> = pending
-                .values()
-                .filter(|s| {
-                    s.after
-                        .iter()
-                        .all(|a| !addresses.contains(a) || done.contains(a))
-                })
-                .map(|s| s.address.clone())
-                .collect();
+            let mut ready = Vec::new();
+            let mut to_wait = BTreeSet::new();
+            for s in pending.values() {
+                let mut blocked = false;
+                for a in &s.after {
+                    if addresses.contains(a) {
+                        blocked |= !done.contains(a);
+                    } else if !settled.contains(a)
+                        && found.contains_key(a.as_str())
+                        && !unknown_attrs(&resolver, a).is_empty()
+                    {
+                        blocked = true;
+                        to_wait.insert(a.clone());
+                    }
+                }
+                if !blocked {
+                    ready.push(s.address.clone());
+                }
+            }
+            for dep in to_wait {
+                if running.len() >= MAX_PARALLEL || waiting.contains(&dep) {
+                    continue;
+                }
+                let f = found[dep.as_str()];
+                let attrs = unknown_attrs(&resolver, &dep);
+                waiting.insert(dep.clone());
+                running.push(Box::pin(async move {
+                    let names: Vec<&str> = attrs.iter().map(String::as_str).collect();
+                    let r = provider
+                        .wait_for(scope, &f.address, &f.key, &f.observed, &names)
+                        .await;
+                    Finished::Wait(f.address.clone(), r)
+                }));
+            }
             for addr in ready {
-                if futures.len() >= MAX_PARALLEL {
+                if running.len() >= MAX_PARALLEL {
                     break;
                 }
                 let step = pending.remove(&addr).expect("ready step");
                 let spec = step
                     .desired
-                    .then(|| resources::spec(ctx.stack, &step.key, &resolver, ctx.env));
-                futures.push(run_step(ctx, step, spec));
+                    .then(|| resources::spec(scope.stack, &step.key, &resolver, scope.env));
+                running.push(Box::pin(async move {
+                    let address = step.address.clone();
+                    let r = run_step(provider, scope, progress, step, spec).await;
+                    Finished::Step(address, r)
+                }));
             }
         }
-        use futures::StreamExt;
-        let Some((addr, result)) = futures.next().await else {
+        let Some(finished) = running.next().await else {
             break;
         };
-        match result {
-            Ok(observed) => {
+        match finished {
+            Finished::Step(addr, Ok(observed)) => {
                 if let Some(o) = &observed {
                     resolver.set(&addr, o.attrs());
                 }
                 done.insert(addr.clone());
                 report.done.push(addr);
             }
-            Err(e) => {
-                let msg = e.to_string();
-                let msg = msg
-                    .strip_prefix(&format!("{addr}: "))
-                    .unwrap_or(&msg)
-                    .to_string();
-                ctx.progress.line(&addr, format!("failed: {msg}"));
+            Finished::Wait(addr, Ok(observed)) => {
+                resolver.set(&addr, observed.attrs());
+                waiting.remove(&addr);
+                let still = unknown_attrs(&resolver, &addr);
+                if still.is_empty() {
+                    settled.insert(addr);
+                } else {
+                    let e = Error::Other(format!(
+                        "{addr}: {} still unknown after waiting for it",
+                        still.join(", ")
+                    ));
+                    progress.line(&addr, format!("failed: {}", message(&addr, &e)));
+                    report.failed.push((addr, e));
+                    stopping = true;
+                }
+            }
+            Finished::Step(addr, Err(e)) | Finished::Wait(addr, Err(e)) => {
+                progress.line(&addr, format!("failed: {}", message(&addr, &e)));
                 report.failed.push((addr, e));
                 stopping = true;
             }
@@ -93,111 +158,116 @@ pub async fn execute(ctx: &Ctx<'_>, steps: Vec<Step>, mut resolver: Resolver) ->
     report
 }
 
-async fn run_step(
-    ctx: &Ctx<'_>,
-    step: Step,
-    spec: Option<Spec>,
-) -> (String, Result<Option<Observed>>) {
-    let address = step.address.clone();
-    // Re-diff with the attributes now known (ids of groups just created, the db address): what
-    // was "(known after apply)" in the plan is concrete now, and may even turn out unchanged.
-    let change = match resources::diff(&address, spec.as_ref(), step.observed.as_ref()) {
-        Ok(Some(c)) => c,
-        Ok(None) => return (address, Ok(step.observed)),
-        Err(e) => {
-            return (
-                address.clone(),
-                Err(Error::Other(format!("{address}: {}", e.message))),
-            );
-        }
-    };
-    ctx.progress
-        .line(&address, format!("{}...", verb(&change.action)));
-    use Observed as O;
-    use Spec as S;
-    let (s, o) = (spec.as_ref(), step.observed.as_ref());
-    let result = match &step.key {
-        Key::Group(_) => {
-            security_group::aws::apply_group(
-                ctx,
-                &address,
-                as_variant!(s, S::Group),
-                as_variant!(o, O::Group),
-                &change,
-            )
-            .await
-        }
-        Key::Rule { .. } => {
-            security_group::aws::apply_rule(
-                ctx,
-                &address,
-                as_variant!(s, S::Rule),
-                as_variant!(o, O::Rule),
-                &change,
-            )
-            .await
-        }
-        Key::DbInstance(_) => {
-            let (s, o) = (as_variant!(s, S::DbInstance), as_variant!(o, O::DbInstance));
-            db_instance::aws::apply(ctx, &address, s, o, &change).await
-        }
-        Key::Role(_) => {
-            function::aws::apply_role(
-                ctx,
-                &address,
-                as_variant!(s, S::Role),
-                as_variant!(o, O::Role),
-                &change,
-            )
-            .await
-        }
-        Key::Layer(_) => {
-            function::aws::apply_layer(
-                ctx,
-                &address,
-                as_variant!(s, S::Layer),
-                as_variant!(o, O::Layer),
-                &change,
-            )
-            .await
-        }
-        Key::Function(_) => {
-            function::aws::apply(
-                ctx,
-                &address,
-                as_variant!(s, S::Function),
-                as_variant!(o, O::Function),
-                &change,
-            )
-            .await
-        }
-        Key::UserPool(_) => {
-            user_pool::aws::apply(
-                ctx,
-                &address,
-                as_variant!(s, S::UserPool),
-                as_variant!(o, O::UserPool),
-                &change,
-            )
-            .await
-        }
-        Key::Trigger { .. } => {
-            let (s, o) = (as_variant!(s, S::Trigger), as_variant!(o, O::Trigger));
-            cognito_trigger::aws::apply(ctx, &address, s, o, &change).await
-        }
-        Key::Migration { .. } | Key::Seed(_) => {
-            resources::migration::db::apply(ctx, &address, as_variant!(s, S::Migration), &change)
-                .await
-        }
-    };
-    if result.is_ok() {
-        ctx.progress.line(&address, past(&change.action));
-    }
-    (address, result)
+/// The error's message without the address it starts with (the line already names it).
+fn message(addr: &str, e: &Error) -> String {
+    let msg = e.to_string();
+    msg.strip_prefix(&format!("{addr}: "))
+        .unwrap_or(&msg)
+        .to_string()
 }
 
-fn past(a: &crate::plan::Action) -> &'static str {
-    use crate::plan::Action;
+/// The attributes of `address` the resolver has marked unknown.
+fn unknown_attrs(resolver: &Resolver, address: &str) -> Vec<String> {
+    let prefix = format!("{address}.");
+    resolver
+        .outputs
+        .iter()
+        .filter(|(k, v)| v.is_none() && k.starts_with(&prefix))
+        .map(|(k, _)| k[prefix.len()..].to_string())
+        .collect()
+}
+
+async fn run_step<P: Provider>(
+    provider: &P,
+    scope: Scope<'_>,
+    progress: &Progress,
+    step: Step,
+    spec: Option<Spec>,
+) -> Result<Option<Observed>> {
+    let address = step.address.as_str();
+    // Re-diff with the attributes now known (ids of groups just created, the db address): what
+    // was "(known after apply)" in the plan is concrete now, and may even turn out unchanged.
+    let change = match resources::diff(address, spec.as_ref(), step.observed.as_ref()) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Ok(step.observed),
+        Err(e) => return Err(Error::Other(format!("{address}: {}", e.message))),
+    };
+    progress.line(address, format!("{}...", verb(&change.action)));
+    let (key, observed) = (&step.key, step.observed.as_ref());
+    let apply = |op| provider.apply(scope, address, key, op);
+    let result = match (change.action, spec.as_ref(), observed) {
+        (Action::Create, Some(spec), existing) => apply(Op::Create { spec, existing }).await,
+        (Action::Update, Some(spec), Some(observed)) => {
+            apply(Op::Update {
+                spec,
+                observed,
+                change: &change,
+            })
+            .await
+        }
+        (Action::Adopt, Some(spec), Some(observed)) => {
+            apply(Op::Adopt {
+                spec,
+                observed,
+                change: &change,
+            })
+            .await
+        }
+        (Action::Delete, _, Some(observed)) => {
+            apply(Op::Delete {
+                observed,
+                replacing: None,
+            })
+            .await
+        }
+        (Action::Replace, Some(spec), Some(observed)) => replace(apply, key, spec, observed).await,
+        (action, spec, observed) => Err(Error::Other(format!(
+            "{address}: internal error: a {action:?} with{} a spec and with{} a live resource",
+            if spec.is_some() { "" } else { "out" },
+            if observed.is_some() { "" } else { "out" },
+        ))),
+    };
+    if result.is_ok() {
+        progress.line(address, past(&change.action));
+    }
+    result
+}
+
+/// A replace, in the order the kind's policy asks for.
+async fn replace<'a, F, Fut>(
+    apply: F,
+    key: &Key,
+    spec: &'a Spec,
+    observed: &'a Observed,
+) -> Result<Option<Observed>>
+where
+    F: Fn(Op<'a>) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Observed>>>,
+{
+    match resources::replace_policy(key) {
+        ReplacePolicy::DeleteBeforeCreate => {
+            apply(Op::Delete {
+                observed,
+                replacing: Some(spec),
+            })
+            .await?;
+            apply(Op::Create {
+                spec,
+                existing: None,
+            })
+            .await
+        }
+        ReplacePolicy::CreateOnly => {
+            apply(Op::Create {
+                spec,
+                existing: Some(observed),
+            })
+            .await
+        }
+    }
+}
+
+fn past(a: &Action) -> &'static str {
     match a {
         Action::Create => "created",
         Action::Update => "updated",
@@ -207,8 +277,7 @@ fn past(a: &crate::plan::Action) -> &'static str {
     }
 }
 
-fn verb(a: &crate::plan::Action) -> &'static str {
-    use crate::plan::Action;
+fn verb(a: &Action) -> &'static str {
     match a {
         Action::Create => "creating",
         Action::Update => "updating",

@@ -1,6 +1,7 @@
-//! The resource kinds, one folder each. Every folder has a pure `mod.rs` (desired spec, observed
-//! state, diff; no AWS types) and an `aws.rs` adapter (read live state in batches, apply one
-//! change). This module only dispatches between them.
+//! The resource kinds, one folder each, over the shared model in [`core`]. Every folder has a pure
+//! `mod.rs` (desired spec, observed state, diff; no AWS types) and an `aws.rs` adapter (read live
+//! state in batches; create, update, delete). This module sits above the kinds and only dispatches
+//! between them: the `Spec`/`Observed` enums, the nodes, specs, diffs and replace policies.
 //!
 //! A *node* is one unit the engine orders and executes: a security group, one of its rules, a db
 //! instance, a function's role, a layer, a function, a user pool, a trigger.
@@ -12,68 +13,15 @@ pub mod migration;
 pub mod security_group;
 pub mod user_pool;
 
+pub mod core;
+
 use crate::plan::{Change, PlanError};
 use crate::stack::{Resolver, Stack};
 
-/// Which node, with the names needed to find its entry in the stack file.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Key {
-    Group(String),
-    Rule {
-        group: String,
-        description: String,
-    },
-    DbInstance(String),
-    /// The `auto` role of a function (by function name).
-    Role(String),
-    /// A layer published from a folder (by layer name).
-    Layer(String),
-    Function(String),
-    UserPool(String),
-    /// A trigger slot: the pool label as written (or found) and the event spelling of the file.
-    Trigger {
-        pool: String,
-        event: String,
-    },
-    /// One SQL migration file of a db instance (by file stem).
-    Migration {
-        db: String,
-        name: String,
-    },
-    /// The seed file of a db instance.
-    Seed(String),
-}
+pub use self::core::{Attrs, Key, LiveEnv, NodeDef, ReplacePolicy};
 
-/// A desired node: where it lives in the plan and what it needs first.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeDef {
-    pub address: String,
-    pub key: Key,
-    /// Addresses that must be created or updated before this node.
-    pub deps: Vec<String>,
-}
-
-/// A node found in the live account.
-#[derive(Clone, Debug)]
-pub struct Found {
-    pub address: String,
-    pub key: Key,
-    pub observed: Observed,
-}
-
-/// Facts about the account that specs need: the default VPC and its default subnets.
-#[derive(Clone, Debug, Default)]
-pub struct LiveEnv {
-    pub region: String,
-    pub default_vpc: Option<String>,
-    /// Default-for-AZ subnets of the default VPC, sorted.
-    pub default_subnets: Vec<String>,
-    /// `--db-endpoint ID=HOST:PORT`: where an instance's database really listens.
-    pub db_endpoints: std::collections::BTreeMap<String, (String, u16)>,
-    /// Every user pool of the account (`user_pool::aws::observe`'s `Pools::summaries()`), for
-    /// triggers on existing pools named by id or name.
-    pub user_pools: Vec<user_pool::PoolSummary>,
-}
+/// A node found in the live account, of any kind.
+pub type Found = self::core::Found<Observed>;
 
 /// What a node should be, with references resolved as far as they can be.
 // A db instance has many fields; specs are few and short-lived, so boxing would only add noise.
@@ -121,12 +69,37 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
 /// Builds the desired spec of a node, resolving references through `r`.
 pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
     match key {
-        Key::Group(_) | Key::Rule { .. } => security_group::spec(stack, key, r, env),
-        Key::DbInstance(_) => db_instance::spec(stack, key, r, env),
-        Key::Role(_) | Key::Layer(_) | Key::Function(_) => function::spec(stack, key, r, env),
-        Key::UserPool(_) => user_pool::spec(stack, key, r, env),
-        Key::Trigger { .. } => cognito_trigger::spec(stack, key, r, env),
-        Key::Migration { .. } | Key::Seed(_) => migration::spec(stack, key, r, env),
+        Key::Group(_) | Key::Rule { .. } => match security_group::spec(stack, key, r, env) {
+            security_group::NodeSpec::Group(s) => Spec::Group(s),
+            security_group::NodeSpec::Rule(s) => Spec::Rule(s),
+        },
+        Key::DbInstance(_) => Spec::DbInstance(db_instance::spec(stack, key, r, env)),
+        Key::Role(_) | Key::Layer(_) | Key::Function(_) => match function::spec(stack, key, r, env)
+        {
+            function::NodeSpec::Role(s) => Spec::Role(s),
+            function::NodeSpec::Layer(s) => Spec::Layer(s),
+            function::NodeSpec::Function(s) => Spec::Function(s),
+        },
+        Key::UserPool(_) => Spec::UserPool(user_pool::spec(stack, key, r, env)),
+        Key::Trigger { .. } => Spec::Trigger(cognito_trigger::spec(stack, key, r, env)),
+        Key::Migration { .. } | Key::Seed(_) => {
+            Spec::Migration(migration::spec(stack, key, r, env))
+        }
+    }
+}
+
+/// How the engine carries out a Replace of this node, as its kind declares.
+pub fn replace_policy(key: &Key) -> ReplacePolicy {
+    match key {
+        Key::Group(_) => security_group::GROUP_REPLACE,
+        Key::Rule { .. } => security_group::RULE_REPLACE,
+        Key::DbInstance(_) => db_instance::REPLACE,
+        Key::Role(_) => function::ROLE_REPLACE,
+        Key::Layer(_) => function::LAYER_REPLACE,
+        Key::Function(_) => function::FUNCTION_REPLACE,
+        Key::UserPool(_) => user_pool::REPLACE,
+        Key::Trigger { .. } => cognito_trigger::REPLACE,
+        Key::Migration { .. } | Key::Seed(_) => migration::REPLACE,
     }
 }
 
@@ -185,7 +158,7 @@ pub(crate) use as_variant;
 
 impl Observed {
     /// The attributes other nodes may reference (`id`, `arn`, `address`, …).
-    pub fn attrs(&self) -> Vec<(&'static str, Option<String>)> {
+    pub fn attrs(&self) -> Attrs {
         match self {
             Observed::Group(o) => vec![("id", Some(o.id.clone()))],
             Observed::Rule(_) => vec![],

@@ -173,6 +173,15 @@ impl Env {
             .collect()
     }
 
+    /// The bodies of every recorded request of operation `op` (`Service.Operation`), decoded.
+    pub fn request_bodies(&self, op: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter(|l| operation(l) == op)
+            .map(body)
+            .collect()
+    }
+
     /// The write calls (anything that is not Describe/List/Get) since the last `calls`.
     pub fn writes(&self) -> Vec<String> {
         self.calls().into_iter().filter(|c| is_write(c)).collect()
@@ -241,6 +250,22 @@ fn fake_ip_server(initial: &str) -> (Arc<Mutex<String>>, String) {
     (ip, url)
 }
 
+/// The body of one recorded request, decoded.
+fn body(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+    let body = v["body"].as_str().unwrap_or("").to_string();
+    if v["body_encoded"].as_bool() == Some(true) {
+        use base64::Engine;
+        return String::from_utf8_lossy(
+            &base64::engine::general_purpose::STANDARD
+                .decode(&body)
+                .unwrap_or_default(),
+        )
+        .to_string();
+    }
+    body
+}
+
 /// The operation name of one recorded request.
 fn operation(line: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
@@ -262,16 +287,7 @@ fn operation(line: &str) -> String {
         };
         return format!("{svc}.{op}");
     }
-    let mut body = v["body"].as_str().unwrap_or("").to_string();
-    if v["body_encoded"].as_bool() == Some(true) {
-        use base64::Engine;
-        body = String::from_utf8_lossy(
-            &base64::engine::general_purpose::STANDARD
-                .decode(&body)
-                .unwrap_or_default(),
-        )
-        .to_string();
-    }
+    let body = body(line);
     if let Some(action) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
         let auth = header("Authorization");
         let svc = ["ec2", "rds", "iam", "sts"]

@@ -119,6 +119,25 @@ async fn example_stack_lifecycle_leaves_nothing_and_touches_nothing_untagged() {
 
     let r = env.ok(&["apply", "--auto-approve"]);
     r.assert_no_secret();
+    // The pool was created with its username attributes. moto forgets them on the trigger's
+    // UpdateUserPool (AWS keeps them for the pool's life and always reports them), so the rest of
+    // this test leaves them out of the file, where unmanaged means not compared.
+    let creates: Vec<serde_json::Value> = env
+        .request_bodies("CognitoIdentityProvider.CreateUserPool")
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .filter(|b: &serde_json::Value| b["PoolName"] == "cruddur-user-pool")
+        .collect();
+    assert_eq!(creates.len(), 1, "{creates:?}");
+    let create = &creates[0];
+    assert_eq!(
+        create["UsernameAttributes"],
+        serde_json::json!(["email"]),
+        "{create}"
+    );
+    let without_username = example(&env).replace("    username_attributes: [email]\n", "");
+    assert_ne!(without_username, example(&env));
+    env.write_stack(&without_username);
     let r = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
     env.calls();

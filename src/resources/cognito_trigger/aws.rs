@@ -3,23 +3,28 @@
 
 use futures::{StreamExt, TryStreamExt};
 
-use super::{Observed, Permission, Spec, candidates, statement_id, statements, trigger_edits};
+use super::{Observed, Permission, Spec, candidates, statements, trigger_edits};
 use crate::aws::Clients;
-use crate::engine::Ctx;
 use crate::error::{Error, Result, code_of};
-use crate::plan::{Action, Change};
-use crate::resources::user_pool::aws::{Pools, read_modify_write};
-use crate::resources::{Found, Observed as AnyObserved};
+use crate::plan::Change;
+use crate::resources::core::cognito::{Pools, statement_id};
+use crate::resources::core::cognito_aws::{read_modify_write, remove_permission};
+use crate::resources::core::{Adapter, Ctx, Found};
 use crate::stack::Stack;
 use crate::value::Text;
 
 /// How many GetPolicy calls observe keeps in flight.
 const POLICY_CONCURRENCY: usize = 8;
 
-/// The set slots that are ours or declared, from the pools `user_pool::aws::observe` described.
+/// The set slots that are ours or declared, from the pools the dispatch had described (by
+/// `user_pool::aws::observe`; this kind does not call it).
 /// The only calls are one GetPolicy per declared trigger whose slot is set (bounded by the
 /// triggers in the file, not by the functions of the account).
-pub async fn observe(clients: &Clients, stack: &Stack, pools: &Pools) -> Result<Vec<Found>> {
+pub async fn observe(
+    clients: &Clients,
+    stack: &Stack,
+    pools: &Pools,
+) -> Result<Vec<Found<Observed>>> {
     futures::stream::iter(candidates(stack, pools))
         .map(|c| async move {
             let mut o = c.observed;
@@ -30,7 +35,7 @@ pub async fn observe(clients: &Clients, stack: &Stack, pools: &Pools) -> Result<
             Ok::<_, Error>(Found {
                 address: c.address,
                 key: c.key,
-                observed: AnyObserved::Trigger(o),
+                observed: o,
             })
         })
         .buffered(POLICY_CONCURRENCY)
@@ -56,28 +61,6 @@ async fn read_permission(
         Ok(out) => Ok(out.policy().map(|p| statements(p, sid)).unwrap_or_default()),
         Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(Vec::new()),
         Err(e) => Err(Error::aws("GetPolicy", address, e)),
-    }
-}
-
-/// Removes one statement; a missing function, policy or statement is success (moto answers an
-/// unknown statement id with "No policy is associated with the given resource").
-pub(crate) async fn remove_permission(
-    clients: &Clients,
-    address: &str,
-    function: &str,
-    sid: &str,
-) -> Result<()> {
-    match clients
-        .lambda
-        .remove_permission()
-        .function_name(function)
-        .statement_id(sid)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(()),
-        Err(e) => Err(Error::aws("RemovePermission", address, e)),
     }
 }
 
@@ -146,16 +129,39 @@ fn known<'a>(t: &'a Text, address: &str, what: &str) -> Result<&'a str> {
     })
 }
 
-pub async fn apply(
-    ctx: &Ctx<'_>,
-    address: &str,
-    s: Option<&Spec>,
-    o: Option<&Observed>,
-    c: &Change,
-) -> Result<Option<AnyObserved>> {
-    let stack = &ctx.stack.name;
-    if c.action == Action::Delete {
-        let o = o.expect("delete has an observed trigger");
+/// Trigger slots of user pools, with the invoke permission each needs.
+pub struct Triggers;
+
+impl Adapter for Triggers {
+    type Spec = Spec;
+    type Observed = Observed;
+
+    async fn create(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &Spec,
+        existing: Option<&Observed>,
+    ) -> Result<Observed> {
+        set_slot(ctx, address, s, existing).await
+    }
+
+    async fn update(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &Spec,
+        o: &Observed,
+        _change: &Change,
+    ) -> Result<Observed> {
+        set_slot(ctx, address, s, Some(o)).await
+    }
+
+    async fn delete(
+        ctx: &Ctx<'_>,
+        address: &str,
+        o: &Observed,
+        _replacing: Option<&Spec>,
+    ) -> Result<()> {
+        let stack = &ctx.stack.name;
         read_modify_write(ctx, address, &o.pool_id, |pool| {
             trigger_edits(pool, stack, &o.event, None)
         })
@@ -166,10 +172,18 @@ pub async fn apply(
             &o.function_arn,
             &statement_id(&o.event, &o.pool_id),
         )
-        .await?;
-        return Ok(None);
+        .await
     }
-    let s = s.expect("create or update has a spec");
+}
+
+/// Points the slot at the function, permission first; `o`: the slot as it was.
+async fn set_slot(
+    ctx: &Ctx<'_>,
+    address: &str,
+    s: &Spec,
+    o: Option<&Observed>,
+) -> Result<Observed> {
+    let stack = &ctx.stack.name;
     let target = s
         .pool
         .as_ref()
@@ -200,7 +214,7 @@ pub async fn apply(
         )
         .await?;
     }
-    Ok(Some(AnyObserved::Trigger(Observed {
+    Ok(Observed {
         pool_id: pool.id.clone(),
         pool_arn: pool.arn.clone(),
         event: s.event.clone(),
@@ -212,5 +226,5 @@ pub async fn apply(
             principal: super::PRINCIPAL.into(),
             source_arn: Some(pool_arn.to_string()),
         }],
-    })))
+    })
 }

@@ -12,9 +12,10 @@ pub mod aws;
 use std::collections::BTreeSet;
 
 use crate::plan::{Action, Change, Diff, PlanError};
-use crate::resources::security_group::owned_change;
-use crate::resources::user_pool::{self, Edits, PoolDescription, PoolSummary, Pools};
-use crate::resources::{Key, LiveEnv, NodeDef, Spec as AnySpec};
+use crate::resources::core::cognito::{Edits, PoolDescription, Pools};
+use crate::resources::core::{
+    Key, LiveEnv, NodeDef, PoolSummary, ReplacePolicy, function_address, owned_change, pool_address,
+};
 use crate::stack::{FunctionRef, PoolRef, Pos, Resolver, Stack, TRIGGER_EVENTS, Trigger};
 use crate::value::{Shown, Text};
 
@@ -78,23 +79,9 @@ pub fn field_of(event: &str) -> &'static str {
         .unwrap_or_else(|| unreachable!("validated event {event}"))
 }
 
-/// The resource-policy statement id for a pool's event: deterministic, so a rerun finds it and a
-/// delete can remove it without reading. Lambda allows `[A-Za-z0-9_-]`, at most 100 characters.
-pub fn statement_id(event: &str, pool_id: &str) -> String {
-    let clean: String = pool_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut sid = format!("deploy-cognito-{event}-{clean}");
-    sid.truncate(100);
-    sid
-}
+/// A slot is set in place (the permission first): a trigger is never replaced; were it, the
+/// slot would be cleared first.
+pub const REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
 
 /// The pool tag that lists the events this stack set on a pool it does not own.
 pub fn triggers_tag(stack: &str) -> String {
@@ -159,10 +146,6 @@ pub fn resolve_external(label: &str, pools: &[PoolSummary]) -> Result<PoolSummar
     }
 }
 
-fn function_address(name: &str) -> String {
-    format!("functions.{name}")
-}
-
 pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
     stack
         .cognito_triggers
@@ -170,7 +153,7 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
         .map(|t| {
             let mut deps = Vec::new();
             if let PoolRef::Stack(p) = &t.user_pool {
-                deps.push(user_pool::address(p));
+                deps.push(pool_address(p));
             }
             if let FunctionRef::Stack(f) = &t.function {
                 deps.push(function_address(f));
@@ -195,15 +178,15 @@ fn declared<'a>(stack: &'a Stack, pool: &str, event: &str) -> &'a Trigger {
         .expect("trigger keys come from the stack")
 }
 
-pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> AnySpec {
+pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
     let Key::Trigger { pool, event } = key else {
         unreachable!("cognito_trigger::spec called for {key:?}")
     };
     let t = declared(stack, pool, event);
     let pool = match &t.user_pool {
         PoolRef::Stack(name) => Ok(PoolTarget {
-            id: r.attr(&user_pool::address(name), "id"),
-            arn: r.attr(&user_pool::address(name), "arn"),
+            id: r.attr(&pool_address(name), "id"),
+            arn: r.attr(&pool_address(name), "arn"),
         }),
         PoolRef::External(label) => resolve_external(label, &env.user_pools).map(|p| PoolTarget {
             id: Text::known(p.id),
@@ -214,12 +197,12 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> AnySpec {
         FunctionRef::Stack(f) => r.attr(&function_address(f), "arn"),
         FunctionRef::Arn(a) => Text::known(a.clone()),
     };
-    AnySpec::Trigger(Spec {
+    Spec {
         event: event.clone(),
         pool,
         function_arn,
         pos: t.pos,
-    })
+    }
 }
 
 fn permission_text(p: &Permission) -> String {
@@ -452,8 +435,10 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::resources::user_pool::tests::rich_pool;
-    use crate::resources::user_pool::{PoolSettings, update_request};
+    use crate::resources::core::cognito::tests::rich_pool;
+    use crate::resources::core::cognito::{
+        LambdaConfig, PoolSettings, statement_id, update_request,
+    };
     use crate::stack::STACK_TAG;
 
     const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:mine";
@@ -482,7 +467,7 @@ mod tests {
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect(),
                 ),
-                lambda_config: Some(user_pool::LambdaConfig {
+                lambda_config: Some(LambdaConfig {
                     triggers: slots
                         .iter()
                         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -562,7 +547,7 @@ mod tests {
         // Read back as AWS would report it, then removed: the original pool again.
         p.settings = set.settings.clone();
         let cleared = update_request(&p, &trigger_edits(&p, "s", "post_confirmation", None));
-        let original = update_request(&rich_pool(), &user_pool::Edits::default());
+        let original = update_request(&rich_pool(), &Edits::default());
         assert_eq!(cleared, original);
     }
 
@@ -632,10 +617,7 @@ cognito_triggers:
             pool: pool.into(),
             event: event.into(),
         };
-        match super::spec(s, &key, r, env) {
-            AnySpec::Trigger(t) => t,
-            other => panic!("{other:?}"),
-        }
+        super::spec(s, &key, r, env)
     }
 
     #[test]
@@ -955,7 +937,7 @@ cognito_triggers:
             &[("PostConfirmation", FN)],
         );
         let r = update_request(&p, &trigger_edits(&p, "s", "post_confirmation", Some(FN)));
-        assert_eq!(r, update_request(&p, &user_pool::Edits::default()));
+        assert_eq!(r, update_request(&p, &Edits::default()));
         let _: BTreeMap<String, String> = r.settings.tags.unwrap();
     }
 }

@@ -15,16 +15,19 @@ use super::{
     address, delta, final_snapshot_id,
 };
 use crate::aws::Clients;
-use crate::engine::Ctx;
-use crate::engine::progress::fmt_duration;
 use crate::error::{Error, Result, code_of};
-use crate::plan::{Action, Change};
-use crate::resources::{Found, Key, LiveEnv, Observed as AnyObserved};
+use crate::plan::Change;
+use crate::progress::fmt_duration;
+use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv};
 use crate::stack::{FinalSnapshot, STACK_TAG, Stack};
 use crate::value::Text;
 
 /// The instances this stack owns (by tag) and those with a declared identifier (to adopt).
-pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result<Vec<Found>> {
+pub async fn observe(
+    clients: &Clients,
+    stack: &Stack,
+    _env: &LiveEnv,
+) -> Result<Vec<Found<Observed>>> {
     // AWS lower-cases identifiers; the file may not. Addresses keep the file's spelling.
     let declared: BTreeMap<String, &String> = stack
         .db_instances
@@ -49,7 +52,7 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
             found.push(Found {
                 address: address(&name),
                 key: Key::DbInstance(name),
-                observed: AnyObserved::DbInstance(o),
+                observed: o,
             });
         }
     }
@@ -161,57 +164,67 @@ fn settling(i: &DbInstance) -> Vec<String> {
     s
 }
 
-pub async fn apply(
-    ctx: &Ctx<'_>,
-    address: &str,
-    spec: Option<&Spec>,
-    observed: Option<&Observed>,
-    change: &Change,
-) -> Result<Option<AnyObserved>> {
-    match change.action {
-        Action::Create => {
-            let s = spec.expect("create has a spec");
-            // The plan found an instance of this name still being deleted.
-            if let Some(o) = observed {
-                wait(ctx, address, &o.identifier, Target::Gone).await?;
-            }
-            create(ctx, address, s).await.map(Some)
+/// RDS DB instances.
+pub struct Instances;
+
+impl Adapter for Instances {
+    type Spec = Spec;
+    type Observed = Observed;
+
+    async fn create(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &Spec,
+        existing: Option<&Observed>,
+    ) -> Result<Observed> {
+        // The plan found an instance of this name still being deleted.
+        if let Some(o) = existing {
+            wait(ctx, address, &o.identifier, Target::Gone).await?;
         }
-        Action::Delete => {
-            let o = observed.expect("delete has an observed instance");
-            // Destroy knows the file's wishes; an orphan's are unknown, so keep its data.
-            let fs = o
-                .declared
-                .as_ref()
-                .map_or(FinalSnapshot::Auto, |d| d.final_snapshot.clone());
-            let unprotect = o.declared.as_ref().and_then(|d| d.deletion_protection) == Some(false);
-            delete(ctx, address, o, &fs, unprotect).await?;
-            Ok(None)
-        }
-        Action::Replace => {
-            let (s, o) = (
-                spec.expect("replace has a spec"),
-                observed.expect("replace has an instance"),
-            );
-            // Same identifier, so the old one must be gone before the new one can exist.
-            delete(
-                ctx,
-                address,
-                o,
-                &s.final_snapshot,
-                s.deletion_protection == Some(false),
-            )
-            .await?;
-            create(ctx, address, s).await.map(Some)
-        }
-        Action::Update | Action::Adopt => {
-            let (s, o) = (
-                spec.expect("update has a spec"),
-                observed.expect("update has an instance"),
-            );
-            update(ctx, address, s, o).await.map(Some)
-        }
+        create(ctx, address, s).await
     }
+
+    async fn update(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &Spec,
+        o: &Observed,
+        _change: &Change,
+    ) -> Result<Observed> {
+        update(ctx, address, s, o).await
+    }
+
+    async fn delete(
+        ctx: &Ctx<'_>,
+        address: &str,
+        o: &Observed,
+        replacing: Option<&Spec>,
+    ) -> Result<()> {
+        let (fs, unprotect) = match replacing {
+            // Replacing: the file's wishes for the instance it keeps declaring.
+            Some(s) => (
+                s.final_snapshot.clone(),
+                s.deletion_protection == Some(false),
+            ),
+            // Destroy knows the file's wishes; an orphan's are unknown, so keep its data.
+            None => (
+                o.declared
+                    .as_ref()
+                    .map_or(FinalSnapshot::Auto, |d| d.final_snapshot.clone()),
+                o.declared.as_ref().and_then(|d| d.deletion_protection) == Some(false),
+            ),
+        };
+        delete(ctx, address, o, &fs, unprotect).await
+    }
+}
+
+/// Waits until an instance that exists is available (a rerun finds one still `creating`, with
+/// no address yet) and returns it as it is then.
+pub async fn wait_available(ctx: &Ctx<'_>, address: &str, o: &Observed) -> Result<Observed> {
+    let inst = wait(ctx, address, &o.identifier, Target::Available)
+        .await?
+        .ok_or_else(|| gone_error(address))?;
+    Ok(observed(&inst, ctx.stack))
 }
 
 fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -238,7 +251,7 @@ fn known_ids(ts: &[Text], address: &str) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyObserved> {
+async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
     let mut tags = s.tags.clone();
     let mut req = ctx
         .clients
@@ -288,10 +301,10 @@ async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyObserved> {
         (true, Some(i)) => i,
         (true, None) => return Err(gone_error(address)),
     };
-    Ok(AnyObserved::DbInstance(observed(&inst, ctx.stack)))
+    Ok(observed(&inst, ctx.stack))
 }
 
-async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<AnyObserved> {
+async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<Observed> {
     let delta =
         delta(address, s, o).map_err(|e| Error::Other(format!("{address}: {}", e.message)))?;
     let id = &o.identifier;
@@ -335,7 +348,7 @@ async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<
     let inst = describe(ctx, address, id)
         .await?
         .ok_or_else(|| gone_error(address))?;
-    Ok(AnyObserved::DbInstance(observed(&inst, ctx.stack)))
+    Ok(observed(&inst, ctx.stack))
 }
 
 async fn modify(

@@ -19,8 +19,10 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 use crate::plan::{Action, Change, Diff, FieldChange, PlanError, list};
-use crate::resources::security_group::{group_address, group_ref_id, owned_change, tag_diff};
-use crate::resources::{Key, LiveEnv, NodeDef, Spec as AnySpec};
+use crate::resources::core::{
+    Attrs, Key, LiveEnv, NodeDef, ReplacePolicy, group_address, group_ref_id, owned_change,
+    stack_tags, tag_diff,
+};
 use crate::stack::{FinalSnapshot, GroupRef, Password, PerformanceInsights, Pos, Resolver, Stack};
 use crate::value::{Shown, Text};
 
@@ -136,7 +138,7 @@ pub struct Observed {
     pub multi_az: bool,
     pub publicly_accessible: bool,
     pub backup_retention_days: i32,
-    /// `None` when AWS did not report it (moto never does; real RDS always does).
+    /// `None` when the API did not report it (real RDS always does; moto never does).
     pub performance_insights_enabled: Option<bool>,
     pub performance_insights_retention: Option<i32>,
     pub deletion_protection: bool,
@@ -160,6 +162,10 @@ impl Observed {
 pub fn is_running(status: &str) -> bool {
     !matches!(status, "stopped" | "stopping")
 }
+
+/// The identifier is fixed: the old instance goes (with its final snapshot) before the new one
+/// can be created.
+pub const REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
 
 pub fn address(name: &str) -> String {
     format!("db_instances.{name}")
@@ -189,7 +195,7 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
         .collect()
 }
 
-pub fn spec(stack: &Stack, key: &Key, r: &Resolver, _env: &LiveEnv) -> AnySpec {
+pub fn spec(stack: &Stack, key: &Key, r: &Resolver, _env: &LiveEnv) -> Spec {
     let Key::DbInstance(name) = key else {
         unreachable!("db_instance::spec called for {key:?}")
     };
@@ -207,7 +213,7 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, _env: &LiveEnv) -> AnySpec {
             PasswordSpec::Secret { value, fingerprint }
         }
     };
-    AnySpec::DbInstance(Spec {
+    Spec {
         name: name.clone(),
         identifier: name.to_ascii_lowercase(),
         engine: d.engine.clone(),
@@ -234,13 +240,13 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, _env: &LiveEnv) -> AnySpec {
             .collect(),
         running: d.running,
         final_snapshot: d.final_snapshot.clone(),
-        tags: crate::engine::stack_tags(stack),
+        tags: stack_tags(stack),
         pos: d.pos,
-    })
+    }
 }
 
 /// The attributes references may use; address and port are unknown until RDS has an endpoint.
-pub fn attrs(o: &Observed) -> Vec<(&'static str, Option<String>)> {
+pub fn attrs(o: &Observed) -> Attrs {
     vec![
         ("address", o.address.clone()),
         ("port", o.port.map(|p| p.to_string())),
@@ -511,9 +517,10 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
         }
     }
     if let Some(pi) = s.performance_insights {
-        // Only what AWS reported is compared. moto never reports PerformanceInsightsEnabled (and
-        // the retention only after a modify); real RDS always reports both. Diffing a missing
-        // value would be a change that never converges.
+        // Only what the API reported is compared: the fields are optional in DescribeDBInstances'
+        // model. Real RDS always reports both, so on AWS this compares them every time; an
+        // implementation that omits one (moto does) cannot show drift on it, rather than showing
+        // a change that no write could ever make converge.
         let mut changed = false;
         if let Some(live) = o.performance_insights_enabled
             && live != pi.enabled
@@ -1627,9 +1634,7 @@ db_instances:
         assert_eq!(n[0].address, "db_instances.My-DB");
         assert_eq!(n[0].deps, vec!["security_groups.db-sg".to_string()]);
         let mut r = Resolver::default();
-        let AnySpec::DbInstance(s) = spec(&stack, &n[0].key, &r, &LiveEnv::default()) else {
-            panic!()
-        };
+        let s = spec(&stack, &n[0].key, &r, &LiveEnv::default());
         assert_eq!(s.identifier, "my-db");
         assert!(!s.security_groups[0].is_known());
         assert_eq!(s.security_groups[1], Text::known("sg-0123"));
@@ -1643,9 +1648,7 @@ db_instances:
         );
         assert_eq!(s.final_snapshot, FinalSnapshot::Auto);
         r.set("security_groups.db-sg", vec![("id", Some("sg-1".into()))]);
-        let AnySpec::DbInstance(s) = spec(&stack, &n[0].key, &r, &LiveEnv::default()) else {
-            panic!()
-        };
+        let s = spec(&stack, &n[0].key, &r, &LiveEnv::default());
         assert_eq!(s.security_groups[0], Text::known("sg-1"));
     }
 }

@@ -28,10 +28,9 @@ use super::{
     parse_layer_description, role_address, role_path, tags_changed,
 };
 use crate::aws::Clients;
-use crate::engine::Ctx;
 use crate::error::{Error, Result, code_of};
 use crate::plan::{Action, Change};
-use crate::resources::{Found, Key, LiveEnv, Observed as AnyObserved};
+use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv};
 use crate::stack::{STACK_TAG, Stack};
 use crate::value::Text;
 
@@ -90,14 +89,22 @@ macro_rules! observed_of {
 }
 
 /// Everything a plan needs about this stack's functions, roles and layers.
-pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result<Vec<Found>> {
+/// What this kind finds: roles, layers and functions.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub roles: Vec<Found<RoleObserved>>,
+    pub layers: Vec<Found<LayerObserved>>,
+    pub functions: Vec<Found<Observed>>,
+}
+
+pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result<Live> {
     let (functions, tagged, roles, layers) = tokio::try_join!(
         list_functions(clients),
         tagged_functions(clients, stack),
         list_roles(clients, stack),
         list_layers(clients),
     )?;
-    let mut found = Vec::new();
+    let mut found = Live::default();
 
     let mut adopt = Vec::new();
     for c in &functions {
@@ -105,7 +112,9 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
             continue;
         };
         match tagged.get(name) {
-            Some(tags) => found.push(function_found(observed_of!(c, true, tags.clone()))),
+            Some(tags) => found
+                .functions
+                .push(function_found(observed_of!(c, true, tags.clone()))),
             None if stack.functions.contains_key(name) => adopt.push(c),
             None => {}
         }
@@ -118,7 +127,9 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
     .await?;
     for (c, tags) in adopt.into_iter().zip(adopt_tags) {
         let owned = tags.get(STACK_TAG) == Some(&stack.name);
-        found.push(function_found(observed_of!(c, owned, tags)));
+        found
+            .functions
+            .push(function_found(observed_of!(c, owned, tags)));
     }
 
     let path = role_path(&stack.name);
@@ -130,16 +141,16 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
         let Some(function) = r.role_name().strip_suffix("-role") else {
             continue;
         };
-        found.push(Found {
+        found.roles.push(Found {
             address: role_address(function),
             key: Key::Role(function.to_string()),
-            observed: AnyObserved::Role(RoleObserved {
+            observed: RoleObserved {
                 owned: true,
                 arn: r.arn().to_string(),
                 name: r.role_name().to_string(),
                 path: r.path().to_string(),
                 trust_policy: r.assume_role_policy_document().and_then(parse_policy),
-            }),
+            },
         });
     }
 
@@ -159,10 +170,10 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
         let address = layer_owner(stack, name)
             .map(|(f, _)| layer_address(f, name))
             .unwrap_or_else(|| layer_address(&marker.function, name));
-        found.push(Found {
+        found.layers.push(Found {
             address,
             key: Key::Layer(name.to_string()),
-            observed: AnyObserved::Layer(LayerObserved {
+            observed: LayerObserved {
                 version_arn: arn.to_string(),
                 name: name.to_string(),
                 version,
@@ -173,17 +184,17 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
                         .iter()
                         .map(|r| r.as_str().to_string()),
                 ),
-            }),
+            },
         });
     }
     Ok(found)
 }
 
-fn function_found(o: Observed) -> Found {
+fn function_found(o: Observed) -> Found<Observed> {
     Found {
         address: function_address(&o.name),
         key: Key::Function(o.name.clone()),
-        observed: AnyObserved::Function(o),
+        observed: o,
     }
 }
 
@@ -465,7 +476,7 @@ async fn wait_ready(
                 address: address.to_string(),
                 message: format!(
                     "gave up waiting for {what} after {} (state {}, last update {}); run apply again to keep waiting",
-                    crate::engine::progress::fmt_duration(started.elapsed()),
+                    crate::progress::fmt_duration(started.elapsed()),
                     state.as_str(),
                     update.as_str()
                 ),
@@ -520,42 +531,43 @@ fn vpc_config(s: &Spec, address: &str) -> Result<VpcConfig> {
         .build())
 }
 
-pub async fn apply(
-    ctx: &Ctx<'_>,
-    address: &str,
-    spec: Option<&Spec>,
-    observed: Option<&Observed>,
-    change: &Change,
-) -> Result<Option<AnyObserved>> {
-    match change.action {
-        Action::Delete => {
-            let o = observed.expect("delete has an observed function");
-            delete_function(ctx, address, &o.name).await?;
-            Ok(None)
-        }
-        Action::Create => create_function(ctx, address, spec.expect("create has a spec"))
-            .await
-            .map(Some),
-        Action::Replace => {
-            // Only the name forces a replacement and the name is the address, so this cannot be
-            // planned; kept total for safety.
-            let o = observed.expect("replace has an observed function");
-            delete_function(ctx, address, &o.name).await?;
-            create_function(ctx, address, spec.expect("replace has a spec"))
-                .await
-                .map(Some)
-        }
-        Action::Update | Action::Adopt => {
-            let (s, o) = (
-                spec.expect("update has a spec"),
-                observed.expect("update has a function"),
-            );
-            update_function(ctx, address, s, o, change).await.map(Some)
-        }
+/// Lambda functions.
+pub struct Functions;
+
+impl Adapter for Functions {
+    type Spec = Spec;
+    type Observed = Observed;
+
+    async fn create(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &Spec,
+        _existing: Option<&Observed>,
+    ) -> Result<Observed> {
+        create_function(ctx, address, s).await
+    }
+
+    async fn update(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &Spec,
+        o: &Observed,
+        change: &Change,
+    ) -> Result<Observed> {
+        update_function(ctx, address, s, o, change).await
+    }
+
+    async fn delete(
+        ctx: &Ctx<'_>,
+        address: &str,
+        o: &Observed,
+        _replacing: Option<&Spec>,
+    ) -> Result<()> {
+        delete_function(ctx, address, &o.name).await
     }
 }
 
-async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyObserved> {
+async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
     let pkg = zip(s.source.clone(), address).await?;
     let mut req = ctx
         .clients
@@ -595,11 +607,7 @@ async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyOb
     )
     .await?;
     let c = wait_ready(ctx, address, &s.name, Ready::Active).await?;
-    Ok(AnyObserved::Function(observed_of!(
-        &c,
-        true,
-        s.tags.clone()
-    )))
+    Ok(observed_of!(&c, true, s.tags.clone()))
 }
 
 async fn update_function(
@@ -608,7 +616,7 @@ async fn update_function(
     s: &Spec,
     o: &Observed,
     c: &Change,
-) -> Result<AnyObserved> {
+) -> Result<Observed> {
     let lambda = &ctx.clients.lambda;
     let mut latest = None;
     if config_changed(c) {
@@ -678,14 +686,14 @@ async fn update_function(
         }
         tags.extend(missing);
     }
-    Ok(AnyObserved::Function(match latest {
+    Ok(match latest {
         Some(latest) => observed_of!(&latest, true, tags),
         None => Observed {
             owned: true,
             tags,
             ..o.clone()
         },
-    }))
+    })
 }
 
 async fn delete_function(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
@@ -710,53 +718,56 @@ async fn delete_function(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()>
     }
 }
 
-pub async fn apply_role(
-    ctx: &Ctx<'_>,
-    address: &str,
-    spec: Option<&RoleSpec>,
-    observed: Option<&RoleObserved>,
-    change: &Change,
-) -> Result<Option<AnyObserved>> {
-    match change.action {
-        Action::Delete => {
-            let o = observed.expect("delete has an observed role");
-            delete_role(ctx, address, &o.name).await?;
-            Ok(None)
-        }
-        Action::Create => create_role(ctx, address, spec.expect("create has a spec"))
-            .await
-            .map(Some),
-        Action::Replace => {
-            let o = observed.expect("replace has an observed role");
-            delete_role(ctx, address, &o.name).await?;
-            create_role(ctx, address, spec.expect("replace has a spec"))
+/// The `auto` execution roles of functions.
+pub struct Roles;
+
+impl Adapter for Roles {
+    type Spec = RoleSpec;
+    type Observed = RoleObserved;
+
+    async fn create(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &RoleSpec,
+        _existing: Option<&RoleObserved>,
+    ) -> Result<RoleObserved> {
+        create_role(ctx, address, s).await
+    }
+
+    async fn update(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &RoleSpec,
+        o: &RoleObserved,
+        change: &Change,
+    ) -> Result<RoleObserved> {
+        if change.changes("assume_role_policy") {
+            ctx.clients
+                .iam
+                .update_assume_role_policy()
+                .role_name(&o.name)
+                .policy_document(s.trust_policy.to_string())
+                .send()
                 .await
-                .map(Some)
+                .map_err(|e| Error::aws("UpdateAssumeRolePolicy", address, e))?;
         }
-        Action::Update | Action::Adopt => {
-            let (s, o) = (
-                spec.expect("update has a spec"),
-                observed.expect("update has a role"),
-            );
-            if change.changes("assume_role_policy") {
-                ctx.clients
-                    .iam
-                    .update_assume_role_policy()
-                    .role_name(&o.name)
-                    .policy_document(s.trust_policy.to_string())
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("UpdateAssumeRolePolicy", address, e))?;
-            }
-            Ok(Some(AnyObserved::Role(RoleObserved {
-                trust_policy: Some(s.trust_policy.clone()),
-                ..o.clone()
-            })))
-        }
+        Ok(RoleObserved {
+            trust_policy: Some(s.trust_policy.clone()),
+            ..o.clone()
+        })
+    }
+
+    async fn delete(
+        ctx: &Ctx<'_>,
+        address: &str,
+        o: &RoleObserved,
+        _replacing: Option<&RoleSpec>,
+    ) -> Result<()> {
+        delete_role(ctx, address, &o.name).await
     }
 }
 
-async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<AnyObserved> {
+async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleObserved> {
     let iam = &ctx.clients.iam;
     let tags = s
         .tags
@@ -800,13 +811,13 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<AnyOb
             return Err(err);
         }
     }
-    Ok(AnyObserved::Role(RoleObserved {
+    Ok(RoleObserved {
         owned: true,
         arn: role.arn().to_string(),
         name: role.role_name().to_string(),
         path: role.path().to_string(),
         trust_policy: Some(s.trust_policy.clone()),
-    }))
+    })
 }
 
 async fn delete_role(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
@@ -877,30 +888,44 @@ async fn delete_role(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
     }
 }
 
-pub async fn apply_layer(
-    ctx: &Ctx<'_>,
-    address: &str,
-    spec: Option<&LayerSpec>,
-    observed: Option<&LayerObserved>,
-    change: &Change,
-) -> Result<Option<AnyObserved>> {
-    match change.action {
-        Action::Delete => {
-            let o = observed.expect("delete has an observed layer");
-            delete_layer_versions(ctx, address, &o.name).await?;
-            Ok(None)
-        }
-        // A version is immutable: every change publishes a new one. Earlier versions stay until
-        // the layer leaves the stack, so a function not yet moved keeps working.
-        Action::Create | Action::Replace | Action::Update | Action::Adopt => {
-            publish_layer(ctx, address, spec.expect("a layer change has a spec"))
-                .await
-                .map(Some)
-        }
+/// Layers published from a folder. A version is immutable: every change publishes a new one
+/// (see [`super::LAYER_REPLACE`]).
+pub struct Layers;
+
+impl Adapter for Layers {
+    type Spec = LayerSpec;
+    type Observed = LayerObserved;
+
+    async fn create(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &LayerSpec,
+        _existing: Option<&LayerObserved>,
+    ) -> Result<LayerObserved> {
+        publish_layer(ctx, address, s).await
+    }
+
+    async fn update(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &LayerSpec,
+        _o: &LayerObserved,
+        _change: &Change,
+    ) -> Result<LayerObserved> {
+        publish_layer(ctx, address, s).await
+    }
+
+    async fn delete(
+        ctx: &Ctx<'_>,
+        address: &str,
+        o: &LayerObserved,
+        _replacing: Option<&LayerSpec>,
+    ) -> Result<()> {
+        delete_layer_versions(ctx, address, &o.name).await
     }
 }
 
-async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<AnyObserved> {
+async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<LayerObserved> {
     let dir = s.source.clone();
     // Hash what is zipped, from the same moment, so the description matches the upload.
     let content = {
@@ -934,13 +959,13 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<An
     let version_arn = out
         .layer_version_arn()
         .ok_or_else(|| Error::Other(format!("{address}: PublishLayerVersion returned no ARN")))?;
-    Ok(AnyObserved::Layer(LayerObserved {
+    Ok(LayerObserved {
         version_arn: version_arn.to_string(),
         name: s.name.clone(),
         version: out.version(),
         content,
         runtimes: s.runtimes.clone(),
-    }))
+    })
 }
 
 /// Deletes the versions of a layer that carry this stack's marker; versions others published
@@ -1065,7 +1090,7 @@ mod tests {
     async fn retry_waits_out_retryable_errors_and_stops_on_others() {
         let (clients, stack) = offline_ctx_parts().await;
         let env = LiveEnv::default();
-        let progress = crate::engine::Progress::quiet();
+        let progress = crate::progress::Progress::quiet();
         let ctx = Ctx {
             clients: &clients,
             stack: &stack,
@@ -1207,7 +1232,7 @@ mod tests {
     async fn waits_for_pending_then_active_and_reports_failures() {
         let (_, stack) = offline_ctx_parts().await;
         let env = LiveEnv::default();
-        let progress = crate::engine::Progress::quiet();
+        let progress = crate::progress::Progress::quiet();
 
         let (url, served) = fake_lambda(vec![
             r#"{"FunctionName":"f","State":"Pending","LastUpdateStatus":"InProgress"}"#,

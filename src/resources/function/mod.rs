@@ -24,8 +24,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
-use crate::resources::security_group::{group_address, group_ref_id, owned_change, tag_diff};
-use crate::resources::{Key, LiveEnv, NodeDef, Spec as AnySpec};
+use crate::resources::core::{
+    Key, LiveEnv, NodeDef, ReplacePolicy, group_address, group_ref_id, owned_change, stack_tags,
+    tag_diff,
+};
 use crate::stack::{GroupRef, LayerRef, Pos, Resolver, RoleRef, Stack, Subnets};
 use crate::value::{Shown, Text};
 
@@ -183,8 +185,23 @@ impl fmt::Debug for Observed {
     }
 }
 
-pub fn function_address(name: &str) -> String {
-    format!("functions.{name}")
+pub use crate::resources::core::function_address;
+
+/// A role's name is fixed: the old role goes before the new one is created.
+pub const ROLE_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+/// A layer version cannot change: a new version is published next to the old ones, which stay
+/// until the layer leaves the stack (a function not yet moved keeps working).
+pub const LAYER_REPLACE: ReplacePolicy = ReplacePolicy::CreateOnly;
+/// A function's name is its address: the old function goes before the new one is created.
+pub const FUNCTION_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The desired spec of one of this kind's nodes.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum NodeSpec {
+    Role(RoleSpec),
+    Layer(LayerSpec),
+    Function(Spec),
 }
 
 pub fn role_address(function: &str) -> String {
@@ -323,9 +340,9 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
     out
 }
 
-pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> AnySpec {
+pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
     match key {
-        Key::Role(function) => AnySpec::Role(RoleSpec {
+        Key::Role(function) => NodeSpec::Role(RoleSpec {
             name: role_name(function),
             path: role_path(&stack.name),
             trust_policy: trust_policy(),
@@ -333,11 +350,11 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> AnySpec {
                 "arn:{}:{VPC_ACCESS_POLICY}",
                 partition(&env.region)
             )],
-            tags: crate::engine::stack_tags(stack),
+            tags: stack_tags(stack),
             pos: stack.functions[function].pos,
         }),
-        Key::Layer(layer) => AnySpec::Layer(layer_spec(stack, layer)),
-        Key::Function(name) => AnySpec::Function(function_spec(stack, name, r, env)),
+        Key::Layer(layer) => NodeSpec::Layer(layer_spec(stack, layer)),
+        Key::Function(name) => NodeSpec::Function(function_spec(stack, name, r, env)),
         _ => unreachable!("function::spec called for {key:?}"),
     }
 }
@@ -444,7 +461,7 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
             .iter()
             .map(|(k, t)| (k.clone(), r.resolve(t)))
             .collect(),
-        tags: crate::engine::stack_tags(stack),
+        tags: stack_tags(stack),
         pos: f.pos,
     }
 }
@@ -983,7 +1000,8 @@ functions:
     fn specs_resolve_references() {
         let (_d, st) = stack();
         let mut r = Resolver::default();
-        let AnySpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env()) else {
+        let NodeSpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env())
+        else {
             panic!()
         };
         assert!(
@@ -1018,7 +1036,8 @@ functions:
             vec![("id", Some("sg-9".into()))],
         );
         r.set("db_instances.db", vec![("address", Some("db.host".into()))]);
-        let AnySpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env()) else {
+        let NodeSpec::Function(s) = spec(&st, &Key::Function("a-fn".into()), &r, &live_env())
+        else {
             panic!()
         };
         assert_eq!(s.role, Text::known("arn:role"));
@@ -1030,12 +1049,13 @@ functions:
         );
         assert!(s.environment["URL"].is_secret());
         // b-fn finds the shared layer under a-fn.
-        let AnySpec::Function(b) = spec(&st, &Key::Function("b-fn".into()), &r, &live_env()) else {
+        let NodeSpec::Function(b) = spec(&st, &Key::Function("b-fn".into()), &r, &live_env())
+        else {
             panic!()
         };
         assert_eq!(b.layers, [Text::known("arn:layer:shared:2")]);
 
-        let AnySpec::Role(role) = spec(&st, &Key::Role("a-fn".into()), &r, &live_env()) else {
+        let NodeSpec::Role(role) = spec(&st, &Key::Role("a-fn".into()), &r, &live_env()) else {
             panic!()
         };
         assert_eq!(role.name, "a-fn-role");
@@ -1050,7 +1070,7 @@ functions:
         );
         assert_eq!(role.tags, tags());
 
-        let AnySpec::Layer(l) = spec(&st, &Key::Layer("shared".into()), &r, &live_env()) else {
+        let NodeSpec::Layer(l) = spec(&st, &Key::Layer("shared".into()), &r, &live_env()) else {
             panic!()
         };
         assert_eq!(
@@ -1064,7 +1084,7 @@ functions:
     #[test]
     fn an_unchanged_folder_has_no_code_diff() {
         let (_d, st) = stack();
-        let AnySpec::Function(s1) = spec(
+        let NodeSpec::Function(s1) = spec(
             &st,
             &Key::Function("c-fn".into()),
             &Resolver::default(),
@@ -1072,7 +1092,7 @@ functions:
         ) else {
             panic!()
         };
-        let AnySpec::Function(s2) = spec(
+        let NodeSpec::Function(s2) = spec(
             &st,
             &Key::Function("c-fn".into()),
             &Resolver::default(),
@@ -1507,7 +1527,7 @@ functions:
         std::fs::write(d.path().join("layer2/x.py"), "").unwrap();
         let src = STACK.replacen("source: layer,", "source: layer2,", 1);
         let st = parse_str(&src, Path::new("stack.yaml"), d.path(), &env).unwrap();
-        let AnySpec::Layer(l) = spec(
+        let NodeSpec::Layer(l) = spec(
             &st,
             &Key::Layer("shared".into()),
             &Resolver::default(),

@@ -31,10 +31,9 @@ use tokio_postgres::config::{ChannelBinding, SslMode};
 use tokio_postgres::tls::{self, MakeTlsConnect, TlsConnect};
 
 use super::{Conn, Observed, Spec, shown_path};
-use crate::engine::Ctx;
 use crate::error::{Error, Result};
 use crate::plan::Change;
-use crate::resources::{Found, Key, LiveEnv, Observed as AnyObserved};
+use crate::resources::core::{Adapter, Attrs, Ctx, Found, Key, LiveEnv};
 use crate::stack::{Resolver, Stack};
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS public.deploy_migrations (
@@ -387,10 +386,15 @@ async fn connect(address: &str, c: &Conn) -> Result<tokio_postgres::Client> {
 }
 
 /// Reads `deploy_migrations` of every instance that has migrations or a seed and exists.
-pub async fn observe(stack: &Stack, env: &LiveEnv, dbs: &[Found]) -> Result<Vec<Found>> {
+/// `dbs`: the instances found, with their attributes.
+pub async fn observe(
+    stack: &Stack,
+    env: &LiveEnv,
+    dbs: &[Found<Attrs>],
+) -> Result<Vec<Found<Observed>>> {
     let mut resolver = Resolver::default();
     for f in dbs {
-        resolver.set(&f.address, f.observed.attrs());
+        resolver.set(&f.address, f.observed.clone());
     }
     let mut out = Vec::new();
     for (id, d) in &stack.db_instances {
@@ -439,7 +443,7 @@ pub async fn observe(stack: &Stack, env: &LiveEnv, dbs: &[Found]) -> Result<Vec<
             out.push(Found {
                 address,
                 key,
-                observed: AnyObserved::Migration(Observed { version, checksum }),
+                observed: Observed { version, checksum },
             });
         }
     }
@@ -448,13 +452,7 @@ pub async fn observe(stack: &Stack, env: &LiveEnv, dbs: &[Found]) -> Result<Vec<
 
 /// Applies one file in its own transaction and records it; a concurrent apply of the same stack
 /// waits on the advisory lock and then sees the row.
-pub async fn apply(
-    ctx: &Ctx<'_>,
-    address: &str,
-    spec: Option<&Spec>,
-    _change: &Change,
-) -> Result<Option<AnyObserved>> {
-    let Some(s) = spec else { return Ok(None) };
+async fn run(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
     let sql = std::fs::read_to_string(&s.file.path).map_err(|e| {
         Error::Other(format!(
             "{address}: cannot read {}: {e}",
@@ -521,10 +519,47 @@ pub async fn apply(
     tx.commit()
         .await
         .map_err(|e| Error::Other(format!("{address}: commit: {e}")))?;
-    Ok(Some(AnyObserved::Migration(Observed {
+    Ok(Observed {
         version: s.file.version.clone(),
         checksum: s.file.checksum.clone(),
-    })))
+    })
+}
+
+/// Migration and seed files: each runs once, in its own transaction.
+pub struct Migrations;
+
+impl Adapter for Migrations {
+    type Spec = Spec;
+    type Observed = Observed;
+
+    async fn create(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &Spec,
+        _existing: Option<&Observed>,
+    ) -> Result<Observed> {
+        run(ctx, address, s).await
+    }
+
+    async fn update(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &Spec,
+        _o: &Observed,
+        _change: &Change,
+    ) -> Result<Observed> {
+        run(ctx, address, s).await
+    }
+
+    /// A file that ran stays run: the record of it is the database's, not this stack's to undo.
+    async fn delete(
+        _ctx: &Ctx<'_>,
+        _address: &str,
+        _o: &Observed,
+        _replacing: Option<&Spec>,
+    ) -> Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::plan::{Action, Change, FieldChange, PlanError};
-use crate::resources::{Key, LiveEnv, NodeDef, Spec as AnySpec};
+use crate::resources::core::{Key, LiveEnv, NodeDef, ReplacePolicy};
 use crate::stack::{DbInstance, Password, Pos, Resolver, Stack};
 use crate::value::{Shown, Text};
 
@@ -165,6 +165,10 @@ pub fn seed_file(path: &Path) -> Result<SqlFile, String> {
     sql_file(path, "seed".into(), "seed".into())
 }
 
+/// A file that ran is never run again nor undone, so nothing is replaced; the policy is declared
+/// like every kind's.
+pub const REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
 pub fn migration_address(db: &str, name: &str) -> String {
     format!("db_instances.{db}.migrations.{name}")
 }
@@ -229,7 +233,7 @@ pub fn conn(id: &str, d: &DbInstance, r: &Resolver, env: &LiveEnv) -> Conn {
     }
 }
 
-pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> AnySpec {
+pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
     let (db, file, seed) = match key {
         Key::Migration { db, name } => {
             let d = &stack.db_instances[db];
@@ -250,13 +254,13 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> AnySpec {
         _ => unreachable!("migration::spec called for {key:?}"),
     };
     let d = &stack.db_instances[db];
-    AnySpec::Migration(Spec {
+    Spec {
         db: db.clone(),
         file,
         seed,
         conn: conn(db, d, r, env),
         pos: d.pos,
-    })
+    }
 }
 
 pub fn diff(

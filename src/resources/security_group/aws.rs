@@ -13,10 +13,9 @@ use super::{
     GroupObserved, GroupSpec, RuleObserved, RuleSpec, Source, group_address, rule_address,
 };
 use crate::aws::Clients;
-use crate::engine::Ctx;
 use crate::error::{Error, Result, code_of};
-use crate::plan::{Action, Change};
-use crate::resources::{Found, Key, LiveEnv, Observed};
+use crate::plan::Change;
+use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv};
 use crate::stack::{STACK_TAG, Stack, Subnets, VpcRef};
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
@@ -109,7 +108,11 @@ fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
 }
 
 /// The stack's groups (by tag) and the groups with declared names (to adopt), with their rules.
-pub async fn observe(clients: &Clients, stack: &Stack, env: &LiveEnv) -> Result<Vec<Found>> {
+pub async fn observe(
+    clients: &Clients,
+    stack: &Stack,
+    env: &LiveEnv,
+) -> Result<(Vec<Found<GroupObserved>>, Vec<Found<RuleObserved>>)> {
     let owned_filter = filter(&format!("tag:{STACK_TAG}"), [stack.name.clone()]);
     let declared: Vec<String> = stack.security_groups.keys().cloned().collect();
     let (owned, named) = tokio::try_join!(describe_groups(clients, vec![owned_filter]), async {
@@ -149,18 +152,19 @@ pub async fn observe(clients: &Clients, stack: &Stack, env: &LiveEnv) -> Result<
         found.push(Found {
             address: group_address(&name),
             key: Key::Group(name.clone()),
-            observed: Observed::Group(GroupObserved {
+            observed: GroupObserved {
                 id: id.clone(),
                 name: name.clone(),
                 description: g.description().unwrap_or_default().to_string(),
                 vpc_id: g.vpc_id().unwrap_or_default().to_string(),
                 owned: tags.get(STACK_TAG) == Some(&stack.name),
                 tags,
-            }),
+            },
         });
     }
+    let mut found_rules = Vec::new();
     if groups.is_empty() {
-        return Ok(found);
+        return Ok((found, found_rules));
     }
     let mut rules = Vec::new();
     let mut pages = clients
@@ -224,17 +228,17 @@ pub async fn observe(clients: &Clients, stack: &Stack, env: &LiveEnv) -> Result<
             super::relabel(&declared_permissions(g, &id_of), rules);
         }
         for (label, observed) in rules.drain(..) {
-            found.push(Found {
+            found_rules.push(Found {
                 address: rule_address(gname, &label),
                 key: Key::Rule {
                     group: gname.clone(),
                     description: label,
                 },
-                observed: Observed::Rule(observed),
+                observed,
             });
         }
     }
-    Ok(found)
+    Ok((found, found_rules))
 }
 
 /// The declared rules of a group whose permission is known now, for [`super::relabel`].
@@ -274,8 +278,11 @@ fn declared_permissions(
         .collect()
 }
 
-/// Some EC2 implementations (moto) omit the description of group-referencing rules in
-/// DescribeSecurityGroupRules while DescribeSecurityGroups has it; find it there.
+/// The description of a group-referencing rule from DescribeSecurityGroups (already read), when
+/// DescribeSecurityGroupRules gave none. Both describe the same rule, so this is right on AWS too:
+/// AWS reports the description in both (this never changes the answer there), and a rule without
+/// one has none in either. moto omits it only in DescribeSecurityGroupRules; without this, its
+/// rules would plan as revoke-and-add forever.
 fn description_from_permissions(
     g: &SecurityGroup,
     r: &aws_sdk_ec2::types::SecurityGroupRule,
@@ -299,58 +306,63 @@ fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
-pub async fn apply_group(
-    ctx: &Ctx<'_>,
-    address: &str,
-    spec: Option<&GroupSpec>,
-    observed: Option<&GroupObserved>,
-    change: &Change,
-) -> Result<Option<Observed>> {
-    let ec2 = &ctx.clients.ec2;
-    match change.action {
-        Action::Delete => {
-            let o = observed.expect("delete has an observed group");
-            delete_group(ctx, address, &o.id).await?;
-            Ok(None)
-        }
-        Action::Replace => {
-            let o = observed.expect("replace has an observed group");
-            delete_group(ctx, address, &o.id).await?;
-            create_group(ctx, address, spec.expect("replace has a spec"))
+/// Security groups.
+pub struct Groups;
+
+impl Adapter for Groups {
+    type Spec = GroupSpec;
+    type Observed = GroupObserved;
+
+    async fn create(
+        ctx: &Ctx<'_>,
+        address: &str,
+        spec: &GroupSpec,
+        _existing: Option<&GroupObserved>,
+    ) -> Result<GroupObserved> {
+        create_group(ctx, address, spec).await
+    }
+
+    /// Only tags change in place (name, description and VPC force a replacement).
+    async fn update(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &GroupSpec,
+        o: &GroupObserved,
+        _change: &Change,
+    ) -> Result<GroupObserved> {
+        let missing: BTreeMap<String, String> = s
+            .tags
+            .iter()
+            .filter(|(k, v)| o.tags.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !missing.is_empty() {
+            ctx.clients
+                .ec2
+                .create_tags()
+                .resources(&o.id)
+                .set_tags(Some(tag_list(&missing)))
+                .send()
                 .await
-                .map(Some)
+                .map_err(|e| Error::aws("CreateTags", address, e))?;
         }
-        Action::Create => create_group(ctx, address, spec.expect("create has a spec"))
-            .await
-            .map(Some),
-        Action::Update | Action::Adopt => {
-            let (s, o) = (
-                spec.expect("update has a spec"),
-                observed.expect("update has an observed group"),
-            );
-            let missing: BTreeMap<String, String> = s
-                .tags
-                .iter()
-                .filter(|(k, v)| o.tags.get(*k) != Some(*v))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            if !missing.is_empty() {
-                ec2.create_tags()
-                    .resources(&o.id)
-                    .set_tags(Some(tag_list(&missing)))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("CreateTags", address, e))?;
-            }
-            let mut o = o.clone();
-            o.tags.extend(missing);
-            o.owned = true;
-            Ok(Some(Observed::Group(o)))
-        }
+        let mut o = o.clone();
+        o.tags.extend(missing);
+        o.owned = true;
+        Ok(o)
+    }
+
+    async fn delete(
+        ctx: &Ctx<'_>,
+        address: &str,
+        o: &GroupObserved,
+        _replacing: Option<&GroupSpec>,
+    ) -> Result<()> {
+        delete_group(ctx, address, &o.id).await
     }
 }
 
-async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Observed> {
+async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<GroupObserved> {
     let vpc = s
         .vpc_id
         .expose()
@@ -374,14 +386,14 @@ async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Obs
     let id = out
         .group_id()
         .ok_or_else(|| Error::Other(format!("{address}: CreateSecurityGroup returned no id")))?;
-    Ok(Observed::Group(GroupObserved {
+    Ok(GroupObserved {
         id: id.to_string(),
         name: s.name.clone(),
         description: s.description.clone(),
         vpc_id: vpc.to_string(),
         tags: s.tags.clone(),
         owned: true,
-    }))
+    })
 }
 
 /// How long to keep retrying a group that is still in use. Lambda's hyperplane ENIs can hold a
@@ -497,83 +509,105 @@ fn known<'a>(t: &'a crate::value::Text, address: &str) -> Result<&'a str> {
     })
 }
 
-pub async fn apply_rule(
-    ctx: &Ctx<'_>,
-    address: &str,
-    spec: Option<&RuleSpec>,
-    observed: Option<&RuleObserved>,
-    change: &Change,
-) -> Result<Option<Observed>> {
-    let ec2 = &ctx.clients.ec2;
-    match change.action {
-        Action::Delete => {
-            let o = observed.expect("delete has an observed rule");
-            match ec2
-                .revoke_security_group_ingress()
-                .group_id(&o.group_id)
-                .security_group_rule_ids(&o.id)
-                .send()
-                .await
+/// Ingress rules of security groups.
+pub struct Rules;
+
+impl Adapter for Rules {
+    type Spec = RuleSpec;
+    type Observed = RuleObserved;
+
+    async fn create(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &RuleSpec,
+        _existing: Option<&RuleObserved>,
+    ) -> Result<RuleObserved> {
+        let group_id = known(&s.group_id, address)?;
+        let out = ctx
+            .clients
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(group_id)
+            .ip_permissions(permission(s, address)?)
+            .send()
+            .await
+            .map_err(|e| Error::aws("AuthorizeSecurityGroupIngress", address, e))?;
+        let id = out
+            .security_group_rules()
+            .first()
+            .and_then(|r| r.security_group_rule_id())
+            .unwrap_or_default();
+        Ok(observed_from_spec(s, id, group_id))
+    }
+
+    async fn update(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &RuleSpec,
+        o: &RuleObserved,
+        _change: &Change,
+    ) -> Result<RuleObserved> {
+        let mut req = SecurityGroupRuleRequest::builder()
+            .ip_protocol(&s.protocol)
+            .from_port(s.from_port)
+            .to_port(s.to_port)
+            .description(&s.description);
+        req = match &s.source {
+            Source::Cidr(c) => req.cidr_ipv4(known(c, address)?),
+            Source::Group(g) => req.referenced_group_id(known(g, address)?),
+        };
+        ctx.clients
+            .ec2
+            .modify_security_group_rules()
+            .group_id(&o.group_id)
+            .security_group_rules(
+                SecurityGroupRuleUpdate::builder()
+                    .security_group_rule_id(&o.id)
+                    .security_group_rule(req.build())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| Error::aws("ModifySecurityGroupRules", address, e))?;
+        Ok(observed_from_spec(s, &o.id, &o.group_id))
+    }
+
+    /// A rule of an adopted group is authorized as declared, as before the group was ours.
+    async fn adopt(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &RuleSpec,
+        o: &RuleObserved,
+        _change: &Change,
+    ) -> Result<RuleObserved> {
+        Self::create(ctx, address, s, Some(o)).await
+    }
+
+    async fn delete(
+        ctx: &Ctx<'_>,
+        address: &str,
+        o: &RuleObserved,
+        _replacing: Option<&RuleSpec>,
+    ) -> Result<()> {
+        match ctx
+            .clients
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(&o.group_id)
+            .security_group_rule_ids(&o.id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    code_of(&e),
+                    Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")
+                ) =>
             {
-                Ok(_) => Ok(None),
-                Err(e)
-                    if matches!(
-                        code_of(&e),
-                        Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")
-                    ) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(Error::aws("RevokeSecurityGroupIngress", address, e)),
+                Ok(())
             }
-        }
-        Action::Create | Action::Replace | Action::Adopt => {
-            let s = spec.expect("create has a spec");
-            let group_id = known(&s.group_id, address)?;
-            let out = ec2
-                .authorize_security_group_ingress()
-                .group_id(group_id)
-                .ip_permissions(permission(s, address)?)
-                .send()
-                .await
-                .map_err(|e| Error::aws("AuthorizeSecurityGroupIngress", address, e))?;
-            let id = out
-                .security_group_rules()
-                .first()
-                .and_then(|r| r.security_group_rule_id())
-                .unwrap_or_default();
-            Ok(Some(Observed::Rule(observed_from_spec(s, id, group_id))))
-        }
-        Action::Update => {
-            let (s, o) = (
-                spec.expect("update has a spec"),
-                observed.expect("update has a rule"),
-            );
-            let mut req = SecurityGroupRuleRequest::builder()
-                .ip_protocol(&s.protocol)
-                .from_port(s.from_port)
-                .to_port(s.to_port)
-                .description(&s.description);
-            req = match &s.source {
-                Source::Cidr(c) => req.cidr_ipv4(known(c, address)?),
-                Source::Group(g) => req.referenced_group_id(known(g, address)?),
-            };
-            ec2.modify_security_group_rules()
-                .group_id(&o.group_id)
-                .security_group_rules(
-                    SecurityGroupRuleUpdate::builder()
-                        .security_group_rule_id(&o.id)
-                        .security_group_rule(req.build())
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| Error::aws("ModifySecurityGroupRules", address, e))?;
-            Ok(Some(Observed::Rule(observed_from_spec(
-                s,
-                &o.id,
-                &o.group_id,
-            ))))
+            Err(e) => Err(Error::aws("RevokeSecurityGroupIngress", address, e)),
         }
     }
 }

@@ -10,7 +10,10 @@ pub mod aws;
 use std::collections::BTreeMap;
 
 use crate::plan::{Action, Change, Diff, PlanError};
-use crate::resources::{Key, LiveEnv, NodeDef, Spec};
+pub use crate::resources::core::group_address;
+use crate::resources::core::{
+    Key, LiveEnv, NodeDef, ReplacePolicy, group_ref_id, owned_change, stack_tags, tag_diff,
+};
 use crate::stack::{GroupRef, Resolver, RuleSource, Stack, VpcRef};
 use crate::value::{Shown, Text};
 
@@ -65,8 +68,18 @@ pub struct RuleObserved {
     pub source_group: Option<String>,
 }
 
-pub fn group_address(name: &str) -> String {
-    format!("security_groups.{name}")
+/// A group's name is fixed within its VPC: the old group goes before the new one is created.
+pub const GROUP_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+/// Every rule change is made in place (or as a revoke and an authorize the plan orders), so a
+/// rule is never replaced; were it, the old permission would have to go first (AWS refuses a
+/// duplicate).
+pub const RULE_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The desired spec of one of this kind's nodes.
+#[derive(Clone, Debug)]
+pub enum NodeSpec {
+    Group(GroupSpec),
+    Rule(RuleSpec),
 }
 
 pub fn rule_address(group: &str, label: &str) -> String {
@@ -101,15 +114,7 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
     out
 }
 
-/// The id of a group named in the file: from the resolver for the stack's own groups.
-pub fn group_ref_id(r: &Resolver, g: &GroupRef) -> Text {
-    match g {
-        GroupRef::Id(id) => Text::known(id.clone()),
-        GroupRef::Stack(name) => r.attr(&group_address(name), "id"),
-    }
-}
-
-pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
     match key {
         Key::Group(name) => {
             let g = &stack.security_groups[name];
@@ -120,11 +125,11 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
                     .clone()
                     .map_or(Text::unknown(false), Text::known),
             };
-            Spec::Group(GroupSpec {
+            NodeSpec::Group(GroupSpec {
                 name: name.clone(),
                 description: g.description.clone(),
                 vpc_id,
-                tags: crate::engine::stack_tags(stack),
+                tags: stack_tags(stack),
             })
         }
         Key::Rule { group, description } => {
@@ -137,7 +142,7 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
                 RuleSource::Cidr(t) => Source::Cidr(r.resolve(t)),
                 RuleSource::Group(g) => Source::Group(group_ref_id(r, g)),
             };
-            Spec::Rule(RuleSpec {
+            NodeSpec::Rule(RuleSpec {
                 group: group.clone(),
                 group_id: r.attr(&group_address(group), "id"),
                 description: description.clone(),
@@ -149,30 +154,6 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
         }
         _ => unreachable!("security_group::spec called for {key:?}"),
     }
-}
-
-/// Tags this stack sets that are missing or different on the live resource.
-pub fn tag_diff(d: &mut Diff, live: &BTreeMap<String, String>, want: &BTreeMap<String, String>) {
-    for (k, v) in want {
-        d.value(
-            &format!("tags.{k}"),
-            live.get(k).cloned(),
-            Some(v.clone()),
-            false,
-        );
-    }
-}
-
-/// Turns the differences of an existing, ownable resource into a change: adopt when it is not
-/// tagged as ours yet, else update or replace.
-pub fn owned_change(address: &str, d: Diff, owned: bool) -> Option<Change> {
-    if owned {
-        return d.into_change(address);
-    }
-    let mut c = Change::new(address, Action::Adopt)
-        .note("exists without this stack's tag; apply needs --adopt to take it over");
-    c.fields = d.fields;
-    Some(c)
 }
 
 /// A declared rule's permission, when it is known before apply (no `${public_ip}`, no group

@@ -1,21 +1,21 @@
-//! Cognito user pools against the Cognito API, and the one read-modify-write path that every
-//! UpdateUserPool of this crate goes through (the triggers use it too).
+//! Cognito user pools against the Cognito API. Every UpdateUserPool goes through the shared
+//! read-modify-write of [`crate::resources::core::cognito_aws`] (the triggers use it too).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::collections::BTreeSet;
 
 use aws_sdk_cognitoidentityprovider as cip;
 use cip::types as t;
 use futures::{StreamExt, TryStreamExt};
 
-pub use super::Pools;
-use super::{Edits, Observed, PoolDescription, PoolSettings, Spec, UpdateRequest, address};
+use super::{Observed, Spec, address, observed};
 use crate::aws::Clients;
-use crate::engine::Ctx;
 use crate::error::{Error, Result, code_of};
-use crate::plan::{Action, Change};
-use crate::resources::cognito_trigger;
-use crate::resources::{Found, Key, Observed as AnyObserved};
+use crate::plan::Change;
+use crate::resources::core::cognito::{Edits, PoolDescription, Pools, statement_id};
+use crate::resources::core::cognito_aws::{
+    describe, describe_raw, enums, normalise, read_modify_write, remove_permission,
+};
+use crate::resources::core::{Adapter, Ctx, Found, Key};
 use crate::stack::Stack;
 
 /// How many DescribeUserPool calls observe keeps in flight.
@@ -27,7 +27,7 @@ const DESCRIBE_CONCURRENCY: usize = 8;
 /// pools (and moto's Cognito ListTagsForResource is an HTTP 500), so ownership can only be read
 /// from DescribeUserPool's UserPoolTags. That is one DescribeUserPool per pool in the account, not
 /// per declared pool; bounded in flight, and the trigger reader reuses the result.
-pub async fn observe(clients: &Clients, stack: &Stack) -> Result<(Vec<Found>, Pools)> {
+pub async fn observe(clients: &Clients, stack: &Stack) -> Result<(Vec<Found<Observed>>, Pools)> {
     let mut ids = Vec::new();
     let mut pages = clients
         .cognito
@@ -71,619 +71,70 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<(Vec<Found>, Po
         .map(|o| Found {
             address: address(&o.name),
             key: Key::UserPool(o.name.clone()),
-            observed: AnyObserved::UserPool(o),
+            observed: o,
         })
         .collect();
     Ok((found, Pools { all, stack_pools }))
 }
 
-async fn describe_raw(
-    clients: &Clients,
-    address: &str,
-    id: &str,
-) -> Result<Option<t::UserPoolType>> {
-    match clients
-        .cognito
-        .describe_user_pool()
-        .user_pool_id(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.user_pool),
-        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(Error::aws("DescribeUserPool", address, e)),
+/// Cognito user pools.
+pub struct UserPools;
+
+impl Adapter for UserPools {
+    type Spec = Spec;
+    type Observed = Observed;
+
+    async fn create(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &Spec,
+        _existing: Option<&Observed>,
+    ) -> Result<Observed> {
+        create_pool(ctx, address, s).await
     }
-}
 
-/// A fresh DescribeUserPool of one pool, normalised; `None` when the pool is gone.
-pub(crate) async fn describe(
-    clients: &Clients,
-    address: &str,
-    id: &str,
-) -> Result<Option<PoolDescription>> {
-    Ok(describe_raw(clients, address, id)
-        .await?
-        .map(|p| normalise(&p, &clients.region, None)))
-}
-
-fn strings<T: AsRef<str>>(v: &Option<Vec<T>>) -> Option<Vec<String>> {
-    v.as_ref()
-        .map(|v| v.iter().map(|x| x.as_ref().to_string()).collect())
-}
-
-fn s<T: AsRef<str>>(v: &Option<T>) -> Option<String> {
-    v.as_ref().map(|x| x.as_ref().to_string())
-}
-
-/// DescribeUserPool's answer in our own types, losing nothing UpdateUserPool can take.
-pub(crate) fn normalise(
-    p: &t::UserPoolType,
-    region: &str,
-    account: Option<&str>,
-) -> PoolDescription {
-    use super as m;
-    let id = p.id.clone().unwrap_or_default();
-    let arn = p.arn.clone().unwrap_or_else(|| {
-        // Only reachable on an API that omits Arn; the pool's region is the client's.
-        format!(
-            "arn:aws:cognito-idp:{region}:{}:userpool/{id}",
-            account.unwrap_or("")
-        )
-    });
-    let policies = p.policies.as_ref().map(|x| m::Policies {
-        password_policy: x.password_policy.as_ref().map(|pp| m::PasswordPolicy {
-            minimum_length: pp.minimum_length,
-            require_uppercase: pp.require_uppercase,
-            require_lowercase: pp.require_lowercase,
-            require_numbers: pp.require_numbers,
-            require_symbols: pp.require_symbols,
-            password_history_size: pp.password_history_size,
-            temporary_password_validity_days: pp.temporary_password_validity_days,
-        }),
-        sign_in_policy: x.sign_in_policy.as_ref().map(|sp| m::SignInPolicy {
-            allowed_first_auth_factors: strings(&sp.allowed_first_auth_factors),
-        }),
-    });
-    let lambda_config = p.lambda_config.as_ref().map(|lc| {
-        let mut triggers = BTreeMap::new();
-        let plain: [(&str, &Option<String>); 10] = [
-            ("PreSignUp", &lc.pre_sign_up),
-            ("CustomMessage", &lc.custom_message),
-            ("PostConfirmation", &lc.post_confirmation),
-            ("PreAuthentication", &lc.pre_authentication),
-            ("PostAuthentication", &lc.post_authentication),
-            ("DefineAuthChallenge", &lc.define_auth_challenge),
-            ("CreateAuthChallenge", &lc.create_auth_challenge),
-            (
-                "VerifyAuthChallengeResponse",
-                &lc.verify_auth_challenge_response,
-            ),
-            ("PreTokenGeneration", &lc.pre_token_generation),
-            ("UserMigration", &lc.user_migration),
-        ];
-        for (field, v) in plain {
-            if let Some(arn) = v {
-                triggers.insert(field.to_string(), arn.clone());
-            }
-        }
-        m::LambdaConfig {
-            triggers,
-            pre_token_generation_config: lc.pre_token_generation_config.as_ref().map(|c| {
-                m::VersionedLambda {
-                    version: c.lambda_version.as_str().to_string(),
-                    arn: c.lambda_arn.clone(),
-                }
-            }),
-            custom_sms_sender: lc.custom_sms_sender.as_ref().map(|c| m::VersionedLambda {
-                version: c.lambda_version.as_str().to_string(),
-                arn: c.lambda_arn.clone(),
-            }),
-            custom_email_sender: lc.custom_email_sender.as_ref().map(|c| m::VersionedLambda {
-                version: c.lambda_version.as_str().to_string(),
-                arn: c.lambda_arn.clone(),
-            }),
-            inbound_federation: lc.inbound_federation.as_ref().map(|c| m::VersionedLambda {
-                version: c.lambda_version.as_str().to_string(),
-                arn: c.lambda_arn.clone(),
-            }),
-            kms_key_id: lc.kms_key_id.clone(),
-        }
-    });
-    let settings = PoolSettings {
-        policies,
-        deletion_protection: s(&p.deletion_protection),
-        lambda_config,
-        auto_verified_attributes: strings(&p.auto_verified_attributes),
-        sms_verification_message: p.sms_verification_message.clone(),
-        email_verification_message: p.email_verification_message.clone(),
-        email_verification_subject: p.email_verification_subject.clone(),
-        verification_message_template: p.verification_message_template.as_ref().map(|v| {
-            m::VerificationMessageTemplate {
-                sms_message: v.sms_message.clone(),
-                email_message: v.email_message.clone(),
-                email_subject: v.email_subject.clone(),
-                email_message_by_link: v.email_message_by_link.clone(),
-                email_subject_by_link: v.email_subject_by_link.clone(),
-                default_email_option: s(&v.default_email_option),
-            }
-        }),
-        sms_authentication_message: p.sms_authentication_message.clone(),
-        user_attribute_update_settings: p.user_attribute_update_settings.as_ref().map(|u| {
-            m::UserAttributeUpdateSettings {
-                attributes_require_verification_before_update: strings(
-                    &u.attributes_require_verification_before_update,
-                ),
-            }
-        }),
-        mfa_configuration: s(&p.mfa_configuration),
-        device_configuration: p
-            .device_configuration
-            .as_ref()
-            .map(|d| m::DeviceConfiguration {
-                challenge_required_on_new_device: d.challenge_required_on_new_device,
-                device_only_remembered_on_user_prompt: d.device_only_remembered_on_user_prompt,
-            }),
-        email_configuration: p
-            .email_configuration
-            .as_ref()
-            .map(|e| m::EmailConfiguration {
-                source_arn: e.source_arn.clone(),
-                reply_to_email_address: e.reply_to_email_address.clone(),
-                email_sending_account: s(&e.email_sending_account),
-                from: e.from.clone(),
-                configuration_set: e.configuration_set.clone(),
-            }),
-        sms_configuration: p.sms_configuration.as_ref().map(|c| m::SmsConfiguration {
-            sns_caller_arn: c.sns_caller_arn.clone(),
-            external_id: c.external_id.clone(),
-            sns_region: c.sns_region.clone(),
-            eums_sms: c.eums_sms.as_ref().map(|e| m::EumsSmsConfiguration {
-                caller_arn: e.caller_arn.clone(),
-                external_id: e.external_id.clone(),
-                origination_identity: e.origination_identity.clone(),
-                configuration_set_name: e.configuration_set_name.clone(),
-                in_entity_id: e.in_entity_id.clone(),
-                in_template_id: e.in_template_id.clone(),
-                region: e.region.clone(),
-            }),
-        }),
-        tags: p
-            .user_pool_tags
-            .as_ref()
-            .map(|h| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-        admin_create_user_config: p.admin_create_user_config.as_ref().map(|a| {
-            m::AdminCreateUserConfig {
-                allow_admin_create_user_only: a.allow_admin_create_user_only,
-                unused_account_validity_days: a.unused_account_validity_days,
-                invite_message_template: a.invite_message_template.as_ref().map(|i| {
-                    m::MessageTemplate {
-                        sms_message: i.sms_message.clone(),
-                        email_message: i.email_message.clone(),
-                        email_subject: i.email_subject.clone(),
-                    }
-                }),
-            }
-        }),
-        user_pool_add_ons: p.user_pool_add_ons.as_ref().map(|a| m::UserPoolAddOns {
-            advanced_security_mode: a.advanced_security_mode.as_str().to_string(),
-            advanced_security_additional_flows: a.advanced_security_additional_flows.as_ref().map(
-                |f| m::AdvancedSecurityAdditionalFlows {
-                    custom_auth_mode: s(&f.custom_auth_mode),
-                },
-            ),
-        }),
-        account_recovery_setting: p.account_recovery_setting.as_ref().map(|a| {
-            m::AccountRecoverySetting {
-                recovery_mechanisms: a.recovery_mechanisms.as_ref().map(|v| {
-                    v.iter()
-                        .map(|r| m::RecoveryOption {
-                            priority: r.priority,
-                            name: r.name.as_str().to_string(),
-                        })
-                        .collect()
-                }),
-            }
-        }),
-        pool_name: p.name.clone(),
-        user_pool_tier: s(&p.user_pool_tier),
-        key_configuration: p.key_configuration.as_ref().map(|k| m::KeyConfiguration {
-            key_type: s(&k.key_type),
-            kms_key_arn: k.kms_key_arn.clone(),
-        }),
-        issuer_configuration: p
-            .issuer_configuration
-            .as_ref()
-            .map(|i| m::IssuerConfiguration {
-                issuer_type: s(&i.r#type),
-            }),
-        acr_configuration: p.acr_configuration.as_ref().map(|h| {
-            h.iter()
-                .map(|(k, v)| (k.clone(), v.acr_value.clone()))
-                .collect()
-        }),
-    };
-    PoolDescription {
-        id,
-        name: p.name.clone().unwrap_or_default(),
-        arn,
-        username_attributes: strings(&p.username_attributes).unwrap_or_default(),
-        settings,
-    }
-}
-
-fn enums<T: for<'a> From<&'a str>>(v: &Option<Vec<String>>) -> Option<Vec<T>> {
-    v.as_ref()
-        .map(|v| v.iter().map(|x| T::from(x.as_str())).collect())
-}
-
-fn built<T>(
-    address: &str,
-    r: std::result::Result<T, aws_smithy_types::error::operation::BuildError>,
-) -> Result<T> {
-    r.map_err(|e| {
-        Error::Other(format!(
-            "{address}: cannot build the UpdateUserPool request: {e}"
-        ))
-    })
-}
-
-/// The SDK call for a whole request: every field copied, none defaulted.
-fn update_call(
-    clients: &Clients,
-    address: &str,
-    r: &UpdateRequest,
-) -> Result<cip::operation::update_user_pool::builders::UpdateUserPoolFluentBuilder> {
-    let st = &r.settings;
-    let versioned = |v: &super::VersionedLambda| (v.version.as_str().to_string(), v.arn.clone());
-    let lambda_config = match &st.lambda_config {
-        None => None,
-        Some(lc) => {
-            let slot = |f: &str| lc.triggers.get(f).cloned();
-            let mut b = t::LambdaConfigType::builder()
-                .set_pre_sign_up(slot("PreSignUp"))
-                .set_custom_message(slot("CustomMessage"))
-                .set_post_confirmation(slot("PostConfirmation"))
-                .set_pre_authentication(slot("PreAuthentication"))
-                .set_post_authentication(slot("PostAuthentication"))
-                .set_define_auth_challenge(slot("DefineAuthChallenge"))
-                .set_create_auth_challenge(slot("CreateAuthChallenge"))
-                .set_verify_auth_challenge_response(slot("VerifyAuthChallengeResponse"))
-                .set_pre_token_generation(slot("PreTokenGeneration"))
-                .set_user_migration(slot("UserMigration"))
-                .set_kms_key_id(lc.kms_key_id.clone());
-            if let Some((v, arn)) = lc.pre_token_generation_config.as_ref().map(versioned) {
-                b = b.pre_token_generation_config(built(
-                    address,
-                    t::PreTokenGenerationVersionConfigType::builder()
-                        .lambda_version(v.as_str().into())
-                        .lambda_arn(arn)
-                        .build(),
-                )?);
-            }
-            if let Some((v, arn)) = lc.custom_sms_sender.as_ref().map(versioned) {
-                b = b.custom_sms_sender(built(
-                    address,
-                    t::CustomSmsLambdaVersionConfigType::builder()
-                        .lambda_version(v.as_str().into())
-                        .lambda_arn(arn)
-                        .build(),
-                )?);
-            }
-            if let Some((v, arn)) = lc.custom_email_sender.as_ref().map(versioned) {
-                b = b.custom_email_sender(built(
-                    address,
-                    t::CustomEmailLambdaVersionConfigType::builder()
-                        .lambda_version(v.as_str().into())
-                        .lambda_arn(arn)
-                        .build(),
-                )?);
-            }
-            if let Some((v, arn)) = lc.inbound_federation.as_ref().map(versioned) {
-                b = b.inbound_federation(built(
-                    address,
-                    t::InboundFederationLambdaType::builder()
-                        .lambda_version(v.as_str().into())
-                        .lambda_arn(arn)
-                        .build(),
-                )?);
-            }
-            Some(b.build())
-        }
-    };
-    let policies = st.policies.as_ref().map(|p| {
-        t::UserPoolPolicyType::builder()
-            .set_password_policy(p.password_policy.as_ref().map(|pp| {
-                t::PasswordPolicyType::builder()
-                    .set_minimum_length(pp.minimum_length)
-                    .require_uppercase(pp.require_uppercase)
-                    .require_lowercase(pp.require_lowercase)
-                    .require_numbers(pp.require_numbers)
-                    .require_symbols(pp.require_symbols)
-                    .set_password_history_size(pp.password_history_size)
-                    .temporary_password_validity_days(pp.temporary_password_validity_days)
-                    .build()
-            }))
-            .set_sign_in_policy(p.sign_in_policy.as_ref().map(|sp| {
-                t::SignInPolicyType::builder()
-                    .set_allowed_first_auth_factors(enums(&sp.allowed_first_auth_factors))
-                    .build()
-            }))
-            .build()
-    });
-    let sms_configuration = match &st.sms_configuration {
-        None => None,
-        Some(c) => {
-            let eums = match &c.eums_sms {
-                None => None,
-                Some(e) => Some(built(
-                    address,
-                    t::EumsSmsConfigurationType::builder()
-                        .caller_arn(&e.caller_arn)
-                        .set_external_id(e.external_id.clone())
-                        .set_origination_identity(e.origination_identity.clone())
-                        .set_configuration_set_name(e.configuration_set_name.clone())
-                        .set_in_entity_id(e.in_entity_id.clone())
-                        .set_in_template_id(e.in_template_id.clone())
-                        .set_region(e.region.clone())
-                        .build(),
-                )?),
-            };
-            Some(
-                t::SmsConfigurationType::builder()
-                    .sns_caller_arn(&c.sns_caller_arn)
-                    .set_external_id(c.external_id.clone())
-                    .set_sns_region(c.sns_region.clone())
-                    .set_eums_sms(eums)
-                    .build(),
-            )
-        }
-    };
-    let add_ons = match &st.user_pool_add_ons {
-        None => None,
-        Some(a) => Some(built(
-            address,
-            t::UserPoolAddOnsType::builder()
-                .advanced_security_mode(a.advanced_security_mode.as_str().into())
-                .set_advanced_security_additional_flows(
-                    a.advanced_security_additional_flows.as_ref().map(|f| {
-                        t::AdvancedSecurityAdditionalFlowsType::builder()
-                            .set_custom_auth_mode(f.custom_auth_mode.as_deref().map(Into::into))
-                            .build()
-                    }),
-                )
-                .build(),
-        )?),
-    };
-    let account_recovery = match &st.account_recovery_setting {
-        None => None,
-        Some(a) => {
-            let mechanisms = match &a.recovery_mechanisms {
-                None => None,
-                Some(v) => Some(
-                    v.iter()
-                        .map(|r| {
-                            built(
-                                address,
-                                t::RecoveryOptionType::builder()
-                                    .priority(r.priority)
-                                    .name(r.name.as_str().into())
-                                    .build(),
-                            )
-                        })
-                        .collect::<Result<Vec<_>>>()?,
-                ),
-            };
-            Some(
-                t::AccountRecoverySettingType::builder()
-                    .set_recovery_mechanisms(mechanisms)
-                    .build(),
-            )
-        }
-    };
-    let acr = match &st.acr_configuration {
-        None => None,
-        Some(m) => Some(
-            m.iter()
-                .map(|(k, v)| {
-                    Ok((
-                        k.clone(),
-                        built(
-                            address,
-                            t::AcrLevelConfigType::builder().acr_value(v).build(),
-                        )?,
-                    ))
-                })
-                .collect::<Result<HashMap<_, _>>>()?,
-        ),
-    };
-    Ok(clients
-        .cognito
-        .update_user_pool()
-        .user_pool_id(&r.pool_id)
-        .set_policies(policies)
-        .set_deletion_protection(st.deletion_protection.as_deref().map(Into::into))
-        .set_lambda_config(lambda_config)
-        .set_auto_verified_attributes(enums(&st.auto_verified_attributes))
-        .set_sms_verification_message(st.sms_verification_message.clone())
-        .set_email_verification_message(st.email_verification_message.clone())
-        .set_email_verification_subject(st.email_verification_subject.clone())
-        .set_verification_message_template(st.verification_message_template.as_ref().map(|v| {
-            t::VerificationMessageTemplateType::builder()
-                .set_sms_message(v.sms_message.clone())
-                .set_email_message(v.email_message.clone())
-                .set_email_subject(v.email_subject.clone())
-                .set_email_message_by_link(v.email_message_by_link.clone())
-                .set_email_subject_by_link(v.email_subject_by_link.clone())
-                .set_default_email_option(v.default_email_option.as_deref().map(Into::into))
-                .build()
-        }))
-        .set_sms_authentication_message(st.sms_authentication_message.clone())
-        .set_user_attribute_update_settings(st.user_attribute_update_settings.as_ref().map(|u| {
-            t::UserAttributeUpdateSettingsType::builder()
-                .set_attributes_require_verification_before_update(enums(
-                    &u.attributes_require_verification_before_update,
-                ))
-                .build()
-        }))
-        .set_mfa_configuration(st.mfa_configuration.as_deref().map(Into::into))
-        .set_device_configuration(st.device_configuration.as_ref().map(|d| {
-            t::DeviceConfigurationType::builder()
-                .challenge_required_on_new_device(d.challenge_required_on_new_device)
-                .device_only_remembered_on_user_prompt(d.device_only_remembered_on_user_prompt)
-                .build()
-        }))
-        .set_email_configuration(st.email_configuration.as_ref().map(|e| {
-            t::EmailConfigurationType::builder()
-                .set_source_arn(e.source_arn.clone())
-                .set_reply_to_email_address(e.reply_to_email_address.clone())
-                .set_email_sending_account(e.email_sending_account.as_deref().map(Into::into))
-                .set_from(e.from.clone())
-                .set_configuration_set(e.configuration_set.clone())
-                .build()
-        }))
-        .set_sms_configuration(sms_configuration)
-        .set_user_pool_tags(st.tags.as_ref().map(|m| m.clone().into_iter().collect()))
-        .set_admin_create_user_config(st.admin_create_user_config.as_ref().map(|a| {
-            t::AdminCreateUserConfigType::builder()
-                .allow_admin_create_user_only(a.allow_admin_create_user_only)
-                .unused_account_validity_days(a.unused_account_validity_days)
-                .set_invite_message_template(a.invite_message_template.as_ref().map(|i| {
-                    t::MessageTemplateType::builder()
-                        .set_sms_message(i.sms_message.clone())
-                        .set_email_message(i.email_message.clone())
-                        .set_email_subject(i.email_subject.clone())
-                        .build()
-                }))
-                .build()
-        }))
-        .set_user_pool_add_ons(add_ons)
-        .set_account_recovery_setting(account_recovery)
-        .set_pool_name(st.pool_name.clone())
-        .set_user_pool_tier(st.user_pool_tier.as_deref().map(Into::into))
-        .set_key_configuration(st.key_configuration.as_ref().map(|k| {
-            t::KeyConfigurationType::builder()
-                .set_key_type(k.key_type.as_deref().map(Into::into))
-                .set_kms_key_arn(k.kms_key_arn.clone())
-                .build()
-        }))
-        .set_issuer_configuration(st.issuer_configuration.as_ref().map(|i| {
-            t::IssuerConfigurationType::builder()
-                .set_type(i.issuer_type.as_deref().map(Into::into))
-                .build()
-        }))
-        .set_acr_configuration(acr))
-}
-
-/// One async lock per pool id for the whole process: two nodes of one apply (two triggers of a
-/// pool, or a pool and its trigger) must never interleave their read-modify-writes, or the later
-/// write would put back what the earlier one changed.
-static POOL_LOCKS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
-    LazyLock::new(Default::default);
-
-async fn lock_pool(id: &str) -> tokio::sync::OwnedMutexGuard<()> {
-    let lock = {
-        let mut map = POOL_LOCKS.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(id.to_string()).or_default().clone()
-    };
-    lock.lock_owned().await
-}
-
-/// Reads the pool afresh, applies the edits `edit` computes from that reading, and writes the
-/// whole pool back (nothing is written when the edits change nothing). Returns the pool as read
-/// after the write, or `None` when the pool no longer exists.
-pub(crate) async fn read_modify_write(
-    ctx: &Ctx<'_>,
-    address: &str,
-    pool_id: &str,
-    edit: impl FnOnce(&PoolDescription) -> Edits,
-) -> Result<Option<PoolDescription>> {
-    let _guard = lock_pool(pool_id).await;
-    let Some(current) = describe(ctx.clients, address, pool_id).await? else {
-        return Ok(None);
-    };
-    let request = super::update_request(&current, &edit(&current));
-    if request == super::update_request(&current, &Edits::default()) {
-        return Ok(Some(current));
-    }
-    update_call(ctx.clients, address, &request)?
-        .send()
-        .await
-        .map_err(|e| Error::aws("UpdateUserPool", address, e))?;
-    let after = describe(ctx.clients, address, pool_id)
+    async fn update(
+        ctx: &Ctx<'_>,
+        address: &str,
+        s: &Spec,
+        o: &Observed,
+        _change: &Change,
+    ) -> Result<Observed> {
+        let after = read_modify_write(ctx, address, &o.id, |_| Edits {
+            auto_verified_attributes: s.auto_verified_attributes.clone(),
+            deletion_protection: s.deletion_protection,
+            set_tags: s.tags.clone(),
+            ..Default::default()
+        })
         .await?
         .ok_or_else(|| {
             Error::Other(format!(
-                "{address}: user pool {pool_id} disappeared during the update"
+                "{address}: user pool {} no longer exists; run plan again",
+                o.id
             ))
         })?;
-    let lost = super::lost_settings(&request.settings, &after.settings);
-    if !lost.is_empty() {
-        ctx.progress.line(
-            address,
-            format!(
-                "warning: user pool {pool_id} did not keep these settings after UpdateUserPool: {}; check them in the console",
-                lost.join(", ")
-            ),
-        );
+        Ok(observed(&after, &ctx.stack.name))
     }
-    Ok(Some(after))
-}
 
-pub async fn apply(
-    ctx: &Ctx<'_>,
-    address: &str,
-    s: Option<&Spec>,
-    o: Option<&Observed>,
-    c: &Change,
-) -> Result<Option<AnyObserved>> {
-    match c.action {
-        Action::Delete => {
-            delete_pool(ctx, address, o.expect("delete has an observed pool")).await?;
-            Ok(None)
-        }
-        Action::Create => create_pool(ctx, address, s.expect("create has a spec"))
-            .await
-            .map(Some),
-        Action::Replace => {
-            let (s, o) = (
-                s.expect("replace has a spec"),
-                o.expect("replace has an observed pool"),
-            );
-            if o.deletion_protection {
-                // The plan only allows this when the file turns protection off.
-                read_modify_write(ctx, address, &o.id, |_| Edits {
-                    deletion_protection: Some(false),
-                    ..Default::default()
-                })
-                .await?;
-            }
-            delete_pool(ctx, address, o).await?;
-            create_pool(ctx, address, s).await.map(Some)
-        }
-        Action::Update | Action::Adopt => {
-            let (s, o) = (
-                s.expect("update has a spec"),
-                o.expect("update has an observed pool"),
-            );
-            let after = read_modify_write(ctx, address, &o.id, |_| Edits {
-                auto_verified_attributes: s.auto_verified_attributes.clone(),
-                deletion_protection: s.deletion_protection,
-                set_tags: s.tags.clone(),
+    async fn delete(
+        ctx: &Ctx<'_>,
+        address: &str,
+        o: &Observed,
+        replacing: Option<&Spec>,
+    ) -> Result<()> {
+        if replacing.is_some() && o.deletion_protection {
+            // The plan only allows a replace when the file turns protection off.
+            read_modify_write(ctx, address, &o.id, |_| Edits {
+                deletion_protection: Some(false),
                 ..Default::default()
             })
-            .await?
-            .ok_or_else(|| {
-                Error::Other(format!(
-                    "{address}: user pool {} no longer exists; run plan again",
-                    o.id
-                ))
-            })?;
-            Ok(Some(AnyObserved::UserPool(after.observed(&ctx.stack.name))))
+            .await?;
         }
+        delete_pool(ctx, address, o).await
     }
 }
 
-async fn create_pool(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyObserved> {
+async fn create_pool(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
     let out = ctx
         .clients
         .cognito
@@ -695,7 +146,7 @@ async fn create_pool(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyObserv
             s.deletion_protection
                 .map(|on| if on { "ACTIVE" } else { "INACTIVE" }.into()),
         )
-        .set_user_pool_tags(Some(super::create_tags(s).into_iter().collect()))
+        .set_user_pool_tags(Some(s.tags.clone().into_iter().collect()))
         .send()
         .await
         .map_err(|e| Error::aws("CreateUserPool", address, e))?;
@@ -709,15 +160,15 @@ async fn create_pool(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<AnyObserv
             d = fresh;
         }
     }
-    Ok(AnyObserved::UserPool(d.observed(&ctx.stack.name)))
+    Ok(observed(&d, &ctx.stack.name))
 }
 
 async fn delete_pool(ctx: &Ctx<'_>, address: &str, o: &Observed) -> Result<()> {
     // The invoke permissions this stack gave the pool's triggers name the pool's ARN and would
     // outlive it on the functions.
     for (event, function) in &o.triggers {
-        let sid = cognito_trigger::statement_id(event, &o.id);
-        cognito_trigger::aws::remove_permission(ctx.clients, address, function, &sid).await?;
+        let sid = statement_id(event, &o.id);
+        remove_permission(ctx.clients, address, function, &sid).await?;
     }
     match ctx
         .clients

@@ -1,0 +1,366 @@
+//! Engine lifecycle tests: read, plan and execute against the in-memory fake provider, with
+//! tokio's paused clock so scripted delays cost no wall time and every run orders the same way.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::execute::{Report, execute};
+use crate::plan::Action;
+use crate::plan::build::{Input, plan};
+use crate::progress::Progress;
+use crate::provider::fake::{FakeProvider, Script, db_instance_from};
+use crate::provider::{Provider, Scope};
+use crate::resources::{self, Key, Observed, Spec};
+use crate::stack::{Resolver, Stack};
+
+fn stack_in(dir: &Path, src: &str) -> Stack {
+    crate::stack::parse_str(src, &dir.join("stack.yaml"), dir, &|name| {
+        (name == "DB_PASSWORD").then(|| "pw".to_string())
+    })
+    .unwrap()
+}
+
+fn stack(src: &str) -> Stack {
+    stack_in(Path::new("."), src)
+}
+
+/// One `deploy apply`: read, plan, execute.
+async fn apply(fake: &FakeProvider, stack: &Stack) -> Report {
+    let live = fake.read(stack, &BTreeMap::new()).await.unwrap();
+    let planned = plan(&Input {
+        stack,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: false,
+    })
+    .unwrap();
+    let scope = Scope {
+        stack,
+        env: &live.env,
+    };
+    execute(
+        fake,
+        scope,
+        &Progress::quiet(),
+        planned.steps,
+        planned.resolver,
+        &live.found,
+    )
+    .await
+}
+
+/// The actions a fresh plan would take, by address.
+async fn pending(fake: &FakeProvider, stack: &Stack) -> Vec<(String, Action)> {
+    let live = fake.read(stack, &BTreeMap::new()).await.unwrap();
+    let planned = plan(&Input {
+        stack,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: false,
+    })
+    .unwrap();
+    planned
+        .plan
+        .changes
+        .into_iter()
+        .map(|c| (c.address, c.action))
+        .collect()
+}
+
+fn delay(secs: u64) -> Script {
+    Script {
+        delay: Duration::from_secs(secs),
+        ..Default::default()
+    }
+}
+
+const GROUPS: &str = "stack: s
+security_groups:
+  db:
+    description: d
+    ingress:
+      - description: APP
+        port: 5432
+        source_group: app
+  app:
+    description: a
+";
+
+#[tokio::test(start_paused = true)]
+async fn steps_start_when_what_they_need_is_done_and_not_before() {
+    let s = stack(GROUPS);
+    let fake = FakeProvider::default();
+    fake.script("security_groups.app", delay(10));
+    fake.script("security_groups.db", delay(3));
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    // Both groups at once; the rule needs both, so it waits for the slower one.
+    assert_eq!(fake.time_of("start create security_groups.app"), 0);
+    assert_eq!(fake.time_of("start create security_groups.db"), 0);
+    assert_eq!(
+        fake.time_of("start create security_groups.db.ingress.APP"),
+        10_000
+    );
+    // The rule was created with the ids the groups got at apply.
+    let Some(Observed::Rule(rule)) = fake.get("security_groups.db.ingress.APP") else {
+        panic!("no rule")
+    };
+    let Some(Observed::Group(app)) = fake.get("security_groups.app") else {
+        panic!("no group")
+    };
+    assert_eq!(rule.source_group.as_deref(), Some(app.id.as_str()));
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_stops_new_work_and_lets_running_steps_finish() {
+    let s = stack(GROUPS);
+    let fake = FakeProvider::default();
+    fake.script(
+        "security_groups.app",
+        Script {
+            delay: Duration::from_secs(1),
+            fail: Some("InvalidGroup.Duplicate".into()),
+            ..Default::default()
+        },
+    );
+    fake.script("security_groups.db", delay(5));
+    let r = apply(&fake, &s).await;
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(r.failed[0].0, "security_groups.app");
+    // db was running when app failed: it finished, and is reported done.
+    assert_eq!(r.done, vec!["security_groups.db".to_string()]);
+    assert_eq!(fake.time_of("end create security_groups.db"), 5_000);
+    assert_eq!(
+        r.not_started,
+        vec!["security_groups.db.ingress.APP".to_string()]
+    );
+    assert!(
+        !fake
+            .log()
+            .iter()
+            .any(|(_, l)| l.contains("security_groups.db.ingress.APP"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_waits_for_what_still_references_the_resource() {
+    let fake = FakeProvider::default();
+    assert!(apply(&fake, &stack(GROUPS)).await.ok());
+    fake.script("security_groups.db.ingress.APP", delay(7));
+    fake.clear_log();
+    // app leaves the file; db's rule naming it as source goes too, and must go first.
+    let s = stack("stack: s\nsecurity_groups:\n  db:\n    description: d\n");
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert!(
+        fake.at("end delete security_groups.db.ingress.APP")
+            < fake.at("start delete security_groups.app")
+    );
+    assert_eq!(
+        fake.time_of("start delete security_groups.app")
+            - fake.time_of("start delete security_groups.db.ingress.APP"),
+        7_000
+    );
+    assert!(fake.get("security_groups.app").is_none());
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replace_of_a_fixed_name_deletes_before_it_creates() {
+    let fake = FakeProvider::default();
+    assert!(apply(&fake, &stack(GROUPS)).await.ok());
+    let Some(Observed::Group(before)) = fake.get("security_groups.app") else {
+        panic!()
+    };
+    fake.script("security_groups.app", delay(4));
+    fake.clear_log();
+    // The description cannot change in place.
+    let s = stack(&GROUPS.replace("description: a", "description: b"));
+    assert_eq!(
+        pending(&fake, &s).await,
+        vec![
+            ("security_groups.app".to_string(), Action::Replace),
+            ("security_groups.db.ingress.APP".to_string(), Action::Update),
+        ]
+    );
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert!(
+        fake.at("end delete security_groups.app") < fake.at("start create security_groups.app")
+    );
+    // The rule is moved to the new group's id only once that exists.
+    assert!(
+        fake.at("end create security_groups.app")
+            < fake.at("start update security_groups.db.ingress.APP")
+    );
+    let Some(Observed::Group(after)) = fake.get("security_groups.app") else {
+        panic!()
+    };
+    assert_ne!(before.id, after.id);
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+/// A function with a layer from a folder, and a db instance whose address it uses.
+fn app_stack(dir: &Path, layer_file: &str) -> Stack {
+    std::fs::create_dir_all(dir.join("fn")).unwrap();
+    std::fs::write(dir.join("fn/main.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    std::fs::create_dir_all(dir.join("layer/python")).unwrap();
+    std::fs::write(dir.join("layer/python/lib.py"), layer_file).unwrap();
+    stack_in(
+        dir,
+        "stack: s
+db_instances:
+  app-db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+functions:
+  app-fn:
+    source: fn
+    runtime: python3.12
+    handler: main.handler
+    layers:
+      - { name: lib, source: layer, runtimes: [python3.12] }
+    environment:
+      CONNECTION_URL: postgresql://root:${secret:DB_PASSWORD}@${db_instances.app-db.address}:5432/app
+",
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replace_of_a_layer_publishes_a_new_version_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeProvider::default();
+    assert!(apply(&fake, &app_stack(dir.path(), "v = 1\n")).await.ok());
+    fake.clear_log();
+    let s = app_stack(dir.path(), "v = 2\n");
+    let layer = "functions.app-fn.layer.lib";
+    assert!(
+        pending(&fake, &s)
+            .await
+            .contains(&(layer.to_string(), Action::Replace))
+    );
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    let lines: Vec<String> = fake.log().into_iter().map(|(_, l)| l).collect();
+    assert!(lines.contains(&format!("end create {layer}")));
+    assert!(
+        !lines.contains(&format!("start delete {layer}")),
+        "{lines:#?}"
+    );
+    let Some(Observed::Layer(l)) = fake.get(layer) else {
+        panic!()
+    };
+    assert_eq!(l.version, 2);
+    // The function moved to the new version after it was published.
+    assert!(fake.at(&format!("end create {layer}")) < fake.at("start update functions.app-fn"));
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rerun_after_an_interrupted_apply_converges() {
+    let s = stack(GROUPS);
+    let fake = FakeProvider::default();
+    fake.script(
+        "security_groups.db",
+        Script {
+            hang: true,
+            ..Default::default()
+        },
+    );
+    // The user interrupts the apply after a minute: the executor's future is dropped.
+    let interrupted = tokio::time::timeout(Duration::from_secs(60), apply(&fake, &s)).await;
+    assert!(interrupted.is_err());
+    assert!(fake.get("security_groups.app").is_some());
+    assert!(fake.get("security_groups.db").is_none());
+    fake.script("security_groups.db", Script::default());
+    assert_eq!(
+        pending(&fake, &s).await,
+        vec![
+            ("security_groups.db".to_string(), Action::Create),
+            ("security_groups.db.ingress.APP".to_string(), Action::Create),
+        ]
+    );
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+/// The bug found from outside: after an interrupted apply, a rerun while the RDS instance is
+/// still `creating` (it exists, it has no address yet) failed with "environment.CONNECTION_URL
+/// was still unknown at apply (internal ordering error)": the function's step referenced an
+/// attribute of a node with no step of its own, so nothing waited for it.
+#[tokio::test(start_paused = true)]
+async fn a_rerun_while_the_instance_is_still_creating_waits_for_its_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = app_stack(dir.path(), "v = 1\n");
+    let fake = FakeProvider::default();
+    // What the interrupted apply left: the instance, still being created, and nothing else.
+    let Spec::DbInstance(spec) = resources::spec(
+        &s,
+        &Key::DbInstance("app-db".into()),
+        &Resolver::default(),
+        &Default::default(),
+    ) else {
+        panic!()
+    };
+    let ready = db_instance_from(&spec, "db_instances.app-db", 1).unwrap();
+    let creating = crate::resources::db_instance::Observed {
+        status: "creating".into(),
+        address: None,
+        port: None,
+        ..ready.clone()
+    };
+    let db = "db_instances.app-db";
+    fake.put(
+        db,
+        Key::DbInstance("app-db".into()),
+        Observed::DbInstance(creating),
+    );
+    fake.ready_after(
+        db,
+        Duration::from_secs(300),
+        Observed::DbInstance(ready.clone()),
+    );
+
+    // The instance itself is as declared: no step of its own.
+    let plan = pending(&fake, &s).await;
+    assert!(!plan.iter().any(|(a, _)| a == db), "{plan:?}");
+    assert!(plan.contains(&("functions.app-fn".to_string(), Action::Create)));
+
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert!(fake.at(&format!("end wait {db}")) < fake.at("start create functions.app-fn"));
+    assert_eq!(fake.time_of("start create functions.app-fn"), 300_000);
+    let Some(Observed::Function(f)) = fake.get("functions.app-fn") else {
+        panic!()
+    };
+    let address = ready.address.unwrap();
+    assert_eq!(
+        f.environment["CONNECTION_URL"],
+        format!("postgresql://root:pw@{address}:5432/app")
+    );
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn steps_that_need_nothing_unknown_do_not_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = app_stack(dir.path(), "v = 1\n");
+    let fake = FakeProvider::default();
+    fake.script("db_instances.app-db", delay(120));
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    // A fresh apply: the function waits for the instance's own step, not for a provider wait.
+    assert!(!fake.log().iter().any(|(_, l)| l.starts_with("start wait")));
+    assert_eq!(fake.time_of("start create functions.app-fn"), 120_000);
+    // The role and the layer did not wait for the instance.
+    assert_eq!(fake.time_of("start create functions.app-fn.role"), 0);
+    assert!(pending(&fake, &s).await.is_empty());
+}

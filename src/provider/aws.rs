@@ -1,0 +1,192 @@
+//! The real provider: reads every kind at once, each in a fixed number of batched calls, and
+//! applies an operation by dispatching to the kind's adapter.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Live, Op, Provider, Scope};
+use crate::aws::Clients;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::resources::core::{Adapter, Ctx};
+use crate::resources::{
+    Key, Observed, Spec, cognito_trigger, db_instance, function, migration, security_group,
+    user_pool,
+};
+use crate::stack::Stack;
+
+pub struct AwsProvider<'a> {
+    pub clients: &'a Clients,
+    pub progress: &'a Progress,
+    /// How often to poll while waiting (RDS states, Lambda states, IAM propagation, ENIs).
+    pub poll: Duration,
+}
+
+impl AwsProvider<'_> {
+    fn ctx<'b>(&'b self, scope: Scope<'b>) -> Ctx<'b> {
+        Ctx {
+            clients: self.clients,
+            stack: scope.stack,
+            env: scope.env,
+            progress: self.progress,
+            poll: self.poll,
+        }
+    }
+}
+
+impl Provider for AwsProvider<'_> {
+    async fn read(
+        &self,
+        stack: &Stack,
+        db_endpoints: &BTreeMap<String, (String, u16)>,
+    ) -> Result<Live> {
+        let clients = self.clients;
+        let mut env = security_group::aws::observe_env(clients, stack).await?;
+        env.db_endpoints = db_endpoints.clone();
+        let ((groups, rules), dbs, functions, (pools, triggers, summaries)) = tokio::try_join!(
+            security_group::aws::observe(clients, stack, &env),
+            db_instance::aws::observe(clients, stack, &env),
+            function::aws::observe(clients, stack, &env),
+            async {
+                // Triggers read the pools the pool kind described: one DescribeUserPool each.
+                let (pools, all) = user_pool::aws::observe(clients, stack).await?;
+                let triggers = cognito_trigger::aws::observe(clients, stack, &all).await?;
+                Ok::<_, Error>((pools, triggers, all.summaries()))
+            },
+        )?;
+        env.user_pools = summaries;
+        let db_attrs: Vec<_> = dbs
+            .iter()
+            .map(|f| f.clone().map(|o| db_instance::attrs(&o)))
+            .collect();
+        let migrations = migration::db::observe(stack, &env, &db_attrs).await?;
+        let mut found = Vec::new();
+        found.extend(groups.into_iter().map(|f| f.map(Observed::Group)));
+        found.extend(rules.into_iter().map(|f| f.map(Observed::Rule)));
+        found.extend(dbs.into_iter().map(|f| f.map(Observed::DbInstance)));
+        found.extend(migrations.into_iter().map(|f| f.map(Observed::Migration)));
+        found.extend(functions.roles.into_iter().map(|f| f.map(Observed::Role)));
+        found.extend(functions.layers.into_iter().map(|f| f.map(Observed::Layer)));
+        found.extend(
+            functions
+                .functions
+                .into_iter()
+                .map(|f| f.map(Observed::Function)),
+        );
+        found.extend(pools.into_iter().map(|f| f.map(Observed::UserPool)));
+        found.extend(triggers.into_iter().map(|f| f.map(Observed::Trigger)));
+        Ok(Live { env, found })
+    }
+
+    async fn apply(
+        &self,
+        scope: Scope<'_>,
+        address: &str,
+        key: &Key,
+        op: Op<'_>,
+    ) -> Result<Option<Observed>> {
+        let ctx = self.ctx(scope);
+        let ctx = &ctx;
+        // One line per kind: narrow the operation to the kind's types, run its adapter, and wrap
+        // what it returns. `variant!(V)` is the narrowing for enum variant `V`.
+        macro_rules! variant {
+            ($v:path) => {
+                |x| match x {
+                    $v(inner) => Some(inner),
+                    _ => None,
+                }
+            };
+        }
+        macro_rules! run {
+            ($adapter:ty, $v:ident) => {
+                run::<$adapter>(
+                    ctx,
+                    address,
+                    op,
+                    variant!(Spec::$v),
+                    variant!(Observed::$v),
+                    Observed::$v,
+                )
+                .await
+            };
+        }
+        match key {
+            Key::Group(_) => run!(security_group::aws::Groups, Group),
+            Key::Rule { .. } => run!(security_group::aws::Rules, Rule),
+            Key::DbInstance(_) => run!(db_instance::aws::Instances, DbInstance),
+            Key::Role(_) => run!(function::aws::Roles, Role),
+            Key::Layer(_) => run!(function::aws::Layers, Layer),
+            Key::Function(_) => run!(function::aws::Functions, Function),
+            Key::UserPool(_) => run!(user_pool::aws::UserPools, UserPool),
+            Key::Trigger { .. } => run!(cognito_trigger::aws::Triggers, Trigger),
+            Key::Migration { .. } | Key::Seed(_) => run!(migration::db::Migrations, Migration),
+        }
+    }
+
+    async fn wait_for(
+        &self,
+        scope: Scope<'_>,
+        address: &str,
+        _key: &Key,
+        observed: &Observed,
+        attrs: &[&str],
+    ) -> Result<Observed> {
+        match observed {
+            // The only kind whose attributes can be missing on something that exists: an
+            // instance has no endpoint until RDS has created it.
+            Observed::DbInstance(o) => {
+                db_instance::aws::wait_available(&self.ctx(scope), address, o)
+                    .await
+                    .map(Observed::DbInstance)
+            }
+            _ => Err(Error::Other(format!(
+                "{address}: {} unknown, and there is nothing to wait for",
+                attrs.join(", ")
+            ))),
+        }
+    }
+}
+
+/// Runs one operation through adapter `A`. `spec_of`/`observed_of` narrow the dispatch enums to
+/// the kind's types; a mismatch cannot come from a plan (addresses are typed) and is reported
+/// rather than panicking.
+async fn run<A: Adapter>(
+    ctx: &Ctx<'_>,
+    address: &str,
+    op: Op<'_>,
+    spec_of: impl Fn(&Spec) -> Option<&A::Spec>,
+    observed_of: impl Fn(&Observed) -> Option<&A::Observed>,
+    wrap: impl Fn(A::Observed) -> Observed,
+) -> Result<Option<Observed>> {
+    let mismatch = || Error::Other(format!("{address}: internal error: a node of another kind"));
+    let spec = |s| spec_of(s).ok_or_else(mismatch);
+    let observed = |o| observed_of(o).ok_or_else(mismatch);
+    let out = match op {
+        Op::Create {
+            spec: s,
+            existing: o,
+        } => {
+            let o = o.map(observed).transpose()?;
+            A::create(ctx, address, spec(s)?, o).await?
+        }
+        Op::Update {
+            spec: s,
+            observed: o,
+            change,
+        } => A::update(ctx, address, spec(s)?, observed(o)?, change).await?,
+        Op::Adopt {
+            spec: s,
+            observed: o,
+            change,
+        } => A::adopt(ctx, address, spec(s)?, observed(o)?, change).await?,
+        Op::Delete {
+            observed: o,
+            replacing,
+        } => {
+            let replacing = replacing.map(spec).transpose()?;
+            A::delete(ctx, address, observed(o)?, replacing).await?;
+            return Ok(None);
+        }
+    };
+    Ok(Some(wrap(out)))
+}

@@ -1,0 +1,226 @@
+//! What every kind shares, below all of them: node identity and addresses, the facts about the
+//! account that specs need, the context adapters run in, the shared diff and ownership helpers,
+//! and the contract each kind's adapter fulfils. Kinds depend on this module (and on `plan`,
+//! `stack`, `value`), never on each other's internals nor on the dispatch or the engine above them.
+
+pub mod cognito;
+pub mod cognito_aws;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::aws::Clients;
+use crate::error::Result;
+use crate::plan::{Action, Change, Diff};
+use crate::progress::Progress;
+use crate::stack::{GroupRef, Resolver, STACK_TAG, Stack};
+use crate::value::Text;
+
+/// Which node, with the names needed to find its entry in the stack file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Key {
+    Group(String),
+    Rule {
+        group: String,
+        description: String,
+    },
+    DbInstance(String),
+    /// The `auto` role of a function (by function name).
+    Role(String),
+    /// A layer published from a folder (by layer name).
+    Layer(String),
+    Function(String),
+    UserPool(String),
+    /// A trigger slot: the pool label as written (or found) and the event spelling of the file.
+    Trigger {
+        pool: String,
+        event: String,
+    },
+    /// One SQL migration file of a db instance (by file stem).
+    Migration {
+        db: String,
+        name: String,
+    },
+    /// The seed file of a db instance.
+    Seed(String),
+}
+
+/// A desired node: where it lives in the plan and what it needs first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeDef {
+    pub address: String,
+    pub key: Key,
+    /// Addresses that must be created or updated before this node.
+    pub deps: Vec<String>,
+}
+
+/// A node found in the live account. Kinds report their own observed type; the dispatch above
+/// them wraps it into its enum.
+#[derive(Clone, Debug)]
+pub struct Found<O> {
+    pub address: String,
+    pub key: Key,
+    pub observed: O,
+}
+
+impl<O> Found<O> {
+    pub fn map<P>(self, f: impl FnOnce(O) -> P) -> Found<P> {
+        Found {
+            address: self.address,
+            key: self.key,
+            observed: f(self.observed),
+        }
+    }
+}
+
+/// The attributes other nodes may reference (`id`, `arn`, `address`, …); `None`: not known yet.
+pub type Attrs = Vec<(&'static str, Option<String>)>;
+
+/// A pool of the account as trigger specs need it to find an existing pool by id or name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolSummary {
+    pub id: String,
+    pub name: String,
+    pub arn: String,
+}
+
+/// Facts about the account that specs need: the default VPC and its default subnets.
+#[derive(Clone, Debug, Default)]
+pub struct LiveEnv {
+    pub region: String,
+    pub default_vpc: Option<String>,
+    /// Default-for-AZ subnets of the default VPC, sorted.
+    pub default_subnets: Vec<String>,
+    /// `--db-endpoint ID=HOST:PORT`: where an instance's database really listens.
+    pub db_endpoints: BTreeMap<String, (String, u16)>,
+    /// Every user pool of the account, for triggers on existing pools named by id or name.
+    pub user_pools: Vec<PoolSummary>,
+}
+
+/// What an adapter needs to do its work.
+pub struct Ctx<'a> {
+    pub clients: &'a Clients,
+    pub stack: &'a Stack,
+    pub env: &'a LiveEnv,
+    pub progress: &'a Progress,
+    /// How often to poll while waiting (RDS states, Lambda states, IAM propagation, ENIs).
+    pub poll: Duration,
+}
+
+impl Ctx<'_> {
+    /// The tags every resource this stack creates carries: the file's `tags:` plus ownership.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        stack_tags(self.stack)
+    }
+}
+
+/// The file's `tags:` plus `deploy:stack=<stack>`.
+pub fn stack_tags(stack: &Stack) -> BTreeMap<String, String> {
+    let mut t = stack.tags.clone();
+    t.insert(STACK_TAG.to_string(), stack.name.clone());
+    t
+}
+
+// Addresses other kinds point at (a kind's own addresses stay in its folder).
+
+pub fn group_address(name: &str) -> String {
+    format!("security_groups.{name}")
+}
+
+pub fn pool_address(name: &str) -> String {
+    format!("user_pools.{name}")
+}
+
+pub fn function_address(name: &str) -> String {
+    format!("functions.{name}")
+}
+
+/// The id of a group named in the file: from the resolver for the stack's own groups.
+pub fn group_ref_id(r: &Resolver, g: &GroupRef) -> Text {
+    match g {
+        GroupRef::Id(id) => Text::known(id.clone()),
+        GroupRef::Stack(name) => r.attr(&group_address(name), "id"),
+    }
+}
+
+/// Tags this stack sets that are missing or different on the live resource.
+pub fn tag_diff(d: &mut Diff, live: &BTreeMap<String, String>, want: &BTreeMap<String, String>) {
+    for (k, v) in want {
+        d.value(
+            &format!("tags.{k}"),
+            live.get(k).cloned(),
+            Some(v.clone()),
+            false,
+        );
+    }
+}
+
+/// Turns the differences of an existing, ownable resource into a change: adopt when it is not
+/// tagged as ours yet, else update or replace.
+pub fn owned_change(address: &str, d: Diff, owned: bool) -> Option<Change> {
+    if owned {
+        return d.into_change(address);
+    }
+    let mut c = Change::new(address, Action::Adopt)
+        .note("exists without this stack's tag; apply needs --adopt to take it over");
+    c.fields = d.fields;
+    Some(c)
+}
+
+/// How the engine carries out a Replace of a kind: each kind declares it next to its diff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplacePolicy {
+    /// The name is fixed (a group name, a db identifier, a role or function name), so the old one
+    /// must be gone before the new one can exist.
+    DeleteBeforeCreate,
+    /// Creating adds a new immutable version next to the old ones (a layer version): nothing is
+    /// deleted, the create is given the old one.
+    CreateOnly,
+}
+
+/// What a kind's adapter implements: create, update, delete, and adopt where it differs from
+/// update. Replace is not here: the engine turns it into a delete and a create (or a create
+/// alone) by the kind's [`ReplacePolicy`].
+// The executor polls adapters on its own task; nothing needs the futures to be Send.
+#[allow(async_fn_in_trait)]
+pub trait Adapter {
+    type Spec;
+    type Observed;
+
+    /// `existing`: what the plan found under this name that is not usable (an instance still
+    /// being deleted, the previous layer version).
+    async fn create(
+        ctx: &Ctx<'_>,
+        address: &str,
+        spec: &Self::Spec,
+        existing: Option<&Self::Observed>,
+    ) -> Result<Self::Observed>;
+
+    async fn update(
+        ctx: &Ctx<'_>,
+        address: &str,
+        spec: &Self::Spec,
+        observed: &Self::Observed,
+        change: &Change,
+    ) -> Result<Self::Observed>;
+
+    /// Takes over an untagged resource: by default, an update (which adds this stack's tags).
+    async fn adopt(
+        ctx: &Ctx<'_>,
+        address: &str,
+        spec: &Self::Spec,
+        observed: &Self::Observed,
+        change: &Change,
+    ) -> Result<Self::Observed> {
+        Self::update(ctx, address, spec, observed, change).await
+    }
+
+    /// `replacing`: the spec of what is created next, when this delete is half of a replace
+    /// (the file's wishes about final snapshots and deletion protection come from it).
+    async fn delete(
+        ctx: &Ctx<'_>,
+        address: &str,
+        observed: &Self::Observed,
+        replacing: Option<&Self::Spec>,
+    ) -> Result<()>;
+}
