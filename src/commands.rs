@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use crate::aws::{AwsOptions, Clients};
-use crate::cli::{Cli, Command, OutputFormat};
+use crate::cli::{Cli, Command, GraphFormat, OutputFormat};
 use crate::engine::execute::{Report, execute};
 use crate::engine::observe::{Live, observe};
 use crate::engine::{Ctx, Progress, poll_interval};
@@ -46,6 +46,23 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         region: cli.global.region.clone(),
         endpoint_url: cli.global.endpoint_url.clone(),
     };
+    // Commands that need no stack file.
+    match &cli.command {
+        Command::Schema => {
+            let schema = stack::schema::json_schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).map_err(|e| Error::Other(e.to_string()))?
+            );
+            return Ok(0);
+        }
+        Command::Completions(args) => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(args.shell, &mut crate::cli::command(), "deploy", &mut out);
+            return Ok(0);
+        }
+        _ => {}
+    }
     // Refuse before doing anything when a confirmation could never be given.
     let needs_prompt = match &cli.command {
         Command::Apply(a) => !a.auto_approve,
@@ -59,7 +76,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
     // validate and destroy send no secret anywhere, so CI can run them without any.
     let secrets = match &cli.command {
-        Command::Validate | Command::Destroy(_) => stack::Secrets::Optional,
+        Command::Validate | Command::Destroy(_) | Command::Graph(_) => stack::Secrets::Optional,
         _ => stack::Secrets::Required,
     };
     let stack = load(&cli.global.file, secrets)?;
@@ -85,6 +102,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             outln!("{}: valid ({})", stack.file.display(), describe(&stack));
             Ok(0)
         }
+        Command::Graph(args) => {
+            let nodes: Vec<crate::plan::draw::Node> = crate::resources::nodes(&stack)
+                .into_iter()
+                .map(|n| (n.address, n.deps))
+                .collect();
+            match args.format {
+                GraphFormat::Dot => out!("{}", crate::plan::draw::dot(&stack.name, &nodes)),
+                GraphFormat::Mermaid => out!("{}", crate::plan::draw::mermaid(&nodes)),
+            }
+            Ok(0)
+        }
+        Command::Schema | Command::Completions(_) => unreachable!("handled before loading"),
         Command::Plan(args) => {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;

@@ -8,6 +8,7 @@ mod corpus;
 mod credentials;
 mod db_instances;
 mod db_tls;
+mod edges;
 mod full_stack;
 mod functions;
 mod iam_policy;

@@ -390,8 +390,7 @@ fn iam_propagation<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'s
 
 /// Lambda refuses a change while the previous one is still being applied.
 fn update_in_progress<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'static str> {
-    (code_of(e) == Some("ResourceConflictException"))
-        .then_some("to finish an earlier change")
+    (code_of(e) == Some("ResourceConflictException")).then_some("to finish an earlier change")
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
