@@ -151,6 +151,7 @@ impl Progress {
                     .expect("a valid template")
                     .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
             );
+            bar.set_message(status(&st.waits));
             bar.enable_steady_tick(TICK);
             st.bar = Some(bar);
             let inner = Arc::downgrade(&self.inner);
@@ -187,20 +188,23 @@ impl State {
     }
 }
 
-/// The status line: every running wait with its state and elapsed time.
+/// The status line: every running wait with its elapsed time (first, so that a narrow terminal
+/// still shows it) and its state.
 fn status(waits: &BTreeMap<String, Wait>) -> String {
     let parts: Vec<String> = waits
         .iter()
-        .map(|(a, w)| {
+        .enumerate()
+        .map(|(i, (a, w))| {
             format!(
-                "{a} {} ({}, {})",
+                "{} {}{a} {} ({})",
+                fmt_duration(w.since.elapsed()),
+                if i == 0 { "waiting for " } else { "" },
                 w.what,
                 w.state,
-                fmt_duration(w.since.elapsed())
             )
         })
         .collect();
-    crate::redact::scrub(&format!("waiting for {}", parts.join("; ")))
+    crate::redact::scrub(&parts.join("; "))
 }
 
 pub fn fmt_duration(d: Duration) -> String {
@@ -283,7 +287,7 @@ mod tests {
         }
         assert_eq!(
             status(&waits).replace(|c: char| c.is_ascii_digit(), "0"),
-            "waiting for db_instances.d to be available (creating, 0.0s); functions.x to become Active (Pending, 0.0s)"
+            "0.0s waiting for db_instances.d to be available (creating); 0.0s functions.x to become Active (Pending)"
         );
     }
 

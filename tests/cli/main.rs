@@ -16,3 +16,4 @@ mod migrations;
 mod realism;
 mod secrets;
 mod security_groups;
+mod terminal;
