@@ -222,3 +222,68 @@ fn progress_at_50_columns_leaves_no_wrapped_copies() {
         shown.join("\n")
     );
 }
+
+const SMALL: &str = r#"
+stack: prompt
+security_groups:
+  pr-sg:
+    description: one group
+"#;
+
+fn row_of(shown: &[String], needle: &str) -> usize {
+    shown
+        .iter()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("`{needle}` is not on the screen:\n{}", shown.join("\n")))
+}
+
+#[test]
+fn the_prompt_comes_after_the_plan_when_stdout_is_piped() {
+    let env = Env::new();
+    env.write_stack(SMALL);
+    let c = env.command(&["apply"]);
+    // A reader that is slow to start: without waiting for it, the question (on stderr) would
+    // reach the screen a second before the plan (through the pipe).
+    let (_, raw) = in_pty(
+        &c,
+        100,
+        Some(("Only `yes` is accepted: ", "no\n")),
+        " | (sleep 1; cat)",
+    );
+    let shown = screen(&raw, 100);
+    let plan = row_of(&shown, "Plan: 1 to create");
+    let question = row_of(&shown, "Do you want to apply these changes?");
+    assert!(
+        plan < question,
+        "the question came before the plan:\n{}",
+        shown.join("\n")
+    );
+    assert!(
+        shown[question + 1..]
+            .iter()
+            .any(|l| l.starts_with("error: apply cancelled"))
+    );
+    assert!(env.writes().is_empty(), "{:?}", env.writes());
+}
+
+#[test]
+fn ctrl_d_at_the_prompt_ends_the_line_before_the_error() {
+    let env = Env::new();
+    env.write_stack(SMALL);
+    let c = env.command(&["apply"]);
+    let (code, raw) = in_pty(&c, 100, Some(("Only `yes` is accepted: ", "\\x04")), "");
+    assert_eq!(code, 1, "{raw:?}");
+    let shown = screen(&raw, 100);
+    let question = row_of(&shown, "Do you want to apply these changes?");
+    assert!(
+        shown[question].ends_with("Only `yes` is accepted:"),
+        "{:?}",
+        shown[question]
+    );
+    assert!(
+        shown[question + 1].starts_with("error: apply cancelled"),
+        "the error does not start its own line:\n{}",
+        shown.join("\n")
+    );
+    assert!(env.writes().is_empty(), "{:?}", env.writes());
+}
