@@ -148,7 +148,7 @@ pub struct DestroyArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum OutputFormat {
-    /// NAME = value
+    /// NAME = "value", quoted as after apply
     Text,
     /// NAME='value', ready for `eval` or a .env file
     Env,

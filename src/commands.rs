@@ -210,9 +210,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 None => {
                     let values = outputs(&stack, &planned.resolver)?;
                     match args.format {
-                        OutputFormat::Text => {
-                            values.iter().for_each(|(k, v)| println!("{k} = {v}"))
-                        }
+                        // Quoted as after apply (and in the plan): one way to read a value.
+                        OutputFormat::Text => values.iter().for_each(|(k, v)| {
+                            println!("{k} = {}", crate::value::Shown::Value(v.clone()))
+                        }),
                         OutputFormat::Env => values
                             .iter()
                             .for_each(|(k, v)| println!("{k}={}", shell_quote(v))),

@@ -254,3 +254,77 @@ fn the_graph_has_the_stacks_nodes_and_edges_and_parses_with_dot() {
         "{m}"
     );
 }
+
+#[test]
+fn a_missing_folder_names_the_stack_files_folder_without_a_stray_full_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.yaml"),
+        "stack: s\nfunctions:\n  f:\n    source: nope\n    runtime: python3.12\n    handler: a.b\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_deploy"))
+        .current_dir(dir.path())
+        .args(["validate"])
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    let folder = dir.path().canonicalize().unwrap();
+    assert!(
+        err.contains(&format!(
+            "folder `nope` not found (paths are relative to the stack file's folder, {})\n",
+            folder.display()
+        )) || err.contains(&format!("stack file's folder, {})\n", dir.path().display())),
+        "{err}"
+    );
+    assert!(
+        !err.contains("folder, .)") && !err.contains("folder, )"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_db_endpoint_that_refuses_names_host_port_and_cause() {
+    let env = super::common::Env::new();
+    let db = "stack: s\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    master_password: ${secret:DB_PASSWORD}\n    final_snapshot: false\n";
+    env.write_stack(db);
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_file("sql/0001_a.sql", "select 1;");
+    env.write_stack(&format!("{db}    migrations: sql\n"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let r = env.run(&["--db-endpoint", &format!("db=127.0.0.1:{port}"), "plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains(&format!(
+            "cannot connect to the database at 127.0.0.1:{port} as root: Connection refused"
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn outputs_are_quoted_the_same_way_after_apply_and_by_deploy_output() {
+    let env = super::common::Env::new();
+    env.write_stack(
+        "stack: s\nsecurity_groups:\n  q-sg:\n    description: q\noutputs:\n  GROUP: ${security_groups.q-sg.id}\n  SAID: 'say \"hi\" ${env:AWS_REGION}'\n",
+    );
+    let applied = env.ok(&["apply", "--auto-approve"]).stdout;
+    let after: Vec<&str> = applied
+        .split("\nOutputs:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no outputs after apply:\n{applied}"))
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let listed = env.ok(&["output"]).stdout;
+    let listed: Vec<&str> = listed.lines().collect();
+    assert_eq!(after, listed);
+    assert_eq!(listed[1], r#"SAID = "say \"hi\" us-east-1""#);
+    assert!(listed[0].starts_with("GROUP = \"sg-"), "{listed:?}");
+    // One output alone stays raw, for scripts.
+    assert_eq!(env.ok(&["output", "SAID"]).stdout, "say \"hi\" us-east-1\n");
+}
