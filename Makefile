@@ -7,7 +7,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LAYER_DIR ?= build/layers/psycopg2
 
-.PHONY: help venv layer build test demo fmt fmt-check lint clippy cycles clean distclean
+.PHONY: help venv layer build test demo man schema graph fmt fmt-check lint clippy cycles clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,16 @@ test: ## venv + layer + throwaway PostgreSQL, then cargo test and pytest tests/p
 
 demo: ## plan/apply/plan/output/destroy examples/local/stack.yaml against a local moto server
 	scripts/demo.sh
+
+man: ## man pages from the CLI definitions (clap_mangen) in target/man: man -l target/man/deploy.1
+	$(CARGO) run -q --example man -- target/man
+
+schema: ## regenerate schema/stack.schema.json (the stack file's JSON Schema) from the loader's schema
+	$(CARGO) run -q -- schema > schema/stack.schema.json
+
+graph: ## render the Cruddur stack's dependency graph to docs/graph.svg (installs graphviz if missing)
+	scripts/ensure-graphviz.sh >/dev/null
+	$(CARGO) run -q -- -f stack.yaml graph | dot -Tsvg -o docs/graph.svg
 
 fmt: ## format the Rust code
 	$(CARGO) fmt

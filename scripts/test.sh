@@ -2,6 +2,7 @@
 # `make test`: the whole test suite.
 #   1. .venv (moto server, pytest, psycopg2)      scripts/setup-venv.sh
 #   2. the psycopg2 Lambda layer                   scripts/build-layer.sh
+#      and graphviz's dot                          scripts/ensure-graphviz.sh
 #   3. a throwaway PostgreSQL in target/pg         scripts/pg-start.sh / pg-stop.sh
 #   4. cargo test   (the Rust integration tests start their own moto servers
 #                    from $MOTO_SERVER_BIN and use $DEPLOY_TEST_PG_URL)
@@ -25,6 +26,9 @@ banner "Python venv"
 scripts/setup-venv.sh || die "scripts/setup-venv.sh failed"
 banner "Lambda layer"
 scripts/build-layer.sh || die "scripts/build-layer.sh failed"
+banner "Graphviz (the graph test parses deploy graph with dot)"
+scripts/ensure-graphviz.sh >/dev/null || die "scripts/ensure-graphviz.sh failed"
+export DEPLOY_TEST_REQUIRE_DOT=1
 
 MOTO_SERVER_BIN=$ROOT/.venv/bin/moto_server
 [[ -x $MOTO_SERVER_BIN ]] || die "$MOTO_SERVER_BIN missing after setup-venv"

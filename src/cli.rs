@@ -82,6 +82,41 @@ pub enum Command {
     Validate,
     /// Print the stack's outputs (reads live AWS; secrets are printed, since you ask for them).
     Output(OutputArgs),
+    /// Print the stack's dependency graph (offline): Graphviz DOT, or Mermaid.
+    ///
+    /// Nodes are addresses; an edge `a -> b` means b needs a: apply creates a first, destroy
+    /// deletes b first. Render with graphviz: `deploy graph | dot -Tsvg > graph.svg`.
+    Graph(GraphArgs),
+    /// Print the JSON Schema of the stack file (offline), for editors.
+    ///
+    /// Also in schema/stack.schema.json; put `# yaml-language-server: $schema=<its URL or path>`
+    /// on the first line of stack.yaml for completion and checks in VS Code and Neovim.
+    Schema,
+    /// Print a shell completion script.
+    ///
+    /// bash: `source <(deploy completions bash)`; zsh: `deploy completions zsh > ~/.zfunc/_deploy`;
+    /// fish: `deploy completions fish > ~/.config/fish/completions/deploy.fish`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    /// Graphviz DOT
+    Dot,
+    /// A Mermaid flowchart (renders in GitHub Markdown)
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -113,7 +148,7 @@ pub struct DestroyArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum OutputFormat {
-    /// NAME = value
+    /// NAME = "value", quoted as after apply
     Text,
     /// NAME='value', ready for `eval` or a .env file
     Env,
@@ -138,4 +173,114 @@ fn parse_db_endpoint(s: &str) -> Result<(String, String, u16), String> {
         return Err(bad());
     }
     Ok((id.to_string(), host.to_string(), port))
+}
+
+/// The global flags that only matter to commands that reach AWS or a database.
+const AWS_FLAGS: [&str; 5] = [
+    "profile",
+    "region",
+    "endpoint_url",
+    "db_endpoints",
+    "db_insecure_plaintext",
+];
+
+/// The command line as clap sees it: the derive's definition, with the global flags a command
+/// has no use for hidden from its help (still accepted, so that a shell alias with `--profile`
+/// works for every command). Completions and the man page come from here too.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let unused: [(&str, &[&str]); 4] = [
+        ("validate", &AWS_FLAGS),
+        ("graph", &AWS_FLAGS),
+        (
+            "schema",
+            &[
+                "file",
+                "profile",
+                "region",
+                "endpoint_url",
+                "db_endpoints",
+                "db_insecure_plaintext",
+            ],
+        ),
+        (
+            "completions",
+            &[
+                "file",
+                "profile",
+                "region",
+                "endpoint_url",
+                "db_endpoints",
+                "db_insecure_plaintext",
+                "no_color",
+            ],
+        ),
+    ];
+    for (sub, ids) in unused {
+        let hidden: Vec<clap::Arg> = cmd
+            .get_arguments()
+            .filter(|a| ids.contains(&a.get_id().as_str()))
+            .map(|a| a.clone().hide(true))
+            .collect();
+        // A subcommand that already has an argument of that id does not get the global copy.
+        cmd = cmd.mut_subcommand(sub, |sc| sc.args(hidden));
+    }
+    cmd
+}
+
+/// Parses the process's arguments (see [`command`]).
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let m = cmd.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+}
+
+/// A hint for a Terraform habit that made parsing fail: a long flag written with one dash
+/// (`-auto-approve`, `-out=plan`, `-target=x`, `-json`), which clap reads as a bundle of short
+/// flags and reports as "unexpected argument '-a'".
+pub fn terraform_hint(args: &[String]) -> Option<String> {
+    let longs: std::collections::BTreeSet<String> = {
+        let cmd = command();
+        let mut all = Vec::new();
+        let mut stack = vec![&cmd];
+        while let Some(c) = stack.pop() {
+            all.extend(
+                c.get_arguments()
+                    .filter_map(|a| a.get_long().map(str::to_string)),
+            );
+            stack.extend(c.get_subcommands());
+        }
+        all.into_iter().collect()
+    };
+    for a in args.iter().skip(1).take_while(|a| *a != "--") {
+        let Some(word) = a.strip_prefix('-') else {
+            continue;
+        };
+        let name = word.split_once('=').map_or(word, |(n, _)| n);
+        let looks_long = name.len() > 1
+            && !name.starts_with('-')
+            && name.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+        if !looks_long {
+            continue;
+        }
+        let fixed = format!("-{a}");
+        return Some(if longs.contains(name) {
+            format!("`{a}` has one dash: use `{fixed}` (deploy's long flags take two dashes)")
+        } else {
+            format!(
+                "`{a}` has one dash, and deploy has no flag --{name} either: long flags take two dashes, see `deploy <command> --help`"
+            )
+        });
+    }
+    None
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use crate::aws::{AwsOptions, Clients};
-use crate::cli::{Cli, Command, OutputFormat};
+use crate::cli::{Cli, Command, GraphFormat, OutputFormat};
 use crate::engine::execute::{Report, execute};
 use crate::engine::poll_interval;
 use crate::error::{Error, Result};
@@ -48,6 +48,23 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         region: cli.global.region.clone(),
         endpoint_url: cli.global.endpoint_url.clone(),
     };
+    // Commands that need no stack file.
+    match &cli.command {
+        Command::Schema => {
+            let schema = stack::schema::json_schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).map_err(|e| Error::Other(e.to_string()))?
+            );
+            return Ok(0);
+        }
+        Command::Completions(args) => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(args.shell, &mut crate::cli::command(), "deploy", &mut out);
+            return Ok(0);
+        }
+        _ => {}
+    }
     // Refuse before doing anything when a confirmation could never be given.
     let needs_prompt = match &cli.command {
         Command::Apply(a) => !a.auto_approve,
@@ -61,7 +78,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
     // validate and destroy send no secret anywhere, so CI can run them without any.
     let secrets = match &cli.command {
-        Command::Validate | Command::Destroy(_) => stack::Secrets::Optional,
+        Command::Validate | Command::Destroy(_) | Command::Graph(_) => stack::Secrets::Optional,
         _ => stack::Secrets::Required,
     };
     let stack = load(&cli.global.file, secrets)?;
@@ -87,6 +104,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             outln!("{}: valid ({})", stack.file.display(), describe(&stack));
             Ok(0)
         }
+        Command::Graph(args) => {
+            let nodes: Vec<crate::plan::draw::Node> = crate::resources::nodes(&stack)
+                .into_iter()
+                .map(|n| (n.address, n.deps))
+                .collect();
+            match args.format {
+                GraphFormat::Dot => out!("{}", crate::plan::draw::dot(&stack.name, &nodes)),
+                GraphFormat::Mermaid => out!("{}", crate::plan::draw::mermaid(&nodes)),
+            }
+            Ok(0)
+        }
+        Command::Schema | Command::Completions(_) => unreachable!("handled before loading"),
         Command::Plan(args) => {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
             let planned = session.plan(&stack, false)?;
@@ -183,9 +212,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 None => {
                     let values = outputs(&stack, &planned.resolver)?;
                     match args.format {
-                        OutputFormat::Text => {
-                            values.iter().for_each(|(k, v)| println!("{k} = {v}"))
-                        }
+                        // Quoted as after apply (and in the plan): one way to read a value.
+                        OutputFormat::Text => values.iter().for_each(|(k, v)| {
+                            println!("{k} = {}", crate::value::Shown::Value(v.clone()))
+                        }),
                         OutputFormat::Env => values
                             .iter()
                             .for_each(|(k, v)| println!("{k}={}", shell_quote(v))),
@@ -341,14 +371,43 @@ impl Session {
 }
 
 fn confirm(what: &str) -> Result<bool> {
+    // The plan went to stdout and the question goes to stderr: the plan must be on the screen
+    // first, also when stdout is a pipe (`deploy apply | tee log`).
+    let _ = std::io::stdout().flush();
+    if !std::io::stdout().is_terminal() {
+        wait_for_stdout_reader(Duration::from_secs(2));
+    }
     eprint!("\nDo you want to {what}? Only `yes` is accepted: ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin()
+    let n = std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| Error::Other(format!("cannot read the answer: {e}")))?;
+    if n == 0 {
+        // Ctrl-D: the terminal did not move to a new line, so the error would follow the question.
+        eprintln!();
+    }
     Ok(line.trim() == "yes")
+}
+
+/// Waits, at most `limit`, until whatever reads a pipe on stdout has read all that was written
+/// to it, and a moment for it to show it. Flushing is not enough: `tee` may not have run yet.
+fn wait_for_stdout_reader(limit: Duration) {
+    #[cfg(unix)]
+    {
+        let deadline = std::time::Instant::now() + limit;
+        let stdout = std::io::stdout();
+        // Not a pipe (a file, or no FIONREAD): nothing to wait for.
+        while rustix::io::ioctl_fionread(&stdout).is_ok_and(|n| n > 0)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    #[cfg(not(unix))]
+    let _ = limit;
 }
 
 /// Prints the closing summary; true when everything was done.

@@ -1,14 +1,19 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-use deploy::cli::Cli;
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match deploy::cli::parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
+            let args: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            match deploy::cli::terraform_hint(&args).filter(|_| e.use_stderr()) {
+                Some(hint) => eprintln!("error: {hint}"),
+                None => {
+                    let _ = e.print();
+                }
+            }
             // Help and --version are successes; every usage error exits 1 (spec section 5).
             return if e.use_stderr() {
                 ExitCode::from(1)

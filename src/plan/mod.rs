@@ -2,6 +2,7 @@
 //! function of (stack, live state); rendered by [`render`]; executed by the engine.
 
 pub mod build;
+pub mod draw;
 pub mod graph;
 pub mod render;
 

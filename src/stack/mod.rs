@@ -7,6 +7,7 @@
 //! is offline and reported with file, line and column before any AWS call.
 
 mod raw;
+pub mod schema;
 pub mod template;
 mod validate;
 mod yaml;

@@ -27,6 +27,21 @@ fn pos<T>(s: &Sp<T>) -> Pos {
     s.pos
 }
 
+/// The stack file's folder for messages: absolute, since a file given as `-f stack.yaml` has
+/// the folder "" (or "."), which reads as a stray full stop.
+fn shown_dir(dir: &Path) -> String {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::path::absolute(dir)
+        .map(|d| d.components().collect::<PathBuf>())
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .display()
+        .to_string()
+}
+
 impl Checker<'_> {
     fn err(&mut self, pos: Pos, message: impl Into<String>) {
         self.problems.push(Problem {
@@ -96,7 +111,7 @@ impl Checker<'_> {
                 pos(s),
                 format!(
                     "{what}: {kind} `{rel}` not found (paths are relative to the stack file's folder, {})",
-                    self.dir.display()
+                    shown_dir(self.dir)
                 ),
             );
             return None;
@@ -929,7 +944,7 @@ fn function(
                         lf.source.as_ref().map_or(Pos::default(), pos),
                         format!(
                             "layer `{name}`: folder `{source}` not found (build it first, e.g. `make layer`; paths are relative to the stack file's folder, {})",
-                            c.dir.display()
+                            shown_dir(c.dir)
                         ),
                     );
                     continue;

@@ -107,7 +107,7 @@ async fn ensure_permission(
                 attempts += 1;
                 ctx.progress.waiting(
                     address,
-                    "the function to accept the invoke permission",
+                    "to get its permission to invoke the function",
                     "update in progress",
                 );
                 tokio::time::sleep(ctx.poll).await;

@@ -533,7 +533,7 @@ async fn delete(
                         return Err(Error::aws("DeleteDBInstance", address, e));
                     }
                     ctx.progress
-                        .waiting(address, "a state that allows deletion", &msg);
+                        .waiting(address, "to reach a state that allows deletion", &msg);
                     tokio::time::sleep(ctx.poll).await;
                 }
                 Err(e) => return Err(Error::aws("DeleteDBInstance", address, e)),
@@ -668,7 +668,12 @@ async fn wait(
     loop {
         let inst = describe(ctx, address, id).await?;
         let (state, verdict) = poll(inst.as_ref(), target);
-        ctx.progress.waiting(address, what, &state);
+        let goal = match target {
+            Target::Gone => "to be deleted",
+            Target::Available => "to be available",
+            Target::Stopped => "to be stopped",
+        };
+        ctx.progress.waiting(address, goal, &state);
         match verdict {
             Poll::Done => {
                 ctx.progress.done_waiting(address);

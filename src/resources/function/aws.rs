@@ -396,13 +396,12 @@ fn iam_propagation<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'s
     let message = e.message().unwrap_or_default().to_ascii_lowercase();
     (code_of(e) == Some("InvalidParameterValueException")
         && (message.contains("cannot be assumed") || message.contains("does not have permissions")))
-    .then_some("the new role to reach Lambda (IAM propagation)")
+    .then_some("to be accepted by Lambda (its new role is still propagating through IAM)")
 }
 
 /// Lambda refuses a change while the previous one is still being applied.
 fn update_in_progress<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'static str> {
-    (code_of(e) == Some("ResourceConflictException"))
-        .then_some("an earlier change of the function to finish")
+    (code_of(e) == Some("ResourceConflictException")).then_some("to finish an earlier change")
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -422,8 +421,8 @@ async fn wait_ready(
 ) -> Result<aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput> {
     let started = Instant::now();
     let what = match ready {
-        Ready::Active => "the function to become Active",
-        Ready::Updated => "the update to finish",
+        Ready::Active => "to become Active",
+        Ready::Updated => "to finish its update",
     };
     loop {
         let c = ctx
@@ -475,7 +474,7 @@ async fn wait_ready(
             return Err(Error::Wait {
                 address: address.to_string(),
                 message: format!(
-                    "gave up waiting for {what} after {} (state {}, last update {}); run apply again to keep waiting",
+                    "gave up waiting for the function {what} after {} (state {}, last update {}); run apply again to keep waiting",
                     crate::progress::fmt_duration(started.elapsed()),
                     state.as_str(),
                     update.as_str()

@@ -427,7 +427,7 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
                     "still in use (Lambda network interfaces are released up to ~45 min after the function is deleted)".into()
                 };
                 ctx.progress
-                    .waiting(address, "the group to be free", &state);
+                    .waiting(address, "to be no longer in use", &state);
                 tokio::time::sleep(ctx.poll).await;
             }
             Err(e) => return Err(Error::aws("DeleteSecurityGroup", address, e)),
