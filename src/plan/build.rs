@@ -99,6 +99,21 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
                     ),
                 });
             }
+            Ok(Some(c))
+                if c.action == Action::Adopt
+                    && observed
+                        .and_then(Observed::owner)
+                        .is_some_and(|o| o != stack.name) =>
+            {
+                let owner = observed.and_then(Observed::owner).unwrap_or_default();
+                errors.push(PlanError {
+                    address: addr.clone(),
+                    pos: Pos::default(),
+                    message: format!(
+                        "exists and belongs to stack `{owner}` (it is tagged deploy:stack={owner}): --adopt only takes resources no stack owns. Remove it from this stack.yaml, or from stack `{owner}` first"
+                    ),
+                });
+            }
             Ok(change) => {
                 let fresh = matches!(
                     change.as_ref().map(|c| c.action),
@@ -217,6 +232,35 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
                     .filter(|(g, _)| g == group)
                     .map(|(_, a)| a.clone()),
             );
+        }
+    }
+
+    // A function leaving its VPC: its role keeps the ENI permissions until the function is out
+    // (Lambda releases the interfaces with the role), so that role update comes after it.
+    let leaving: Vec<String> = steps
+        .iter()
+        .filter(|s| matches!(s.key, Key::Role(_)) && s.desired)
+        .filter(|s| {
+            s.change.field("policies").is_some_and(|f| {
+                let has = |v: &crate::value::Shown| v.to_string().contains("VPCAccess");
+                has(&f.before) && !has(&f.after)
+            })
+        })
+        .map(|s| s.address.clone())
+        .collect();
+    for role in &leaving {
+        let Some(function) = role.strip_suffix(".role") else {
+            continue;
+        };
+        if !steps.iter().any(|s| s.address == function) {
+            continue;
+        }
+        for step in steps.iter_mut() {
+            if step.address == function {
+                step.after.retain(|a| a != role);
+            } else if &step.address == role {
+                step.after.push(function.to_string());
+            }
         }
     }
 
@@ -503,6 +547,8 @@ mod tests {
                 name: "f-role".into(),
                 path: "/deploy/s/".into(),
                 trust_policy: None,
+                tags: BTreeMap::new(),
+                policies: vec![],
             }),
         };
         let found = vec![function, role, group("app", "sg-app", true)];

@@ -306,6 +306,8 @@ impl FakeProvider {
                 name: s.name.clone(),
                 path: s.path.clone(),
                 trust_policy: Some(s.trust_policy.clone()),
+                tags: s.tags.clone(),
+                policies: s.policies.clone(),
             }),
             Spec::Layer(s) => {
                 let version = match prev {
