@@ -324,8 +324,11 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
     })?;
     let mut by: BTreeMap<String, Step> =
         steps.into_iter().map(|s| (s.address.clone(), s)).collect();
-    let steps: Vec<Step> = exec_order.iter().filter_map(|a| by.remove(a)).collect();
+    let mut steps: Vec<Step> = exec_order.iter().filter_map(|a| by.remove(a)).collect();
 
+    for s in &mut steps {
+        mask_secrets(&mut s.change);
+    }
     let mut changes: Vec<Change> = steps.iter().map(|s| s.change.clone()).collect();
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let needs_adopt = changes
@@ -342,6 +345,23 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         steps,
         resolver,
     })
+}
+
+/// Any value, before or after, that holds a registered secret is shown as `(sensitive)` whole:
+/// a live value (the old connection URL) may hold the password even when the file's new value
+/// does not, and a partly masked URL still shows the rest of it.
+fn mask_secrets(c: &mut Change) {
+    use crate::value::Shown;
+    for f in &mut c.fields {
+        for v in [&mut f.before, &mut f.after] {
+            if matches!(v, Shown::Value(s) if crate::redact::holds_secret(s)) {
+                *v = Shown::Sensitive;
+            }
+        }
+    }
+    for n in &mut c.notes {
+        *n = crate::redact::scrub(n);
+    }
 }
 
 /// Only what carries this stack's tag is ever deleted; rules follow their group.

@@ -15,6 +15,7 @@ mod iam_policy;
 mod migrations;
 mod ownership;
 mod realism;
+mod safety;
 mod secrets;
 mod security_groups;
 mod terminal;
