@@ -76,9 +76,11 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         ..Default::default()
     };
     let mut steps: Vec<Step> = Vec::new();
+    let mut warnings = Vec::new();
     for addr in &order {
         let def = by_addr[addr.as_str()];
         let spec = resources::spec(stack, &def.key, &resolver, input.env);
+        warnings.extend(resources::warnings(stack, addr, &spec));
         let observed = found.get(addr.as_str()).map(|f| &f.observed);
         match resources::diff(addr, Some(&spec), observed) {
             Err(e) => errors.push(e),
@@ -341,6 +343,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
             stack: stack.name.clone(),
             changes,
             needs_adopt,
+            warnings,
         },
         steps,
         resolver,

@@ -88,6 +88,17 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
     }
 }
 
+/// What the plan should warn about in a desired node: safer defaults the file does not ask for.
+pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
+    match spec {
+        Spec::Rule(r) => security_group::open_db_port_warning(stack, address, r)
+            .into_iter()
+            .collect(),
+        Spec::DbInstance(d) => db_instance::warnings(stack, &d.name),
+        _ => Vec::new(),
+    }
+}
+
 /// How the engine carries out a Replace of this node, as its kind declares.
 pub fn replace_policy(key: &Key) -> ReplacePolicy {
     match key {

@@ -37,3 +37,57 @@ fn a_live_value_holding_a_secret_is_sensitive_in_the_plan() {
         assert!(r.stdout.contains("sensitive"), "{}", r.stdout);
     }
 }
+
+#[test]
+fn the_plan_warns_about_open_database_ports_and_unencrypted_storage() {
+    let env = Env::new();
+    let stack = |cidr: &str, encrypted: &str| {
+        format!(
+            r#"
+stack: warn
+security_groups:
+  db-sg:
+    description: db
+    ingress:
+      - description: WORLD
+        port: 6543
+        cidr: {cidr}
+      - description: WEB
+        port: 443
+        cidr: 0.0.0.0/0
+db_instances:
+  db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${{secret:DB_PASSWORD}}
+    port: 6543
+    security_groups: [db-sg]
+    final_snapshot: false{encrypted}
+"#
+        )
+    };
+    env.write_stack(&stack("0.0.0.0/0", ""));
+    let r = env.run(&["plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains(
+            "Warning: security_groups.db-sg.ingress.WORLD: opens database port 6543 to 0.0.0.0/0"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("ingress.WEB: opens"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Warning: db_instances.db: storage_encrypted is not set"),
+        "{}",
+        r.stdout
+    );
+
+    env.write_stack(&stack("203.0.113.10/32", "\n    storage_encrypted: true"));
+    let r = env.run(&["plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.stdout.contains("Warning:"), "{}", r.stdout);
+}

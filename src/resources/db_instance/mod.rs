@@ -195,6 +195,19 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
         .collect()
 }
 
+/// Safer-default warnings of an instance the file declares.
+pub fn warnings(stack: &Stack, name: &str) -> Vec<String> {
+    let d = &stack.db_instances[name];
+    let mut out = Vec::new();
+    if d.storage_encrypted.is_none() {
+        out.push(format!(
+            "{}: storage_encrypted is not set, and RDS's default is unencrypted storage (it cannot be turned on later without replacing the instance): set storage_encrypted: true, or false to say you mean it",
+            address(name)
+        ));
+    }
+    out
+}
+
 pub fn spec(stack: &Stack, key: &Key, r: &Resolver, _env: &LiveEnv) -> Spec {
     let Key::DbInstance(name) = key else {
         unreachable!("db_instance::spec called for {key:?}")
