@@ -91,3 +91,109 @@ db_instances:
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(!r.stdout.contains("Warning:"), "{}", r.stdout);
 }
+
+fn db_stack(version: &str) -> String {
+    format!(
+        "stack: pwv\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    storage_encrypted: true\n    master_username: root\n    master_password: ${{secret:DB_PASSWORD}}\n    final_snapshot: false\n{version}"
+    )
+}
+
+async fn db_tags(env: &Env) -> std::collections::BTreeMap<String, String> {
+    let rds = aws_sdk_rds::Client::new(&env.sdk_config().await);
+    let out = rds.describe_db_instances().send().await.unwrap();
+    out.db_instances()[0]
+        .tag_list()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_password_derivative_is_stored_and_password_version_sets_it_again() {
+    let env = Env::new();
+    env.write_stack(&db_stack(""));
+    env.ok(&["apply", "--auto-approve"]);
+    let tags = db_tags(&env).await;
+    assert_eq!(
+        tags.get("deploy:password-version").map(String::as_str),
+        Some("1")
+    );
+    assert!(
+        !tags.contains_key("deploy:password-fingerprint"),
+        "{tags:?}"
+    );
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+
+    // Bumping the version sets the password again, masked, and records the new version.
+    env.write_stack(&db_stack("    password_version: 2\n"));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    r.assert_no_secret();
+    assert!(
+        r.stdout.contains("master_password = (sensitive)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("password_version 1 -> 2"), "{}", r.stdout);
+    env.calls();
+    env.ok(&["apply", "--auto-approve"]);
+    let bodies = env.request_bodies("rds.ModifyDBInstance");
+    assert!(
+        bodies
+            .last()
+            .is_some_and(|b| b.contains("MasterUserPassword")),
+        "{bodies:?}"
+    );
+    let tags = db_tags(&env).await;
+    assert_eq!(
+        tags.get("deploy:password-version").map(String::as_str),
+        Some("2")
+    );
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+
+    // An instance tagged by an older deploy: the fingerprint goes, the version tag comes.
+    let rds = aws_sdk_rds::Client::new(&env.sdk_config().await);
+    let arn = rds
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .db_instance_arn()
+        .unwrap()
+        .to_string();
+    rds.remove_tags_from_resource()
+        .resource_name(&arn)
+        .tag_keys("deploy:password-version")
+        .send()
+        .await
+        .unwrap();
+    rds.add_tags_to_resource()
+        .resource_name(&arn)
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("deploy:password-fingerprint")
+                .value("0".repeat(64))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = env.run(&["plan"]);
+    assert!(
+        r.stdout.contains("deploy:password-fingerprint tag"),
+        "{}",
+        r.stdout
+    );
+    env.ok(&["apply", "--auto-approve"]);
+    let tags = db_tags(&env).await;
+    assert!(
+        !tags.contains_key("deploy:password-fingerprint"),
+        "{tags:?}"
+    );
+    assert_eq!(
+        tags.get("deploy:password-version").map(String::as_str),
+        Some("2")
+    );
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
