@@ -89,6 +89,13 @@ fn xml(s: &str, apos: &str, quot: &str) -> String {
     out
 }
 
+/// Whether `s` holds a registered secret (in any of its forms).
+pub fn holds_secret(s: &str) -> bool {
+    registry()
+        .read()
+        .is_ok_and(|r| r.iter().any(|secret| s.contains(secret.as_str())))
+}
+
 /// Replaces every registered secret (in any of its forms) in `s` with `(sensitive)`.
 pub fn scrub(s: &str) -> String {
     let Ok(r) = registry().read() else {

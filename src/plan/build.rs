@@ -80,9 +80,11 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         ..Default::default()
     };
     let mut steps: Vec<Step> = Vec::new();
+    let mut warnings = Vec::new();
     for addr in &order {
         let def = by_addr[addr.as_str()];
         let spec = resources::spec(stack, &def.key, &resolver, input.env);
+        warnings.extend(resources::warnings(stack, addr, &spec));
         let observed = found.get(addr.as_str()).map(|f| &f.observed);
         match resources::diff(addr, Some(&spec), observed) {
             Err(e) => errors.push(e),
@@ -100,6 +102,21 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
                             .map(|f| f.path.as_str())
                             .collect::<Vec<_>>()
                             .join(", ")
+                    ),
+                });
+            }
+            Ok(Some(c))
+                if c.action == Action::Adopt
+                    && observed
+                        .and_then(Observed::owner)
+                        .is_some_and(|o| o != stack.name) =>
+            {
+                let owner = observed.and_then(Observed::owner).unwrap_or_default();
+                errors.push(PlanError {
+                    address: addr.clone(),
+                    pos: Pos::default(),
+                    message: format!(
+                        "exists and belongs to stack `{owner}` (it is tagged deploy:stack={owner}): --adopt only takes resources no stack owns. Remove it from this stack.yaml, or from stack `{owner}` first"
                     ),
                 });
             }
@@ -224,6 +241,35 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         }
     }
 
+    // A function leaving its VPC: its role keeps the ENI permissions until the function is out
+    // (Lambda releases the interfaces with the role), so that role update comes after it.
+    let leaving: Vec<String> = steps
+        .iter()
+        .filter(|s| matches!(s.key, Key::Role(_)) && s.desired)
+        .filter(|s| {
+            s.change.field("policies").is_some_and(|f| {
+                let has = |v: &crate::value::Shown| v.to_string().contains("VPCAccess");
+                has(&f.before) && !has(&f.after)
+            })
+        })
+        .map(|s| s.address.clone())
+        .collect();
+    for role in &leaving {
+        let Some(function) = role.strip_suffix(".role") else {
+            continue;
+        };
+        if !steps.iter().any(|s| s.address == function) {
+            continue;
+        }
+        for step in steps.iter_mut() {
+            if step.address == function {
+                step.after.retain(|a| a != role);
+            } else if &step.address == role {
+                step.after.push(function.to_string());
+            }
+        }
+    }
+
     // Lambda releases a VPC function's network interfaces with the function's execution role, so
     // a role being deleted outlives the deletion of the groups its functions used: otherwise the
     // interfaces can stay behind and hold those groups.
@@ -284,8 +330,11 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
     })?;
     let mut by: BTreeMap<String, Step> =
         steps.into_iter().map(|s| (s.address.clone(), s)).collect();
-    let steps: Vec<Step> = exec_order.iter().filter_map(|a| by.remove(a)).collect();
+    let mut steps: Vec<Step> = exec_order.iter().filter_map(|a| by.remove(a)).collect();
 
+    for s in &mut steps {
+        mask_secrets(&mut s.change);
+    }
     let mut changes: Vec<Change> = steps.iter().map(|s| s.change.clone()).collect();
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let needs_adopt = changes
@@ -298,10 +347,28 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
             stack: stack.name.clone(),
             changes,
             needs_adopt,
+            warnings,
         },
         steps,
         resolver,
     })
+}
+
+/// Any value, before or after, that holds a registered secret is shown as `(sensitive)` whole:
+/// a live value (the old connection URL) may hold the password even when the file's new value
+/// does not, and a partly masked URL still shows the rest of it.
+fn mask_secrets(c: &mut Change) {
+    use crate::value::Shown;
+    for f in &mut c.fields {
+        for v in [&mut f.before, &mut f.after] {
+            if matches!(v, Shown::Value(s) if crate::redact::holds_secret(s)) {
+                *v = Shown::Sensitive;
+            }
+        }
+    }
+    for n in &mut c.notes {
+        *n = crate::redact::scrub(n);
+    }
 }
 
 /// Only what carries this stack's tag is ever deleted; rules follow their group.
@@ -507,6 +574,8 @@ mod tests {
                 name: "f-role".into(),
                 path: "/deploy/s/".into(),
                 trust_policy: None,
+                tags: BTreeMap::new(),
+                policies: vec![],
             }),
         };
         let found = vec![function, role, group("app", "sg-app", true)];

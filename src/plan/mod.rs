@@ -91,6 +91,10 @@ pub struct Plan {
     /// Resources being adopted that apply will refuse without `--adopt`.
     #[serde(skip)]
     pub needs_adopt: Vec<String>,
+    /// Safer defaults the file does not ask for (an open database port, unencrypted storage),
+    /// shown whether or not anything changes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Counts for the summary line.

@@ -45,6 +45,7 @@ pub fn render(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
     if plan.is_empty() {
         out.push_str("No changes. Live AWS matches stack.yaml.\n");
+        warnings(plan, style, &mut out);
         return out;
     }
     let _ = writeln!(out, "Stack `{}`: symbols used below:", plan.stack);
@@ -88,7 +89,14 @@ pub fn render(plan: &Plan, style: Style) -> String {
     out.push('\n');
     out.push_str(&summary_line(plan));
     out.push('\n');
+    warnings(plan, style, &mut out);
     out
+}
+
+fn warnings(plan: &Plan, style: Style, out: &mut String) {
+    for w in &plan.warnings {
+        let _ = writeln!(out, "{} {w}", style.paint("33", "Warning:"));
+    }
 }
 
 /// `Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.` (plus adoptions when there are any)
@@ -131,7 +139,25 @@ mod tests {
             stack: "s".into(),
             changes: vec![cr, del, up],
             needs_adopt: vec![],
+            warnings: vec![],
         }
+    }
+
+    #[test]
+    fn warnings_follow_the_summary_and_show_without_changes() {
+        let mut p = plan();
+        p.warnings = vec!["db_instances.d: storage_encrypted is not set".into()];
+        let text = render(&p, Style { color: false });
+        assert!(
+            text.ends_with("delete.\nWarning: db_instances.d: storage_encrypted is not set\n"),
+            "{text}"
+        );
+        p.changes.clear();
+        let text = render(&p, Style { color: false });
+        assert!(
+            text.contains("No changes") && text.contains("Warning: "),
+            "{text}"
+        );
     }
 
     #[test]

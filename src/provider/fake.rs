@@ -306,6 +306,8 @@ impl FakeProvider {
                 name: s.name.clone(),
                 path: s.path.clone(),
                 trust_policy: Some(s.trust_policy.clone()),
+                tags: s.tags.clone(),
+                policies: s.policies.clone(),
             }),
             Spec::Layer(s) => {
                 let version = match prev {
@@ -397,9 +399,9 @@ pub fn db_instance_from(
     address: &str,
     n: usize,
 ) -> Result<db_instance::Observed> {
-    let (managed_password, password_fingerprint) = match &s.password {
+    let (managed_password, password_version) = match &s.password {
         db_instance::PasswordSpec::Managed => (true, None),
-        db_instance::PasswordSpec::Secret { fingerprint, .. } => (false, Some(fingerprint.clone())),
+        db_instance::PasswordSpec::Secret { version, .. } => (false, Some(*version)),
     };
     Ok(db_instance::Observed {
         owned: true,
@@ -416,7 +418,8 @@ pub fn db_instance_from(
         storage_encrypted: s.storage_encrypted.unwrap_or(false),
         master_username: s.master_username.clone(),
         managed_password,
-        password_fingerprint,
+        password_fingerprint: None,
+        password_version,
         db_name: s.db_name.clone(),
         availability_zone: s.availability_zone.clone(),
         multi_az: s.multi_az.unwrap_or(false),

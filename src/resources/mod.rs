@@ -93,6 +93,17 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
     }
 }
 
+/// What the plan should warn about in a desired node: safer defaults the file does not ask for.
+pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
+    match spec {
+        Spec::Rule(r) => security_group::open_db_port_warning(stack, address, r)
+            .into_iter()
+            .collect(),
+        Spec::DbInstance(d) => db_instance::warnings(stack, &d.name),
+        _ => Vec::new(),
+    }
+}
+
 /// How the engine carries out a Replace of this node, as its kind declares.
 pub fn replace_policy(key: &Key) -> ReplacePolicy {
     match key {
@@ -190,6 +201,26 @@ impl Observed {
         }
     }
 
+    /// The stack named by the live resource's `deploy:stack` tag (or, for a trigger slot, the
+    /// stack that set it), whichever stack that is; `None` when nothing claims it.
+    pub fn owner(&self) -> Option<&str> {
+        match self {
+            Observed::Group(o) => tag(&o.tags),
+            Observed::DbInstance(o) => tag(&o.tags),
+            Observed::Role(o) => tag(&o.tags),
+            Observed::Function(o) => tag(&o.tags),
+            Observed::UserPool(o) => tag(&o.tags),
+            Observed::Trigger(o) => o.owner.as_deref(),
+            Observed::Rule(_) | Observed::Layer(_) | Observed::Migration(_) => None,
+        }
+    }
+}
+
+fn tag(t: &std::collections::BTreeMap<String, String>) -> Option<&str> {
+    t.get(crate::stack::STACK_TAG).map(String::as_str)
+}
+
+impl Observed {
     /// The physical ids other resources use to point at this one.
     pub fn physical_ids(&self) -> Vec<String> {
         self.attrs()

@@ -39,6 +39,7 @@ const ROWS: &[Row] = &[
     ("db_instances.*.master_username", "root", Some("admin"), None),
     // Only ${secret:} keeps a password masked: ${env:} is refused, with the fix in the message.
     ("db_instances.*.master_password", "${secret:DB_PASSWORD}", None, Some(("an-env-pw", "write ${secret:FIELD_VALUE} instead"))),
+    ("db_instances.*.password_version", "1", Some("2"), Some(("0", "between 1 and"))),
     ("db_instances.*.manage_master_password", "true", Some("true"), Some(("maybe", "true or false"))),
     ("db_instances.*.db_name", "cruddur", Some("other"), None),
     ("db_instances.*.port", "5432", Some("6543"), Some(("80", "between 1150 and 65535"))),
@@ -111,6 +112,7 @@ db_instances:
     storage_encrypted: «db_instances.*.storage_encrypted»
     master_username: «db_instances.*.master_username»
     master_password: «db_instances.*.master_password»
+    password_version: «db_instances.*.password_version»
     db_name: «db_instances.*.db_name»
     port: «db_instances.*.port»
     availability_zone: «db_instances.*.availability_zone»

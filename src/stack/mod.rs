@@ -177,6 +177,9 @@ pub struct DbInstance {
     pub storage_encrypted: Option<bool>,
     pub master_username: String,
     pub password: Password,
+    /// Bumped by the user to have apply set the password again (nothing derived from the
+    /// password is stored to notice a change by itself).
+    pub password_version: Option<i32>,
     pub db_name: Option<String>,
     pub port: Option<i32>,
     pub availability_zone: Option<String>,

@@ -101,6 +101,10 @@ const DOCS: &[(&str, &str)] = &[
         "The master password, from the environment: ${secret:NAME}. A literal password is refused. Or use manage_master_password.",
     ),
     (
+        "db_instances.*.password_version",
+        "Bump it (default 1) to have apply set master_password again after changing the secret: deploy stores nothing derived from the password, so it cannot notice a new one by itself.",
+    ),
+    (
         "db_instances.*.manage_master_password",
         "true: RDS generates the master password and keeps it in Secrets Manager (instead of master_password).",
     ),

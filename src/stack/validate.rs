@@ -808,6 +808,10 @@ fn db_instance(
         engine_version: opt(c, &v.engine_version, "engine_version"),
         storage_type: opt(c, &v.storage_type, "storage_type"),
         storage_encrypted: opt_bool(c, &v.storage_encrypted, "storage_encrypted"),
+        password_version: v
+            .password_version
+            .as_ref()
+            .and_then(|p| c.int(p, "password_version", 1, 1_000_000_000)),
         db_name: opt(c, &v.db_name, "db_name"),
         port: v.port.as_ref().and_then(|p| c.int(p, "port", 1150, 65535)),
         availability_zone: opt(c, &v.availability_zone, "availability_zone"),

@@ -3,7 +3,7 @@
 
 use futures::{StreamExt, TryStreamExt};
 
-use super::{Observed, Permission, Spec, candidates, statements, trigger_edits};
+use super::{Observed, Permission, Spec, candidates, has_equivalent, statements, trigger_edits};
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
@@ -30,7 +30,8 @@ pub async fn observe(
             let mut o = c.observed;
             if let Some(function) = &c.read_policy_of {
                 let sid = statement_id(&o.event, &o.pool_id);
-                o.permission = read_permission(clients, &c.address, function, &sid).await?;
+                (o.permission, o.equivalent) =
+                    read_permission(clients, &c.address, function, &sid, &o.pool_arn).await?;
             }
             Ok::<_, Error>(Found {
                 address: c.address,
@@ -43,14 +44,15 @@ pub async fn observe(
         .await
 }
 
-/// Statements with id `sid` on `function` (name or ARN); none when the function or its policy
-/// does not exist.
+/// Statements with id `sid` on `function` (name or ARN), and whether another statement already
+/// lets the pool invoke it; none when the function or its policy does not exist.
 async fn read_permission(
     clients: &Clients,
     address: &str,
     function: &str,
     sid: &str,
-) -> Result<Vec<Permission>> {
+    pool_arn: &str,
+) -> Result<(Vec<Permission>, bool)> {
     match clients
         .lambda
         .get_policy()
@@ -58,8 +60,11 @@ async fn read_permission(
         .send()
         .await
     {
-        Ok(out) => Ok(out.policy().map(|p| statements(p, sid)).unwrap_or_default()),
-        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(Vec::new()),
+        Ok(out) => Ok(out
+            .policy()
+            .map(|p| (statements(p, sid), has_equivalent(p, sid, pool_arn)))
+            .unwrap_or_default()),
+        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok((Vec::new(), false)),
         Err(e) => Err(Error::aws("GetPolicy", address, e)),
     }
 }
@@ -74,8 +79,8 @@ async fn ensure_permission(
     pool_arn: &str,
 ) -> Result<()> {
     let clients = ctx.clients;
-    let existing = read_permission(clients, address, function, sid).await?;
-    if existing.len() == 1 && existing[0].allows(pool_arn) {
+    let (existing, equivalent) = read_permission(clients, address, function, sid, pool_arn).await?;
+    if existing.len() == 1 && existing[0].allows(pool_arn) || existing.is_empty() && equivalent {
         return Ok(());
     }
     for _ in &existing {
@@ -97,8 +102,9 @@ async fn ensure_permission(
         match r {
             Ok(_) => break,
             Err(e) if code_of(&e) == Some("ResourceConflictException") && attempts < 30 => {
-                let now = read_permission(clients, address, function, sid).await?;
-                if now.len() == 1 && now[0].allows(pool_arn) {
+                let (now, equivalent) =
+                    read_permission(clients, address, function, sid, pool_arn).await?;
+                if now.len() == 1 && now[0].allows(pool_arn) || now.is_empty() && equivalent {
                     break;
                 }
                 for _ in &now {
@@ -220,6 +226,8 @@ async fn set_slot(
         event: s.event.clone(),
         function_arn: function.to_string(),
         owned: true,
+        equivalent: false,
+        owner: None,
         permission: vec![Permission {
             effect: "Allow".into(),
             action: super::INVOKE.into(),

@@ -68,6 +68,12 @@ pub struct Observed {
     pub owned: bool,
     /// Statements with our statement id on the declared function (read for declared triggers only).
     pub permission: Vec<Permission>,
+    /// Another statement (one made in the console, say) already lets this pool invoke the
+    /// declared function: it stands for the permission, and none is added beside it.
+    pub equivalent: bool,
+    /// The other stack that set this slot (it owns the pool, or lists the event in its
+    /// `deploy:triggers:` tag on the pool).
+    pub owner: Option<String>,
 }
 
 /// The LambdaConfig field of an event in the file's spelling.
@@ -270,10 +276,17 @@ pub fn diff(
         &s.function_arn,
         false,
     );
+    let wanted = wanted_permission(&target.arn);
     d.shown(
         "permission",
-        o.map_or(Shown::Absent, |o| shown_permissions(&o.permission)),
-        wanted_permission(&target.arn),
+        o.map_or(Shown::Absent, |o| {
+            if o.permission.is_empty() && o.equivalent {
+                wanted.clone()
+            } else {
+                shown_permissions(&o.permission)
+            }
+        }),
+        wanted,
         false,
     );
     let Some(o) = o else {
@@ -336,6 +349,14 @@ pub fn candidates(stack: &Stack, pools: &Pools) -> Vec<Candidate> {
             if !owned && decl.is_none() {
                 continue;
             }
+            let owner = if owned {
+                None
+            } else {
+                p.tags()
+                    .get(crate::stack::STACK_TAG)
+                    .cloned()
+                    .or_else(|| other_setter(p, &stack.name, event))
+            };
             let label = match decl.or(on_pool.first().copied()) {
                 Some(t) => t.user_pool.label().to_string(),
                 None => default_label(p, pools),
@@ -353,6 +374,8 @@ pub fn candidates(stack: &Stack, pools: &Pools) -> Vec<Candidate> {
                     function_arn: arn.to_string(),
                     owned,
                     permission: Vec::new(),
+                    equivalent: false,
+                    owner,
                 },
                 read_policy_of: decl.map(|t| match &t.function {
                     FunctionRef::Stack(f) => f.clone(),
@@ -362,6 +385,15 @@ pub fn candidates(stack: &Stack, pools: &Pools) -> Vec<Candidate> {
         }
     }
     out
+}
+
+/// The other stack whose `deploy:triggers:<stack>` tag on the pool lists `event`.
+fn other_setter(p: &PoolDescription, stack: &str, event: &str) -> Option<String> {
+    let prefix = triggers_tag("");
+    p.tags().into_iter().find_map(|(k, v)| {
+        let other = k.strip_prefix(&prefix)?;
+        (other != stack && v.split_whitespace().any(|e| e == event)).then(|| other.to_string())
+    })
 }
 
 /// How an undeclared pool is named in addresses: as `user_pools` knows it, else by its name when
@@ -379,6 +411,22 @@ fn default_label(p: &PoolDescription, pools: &Pools) -> String {
 /// The statements with id `sid` in a Lambda resource policy (GetPolicy's JSON). AWS and moto
 /// put the source ARN under `Condition.ArnLike.AWS:SourceArn`; any condition operator is read.
 pub fn statements(policy: &str, sid: &str) -> Vec<Permission> {
+    all_statements(policy)
+        .into_iter()
+        .filter(|(s, _)| s.as_deref() == Some(sid))
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// Whether a statement with another id than `sid` already lets this pool invoke the function.
+pub fn has_equivalent(policy: &str, sid: &str, pool_arn: &str) -> bool {
+    all_statements(policy)
+        .iter()
+        .any(|(s, p)| s.as_deref() != Some(sid) && p.allows(pool_arn))
+}
+
+/// Every statement of a resource policy, with its id.
+fn all_statements(policy: &str) -> Vec<(Option<String>, Permission)> {
     use serde_json::Value;
     let Ok(doc) = serde_json::from_str::<Value>(policy) else {
         return Vec::new();
@@ -396,7 +444,6 @@ pub fn statements(policy: &str, sid: &str) -> Vec<Permission> {
         }
     };
     list.iter()
-        .filter(|s| s["Sid"].as_str() == Some(sid))
         .map(|s| {
             let principal = match &s["Principal"] {
                 Value::Object(m) => m.get("Service").and_then(first).unwrap_or_default(),
@@ -410,12 +457,13 @@ pub fn statements(policy: &str, sid: &str) -> Vec<Permission> {
                         .and_then(|(_, v)| first(v))
                 })
             });
-            Permission {
+            let p = Permission {
                 effect: s["Effect"].as_str().unwrap_or("Allow").to_string(),
                 action: first(&s["Action"]).unwrap_or_default(),
                 principal,
                 source_arn,
-            }
+            };
+            (s["Sid"].as_str().map(str::to_string), p)
         })
         .collect()
 }
@@ -792,6 +840,8 @@ cognito_triggers:
             function_arn: function.into(),
             owned,
             permission,
+            equivalent: false,
+            owner: None,
         }
     }
 

@@ -12,7 +12,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{
     Declared, FINGERPRINT_TAG, Fingerprint, Modify, Observed, PasswordChange, PasswordSpec, Spec,
-    address, delta, final_snapshot_id,
+    VERSION_TAG, address, delta, final_snapshot_id,
 };
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
@@ -72,6 +72,7 @@ fn observed(i: &DbInstance, stack: &Stack) -> Observed {
         })
         .collect();
     let password_fingerprint = tags.remove(FINGERPRINT_TAG).map(Fingerprint);
+    let password_version = tags.remove(VERSION_TAG).and_then(|v| v.parse().ok());
     let identifier = i
         .db_instance_identifier()
         .unwrap_or_default()
@@ -109,6 +110,7 @@ fn observed(i: &DbInstance, stack: &Stack) -> Observed {
         master_username: i.master_username().unwrap_or_default().to_string(),
         managed_password: i.master_user_secret().is_some(),
         password_fingerprint,
+        password_version,
         db_name: i.db_name().map(str::to_string),
         availability_zone: i.availability_zone().map(str::to_string),
         multi_az: i.multi_az().unwrap_or(false),
@@ -286,9 +288,9 @@ async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
     }
     match &s.password {
         PasswordSpec::Managed => req = req.manage_master_user_password(true),
-        PasswordSpec::Secret { value, fingerprint } => {
+        PasswordSpec::Secret { value, version, .. } => {
             req = req.master_user_password(known(value, address)?);
-            tags.insert(FINGERPRINT_TAG.to_string(), fingerprint.0.clone());
+            tags.insert(VERSION_TAG.to_string(), version.to_string());
         }
     }
     req.set_tags(Some(tag_list(&tags)))
@@ -302,6 +304,18 @@ async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
         (true, None) => return Err(gone_error(address)),
     };
     Ok(observed(&inst, ctx.stack))
+}
+
+async fn remove_tags(ctx: &Ctx<'_>, address: &str, arn: &str, keys: &[String]) -> Result<()> {
+    ctx.clients
+        .rds
+        .remove_tags_from_resource()
+        .resource_name(arn)
+        .set_tag_keys(Some(keys.to_vec()))
+        .send()
+        .await
+        .map_err(|e| Error::aws("RemoveTagsFromResource", address, e))?;
+    Ok(())
 }
 
 async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<Observed> {
@@ -322,22 +336,19 @@ async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<
         modify(ctx, address, id, &delta.modify, s, o).await?;
         wait(ctx, address, id, Target::Available).await?;
         match (delta.modify.password, &s.password) {
-            (Some(PasswordChange::Set), PasswordSpec::Secret { fingerprint, .. }) => {
-                let t = BTreeMap::from([(FINGERPRINT_TAG.to_string(), fingerprint.0.clone())]);
+            (Some(PasswordChange::Set), PasswordSpec::Secret { version, .. }) => {
+                let t = BTreeMap::from([(VERSION_TAG.to_string(), version.to_string())]);
                 add_tags(ctx, address, &o.arn, &t).await?;
             }
-            (Some(PasswordChange::Manage), _) if o.password_fingerprint.is_some() => {
-                ctx.clients
-                    .rds
-                    .remove_tags_from_resource()
-                    .resource_name(&o.arn)
-                    .tag_keys(FINGERPRINT_TAG)
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("RemoveTagsFromResource", address, e))?;
+            (Some(PasswordChange::Manage), _) if o.password_version.is_some() => {
+                remove_tags(ctx, address, &o.arn, &[VERSION_TAG.to_string()]).await?;
             }
             _ => {}
         }
+    }
+    // The legacy password derivative goes once the password is known to be in place.
+    if !delta.remove_tags.is_empty() {
+        remove_tags(ctx, address, &o.arn, &delta.remove_tags).await?;
     }
     if s.running && !running {
         ensure_running(ctx, address, id).await?;

@@ -6,10 +6,13 @@
 //! force a replacement, which deletes the instance and its data: the plan says so, and
 //! `deletion_protection: true` in the file turns such a plan into an error.
 //!
-//! The master password is never readable from AWS. To still show when it changed without a
-//! perpetual diff, apply stores a slow, salted fingerprint of it in the tag
-//! `deploy:password-fingerprint` and the plan compares fingerprints; the plan shows only
-//! `(sensitive)`, never the fingerprint.
+//! The master password is never readable from AWS, and deploy stores nothing derived from it
+//! (any derivative in a tag is an offline guessing oracle for whoever can describe the
+//! instance). As Terraform's write-only arguments do, the file says when the password changed:
+//! `password_version` (default 1), recorded by apply in the tag `deploy:password-version`; a
+//! different number sets the password again. Instances tagged by older versions of deploy carry
+//! `deploy:password-fingerprint` (salted, iterated SHA-256): the next plan checks the password
+//! against it once and replaces it by the version tag.
 
 pub mod aws;
 
@@ -26,8 +29,10 @@ use crate::resources::core::{
 use crate::stack::{FinalSnapshot, GroupRef, Password, PerformanceInsights, Pos, Resolver, Stack};
 use crate::value::{Shown, Text};
 
-/// The tag holding [`password_fingerprint`] of the password apply last set.
+/// The tag older versions of deploy kept [`password_fingerprint`] in; only ever read and removed.
 pub const FINGERPRINT_TAG: &str = "deploy:password-fingerprint";
+/// The tag holding the `password_version` apply last set the password for.
+pub const VERSION_TAG: &str = "deploy:password-version";
 const FINGERPRINT_ROUNDS: u32 = 100_000;
 
 /// A password fingerprint. Not a secret by itself (it sits in a tag), but it is never shown in a
@@ -63,10 +68,12 @@ pub fn fingerprint_salt(stack: &str, identifier: &str) -> String {
 
 #[derive(Clone, Debug)]
 pub enum PasswordSpec {
-    /// From `${secret:}`; `fingerprint` is what the tag should say.
+    /// From `${secret:}`; `version` is the file's `password_version`.
     Secret {
         value: Text,
-        fingerprint: Fingerprint,
+        version: i32,
+        /// To check the password once against a legacy fingerprint tag.
+        legacy_salt: String,
     },
     /// RDS keeps it in Secrets Manager.
     Managed,
@@ -132,7 +139,10 @@ pub struct Observed {
     pub master_username: String,
     /// `MasterUserSecret` is present: RDS manages the password in Secrets Manager.
     pub managed_password: bool,
+    /// A legacy fingerprint tag (see the module notes), to migrate.
     pub password_fingerprint: Option<Fingerprint>,
+    /// The `deploy:password-version` tag; `None` when absent or not a number.
+    pub password_version: Option<i32>,
     pub db_name: Option<String>,
     pub availability_zone: Option<String>,
     pub multi_az: bool,
@@ -144,7 +154,7 @@ pub struct Observed {
     pub deletion_protection: bool,
     /// Sorted.
     pub security_groups: Vec<String>,
-    /// Without the fingerprint tag.
+    /// Without the fingerprint and version tags.
     pub tags: BTreeMap<String, String>,
     /// Fields with a modification RDS has not applied yet (PendingModifiedValues).
     pub pending: Vec<String>,
@@ -195,6 +205,19 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
         .collect()
 }
 
+/// Safer-default warnings of an instance the file declares.
+pub fn warnings(stack: &Stack, name: &str) -> Vec<String> {
+    let d = &stack.db_instances[name];
+    let mut out = Vec::new();
+    if d.storage_encrypted.is_none() {
+        out.push(format!(
+            "{}: storage_encrypted is not set, and RDS's default is unencrypted storage (it cannot be turned on later without replacing the instance): set storage_encrypted: true, or false to say you mean it",
+            address(name)
+        ));
+    }
+    out
+}
+
 pub fn spec(stack: &Stack, key: &Key, r: &Resolver, _env: &LiveEnv) -> Spec {
     let Key::DbInstance(name) = key else {
         unreachable!("db_instance::spec called for {key:?}")
@@ -202,16 +225,11 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, _env: &LiveEnv) -> Spec {
     let d = &stack.db_instances[name];
     let password = match &d.password {
         Password::Managed => PasswordSpec::Managed,
-        Password::Secret(t) => {
-            let value = r.resolve(t);
-            // Validation forbids references in passwords, so the value is always known; an
-            // unknown one gets an empty fingerprint, which never matches and so shows a change.
-            let fingerprint = value
-                .expose()
-                .map(|p| password_fingerprint(&fingerprint_salt(&stack.name, name), p))
-                .unwrap_or(Fingerprint(String::new()));
-            PasswordSpec::Secret { value, fingerprint }
-        }
+        Password::Secret(t) => PasswordSpec::Secret {
+            value: r.resolve(t),
+            version: d.password_version.unwrap_or(1),
+            legacy_salt: fingerprint_salt(&stack.name, name),
+        },
     };
     Spec {
         name: name.clone(),
@@ -301,6 +319,8 @@ pub struct Delta {
     pub modify: Modify,
     /// Tags to add or overwrite (AddTagsToResource).
     pub tags: BTreeMap<String, String>,
+    /// Tags to remove (RemoveTagsFromResource): the legacy password fingerprint.
+    pub remove_tags: Vec<String>,
     /// The running state to reach, when it differs.
     pub running: Option<bool>,
     pub notes: Vec<String>,
@@ -349,6 +369,8 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
     let mut d = Diff::new();
     let mut m = Modify::default();
     let mut notes = Vec::new();
+    let mut remove_tags = Vec::new();
+    let mut version_tag = None;
 
     // Fields RDS cannot change: a new instance.
     if !o.engine.eq_ignore_ascii_case(&s.engine) {
@@ -587,11 +609,42 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
                 m.password = Some(PasswordChange::Manage);
             }
         }
-        PasswordSpec::Secret { value, fingerprint } => {
+        PasswordSpec::Secret {
+            value,
+            version,
+            legacy_salt,
+        } => {
             if o.managed_password {
                 d.value("manage_master_password", Some(true), Some(false), false);
             }
-            let same = value.is_known() && o.password_fingerprint.as_ref() == Some(fingerprint);
+            let same = match (o.password_version, &o.password_fingerprint) {
+                (Some(v), _) => v == *version,
+                // Validation forbids references in passwords, so the value is always known.
+                (None, Some(fp)) => value
+                    .expose()
+                    .is_some_and(|p| password_fingerprint(legacy_salt, p) == *fp),
+                (None, None) => false,
+            };
+            if o.password_version.is_none() && o.password_fingerprint.is_some() {
+                remove_tags.push(FINGERPRINT_TAG.to_string());
+                notes.push(format!(
+                    "master_password: the {FINGERPRINT_TAG} tag (a password derivative older versions of deploy stored) is removed; {VERSION_TAG} records password_version instead"
+                ));
+                if same && !o.managed_password {
+                    version_tag = Some(version.to_string());
+                    d.value(
+                        &format!("tags.{VERSION_TAG}"),
+                        None,
+                        Some(version.to_string()),
+                        false,
+                    );
+                }
+            }
+            if let (Some(v), false) = (o.password_version, same || o.managed_password) {
+                notes.push(format!(
+                    "master_password: password_version {v} -> {version}, so apply sets the password from stack.yaml"
+                ));
+            }
             if o.managed_password || !same {
                 // Pushed by hand: Diff::shown drops a change whose two sides render alike.
                 d.fields.push(FieldChange {
@@ -601,9 +654,12 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
                     forces_replacement: false,
                 });
                 m.password = Some(PasswordChange::Set);
-                if o.password_fingerprint.is_none() && !o.managed_password {
+                if o.password_fingerprint.is_none()
+                    && o.password_version.is_none()
+                    && !o.managed_password
+                {
                     notes.push(format!(
-                        "master_password: AWS never returns a password, and this instance has no {FINGERPRINT_TAG} tag yet, so apply sets it from stack.yaml"
+                        "master_password: AWS never returns a password, and this instance has no {VERSION_TAG} tag yet, so apply sets it from stack.yaml"
                     ));
                 }
             }
@@ -620,6 +676,7 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
     }
+    tags.extend(version_tag.map(|v| (VERSION_TAG.to_string(), v)));
     let mut running = None;
     if s.running != o.running() {
         d.value("running", Some(o.running()), Some(s.running), false);
@@ -647,6 +704,7 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
         diff: d,
         modify: m,
         tags,
+        remove_tags,
         running,
         notes,
     })
@@ -935,7 +993,8 @@ mod tests {
             master_username: "root".into(),
             password: PasswordSpec::Secret {
                 value: Text::secret("pw"),
-                fingerprint: fp(),
+                version: 1,
+                legacy_salt: SALT.into(),
             },
             db_name: Some("cruddur".into()),
             port: Some(5432),
@@ -972,7 +1031,8 @@ mod tests {
             storage_encrypted: true,
             master_username: "root".into(),
             managed_password: false,
-            password_fingerprint: Some(fp()),
+            password_fingerprint: None,
+            password_version: Some(1),
             db_name: Some("cruddur".into()),
             availability_zone: Some("us-east-1a".into()),
             multi_az: false,
@@ -1159,24 +1219,53 @@ mod tests {
     }
 
     #[test]
-    fn password_change_is_detected_by_fingerprint_and_masked() {
+    fn a_legacy_fingerprint_is_checked_once_and_replaced_by_the_version_tag() {
+        // Matching: only the tags change, the password is not sent.
         let mut o = live();
-        o.password_fingerprint = Some(Fingerprint("0".repeat(64)));
+        o.password_version = None;
+        o.password_fingerprint = Some(fp());
+        let d = delta("a", &want(), &o).unwrap();
+        assert_eq!(d.modify.password, None);
+        assert_eq!(d.remove_tags, [FINGERPRINT_TAG]);
+        assert_eq!(d.tags.get(VERSION_TAG).map(String::as_str), Some("1"));
         let c = change(&want(), &o).unwrap();
+        assert_eq!(paths(&c), vec![format!("tags.{VERSION_TAG}")]);
+        // Not matching: the password is set (and the version tag written after it).
+        o.password_fingerprint = Some(Fingerprint("0".repeat(64)));
+        let d = delta("a", &want(), &o).unwrap();
+        assert_eq!(d.modify.password, Some(PasswordChange::Set));
+        assert_eq!(d.remove_tags, [FINGERPRINT_TAG]);
+    }
+
+    #[test]
+    fn a_bumped_password_version_sets_the_password_masked() {
+        let mut o = live();
+        let mut s = want();
+        if let PasswordSpec::Secret { version, .. } = &mut s.password {
+            *version = 2;
+        }
+        let c = change(&s, &o).unwrap();
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("password_version 1 -> 2"))
+        );
         assert_eq!(c.action, Action::Update);
         let f = c.field("master_password").unwrap();
         assert_eq!(
             (&f.before, &f.after),
             (&Shown::Sensitive, &Shown::Sensitive)
         );
-        let json = serde_json::to_string(&c).unwrap();
-        assert!(!json.contains(&fp().0) && !json.contains("0000000000"));
+        assert_eq!(
+            delta("a", &s, &o).unwrap().modify.password,
+            Some(PasswordChange::Set)
+        );
 
         // No tag at all (created by hand): set it, and say why.
-        o.password_fingerprint = None;
+        o.password_version = None;
         let c = change(&want(), &o).unwrap();
         assert!(c.changes("master_password"));
-        assert!(c.notes.iter().any(|n| n.contains(FINGERPRINT_TAG)));
+        assert!(c.notes.iter().any(|n| n.contains(VERSION_TAG)));
     }
 
     #[test]
@@ -1491,7 +1580,7 @@ mod tests {
         let mut o = live();
         o.owned = false;
         o.tags.clear();
-        o.password_fingerprint = None;
+        o.password_version = None;
         let c = change(&want(), &o).unwrap();
         assert_eq!(c.action, Action::Adopt);
         assert_eq!(paths(&c), vec!["master_password", "tags.deploy:stack"]);
@@ -1638,13 +1727,18 @@ db_instances:
         assert_eq!(s.identifier, "my-db");
         assert!(!s.security_groups[0].is_known());
         assert_eq!(s.security_groups[1], Text::known("sg-0123"));
-        let PasswordSpec::Secret { value, fingerprint } = &s.password else {
+        let PasswordSpec::Secret {
+            value,
+            version,
+            legacy_salt,
+        } = &s.password
+        else {
             panic!()
         };
         assert!(value.is_secret());
         assert_eq!(
-            fingerprint,
-            &password_fingerprint("deploy:cruddur:my-db", "pw-1234")
+            (*version, legacy_salt.as_str()),
+            (1, "deploy:cruddur:my-db")
         );
         assert_eq!(s.final_snapshot, FinalSnapshot::Auto);
         r.set("security_groups.db-sg", vec![("id", Some("sg-1".into()))]);

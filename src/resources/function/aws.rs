@@ -6,6 +6,11 @@
 //! description says whose it is and what content it holds). The only per-resource read is
 //! ListTags for a declared function that exists without this stack's tag (an adopt candidate),
 //! so that the plan shows its real tags; once adopted it costs nothing.
+//!
+//! Roles are owned by their `deploy:stack` tag, which ListRoles does not return (and the Tagging
+//! API does not cover IAM): each role on this stack's path costs one ListRoleTags and one
+//! ListAttachedRolePolicies (the execution policy follows the function's `vpc`), run together.
+//! Roles elsewhere are never read: this tool only creates roles on its path.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -133,23 +138,40 @@ pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result
     }
 
     let path = role_path(&stack.name);
-    for r in roles {
-        // PathPrefix also matches deeper paths, which this tool never creates.
-        if r.path() != path {
+    // PathPrefix also matches deeper paths, which this tool never creates.
+    let on_path: Vec<_> = roles
+        .iter()
+        .filter(|r| r.path() == path && r.role_name().ends_with("-role"))
+        .collect();
+    let details = futures::future::try_join_all(on_path.iter().map(|r| async move {
+        tokio::try_join!(
+            role_tags(clients, r.role_name()),
+            attached_policies(clients, r.role_name())
+        )
+    }))
+    .await?;
+    for (r, (tags, policies)) in on_path.into_iter().zip(details) {
+        let function = r.role_name().strip_suffix("-role").unwrap_or_default();
+        let owned = tags.get(STACK_TAG) == Some(&stack.name);
+        let declared = stack
+            .functions
+            .get(function)
+            .is_some_and(|f| f.role == crate::stack::RoleRef::Auto);
+        // An untagged role nobody declares is someone else's, whatever its path says.
+        if !owned && !declared {
             continue;
         }
-        let Some(function) = r.role_name().strip_suffix("-role") else {
-            continue;
-        };
         found.roles.push(Found {
             address: role_address(function),
             key: Key::Role(function.to_string()),
             observed: RoleObserved {
-                owned: true,
+                owned,
                 arn: r.arn().to_string(),
                 name: r.role_name().to_string(),
                 path: r.path().to_string(),
                 trust_policy: r.assume_role_policy_document().and_then(parse_policy),
+                tags,
+                policies,
             },
         });
     }
@@ -294,6 +316,50 @@ async fn list_roles(clients: &Clients, stack: &Stack) -> Result<Vec<aws_sdk_iam:
         let page = page.map_err(|e| Error::aws("ListRoles", "functions", e))?;
         out.extend(page.roles().iter().cloned());
     }
+    Ok(out)
+}
+
+async fn role_tags(clients: &Clients, name: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut marker = None;
+    loop {
+        let page = clients
+            .iam
+            .list_role_tags()
+            .role_name(name)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ListRoleTags", "functions", e))?;
+        out.extend(
+            page.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string())),
+        );
+        match page.marker() {
+            Some(m) if page.is_truncated() => marker = Some(m.to_string()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+async fn attached_policies(clients: &Clients, name: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut pages = clients
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("ListAttachedRolePolicies", "functions", e))?;
+        out.extend(
+            page.attached_policies()
+                .iter()
+                .filter_map(|a| a.policy_arn().map(str::to_string)),
+        );
+    }
+    out.sort();
     Ok(out)
 }
 
@@ -740,18 +806,63 @@ impl Adapter for Roles {
         o: &RoleObserved,
         change: &Change,
     ) -> Result<RoleObserved> {
+        let iam = &ctx.clients.iam;
         if change.changes("assume_role_policy") {
-            ctx.clients
-                .iam
-                .update_assume_role_policy()
+            iam.update_assume_role_policy()
                 .role_name(&o.name)
                 .policy_document(s.trust_policy.to_string())
                 .send()
                 .await
                 .map_err(|e| Error::aws("UpdateAssumeRolePolicy", address, e))?;
         }
+        if change.changes("policies") {
+            // Attach before detach: the function is never left without its log permissions.
+            let (attach, detach) = super::policy_moves(s, o);
+            for arn in &attach {
+                iam.attach_role_policy()
+                    .role_name(&o.name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("AttachRolePolicy", address, e))?;
+            }
+            for arn in &detach {
+                match iam
+                    .detach_role_policy()
+                    .role_name(&o.name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if code_of(&e) == Some("NoSuchEntity") => {}
+                    Err(e) => return Err(Error::aws("DetachRolePolicy", address, e)),
+                }
+            }
+        }
+        if change.fields.iter().any(|f| f.path.starts_with("tags.")) {
+            iam.tag_role()
+                .role_name(&o.name)
+                .set_tags(Some(iam_tags(address, &s.tags)?))
+                .send()
+                .await
+                .map_err(|e| Error::aws("TagRole", address, e))?;
+        }
+        let mut policies: Vec<String> = o
+            .policies
+            .iter()
+            .filter(|p| !super::is_execution_policy(p))
+            .chain(&s.policies)
+            .cloned()
+            .collect();
+        policies.sort();
+        let mut tags = o.tags.clone();
+        tags.extend(s.tags.clone());
         Ok(RoleObserved {
+            owned: true,
             trust_policy: Some(s.trust_policy.clone()),
+            tags,
+            policies,
             ..o.clone()
         })
     }
@@ -766,14 +877,19 @@ impl Adapter for Roles {
     }
 }
 
-async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleObserved> {
-    let iam = &ctx.clients.iam;
-    let tags = s
-        .tags
-        .iter()
+fn iam_tags(
+    address: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<Vec<aws_sdk_iam::types::Tag>> {
+    tags.iter()
         .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Other(format!("{address}: {e}")))?;
+        .map_err(|e| Error::Other(format!("{address}: {e}")))
+}
+
+async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleObserved> {
+    let iam = &ctx.clients.iam;
+    let tags = iam_tags(address, &s.tags)?;
     let out = iam
         .create_role()
         .role_name(&s.name)
@@ -816,6 +932,8 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleO
         name: role.role_name().to_string(),
         path: role.path().to_string(),
         trust_policy: Some(s.trust_policy.clone()),
+        tags: s.tags.clone(),
+        policies: s.policies.clone(),
     })
 }
 

@@ -6,7 +6,8 @@
 //!
 //! Ownership without tags where AWS cannot list them cheaply:
 //! - roles live under the IAM path `/deploy/<stack>/`, so one `ListRoles` with that path prefix
-//!   finds exactly this stack's roles;
+//!   finds the candidates; like everything else, a role is this stack's only when it carries the
+//!   `deploy:stack` tag (an untagged role on the path is adopted, never deleted);
 //! - each layer version this stack publishes carries `deploy:<stack> fn:<fn> sha256:<content>` as
 //!   its description, so one `ListLayers` tells which layers are ours and whether their latest
 //!   version still matches the folder.
@@ -31,8 +32,17 @@ use crate::resources::core::{
 use crate::stack::{GroupRef, LayerRef, Pos, Resolver, RoleRef, Stack, Subnets};
 use crate::value::{Shown, Text};
 
-/// The managed policy every `auto` role gets: logs, plus the ENI calls a VPC function needs.
+/// The managed policy the `auto` role of a function in a VPC gets: logs, plus the ENI calls a VPC
+/// function needs.
 pub const VPC_ACCESS_POLICY: &str = "iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
+/// The managed policy the `auto` role of a function outside any VPC gets: logs only.
+pub const BASIC_POLICY: &str = "iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+
+/// Whether an attached policy ARN is one of the two execution policies an `auto` role manages
+/// (any other attachment was made by hand and is left alone).
+pub fn is_execution_policy(arn: &str) -> bool {
+    arn.ends_with(VPC_ACCESS_POLICY) || arn.ends_with(BASIC_POLICY)
+}
 
 /// Environment variables Lambda sets itself and refuses in `Environment`
 /// (Lambda developer guide, "Defined runtime environment variables").
@@ -60,7 +70,7 @@ pub struct RoleSpec {
     pub name: String,
     pub path: String,
     pub trust_policy: serde_json::Value,
-    /// Managed policy ARNs attached on create.
+    /// The execution policy ARN(s) the role should have attached (sorted).
     pub policies: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub pos: Pos,
@@ -68,13 +78,16 @@ pub struct RoleSpec {
 
 #[derive(Clone, Debug)]
 pub struct RoleObserved {
-    /// Roles are found by this stack's IAM path, so every role observed is owned.
+    /// Carries this stack's `deploy:stack` tag.
     pub owned: bool,
     pub arn: String,
     pub name: String,
     pub path: String,
     /// The trust policy, decoded; `None` when AWS did not return a readable one.
     pub trust_policy: Option<serde_json::Value>,
+    pub tags: BTreeMap<String, String>,
+    /// Attached managed policy ARNs, sorted.
+    pub policies: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -346,9 +359,15 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
             name: role_name(function),
             path: role_path(&stack.name),
             trust_policy: trust_policy(),
+            // Least privilege: the ENI permissions only for a function that runs in a VPC.
             policies: vec![format!(
-                "arn:{}:{VPC_ACCESS_POLICY}",
-                partition(&env.region)
+                "arn:{}:{}",
+                partition(&env.region),
+                if stack.functions[function].vpc.is_some() {
+                    VPC_ACCESS_POLICY
+                } else {
+                    BASIC_POLICY
+                }
             )],
             tags: stack_tags(stack),
             pos: stack.functions[function].pos,
@@ -578,8 +597,43 @@ pub fn diff_role(
             tag_diff(&mut d, &BTreeMap::new(), &s.tags);
             Ok(Some(d.into_create(address)))
         }
-        Some(o) => Ok(owned_change(address, d, o.owned)),
+        Some(o) => {
+            let attached: Vec<&String> = o
+                .policies
+                .iter()
+                .filter(|p| is_execution_policy(p))
+                .collect();
+            if attached.len() != s.policies.len()
+                || attached.iter().zip(&s.policies).any(|(a, b)| *a != b)
+            {
+                d.shown(
+                    "policies",
+                    Shown::value(list(&attached)),
+                    Shown::value(list(&s.policies)),
+                    false,
+                );
+            }
+            tag_diff(&mut d, &o.tags, &s.tags);
+            Ok(owned_change(address, d, o.owned))
+        }
     }
+}
+
+/// The execution policies a role update attaches and detaches.
+pub fn policy_moves(s: &RoleSpec, o: &RoleObserved) -> (Vec<String>, Vec<String>) {
+    let attach = s
+        .policies
+        .iter()
+        .filter(|p| !o.policies.contains(p))
+        .cloned()
+        .collect();
+    let detach = o
+        .policies
+        .iter()
+        .filter(|p| is_execution_policy(p) && !s.policies.contains(p))
+        .cloned()
+        .collect();
+    (attach, detach)
 }
 
 pub fn diff_layer(
@@ -1388,8 +1442,57 @@ functions:
                 name: "f-role".into(),
                 path: "/deploy/st/".into(),
                 trust_policy: Some(trust_policy()),
+                tags: tags(),
+                policies: vec![
+                    format!("arn:aws:{VPC_ACCESS_POLICY}"),
+                    "arn:aws:iam::1:policy/hand-added".into(),
+                ],
             },
         )
+    }
+
+    #[test]
+    fn role_tags_follow_the_file() {
+        let (mut s, o) = role();
+        s.tags.insert("team".into(), "web".into());
+        let c = diff_role("functions.f.role", Some(&s), Some(&o))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.fields.len(), 1);
+        assert_eq!(c.fields[0].path, "tags.team");
+    }
+
+    #[test]
+    fn an_untagged_role_is_adopted_and_another_stacks_is_not_ours() {
+        let (s, mut o) = role();
+        o.tags.clear();
+        o.owned = false;
+        let c = diff_role("functions.f.role", Some(&s), Some(&o))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Adopt);
+        assert!(c.changes("tags.deploy:stack"));
+    }
+
+    #[test]
+    fn the_execution_policy_follows_the_vpc_and_hand_attached_ones_stay() {
+        let (mut s, o) = role();
+        s.policies = vec![format!("arn:aws:{BASIC_POLICY}")];
+        let c = diff_role("functions.f.role", Some(&s), Some(&o))
+            .unwrap()
+            .unwrap();
+        let f = c.field("policies").unwrap();
+        assert!(
+            f.before
+                .to_string()
+                .contains("AWSLambdaVPCAccessExecutionRole")
+        );
+        assert!(!f.before.to_string().contains("hand-added"));
+        assert!(f.after.to_string().contains("AWSLambdaBasicExecutionRole"));
+        let (attach, detach) = policy_moves(&s, &o);
+        assert_eq!(attach, [format!("arn:aws:{BASIC_POLICY}")]);
+        assert_eq!(detach, [format!("arn:aws:{VPC_ACCESS_POLICY}")]);
     }
 
     #[test]

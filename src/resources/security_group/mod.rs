@@ -82,6 +82,38 @@ pub enum NodeSpec {
     Rule(RuleSpec),
 }
 
+/// Ports databases listen on by default (PostgreSQL, MySQL, SQL Server, Oracle, MongoDB, Redis).
+const DB_PORTS: &[i32] = &[5432, 3306, 1433, 1521, 27017, 6379];
+
+/// A warning when a rule opens a database port to the whole internet: one of the usual database
+/// ports, or the port of a db instance of the stack that uses the group.
+pub fn open_db_port_warning(stack: &Stack, address: &str, s: &RuleSpec) -> Option<String> {
+    let Source::Cidr(cidr) = &s.source else {
+        return None;
+    };
+    let cidr = cidr.expose()?;
+    if cidr != "0.0.0.0/0" && cidr != "::/0" {
+        return None;
+    }
+    let mut ports: Vec<i32> = DB_PORTS.to_vec();
+    for d in stack.db_instances.values() {
+        if d.security_groups
+            .iter()
+            .any(|g| matches!(g, GroupRef::Stack(n) if *n == s.group))
+        {
+            ports.extend(d.port);
+        }
+    }
+    let all = s.protocol == "-1";
+    let open = ports
+        .into_iter()
+        .filter(|p| all || (s.protocol == "tcp" && s.from_port <= *p && *p <= s.to_port))
+        .min()?;
+    Some(format!(
+        "{address}: opens database port {open} to {cidr} (the whole internet): narrow the cidr (for example ${{public_ip}}/32) or use source_group"
+    ))
+}
+
 pub fn rule_address(group: &str, label: &str) -> String {
     format!("security_groups.{group}.ingress.{label}")
 }
