@@ -338,6 +338,7 @@ impl Session {
             env: &self.live.env,
             public_ip: self.public_ip.clone(),
             destroy,
+            targets: &[],
         })
         .map_err(|errors| Error::Plan {
             file: stack.file.display().to_string(),
