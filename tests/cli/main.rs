@@ -13,6 +13,7 @@ mod full_stack;
 mod functions;
 mod iam_policy;
 mod migrations;
+mod plans;
 mod realism;
 mod secrets;
 mod security_groups;
