@@ -7,6 +7,8 @@ pub mod graph;
 pub mod json;
 pub mod render;
 pub mod saved;
+#[cfg(test)]
+mod snapshot_tests;
 
 use serde::{Deserialize, Serialize};
 
