@@ -154,8 +154,27 @@ start_fake_ip() {
     say "fake public-IP server on 127.0.0.1:$IP_PORT answers ${FAKE_PUBLIC_IP:-203.0.113.10}"
 }
 
+# moto has a few bugs of its own that AWS does not (UpdateUserPool forgets UsernameAttributes); the
+# test support's proxy corrects them in front of it, so deploy itself carries no workaround.
+start_proxy() {
+    local pid i
+    .venv/bin/python tests/support/fidelity_proxy.py --upstream "http://127.0.0.1:$MOTO_PORT" \
+        --cognito --port-file "$WORK/proxy.url" >"$WORK/proxy.log" 2>&1 </dev/null &
+    pid=$!
+    PIDS+=("$pid")
+    for ((i = 0; i < 100; i++)); do
+        [[ -s $WORK/proxy.url ]] && break
+        kill -0 "$pid" 2>/dev/null || { cat "$WORK/proxy.log" >&2; die "the emulator's proxy exited"; }
+        sleep 0.1
+    done
+    [[ -s $WORK/proxy.url ]] || die "the emulator's proxy did not start"
+    PROXY_URL=$(head -n 1 "$WORK/proxy.url")
+    say "moto's quirks corrected by tests/support/fidelity_proxy.py at $PROXY_URL"
+}
+
 banner "setup: local AWS emulator (moto) and fake public-IP service"
 start_moto
+start_proxy
 start_fake_ip
 
 # Everything below talks to loopback only. Drop anything that could point the
@@ -163,7 +182,7 @@ start_fake_ip
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ROLE_ARN \
     AWS_ROLE_SESSION_NAME AWS_WEB_IDENTITY_TOKEN_FILE AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
     AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN AWS_CA_BUNDLE
-export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+export AWS_ENDPOINT_URL="$PROXY_URL"
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1

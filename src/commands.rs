@@ -111,6 +111,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
     match &cli.command {
         Command::Validate => {
+            let errors = crate::resources::check(&stack);
+            if !errors.is_empty() {
+                return Err(Error::Plan {
+                    file: stack.file.display().to_string(),
+                    errors,
+                });
+            }
             outln!("{}: valid ({})", stack.file.display(), describe(&stack));
             Ok(0)
         }

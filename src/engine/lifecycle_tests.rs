@@ -16,7 +16,7 @@ use crate::stack::{Resolver, Stack};
 
 fn stack_in(dir: &Path, src: &str) -> Stack {
     crate::stack::parse_str(src, &dir.join("stack.yaml"), dir, &|name| {
-        (name == "DB_PASSWORD").then(|| "pw".to_string())
+        (name == "DB_PASSWORD").then(|| "pw-lifecycle".to_string())
     })
     .unwrap()
 }
@@ -346,7 +346,7 @@ async fn a_rerun_while_the_instance_is_still_creating_waits_for_its_address() {
     let address = ready.address.unwrap();
     assert_eq!(
         f.environment["CONNECTION_URL"],
-        format!("postgresql://root:pw@{address}:5432/app")
+        format!("postgresql://root:pw-lifecycle@{address}:5432/app")
     );
     assert!(pending(&fake, &s).await.is_empty());
 }

@@ -56,7 +56,11 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         .iter()
         .map(|f| (f.address.as_str(), f))
         .collect();
-    let mut errors = Vec::new();
+    let mut errors = if input.destroy {
+        Vec::new()
+    } else {
+        resources::check(stack)
+    };
 
     // Desired nodes in dependency order, so each spec sees its dependencies' attributes.
     let mut g = Graph::default();

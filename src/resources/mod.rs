@@ -66,6 +66,11 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
     out
 }
 
+/// What the kinds can refuse from the stack and its files alone, before any AWS call.
+pub fn check(stack: &Stack) -> Vec<PlanError> {
+    migration::check(stack)
+}
+
 /// Builds the desired spec of a node, resolving references through `r`.
 pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
     match key {

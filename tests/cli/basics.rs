@@ -154,3 +154,23 @@ fn output_name_works_when_other_outputs_are_not_known_yet() {
     let r = env.run(&["output"]);
     assert_eq!(r.code, 1, "{}", r.all());
 }
+
+#[test]
+fn a_badly_named_migration_file_is_an_error_not_an_empty_plan() {
+    let env = Env::new();
+    env.write_stack(
+        "stack: m\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    master_password: ${secret:DB_PASSWORD}\n    migrations: sql\n",
+    );
+    env.write_file("sql/0001_ok.sql", "select 1;\n");
+    env.write_file("sql/add_users.sql", "select 2;\n");
+    for args in [&["validate"][..], &["plan"]] {
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
+        assert!(r.stderr.contains("stack.yaml:3:"), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("NNNN_name.sql") && r.stderr.contains("add_users.sql"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+}

@@ -551,3 +551,19 @@ def test_a_stalled_answer_outlasts_the_client_timeout(proxy):
     assert proxy.log()[0]["fault"] == "stall" and proxy.log()[0]["ms"] >= 1000
     names = [g["GroupName"] for g in proxy.direct("ec2").describe_security_groups()["SecurityGroups"]]
     assert "slow" in names
+
+
+# --- moto's own bugs, corrected ------------------------------------------------------------------
+
+
+def test_cognito_username_attributes_stay_as_created_across_an_update(proxy):
+    idp = proxy.client("cognito-idp")
+    pool = idp.create_user_pool(PoolName="p", UsernameAttributes=["email"])["UserPool"]["Id"]
+    idp.update_user_pool(UserPoolId=pool, AutoVerifiedAttributes=["email"])
+    # moto itself forgets them on the update...
+    assert "UsernameAttributes" not in idp.describe_user_pool(UserPoolId=pool)["UserPool"]
+    # ...and with the correction on, DescribeUserPool reports them as AWS does.
+    proxy.set(cognito=True)
+    pool2 = idp.create_user_pool(PoolName="p2", UsernameAttributes=["email"])["UserPool"]["Id"]
+    idp.update_user_pool(UserPoolId=pool2, AutoVerifiedAttributes=["email"])
+    assert idp.describe_user_pool(UserPoolId=pool2)["UserPool"]["UsernameAttributes"] == ["email"]

@@ -42,6 +42,7 @@ OPTIONS = {
     "ec2": (False, bool, "EC2: DependencyViolation deleting a security group in use"),
     "ec2_eni_release_s": (2.0, float, "seconds a group stays in use after the last function left it"),
     "ec2_min_refusals": (0, int, "refuse deleting a group a function left at least this many times"),
+    "cognito": (False, bool, "Cognito: UsernameAttributes stay as created (moto's UpdateUserPool drops them)"),
     "latency_ms": (0.0, float, "added latency per request (milliseconds)"),
     "throttle_rate": (0.0, float, "fraction of requests throttled (service's own code and status)"),
     "error_rate": (0.0, float, "fraction of requests answered with a 500"),
@@ -407,6 +408,7 @@ class World:
         # The *_min_refusals counts make a test meet a behaviour however slow the machine is.
         self.roles = {}  # (account, role name) -> [created (monotonic), refusals left]
         self.eni_hold = {}  # (account, region, sg id) -> [until (monotonic), refusals left]
+        self.username_attributes = {}  # pool id -> UsernameAttributes sent at creation
 
     def configure(self, changes):
         changes = check_options(changes)
@@ -720,6 +722,31 @@ def after(world, req, answer, now):
         rds_after(world, req, answer, now)
     if req.service == "lambda":
         lambda_after(world, req, answer, now)
+    if o["cognito"] and req.service == "cognito-idp":
+        cognito_after(world, req, answer)
+
+
+def cognito_after(world, req, answer):
+    """AWS fixes UsernameAttributes at creation and always reports them; moto forgets them on
+    the next UpdateUserPool. Shows what the pool was created with, as AWS would."""
+    if answer.status != 200 or req.operation not in ("CreateUserPool", "DescribeUserPool"):
+        return
+    try:
+        doc = json.loads(answer.body)
+    except ValueError:
+        return
+    pool = doc.get("UserPool") or {}
+    with world.lock:
+        if req.operation == "CreateUserPool":
+            attrs = (req.json or {}).get("UsernameAttributes")
+            if attrs and pool.get("Id"):
+                world.username_attributes[pool["Id"]] = attrs
+            return
+        attrs = world.username_attributes.get(pool.get("Id"))
+    if attrs and not pool.get("UsernameAttributes"):
+        pool["UsernameAttributes"] = attrs
+        req.realism = "cognito:UsernameAttributes kept"
+        answer.body = json.dumps(doc).encode()
 
 
 def rds_after(world, req, answer, now):

@@ -177,6 +177,29 @@ pub fn seed_address(db: &str) -> String {
     format!("db_instances.{db}.seed")
 }
 
+/// Problems with the files themselves (names, an unreadable seed), found without AWS: `nodes`
+/// cannot report them, and a folder whose files are skipped would silently plan nothing.
+pub fn check(stack: &Stack) -> Vec<PlanError> {
+    let mut out = Vec::new();
+    for (id, d) in &stack.db_instances {
+        if let Some(Err(e)) = d.migrations.as_deref().map(files) {
+            out.push(PlanError {
+                address: format!("db_instances.{id}.migrations"),
+                pos: d.pos,
+                message: e,
+            });
+        }
+        if let Some(Err(e)) = d.seed.as_deref().map(seed_file) {
+            out.push(PlanError {
+                address: seed_address(id),
+                pos: d.pos,
+                message: e,
+            });
+        }
+    }
+    out
+}
+
 /// Migration nodes in order, each after the previous one and after its instance; the seed last.
 pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
     let mut out = Vec::new();
