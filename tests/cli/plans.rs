@@ -263,3 +263,42 @@ fn target_limits_plan_apply_and_destroy() {
         ]
     );
 }
+
+#[test]
+fn adoption_is_decided_when_planning_and_saved_with_the_plan() {
+    let env = Env::new();
+    env.write_stack("stack: plans\nsecurity_groups:\n  app:\n    description: App\n");
+    // A group made by hand under the declared name, without the stack's tag.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+        ec2.create_security_group()
+            .group_name("app")
+            .description("App")
+            .send()
+            .await
+            .unwrap();
+    });
+    env.ok(&["plan", "--out", "deploy.plan"]);
+    env.calls();
+    let r = env.run(&["apply", "--auto-approve", "deploy.plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("was made without --adopt")
+            && r.stderr.contains("deploy plan --adopt --out deploy.plan"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.writes(), Vec::<String>::new());
+    // --adopt belongs to the plan, not to apply FILE.
+    let r = env.run(&["apply", "--auto-approve", "--adopt", "deploy.plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    env.ok(&["plan", "--adopt", "--out", "deploy.plan"]);
+    let r = env.ok(&["apply", "--auto-approve", "deploy.plan"]);
+    assert!(
+        r.stdout.contains("Apply complete: 1 change made."),
+        "{}",
+        r.stdout
+    );
+}
