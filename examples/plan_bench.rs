@@ -108,6 +108,7 @@ fn main() {
                 env: &env,
                 public_ip: None,
                 destroy: false,
+                targets: &[],
             })
             .expect("plans");
             times.push(start.elapsed());

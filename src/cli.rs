@@ -78,6 +78,8 @@ pub enum Command {
     ///
     /// Nothing untagged is ever deleted.
     Destroy(DestroyArgs),
+    /// Render a plan saved with `deploy plan --out FILE` (offline), as text or as JSON.
+    Show(ShowArgs),
     /// Check the stack file offline: syntax, types, references, CIDRs, secrets. No AWS call.
     Validate,
     /// Print the stack's outputs (reads live AWS; secrets are printed, since you ask for them).
@@ -124,9 +126,21 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// You mean to adopt: drop the reminder that apply needs --adopt for `=` entries
+    /// You mean to adopt: drop the reminder that apply needs --adopt for `=` entries (with
+    /// --out, the saved plan's adoptions are approved)
     #[arg(long)]
     pub adopt: bool,
+    /// Print the plan as a versioned JSON document (docs/plan-json.md) instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Also save the plan to FILE, for `deploy apply FILE` (holds no secret; refused at apply
+    /// if AWS, the stack file or a packaged folder changed since)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Plan only ADDR (repeatable): `functions.x` also covers `functions.x.role` and its layers;
+    /// what the targets depend on is included, the rest of the stack is not looked at
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +151,13 @@ pub struct ApplyArgs {
     /// Take over untagged resources that exist under declared names (tag and reconcile them)
     #[arg(long)]
     pub adopt: bool,
+    /// Apply only ADDR (repeatable) and what it depends on; see `deploy plan --help`
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// A plan saved by `deploy plan --out`: apply exactly it, or refuse before any write if
+    /// anything it was made from changed (its targets and adoptions are part of it)
+    #[arg(value_name = "PLANFILE", conflicts_with_all = ["targets", "adopt"])]
+    pub plan_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +165,19 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation (needed when stdin is not a terminal)
     #[arg(long)]
     pub auto_approve: bool,
+    /// Delete only ADDR (repeatable) and what depends on it
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The file written by `deploy plan --out`
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: PathBuf,
+    /// Print the plan as JSON (the same document as `deploy plan --json`)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -190,8 +224,19 @@ const AWS_FLAGS: [&str; 5] = [
 pub fn command() -> clap::Command {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
-    let unused: [(&str, &[&str]); 4] = [
+    let unused: [(&str, &[&str]); 5] = [
         ("validate", &AWS_FLAGS),
+        (
+            "show",
+            &[
+                "file",
+                "profile",
+                "region",
+                "endpoint_url",
+                "db_endpoints",
+                "db_insecure_plaintext",
+            ],
+        ),
         ("graph", &AWS_FLAGS),
         (
             "schema",

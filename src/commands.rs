@@ -12,6 +12,7 @@ use crate::engine::poll_interval;
 use crate::error::{Error, Result};
 use crate::plan::build::{Input, Planned, plan};
 use crate::plan::render::{Style, render};
+use crate::plan::saved;
 use crate::progress::Progress;
 use crate::provider::aws::AwsProvider;
 use crate::provider::{Live, Provider, Scope};
@@ -61,6 +62,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Completions(args) => {
             let mut out = std::io::stdout().lock();
             clap_complete::generate(args.shell, &mut crate::cli::command(), "deploy", &mut out);
+            return Ok(0);
+        }
+        Command::Show(args) => {
+            let saved = read_saved(&args.plan_file)?;
+            if args.json {
+                out!("{}", crate::plan::json::render(&saved.plan));
+            } else {
+                out!("{}", render(&saved.plan, style));
+            }
             return Ok(0);
         }
         _ => {}
@@ -122,15 +132,51 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(0)
         }
-        Command::Schema | Command::Completions(_) => unreachable!("handled before loading"),
+        Command::Schema | Command::Completions(_) | Command::Show(_) => {
+            unreachable!("handled before loading")
+        }
         Command::Plan(args) => {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
-            let planned = session.plan(&stack, false)?;
-            out!("{}", render(&planned.plan, style));
+            let planned = session.plan(&stack, false, &args.targets)?;
+            if args.json {
+                out!("{}", crate::plan::json::render(&planned.plan));
+            } else {
+                out!("{}", render(&planned.plan, style));
+            }
+            if let Some(path) = &args.out {
+                let cx = saved::Context {
+                    stack: &stack,
+                    found: &session.live.found,
+                    env: &session.live.env,
+                    public_ip: session.public_ip.clone(),
+                    targets: &args.targets,
+                    adopt: args.adopt,
+                };
+                let file = saved::save(&planned, &cx).map_err(|e| {
+                    Error::User(format!("cannot fingerprint the stack's folders: {e}"))
+                })?;
+                std::fs::write(path, saved::to_text(&file)).map_err(|e| {
+                    Error::User(format!("cannot write the plan to {}: {e}", path.display()))
+                })?;
+                eprintln!(
+                    "Saved the plan to {p}. Apply exactly this plan with `deploy apply {p}`.",
+                    p = path.display()
+                );
+            }
             if !planned.plan.needs_adopt.is_empty() && !args.adopt {
                 eprintln!(
-                    "note: {} exist(s) without this stack's tag; `deploy apply --adopt` would take them over",
-                    planned.plan.needs_adopt.join(", ")
+                    "note: {} {} without this stack's tag; `deploy apply --adopt` would take {} over",
+                    planned.plan.needs_adopt.join(", "),
+                    if planned.plan.needs_adopt.len() == 1 {
+                        "exists"
+                    } else {
+                        "exist"
+                    },
+                    if planned.plan.needs_adopt.len() == 1 {
+                        "it"
+                    } else {
+                        "them"
+                    }
                 );
             }
             session.log_calls();
@@ -141,8 +187,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Apply(args) => {
+            if let Some(path) = &args.plan_file {
+                return apply_saved(path, &stack, &aws, &db_endpoints, args.auto_approve, style)
+                    .await;
+            }
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
-            let planned = session.plan(&stack, false)?;
+            let planned = session.plan(&stack, false, &args.targets)?;
             out!("{}", render(&planned.plan, style));
             if planned.plan.is_empty() {
                 print_outputs(&stack, &planned.resolver);
@@ -150,9 +200,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(0);
             }
             if !planned.plan.needs_adopt.is_empty() && !args.adopt {
+                let one = planned.plan.needs_adopt.len() == 1;
                 return Err(Error::User(format!(
-                    "{} already exist(s) without this stack's tag; nothing was changed. Check that they are the resources you mean, then run `deploy apply --adopt` to tag and manage them",
-                    planned.plan.needs_adopt.join(", ")
+                    "{} already {} without this stack's tag; nothing was changed. Check that {} the {} you mean, then run `deploy apply --adopt` to tag and manage {}",
+                    planned.plan.needs_adopt.join(", "),
+                    if one { "exists" } else { "exist" },
+                    if one { "it is" } else { "they are" },
+                    if one { "resource" } else { "resources" },
+                    if one { "it" } else { "them" }
                 )));
             }
             if !args.auto_approve && !confirm("apply these changes")? {
@@ -178,7 +233,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 (d.migrations, d.seed) = (None, None);
             }
             let session = Session::start(&observed, &aws, &db_endpoints).await?;
-            let planned = session.plan(&stack, true)?;
+            let planned = session.plan(&stack, true, &args.targets)?;
             if planned.plan.is_empty() {
                 outln!(
                     "Nothing to destroy: no resource carries the tag deploy:stack={}.",
@@ -202,7 +257,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Output(args) => {
             let session = Session::start(&stack, &aws, &db_endpoints).await?;
-            let planned = session.plan(&stack, false)?;
+            let planned = session.plan(&stack, false, &[])?;
             session.log_calls();
             match &args.name {
                 Some(n) => {
@@ -271,16 +326,17 @@ fn describe(stack: &Stack) -> String {
         .values()
         .map(|g| g.ingress.len())
         .sum();
+    use crate::plan::render::count;
     format!(
-        "stack `{}`: {} security groups with {} rules, {} db instances, {} functions, {} user pools, {} triggers, {} outputs",
+        "stack `{}`: {} with {}, {}, {}, {}, {}, {}",
         stack.name,
-        stack.security_groups.len(),
-        rules,
-        stack.db_instances.len(),
-        stack.functions.len(),
-        stack.user_pools.len(),
-        stack.cognito_triggers.len(),
-        stack.outputs.len()
+        count(stack.security_groups.len(), "security group"),
+        count(rules, "rule"),
+        count(stack.db_instances.len(), "db instance"),
+        count(stack.functions.len(), "function"),
+        count(stack.user_pools.len(), "user pool"),
+        count(stack.cognito_triggers.len(), "trigger"),
+        count(stack.outputs.len(), "output")
     )
 }
 
@@ -310,7 +366,19 @@ impl Session {
         aws: &AwsOptions,
         db_endpoints: &BTreeMap<String, (String, u16)>,
     ) -> Result<Session> {
-        let public_ip = if uses_public_ip(stack) {
+        Session::start_with(stack, aws, db_endpoints, None).await
+    }
+
+    /// `public_ip`: the address to use instead of looking it up (a saved plan's).
+    async fn start_with(
+        stack: &Stack,
+        aws: &AwsOptions,
+        db_endpoints: &BTreeMap<String, (String, u16)>,
+        public_ip: Option<Option<String>>,
+    ) -> Result<Session> {
+        let public_ip = if let Some(ip) = public_ip {
+            ip
+        } else if uses_public_ip(stack) {
             let ip = crate::public_ip::lookup().await?;
             tracing::debug!("public IP {ip}");
             Some(ip)
@@ -338,13 +406,14 @@ impl Session {
         }
     }
 
-    fn plan(&self, stack: &Stack, destroy: bool) -> Result<Planned> {
+    fn plan(&self, stack: &Stack, destroy: bool, targets: &[String]) -> Result<Planned> {
         plan(&Input {
             stack,
             found: &self.live.found,
             env: &self.live.env,
             public_ip: self.public_ip.clone(),
             destroy,
+            targets,
         })
         .map_err(|errors| Error::Plan {
             file: stack.file.display().to_string(),
@@ -421,9 +490,9 @@ fn wait_for_stdout_reader(limit: Duration) {
 fn finish(report: &Report, verb: &str) -> bool {
     if report.ok() {
         outln!(
-            "\n{} complete: {} change(s) made.",
+            "\n{} complete: {} made.",
             capitalize(verb),
-            report.done.len()
+            crate::plan::render::count(report.done.len(), "change")
         );
         true
     } else {
@@ -510,4 +579,79 @@ fn print_outputs(stack: &Stack, r: &stack::Resolver) {
 
 fn shell_quote(v: &str) -> String {
     format!("'{}'", v.replace('\'', r"'\''"))
+}
+
+/// Reads a saved plan, or says why the file is not one this deploy can apply.
+fn read_saved(path: &std::path::Path) -> Result<saved::SavedPlan> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::User(format!(
+            "cannot read the saved plan {}: {e}",
+            path.display()
+        ))
+    })?;
+    saved::parse(&text).map_err(|m| Error::User(format!("{} {m}", path.display())))
+}
+
+/// `deploy apply FILE`: exactly the saved plan, or nothing when anything it was made from changed.
+async fn apply_saved(
+    path: &std::path::Path,
+    stack: &Stack,
+    aws: &AwsOptions,
+    db_endpoints: &BTreeMap<String, (String, u16)>,
+    auto_approve: bool,
+    style: Style,
+) -> Result<ExitCode> {
+    let file = read_saved(path)?;
+    let named = |m: String| Error::User(format!("{} {m}", path.display()));
+    // The stack is named in the file: refuse another stack's plan before reading AWS.
+    if file.stack != stack.name {
+        return Err(named(file.check_identity(stack, "").unwrap_err()));
+    }
+    let session =
+        Session::start_with(stack, aws, db_endpoints, Some(file.public_ip.clone())).await?;
+    file.check_identity(stack, &session.live.env.region)
+        .map_err(named)?;
+    let stale = file.stale(stack, &session.live.found, &session.live.env);
+    if !stale.is_empty() {
+        session.log_calls();
+        return Err(Error::User(format!(
+            "{} is stale, so nothing was changed:\n{}\nRun `deploy plan --out {}` again and review the new plan.",
+            path.display(),
+            stale
+                .iter()
+                .map(|s| format!("  stale: {s}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            path.display()
+        )));
+    }
+    let adopt = file.adopt;
+    let planned = file.into_planned(&session.live.found);
+    out!("{}", render(&planned.plan, style));
+    if planned.plan.is_empty() {
+        print_outputs(stack, &planned.resolver);
+        session.log_calls();
+        return Ok(0);
+    }
+    if !planned.plan.needs_adopt.is_empty() && !adopt {
+        return Err(Error::User(format!(
+            "this plan adopts {} but was made without --adopt; nothing was changed. Check that they are the resources you mean, then run `deploy plan --adopt --out {}`",
+            planned.plan.needs_adopt.join(", "),
+            path.display()
+        )));
+    }
+    if !auto_approve && !confirm("apply this saved plan")? {
+        return Err(Error::User("apply cancelled; nothing was changed".into()));
+    }
+    let report = session.execute(stack, planned).await;
+    let ok = finish(&report, "apply");
+    if ok {
+        print_outputs(stack, &report.resolver);
+    }
+    session.log_calls();
+    if ok {
+        Ok(0)
+    } else {
+        Err(failed(&report, "apply"))
+    }
 }

@@ -58,22 +58,80 @@ impl fmt::Debug for Text {
     }
 }
 
-/// A display-safe rendering of a value, the only form in which values enter a plan.
+/// A display-safe rendering of a value, the only form in which values enter a plan. Numbers,
+/// booleans and lists keep their type so the plan shows `128`, `true` and `["a", "b"]`, and the
+/// JSON plan has numbers, booleans and arrays, not strings that look like them.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Shown {
     Value(String),
+    Number(i64),
+    Bool(bool),
+    List(Vec<String>),
     Sensitive,
     Unknown,
     Absent,
 }
 
-impl Shown {
-    pub fn value(v: impl ToString) -> Shown {
-        Shown::Value(v.to_string())
+/// A list of strings as a plan shows it (callers sort when order does not matter).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct List(pub Vec<String>);
+
+/// `[a, b]`, for messages.
+impl fmt::Display for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}]", self.0.join(", "))
     }
-    pub fn opt<T: ToString>(v: Option<T>) -> Shown {
-        v.map_or(Shown::Absent, |v| Shown::Value(v.to_string()))
+}
+
+/// What a plain value becomes in a plan: its type decides how it is shown.
+pub trait IntoShown {
+    fn into_shown(self) -> Shown;
+}
+
+impl IntoShown for String {
+    fn into_shown(self) -> Shown {
+        Shown::Value(self)
+    }
+}
+impl IntoShown for &str {
+    fn into_shown(self) -> Shown {
+        Shown::Value(self.to_string())
+    }
+}
+impl IntoShown for &String {
+    fn into_shown(self) -> Shown {
+        Shown::Value(self.clone())
+    }
+}
+impl IntoShown for bool {
+    fn into_shown(self) -> Shown {
+        Shown::Bool(self)
+    }
+}
+impl IntoShown for List {
+    fn into_shown(self) -> Shown {
+        Shown::List(self.0)
+    }
+}
+macro_rules! numbers {
+    ($($t:ty),*) => {$(
+        impl IntoShown for $t {
+            fn into_shown(self) -> Shown {
+                // Every number a stack manages (ports, sizes, days) fits; saturate rather than wrap.
+                Shown::Number(i64::try_from(self).unwrap_or(i64::MAX))
+            }
+        }
+    )*};
+}
+numbers!(i32, i64, u16, u32, u64, usize);
+
+impl Shown {
+    pub fn value(v: impl IntoShown) -> Shown {
+        v.into_shown()
+    }
+    pub fn opt<T: IntoShown>(v: Option<T>) -> Shown {
+        v.map_or(Shown::Absent, IntoShown::into_shown)
     }
 }
 
@@ -81,6 +139,18 @@ impl fmt::Display for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Shown::Value(v) => write!(f, "{v:?}"),
+            Shown::Number(n) => write!(f, "{n}"),
+            Shown::Bool(b) => write!(f, "{b}"),
+            Shown::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v:?}")?;
+                }
+                f.write_str("]")
+            }
             Shown::Sensitive => f.write_str("(sensitive)"),
             Shown::Unknown => f.write_str("(known after apply)"),
             Shown::Absent => f.write_str("(none)"),
@@ -107,5 +177,17 @@ mod tests {
             "(known after apply)"
         );
         assert_eq!(Text::known("a").shown().to_string(), "\"a\"");
+    }
+
+    #[test]
+    fn numbers_booleans_and_lists_keep_their_type() {
+        assert_eq!(Shown::value(128).to_string(), "128");
+        assert_eq!(Shown::value(true).to_string(), "true");
+        assert_eq!(Shown::value("128").to_string(), "\"128\"");
+        assert_eq!(
+            Shown::value(List(vec!["a".into(), "b".into()])).to_string(),
+            "[\"a\", \"b\"]"
+        );
+        assert_eq!(Shown::value(List(vec![])).to_string(), "[]");
     }
 }

@@ -34,6 +34,7 @@ async fn apply(fake: &FakeProvider, stack: &Stack) -> Report {
         env: &live.env,
         public_ip: None,
         destroy: false,
+        targets: &[],
     })
     .unwrap();
     let scope = Scope {
@@ -60,6 +61,7 @@ async fn pending(fake: &FakeProvider, stack: &Stack) -> Vec<(String, Action)> {
         env: &live.env,
         public_ip: None,
         destroy: false,
+        targets: &[],
     })
     .unwrap();
     planned

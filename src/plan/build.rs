@@ -3,9 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::graph::Graph;
-use super::{Action, Change, Plan, PlanError};
+use super::{Action, Change, OutputChange, Plan, PlanError};
 use crate::resources::{self, Found, Key, LiveEnv, NodeDef, Observed};
 use crate::stack::{Pos, Resolver, Stack};
+use crate::value::{Shown, Text};
 
 /// Everything the planner reads.
 pub struct Input<'a> {
@@ -15,6 +16,9 @@ pub struct Input<'a> {
     pub public_ip: Option<String>,
     /// Plan the deletion of everything this stack owns.
     pub destroy: bool,
+    /// `--target`: limit the plan to these addresses (and their prefixes' children) and what
+    /// they depend on; for destroy, to them and what depends on them. Empty: everything.
+    pub targets: &'a [String],
 }
 
 /// One node with a change, as the executor needs it.
@@ -73,6 +77,9 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
             message: format!("dependency cycle: {}", cycle.join(" -> ")),
         }]
     })?;
+    let scope = scope(input, &defs)?;
+    let in_scope = |a: &str| scope.as_ref().is_none_or(|s| s.contains(a));
+    let order: Vec<String> = order.into_iter().filter(|a| in_scope(a)).collect();
     let by_addr: BTreeMap<&str, &NodeDef> = defs.iter().map(|d| (d.address.as_str(), d)).collect();
 
     let mut resolver = Resolver {
@@ -153,6 +160,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         .iter()
         .filter(|f| !desired.contains(f.address.as_str()))
         .filter(|f| owned(f, &found))
+        .filter(|f| in_scope(&f.address))
         .collect();
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
     for f in &orphans {
@@ -342,12 +350,34 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         .filter(|c| c.action == Action::Adopt)
         .map(|c| c.address.clone())
         .collect();
+    let mut outputs = output_changes(stack, input, &resolver);
+    if let Some(scope) = &scope {
+        // An output naming a resource outside the scope was not planned: leave it out.
+        outputs.retain(|o| {
+            stack.outputs[&o.name]
+                .refs()
+                .all(|r| scope.contains(&r.address()))
+        });
+        warnings.push(format!(
+            "--target {}: only {} {} planned; the rest of the stack was not looked at, so this is not everything that differs from the stack file",
+            input.targets.join(", "),
+            super::render::count(scope.len(), "address"),
+            if input.destroy {
+                "(the targets and what depends on them) were"
+            } else {
+                "(the targets and what they depend on) were"
+            }
+        ));
+    }
     Ok(Planned {
         plan: Plan {
             stack: stack.name.clone(),
+            region: input.env.region.clone(),
+            destroy: input.destroy,
             changes,
-            needs_adopt,
+            outputs,
             warnings,
+            needs_adopt,
         },
         steps,
         resolver,
@@ -369,6 +399,168 @@ fn mask_secrets(c: &mut Change) {
     for n in &mut c.notes {
         *n = crate::redact::scrub(n);
     }
+}
+
+/// Whether `address` is `target` or below it (`functions.x` covers `functions.x.role`).
+fn covers(target: &str, address: &str) -> bool {
+    address == target
+        || address
+            .strip_prefix(target)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// The addresses `--target` limits the plan to, or `None` without targets. A target that covers
+/// nothing is an error naming the closest addresses.
+fn scope(input: &Input<'_>, defs: &[NodeDef]) -> Result<Option<BTreeSet<String>>, Vec<PlanError>> {
+    if input.targets.is_empty() {
+        return Ok(None);
+    }
+    let all_defs;
+    let defs = if input.destroy {
+        // Destroy plans no desired node, but the file's dependencies still say what needs what.
+        all_defs = resources::nodes(input.stack);
+        &all_defs[..]
+    } else {
+        defs
+    };
+    let mut known: BTreeSet<&str> = defs.iter().map(|d| d.address.as_str()).collect();
+    known.extend(input.found.iter().map(|f| f.address.as_str()));
+    let mut errors = Vec::new();
+    let mut scope: BTreeSet<String> = BTreeSet::new();
+    for t in input.targets {
+        let hit: Vec<&str> = known.iter().copied().filter(|a| covers(t, a)).collect();
+        if hit.is_empty() {
+            errors.push(PlanError {
+                address: t.clone(),
+                pos: Pos::default(),
+                message: format!(
+                    "--target {t} matches no address of the stack or of what it owns in AWS; closest: {}",
+                    closest(t, &known).join(", ")
+                ),
+            });
+        }
+        scope.extend(hit.into_iter().map(str::to_string));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if input.destroy {
+        // What depends on a deleted node goes first, so it is deleted too: by the file's
+        // dependencies, by a rule's group, and by live references to its ids.
+        let found: BTreeMap<&str, &Found> = input
+            .found
+            .iter()
+            .map(|f| (f.address.as_str(), f))
+            .collect();
+        loop {
+            let ids: BTreeSet<String> = scope
+                .iter()
+                .filter_map(|a| found.get(a.as_str()))
+                .flat_map(|f| f.observed.physical_ids())
+                .collect();
+            let mut more: Vec<String> = defs
+                .iter()
+                .filter(|d| d.deps.iter().any(|x| scope.contains(x)))
+                .map(|d| d.address.clone())
+                .collect();
+            more.extend(input.found.iter().filter_map(|f| {
+                let by_parent = parent(&f.key).is_some_and(|p| scope.contains(&p));
+                let by_ref = f.observed.refs().iter().any(|r| ids.contains(r));
+                (by_parent || by_ref).then(|| f.address.clone())
+            }));
+            let before = scope.len();
+            scope.extend(more);
+            if scope.len() == before {
+                break;
+            }
+        }
+    } else {
+        let by: BTreeMap<&str, &NodeDef> = defs.iter().map(|d| (d.address.as_str(), d)).collect();
+        let mut todo: Vec<String> = scope.iter().cloned().collect();
+        while let Some(a) = todo.pop() {
+            for dep in by
+                .get(a.as_str())
+                .map(|d| d.deps.as_slice())
+                .unwrap_or_default()
+            {
+                if scope.insert(dep.clone()) {
+                    todo.push(dep.clone());
+                }
+            }
+        }
+    }
+    Ok(Some(scope))
+}
+
+/// Up to three addresses nearest to `t` by edit distance.
+fn closest(t: &str, known: &BTreeSet<&str>) -> Vec<String> {
+    let mut scored: Vec<(usize, &str)> = known.iter().map(|a| (edit_distance(t, a), *a)).collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, a)| a.to_string())
+        .collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The outputs whose values apply changes: from what live AWS gives them now to what they will
+/// be (unknown until apply when they name a resource being created or replaced).
+fn output_changes(stack: &Stack, input: &Input<'_>, after: &Resolver) -> Vec<OutputChange> {
+    let mut before = Resolver {
+        public_ip: input.public_ip.clone(),
+        ..Default::default()
+    };
+    for f in input.found {
+        before.set(&f.address, f.observed.attrs());
+    }
+    let mut out = Vec::new();
+    for (name, t) in &stack.outputs {
+        let was = before.resolve(t);
+        let will = if input.destroy {
+            Text::unknown(false)
+        } else {
+            after.resolve(t)
+        };
+        if was.is_known() && will.is_known() && was.expose() == will.expose() {
+            continue;
+        }
+        // Unknown now means the resource it names does not exist yet.
+        let before_shown = if was.is_known() {
+            was.shown()
+        } else {
+            Shown::Absent
+        };
+        // On destroy the output goes away; otherwise unknown means "known after apply".
+        let after_shown = if input.destroy {
+            Shown::Absent
+        } else {
+            will.shown()
+        };
+        if before_shown == Shown::Absent && after_shown == Shown::Absent {
+            continue;
+        }
+        out.push(OutputChange {
+            name: name.clone(),
+            before: before_shown,
+            after: after_shown,
+        });
+    }
+    out
 }
 
 /// Only what carries this stack's tag is ever deleted; rules follow their group.
@@ -457,6 +649,7 @@ mod tests {
             env: &env(),
             public_ip: None,
             destroy,
+            targets: &[],
         })
         .unwrap()
     }
@@ -601,9 +794,112 @@ mod tests {
             env: &env(),
             public_ip: None,
             destroy: false,
+            targets: &[],
         })
         .unwrap_err();
         assert_eq!(e[0].address, "security_groups.db");
         assert!(e[0].message.contains("(description)"), "{}", e[0].message);
+    }
+
+    fn targeted(
+        stack: &Stack,
+        found: &[Found],
+        destroy: bool,
+        targets: &[&str],
+    ) -> Result<Planned, Vec<PlanError>> {
+        let targets: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+        plan(&Input {
+            stack,
+            found,
+            env: &env(),
+            public_ip: None,
+            destroy,
+            targets: &targets,
+        })
+    }
+
+    #[test]
+    fn a_target_plans_itself_and_what_it_depends_on_with_a_warning() {
+        let s = stack(TWO_GROUPS);
+        let p = targeted(&s, &[], false, &["security_groups.db.ingress.APP"]).unwrap();
+        let addrs: Vec<&str> = p.plan.changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(
+            addrs,
+            vec![
+                "security_groups.app",
+                "security_groups.db",
+                "security_groups.db.ingress.APP"
+            ]
+        );
+        // A prefix covers what is below it, and nothing else.
+        let p = targeted(&s, &[], false, &["security_groups.app"]).unwrap();
+        let addrs: Vec<&str> = p.plan.changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(addrs, vec!["security_groups.app"]);
+        assert!(
+            p.plan.warnings[0].contains("the rest of the stack was not looked at"),
+            "{:?}",
+            p.plan.warnings
+        );
+        assert!(run(&s, &[], false).plan.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_target_that_matches_nothing_names_the_closest_addresses() {
+        let s = stack(TWO_GROUPS);
+        let e = targeted(&s, &[], false, &["security_groups.dbb"]).unwrap_err();
+        assert!(
+            e[0].message
+                .contains("closest: security_groups.db, security_groups.app"),
+            "{}",
+            e[0].message
+        );
+        // `security_groups.d` is not a prefix of `security_groups.db`: addresses match by segment.
+        assert!(targeted(&s, &[], false, &["security_groups.d"]).is_err());
+    }
+
+    #[test]
+    fn a_targeted_destroy_takes_what_depends_on_the_target() {
+        let s = stack(TWO_GROUPS);
+        let found = vec![
+            group("db", "sg-db", true),
+            group("app", "sg-app", true),
+            rule("db", "sg-db", "APP", "sg-app"),
+        ];
+        // db's rule names app as its source: destroying app revokes that rule first, and leaves
+        // the group db alone.
+        let p = targeted(&s, &found, true, &["security_groups.app"]).unwrap();
+        let addrs: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        assert_eq!(
+            addrs,
+            vec!["security_groups.db.ingress.APP", "security_groups.app"]
+        );
+        // db alone: nothing depends on it.
+        let p = targeted(&s, &found, true, &["security_groups.db"]).unwrap();
+        let addrs: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        assert_eq!(addrs, vec!["security_groups.db"]);
+    }
+
+    #[test]
+    fn outputs_show_what_apply_changes() {
+        let src = "stack: s\nsecurity_groups:\n  db:\n    description: d\noutputs:\n  SG: ${security_groups.db.id}\n";
+        let s = stack(src);
+        let p = run(&s, &[], false);
+        assert_eq!(p.plan.outputs.len(), 1);
+        assert_eq!(p.plan.outputs[0].before, crate::value::Shown::Absent);
+        assert_eq!(p.plan.outputs[0].after, crate::value::Shown::Unknown);
+        // Unchanged resource: unchanged output, not listed.
+        let p = run(&s, &[group("db", "sg-db", true)], false);
+        assert!(p.plan.outputs.is_empty());
+        // A replacement changes it.
+        let mut g = group("db", "sg-db", true);
+        if let Observed::Group(o) = &mut g.observed {
+            o.description = "other".into();
+        }
+        let p = run(&s, &[g], false);
+        assert_eq!(
+            p.plan.outputs[0].before,
+            crate::value::Shown::value("sg-db")
+        );
+        assert_eq!(p.plan.outputs[0].after, crate::value::Shown::Unknown);
     }
 }

@@ -4,15 +4,19 @@
 pub mod build;
 pub mod draw;
 pub mod graph;
+pub mod json;
 pub mod render;
+pub mod saved;
+#[cfg(test)]
+mod snapshot_tests;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stack::Pos;
-use crate::value::{Shown, Text};
+use crate::value::{IntoShown, List, Shown, Text};
 
 /// What happens to one address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
@@ -36,7 +40,7 @@ impl Action {
 }
 
 /// One field that differs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldChange {
     pub path: String,
     pub before: Shown,
@@ -45,7 +49,7 @@ pub struct FieldChange {
 }
 
 /// One planned change.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub address: String,
     pub action: Action,
@@ -83,22 +87,60 @@ pub struct PlanError {
     pub message: String,
 }
 
-/// The whole plan: changes in execution order.
-#[derive(Clone, Debug, Default, Serialize)]
+/// An output whose value the plan changes (Terraform's "Changes to Outputs"): `before` is its
+/// value from live AWS now, `after` what it will be after apply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputChange {
+    pub name: String,
+    pub before: Shown,
+    pub after: Shown,
+}
+
+/// The whole plan: changes sorted by address (the executor has its own order).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub stack: String,
+    /// The region the live state was read from (empty when the plan was built without AWS).
+    #[serde(default)]
+    pub region: String,
+    /// A plan of `deploy destroy`: every change is a delete of what the stack owns.
+    #[serde(default)]
+    pub destroy: bool,
     pub changes: Vec<Change>,
-    /// Resources being adopted that apply will refuse without `--adopt`.
-    #[serde(skip)]
-    pub needs_adopt: Vec<String>,
-    /// Safer defaults the file does not ask for (an open database port, unencrypted storage),
+    #[serde(default)]
+    pub outputs: Vec<OutputChange>,
+    /// What the reader must know about the plan as a whole: that --target left parts out, and
+    /// safer defaults the file does not ask for (an open database port, unencrypted storage),
     /// shown whether or not anything changes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub warnings: Vec<String>,
+    /// Resources being adopted that apply will refuse without `--adopt`.
+    #[serde(default)]
+    pub needs_adopt: Vec<String>,
+}
+
+/// Why a change is planned, in one phrase (the JSON plan's `reason`).
+pub fn reason(plan: &Plan, c: &Change) -> String {
+    let paths = |forcing: bool| {
+        c.fields
+            .iter()
+            .filter(|f| !forcing || f.forces_replacement)
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match c.action {
+        Action::Create => "does not exist in AWS".into(),
+        Action::Update => format!("differs from the stack file in: {}", paths(false)),
+        Action::Replace => format!("AWS cannot change in place: {}", paths(true)),
+        Action::Delete if plan.destroy => "deploy destroy deletes what the stack owns".into(),
+        Action::Delete => "owned by the stack but not in the stack file".into(),
+        Action::Adopt => "exists without this stack's tag under a declared name".into(),
+    }
 }
 
 /// Counts for the summary line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,
@@ -140,7 +182,7 @@ impl Diff {
     }
 
     /// Compares a managed value with what AWS reports. `before: None` means AWS reported nothing.
-    pub fn value<T: PartialEq + ToString>(
+    pub fn value<T: PartialEq + IntoShown>(
         &mut self,
         path: &str,
         before: Option<T>,
@@ -245,16 +287,9 @@ impl Diff {
     }
 }
 
-/// Shows a list as `[a, b]`, for fields whose order does or does not matter (callers sort).
-pub fn list<T: AsRef<str>>(items: &[T]) -> String {
-    format!(
-        "[{}]",
-        items
-            .iter()
-            .map(|s| s.as_ref())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+/// A list of strings for a plan field (callers sort when order does not matter).
+pub fn list<T: AsRef<str>>(items: &[T]) -> List {
+    List(items.iter().map(|s| s.as_ref().to_string()).collect())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::{Action, Plan};
+use crate::value::Shown;
 
 /// Terminal colours, or none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,17 +31,28 @@ impl Style {
     }
 }
 
+/// The legend's words; the summary line uses the same verbs.
 fn verb(a: Action) -> &'static str {
     match a {
         Action::Create => "create",
         Action::Update => "update in place",
-        Action::Replace => "destroy and create replacement",
-        Action::Delete => "destroy",
+        Action::Replace => "replace (AWS cannot change it in place)",
+        Action::Delete => "delete",
         Action::Adopt => "adopt (take over an existing, untagged resource)",
     }
 }
 
-/// The plan as text: legend for the symbols used, one block per change, and the summary line.
+/// `1 db instance`, `9 changes`: a count with its noun, singular or plural.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The plan as text: legend for the symbols used, one block per change, the changes to outputs,
+/// and the summary line.
 pub fn render(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
     if plan.is_empty() {
@@ -84,6 +96,23 @@ pub fn render(plan: &Plan, style: Style) -> String {
         }
         for n in &c.notes {
             let _ = writeln!(out, "      {} {n}", style.paint("33", "!"));
+        }
+    }
+    if !plan.outputs.is_empty() {
+        out.push_str("\nChanges to Outputs:\n");
+        let width = plan.outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);
+        for o in &plan.outputs {
+            let (action, value) = match (&o.before, &o.after) {
+                (Shown::Absent, after) => (Action::Create, after.to_string()),
+                (before, Shown::Absent) => (Action::Delete, before.to_string()),
+                (before, after) => (Action::Update, format!("{before} -> {after}")),
+            };
+            let _ = writeln!(
+                out,
+                "{} {:width$} = {value}",
+                style.action(action, &format!("{:>3}", action.symbol())),
+                o.name
+            );
         }
     }
     out.push('\n');
@@ -138,8 +167,7 @@ mod tests {
         Plan {
             stack: "s".into(),
             changes: vec![cr, del, up],
-            needs_adopt: vec![],
-            warnings: vec![],
+            ..Default::default()
         }
     }
 
@@ -174,6 +202,38 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn legend_and_summary_use_the_same_verbs_and_counts_agree_in_number() {
+        let text = render(&plan(), Style { color: false });
+        assert!(text.contains("  - delete\n"), "{text}");
+        assert!(!text.contains("destroy"), "{text}");
+        assert_eq!(count(1, "db instance"), "1 db instance");
+        assert_eq!(count(9, "change"), "9 changes");
+        assert_eq!(count(0, "output"), "0 outputs");
+    }
+
+    #[test]
+    fn output_changes_are_shown_after_the_resources() {
+        let mut p = plan();
+        p.outputs = vec![
+            crate::plan::OutputChange {
+                name: "USER_POOL_ID".into(),
+                before: Shown::value("us-east-1_old"),
+                after: Shown::Unknown,
+            },
+            crate::plan::OutputChange {
+                name: "DB_URL".into(),
+                before: Shown::Absent,
+                after: Shown::Sensitive,
+            },
+        ];
+        let text = render(&p, Style { color: false });
+        assert!(
+            text.contains("\nChanges to Outputs:\n  ~ USER_POOL_ID = \"us-east-1_old\" -> (known after apply)\n  + DB_URL       = (sensitive)\n"),
+            "{text}"
+        );
     }
 
     #[test]

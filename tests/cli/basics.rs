@@ -23,7 +23,8 @@ fn validate_makes_no_aws_call_and_reports_the_stack() {
     // Also with an endpoint nobody listens on: validate must not need AWS at all.
     let r = env.ok(&["--endpoint-url", "http://127.0.0.1:9", "validate"]);
     assert!(
-        r.stdout.contains("1 security groups with 1 rules"),
+        r.stdout
+            .contains("1 security group with 1 rule, 0 db instances"),
         "{}",
         r.stdout
     );

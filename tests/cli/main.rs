@@ -14,6 +14,7 @@ mod functions;
 mod iam_policy;
 mod migrations;
 mod ownership;
+mod plans;
 mod realism;
 mod safety;
 mod secrets;

@@ -17,7 +17,7 @@ use crate::stack::{GroupRef, Resolver, STACK_TAG, Stack};
 use crate::value::Text;
 
 /// Which node, with the names needed to find its entry in the stack file.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Key {
     Group(String),
     Rule {

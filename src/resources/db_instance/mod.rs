@@ -598,7 +598,7 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
                 m.security_groups = Some(s.security_groups.clone());
             }
         } else {
-            d.shown("security_groups", Shown::Value(live), Shown::Unknown, false);
+            d.shown("security_groups", Shown::value(live), Shown::Unknown, false);
             m.security_groups = Some(s.security_groups.clone());
         }
     }
@@ -1390,8 +1390,8 @@ mod tests {
             ]
         );
         let sg = c.field("security_groups").unwrap();
-        assert_eq!(sg.before, Shown::value("[sg-0, sg-9]"));
-        assert_eq!(sg.after, Shown::value("[sg-1]"));
+        assert_eq!(sg.before, Shown::List(vec!["sg-0".into(), "sg-9".into()]));
+        assert_eq!(sg.after, Shown::List(vec!["sg-1".into()]));
         for n in [
             "instance_class",
             "storage_type",

@@ -1181,7 +1181,7 @@ functions:
         assert_eq!(c.field("environment.URL").unwrap().before, Shown::Absent);
         assert_eq!(
             c.field("vpc.security_groups").unwrap().after,
-            Shown::value("[sg-1, sg-2]")
+            Shown::List(vec!["sg-1".into(), "sg-2".into()])
         );
         assert_eq!(c.field("memory").unwrap().after, Shown::value(128));
         assert!(c.field("code").is_some());
@@ -1296,7 +1296,7 @@ functions:
             Shown::value("hello")
         );
         // No `vpc:` detaches the function.
-        assert_eq!(c.field("vpc.subnets").unwrap().after, Shown::value("[]"));
+        assert_eq!(c.field("vpc.subnets").unwrap().after, Shown::List(vec![]));
         assert!(config_changed(&c));
         assert!(!tags_changed(&c));
     }
@@ -1332,8 +1332,14 @@ functions:
         s.layers.reverse();
         let c = change(&s, &o);
         let f = c.field("layers").unwrap();
-        assert_eq!(f.before, Shown::value("[arn:l:one:1, arn:l:two:3]"));
-        assert_eq!(f.after, Shown::value("[arn:l:two:3, arn:l:one:1]"));
+        assert_eq!(
+            f.before,
+            Shown::List(vec!["arn:l:one:1".into(), "arn:l:two:3".into()])
+        );
+        assert_eq!(
+            f.after,
+            Shown::List(vec!["arn:l:two:3".into(), "arn:l:one:1".into()])
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod aws;
 
 use std::collections::BTreeMap;
 
-use crate::plan::{Action, Change, Diff, PlanError};
+use crate::plan::{Action, Change, Diff, FieldChange, PlanError};
 pub use crate::resources::core::group_address;
 use crate::resources::core::{
     Key, LiveEnv, NodeDef, ReplacePolicy, group_ref_id, owned_change, stack_tags, tag_diff,
@@ -278,14 +278,42 @@ fn shown_source(s: &Source) -> (Shown, Shown) {
     }
 }
 
+/// A live rule the file does not declare: what it lets in, since its label alone (often the
+/// `sgr-` id of a rule made in the console) does not say what revoking it closes.
+fn revoked(address: &str, o: &RuleObserved) -> Change {
+    let mut c = Change::new(address, Action::Delete).note("not in stack.yaml: revoked");
+    let ports = if o.from_port == o.to_port {
+        Shown::value(o.from_port)
+    } else {
+        Shown::value(format!("{}-{}", o.from_port, o.to_port))
+    };
+    let source = o
+        .cidr
+        .clone()
+        .or_else(|| o.source_group.clone())
+        .map_or(Shown::Absent, Shown::Value);
+    for (path, before) in [
+        ("protocol", Shown::value(&o.protocol)),
+        ("ports", ports),
+        ("source", source),
+    ] {
+        c.fields.push(FieldChange {
+            path: path.into(),
+            before,
+            after: Shown::Absent,
+            forces_replacement: false,
+        });
+    }
+    c
+}
+
 pub fn diff_rule(
     address: &str,
     spec: Option<&RuleSpec>,
     observed: Option<&RuleObserved>,
 ) -> Result<Option<Change>, PlanError> {
     let Some(s) = spec else {
-        return Ok(observed
-            .map(|_| Change::new(address, Action::Delete).note("not in stack.yaml: revoked")));
+        return Ok(observed.map(|o| revoked(address, o)));
     };
     let mut d = Diff::new();
     let o = observed;
@@ -400,6 +428,20 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(c.action, Action::Delete);
+        // What the rule lets in, not only its label.
+        let shown: Vec<(&str, String)> = c
+            .fields
+            .iter()
+            .map(|f| (f.path.as_str(), f.before.to_string()))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("protocol", "\"tcp\"".to_string()),
+                ("ports", "5432".to_string()),
+                ("source", "\"1.2.3.4/32\"".to_string())
+            ]
+        );
         let mut s = rule("x");
         s.source = Source::Cidr(Text::unknown(false));
         let c = diff_rule("a", Some(&s), Some(&live("1.2.3.4/32")))

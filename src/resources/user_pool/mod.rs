@@ -369,7 +369,7 @@ mod tests {
                 "tags.deploy:stack"
             ]
         );
-        assert_eq!(c.fields[0].after, Shown::value("[email]"));
+        assert_eq!(c.fields[0].after, Shown::List(vec!["email".into()]));
     }
 
     #[test]
@@ -412,13 +412,13 @@ mod tests {
             vec![
                 (
                     "auto_verified_attributes",
-                    Shown::value("[email]"),
-                    Shown::value("[email, phone_number]")
+                    Shown::List(vec!["email".into()]),
+                    Shown::List(vec!["email".into(), "phone_number".into()])
                 ),
                 (
                     "deletion_protection",
-                    Shown::value("false"),
-                    Shown::value("true")
+                    Shown::value(false),
+                    Shown::value(true)
                 ),
                 ("tags.project", Shown::value("drifted"), Shown::value("x")),
             ]

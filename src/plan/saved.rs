@@ -1,0 +1,548 @@
+//! Saved plans: `deploy plan --out FILE` and `deploy apply FILE`.
+//!
+//! The file holds the plan as it was shown, the executor's steps in order, and a fingerprint of
+//! everything the plan was computed from: the stack file, every folder and file it packages or
+//! migrates from, and each live resource as read. Apply reads live state again only to recompute
+//! those fingerprints; when all match, it runs the saved steps as saved (the live observations
+//! they carry are, by the fingerprints, the ones the plan was made from), and when any differ it
+//! refuses before any write, naming what changed.
+//!
+//! No secret is stored: fields are stored as shown (`(sensitive)`), and the values that need a
+//! secret are computed again at apply from the stack file's template and the environment.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::build::{Planned, Step};
+use super::{Change, Plan};
+use crate::resources::{Found, Key, LiveEnv, Observed};
+use crate::stack::{LayerRef, Resolver, Stack};
+
+/// Bumped on any change of the file's shape; a newer file is refused, never half-understood.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format_version: u32,
+    /// Live fingerprints hash deploy's own model of a resource, which may change between
+    /// versions: a plan is applied by the version that made it.
+    pub deploy_version: String,
+    pub stack: String,
+    pub region: String,
+    /// The stack file as named on the command line when planning (for messages).
+    pub stack_file: String,
+    /// `${public_ip}` as it was when planning: the plan applies what it showed.
+    pub public_ip: Option<String>,
+    pub targets: Vec<String>,
+    /// `plan --adopt`: the adoptions in this plan were asked for.
+    pub adopt: bool,
+    pub plan: Plan,
+    /// The executor's steps, in execution order.
+    pub steps: Vec<SavedStep>,
+    /// Attributes known before apply (ids, ARNs, endpoints; no secret is an attribute).
+    pub attributes: BTreeMap<String, Option<String>>,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedStep {
+    pub address: String,
+    pub key: Key,
+    pub after: Vec<String>,
+    pub desired: bool,
+    pub change: Change,
+}
+
+/// SHA-256 digests, hex.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub stack_file: String,
+    /// Packaged folders (function code, layers), migration folders and seed files, by path
+    /// relative to the stack file's folder.
+    pub files: BTreeMap<String, String>,
+    /// Every resource the read found, by address.
+    pub live: BTreeMap<String, String>,
+    /// The account facts specs use: default VPC and subnets, the pools triggers may name.
+    pub account: String,
+}
+
+/// What a plan needs besides the planned steps to be saved.
+pub struct Context<'a> {
+    pub stack: &'a Stack,
+    pub found: &'a [Found],
+    pub env: &'a LiveEnv,
+    pub public_ip: Option<String>,
+    pub targets: &'a [String],
+    pub adopt: bool,
+}
+
+pub fn save(planned: &Planned, cx: &Context<'_>) -> std::io::Result<SavedPlan> {
+    Ok(SavedPlan {
+        format_version: FORMAT_VERSION,
+        deploy_version: env!("CARGO_PKG_VERSION").into(),
+        stack: cx.stack.name.clone(),
+        region: cx.env.region.clone(),
+        stack_file: cx.stack.file.display().to_string(),
+        public_ip: cx.public_ip.clone(),
+        targets: cx.targets.to_vec(),
+        adopt: cx.adopt,
+        plan: planned.plan.clone(),
+        steps: planned
+            .steps
+            .iter()
+            .map(|s| SavedStep {
+                address: s.address.clone(),
+                key: s.key.clone(),
+                after: s.after.clone(),
+                desired: s.desired,
+                change: s.change.clone(),
+            })
+            .collect(),
+        attributes: planned.resolver.outputs.clone(),
+        fingerprint: Fingerprint {
+            stack_file: cx.stack.digest.clone(),
+            files: files(cx.stack)?,
+            live: live(cx.found),
+            account: account(cx.env),
+        },
+    })
+}
+
+/// The file's text. Secrets never reach a plan, but the scrubber runs anyway, as for every
+/// other output.
+pub fn to_text(saved: &SavedPlan) -> String {
+    let text = serde_json::to_string_pretty(saved).expect("plain data");
+    crate::redact::scrub(&text) + "\n"
+}
+
+/// Reads a saved plan, refusing a file of a newer format or another deploy version with a clear
+/// message (the caller names the file).
+pub fn parse(text: &str) -> Result<SavedPlan, String> {
+    #[derive(Deserialize)]
+    struct Head {
+        format_version: Option<u32>,
+        deploy_version: Option<String>,
+    }
+    let head: Head = serde_json::from_str(text).map_err(|e| {
+        format!("is not a saved plan of deploy ({e}); make one with `deploy plan --out FILE`")
+    })?;
+    let Some(v) = head.format_version else {
+        return Err("is not a saved plan of deploy (no format_version); make one with `deploy plan --out FILE`".into());
+    };
+    if v > FORMAT_VERSION {
+        return Err(format!(
+            "has plan format {v}, newer than this deploy understands ({FORMAT_VERSION}): apply it with the deploy that made it, or plan again"
+        ));
+    }
+    let mine = env!("CARGO_PKG_VERSION");
+    if let Some(dv) = head.deploy_version.filter(|dv| dv != mine) {
+        return Err(format!(
+            "was made by deploy {dv}, this is deploy {mine}: run `deploy plan --out FILE` again with this version"
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        format!(
+            "is damaged or not a saved plan ({e}); make a new one with `deploy plan --out FILE`"
+        )
+    })
+}
+
+impl SavedPlan {
+    /// Refuses a plan made for another stack or region.
+    pub fn check_identity(&self, stack: &Stack, region: &str) -> Result<(), String> {
+        if self.stack != stack.name {
+            return Err(format!(
+                "is a plan of stack `{}`, but {} declares stack `{}`: pass the stack file it was made from with -f",
+                self.stack,
+                stack.file.display(),
+                stack.name
+            ));
+        }
+        if self.region != region {
+            return Err(format!(
+                "was made for region {}, but this run is in region {region}: use --region {} (or plan again for {region})",
+                self.region, self.region
+            ));
+        }
+        Ok(())
+    }
+
+    /// What changed since the plan was made, one line each; empty when nothing did.
+    pub fn stale(&self, stack: &Stack, found: &[Found], env: &LiveEnv) -> Vec<String> {
+        let mut out = Vec::new();
+        let name = file_name(&stack.file);
+        if stack.digest != self.fingerprint.stack_file {
+            out.push(format!("{name} changed since the plan"));
+            // Everything else follows from a different file; listing it would only confuse.
+            return out;
+        }
+        match files(stack) {
+            Ok(now) => diff_maps(&self.fingerprint.files, &now, &mut out, |path, what| {
+                format!("{path} {what} since the plan")
+            }),
+            Err(e) => out.push(format!("cannot read a packaged folder: {e}")),
+        }
+        diff_maps(
+            &self.fingerprint.live,
+            &live(found),
+            &mut out,
+            |addr, what| format!("{addr} {what} in AWS since the plan"),
+        );
+        if account(env) != self.fingerprint.account {
+            out.push(
+                "the account's default VPC, its subnets or its user pools changed since the plan"
+                    .into(),
+            );
+        }
+        out
+    }
+
+    /// The plan as the executor runs it: the saved steps in their saved order, with the live
+    /// observation each was planned from (identical, by the fingerprints, to `found`).
+    pub fn into_planned(self, found: &[Found]) -> Planned {
+        let by: BTreeMap<&str, &Observed> = found
+            .iter()
+            .map(|f| (f.address.as_str(), &f.observed))
+            .collect();
+        let steps = self
+            .steps
+            .into_iter()
+            .map(|s| Step {
+                observed: by.get(s.address.as_str()).map(|o| (*o).clone()),
+                address: s.address,
+                key: s.key,
+                after: s.after,
+                desired: s.desired,
+                change: s.change,
+            })
+            .collect();
+        Planned {
+            plan: self.plan,
+            steps,
+            resolver: Resolver {
+                public_ip: self.public_ip,
+                outputs: self.attributes,
+            },
+        }
+    }
+}
+
+fn diff_maps(
+    then: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+    out: &mut Vec<String>,
+    line: impl Fn(&str, &str) -> String,
+) {
+    let keys: BTreeSet<&String> = then.keys().chain(now.keys()).collect();
+    for k in keys {
+        match (then.get(k), now.get(k)) {
+            (Some(a), Some(b)) if a == b => {}
+            (Some(_), Some(_)) => out.push(line(k, "changed")),
+            (Some(_), None) => out.push(line(k, "disappeared")),
+            (None, Some(_)) => out.push(line(k, "appeared")),
+            (None, None) => {}
+        }
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+fn hex(h: Sha256) -> String {
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A resource as deploy models it. `Debug` is that model in full except what it deliberately
+/// hides: a function's environment values, added here with every registered secret masked first.
+/// An unsalted hash of a value holding the password would let anyone holding the plan file test
+/// password guesses offline; with the mask, a change of the secret alone is not "stale", which
+/// costs nothing, since apply resolves secrets again from the environment anyway.
+fn observed_digest(o: &Observed) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{o:?}").as_bytes());
+    if let Observed::Function(f) = o {
+        for (k, v) in &f.environment {
+            h.update(k.as_bytes());
+            h.update([0]);
+            h.update(crate::redact::scrub(v).as_bytes());
+            h.update([0]);
+        }
+    }
+    hex(h)
+}
+
+fn live(found: &[Found]) -> BTreeMap<String, String> {
+    found
+        .iter()
+        .map(|f| (f.address.clone(), observed_digest(&f.observed)))
+        .collect()
+}
+
+fn account(env: &LiveEnv) -> String {
+    let mut h = Sha256::new();
+    h.update(
+        format!(
+            "{:?}|{:?}|{:?}",
+            env.default_vpc, env.default_subnets, env.user_pools
+        )
+        .as_bytes(),
+    );
+    hex(h)
+}
+
+/// Every folder and file the stack reads besides itself, by path relative to its folder.
+fn inputs(stack: &Stack) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in stack.functions.values() {
+        out.push(f.source.clone());
+        for l in &f.layers {
+            if let LayerRef::Folder { source, .. } = l {
+                out.push(source.clone());
+            }
+        }
+    }
+    for d in stack.db_instances.values() {
+        out.extend(d.migrations.iter().cloned());
+        out.extend(d.seed.iter().cloned());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn files(stack: &Stack) -> std::io::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for p in inputs(stack) {
+        let full = stack.dir.join(&p);
+        let shown = full
+            .strip_prefix(&stack.dir)
+            .unwrap_or(&full)
+            .display()
+            .to_string();
+        out.insert(shown, tree_digest(&full)?);
+    }
+    Ok(out)
+}
+
+/// A file's bytes, or a folder's files (relative names and bytes, in name order). A missing
+/// path has a digest too, so that its appearing later is a change.
+fn tree_digest(root: &Path) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    if !root.exists() {
+        h.update(b"(missing)");
+        return Ok(hex(h));
+    }
+    let mut stack = vec![root.to_path_buf()];
+    let mut all = Vec::new();
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p)? {
+                stack.push(e?.path());
+            }
+        } else {
+            all.push(p);
+        }
+    }
+    all.sort();
+    for p in all {
+        let rel = p.strip_prefix(root).unwrap_or(&p);
+        h.update(rel.to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update(std::fs::read(&p)?);
+        h.update([0]);
+    }
+    Ok(hex(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::build::{Input, plan};
+    use crate::resources::security_group::GroupObserved;
+
+    const SRC: &str = "stack: s\nsecurity_groups:\n  db:\n    description: d\nfunctions:\n  f:\n    source: lambdas/f\n    runtime: python3.12\n    handler: h.handler\n    environment:\n      URL: postgres://u:${secret:PW}@h/db\n";
+
+    fn setup() -> (tempfile::TempDir, Stack) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("lambdas/f")).unwrap();
+        std::fs::write(
+            dir.path().join("lambdas/f/h.py"),
+            "def handler(e, c): pass\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("stack.yaml"), SRC).unwrap();
+        let stack = stack_at(dir.path());
+        (dir, stack)
+    }
+
+    fn stack_at(dir: &Path) -> Stack {
+        let src = std::fs::read_to_string(dir.join("stack.yaml")).unwrap();
+        crate::stack::parse_str(&src, &dir.join("stack.yaml"), dir, &|n| {
+            (n == "PW").then(|| "hunter2-secret".to_string())
+        })
+        .unwrap()
+    }
+
+    fn group(desc: &str) -> Found {
+        Found {
+            address: "security_groups.db".into(),
+            key: Key::Group("db".into()),
+            observed: Observed::Group(GroupObserved {
+                id: "sg-1".into(),
+                name: "db".into(),
+                description: desc.into(),
+                vpc_id: "vpc-1".into(),
+                tags: [("deploy:stack".to_string(), "s".to_string())].into(),
+                owned: true,
+            }),
+        }
+    }
+
+    fn env() -> LiveEnv {
+        LiveEnv {
+            region: "us-east-1".into(),
+            default_vpc: Some("vpc-1".into()),
+            ..Default::default()
+        }
+    }
+
+    fn saved(stack: &Stack, found: &[Found]) -> SavedPlan {
+        let env = env();
+        let planned = plan(&Input {
+            stack,
+            found,
+            env: &env,
+            public_ip: None,
+            destroy: false,
+            targets: &[],
+        })
+        .unwrap();
+        save(
+            &planned,
+            &Context {
+                stack,
+                found,
+                env: &env,
+                public_ip: None,
+                targets: &[],
+                adopt: false,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_functions_digest_does_not_depend_on_a_secret_in_its_environment() {
+        let f = |url: &str| {
+            Observed::Function(crate::resources::function::Observed {
+                owned: true,
+                arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+                name: "f".into(),
+                runtime: "python3.12".into(),
+                handler: "h.h".into(),
+                description: None,
+                memory: 128,
+                timeout: 3,
+                role: "r".into(),
+                layers: vec![],
+                subnets: vec![],
+                security_groups: vec![],
+                environment: [("URL".to_string(), url.to_string())].into(),
+                code_sha256: "x".into(),
+                tags: Default::default(),
+            })
+        };
+        crate::redact::register([
+            "Digest-Secret-AAAA".to_string(),
+            "Digest-Secret-BBBB".to_string(),
+        ]);
+        // A digest that moved with the password would be an offline oracle for it.
+        assert_eq!(
+            observed_digest(&f("postgresql://u:Digest-Secret-AAAA@h/d")),
+            observed_digest(&f("postgresql://u:Digest-Secret-BBBB@h/d"))
+        );
+        // Everything else still counts.
+        assert_ne!(
+            observed_digest(&f("postgresql://u:Digest-Secret-AAAA@h/d")),
+            observed_digest(&f("postgresql://u:Digest-Secret-AAAA@other/d"))
+        );
+    }
+
+    #[test]
+    fn round_trips_and_holds_no_secret() {
+        let (_d, stack) = setup();
+        let s = saved(&stack, &[group("d")]);
+        let text = to_text(&s);
+        assert!(!text.contains("hunter2"), "{text}");
+        let back = parse(&text).unwrap();
+        assert_eq!(back.plan, s.plan);
+        assert!(back.stale(&stack, &[group("d")], &env()).is_empty());
+        let planned = back.into_planned(&[group("d")]);
+        let order: Vec<&str> = planned.steps.iter().map(|s| s.address.as_str()).collect();
+        assert_eq!(order, vec!["functions.f.role", "functions.f"]);
+    }
+
+    #[test]
+    fn names_what_changed() {
+        let (dir, stack) = setup();
+        let s = saved(&stack, &[group("d")]);
+        assert_eq!(
+            s.stale(&stack, &[group("console edit")], &env()),
+            vec!["security_groups.db changed in AWS since the plan"]
+        );
+        assert_eq!(
+            s.stale(&stack, &[], &env()),
+            vec!["security_groups.db disappeared in AWS since the plan"]
+        );
+        std::fs::write(dir.path().join("lambdas/f/h.py"), "changed\n").unwrap();
+        assert_eq!(
+            s.stale(&stack, &[group("d")], &env()),
+            vec!["lambdas/f changed since the plan"]
+        );
+        std::fs::write(dir.path().join("stack.yaml"), format!("{SRC}# edit\n")).unwrap();
+        let edited = stack_at(dir.path());
+        assert_eq!(
+            s.stale(&edited, &[group("d")], &env()),
+            vec!["stack.yaml changed since the plan"]
+        );
+    }
+
+    #[test]
+    fn refuses_newer_formats_other_versions_stacks_and_regions() {
+        let (_d, stack) = setup();
+        let s = saved(&stack, &[]);
+        let mut v: serde_json::Value = serde_json::from_str(&to_text(&s)).unwrap();
+        v["format_version"] = serde_json::json!(FORMAT_VERSION + 1);
+        assert!(
+            parse(&v.to_string())
+                .unwrap_err()
+                .contains("newer than this deploy")
+        );
+        v["format_version"] = serde_json::json!(FORMAT_VERSION);
+        v["deploy_version"] = serde_json::json!("0.0.0-other");
+        assert!(
+            parse(&v.to_string())
+                .unwrap_err()
+                .contains("made by deploy 0.0.0-other")
+        );
+        assert!(parse("{}").unwrap_err().contains("not a saved plan"));
+        let mut other = stack.clone();
+        other.name = "other".into();
+        assert!(
+            s.check_identity(&other, "us-east-1")
+                .unwrap_err()
+                .contains("stack `s`")
+        );
+        assert!(
+            s.check_identity(&stack, "eu-west-1")
+                .unwrap_err()
+                .contains("region us-east-1")
+        );
+    }
+}

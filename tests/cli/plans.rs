@@ -1,0 +1,304 @@
+//! Saved plans, the JSON plan and --target through the binary, against the emulator.
+
+use super::common::{Env, PASSWORD};
+
+const STACK: &str = r#"
+stack: plans
+security_groups:
+  app:
+    description: App
+  db:
+    description: Database
+    ingress:
+      - description: APP
+        port: 5432
+        source_group: app
+functions:
+  f:
+    source: fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+    memory: 256
+    environment:
+      CONNECTION_URL: postgresql://root:${secret:DB_PASSWORD}@db.example:5432/app
+outputs:
+  APP_SG: ${security_groups.app.id}
+  ADMIN_URL: postgresql://root:${secret:DB_PASSWORD}@db.example:5432/admin
+"#;
+
+fn setup() -> Env {
+    let env = Env::new();
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return e\n",
+    );
+    env.write_stack(STACK);
+    env
+}
+
+fn read(env: &Env, rel: &str) -> String {
+    std::fs::read_to_string(env.path(rel)).unwrap()
+}
+
+#[test]
+fn a_saved_plan_is_applied_as_shown_and_holds_no_secret() {
+    let env = setup();
+    let planned = env.ok(&["plan", "--out", "deploy.plan"]);
+    planned.assert_no_secret();
+    let file = read(&env, "deploy.plan");
+    assert!(!file.contains(PASSWORD), "the plan file holds the password");
+    assert!(file.contains("\"format_version\": 1"), "{file}");
+
+    // The JSON plan: typed values, masked secrets, outputs.
+    let json = env.ok(&["plan", "--json"]);
+    json.assert_no_secret();
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["stack"], "plans");
+    assert_eq!(doc["region"], "us-east-1");
+    let f = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "functions.f")
+        .unwrap();
+    assert_eq!(f["action"], "create");
+    let field = |p: &str| {
+        f["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["path"] == p)
+            .unwrap_or_else(|| panic!("no field {p}: {f}"))
+            .clone()
+    };
+    assert_eq!(field("memory")["after"], 256);
+    assert_eq!(
+        field("environment.CONNECTION_URL")["after"],
+        serde_json::json!({"sensitive": true})
+    );
+    // APP_SG names a group being created; ADMIN_URL names nothing, so it does not change.
+    assert_eq!(
+        doc["outputs"],
+        serde_json::json!([{"name": "APP_SG", "before": null, "after": {"unknown": true}}])
+    );
+
+    // show renders the saved plan as plan did, offline.
+    let shown = env.ok(&["show", "deploy.plan"]);
+    assert_eq!(shown.stdout, planned.stdout);
+    let shown_json = env.ok(&["show", "--json", "deploy.plan"]);
+    assert_eq!(shown_json.stdout, json.stdout);
+
+    env.calls();
+    let applied = env.ok(&["apply", "--auto-approve", "deploy.plan"]);
+    applied.assert_no_secret();
+    assert!(
+        applied.stdout.contains("Apply complete: 5 changes made."),
+        "{}",
+        applied.stdout
+    );
+    let again = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+}
+
+#[test]
+fn a_stale_plan_is_refused_before_any_write_naming_what_changed() {
+    let env = setup();
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_stack(&STACK.replace("memory: 256", "memory: 512"));
+    env.ok(&["plan", "--out", "deploy.plan"]);
+
+    // A change in AWS since the plan: a tag added to a group in the console.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+        let groups = ec2.describe_security_groups().send().await.unwrap();
+        let app = groups
+            .security_groups()
+            .iter()
+            .find(|g| g.group_name() == Some("app"))
+            .unwrap();
+        ec2.create_tags()
+            .resources(app.group_id().unwrap())
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("owner")
+                    .value("console")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    env.calls();
+    let r = env.run(&["apply", "--auto-approve", "deploy.plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("stale: security_groups.app changed in AWS since the plan"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.writes(), Vec::<String>::new());
+
+    // A new plan, then an edit of the stack file.
+    env.ok(&["plan", "--out", "deploy.plan"]);
+    let edited = STACK.replace("memory: 256", "memory: 512");
+    env.write_stack(&format!("{edited}# reviewed\n"));
+    env.calls();
+    let r = env.run(&["apply", "--auto-approve", "deploy.plan"]);
+    assert!(
+        r.stderr
+            .contains("stale: stack.yaml changed since the plan"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.writes(), Vec::<String>::new());
+
+    // A new plan, then an edit of the function's folder.
+    env.write_stack(&edited);
+    env.ok(&["plan", "--out", "deploy.plan"]);
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return None\n",
+    );
+    env.calls();
+    let r = env.run(&["apply", "--auto-approve", "deploy.plan"]);
+    assert!(
+        r.stderr.contains("stale: fn changed since the plan"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.writes(), Vec::<String>::new());
+
+    // Another stack's plan is refused, and a plan file takes no --target.
+    env.write_stack(&edited.replace("stack: plans", "stack: other"));
+    let r = env.run(&["apply", "--auto-approve", "deploy.plan"]);
+    assert!(
+        r.stderr.contains("is a plan of stack `plans`"),
+        "{}",
+        r.stderr
+    );
+    let r = env.run(&[
+        "apply",
+        "--auto-approve",
+        "--target",
+        "functions.f",
+        "deploy.plan",
+    ]);
+    // A usage error (exit 1, spec section 5), before reading anything.
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+}
+
+#[test]
+fn target_limits_plan_apply_and_destroy() {
+    let env = setup();
+    let r = env.ok(&["plan", "--target", "security_groups.db.ingress.APP"]);
+    assert!(
+        r.stdout.contains("the rest of the stack was not looked at"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("security_groups.app"), "{}", r.stdout);
+    assert!(!r.stdout.contains("functions.f"), "{}", r.stdout);
+
+    let r = env.run(&["plan", "--target", "security_groups.dbb"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("closest: security_groups.db"),
+        "{}",
+        r.stderr
+    );
+
+    env.calls();
+    env.ok(&["apply", "--auto-approve", "--target", "security_groups.app"]);
+    let writes = env.writes();
+    assert!(
+        writes.iter().all(|w| w.starts_with("ec2.")),
+        "only the group is created: {writes:?}"
+    );
+    let r = env.run(&[
+        "plan",
+        "--detailed-exitcode",
+        "--target",
+        "security_groups.app",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+
+    env.ok(&["apply", "--auto-approve"]);
+    // Destroying app takes the rule that names it as a source, and leaves the rest.
+    let r = env.ok(&[
+        "destroy",
+        "--auto-approve",
+        "--target",
+        "security_groups.app",
+    ]);
+    assert!(
+        r.stdout.contains("security_groups.db.ingress.APP"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("functions.f"), "{}", r.stdout);
+    let r = env.run(&["plan", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let mut left: Vec<String> = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["action"].as_str().unwrap(),
+                c["address"].as_str().unwrap()
+            )
+        })
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        vec![
+            "create security_groups.app",
+            "create security_groups.db.ingress.APP"
+        ]
+    );
+}
+
+#[test]
+fn adoption_is_decided_when_planning_and_saved_with_the_plan() {
+    let env = Env::new();
+    env.write_stack("stack: plans\nsecurity_groups:\n  app:\n    description: App\n");
+    // A group made by hand under the declared name, without the stack's tag.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+        ec2.create_security_group()
+            .group_name("app")
+            .description("App")
+            .send()
+            .await
+            .unwrap();
+    });
+    env.ok(&["plan", "--out", "deploy.plan"]);
+    env.calls();
+    let r = env.run(&["apply", "--auto-approve", "deploy.plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("was made without --adopt")
+            && r.stderr.contains("deploy plan --adopt --out deploy.plan"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.writes(), Vec::<String>::new());
+    // --adopt belongs to the plan, not to apply FILE.
+    let r = env.run(&["apply", "--auto-approve", "--adopt", "deploy.plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    env.ok(&["plan", "--adopt", "--out", "deploy.plan"]);
+    let r = env.ok(&["apply", "--auto-approve", "deploy.plan"]);
+    assert!(
+        r.stdout.contains("Apply complete: 1 change made."),
+        "{}",
+        r.stdout
+    );
+}
