@@ -78,6 +78,12 @@ pub enum Command {
     ///
     /// Nothing untagged is ever deleted.
     Destroy(DestroyArgs),
+    /// Break the lock a killed apply or destroy left behind (kill -9, a lost machine).
+    ///
+    /// apply and destroy hold a lock per stack and region: the SSM parameter
+    /// /deploy/lock/<stack>/<region>. A second run stops and says who holds it. Break it only when
+    /// no run is going on. With LOCK_ID, only the lock with that id is broken.
+    Unlock(UnlockArgs),
     /// Check the stack file offline: syntax, types, references, CIDRs, secrets. No AWS call.
     Validate,
     /// Print the stack's outputs (reads live AWS; secrets are printed, since you ask for them).
@@ -144,6 +150,13 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation (needed when stdin is not a terminal)
     #[arg(long)]
     pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The id the lock message showed; without it, whatever lock is held is broken
+    #[arg(value_name = "LOCK_ID")]
+    pub lock_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use crate::stack::{Resolver, Stack};
 
 fn stack_in(dir: &Path, src: &str) -> Stack {
     crate::stack::parse_str(src, &dir.join("stack.yaml"), dir, &|name| {
-        (name == "DB_PASSWORD").then(|| "pw".to_string())
+        (name == "DB_PASSWORD").then(|| "pw-for-tests".to_string())
     })
     .unwrap()
 }

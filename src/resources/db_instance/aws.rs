@@ -534,7 +534,7 @@ async fn delete(
                     }
                     ctx.progress
                         .waiting(address, "to reach a state that allows deletion", &msg);
-                    tokio::time::sleep(ctx.poll).await;
+                    crate::interrupt::sleep(address, ctx.poll).await?;
                 }
                 Err(e) => return Err(Error::aws("DeleteDBInstance", address, e)),
             }
@@ -696,7 +696,7 @@ async fn wait(
                 ),
             });
         }
-        tokio::time::sleep(ctx.poll).await;
+        crate::interrupt::sleep(address, ctx.poll).await?;
     }
 }
 

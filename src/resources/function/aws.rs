@@ -381,7 +381,7 @@ where
                 Some(what) if started.elapsed() < budget => {
                     let state = e.message().or(e.code()).unwrap_or("not yet").to_string();
                     ctx.progress.waiting(address, what, &state);
-                    tokio::time::sleep(ctx.poll).await;
+                    crate::interrupt::sleep(address, ctx.poll).await?;
                 }
                 _ => return Err(Error::aws(operation, address, e)),
             },
@@ -486,7 +486,7 @@ async fn wait_ready(
             what,
             &format!("{} / {}", state.as_str(), update.as_str()),
         );
-        tokio::time::sleep(ctx.poll).await;
+        crate::interrupt::sleep(address, ctx.poll).await?;
     }
 }
 
@@ -1222,6 +1222,7 @@ mod tests {
             iam: aws_sdk_iam::Client::new(&config),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
             region: "us-east-1".into(),
             calls: Default::default(),
         }

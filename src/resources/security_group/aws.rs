@@ -428,7 +428,7 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
                 };
                 ctx.progress
                     .waiting(address, "to be no longer in use", &state);
-                tokio::time::sleep(ctx.poll).await;
+                crate::interrupt::sleep(address, ctx.poll).await?;
             }
             Err(e) => return Err(Error::aws("DeleteSecurityGroup", address, e)),
         }
