@@ -344,7 +344,7 @@ async fn a_rerun_while_the_instance_is_still_creating_waits_for_its_address() {
     let address = ready.address.unwrap();
     assert_eq!(
         f.environment["CONNECTION_URL"],
-        format!("postgresql://root:pw@{address}:5432/app")
+        format!("postgresql://root:pw-for-tests@{address}:5432/app")
     );
     assert!(pending(&fake, &s).await.is_empty());
 }
