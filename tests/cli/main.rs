@@ -12,6 +12,7 @@ mod edges;
 mod full_stack;
 mod functions;
 mod iam_policy;
+mod interrupts;
 mod migrations;
 mod realism;
 mod secrets;
