@@ -935,12 +935,16 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<La
             .map_err(|e| Error::User(format!("{address}: {e}")))?
     };
     let pkg = zip(dir, address).await?;
-    let out = ctx
+    let description = layer_description(&s.stack, &s.function, &content);
+    // Every publish is a new version: a resend after a lost answer would make a second one.
+    // Sent once; after a lost answer, a version with this exact description (same stack,
+    // function and content hash) is what the lost call made.
+    let request = ctx
         .clients
         .lambda_upload
         .publish_layer_version()
         .layer_name(&s.name)
-        .description(layer_description(&s.stack, &s.function, &content))
+        .description(&description)
         .content(
             LayerVersionContentInput::builder()
                 .zip_file(Blob::new(pkg.bytes))
@@ -951,20 +955,68 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<La
                 .iter()
                 .map(|r| Runtime::from(r.as_str()))
                 .collect()
-        }))
-        .send()
-        .await
-        .map_err(|e| Error::aws("PublishLayerVersion", address, e))?;
-    let version_arn = out
-        .layer_version_arn()
+        }));
+    let (version_arn, version) = crate::resources::core::once::create_once(
+        "PublishLayerVersion",
+        address,
+        || {
+            let r = request.clone().customize().config_override(
+                aws_sdk_lambda::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            );
+            async move {
+                let out = r.send().await?;
+                Ok((out.layer_version_arn().map(str::to_string), out.version()))
+            }
+        },
+        || async {
+            let found = find_layer_version(ctx, address, &s.name, &description).await?;
+            Ok(found.map(|(arn, v)| (Some(arn), v)))
+        },
+    )
+    .await?;
+    let version_arn = version_arn
         .ok_or_else(|| Error::Other(format!("{address}: PublishLayerVersion returned no ARN")))?;
     Ok(LayerObserved {
-        version_arn: version_arn.to_string(),
+        version_arn,
         name: s.name.clone(),
-        version: out.version(),
+        version,
         content,
         runtimes: s.runtimes.clone(),
     })
+}
+
+/// The newest version of layer `name` with exactly `description`, as (version ARN, version).
+async fn find_layer_version(
+    ctx: &Ctx<'_>,
+    address: &str,
+    name: &str,
+    description: &str,
+) -> Result<Option<(String, i64)>> {
+    let mut best: Option<(String, i64)> = None;
+    let mut pages = ctx
+        .clients
+        .lambda
+        .list_layer_versions()
+        .layer_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(p) => p,
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => return Err(Error::aws("ListLayerVersions", address, e)),
+        };
+        for v in page.layer_versions() {
+            if v.description() == Some(description)
+                && let Some(arn) = v.layer_version_arn()
+                && best.as_ref().is_none_or(|(_, b)| v.version() > *b)
+            {
+                best = Some((arn.to_string(), v.version()));
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// Deletes the versions of a layer that carry this stack's marker; versions others published

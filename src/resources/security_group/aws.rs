@@ -381,19 +381,58 @@ async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Gro
                 .build(),
         )
         .send()
-        .await
-        .map_err(|e| Error::aws("CreateSecurityGroup", address, e))?;
-    let id = out
-        .group_id()
-        .ok_or_else(|| Error::Other(format!("{address}: CreateSecurityGroup returned no id")))?;
+        .await;
+    let id = match out {
+        Ok(out) => out
+            .group_id()
+            .ok_or_else(|| Error::Other(format!("{address}: CreateSecurityGroup returned no id")))?
+            .to_string(),
+        // The plan found no group of this name; one carrying this stack's tag now is what an
+        // attempt whose answer was lost made (the SDK sent the call again).
+        Err(e) if code_of(&e) == Some("InvalidGroup.Duplicate") => {
+            match made_by_lost_attempt(ctx, address, &s.name, vpc).await? {
+                Some(id) => id,
+                None => return Err(Error::aws("CreateSecurityGroup", address, e)),
+            }
+        }
+        Err(e) => return Err(Error::aws("CreateSecurityGroup", address, e)),
+    };
     Ok(GroupObserved {
-        id: id.to_string(),
+        id,
         name: s.name.clone(),
         description: s.description.clone(),
         vpc_id: vpc.to_string(),
         tags: s.tags.clone(),
         owned: true,
     })
+}
+
+/// The id of the group `name` in `vpc` if it carries this stack's tag.
+async fn made_by_lost_attempt(
+    ctx: &Ctx<'_>,
+    address: &str,
+    name: &str,
+    vpc: &str,
+) -> Result<Option<String>> {
+    let filter = |k: &str, v: &str| Filter::builder().name(k).values(v).build();
+    let out = ctx
+        .clients
+        .ec2
+        .describe_security_groups()
+        .filters(filter("group-name", name))
+        .filters(filter("vpc-id", vpc))
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeSecurityGroups", address, e))?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .find(|g| {
+            g.tags()
+                .iter()
+                .any(|t| t.key() == Some(STACK_TAG) && t.value() == Some(&ctx.stack.name))
+        })
+        .and_then(|g| g.group_id().map(str::to_string)))
 }
 
 /// How long to keep retrying a group that is still in use. Lambda's hyperplane ENIs can hold a
