@@ -144,7 +144,7 @@ pub async fn acquire(
     }
     tracing::debug!("took the lock {name} ({})", me.id);
     *HELD.lock().unwrap_or_else(|p| p.into_inner()) = Some(Held {
-        ssm: ssm.clone(),
+        ssm: aws_sdk_ssm::Client::clone(ssm),
         name,
         id: me.id,
     });

@@ -596,7 +596,7 @@ async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Obser
     if !s.environment.is_empty() {
         req = req.environment(environment(s, address)?);
     }
-    retry(
+    let created = retry(
         ctx,
         address,
         "CreateFunction",
@@ -604,9 +604,44 @@ async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Obser
         || req.clone().send(),
         iam_propagation,
     )
-    .await?;
+    .await;
+    if let Err(e) = created {
+        // The plan found no function of this name: one that carries this stack's tag now was
+        // made by an attempt whose answer was lost (the SDK sent the call again).
+        if e.aws_code() != Some("ResourceConflictException")
+            || !made_by_lost_attempt(ctx, &s.name).await
+        {
+            return Err(e);
+        }
+    }
     let c = wait_ready(ctx, address, &s.name, Ready::Active).await?;
     Ok(observed_of!(&c, true, s.tags.clone()))
+}
+
+/// Whether function `name` exists and carries this stack's tag.
+async fn made_by_lost_attempt(ctx: &Ctx<'_>, name: &str) -> bool {
+    let lambda = &ctx.clients.lambda;
+    let Ok(c) = lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Some(arn) = c.function_arn() else {
+        return false;
+    };
+    lambda
+        .list_tags()
+        .resource(arn)
+        .send()
+        .await
+        .is_ok_and(|t| {
+            t.tags()
+                .and_then(|m| m.get(crate::stack::STACK_TAG))
+                .is_some_and(|v| *v == ctx.stack.name)
+        })
 }
 
 async fn update_function(
@@ -788,10 +823,22 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleO
             .role
             .ok_or_else(|| Error::Other(format!("{address}: CreateRole returned no role")))?,
         Err(e) if code_of(&e) == Some("EntityAlreadyExists") => {
-            return Err(Error::User(format!(
-                "{address}: a role named {} already exists outside {} (this stack did not create it): delete or rename it, or set the function's `role:` to its ARN",
-                s.name, s.path
-            )));
+            // The plan found no role of this name that the stack owns: one that is ours now
+            // was made by an attempt whose answer was lost (the SDK sent the call again).
+            let got = iam.get_role().role_name(&s.name).send().await;
+            if let Some(role) = got.ok().and_then(|o| o.role).filter(|r| {
+                r.path() == s.path
+                    && r.tags()
+                        .iter()
+                        .any(|t| t.key() == crate::stack::STACK_TAG && t.value() == ctx.stack.name)
+            }) {
+                role
+            } else {
+                return Err(Error::User(format!(
+                    "{address}: a role named {} already exists outside {} (this stack did not create it): delete or rename it, or set the function's `role:` to its ARN",
+                    s.name, s.path
+                )));
+            }
         }
         Err(e) => return Err(Error::aws("CreateRole", address, e)),
     };

@@ -435,6 +435,43 @@ async fn made_by_lost_attempt(
         .and_then(|g| g.group_id().map(str::to_string)))
 }
 
+/// The id of the ingress rule of `group_id` matching `s` (empty when none is listed).
+async fn rule_made_by_lost_attempt(
+    ctx: &Ctx<'_>,
+    address: &str,
+    s: &RuleSpec,
+    group_id: &str,
+) -> Result<String> {
+    let out = ctx
+        .clients
+        .ec2
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group_id).build())
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeSecurityGroupRules", address, e))?;
+    let source = match &s.source {
+        Source::Cidr(c) => c.expose().map(str::to_string),
+        Source::Group(g) => g.expose().map(str::to_string),
+    };
+    Ok(out
+        .security_group_rules()
+        .iter()
+        .find(|r| {
+            !r.is_egress().unwrap_or(false)
+                && r.from_port() == Some(s.from_port)
+                && r.to_port() == Some(s.to_port)
+                && (r.cidr_ipv4().map(str::to_string) == source
+                    || r.referenced_group_info()
+                        .and_then(|g| g.group_id())
+                        .map(str::to_string)
+                        == source)
+        })
+        .and_then(|r| r.security_group_rule_id())
+        .unwrap_or_default()
+        .to_string())
+}
+
 /// How long to keep retrying a group that is still in use. Lambda's hyperplane ENIs can hold a
 /// group for up to ~45 minutes after the function is gone (AWS's P99 is ~35 minutes).
 fn dependency_budget() -> Duration {
@@ -569,14 +606,22 @@ impl Adapter for Rules {
             .group_id(group_id)
             .ip_permissions(permission(s, address)?)
             .send()
-            .await
-            .map_err(|e| Error::aws("AuthorizeSecurityGroupIngress", address, e))?;
-        let id = out
-            .security_group_rules()
-            .first()
-            .and_then(|r| r.security_group_rule_id())
-            .unwrap_or_default();
-        Ok(observed_from_spec(s, id, group_id))
+            .await;
+        let id = match out {
+            Ok(out) => out
+                .security_group_rules()
+                .first()
+                .and_then(|r| r.security_group_rule_id())
+                .unwrap_or_default()
+                .to_string(),
+            // The plan found no such rule in this stack's own group: an attempt whose answer
+            // was lost made it (the SDK sent the call again).
+            Err(e) if code_of(&e) == Some("InvalidPermission.Duplicate") => {
+                rule_made_by_lost_attempt(ctx, address, s, group_id).await?
+            }
+            Err(e) => return Err(Error::aws("AuthorizeSecurityGroupIngress", address, e)),
+        };
+        Ok(observed_from_spec(s, &id, group_id))
     }
 
     async fn update(
