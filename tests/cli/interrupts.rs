@@ -299,3 +299,24 @@ async fn kill_9_during_destroy_then_unlock_and_destroy_again_leaves_nothing() {
     assert!(dbs.db_instances().is_empty());
     assert!(!lock_held(&env).await);
 }
+
+/// CreateDBInstance's answer is lost after RDS acted: the SDK's resend meets the instance,
+/// which is this stack's, and the run goes on to wait for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_create_db_instance_answer_makes_one_instance_in_one_run() {
+    let env = env(0.5);
+    env.configure(serde_json::json!({
+        "lose_rate": 1.0, "lose_max": 1, "lose_match": "^rds.CreateDBInstance$",
+    }));
+    let r = env.ok(&["apply", "--auto-approve"]);
+    r.assert_no_secret();
+    assert_eq!(env.log().iter().filter(|x| x["fault"] == "lost").count(), 1);
+    let dbs = aws_sdk_rds::Client::new(&env.sdk_config().await)
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dbs.db_instances().len(), 1);
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
