@@ -320,3 +320,61 @@ async fn a_lost_create_db_instance_answer_makes_one_instance_in_one_run() {
     let r = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// kill -9 at spread-out moments of apply (five times) and destroy (three times), each followed
+/// by `deploy unlock` for the lock the killed run left; then a clean run converges and leaves
+/// exactly one of each (after apply) or nothing (after destroy).
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_at_moments_in_apply_and_destroy_then_a_clean_run_converges() {
+    let env = env(1.0);
+    let kill_after = |n: usize| {
+        // Moments by request count, so they fall at different steps on any machine.
+        move |env: &Fidelity| env.log().len() >= n
+    };
+    for (command, moments) in [
+        ("apply", &[6usize, 12, 18, 26, 34][..]),
+        ("destroy", &[4, 10, 16][..]),
+    ] {
+        for &n in moments {
+            if command == "destroy" {
+                // Each destroy starts from a full stack.
+                env.ok(&["apply", "--auto-approve"]);
+            }
+            let base = env.log().len();
+            let child = spawn(&env, &[command, "--auto-approve"]);
+            let reached = kill_after(base + n);
+            let start = Instant::now();
+            let mut child = child;
+            while !reached(&env) && child.try_wait().unwrap().is_none() {
+                assert!(start.elapsed() < Duration::from_secs(60));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // std's kill is SIGKILL (and a no-op when the run already ended).
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = env.run(&["unlock"]);
+            let r = env.ok(&[command, "--auto-approve"]);
+            r.assert_no_secret();
+            if command == "apply" {
+                let r = env.run(&["plan", "--detailed-exitcode"]);
+                assert_eq!(r.code, 0, "after kill at {n}: {}", r.all());
+                let cfg = env.sdk_config().await;
+                let dbs = aws_sdk_rds::Client::new(&cfg)
+                    .describe_db_instances()
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(dbs.db_instances().len(), 1, "after kill at {n}");
+                let groups = aws_sdk_ec2::Client::new(&cfg)
+                    .describe_security_groups()
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(groups.security_groups().len(), 3, "after kill at {n}");
+            } else {
+                let r = env.ok(&["destroy", "--auto-approve"]);
+                assert!(r.stdout.contains("Nothing to destroy"), "{}", r.stdout);
+            }
+        }
+    }
+}
