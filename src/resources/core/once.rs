@@ -79,11 +79,9 @@ where
     let mut maybe_made = false;
     let mut attempt = 0;
     loop {
-        if maybe_made {
-            if let Some(found) = find().await? {
-                tracing::debug!("{address}: {operation} had acted though its answer was lost");
-                return Ok(found);
-            }
+        if maybe_made && let Some(found) = find().await? {
+            tracing::debug!("{address}: {operation} had acted though its answer was lost");
+            return Ok(found);
         }
         attempt += 1;
         match send().await {
@@ -92,10 +90,10 @@ where
                 Failure::Final => return Err(Error::aws(operation, address, e)),
                 _ if attempt >= ATTEMPTS => {
                     // The last attempt may have acted too: what it made is the answer.
-                    if classify(&e) == Failure::Unknown {
-                        if let Some(found) = find().await? {
-                            return Ok(found);
-                        }
+                    if classify(&e) == Failure::Unknown
+                        && let Some(found) = find().await?
+                    {
+                        return Ok(found);
                     }
                     return Err(Error::aws(operation, address, e));
                 }
