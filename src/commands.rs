@@ -411,7 +411,7 @@ impl Session {
             env: &self.live.env,
         };
         let _executing = crate::interrupt::Executing::start();
-        execute_until(
+        let mut report = execute_until(
             &Session::provider(&self.clients, &self.progress),
             scope,
             &self.progress,
@@ -420,7 +420,11 @@ impl Session {
             &self.live.found,
             crate::interrupt::requested(),
         )
-        .await
+        .await;
+        // A readiness wait may see the interrupt before the executor does, and end the run
+        // as a failure first.
+        report.interrupted |= crate::interrupt::is_requested();
+        report
     }
 
     fn log_calls(&self) {
