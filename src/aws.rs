@@ -33,6 +33,8 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// The run lock (`crate::lock`).
+    pub ssm: aws_sdk_ssm::Client,
     pub region: String,
     pub calls: CallCounter,
 }
@@ -100,6 +102,7 @@ impl Clients {
             iam: client!(aws_sdk_iam),
             cognito: client!(aws_sdk_cognitoidentityprovider),
             tagging: client!(aws_sdk_resourcegroupstagging),
+            ssm: client!(aws_sdk_ssm),
             region,
             calls,
         })

@@ -80,6 +80,12 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Render a plan saved with `deploy plan --out FILE` (offline), as text or as JSON.
     Show(ShowArgs),
+    /// Break the lock a killed apply or destroy left behind (kill -9, a lost machine).
+    ///
+    /// apply and destroy hold a lock per stack and region: the SSM parameter
+    /// /deploy/lock/<stack>/<region>. A second run stops and says who holds it. Break it only when
+    /// no run is going on. With LOCK_ID, only the lock with that id is broken.
+    Unlock(UnlockArgs),
     /// Check the stack file offline: syntax, types, references, CIDRs, secrets. No AWS call.
     Validate,
     /// Print the stack's outputs (reads live AWS; secrets are printed, since you ask for them).
@@ -178,6 +184,13 @@ pub struct ShowArgs {
     /// Print the plan as JSON (the same document as `deploy plan --json`)
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The id the lock message showed; without it, whatever lock is held is broken
+    #[arg(value_name = "LOCK_ID")]
+    pub lock_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::aws::{AwsOptions, Clients};
 use crate::cli::{Cli, Command, GraphFormat, OutputFormat};
-use crate::engine::execute::{Report, execute};
+use crate::engine::execute::{Report, execute_until};
 use crate::engine::poll_interval;
 use crate::error::{Error, Result};
 use crate::plan::build::{Input, Planned, plan};
@@ -38,7 +38,37 @@ macro_rules! outln {
 /// What the process should exit with.
 pub type ExitCode = u8;
 
+/// Runs the command. `apply` and `destroy` hold the stack's lock and handle Ctrl-C: whatever way
+/// the command ends (done, failed, interrupted, a panic unwinding), the lock is released here.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    use futures::FutureExt;
+    if matches!(cli.command, Command::Apply(_) | Command::Destroy(_)) {
+        crate::interrupt::install();
+    }
+    let body = std::panic::AssertUnwindSafe(async {
+        tokio::select! {
+            r = run_command(cli) => r,
+            // Interrupted before the executor started (reading, planning, at the prompt): nothing
+            // was changed. During execution the executor handles it and prints the summary.
+            () = crate::interrupt::before_execute() => {
+                eprintln!("\ninterrupted: nothing was changed");
+                Ok(INTERRUPTED)
+            }
+        }
+    })
+    .catch_unwind()
+    .await;
+    crate::lock::release_held().await;
+    match body {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// The exit code after Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: ExitCode = 130;
+
+async fn run_command(cli: Cli) -> Result<ExitCode> {
     let style = Style {
         color: !cli.global.no_color
             && std::env::var_os("NO_COLOR").is_none()
@@ -88,7 +118,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
     // validate and destroy send no secret anywhere, so CI can run them without any.
     let secrets = match &cli.command {
-        Command::Validate | Command::Destroy(_) | Command::Graph(_) => stack::Secrets::Optional,
+        Command::Validate | Command::Destroy(_) | Command::Graph(_) | Command::Unlock(_) => {
+            stack::Secrets::Optional
+        }
         _ => stack::Secrets::Required,
     };
     let stack = load(&cli.global.file, secrets)?;
@@ -135,8 +167,27 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Schema | Command::Completions(_) | Command::Show(_) => {
             unreachable!("handled before loading")
         }
+        Command::Unlock(args) => {
+            let clients = Clients::new(&aws, stack.region.as_deref()).await?;
+            let region = clients.region.clone();
+            match crate::lock::unlock(&clients.ssm, &stack.name, &region, args.lock_id.as_deref())
+                .await?
+            {
+                None => outln!("No lock: stack `{}` in {region} is not locked.", stack.name),
+                Some(h) => outln!(
+                    "Broke the lock of stack `{}` in {region}, held by {}.",
+                    stack.name,
+                    h.describe(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs())
+                    )
+                ),
+            }
+            Ok(0)
+        }
         Command::Plan(args) => {
-            let session = Session::start(&stack, &aws, &db_endpoints).await?;
+            let session = Session::start(&stack, &aws, &db_endpoints, None).await?;
             let planned = session.plan(&stack, false, &args.targets)?;
             if args.json {
                 out!("{}", crate::plan::json::render(&planned.plan));
@@ -191,7 +242,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 return apply_saved(path, &stack, &aws, &db_endpoints, args.auto_approve, style)
                     .await;
             }
-            let session = Session::start(&stack, &aws, &db_endpoints).await?;
+            let session = Session::start(&stack, &aws, &db_endpoints, Some("apply")).await?;
             let planned = session.plan(&stack, false, &args.targets)?;
             out!("{}", render(&planned.plan, style));
             if planned.plan.is_empty() {
@@ -210,7 +261,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     if one { "it" } else { "them" }
                 )));
             }
-            if !args.auto_approve && !confirm("apply these changes")? {
+            if !args.auto_approve && !confirm("apply these changes").await? {
                 return Err(Error::User("apply cancelled; nothing was changed".into()));
             }
             let report = session.execute(&stack, planned).await;
@@ -219,7 +270,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 print_outputs(&stack, &report.resolver);
             }
             session.log_calls();
-            if ok {
+            if report.interrupted {
+                Ok(INTERRUPTED)
+            } else if ok {
                 Ok(0)
             } else {
                 Err(failed(&report, "apply"))
@@ -232,7 +285,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             for d in observed.db_instances.values_mut() {
                 (d.migrations, d.seed) = (None, None);
             }
-            let session = Session::start(&observed, &aws, &db_endpoints).await?;
+            let session = Session::start(&observed, &aws, &db_endpoints, Some("destroy")).await?;
             let planned = session.plan(&stack, true, &args.targets)?;
             if planned.plan.is_empty() {
                 outln!(
@@ -243,20 +296,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(0);
             }
             out!("{}", render(&planned.plan, style));
-            if !args.auto_approve && !confirm("destroy everything listed above")? {
+            if !args.auto_approve && !confirm("destroy everything listed above").await? {
                 return Err(Error::User("destroy cancelled; nothing was changed".into()));
             }
             let report = session.execute(&stack, planned).await;
             let ok = finish(&report, "destroy");
             session.log_calls();
-            if ok {
+            if report.interrupted {
+                Ok(INTERRUPTED)
+            } else if ok {
                 Ok(0)
             } else {
                 Err(failed(&report, "destroy"))
             }
         }
         Command::Output(args) => {
-            let session = Session::start(&stack, &aws, &db_endpoints).await?;
+            let session = Session::start(&stack, &aws, &db_endpoints, None).await?;
             let planned = session.plan(&stack, false, &[])?;
             session.log_calls();
             match &args.name {
@@ -365,8 +420,9 @@ impl Session {
         stack: &Stack,
         aws: &AwsOptions,
         db_endpoints: &BTreeMap<String, (String, u16)>,
+        lock: Option<&str>,
     ) -> Result<Session> {
-        Session::start_with(stack, aws, db_endpoints, None).await
+        Session::start_with(stack, aws, db_endpoints, None, lock).await
     }
 
     /// `public_ip`: the address to use instead of looking it up (a saved plan's).
@@ -375,6 +431,7 @@ impl Session {
         aws: &AwsOptions,
         db_endpoints: &BTreeMap<String, (String, u16)>,
         public_ip: Option<Option<String>>,
+        lock: Option<&str>,
     ) -> Result<Session> {
         let public_ip = if let Some(ip) = public_ip {
             ip
@@ -386,6 +443,10 @@ impl Session {
             None
         };
         let clients = Clients::new(aws, stack.region.as_deref()).await?;
+        // Before reading: the plan must be made from a state no other run is changing.
+        if let Some(command) = lock {
+            crate::lock::acquire(&clients.ssm, &stack.name, &clients.region, command).await?;
+        }
         let progress = Progress::default();
         let live = Session::provider(&clients, &progress)
             .read(stack, db_endpoints)
@@ -426,15 +487,21 @@ impl Session {
             stack,
             env: &self.live.env,
         };
-        execute(
+        let _executing = crate::interrupt::Executing::start();
+        let mut report = execute_until(
             &Session::provider(&self.clients, &self.progress),
             scope,
             &self.progress,
             planned.steps,
             planned.resolver,
             &self.live.found,
+            crate::interrupt::requested(),
         )
-        .await
+        .await;
+        // A readiness wait may see the interrupt before the executor does, and end the run
+        // as a failure first.
+        report.interrupted |= crate::interrupt::is_requested();
+        report
     }
 
     fn log_calls(&self) {
@@ -446,7 +513,19 @@ impl Session {
     }
 }
 
-fn confirm(what: &str) -> Result<bool> {
+/// Asks on a thread of its own, so that Ctrl-C at the prompt is seen (the read itself would
+/// hold the runtime until Enter).
+async fn confirm(what: &str) -> Result<bool> {
+    let what = what.to_string();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(confirm_blocking(&what));
+    });
+    rx.await
+        .unwrap_or_else(|_| Err(Error::Other("the prompt thread ended".into())))
+}
+
+fn confirm_blocking(what: &str) -> Result<bool> {
     // The plan went to stdout and the question goes to stderr: the plan must be on the screen
     // first, also when stdout is a pipe (`deploy apply | tee log`).
     let _ = std::io::stdout().flush();
@@ -497,8 +576,13 @@ fn finish(report: &Report, verb: &str) -> bool {
         true
     } else {
         eprintln!(
-            "\n{} stopped: {} done, {} failed, {} not started.",
+            "\n{} {}: {} done, {} failed, {} not started.",
             capitalize(verb),
+            if report.interrupted {
+                "interrupted"
+            } else {
+                "stopped"
+            },
             report.done.len(),
             report.failed.len(),
             report.not_started.len()
@@ -514,6 +598,11 @@ fn finish(report: &Report, verb: &str) -> bool {
         }
         for a in &report.not_started {
             eprintln!("  not started: {a}");
+        }
+        if report.interrupted {
+            eprintln!(
+                "Run `deploy {verb}` again to continue: it plans from live state and picks up where this one stopped."
+            );
         }
         false
     }
@@ -607,8 +696,14 @@ async fn apply_saved(
     if file.stack != stack.name {
         return Err(named(file.check_identity(stack, "").unwrap_err()));
     }
-    let session =
-        Session::start_with(stack, aws, db_endpoints, Some(file.public_ip.clone())).await?;
+    let session = Session::start_with(
+        stack,
+        aws,
+        db_endpoints,
+        Some(file.public_ip.clone()),
+        Some("apply"),
+    )
+    .await?;
     file.check_identity(stack, &session.live.env.region)
         .map_err(named)?;
     let stale = file.stale(stack, &session.live.found, &session.live.env);
@@ -640,7 +735,7 @@ async fn apply_saved(
             path.display()
         )));
     }
-    if !auto_approve && !confirm("apply this saved plan")? {
+    if !auto_approve && !confirm("apply this saved plan").await? {
         return Err(Error::User("apply cancelled; nothing was changed".into()));
     }
     let report = session.execute(stack, planned).await;

@@ -25,7 +25,8 @@
 //! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx, addresses,
 //!                              ownership/tag diff helpers, the Adapter trait, the Cognito pool
 //!                              model and its read-modify-write
-//! plan (mod.rs), stack, value, progress, redact, aws, error
+//! plan (mod.rs), stack, value, progress, redact, aws, error, lock (the run lock in SSM),
+//! interrupt (Ctrl-C)
 //! ```
 //!
 //! - [`stack`]: the file's model; `stack::yaml` is the one module that knows the YAML parser.
@@ -42,6 +43,8 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod interrupt;
+pub mod lock;
 pub mod logging;
 pub mod plan;
 pub mod progress;

@@ -5,6 +5,9 @@
 //! A step may also reference an attribute of a node that has no step of its own but whose
 //! attribute is not known yet (a rerun finds the db instance an interrupted apply created still
 //! `creating`, with no address): the step then waits for it through the provider first.
+//!
+//! An interrupt (Ctrl-C) stops starting steps as a failure does; the steps running then finish
+//! their calls (readiness waits end early on their own, see `crate::interrupt::sleep`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,13 +31,15 @@ pub struct Report {
     pub done: Vec<String>,
     pub failed: Vec<(String, Error)>,
     pub not_started: Vec<String>,
+    /// An interrupt stopped the run.
+    pub interrupted: bool,
     /// Attributes after apply, for outputs.
     pub resolver: Resolver,
 }
 
 impl Report {
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.not_started.is_empty()
+        self.failed.is_empty() && self.not_started.is_empty() && !self.interrupted
     }
 }
 
@@ -51,9 +56,25 @@ pub async fn execute<P: Provider>(
     scope: Scope<'_>,
     progress: &Progress,
     steps: Vec<Step>,
-    mut resolver: Resolver,
+    resolver: Resolver,
     found: &[Found],
 ) -> Report {
+    let never = std::future::pending();
+    execute_until(provider, scope, progress, steps, resolver, found, never).await
+}
+
+/// [`execute`], interrupted when `interrupt` resolves: nothing new starts after that, running
+/// steps finish, and the report says it was interrupted.
+pub async fn execute_until<P: Provider>(
+    provider: &P,
+    scope: Scope<'_>,
+    progress: &Progress,
+    steps: Vec<Step>,
+    mut resolver: Resolver,
+    found: &[Found],
+    interrupt: impl std::future::Future<Output = ()>,
+) -> Report {
+    let mut interrupt = std::pin::pin!(interrupt);
     let addresses: BTreeSet<String> = steps.iter().map(|s| s.address.clone()).collect();
     let found: BTreeMap<&str, &Found> = found.iter().map(|f| (f.address.as_str(), f)).collect();
     let mut pending: BTreeMap<String, Step> =
@@ -119,7 +140,19 @@ pub async fn execute<P: Provider>(
                 }));
             }
         }
-        let Some(finished) = running.next().await else {
+        let next = if report.interrupted {
+            running.next().await
+        } else {
+            tokio::select! {
+                f = running.next() => f,
+                () = interrupt.as_mut() => {
+                    report.interrupted = true;
+                    stopping = true;
+                    continue;
+                }
+            }
+        };
+        let Some(finished) = next else {
             break;
         };
         match finished {

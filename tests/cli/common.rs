@@ -182,9 +182,13 @@ impl Env {
             .collect()
     }
 
-    /// The write calls (anything that is not Describe/List/Get) since the last `calls`.
+    /// The write calls (anything that is not Describe/List/Get) since the last `calls`, except
+    /// the run lock's (SSM), which every apply and destroy takes and releases.
     pub fn writes(&self) -> Vec<String> {
-        self.calls().into_iter().filter(|c| is_write(c)).collect()
+        self.calls()
+            .into_iter()
+            .filter(|c| is_write(c) && !c.starts_with("ssm."))
+            .collect()
     }
 
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
@@ -282,6 +286,8 @@ fn operation(line: &str) -> String {
     if let Some((svc, op)) = target.split_once('.') {
         let svc = if svc.contains("Cognito") {
             "CognitoIdentityProvider"
+        } else if svc == "AmazonSSM" {
+            "ssm"
         } else {
             "Tagging"
         };

@@ -116,7 +116,7 @@ async fn ensure_permission(
                     "to get its permission to invoke the function",
                     "update in progress",
                 );
-                tokio::time::sleep(ctx.poll).await;
+                crate::interrupt::sleep(address, ctx.poll).await?;
             }
             Err(e) => return Err(Error::aws("AddPermission", address, e)),
         }

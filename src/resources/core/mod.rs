@@ -5,6 +5,7 @@
 
 pub mod cognito;
 pub mod cognito_aws;
+pub mod once;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

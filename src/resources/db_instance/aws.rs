@@ -293,10 +293,24 @@ async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
             tags.insert(VERSION_TAG.to_string(), version.to_string());
         }
     }
-    req.set_tags(Some(tag_list(&tags)))
-        .send()
-        .await
-        .map_err(|e| Error::aws("CreateDBInstance", address, e))?;
+    match req.set_tags(Some(tag_list(&tags))).send().await {
+        Ok(_) => {}
+        // The plan found no instance of this name: one that carries this stack's tag now was
+        // made by an attempt whose answer was lost (the SDK sent the call again).
+        Err(e) if code_of(&e) == Some("DBInstanceAlreadyExists") => {
+            let ours = describe(ctx, address, &s.identifier)
+                .await?
+                .is_some_and(|i| {
+                    i.tag_list().iter().any(|t| {
+                        t.key() == Some(STACK_TAG) && t.value() == Some(ctx.stack.name.as_str())
+                    })
+                });
+            if !ours {
+                return Err(Error::aws("CreateDBInstance", address, e));
+            }
+        }
+        Err(e) => return Err(Error::aws("CreateDBInstance", address, e)),
+    }
     let inst = wait(ctx, address, &s.identifier, Target::Available).await?;
     let inst = match (s.running, inst) {
         (false, _) => ensure_stopped(ctx, address, &s.identifier).await?,
@@ -545,7 +559,7 @@ async fn delete(
                     }
                     ctx.progress
                         .waiting(address, "to reach a state that allows deletion", &msg);
-                    tokio::time::sleep(ctx.poll).await;
+                    crate::interrupt::sleep(address, ctx.poll).await?;
                 }
                 Err(e) => return Err(Error::aws("DeleteDBInstance", address, e)),
             }
@@ -707,7 +721,7 @@ async fn wait(
                 ),
             });
         }
-        tokio::time::sleep(ctx.poll).await;
+        crate::interrupt::sleep(address, ctx.poll).await?;
     }
 }
 

@@ -447,7 +447,7 @@ where
                 Some(what) if started.elapsed() < budget => {
                     let state = e.message().or(e.code()).unwrap_or("not yet").to_string();
                     ctx.progress.waiting(address, what, &state);
-                    tokio::time::sleep(ctx.poll).await;
+                    crate::interrupt::sleep(address, ctx.poll).await?;
                 }
                 _ => return Err(Error::aws(operation, address, e)),
             },
@@ -552,7 +552,7 @@ async fn wait_ready(
             what,
             &format!("{} / {}", state.as_str(), update.as_str()),
         );
-        tokio::time::sleep(ctx.poll).await;
+        crate::interrupt::sleep(address, ctx.poll).await?;
     }
 }
 
@@ -662,7 +662,7 @@ async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Obser
     if !s.environment.is_empty() {
         req = req.environment(environment(s, address)?);
     }
-    retry(
+    let created = retry(
         ctx,
         address,
         "CreateFunction",
@@ -670,9 +670,44 @@ async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Obser
         || req.clone().send(),
         iam_propagation,
     )
-    .await?;
+    .await;
+    if let Err(e) = created {
+        // The plan found no function of this name: one that carries this stack's tag now was
+        // made by an attempt whose answer was lost (the SDK sent the call again).
+        if e.aws_code() != Some("ResourceConflictException")
+            || !made_by_lost_attempt(ctx, &s.name).await
+        {
+            return Err(e);
+        }
+    }
     let c = wait_ready(ctx, address, &s.name, Ready::Active).await?;
     Ok(observed_of!(&c, true, s.tags.clone()))
+}
+
+/// Whether function `name` exists and carries this stack's tag.
+async fn made_by_lost_attempt(ctx: &Ctx<'_>, name: &str) -> bool {
+    let lambda = &ctx.clients.lambda;
+    let Ok(c) = lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Some(arn) = c.function_arn() else {
+        return false;
+    };
+    lambda
+        .list_tags()
+        .resource(arn)
+        .send()
+        .await
+        .is_ok_and(|t| {
+            t.tags()
+                .and_then(|m| m.get(crate::stack::STACK_TAG))
+                .is_some_and(|v| *v == ctx.stack.name)
+        })
 }
 
 async fn update_function(
@@ -904,10 +939,22 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleO
             .role
             .ok_or_else(|| Error::Other(format!("{address}: CreateRole returned no role")))?,
         Err(e) if code_of(&e) == Some("EntityAlreadyExists") => {
-            return Err(Error::User(format!(
-                "{address}: a role named {} already exists outside {} (this stack did not create it): delete or rename it, or set the function's `role:` to its ARN",
-                s.name, s.path
-            )));
+            // The plan found no role of this name that the stack owns: one that is ours now
+            // was made by an attempt whose answer was lost (the SDK sent the call again).
+            let got = iam.get_role().role_name(&s.name).send().await;
+            if let Some(role) = got.ok().and_then(|o| o.role).filter(|r| {
+                r.path() == s.path
+                    && r.tags()
+                        .iter()
+                        .any(|t| t.key() == crate::stack::STACK_TAG && t.value() == ctx.stack.name)
+            }) {
+                role
+            } else {
+                return Err(Error::User(format!(
+                    "{address}: a role named {} already exists outside {} (this stack did not create it): delete or rename it, or set the function's `role:` to its ARN",
+                    s.name, s.path
+                )));
+            }
         }
         Err(e) => return Err(Error::aws("CreateRole", address, e)),
     };
@@ -1053,12 +1100,16 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<La
             .map_err(|e| Error::User(format!("{address}: {e}")))?
     };
     let pkg = zip(dir, address).await?;
-    let out = ctx
+    let description = layer_description(&s.stack, &s.function, &content);
+    // Every publish is a new version: a resend after a lost answer would make a second one.
+    // Sent once; after a lost answer, a version with this exact description (same stack,
+    // function and content hash) is what the lost call made.
+    let request = ctx
         .clients
         .lambda_upload
         .publish_layer_version()
         .layer_name(&s.name)
-        .description(layer_description(&s.stack, &s.function, &content))
+        .description(&description)
         .content(
             LayerVersionContentInput::builder()
                 .zip_file(Blob::new(pkg.bytes))
@@ -1069,20 +1120,68 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<La
                 .iter()
                 .map(|r| Runtime::from(r.as_str()))
                 .collect()
-        }))
-        .send()
-        .await
-        .map_err(|e| Error::aws("PublishLayerVersion", address, e))?;
-    let version_arn = out
-        .layer_version_arn()
+        }));
+    let (version_arn, version) = crate::resources::core::once::create_once(
+        "PublishLayerVersion",
+        address,
+        || {
+            let r = request.clone().customize().config_override(
+                aws_sdk_lambda::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            );
+            async move {
+                let out = r.send().await?;
+                Ok((out.layer_version_arn().map(str::to_string), out.version()))
+            }
+        },
+        || async {
+            let found = find_layer_version(ctx, address, &s.name, &description).await?;
+            Ok(found.map(|(arn, v)| (Some(arn), v)))
+        },
+    )
+    .await?;
+    let version_arn = version_arn
         .ok_or_else(|| Error::Other(format!("{address}: PublishLayerVersion returned no ARN")))?;
     Ok(LayerObserved {
-        version_arn: version_arn.to_string(),
+        version_arn,
         name: s.name.clone(),
-        version: out.version(),
+        version,
         content,
         runtimes: s.runtimes.clone(),
     })
+}
+
+/// The newest version of layer `name` with exactly `description`, as (version ARN, version).
+async fn find_layer_version(
+    ctx: &Ctx<'_>,
+    address: &str,
+    name: &str,
+    description: &str,
+) -> Result<Option<(String, i64)>> {
+    let mut best: Option<(String, i64)> = None;
+    let mut pages = ctx
+        .clients
+        .lambda
+        .list_layer_versions()
+        .layer_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(p) => p,
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => return Err(Error::aws("ListLayerVersions", address, e)),
+        };
+        for v in page.layer_versions() {
+            if v.description() == Some(description)
+                && let Some(arn) = v.layer_version_arn()
+                && best.as_ref().is_none_or(|(_, b)| v.version() > *b)
+            {
+                best = Some((arn.to_string(), v.version()));
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// Deletes the versions of a layer that carry this stack's marker; versions others published
@@ -1340,6 +1439,7 @@ mod tests {
             iam: aws_sdk_iam::Client::new(&config),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
             region: "us-east-1".into(),
             calls: Default::default(),
         }

@@ -381,19 +381,95 @@ async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Gro
                 .build(),
         )
         .send()
-        .await
-        .map_err(|e| Error::aws("CreateSecurityGroup", address, e))?;
-    let id = out
-        .group_id()
-        .ok_or_else(|| Error::Other(format!("{address}: CreateSecurityGroup returned no id")))?;
+        .await;
+    let id = match out {
+        Ok(out) => out
+            .group_id()
+            .ok_or_else(|| Error::Other(format!("{address}: CreateSecurityGroup returned no id")))?
+            .to_string(),
+        // The plan found no group of this name; one carrying this stack's tag now is what an
+        // attempt whose answer was lost made (the SDK sent the call again).
+        Err(e) if code_of(&e) == Some("InvalidGroup.Duplicate") => {
+            match made_by_lost_attempt(ctx, address, &s.name, vpc).await? {
+                Some(id) => id,
+                None => return Err(Error::aws("CreateSecurityGroup", address, e)),
+            }
+        }
+        Err(e) => return Err(Error::aws("CreateSecurityGroup", address, e)),
+    };
     Ok(GroupObserved {
-        id: id.to_string(),
+        id,
         name: s.name.clone(),
         description: s.description.clone(),
         vpc_id: vpc.to_string(),
         tags: s.tags.clone(),
         owned: true,
     })
+}
+
+/// The id of the group `name` in `vpc` if it carries this stack's tag.
+async fn made_by_lost_attempt(
+    ctx: &Ctx<'_>,
+    address: &str,
+    name: &str,
+    vpc: &str,
+) -> Result<Option<String>> {
+    let filter = |k: &str, v: &str| Filter::builder().name(k).values(v).build();
+    let out = ctx
+        .clients
+        .ec2
+        .describe_security_groups()
+        .filters(filter("group-name", name))
+        .filters(filter("vpc-id", vpc))
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeSecurityGroups", address, e))?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .find(|g| {
+            g.tags()
+                .iter()
+                .any(|t| t.key() == Some(STACK_TAG) && t.value() == Some(&ctx.stack.name))
+        })
+        .and_then(|g| g.group_id().map(str::to_string)))
+}
+
+/// The id of the ingress rule of `group_id` matching `s` (empty when none is listed).
+async fn rule_made_by_lost_attempt(
+    ctx: &Ctx<'_>,
+    address: &str,
+    s: &RuleSpec,
+    group_id: &str,
+) -> Result<String> {
+    let out = ctx
+        .clients
+        .ec2
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group_id).build())
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeSecurityGroupRules", address, e))?;
+    let source = match &s.source {
+        Source::Cidr(c) => c.expose().map(str::to_string),
+        Source::Group(g) => g.expose().map(str::to_string),
+    };
+    Ok(out
+        .security_group_rules()
+        .iter()
+        .find(|r| {
+            !r.is_egress().unwrap_or(false)
+                && r.from_port() == Some(s.from_port)
+                && r.to_port() == Some(s.to_port)
+                && (r.cidr_ipv4().map(str::to_string) == source
+                    || r.referenced_group_info()
+                        .and_then(|g| g.group_id())
+                        .map(str::to_string)
+                        == source)
+        })
+        .and_then(|r| r.security_group_rule_id())
+        .unwrap_or_default()
+        .to_string())
 }
 
 /// How long to keep retrying a group that is still in use. Lambda's hyperplane ENIs can hold a
@@ -428,7 +504,7 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
                 };
                 ctx.progress
                     .waiting(address, "to be no longer in use", &state);
-                tokio::time::sleep(ctx.poll).await;
+                crate::interrupt::sleep(address, ctx.poll).await?;
             }
             Err(e) => return Err(Error::aws("DeleteSecurityGroup", address, e)),
         }
@@ -530,14 +606,22 @@ impl Adapter for Rules {
             .group_id(group_id)
             .ip_permissions(permission(s, address)?)
             .send()
-            .await
-            .map_err(|e| Error::aws("AuthorizeSecurityGroupIngress", address, e))?;
-        let id = out
-            .security_group_rules()
-            .first()
-            .and_then(|r| r.security_group_rule_id())
-            .unwrap_or_default();
-        Ok(observed_from_spec(s, id, group_id))
+            .await;
+        let id = match out {
+            Ok(out) => out
+                .security_group_rules()
+                .first()
+                .and_then(|r| r.security_group_rule_id())
+                .unwrap_or_default()
+                .to_string(),
+            // The plan found no such rule in this stack's own group: an attempt whose answer
+            // was lost made it (the SDK sent the call again).
+            Err(e) if code_of(&e) == Some("InvalidPermission.Duplicate") => {
+                rule_made_by_lost_attempt(ctx, address, s, group_id).await?
+            }
+            Err(e) => return Err(Error::aws("AuthorizeSecurityGroupIngress", address, e)),
+        };
+        Ok(observed_from_spec(s, &id, group_id))
     }
 
     async fn update(

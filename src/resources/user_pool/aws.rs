@@ -15,6 +15,7 @@ use crate::resources::core::cognito::{Edits, PoolDescription, Pools, statement_i
 use crate::resources::core::cognito_aws::{
     describe, describe_raw, enums, normalise, read_modify_write, remove_permission,
 };
+use crate::resources::core::once::create_once;
 use crate::resources::core::{Adapter, Ctx, Found, Key};
 use crate::stack::Stack;
 
@@ -135,7 +136,10 @@ impl Adapter for UserPools {
 }
 
 async fn create_pool(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
-    let out = ctx
+    // Pool names may repeat: a resend after a lost answer would make a second pool. Sent once,
+    // and after a lost answer the pool it made is looked for by name and this stack's tag (the
+    // plan found none, and the lock keeps other runs out).
+    let request = ctx
         .clients
         .cognito
         .create_user_pool()
@@ -146,21 +150,61 @@ async fn create_pool(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed>
             s.deletion_protection
                 .map(|on| if on { "ACTIVE" } else { "INACTIVE" }.into()),
         )
-        .set_user_pool_tags(Some(s.tags.clone().into_iter().collect()))
-        .send()
-        .await
-        .map_err(|e| Error::aws("CreateUserPool", address, e))?;
-    let pool = out
-        .user_pool
-        .ok_or_else(|| Error::Other(format!("{address}: CreateUserPool returned no pool")))?;
-    let mut d = normalise(&pool, &ctx.clients.region, None);
-    if pool.arn.is_none() {
+        .set_user_pool_tags(Some(s.tags.clone().into_iter().collect()));
+    let (mut d, has_arn) = create_once(
+        "CreateUserPool",
+        address,
+        || {
+            let r = request.clone().customize().config_override(
+                cip::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            );
+            async move {
+                let out = r.send().await?;
+                Ok(out
+                    .user_pool
+                    .map(|p| (normalise(&p, &ctx.clients.region, None), p.arn.is_some())))
+            }
+        },
+        || async {
+            let found = find_made(ctx, address, &s.name).await?;
+            Ok(found.map(|d| Some((d, true))))
+        },
+    )
+    .await?
+    .ok_or_else(|| Error::Other(format!("{address}: CreateUserPool returned no pool")))?;
+    if !has_arn {
         // Nothing else tells us the account id; DescribeUserPool does carry the ARN.
         if let Some(fresh) = describe(ctx.clients, address, &d.id).await? {
             d = fresh;
         }
     }
     Ok(observed(&d, &ctx.stack.name))
+}
+
+/// The pool named `name` that carries this stack's tag, if one exists now.
+async fn find_made(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<Option<PoolDescription>> {
+    let mut pages = ctx
+        .clients
+        .cognito
+        .list_user_pools()
+        .max_results(60)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("ListUserPools", address, e))?;
+        for p in page.user_pools() {
+            if p.name() != Some(name) {
+                continue;
+            }
+            if let Some(d) = describe(ctx.clients, address, p.id().unwrap_or_default()).await?
+                && d.owned_by(&ctx.stack.name)
+            {
+                return Ok(Some(d));
+            }
+        }
+    }
+    Ok(None)
 }
 
 async fn delete_pool(ctx: &Ctx<'_>, address: &str, o: &Observed) -> Result<()> {
