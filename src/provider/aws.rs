@@ -41,25 +41,36 @@ impl Provider for AwsProvider<'_> {
         db_endpoints: &BTreeMap<String, (String, u16)>,
     ) -> Result<Live> {
         let clients = self.clients;
-        let mut env = security_group::aws::observe_env(clients, stack).await?;
-        env.db_endpoints = db_endpoints.clone();
-        let ((groups, rules), dbs, functions, (pools, triggers, summaries)) = tokio::try_join!(
-            security_group::aws::observe(clients, stack, &env),
-            db_instance::aws::observe(clients, stack, &env),
-            function::aws::observe(clients, stack, &env),
+        // Two dependent rounds at most: everything that needs no id from another read goes out
+        // at once (the default VPC and subnets, groups, instances, functions, tags, roles,
+        // layers, pools, the policies of declared trigger functions); then what needs an id
+        // from those (the groups' rules, each pool's DescribeUserPool, the migration tables).
+        let (mut env, described, dbs, functions, (pools, triggers, summaries)) = tokio::try_join!(
+            security_group::aws::observe_env(clients, stack),
+            security_group::aws::read_groups(clients, stack),
+            db_instance::aws::observe(clients, stack),
+            function::aws::observe(clients, stack),
             async {
-                // Triggers read the pools the pool kind described: one DescribeUserPool each.
-                let (pools, all) = user_pool::aws::observe(clients, stack).await?;
-                let triggers = cognito_trigger::aws::observe(clients, stack, &all).await?;
+                let ((pools, all), policies) = tokio::try_join!(
+                    // Triggers read the pools the pool kind described: one DescribeUserPool each.
+                    user_pool::aws::observe(clients, stack),
+                    cognito_trigger::aws::read_policies(clients, stack),
+                )?;
+                let triggers =
+                    cognito_trigger::aws::observe(clients, stack, &all, &policies).await?;
                 Ok::<_, Error>((pools, triggers, all.summaries()))
             },
         )?;
-        env.user_pools = summaries;
+        env.db_endpoints = db_endpoints.clone();
         let db_attrs: Vec<_> = dbs
             .iter()
             .map(|f| f.clone().map(|o| db_instance::attrs(&o)))
             .collect();
-        let migrations = migration::db::observe(stack, &env, &db_attrs).await?;
+        let ((groups, rules), migrations) = tokio::try_join!(
+            security_group::aws::observe(clients, stack, &env, described),
+            migration::db::observe(stack, &env, &db_attrs),
+        )?;
+        env.user_pools = summaries;
         let mut found = Vec::new();
         found.extend(groups.into_iter().map(|f| f.map(Observed::Group)));
         found.extend(rules.into_iter().map(|f| f.map(Observed::Rule)));

@@ -43,13 +43,37 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
     if !needs_vpc {
         return Ok(env);
     }
-    let vpcs = clients
-        .ec2
-        .describe_vpcs()
-        .filters(filter("is-default", ["true".to_string()]))
-        .send()
-        .await
-        .map_err(|e| Error::aws("DescribeVpcs", "default VPC", e))?;
+    // Default subnets are those of the default VPC: `default-for-az` needs no VPC id, so both
+    // calls go out at once.
+    let (vpcs, subnets) = tokio::try_join!(
+        async {
+            clients
+                .ec2
+                .describe_vpcs()
+                .filters(filter("is-default", ["true".to_string()]))
+                .send()
+                .await
+                .map_err(|e| Error::aws("DescribeVpcs", "default VPC", e))
+        },
+        async {
+            let mut subnets = Vec::new();
+            let mut pages = clients
+                .ec2
+                .describe_subnets()
+                .filters(filter("default-for-az", ["true".to_string()]))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| Error::aws("DescribeSubnets", "default subnets", e))?;
+                subnets.extend(
+                    page.subnets().iter().filter_map(|s| {
+                        Some((s.vpc_id()?.to_string(), s.subnet_id()?.to_string()))
+                    }),
+                );
+            }
+            Ok(subnets)
+        },
+    )?;
     env.default_vpc = vpcs
         .vpcs()
         .first()
@@ -60,22 +84,11 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
             clients.region
         )));
     };
-    let mut subnets = Vec::new();
-    let mut pages = clients
-        .ec2
-        .describe_subnets()
-        .filters(filter("vpc-id", [vpc]))
-        .filters(filter("default-for-az", ["true".to_string()]))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| Error::aws("DescribeSubnets", "default subnets", e))?;
-        subnets.extend(
-            page.subnets()
-                .iter()
-                .filter_map(|s| s.subnet_id().map(str::to_string)),
-        );
-    }
+    let mut subnets: Vec<String> = subnets
+        .into_iter()
+        .filter(|(v, _)| *v == vpc)
+        .map(|(_, s)| s)
+        .collect();
     subnets.sort();
     env.default_subnets = subnets;
     Ok(env)
@@ -107,12 +120,9 @@ fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The stack's groups (by tag) and the groups with declared names (to adopt), with their rules.
-pub async fn observe(
-    clients: &Clients,
-    stack: &Stack,
-    env: &LiveEnv,
-) -> Result<(Vec<Found<GroupObserved>>, Vec<Found<RuleObserved>>)> {
+/// The stack's groups (by tag) and the groups with declared names (to adopt), as EC2 describes
+/// them: two calls at once, needing nothing from another read (not even the default VPC).
+pub async fn read_groups(clients: &Clients, stack: &Stack) -> Result<Vec<SecurityGroup>> {
     let owned_filter = filter(&format!("tag:{STACK_TAG}"), [stack.name.clone()]);
     let declared: Vec<String> = stack.security_groups.keys().cloned().collect();
     let (owned, named) = tokio::try_join!(describe_groups(clients, vec![owned_filter]), async {
@@ -122,8 +132,19 @@ pub async fn observe(
             describe_groups(clients, vec![filter("group-name", declared.clone())]).await
         }
     })?;
+    Ok(owned.into_iter().chain(named).collect())
+}
+
+/// The groups of [`read_groups`] that are ours or ours to adopt (in the VPC `env` says), with
+/// their rules.
+pub async fn observe(
+    clients: &Clients,
+    stack: &Stack,
+    env: &LiveEnv,
+    described: Vec<SecurityGroup>,
+) -> Result<(Vec<Found<GroupObserved>>, Vec<Found<RuleObserved>>)> {
     let mut groups: BTreeMap<String, SecurityGroup> = BTreeMap::new();
-    for g in owned.into_iter().chain(named) {
+    for g in described {
         let (Some(id), Some(name)) = (g.group_id(), g.group_name()) else {
             continue;
         };
