@@ -685,7 +685,7 @@ async fn wait(
         let goal = match target {
             Target::Gone => "to be deleted",
             Target::Available => "to be available",
-            Target::Endpoint => "for its address",
+            Target::Endpoint => "to report its address",
             Target::Stopped => "to be stopped",
         };
         ctx.progress.waiting(address, goal, &state);

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, SecurityGroupRuleRequest,
-    SecurityGroupRuleUpdate, Tag, TagSpecification, UserIdGroupPair,
+    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, SecurityGroupRule,
+    SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag, TagSpecification, UserIdGroupPair,
 };
 
 use super::{
@@ -120,9 +120,16 @@ fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The stack's groups (by tag) and the groups with declared names (to adopt), as EC2 describes
-/// them: two calls at once, needing nothing from another read (not even the default VPC).
-pub async fn read_groups(clients: &Clients, stack: &Stack) -> Result<Vec<SecurityGroup>> {
+/// The stack's groups (by tag) and the groups with declared names (to adopt), and their rules,
+/// as EC2 describes them.
+pub struct Described {
+    groups: Vec<SecurityGroup>,
+    rules: Vec<SecurityGroupRule>,
+}
+
+/// Two DescribeSecurityGroups at once, then one DescribeSecurityGroupRules for all the groups
+/// found: nothing here needs another kind's read (not even the default VPC).
+pub async fn read(clients: &Clients, stack: &Stack) -> Result<Described> {
     let owned_filter = filter(&format!("tag:{STACK_TAG}"), [stack.name.clone()]);
     let declared: Vec<String> = stack.security_groups.keys().cloned().collect();
     let (owned, named) = tokio::try_join!(describe_groups(clients, vec![owned_filter]), async {
@@ -132,17 +139,40 @@ pub async fn read_groups(clients: &Clients, stack: &Stack) -> Result<Vec<Securit
             describe_groups(clients, vec![filter("group-name", declared.clone())]).await
         }
     })?;
-    Ok(owned.into_iter().chain(named).collect())
+    let groups: Vec<SecurityGroup> = owned.into_iter().chain(named).collect();
+    let ids: BTreeSet<String> = groups
+        .iter()
+        .filter_map(|g| g.group_id().map(str::to_string))
+        .collect();
+    let mut rules = Vec::new();
+    if ids.is_empty() {
+        return Ok(Described { groups, rules });
+    }
+    let mut pages = clients
+        .ec2
+        .describe_security_group_rules()
+        .filters(filter("group-id", ids))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| Error::aws("DescribeSecurityGroupRules", "security_groups", e))?;
+        rules.extend(page.security_group_rules().iter().cloned());
+    }
+    Ok(Described { groups, rules })
 }
 
-/// The groups of [`read_groups`] that are ours or ours to adopt (in the VPC `env` says), with
-/// their rules.
-pub async fn observe(
-    clients: &Clients,
+/// The groups of [`read`] that are ours or ours to adopt (in the VPC `env` says), with their
+/// rules.
+pub fn observe(
     stack: &Stack,
     env: &LiveEnv,
-    described: Vec<SecurityGroup>,
-) -> Result<(Vec<Found<GroupObserved>>, Vec<Found<RuleObserved>>)> {
+    described: Described,
+) -> (Vec<Found<GroupObserved>>, Vec<Found<RuleObserved>>) {
+    let Described {
+        groups: described,
+        rules,
+    } = described;
     let mut groups: BTreeMap<String, SecurityGroup> = BTreeMap::new();
     for g in described {
         let (Some(id), Some(name)) = (g.group_id(), g.group_name()) else {
@@ -184,21 +214,6 @@ pub async fn observe(
         });
     }
     let mut found_rules = Vec::new();
-    if groups.is_empty() {
-        return Ok((found, found_rules));
-    }
-    let mut rules = Vec::new();
-    let mut pages = clients
-        .ec2
-        .describe_security_group_rules()
-        .filters(filter("group-id", groups.keys().cloned()))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| Error::aws("DescribeSecurityGroupRules", "security_groups", e))?;
-        rules.extend(page.security_group_rules().iter().cloned());
-    }
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     let mut live: BTreeMap<String, Vec<(String, RuleObserved)>> = BTreeMap::new();
     for r in rules {
@@ -259,7 +274,7 @@ pub async fn observe(
             });
         }
     }
-    Ok((found, found_rules))
+    (found, found_rules)
 }
 
 /// The declared rules of a group whose permission is known now, for [`super::relabel`].
