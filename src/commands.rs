@@ -433,24 +433,31 @@ impl Session {
         public_ip: Option<Option<String>>,
         lock: Option<&str>,
     ) -> Result<Session> {
-        let public_ip = if let Some(ip) = public_ip {
-            ip
-        } else if uses_public_ip(stack) {
+        // The public IP is looked up while the account is read: neither needs the other.
+        let public_ip = async {
+            if let Some(ip) = public_ip {
+                return Ok(ip);
+            }
+            if !uses_public_ip(stack) {
+                return Ok(None);
+            }
             let ip = crate::public_ip::lookup().await?;
             tracing::debug!("public IP {ip}");
-            Some(ip)
-        } else {
-            None
+            Ok(Some(ip))
         };
-        let clients = Clients::new(aws, stack.region.as_deref()).await?;
-        // Before reading: the plan must be made from a state no other run is changing.
-        if let Some(command) = lock {
-            crate::lock::acquire(&clients.ssm, &stack.name, &clients.region, command).await?;
-        }
         let progress = Progress::default();
-        let live = Session::provider(&clients, &progress)
-            .read(stack, db_endpoints)
-            .await?;
+        let read = async {
+            let clients = Clients::new(aws, stack.region.as_deref()).await?;
+            // Before reading: the plan must be made from a state no other run is changing.
+            if let Some(command) = lock {
+                crate::lock::acquire(&clients.ssm, &stack.name, &clients.region, command).await?;
+            }
+            let live = Session::provider(&clients, &progress)
+                .read(stack, db_endpoints)
+                .await?;
+            Ok::<_, crate::error::Error>((clients, live))
+        };
+        let (public_ip, (clients, live)) = tokio::try_join!(public_ip, read)?;
         Ok(Session {
             clients,
             live,

@@ -6,7 +6,7 @@
 //! A wait is phrased by its caller as what the resource waits *to* do ("to become Active"), so
 //! that every message reads "waiting for functions.x to become Active".
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,6 +31,8 @@ struct Wait {
 
 struct State {
     waits: BTreeMap<String, Wait>,
+    /// The kinds the plan is still reading from the account (shown on a terminal only).
+    reads: BTreeSet<String>,
     /// The status line, while at least one wait runs on a terminal.
     bar: Option<ProgressBar>,
     /// Where lines go: stderr, or a buffer in tests.
@@ -54,6 +56,7 @@ impl Progress {
         Progress {
             inner: Arc::new(Mutex::new(State {
                 waits: BTreeMap::new(),
+                reads: BTreeSet::new(),
                 bar: None,
                 sink: Sink::Stderr,
             })),
@@ -116,6 +119,36 @@ impl Progress {
         }
     }
 
+    /// On a terminal, names `kind` on the status line while the account is read for it
+    /// ("reading the account: functions, user_pools"); without one, nothing: the plan follows.
+    pub fn reading(&self, kind: &str) {
+        if self.quiet || !self.tty {
+            return;
+        }
+        let Ok(mut st) = self.inner.lock() else {
+            return;
+        };
+        st.reads.insert(kind.to_string());
+        self.show_status(&mut st);
+    }
+
+    /// `kind` is read; the status line goes once nothing is read or waited for.
+    pub fn done_reading(&self, kind: &str) {
+        let Ok(mut st) = self.inner.lock() else {
+            return;
+        };
+        if !st.reads.remove(kind) {
+            return;
+        }
+        if st.reads.is_empty() && st.waits.is_empty() {
+            if let Some(bar) = st.bar.take() {
+                bar.finish_and_clear();
+            }
+        } else if let Some(bar) = &st.bar {
+            bar.set_message(status_line(&st));
+        }
+    }
+
     /// Ends a wait, printing once how long it took. Nothing when no wait was reported.
     pub fn done_waiting(&self, address: &str) {
         if self.quiet {
@@ -133,6 +166,7 @@ impl Progress {
             w.what
         ));
         if st.waits.is_empty()
+            && st.reads.is_empty()
             && let Some(bar) = st.bar.take()
         {
             bar.finish_and_clear();
@@ -151,7 +185,7 @@ impl Progress {
                     .expect("a valid template")
                     .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
             );
-            bar.set_message(status(&st.waits));
+            bar.set_message(status_line(st));
             bar.enable_steady_tick(TICK);
             st.bar = Some(bar);
             let inner = Arc::downgrade(&self.inner);
@@ -161,12 +195,12 @@ impl Progress {
                     let Some(inner) = inner.upgrade() else { return };
                     let Ok(st) = inner.lock() else { return };
                     let Some(bar) = &st.bar else { return };
-                    bar.set_message(status(&st.waits));
+                    bar.set_message(status_line(&st));
                 }
             });
         }
         if let Some(bar) = &st.bar {
-            bar.set_message(status(&st.waits));
+            bar.set_message(status_line(st));
         }
     }
 }
@@ -185,6 +219,20 @@ impl State {
                 let _ = writeln!(b.lock().expect("buffer"), "{line}");
             }
         }
+    }
+}
+
+/// The status line: what is still being read, then the waits.
+fn status_line(st: &State) -> String {
+    let waits = status(&st.waits);
+    if st.reads.is_empty() {
+        return waits;
+    }
+    let reads = st.reads.iter().cloned().collect::<Vec<_>>().join(", ");
+    if waits.is_empty() {
+        format!("reading the account: {reads}")
+    } else {
+        format!("reading the account: {reads}; {waits}")
     }
 }
 
@@ -289,6 +337,36 @@ mod tests {
             status(&waits).replace(|c: char| c.is_ascii_digit(), "0"),
             "0.0s waiting for db_instances.d to be available (creating); 0.0s functions.x to become Active (Pending)"
         );
+    }
+
+    #[test]
+    fn the_status_line_names_the_kinds_still_being_read() {
+        let (p, _) = captured();
+        let mut st = p.inner.lock().unwrap();
+        st.reads.insert("user_pools".into());
+        st.reads.insert("functions".into());
+        assert_eq!(
+            status_line(&st),
+            "reading the account: functions, user_pools"
+        );
+        st.reads.remove("functions");
+        let since = Instant::now();
+        let (what, state) = ("to be available".into(), "creating".into());
+        st.waits
+            .insert("db_instances.d".into(), Wait { what, since, state });
+        assert_eq!(
+            status_line(&st).replace(|c: char| c.is_ascii_digit(), "0"),
+            "reading the account: user_pools; 0.0s waiting for db_instances.d to be available (creating)"
+        );
+    }
+
+    #[test]
+    fn reading_prints_nothing_without_a_terminal() {
+        let (p, buf) = captured();
+        p.reading("functions");
+        p.done_reading("functions");
+        assert!(buf.lock().unwrap().is_empty());
+        assert!(p.inner.lock().unwrap().bar.is_none());
     }
 
     #[test]

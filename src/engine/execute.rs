@@ -45,7 +45,7 @@ impl Report {
 
 /// What finished: a step, or a wait for the attributes of a node without a step.
 enum Finished {
-    Step(String, Result<Option<Observed>>),
+    Step(String, Key, Result<Option<Observed>>),
     Wait(String, Result<Observed>),
 }
 
@@ -76,7 +76,11 @@ pub async fn execute_until<P: Provider>(
 ) -> Report {
     let mut interrupt = std::pin::pin!(interrupt);
     let addresses: BTreeSet<String> = steps.iter().map(|s| s.address.clone()).collect();
-    let found: BTreeMap<&str, &Found> = found.iter().map(|f| (f.address.as_str(), f)).collect();
+    // Every node as it is now: found by the plan, then as each step leaves it.
+    let mut live: BTreeMap<String, (Key, Observed)> = found
+        .iter()
+        .map(|f| (f.address.clone(), (f.key.clone(), f.observed.clone())))
+        .collect();
     let mut pending: BTreeMap<String, Step> =
         steps.into_iter().map(|s| (s.address.clone(), s)).collect();
     let mut done: BTreeSet<String> = BTreeSet::new();
@@ -96,12 +100,21 @@ pub async fn execute_until<P: Provider>(
             for s in pending.values() {
                 let mut blocked = false;
                 for a in &s.after {
-                    if addresses.contains(a) {
-                        blocked |= !done.contains(a);
-                    } else if !settled.contains(a)
-                        && found.contains_key(a.as_str())
-                        && !unknown_attrs(&resolver, a).is_empty()
-                    {
+                    if addresses.contains(a) && !done.contains(a) {
+                        blocked = true;
+                        continue;
+                    }
+                    if settled.contains(a) {
+                        continue;
+                    }
+                    let Some((_, o)) = live.get(a) else {
+                        continue;
+                    };
+                    // A step that finished has told its attributes; one that returned before
+                    // its node was ready (an instance is addressed before `available`) holds
+                    // back only the steps that use the node itself.
+                    let attrs = !addresses.contains(a) && !unknown_attrs(&resolver, a).is_empty();
+                    if attrs || (resources::uses_ready(&s.key) && !o.ready()) {
                         blocked = true;
                         to_wait.insert(a.clone());
                     }
@@ -114,16 +127,9 @@ pub async fn execute_until<P: Provider>(
                 if running.len() >= MAX_PARALLEL || waiting.contains(&dep) {
                     continue;
                 }
-                let f = found[dep.as_str()];
-                let attrs = unknown_attrs(&resolver, &dep);
-                waiting.insert(dep.clone());
-                running.push(Box::pin(async move {
-                    let names: Vec<&str> = attrs.iter().map(String::as_str).collect();
-                    let r = provider
-                        .wait_for(scope, &f.address, &f.key, &f.observed, &names)
-                        .await;
-                    Finished::Wait(f.address.clone(), r)
-                }));
+                let (key, observed) = &live[&dep];
+                running.push(wait(provider, scope, &resolver, &dep, key, observed));
+                waiting.insert(dep);
             }
             for addr in ready {
                 if running.len() >= MAX_PARALLEL {
@@ -134,9 +140,9 @@ pub async fn execute_until<P: Provider>(
                     .desired
                     .then(|| resources::spec(scope.stack, &step.key, &resolver, scope.env));
                 running.push(Box::pin(async move {
-                    let address = step.address.clone();
+                    let (address, key) = (step.address.clone(), step.key.clone());
                     let r = run_step(provider, scope, progress, step, spec).await;
-                    Finished::Step(address, r)
+                    Finished::Step(address, key, r)
                 }));
             }
         }
@@ -156,9 +162,23 @@ pub async fn execute_until<P: Provider>(
             break;
         };
         match finished {
-            Finished::Step(addr, Ok(observed)) => {
-                if let Some(o) = &observed {
-                    resolver.set(&addr, o.attrs());
+            Finished::Step(addr, key, Ok(observed)) => {
+                match observed {
+                    Some(o) => {
+                        resolver.set(&addr, o.attrs());
+                        // Not ready yet (an instance with its address, still `backing-up`):
+                        // wait for it now, whether or not a step uses it, so that apply ends
+                        // with every node ready, while the steps that need only its attributes
+                        // run meanwhile.
+                        if !o.ready() && !stopping && waiting.insert(addr.clone()) {
+                            let w = wait(provider, scope, &resolver, &addr, &key, &o);
+                            running.push(w);
+                        }
+                        live.insert(addr.clone(), (key, o));
+                    }
+                    None => {
+                        live.remove(&addr);
+                    }
                 }
                 done.insert(addr.clone());
                 report.done.push(addr);
@@ -167,19 +187,27 @@ pub async fn execute_until<P: Provider>(
                 resolver.set(&addr, observed.attrs());
                 waiting.remove(&addr);
                 let still = unknown_attrs(&resolver, &addr);
-                if still.is_empty() {
+                let ready = observed.ready();
+                if let Some(entry) = live.get_mut(&addr) {
+                    entry.1 = observed;
+                }
+                if still.is_empty() && ready {
                     settled.insert(addr);
                 } else {
-                    let e = Error::Other(format!(
-                        "{addr}: {} still unknown after waiting for it",
-                        still.join(", ")
-                    ));
+                    let e = Error::Other(if still.is_empty() {
+                        format!("{addr}: still not ready after waiting for it")
+                    } else {
+                        format!(
+                            "{addr}: {} still unknown after waiting for it",
+                            still.join(", ")
+                        )
+                    });
                     progress.line(&addr, format!("failed: {}", message(&addr, &e)));
                     report.failed.push((addr, e));
                     stopping = true;
                 }
             }
-            Finished::Step(addr, Err(e)) | Finished::Wait(addr, Err(e)) => {
+            Finished::Step(addr, _, Err(e)) | Finished::Wait(addr, Err(e)) => {
                 progress.line(&addr, format!("failed: {}", message(&addr, &e)));
                 report.failed.push((addr, e));
                 stopping = true;
@@ -189,6 +217,27 @@ pub async fn execute_until<P: Provider>(
     report.not_started = pending.into_keys().collect();
     report.resolver = resolver;
     report
+}
+
+/// Waits through the provider until the node `address` (now `observed`) has its unknown
+/// attributes and is ready.
+fn wait<'a, P: Provider>(
+    provider: &'a P,
+    scope: Scope<'a>,
+    resolver: &Resolver,
+    address: &str,
+    key: &Key,
+    observed: &Observed,
+) -> LocalBoxFuture<'a, Finished> {
+    let attrs = unknown_attrs(resolver, address);
+    let (address, key, observed) = (address.to_string(), key.clone(), observed.clone());
+    Box::pin(async move {
+        let names: Vec<&str> = attrs.iter().map(String::as_str).collect();
+        let r = provider
+            .wait_for(scope, &address, &key, &observed, &names)
+            .await;
+        Finished::Wait(address, r)
+    })
 }
 
 /// The error's message without the address it starts with (the line already names it).

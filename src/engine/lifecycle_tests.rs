@@ -366,3 +366,72 @@ async fn steps_that_need_nothing_unknown_do_not_wait() {
     assert_eq!(fake.time_of("start create functions.app-fn.role"), 0);
     assert!(pending(&fake, &s).await.is_empty());
 }
+
+/// The critical path: RDS reports an instance's address during `backing-up`, long before
+/// `available`. The function needs only the address and starts then; the migration connects to
+/// the instance and waits for `available`; apply ends when the instance is available.
+#[tokio::test(start_paused = true)]
+async fn a_function_starts_when_the_address_is_known_and_migrations_when_available() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("fn")).unwrap();
+    std::fs::write(
+        dir.path().join("fn/main.py"),
+        "def handler(e, c):\n    return 1\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("sql")).unwrap();
+    std::fs::write(
+        dir.path().join("sql/0001_init.sql"),
+        "create table t (id int);\n",
+    )
+    .unwrap();
+    let s = stack_in(
+        dir.path(),
+        "stack: s
+db_instances:
+  app-db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+    db_name: app
+    migrations: sql
+functions:
+  app-fn:
+    source: fn
+    runtime: python3.12
+    handler: main.handler
+    environment:
+      CONNECTION_URL: postgresql://root:${secret:DB_PASSWORD}@${db_instances.app-db.address}:5432/app
+",
+    );
+    let fake = FakeProvider::default();
+    let db = "db_instances.app-db";
+    // Addressed after 300 s (`backing-up`), available 100 s later.
+    fake.script(
+        db,
+        Script {
+            delay: Duration::from_secs(300),
+            available_after: Some(Duration::from_secs(100)),
+            ..Default::default()
+        },
+    );
+    fake.script("functions.app-fn", delay(30));
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(fake.time_of("start create functions.app-fn"), 300_000);
+    let migration = fake
+        .log()
+        .into_iter()
+        .find(|(_, l)| l.starts_with("start create db_instances.app-db.migrations"))
+        .unwrap_or_else(|| panic!("no migration step: {:#?}", fake.log()));
+    assert_eq!(migration.0, 400_000, "{:#?}", fake.log());
+    assert!(fake.at(&format!("end wait {db}")) < fake.at(&migration.1));
+    // Apply ended with the instance available, not merely addressed.
+    let Some(Observed::DbInstance(o)) = fake.get(db) else {
+        panic!()
+    };
+    assert_eq!(o.status, "available");
+    assert!(pending(&fake, &s).await.is_empty());
+}

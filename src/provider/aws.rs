@@ -8,7 +8,7 @@ use super::{Live, Op, Provider, Scope};
 use crate::aws::Clients;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::resources::core::{Adapter, Ctx};
+use crate::resources::core::{Adapter, Ctx, LiveEnv};
 use crate::resources::{
     Key, Observed, Spec, cognito_trigger, db_instance, function, migration, security_group,
     user_pool,
@@ -41,25 +41,52 @@ impl Provider for AwsProvider<'_> {
         db_endpoints: &BTreeMap<String, (String, u16)>,
     ) -> Result<Live> {
         let clients = self.clients;
-        let mut env = security_group::aws::observe_env(clients, stack).await?;
-        env.db_endpoints = db_endpoints.clone();
-        let ((groups, rules), dbs, functions, (pools, triggers, summaries)) = tokio::try_join!(
-            security_group::aws::observe(clients, stack, &env),
-            db_instance::aws::observe(clients, stack, &env),
-            function::aws::observe(clients, stack, &env),
-            async {
-                // Triggers read the pools the pool kind described: one DescribeUserPool each.
-                let (pools, all) = user_pool::aws::observe(clients, stack).await?;
-                let triggers = cognito_trigger::aws::observe(clients, stack, &all).await?;
+        // Two dependent rounds at most: everything that needs no id from another read goes out
+        // at once (the default VPC and subnets, groups, instances, functions, tags, roles,
+        // layers, pools, the policies of declared trigger functions); what needs an id from
+        // one of those follows it at once (the groups' rules, each pool's DescribeUserPool, the
+        // migration tables of the instances), without waiting for the other kinds.
+        let p = self.progress;
+        let (mut env, groups, (dbs, migrations), functions, (pools, triggers, summaries)) = tokio::try_join!(
+            reading(
+                p,
+                "the default VPC",
+                security_group::aws::observe_env(clients, stack)
+            ),
+            reading(
+                p,
+                "security_groups",
+                security_group::aws::read(clients, stack)
+            ),
+            reading(p, "db_instances", async {
+                let dbs = db_instance::aws::observe(clients, stack).await?;
+                let db_attrs: Vec<_> = dbs
+                    .iter()
+                    .map(|f| f.clone().map(|o| db_instance::attrs(&o)))
+                    .collect();
+                // Connecting needs only the instances' addresses (or --db-endpoint).
+                let env = LiveEnv {
+                    db_endpoints: db_endpoints.clone(),
+                    ..LiveEnv::default()
+                };
+                let migrations = migration::db::observe(stack, &env, &db_attrs).await?;
+                Ok::<_, Error>((dbs, migrations))
+            }),
+            reading(p, "functions", function::aws::observe(clients, stack)),
+            reading(p, "user_pools", async {
+                let ((pools, all), policies) = tokio::try_join!(
+                    // Triggers read the pools the pool kind described: one DescribeUserPool each.
+                    user_pool::aws::observe(clients, stack),
+                    cognito_trigger::aws::read_policies(clients, stack),
+                )?;
+                let triggers =
+                    cognito_trigger::aws::observe(clients, stack, &all, &policies).await?;
                 Ok::<_, Error>((pools, triggers, all.summaries()))
-            },
+            }),
         )?;
+        env.db_endpoints = db_endpoints.clone();
+        let (groups, rules) = security_group::aws::observe(stack, &env, groups);
         env.user_pools = summaries;
-        let db_attrs: Vec<_> = dbs
-            .iter()
-            .map(|f| f.clone().map(|o| db_instance::attrs(&o)))
-            .collect();
-        let migrations = migration::db::observe(stack, &env, &db_attrs).await?;
         let mut found = Vec::new();
         found.extend(groups.into_iter().map(|f| f.map(Observed::Group)));
         found.extend(rules.into_iter().map(|f| f.map(Observed::Rule)));
@@ -145,6 +172,25 @@ impl Provider for AwsProvider<'_> {
             ))),
         }
     }
+}
+
+/// `read` for `kind`, named on the progress line while it runs.
+async fn reading<T>(
+    progress: &Progress,
+    kind: &str,
+    read: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    // Ended on drop too: a read that fails first cancels the others, whose names must not be
+    // left on the terminal above the error.
+    struct Reading<'a>(&'a Progress, &'a str);
+    impl Drop for Reading<'_> {
+        fn drop(&mut self) {
+            self.0.done_reading(self.1);
+        }
+    }
+    progress.reading(kind);
+    let _reading = Reading(progress, kind);
+    read.await
 }
 
 /// Runs one operation through adapter `A`. `spec_of`/`observed_of` narrow the dispatch enums to

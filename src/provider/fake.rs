@@ -30,6 +30,9 @@ pub struct Script {
     pub fail: Option<String>,
     /// The operation never finishes: only dropping the executor's future ends it.
     pub hang: bool,
+    /// A db instance create returns addressed but still `backing-up`, and is `available` this
+    /// much later (as RDS reports the endpoint before the instance is usable).
+    pub available_after: Option<Duration>,
 }
 
 /// One line of the log: `(ms since the fake was made, "start create security_groups.a")`.
@@ -208,6 +211,22 @@ impl Provider for FakeProvider {
                 self.realise(scope, address, spec, Some(observed)).map(Some)
             }
         };
+        let result = match (result, script.available_after) {
+            (Ok(Some(Observed::DbInstance(o))), Some(after)) => {
+                let backing_up = db_instance::Observed {
+                    status: "backing-up".into(),
+                    ..o.clone()
+                };
+                self.put(
+                    address,
+                    key.clone(),
+                    Observed::DbInstance(backing_up.clone()),
+                );
+                self.ready_after(address, after, Observed::DbInstance(o));
+                Ok(Some(Observed::DbInstance(backing_up)))
+            }
+            (r, _) => r,
+        };
         match &result {
             Ok(Some(o)) => {
                 self.put(address, key.clone(), o.clone());
@@ -384,7 +403,15 @@ impl FakeProvider {
                 triggers: vec![],
                 ambiguous: vec![],
             }),
-            Spec::Trigger(_) | Spec::Migration(_) => {
+            Spec::Migration(s) => {
+                // Like the real adapter, it needs the instance's address to connect.
+                known(&s.conn.host, address, "host")?;
+                Observed::Migration(crate::resources::migration::Observed {
+                    version: s.file.version.clone(),
+                    checksum: s.file.checksum.clone(),
+                })
+            }
+            Spec::Trigger(_) => {
                 return Err(Error::Other(format!(
                     "{address}: the fake provider does not model this kind"
                 )));

@@ -104,6 +104,14 @@ pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
     }
 }
 
+/// Whether a node of this key uses what it depends on (a migration connects to its instance),
+/// not only their attributes: its step waits until they are [`Observed::ready`]. Every other
+/// node starts as soon as the attributes it uses are known (a function needs the instance's
+/// address, not its `available`).
+pub fn uses_ready(key: &Key) -> bool {
+    matches!(key, Key::Migration { .. } | Key::Seed(_))
+}
+
 /// How the engine carries out a Replace of this node, as its kind declares.
 pub fn replace_policy(key: &Key) -> ReplacePolicy {
     match key {
@@ -243,6 +251,15 @@ impl Observed {
             | Observed::Layer(_)
             | Observed::UserPool(_)
             | Observed::Migration(_) => Vec::new(),
+        }
+    }
+
+    /// Whether what [`uses_ready`] nodes need of this node is there beyond its attributes (a db
+    /// instance `available`, not only addressed); the engine waits for it before those start.
+    pub fn ready(&self) -> bool {
+        match self {
+            Observed::DbInstance(o) => db_instance::ready(o),
+            _ => true,
         }
     }
 

@@ -169,7 +169,7 @@ functions:
 fn progress_at_50_columns_leaves_no_wrapped_copies() {
     // Waits long enough to be redrawn many times (the status line ticks every 0.2 s).
     let env = Env::with_fidelity(serde_json::json!({
-        "rds": true, "rds_creating_s": 2.0, "rds_backing_up_s": 1.0,
+        "rds": true, "rds_creating_s": 3.0, "rds_backing_up_s": 1.0,
         "lambda": true, "lambda_pending_s": 1.5,
         "iam": true, "iam_role_delay_s": 0.5, "iam_min_refusals": 1,
     }));
@@ -213,7 +213,11 @@ fn progress_at_50_columns_leaves_no_wrapped_copies() {
         .iter()
         .filter(|l| l.starts_with("db_instances.nw-db: waited "))
         .collect();
-    assert_eq!(ended.len(), 1, "screen:\n{}", shown.join("\n"));
+    // The instance waits twice: for its address (its step ends, the function starts), then,
+    // alongside the function, to be available.
+    assert_eq!(ended.len(), 2, "screen:\n{}", shown.join("\n"));
+    assert!(ended[0].contains("to report its"), "{ended:?}");
+    assert!(ended[1].contains("to be available"), "{ended:?}");
     assert!(
         shown
             .iter()

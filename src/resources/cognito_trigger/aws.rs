@@ -1,6 +1,8 @@
 //! Cognito triggers against Cognito (the slot, by read-modify-write of the whole pool) and Lambda
 //! (the invoke permission).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use futures::{StreamExt, TryStreamExt};
 
 use super::{Observed, Permission, Spec, candidates, has_equivalent, statements, trigger_edits};
@@ -10,28 +12,60 @@ use crate::plan::Change;
 use crate::resources::core::cognito::{Pools, statement_id};
 use crate::resources::core::cognito_aws::{read_modify_write, remove_permission};
 use crate::resources::core::{Adapter, Ctx, Found};
-use crate::stack::Stack;
+use crate::stack::{FunctionRef, Stack};
 use crate::value::Text;
 
 /// How many GetPolicy calls observe keeps in flight.
 const POLICY_CONCURRENCY: usize = 8;
 
+/// The resource policy of every function a declared trigger names (by name or ARN): read in the
+/// first round of the plan, next to the listings, as it needs no id from them. `None` when the
+/// function or its policy does not exist. One GetPolicy per declared trigger function.
+pub async fn read_policies(
+    clients: &Clients,
+    stack: &Stack,
+) -> Result<BTreeMap<String, Option<String>>> {
+    let functions: BTreeSet<String> = stack
+        .cognito_triggers
+        .iter()
+        .map(|t| match &t.function {
+            FunctionRef::Stack(f) => f.clone(),
+            FunctionRef::Arn(a) => a.clone(),
+        })
+        .collect();
+    futures::stream::iter(functions)
+        .map(|f| async move {
+            let policy = get_policy(clients, "cognito_triggers", &f).await?;
+            Ok::<_, Error>((f, policy))
+        })
+        .buffer_unordered(POLICY_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
 /// The set slots that are ours or declared, from the pools the dispatch had described (by
-/// `user_pool::aws::observe`; this kind does not call it).
-/// The only calls are one GetPolicy per declared trigger whose slot is set (bounded by the
-/// triggers in the file, not by the functions of the account).
+/// `user_pool::aws::observe`; this kind does not call it), with the permissions from `policies`
+/// ([`read_policies`]). A slot's function is always a declared one, so no call is left to make
+/// here; should one be missing from `policies`, it is read (one GetPolicy).
 pub async fn observe(
     clients: &Clients,
     stack: &Stack,
     pools: &Pools,
+    policies: &BTreeMap<String, Option<String>>,
 ) -> Result<Vec<Found<Observed>>> {
     futures::stream::iter(candidates(stack, pools))
         .map(|c| async move {
             let mut o = c.observed;
             if let Some(function) = &c.read_policy_of {
                 let sid = statement_id(&o.event, &o.pool_id);
-                (o.permission, o.equivalent) =
-                    read_permission(clients, &c.address, function, &sid, &o.pool_arn).await?;
+                let policy = match policies.get(function) {
+                    Some(p) => p.clone(),
+                    None => get_policy(clients, &c.address, function).await?,
+                };
+                if let Some(p) = &policy {
+                    o.permission = statements(p, &sid);
+                    o.equivalent = has_equivalent(p, &sid, &o.pool_arn);
+                }
             }
             Ok::<_, Error>(Found {
                 address: c.address,
@@ -44,6 +78,21 @@ pub async fn observe(
         .await
 }
 
+/// `function`'s resource policy document; `None` when the function or its policy does not exist.
+async fn get_policy(clients: &Clients, address: &str, function: &str) -> Result<Option<String>> {
+    match clients
+        .lambda
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.policy().map(str::to_string)),
+        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(Error::aws("GetPolicy", address, e)),
+    }
+}
+
 /// Statements with id `sid` on `function` (name or ARN), and whether another statement already
 /// lets the pool invoke it; none when the function or its policy does not exist.
 async fn read_permission(
@@ -53,20 +102,10 @@ async fn read_permission(
     sid: &str,
     pool_arn: &str,
 ) -> Result<(Vec<Permission>, bool)> {
-    match clients
-        .lambda
-        .get_policy()
-        .function_name(function)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .policy()
-            .map(|p| (statements(p, sid), has_equivalent(p, sid, pool_arn)))
-            .unwrap_or_default()),
-        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok((Vec::new(), false)),
-        Err(e) => Err(Error::aws("GetPolicy", address, e)),
-    }
+    Ok(get_policy(clients, address, function)
+        .await?
+        .map(|p| (statements(&p, sid), has_equivalent(&p, sid, pool_arn)))
+        .unwrap_or_default())
 }
 
 /// Makes `function`'s policy hold exactly one statement `sid` letting this pool invoke it. Read

@@ -18,16 +18,12 @@ use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
 use crate::progress::fmt_duration;
-use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv};
+use crate::resources::core::{Adapter, Ctx, Found, Key};
 use crate::stack::{FinalSnapshot, STACK_TAG, Stack};
 use crate::value::Text;
 
 /// The instances this stack owns (by tag) and those with a declared identifier (to adopt).
-pub async fn observe(
-    clients: &Clients,
-    stack: &Stack,
-    _env: &LiveEnv,
-) -> Result<Vec<Found<Observed>>> {
+pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Vec<Found<Observed>>> {
     // AWS lower-cases identifiers; the file may not. Addresses keep the file's spelling.
     let declared: BTreeMap<String, &String> = stack
         .db_instances
@@ -311,7 +307,15 @@ async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
         }
         Err(e) => return Err(Error::aws("CreateDBInstance", address, e)),
     }
-    let inst = wait(ctx, address, &s.identifier, Target::Available).await?;
+    // What depends on a running instance needs its address, which RDS reports from
+    // `backing-up` on, minutes before `available`: return then, and let the engine wait for
+    // `available` alongside the steps that only need the address (see `Observed::ready`).
+    let target = if s.running {
+        Target::Endpoint
+    } else {
+        Target::Available
+    };
+    let inst = wait(ctx, address, &s.identifier, target).await?;
     let inst = match (s.running, inst) {
         (false, _) => ensure_stopped(ctx, address, &s.identifier).await?,
         (true, Some(i)) => i,
@@ -608,6 +612,8 @@ fn rds_budget() -> Duration {
 enum Target {
     /// `available` (or `storage-optimization`, which is usable) with nothing left to apply.
     Available,
+    /// Any state that reports the endpoint (`backing-up` on create), or one of `Available`'s.
+    Endpoint,
     Stopped,
     /// DescribeDBInstances says DBInstanceNotFound.
     Gone,
@@ -617,6 +623,7 @@ impl Target {
     fn what(self) -> &'static str {
         match self {
             Target::Available => "available",
+            Target::Endpoint => "reachable",
             Target::Stopped => "stopped",
             Target::Gone => "deletion",
         }
@@ -674,6 +681,13 @@ fn poll(inst: Option<&DbInstance>, target: Target) -> (String, Poll) {
         {
             Poll::Done
         }
+        Target::Endpoint
+            if i.endpoint().and_then(|e| e.address()).is_some()
+                || (matches!(status.as_str(), "available" | "storage-optimization")
+                    && busy.is_empty()) =>
+        {
+            Poll::Done
+        }
         Target::Stopped if status == "stopped" => Poll::Done,
         _ => Poll::Wait(state.clone()),
     };
@@ -696,6 +710,7 @@ async fn wait(
         let goal = match target {
             Target::Gone => "to be deleted",
             Target::Available => "to be available",
+            Target::Endpoint => "to report its address",
             Target::Stopped => "to be stopped",
         };
         ctx.progress.waiting(address, goal, &state);
@@ -805,6 +820,29 @@ mod tests {
             Poll::Fail(_)
         ));
         assert!(matches!(poll(None, Target::Available).1, Poll::Fail(_)));
+        // The address is known from `backing-up` on: what only needs it can go ahead.
+        assert!(matches!(
+            poll(Some(&inst("creating")), Target::Endpoint).1,
+            Poll::Wait(_)
+        ));
+        let backing_up = DbInstance::builder()
+            .db_instance_status("backing-up")
+            .endpoint(
+                aws_sdk_rds::types::Endpoint::builder()
+                    .address("h")
+                    .port(5432)
+                    .build(),
+            )
+            .build();
+        assert_eq!(poll(Some(&backing_up), Target::Endpoint).1, Poll::Done);
+        assert_eq!(
+            poll(Some(&backing_up), Target::Available).1,
+            Poll::Wait("backing-up".into())
+        );
+        assert!(matches!(
+            poll(Some(&inst("failed")), Target::Endpoint).1,
+            Poll::Fail(_)
+        ));
         assert_eq!(
             poll(Some(&inst("stopping")), Target::Stopped).1,
             Poll::Wait("stopping".into())

@@ -168,6 +168,12 @@ impl Observed {
     }
 }
 
+/// Whether a client can use the instance: not while RDS is still creating it (it reports the
+/// address from `backing-up` on, before the first `available`).
+pub fn ready(o: &Observed) -> bool {
+    !matches!(o.status.as_str(), "creating" | "backing-up")
+}
+
 /// A stopped (or stopping) instance is not running; every other state counts as running.
 pub fn is_running(status: &str) -> bool {
     !matches!(status, "stopped" | "stopping")

@@ -35,7 +35,7 @@ use super::{
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::{Action, Change};
-use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv};
+use crate::resources::core::{Adapter, Ctx, Found, Key};
 use crate::stack::{STACK_TAG, Stack};
 use crate::value::Text;
 
@@ -102,7 +102,7 @@ pub struct Live {
     pub functions: Vec<Found<Observed>>,
 }
 
-pub async fn observe(clients: &Clients, stack: &Stack, _env: &LiveEnv) -> Result<Live> {
+pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
     let (functions, tagged, roles, layers) = tokio::try_join!(
         list_functions(clients),
         tagged_functions(clients, stack),
@@ -1229,6 +1229,7 @@ async fn delete_layer_versions(ctx: &Ctx<'_>, address: &str, name: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::core::LiveEnv;
 
     #[test]
     fn function_names_come_from_arns() {

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, SecurityGroupRuleRequest,
-    SecurityGroupRuleUpdate, Tag, TagSpecification, UserIdGroupPair,
+    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, SecurityGroupRule,
+    SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag, TagSpecification, UserIdGroupPair,
 };
 
 use super::{
@@ -43,13 +43,37 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
     if !needs_vpc {
         return Ok(env);
     }
-    let vpcs = clients
-        .ec2
-        .describe_vpcs()
-        .filters(filter("is-default", ["true".to_string()]))
-        .send()
-        .await
-        .map_err(|e| Error::aws("DescribeVpcs", "default VPC", e))?;
+    // Default subnets are those of the default VPC: `default-for-az` needs no VPC id, so both
+    // calls go out at once.
+    let (vpcs, subnets) = tokio::try_join!(
+        async {
+            clients
+                .ec2
+                .describe_vpcs()
+                .filters(filter("is-default", ["true".to_string()]))
+                .send()
+                .await
+                .map_err(|e| Error::aws("DescribeVpcs", "default VPC", e))
+        },
+        async {
+            let mut subnets = Vec::new();
+            let mut pages = clients
+                .ec2
+                .describe_subnets()
+                .filters(filter("default-for-az", ["true".to_string()]))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| Error::aws("DescribeSubnets", "default subnets", e))?;
+                subnets.extend(
+                    page.subnets().iter().filter_map(|s| {
+                        Some((s.vpc_id()?.to_string(), s.subnet_id()?.to_string()))
+                    }),
+                );
+            }
+            Ok(subnets)
+        },
+    )?;
     env.default_vpc = vpcs
         .vpcs()
         .first()
@@ -60,22 +84,11 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
             clients.region
         )));
     };
-    let mut subnets = Vec::new();
-    let mut pages = clients
-        .ec2
-        .describe_subnets()
-        .filters(filter("vpc-id", [vpc]))
-        .filters(filter("default-for-az", ["true".to_string()]))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| Error::aws("DescribeSubnets", "default subnets", e))?;
-        subnets.extend(
-            page.subnets()
-                .iter()
-                .filter_map(|s| s.subnet_id().map(str::to_string)),
-        );
-    }
+    let mut subnets: Vec<String> = subnets
+        .into_iter()
+        .filter(|(v, _)| *v == vpc)
+        .map(|(_, s)| s)
+        .collect();
     subnets.sort();
     env.default_subnets = subnets;
     Ok(env)
@@ -107,12 +120,16 @@ fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The stack's groups (by tag) and the groups with declared names (to adopt), with their rules.
-pub async fn observe(
-    clients: &Clients,
-    stack: &Stack,
-    env: &LiveEnv,
-) -> Result<(Vec<Found<GroupObserved>>, Vec<Found<RuleObserved>>)> {
+/// The stack's groups (by tag) and the groups with declared names (to adopt), and their rules,
+/// as EC2 describes them.
+pub struct Described {
+    groups: Vec<SecurityGroup>,
+    rules: Vec<SecurityGroupRule>,
+}
+
+/// Two DescribeSecurityGroups at once, then one DescribeSecurityGroupRules for all the groups
+/// found: nothing here needs another kind's read (not even the default VPC).
+pub async fn read(clients: &Clients, stack: &Stack) -> Result<Described> {
     let owned_filter = filter(&format!("tag:{STACK_TAG}"), [stack.name.clone()]);
     let declared: Vec<String> = stack.security_groups.keys().cloned().collect();
     let (owned, named) = tokio::try_join!(describe_groups(clients, vec![owned_filter]), async {
@@ -122,8 +139,42 @@ pub async fn observe(
             describe_groups(clients, vec![filter("group-name", declared.clone())]).await
         }
     })?;
+    let groups: Vec<SecurityGroup> = owned.into_iter().chain(named).collect();
+    let ids: BTreeSet<String> = groups
+        .iter()
+        .filter_map(|g| g.group_id().map(str::to_string))
+        .collect();
+    let mut rules = Vec::new();
+    if ids.is_empty() {
+        return Ok(Described { groups, rules });
+    }
+    let mut pages = clients
+        .ec2
+        .describe_security_group_rules()
+        .filters(filter("group-id", ids))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| Error::aws("DescribeSecurityGroupRules", "security_groups", e))?;
+        rules.extend(page.security_group_rules().iter().cloned());
+    }
+    Ok(Described { groups, rules })
+}
+
+/// The groups of [`read`] that are ours or ours to adopt (in the VPC `env` says), with their
+/// rules.
+pub fn observe(
+    stack: &Stack,
+    env: &LiveEnv,
+    described: Described,
+) -> (Vec<Found<GroupObserved>>, Vec<Found<RuleObserved>>) {
+    let Described {
+        groups: described,
+        rules,
+    } = described;
     let mut groups: BTreeMap<String, SecurityGroup> = BTreeMap::new();
-    for g in owned.into_iter().chain(named) {
+    for g in described {
         let (Some(id), Some(name)) = (g.group_id(), g.group_name()) else {
             continue;
         };
@@ -163,21 +214,6 @@ pub async fn observe(
         });
     }
     let mut found_rules = Vec::new();
-    if groups.is_empty() {
-        return Ok((found, found_rules));
-    }
-    let mut rules = Vec::new();
-    let mut pages = clients
-        .ec2
-        .describe_security_group_rules()
-        .filters(filter("group-id", groups.keys().cloned()))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| Error::aws("DescribeSecurityGroupRules", "security_groups", e))?;
-        rules.extend(page.security_group_rules().iter().cloned());
-    }
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     let mut live: BTreeMap<String, Vec<(String, RuleObserved)>> = BTreeMap::new();
     for r in rules {
@@ -238,7 +274,7 @@ pub async fn observe(
             });
         }
     }
-    Ok((found, found_rules))
+    (found, found_rules)
 }
 
 /// The declared rules of a group whose permission is known now, for [`super::relabel`].
