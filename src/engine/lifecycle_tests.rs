@@ -14,19 +14,19 @@ use crate::provider::{Provider, Scope};
 use crate::resources::{self, Key, Observed, Spec};
 use crate::stack::{Resolver, Stack};
 
-fn stack_in(dir: &Path, src: &str) -> Stack {
+pub(super) fn stack_in(dir: &Path, src: &str) -> Stack {
     crate::stack::parse_str(src, &dir.join("stack.yaml"), dir, &|name| {
         (name == "DB_PASSWORD").then(|| "pw-1234".to_string())
     })
     .unwrap()
 }
 
-fn stack(src: &str) -> Stack {
+pub(super) fn stack(src: &str) -> Stack {
     stack_in(Path::new("."), src)
 }
 
 /// One `deploy apply`: read, plan, execute.
-async fn apply(fake: &FakeProvider, stack: &Stack) -> Report {
+pub(super) async fn apply(fake: &FakeProvider, stack: &Stack) -> Report {
     let live = fake.read(stack, &BTreeMap::new()).await.unwrap();
     let planned = plan(&Input {
         stack,
@@ -53,7 +53,7 @@ async fn apply(fake: &FakeProvider, stack: &Stack) -> Report {
 }
 
 /// The actions a fresh plan would take, by address.
-async fn pending(fake: &FakeProvider, stack: &Stack) -> Vec<(String, Action)> {
+pub(super) async fn pending(fake: &FakeProvider, stack: &Stack) -> Vec<(String, Action)> {
     let live = fake.read(stack, &BTreeMap::new()).await.unwrap();
     let planned = plan(&Input {
         stack,

@@ -4,6 +4,8 @@
 pub mod execute;
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod property_tests;
 
 use std::time::Duration;
 

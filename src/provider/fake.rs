@@ -30,6 +30,8 @@ pub struct Script {
     pub fail: Option<String>,
     /// The operation never finishes: only dropping the executor's future ends it.
     pub hang: bool,
+    /// The operation is carried out, then its answer is lost: the caller gets an error.
+    pub lose: bool,
     /// A db instance create returns addressed but still `backing-up`, and is `available` this
     /// much later (as RDS reports the endpoint before the instance is usable).
     pub available_after: Option<Duration>,
@@ -63,6 +65,11 @@ impl Default for FakeProvider {
 }
 
 impl FakeProvider {
+    /// Back to an account that answers everything at once and truthfully.
+    pub fn clear_scripts(&self) {
+        self.state.borrow_mut().scripts.clear();
+    }
+
     pub fn script(&self, address: &str, script: Script) {
         self.state
             .borrow_mut()
@@ -234,6 +241,12 @@ impl Provider for FakeProvider {
             }
             Ok(None) => self.record(format!("end {name} {address}")),
             Err(_) => self.record(format!("failed {name} {address}")),
+        }
+        if script.lose && result.is_ok() {
+            self.record(format!("lost {name} {address}"));
+            return Err(Error::Other(format!(
+                "{address}: connection closed before an answer"
+            )));
         }
         result
     }
