@@ -16,6 +16,7 @@
 //! cargo run --release --example plan_bench_live -- [--runs 7] [--rtt-ms 50] [--rds-s 20]
 //! ```
 //!
+//! `DEPLOY_BIN` overrides the deploy binary (default: the one next to this example's folder).
 //! `MOTO_SERVER_BIN` points at moto_server (default `.venv/bin/moto_server`); its folder's
 //! `python` runs the proxy. The aws CLI is used when on PATH; otherwise the seed-style calls are
 //! made with boto3 from the venv, one process each, and the output says so.
@@ -123,12 +124,16 @@ fn start() -> Env {
         .unwrap_or_else(|| root().join(".venv/bin/moto_server"));
     let python = moto_bin.with_file_name("python");
     let exe = std::env::current_exe().expect("own path");
-    // target/<profile>/examples/plan_bench_live -> target/<profile>/deploy
-    let deploy = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join("deploy");
+    // target/<profile>/examples/plan_bench_live -> target/<profile>/deploy, unless DEPLOY_BIN.
+    let deploy = std::env::var_os("DEPLOY_BIN").map_or_else(
+        || {
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("target dir")
+                .join("deploy")
+        },
+        PathBuf::from,
+    );
     assert!(
         deploy.exists(),
         "{} is missing: cargo build --release first",
@@ -501,6 +506,11 @@ fn bench_apply(env: &Env, o: &Opts, stack: &Path) {
             .fold(f64::NAN, f64::min)
     };
     let last_end = log.iter().map(|c| c.end - t0).fold(0.0, f64::max);
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        for c in &log {
+            println!("    {:>7.2} {:>7.2}  {}", c.start - t0, c.end - t0, c.op);
+        }
+    }
     println!(
         "\napply of the Cruddur-like stack, RDS realism: instance creating {creating:.1} s + backing-up {:.1} s = T {t:.1} s, RTT {} ms",
         t - creating,
@@ -531,7 +541,10 @@ fn main() {
         2 * o.rtt_ms
     );
 
-    // Apply first, through the proxy with RDS realism: the instance is created as AWS does.
+    // moto imports each service's code on its first call (and loads IAM's managed policies,
+    // about a second): a plan of the empty account first, so that the apply does not count it.
+    env.deploy(&env.moto, &cruddur, &["plan"]);
+    // Apply, through the proxy with RDS realism: the instance is created as AWS does.
     bench_apply(&env, &o, &cruddur);
     let plan_ms = bench_plan(
         &env,

@@ -457,7 +457,13 @@ impl Session {
                 .await?;
             Ok::<_, crate::error::Error>((clients, live))
         };
+        // The folders are hashed meanwhile too, for the planner (package::prefetch).
+        let (code, content) = crate::resources::function::folders(stack);
+        let hashing = tokio::task::spawn_blocking(move || {
+            crate::resources::function::package::prefetch(&code, &content)
+        });
         let (public_ip, (clients, live)) = tokio::try_join!(public_ip, read)?;
+        let _ = hashing.await;
         Ok(Session {
             clients,
             live,

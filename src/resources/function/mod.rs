@@ -393,7 +393,7 @@ fn layer_spec(stack: &Stack, layer: &str) -> LayerSpec {
         r
     };
     let runtimes = sorted(runtimes);
-    let (content, suspicious) = match package::content(source) {
+    let (content, suspicious) = match package::content_once(source) {
         Ok(h) => (Ok(h.sha256), h.suspicious),
         Err(e) => (Err(e), Vec::new()),
     };
@@ -455,7 +455,7 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
                 .collect(),
         }
     });
-    let (code, suspicious) = match package::code(&f.source) {
+    let (code, suspicious) = match package::code_once(&f.source) {
         Ok(h) => (
             with_layers_size(&f.layers, h.unzipped).map(|_| h.sha256),
             h.suspicious,
@@ -870,6 +870,24 @@ pub fn config_changed(c: &Change) -> bool {
 /// Whether a change touches the function's tags.
 pub fn tags_changed(c: &Change) -> bool {
     c.fields.iter().any(|f| f.path.starts_with("tags."))
+}
+
+/// The folders a plan hashes: the functions' (zipped, [`package::code`]) and the layers'
+/// ([`package::content`]), for [`package::prefetch`].
+pub fn folders(stack: &Stack) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let code = stack.functions.values().map(|f| f.source.clone()).collect();
+    let mut content: Vec<PathBuf> = stack
+        .functions
+        .values()
+        .flat_map(|f| &f.layers)
+        .filter_map(|l| match l {
+            LayerRef::Folder { source, .. } => Some(source.clone()),
+            LayerRef::Arn(_) => None,
+        })
+        .collect();
+    content.sort();
+    content.dedup();
+    (code, content)
 }
 
 #[cfg(test)]

@@ -19,10 +19,12 @@
 //! memory.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fs;
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -250,6 +252,61 @@ pub fn content(dir: &Path) -> Result<Hashed, String> {
     })
 }
 
+/// Hashes computed ahead by [`prefetch`], each handed out once: the first plan-time use gets it,
+/// any later one (the apply re-diffs from the files as they are then) hashes again.
+type AheadCell = Arc<OnceLock<Result<Hashed, String>>>;
+type Ahead = Mutex<HashMap<(bool, PathBuf), AheadCell>>;
+static AHEAD: LazyLock<Ahead> = LazyLock::new(Ahead::default);
+
+/// Hashes the functions' folders ([`code`]) and the layers' ([`content`]) ahead, on the
+/// calling (blocking) thread, while the plan reads the account: a 12 MB layer costs tens of
+/// milliseconds that need not wait for the answers. [`code_once`] and [`content_once`] use them.
+pub fn prefetch(code_dirs: &[PathBuf], content_dirs: &[PathBuf]) {
+    let cells: Vec<(bool, PathBuf, AheadCell)> = {
+        let Ok(mut ahead) = AHEAD.lock() else {
+            return;
+        };
+        let dirs = code_dirs
+            .iter()
+            .map(|d| (true, d))
+            .chain(content_dirs.iter().map(|d| (false, d)));
+        dirs.map(|(is_code, d)| {
+            let cell = ahead.entry((is_code, d.clone())).or_default().clone();
+            (is_code, d.clone(), cell)
+        })
+        .collect()
+    };
+    for (is_code, dir, cell) in cells {
+        // A plan that got here first computed it itself; this one is then never used.
+        cell.get_or_init(|| if is_code { code(&dir) } else { content(&dir) });
+    }
+}
+
+fn once(is_code: bool, dir: &Path) -> Result<Hashed, String> {
+    let cell = AHEAD
+        .lock()
+        .ok()
+        .and_then(|mut a| a.remove(&(is_code, dir.to_path_buf())));
+    match cell {
+        // Waits if the prefetch is hashing it right now.
+        Some(cell) => cell
+            .get_or_init(|| if is_code { code(dir) } else { content(dir) })
+            .clone(),
+        None if is_code => code(dir),
+        None => content(dir),
+    }
+}
+
+/// [`code`], from [`prefetch`] when it hashed `dir` ahead (once).
+pub fn code_once(dir: &Path) -> Result<Hashed, String> {
+    once(true, dir)
+}
+
+/// [`content`], from [`prefetch`] when it hashed `dir` ahead (once).
+pub fn content_once(dir: &Path) -> Result<Hashed, String> {
+    once(false, dir)
+}
+
 /// [`content`]'s hash alone.
 pub fn content_sha256(dir: &Path) -> Result<String, String> {
     content(dir).map(|h| h.sha256)
@@ -404,6 +461,22 @@ fn mode_of(_meta: &fs::Metadata) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefetched_hash_is_used_once_and_later_uses_see_the_files_as_they_are() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().to_path_buf();
+        fs::write(dir.join("a.py"), "x = 1\n").unwrap();
+        prefetch(std::slice::from_ref(&dir), std::slice::from_ref(&dir));
+        let ahead = (content(&dir).unwrap(), code(&dir).unwrap());
+        fs::write(dir.join("a.py"), "x = 2\n").unwrap();
+        // The plan's first use gets what was hashed ahead (while the account was read)...
+        assert_eq!(content_once(&dir).unwrap().sha256, ahead.0.sha256);
+        assert_eq!(code_once(&dir).unwrap().sha256, ahead.1.sha256);
+        // ...any later one (the apply's re-diff) hashes the folder as it is now.
+        assert_ne!(content_once(&dir).unwrap().sha256, ahead.0.sha256);
+        assert_eq!(code_once(&dir).unwrap(), code(&dir).unwrap());
+    }
 
     fn folder() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
