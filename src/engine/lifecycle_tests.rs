@@ -182,27 +182,160 @@ async fn a_replace_of_a_fixed_name_deletes_before_it_creates() {
     fake.clear_log();
     // The description cannot change in place.
     let s = stack(&GROUPS.replace("description: a", "description: b"));
+    // db's rule names app: EC2 refuses to delete app while it does, so the rule is replaced.
     assert_eq!(
         pending(&fake, &s).await,
         vec![
             ("security_groups.app".to_string(), Action::Replace),
-            ("security_groups.db.ingress.APP".to_string(), Action::Update),
+            ("security_groups.db.ingress.APP".to_string(), Action::Replace),
         ]
     );
     let r = apply(&fake, &s).await;
     assert!(r.ok(), "{r:?}");
     assert!(
+        fake.at("end delete security_groups.db.ingress.APP (old)")
+            < fake.at("start delete security_groups.app")
+    );
+    assert!(
         fake.at("end delete security_groups.app") < fake.at("start create security_groups.app")
     );
-    // The rule is moved to the new group's id only once that exists.
+    // The rule is authorized again with the new group's id only once that exists.
     assert!(
         fake.at("end create security_groups.app")
-            < fake.at("start update security_groups.db.ingress.APP")
+            < fake.at("start create security_groups.db.ingress.APP")
     );
+    let Some(Observed::Rule(rule)) = fake.get("security_groups.db.ingress.APP") else {
+        panic!("no rule")
+    };
+    let Some(Observed::Group(app)) = fake.get("security_groups.app") else {
+        panic!()
+    };
+    assert_eq!(rule.source_group.as_deref(), Some(app.id.as_str()));
     let Some(Observed::Group(after)) = fake.get("security_groups.app") else {
         panic!()
     };
     assert_ne!(before.id, after.id);
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replaced_group_gets_its_rules_back_in_the_new_group() {
+    let fake = FakeProvider::default();
+    assert!(apply(&fake, &stack(GROUPS)).await.ok());
+    fake.clear_log();
+    // A new description replaces db; its rule changes port in the same apply.
+    let s = stack(
+        &GROUPS
+            .replace("description: d", "description: d2")
+            .replace("port: 5432", "port: 5433"),
+    );
+    assert_eq!(
+        pending(&fake, &s).await,
+        vec![
+            ("security_groups.db".to_string(), Action::Replace),
+            ("security_groups.db.ingress.APP".to_string(), Action::Replace),
+        ]
+    );
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    // The old rule went with the old group: nothing is sent for it, and the rule is created in
+    // the new group after that exists.
+    assert!(
+        !fake
+            .log()
+            .iter()
+            .any(|(_, l)| l.contains("update security_groups.db.ingress")
+                || l.contains("delete security_groups.db.ingress")),
+        "{:?}",
+        fake.log()
+    );
+    assert!(
+        fake.at("end create security_groups.db")
+            < fake.at("start create security_groups.db.ingress.APP")
+    );
+    let Some(Observed::Rule(rule)) = fake.get("security_groups.db.ingress.APP") else {
+        panic!("no rule")
+    };
+    let Some(Observed::Group(db)) = fake.get("security_groups.db") else {
+        panic!()
+    };
+    assert_eq!((rule.group_id.as_str(), rule.from_port), (db.id.as_str(), 5433));
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_groups_naming_each_other_are_replaced_together() {
+    let src = "stack: s
+security_groups:
+  a:
+    description: a1
+    ingress:
+      - { description: FROMB, port: 80, source_group: b }
+  b:
+    description: b1
+    ingress:
+      - { description: FROMA, port: 80, source_group: a }
+";
+    let fake = FakeProvider::default();
+    assert!(apply(&fake, &stack(src)).await.ok());
+    let s = stack(&src.replace("a1", "a2").replace("b1", "b2"));
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+const GROUP_IN_USE: &str = "stack: s
+security_groups:
+  db-sg:
+    description: one
+db_instances:
+  app-db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+    security_groups: [db-sg]
+";
+
+#[tokio::test(start_paused = true)]
+async fn a_group_an_instance_uses_is_not_replaced_but_renaming_it_moves_the_instance() {
+    let fake = FakeProvider::default();
+    assert!(apply(&fake, &stack(GROUP_IN_USE)).await.ok());
+    let s = stack(&GROUP_IN_USE.replace("description: one", "description: two"));
+    let live = fake.read(&s, &BTreeMap::new()).await.unwrap();
+    let e = plan(&Input {
+        stack: &s,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: false,
+        targets: &[],
+    })
+    .unwrap_err();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].address, "security_groups.db-sg");
+    assert_eq!(e[0].pos.line, 4, "{e:?}");
+    for part in [
+        "db_instances.app-db uses it",
+        "description (now \"one\")",
+        "give the group a new name",
+    ] {
+        assert!(e[0].message.contains(part), "{part}: {}", e[0].message);
+    }
+    // The way out the error gives: a new name; the instance moves, then the old group goes.
+    let s = stack(
+        &GROUP_IN_USE
+            .replace("description: one", "description: two")
+            .replace("db-sg", "db-sg2"),
+    );
+    fake.clear_log();
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert!(
+        fake.at("end update db_instances.app-db") < fake.at("start delete security_groups.db-sg")
+    );
+    assert!(fake.get("security_groups.db-sg").is_none());
     assert!(pending(&fake, &s).await.is_empty());
 }
 

@@ -159,7 +159,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         .found
         .iter()
         .filter(|f| !desired.contains(f.address.as_str()))
-        .filter(|f| owned(f, &found))
+        .filter(|f| owned(f, &found) || adopted_rule(f, &found, &desired, input.destroy))
         .filter(|f| in_scope(&f.address))
         .collect();
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
@@ -225,6 +225,11 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         }
     }
 
+    let errors = let_go_of_replaced_groups(stack, &mut steps, input.found, &defs, &refs);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
     // Within a group, revoke before authorize: a new rule may carry a permission an old one
     // still holds, which AWS refuses as a duplicate.
     let rule_deletes: Vec<(String, String)> = steps
@@ -237,7 +242,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         .collect();
     for step in steps
         .iter_mut()
-        .filter(|s| s.change.action == Action::Create)
+        .filter(|s| matches!(s.change.action, Action::Create | Action::Replace))
     {
         if let Key::Rule { group, .. } = &step.key {
             step.after.extend(
@@ -343,7 +348,11 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
     for s in &mut steps {
         mask_secrets(&mut s.change);
     }
-    let mut changes: Vec<Change> = steps.iter().map(|s| s.change.clone()).collect();
+    let mut changes: Vec<Change> = steps
+        .iter()
+        .filter(|s| old_rule_of(&s.address).is_none())
+        .map(|s| s.change.clone())
+        .collect();
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let needs_adopt = changes
         .iter()
@@ -561,6 +570,214 @@ fn output_changes(stack: &Stack, input: &Input<'_>, after: &Resolver) -> Vec<Out
         });
     }
     out
+}
+
+/// A live rule the file does not list, in a declared group that is being adopted: rules are
+/// authoritative in the groups the stack manages, and adopting a group makes it managed, so the
+/// adopt plan revokes it too (not the plan after). A group of another stack is a plan error.
+fn adopted_rule(
+    f: &Found,
+    found: &BTreeMap<&str, &Found>,
+    desired: &BTreeSet<&str>,
+    destroy: bool,
+) -> bool {
+    let Some(p) = parent(&f.key) else {
+        return false;
+    };
+    !destroy
+        && desired.contains(p.as_str())
+        && found
+            .get(p.as_str())
+            .is_some_and(|pf| !pf.observed.owned() && pf.observed.owner().is_none())
+}
+
+/// What the address of a hidden revoke step (see [`let_go_of_replaced_groups`]) ends with.
+const OLD_RULE: &str = " (old)";
+
+/// The rule address whose live rule a step revokes ahead of its replacement, when `address`
+/// is such a step's: the plan lists only the rule's replace, and a saved plan gives that step
+/// the rule's live state.
+pub fn old_rule_of(address: &str) -> Option<&str> {
+    address.strip_suffix(OLD_RULE)
+}
+
+/// A group is replaced by deleting it first (its name is fixed within its VPC), and EC2 refuses
+/// to delete a group while anything uses it. So before the replace: what this plan deletes or
+/// moves off the group goes first; a rule of another group that names it as its source is
+/// revoked (a hidden step, `<rule> (old)`) and authorized again once the new group exists (the
+/// plan shows the rule replaced); the group's own unlisted rules are revoked while it still
+/// exists. A db instance or function that keeps using the group cannot let go of it, so that
+/// is a plan error saying how to get there.
+fn let_go_of_replaced_groups(
+    stack: &Stack,
+    steps: &mut Vec<Step>,
+    found: &[Found],
+    defs: &[NodeDef],
+    refs: &[(String, Vec<String>)],
+) -> Vec<PlanError> {
+    let replaced: Vec<(String, String, String)> = steps
+        .iter()
+        .filter(|s| s.desired && s.change.action == Action::Replace)
+        .filter_map(|s| match (&s.key, &s.observed) {
+            (Key::Group(name), Some(Observed::Group(o))) => {
+                Some((s.address.clone(), name.clone(), o.id.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut errors = Vec::new();
+    if replaced.is_empty() {
+        return errors;
+    }
+    let deps: BTreeMap<&str, &[String]> = defs
+        .iter()
+        .map(|d| (d.address.as_str(), d.deps.as_slice()))
+        .collect();
+    let step_of = |steps: &[Step], a: &str| {
+        steps
+            .iter()
+            .position(|s| s.address == a)
+            .map(|i| (i, steps[i].desired))
+    };
+    let mut after: Vec<(String, String)> = Vec::new();
+    let mut split: BTreeSet<String> = BTreeSet::new();
+    for (gaddr, gname, gid) in &replaced {
+        // Steps whose live state holds the group (their own or their deleted children's).
+        for (other, r) in refs {
+            if other == gaddr || !r.contains(gid) {
+                continue;
+            }
+            match step_of(&steps[..], other) {
+                Some((i, true)) => match &steps[i].key {
+                    Key::Rule { group, .. } if group == gname => {}
+                    Key::Rule { .. } => {
+                        split.insert(other.clone());
+                    }
+                    _ => {}
+                },
+                Some((_, false)) => after.push((gaddr.clone(), other.clone())),
+                None => {}
+            }
+        }
+        // The group's unlisted rules are revoked from the old group, before it goes.
+        for s in steps.iter() {
+            if !s.desired && matches!(&s.key, Key::Rule { group, .. } if group == gname) {
+                after.push((gaddr.clone(), s.address.clone()));
+            }
+        }
+        // What uses the group and has no step that lets go of it.
+        for f in found.iter().filter(|f| f.observed.refs().contains(gid)) {
+            let step = step_of(&steps[..], &f.address);
+            let still = deps
+                .get(f.address.as_str())
+                .is_some_and(|d| d.contains(gaddr));
+            match (&f.key, step) {
+                (_, Some((_, false))) => {}
+                (Key::Rule { group, .. }, _) if group == gname => {}
+                (Key::Rule { .. }, Some(_)) => {}
+                // It goes with its group, whose delete the plan orders first.
+                (k, None) if parent(k).is_some_and(|p| matches!(step_of(&steps[..], &p), Some((_, false)))) => {}
+                (Key::Rule { .. }, None) => errors.push(PlanError {
+                    address: gaddr.clone(),
+                    pos: stack.security_groups[gname].pos,
+                    message: format!(
+                        "is replaced, and {} names it as its source but is left out by --target: add it to the targets",
+                        f.address
+                    ),
+                }),
+                (_, Some(_)) if !still => after.push((gaddr.clone(), f.address.clone())),
+                _ => errors.push(in_use_error(stack, steps, gaddr, gname, &f.address)),
+            }
+        }
+    }
+    for addr in split {
+        let i = steps.iter().position(|s| s.address == addr).expect("a step");
+        let Key::Rule { group, .. } = steps[i].key.clone() else {
+            continue;
+        };
+        let observed = steps[i].observed.take();
+        let old = format!("{addr}{OLD_RULE}");
+        let change = observed
+            .as_ref()
+            .and_then(|o| resources::diff(&old, None, Some(o)).ok().flatten())
+            .unwrap_or_else(|| Change::new(&old, Action::Delete));
+        let holders: Vec<&String> = replaced
+            .iter()
+            .filter(|(_, _, gid)| {
+                observed
+                    .as_ref()
+                    .is_some_and(|o| o.refs().contains(gid))
+            })
+            .map(|(a, _, _)| a)
+            .collect();
+        let step = &mut steps[i];
+        step.change.action = Action::Replace;
+        for f in &mut step.change.fields {
+            if f.path == "source_group" {
+                f.forces_replacement = true;
+            }
+        }
+        step.change.notes.push(format!(
+            "revoked before {} is deleted (EC2 refuses to delete a group a rule names), and authorized again once it is created",
+            holders.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")
+        ));
+        for h in holders {
+            after.push((h.clone(), old.clone()));
+        }
+        // The rule's own group, when replaced too, goes after the revoke.
+        let own = crate::resources::security_group::group_address(&group);
+        if replaced.iter().any(|(a, _, _)| *a == own) {
+            after.push((own, old.clone()));
+        }
+        let key = steps[i].key.clone();
+        steps.push(Step {
+            address: old,
+            key,
+            after: Vec::new(),
+            observed,
+            desired: false,
+            change,
+        });
+    }
+    for (step, dep) in after {
+        if let Some(s) = steps.iter_mut().find(|s| s.address == step)
+            && !s.after.contains(&dep)
+        {
+            s.after.push(dep);
+        }
+    }
+    errors
+}
+
+/// A db instance or function that keeps using a group the plan would replace: EC2 refuses to
+/// delete the group while it is used, and the new group cannot exist next to it under the same
+/// name.
+fn in_use_error(stack: &Stack, steps: &[Step], gaddr: &str, gname: &str, user: &str) -> PlanError {
+    let forcing: Vec<String> = steps
+        .iter()
+        .find(|s| s.address == gaddr)
+        .map(|s| {
+            s.change
+                .fields
+                .iter()
+                .filter(|f| f.forces_replacement)
+                .map(|f| format!("{} (now {})", f.path, f.before))
+                .collect()
+        })
+        .unwrap_or_default();
+    PlanError {
+        address: gaddr.to_string(),
+        pos: stack.security_groups[gname].pos,
+        message: format!(
+            "cannot be replaced while {user} uses it: AWS cannot change a group's {} in place, so the group would have to be deleted and created again, and EC2 refuses to delete a group in use (the group's name is fixed, so the new one cannot be made first). Either keep {} as it is in AWS, or give the group a new name in stack.yaml (and where {user} names it): deploy then creates the new group, moves {user} to it, and deletes the old one",
+            forcing
+                .iter()
+                .map(|f| f.split(' ').next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" or "),
+            forcing.join(" and "),
+        ),
+    }
 }
 
 /// Only what carries this stack's tag is ever deleted; rules follow their group.
@@ -877,6 +1094,130 @@ mod tests {
         let p = targeted(&s, &found, true, &["security_groups.db"]).unwrap();
         let addrs: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
         assert_eq!(addrs, vec!["security_groups.db"]);
+    }
+
+    #[test]
+    fn a_rule_naming_a_replaced_group_is_revoked_before_it_and_authorized_after() {
+        let s = stack(&TWO_GROUPS.replace("description: a", "description: a2"));
+        let found = vec![
+            group("db", "sg-db", true),
+            group("app", "sg-app", true),
+            rule("db", "sg-db", "APP", "sg-app"),
+        ];
+        let p = run(&s, &found, false);
+        let order: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        assert_eq!(
+            order,
+            vec![
+                "security_groups.db.ingress.APP (old)",
+                "security_groups.app",
+                "security_groups.db.ingress.APP"
+            ]
+        );
+        // The plan shows one replace of the rule, not the hidden revoke.
+        let c: Vec<(&str, Action)> = p
+            .plan
+            .changes
+            .iter()
+            .map(|c| (c.address.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            c,
+            vec![
+                ("security_groups.app", Action::Replace),
+                ("security_groups.db.ingress.APP", Action::Replace)
+            ]
+        );
+        let rule = &p.plan.changes[1];
+        assert!(rule.field("source_group").unwrap().forces_replacement);
+        assert!(
+            rule.notes[0].contains("revoked before security_groups.app is deleted"),
+            "{:?}",
+            rule.notes
+        );
+        // The revoke acts on the live rule; the authorize starts from nothing.
+        assert!(p.steps[0].observed.is_some() && p.steps[2].observed.is_none());
+    }
+
+    #[test]
+    fn a_replaced_groups_own_rules_are_replaced_with_it() {
+        let s = stack(&TWO_GROUPS.replace("description: d", "description: d2"));
+        let found = vec![
+            group("db", "sg-db", true),
+            group("app", "sg-app", true),
+            rule("db", "sg-db", "APP", "sg-app"),
+            rule("db", "sg-db", "STRAY", "sg-app"),
+        ];
+        let p = run(&s, &found, false);
+        let order: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        // The unlisted rule is revoked while the old group exists; the declared one is
+        // authorized in the new group.
+        assert_eq!(
+            order,
+            vec![
+                "security_groups.db.ingress.STRAY",
+                "security_groups.db",
+                "security_groups.db.ingress.APP"
+            ]
+        );
+        let rule = p
+            .plan
+            .changes
+            .iter()
+            .find(|c| c.address == "security_groups.db.ingress.APP")
+            .unwrap();
+        assert_eq!(rule.action, Action::Replace);
+        let f = rule.field("group_id").unwrap();
+        assert_eq!(
+            (f.before.clone(), f.after.clone(), f.forces_replacement),
+            (Shown::value("sg-db"), Shown::Unknown, true)
+        );
+        assert!(rule.notes[0].contains("its group is replaced"));
+    }
+
+    #[test]
+    fn adopting_a_group_revokes_its_unlisted_rules_in_the_same_plan() {
+        let s = stack("stack: s\nsecurity_groups:\n  db:\n    description: d\n");
+        let found = vec![
+            group("db", "sg-db", false),
+            rule("db", "sg-db", "ssh", "sg-x"),
+        ];
+        let p = run(&s, &found, false);
+        let c: Vec<(&str, Action)> = p
+            .plan
+            .changes
+            .iter()
+            .map(|c| (c.address.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            c,
+            vec![
+                ("security_groups.db", Action::Adopt),
+                ("security_groups.db.ingress.ssh", Action::Delete)
+            ]
+        );
+        assert!(p.plan.changes[1].notes[0].contains("not in stack.yaml"));
+        // An untagged group the file does not declare keeps its rules, and destroy leaves an
+        // untagged group's rules alone.
+        let s = stack("stack: s\n");
+        assert!(run(&s, &found, false).plan.is_empty());
+        assert!(run(&s, &found, true).plan.is_empty());
+        // Another stack's group is an error, not a revoke.
+        let mut theirs = group("db", "sg-db", false);
+        if let Observed::Group(g) = &mut theirs.observed {
+            g.tags.insert("deploy:stack".into(), "other".into());
+        }
+        let s = stack("stack: s\nsecurity_groups:\n  db:\n    description: d\n");
+        let e = plan(&Input {
+            stack: &s,
+            found: &[theirs, rule("db", "sg-db", "ssh", "sg-x")],
+            env: &env(),
+            public_ip: None,
+            destroy: false,
+            targets: &[],
+        })
+        .unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
     }
 
     #[test]

@@ -207,11 +207,21 @@ impl SavedPlan {
             .iter()
             .map(|f| (f.address.as_str(), &f.observed))
             .collect();
+        // A rule revoked ahead of its replacement: the hidden step revokes the live rule, and
+        // the rule's own step authorizes it anew.
+        let revoked: std::collections::BTreeSet<String> = self
+            .steps
+            .iter()
+            .filter_map(|s| super::build::old_rule_of(&s.address).map(str::to_string))
+            .collect();
         let steps = self
             .steps
             .into_iter()
             .map(|s| Step {
-                observed: by.get(s.address.as_str()).map(|o| (*o).clone()),
+                observed: (!revoked.contains(&s.address))
+                    .then(|| by.get(super::build::old_rule_of(&s.address).unwrap_or(s.address.as_str())))
+                    .flatten()
+                    .map(|o| (*o).clone()),
                 address: s.address,
                 key: s.key,
                 after: s.after,

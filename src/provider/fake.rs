@@ -208,9 +208,22 @@ impl Provider for FakeProvider {
             self.record(format!("failed {name} {address}"));
             return Err(Error::Other(format!("{address}: {message}")));
         }
+        if let Err(e) = self.ec2_refuses(address, key, &op) {
+            self.record(format!("failed {name} {address}"));
+            return Err(e);
+        }
         let result = match op {
-            Op::Delete { .. } => {
-                self.state.borrow_mut().account.remove(address);
+            Op::Delete { observed, .. } => {
+                let mut st = self.state.borrow_mut();
+                // A rule revoked ahead of its replacement lives at the rule's own address.
+                let at = crate::plan::build::old_rule_of(address).unwrap_or(address);
+                st.account.remove(at);
+                // Deleting a group takes its rules with it.
+                if let Observed::Group(g) = observed {
+                    st.account.retain(
+                        |_, (_, o)| !matches!(o, Observed::Rule(r) if r.group_id == g.id),
+                    );
+                }
                 Ok(None)
             }
             Op::Create { spec, existing } => self.realise(scope, address, spec, existing).map(Some),
@@ -288,6 +301,45 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 impl FakeProvider {
+    /// What EC2 refuses: deleting a group something still uses (another group's rule, an
+    /// instance, a function), and any rule call to a group that does not exist.
+    fn ec2_refuses(&self, address: &str, key: &Key, op: &Op<'_>) -> Result<()> {
+        let st = self.state.borrow();
+        let group_exists =
+            |id: &str| st.account.values().any(|(_, o)| matches!(o, Observed::Group(g) if g.id == id));
+        match (key, op) {
+            (Key::Group(_), Op::Delete { observed: Observed::Group(g), .. }) => {
+                let user = st.account.iter().find(|(_, (_, o))| {
+                    o.refs().contains(&g.id)
+                        && !matches!(o, Observed::Rule(r) if r.group_id == g.id)
+                });
+                match user {
+                    Some((user, _)) => Err(Error::Other(format!(
+                        "{address}: DependencyViolation: resource {} has a dependent object ({user})",
+                        g.id
+                    ))),
+                    None => Ok(()),
+                }
+            }
+            (Key::Rule { .. }, op) => {
+                let gid = match op {
+                    Op::Create { spec: Spec::Rule(s), .. } => s.group_id.expose().map(str::to_string),
+                    Op::Update { observed: Observed::Rule(o), .. }
+                    | Op::Adopt { observed: Observed::Rule(o), .. }
+                    | Op::Delete { observed: Observed::Rule(o), .. } => Some(o.group_id.clone()),
+                    _ => None,
+                };
+                match gid {
+                    Some(id) if !group_exists(&id) => Err(Error::Other(format!(
+                        "{address}: InvalidGroup.NotFound: the security group '{id}' does not exist"
+                    ))),
+                    _ => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// What AWS would report after creating (or updating `prev` to) `spec`.
     fn realise(
         &self,

@@ -281,3 +281,31 @@ fn parser_errors_speak_the_files_language() {
     );
     assert!(!e.contains("i64") && !e.contains("Option<"), "{e}");
 }
+
+#[test]
+fn group_names_ec2_refuses_are_errors_at_their_line() {
+    let e = errors(
+        "stack: s\nsecurity_groups:\n  grüppe:\n    description: d\n  \"a b\\tc\":\n    description: d\n  \"ok (web) #1\":\n    description: d\n",
+    );
+    assert!(e.contains("stack.yaml:3:"), "{e}");
+    assert!(e.contains("`grüppe` has characters EC2 refuses ('ü')"), "{e}");
+    assert!(e.contains("stack.yaml:5:"), "{e}");
+    assert!(e.contains("`a b\\tc` has characters EC2 refuses ('\\t')"), "{e}");
+    assert!(!e.contains("ok (web)"), "{e}");
+    let e = errors("stack: s\nsecurity_groups:\n  sg-web:\n    description: d\n");
+    assert!(e.contains("not start with sg-"), "{e}");
+}
+
+#[test]
+fn a_group_reference_where_a_group_name_goes_says_to_write_the_name() {
+    let e = errors(
+        "stack: s\nsecurity_groups:\n  g:\n    description: d\n    ingress:\n      - description: A\n        port: 22\n        source_group: ${security_groups.other.id}\n  other:\n    description: o\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    manage_master_password: true\n    security_groups: [\"${security_groups.g.id}\"]\n",
+    );
+    assert!(e.contains("stack.yaml:8:"), "{e}");
+    assert!(
+        e.contains("only ${env:...} can be used here, not references: write the group's name (`other`)"),
+        "{e}"
+    );
+    assert!(e.contains("stack.yaml:18:"), "{e}");
+    assert!(e.contains("write the group's name (`g`)"), "{e}");
+}

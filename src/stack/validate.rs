@@ -189,6 +189,21 @@ impl Checker<'_> {
     }
 
     fn group_ref(&mut self, s: &Str, groups: &BTreeSet<String>, what: &str) -> Option<GroupRef> {
+        // `${security_groups.x.id}` is what one writes elsewhere for a group's id; here the
+        // group's name is the reference (and gives the same ordering).
+        if let Ok(t) = Template::parse_with(&s.value, self.env, false)
+            && let [Part::Ref(r)] = t.parts.as_slice()
+            && r.section == "security_groups"
+        {
+            self.err(
+                pos(s),
+                format!(
+                    "{what}: only ${{env:...}} can be used here, not references: write the group's name (`{}`) instead of `{}`",
+                    r.name, s.value
+                ),
+            );
+            return None;
+        }
         let v = self.plain(s, what)?;
         if groups.contains(&v) {
             Some(GroupRef::Stack(v))
@@ -474,6 +489,22 @@ fn security_group(
         c.err(
             at,
             format!("security group name `{name}` must be 1-255 characters and not start with sg-"),
+        );
+    }
+    // EC2's character set for names of groups in a VPC (CreateSecurityGroup's GroupName).
+    let refused: Vec<char> = name
+        .chars()
+        .filter(|c| !c.is_ascii_alphanumeric() && !" ._-:/()#,@[]+=&;{}!$*".contains(*c))
+        .collect();
+    if !refused.is_empty() {
+        let shown: Vec<String> = refused.iter().map(|c| format!("{c:?}")).collect();
+        c.err(
+            at,
+            format!(
+                "security group name `{}` has characters EC2 refuses ({}): use letters, digits, spaces and ._-:/()#,@[]+=&;{{}}!$*",
+                name.escape_debug(),
+                shown.join(", ")
+            ),
         );
     }
     let description = g

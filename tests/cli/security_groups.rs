@@ -402,3 +402,148 @@ async fn a_renamed_rule_is_modified_in_place_not_revoked_and_added() {
     let r = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// The groups of the fidelity proxy's EC2 realism: DeleteSecurityGroup refuses a group in use.
+fn ec2_realism() -> serde_json::Value {
+    serde_json::json!({ "ec2": true, "ec2_eni_release_s": 1 })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replaced_group_keeps_its_rules_and_the_rules_that_name_it() {
+    let env = Env::with_fidelity(ec2_realism());
+    let yaml = |g1: &str, hb: &str, port: u16| {
+        format!(
+            "stack: sgrepl\nsecurity_groups:\n  g1:\n    description: {g1}\n    ingress:\n      - {{ description: A, port: {port}, cidr: 10.0.0.0/8 }}\n  ha:\n    description: a\n    ingress:\n      - {{ description: FROMB, port: 80, source_group: hb }}\n  hb:\n    description: {hb}\n"
+        )
+    };
+    env.write_stack(&yaml("one", "b1", 80));
+    env.ok(&["apply", "--auto-approve"]);
+    // g1 is replaced and its rule changes in the same apply; hb is replaced while ha's rule
+    // names it.
+    env.write_stack(&yaml("two", "b2", 81));
+    let r = env.ok(&["plan"]);
+    for line in [
+        "-/+ security_groups.g1\n",
+        "-/+ security_groups.g1.ingress.A",
+        "-/+ security_groups.hb\n",
+        "-/+ security_groups.ha.ingress.FROMB",
+        "revoked before security_groups.hb is deleted",
+    ] {
+        assert!(r.stdout.contains(line), "{line}:\n{}", r.stdout);
+    }
+    assert!(!r.stdout.contains("(old)"), "{}", r.stdout);
+    let r = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.all().contains("Lambda"), "{}", r.all());
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "not converged:\n{}", r.all());
+    let l = live(&env).await;
+    let g1 = l.ingress("g1");
+    assert_eq!(g1.len(), 1);
+    assert_eq!(g1[0].from_port(), Some(81));
+    let hb = l.groups["hb"].group_id().unwrap();
+    let fromb = l.ingress("ha");
+    assert_eq!(fromb.len(), 1);
+    assert_eq!(
+        fromb[0].referenced_group_info().and_then(|g| g.group_id()),
+        Some(hb)
+    );
+}
+
+const GROUP_IN_USE: &str = r#"
+stack: sginuse
+security_groups:
+  db-sg:
+    description: one
+db_instances:
+  app-db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+    backup_retention_days: 0
+    security_groups: [db-sg]
+    final_snapshot: false
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_an_instance_uses_is_a_plan_error_and_a_new_name_moves_the_instance() {
+    let env = Env::with_fidelity(ec2_realism());
+    env.write_stack(GROUP_IN_USE);
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_stack(&GROUP_IN_USE.replace("description: one", "description: two"));
+    env.calls();
+    let r = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    for part in [
+        "security_groups.db-sg",
+        "db_instances.app-db uses it",
+        "give the group a new name",
+    ] {
+        assert!(r.stderr.contains(part), "{part}:\n{}", r.stderr);
+    }
+    assert_eq!(env.writes(), Vec::<String>::new());
+    // The way out: a new name. The instance moves to the new group, then the old one goes.
+    env.write_stack(
+        &GROUP_IN_USE
+            .replace("description: one", "description: two")
+            .replace("db-sg", "db-sg2"),
+    );
+    let r = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "not converged:\n{}", r.all());
+    let l = live(&env).await;
+    assert!(!l.groups.contains_key("db-sg"));
+    assert!(l.groups.contains_key("db-sg2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adopting_a_group_revokes_its_hand_made_rules_in_the_same_apply() {
+    let env = Env::new();
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    let id = ec2
+        .create_security_group()
+        .group_name("own-sg")
+        .description("hand made")
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    ec2.authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("9.9.9.9/32")
+                        .description("ssh")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    env.write_stack(
+        "stack: sgadopt\nsecurity_groups:\n  own-sg:\n    description: hand made\n    ingress:\n      - { description: web, port: 443, cidr: 0.0.0.0/0 }\n",
+    );
+    let r = env.ok(&["plan"]);
+    assert!(
+        r.stdout.contains("- security_groups.own-sg.ingress.ssh"),
+        "{}",
+        r.stdout
+    );
+    env.ok(&["apply", "--auto-approve", "--adopt"]);
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "not converged:\n{}", r.all());
+    let l = live(&env).await;
+    let ports: Vec<Option<i32>> = l.ingress("own-sg").iter().map(|r| r.from_port()).collect();
+    assert_eq!(ports, vec![Some(443)]);
+}

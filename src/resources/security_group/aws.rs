@@ -533,10 +533,18 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
             Err(e) if code_of(&e) == Some("InvalidGroup.NotFound") => break,
             Err(e) if code_of(&e) == Some("DependencyViolation") && started.elapsed() < budget => {
                 let freed = delete_detached_lambda_enis(ctx, address, id).await?;
+                let holders = holders(ctx, address, id).await?;
+                // Another group's rule never lets go on its own: waiting would only hide it.
+                if !holders.rules.is_empty() && holders.interfaces.is_empty() && !holders.lambda {
+                    return Err(Error::Other(format!(
+                        "{address}: DeleteSecurityGroup failed: DependencyViolation: {id} is named as source by a rule of {}: revoke that rule (or remove it from that group's stack) and run again",
+                        holders.rules.join(", ")
+                    )));
+                }
                 let state = if freed > 0 {
                     format!("deleted {freed} detached Lambda network interface(s)")
                 } else {
-                    "still in use (Lambda network interfaces are released up to ~45 min after the function is deleted)".into()
+                    holders.describe(ctx.stack)
                 };
                 ctx.progress
                     .waiting(address, "to be no longer in use", &state);
@@ -547,6 +555,89 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
     }
     ctx.progress.done_waiting(address);
     Ok(())
+}
+
+/// What EC2 shows holding a group: network interfaces in it, and rules of other groups naming it.
+struct Holders {
+    /// A Lambda function's interface is among them.
+    lambda: bool,
+    /// The other interfaces, as `eni-… (description)`.
+    interfaces: Vec<String>,
+    /// Groups with a rule naming it as source, as `name (sg-…)`.
+    rules: Vec<String>,
+}
+
+impl Holders {
+    /// The wait line. Lambda is named only when it can be what holds the group: one of its
+    /// interfaces is listed, or nothing is listed and the stack has a function in a VPC (whose
+    /// interfaces Lambda may still be releasing out of sight).
+    fn describe(&self, stack: &Stack) -> String {
+        let mut what: Vec<String> = self.interfaces.clone();
+        what.extend(self.rules.iter().map(|r| format!("a rule of {r}")));
+        let lambda = self.lambda
+            || (what.is_empty() && stack.functions.values().any(|f| f.vpc.is_some()));
+        match (lambda, what.is_empty()) {
+            (true, true) => "still in use (Lambda network interfaces are released up to ~45 min after the function is deleted or leaves the group)".into(),
+            (true, false) => format!(
+                "still in use by Lambda network interfaces (released up to ~45 min after the function is deleted or leaves the group) and {}",
+                what.join(", ")
+            ),
+            (false, false) => format!("still in use by {}", what.join(", ")),
+            (false, true) => "still in use (EC2 does not say by what yet)".into(),
+        }
+    }
+}
+
+async fn holders(ctx: &Ctx<'_>, address: &str, group_id: &str) -> Result<Holders> {
+    let (enis, groups) = tokio::try_join!(
+        async {
+            ctx.clients
+                .ec2
+                .describe_network_interfaces()
+                .filters(filter("group-id", [group_id.to_string()]))
+                .send()
+                .await
+                .map_err(|e| Error::aws("DescribeNetworkInterfaces", address, e))
+        },
+        async {
+            ctx.clients
+                .ec2
+                .describe_security_groups()
+                .filters(filter("ip-permission.group-id", [group_id.to_string()]))
+                .send()
+                .await
+                .map_err(|e| Error::aws("DescribeSecurityGroups", address, e))
+        },
+    )?;
+    let mut h = Holders {
+        lambda: false,
+        interfaces: Vec::new(),
+        rules: Vec::new(),
+    };
+    for eni in enis.network_interfaces() {
+        let description = eni.description().unwrap_or_default();
+        if description.starts_with("AWS Lambda VPC ENI") {
+            h.lambda = true;
+            continue;
+        }
+        let id = eni.network_interface_id().unwrap_or_default();
+        h.interfaces.push(match description {
+            "RDSNetworkInterface" => format!("an RDS instance's network interface {id}"),
+            "" => format!("network interface {id}"),
+            d => format!("network interface {id} ({d})"),
+        });
+    }
+    for g in groups.security_groups() {
+        if g.group_id() == Some(group_id) {
+            continue;
+        }
+        h.rules.push(format!(
+            "group {} ({})",
+            g.group_name().unwrap_or_default(),
+            g.group_id().unwrap_or_default()
+        ));
+    }
+    Ok(h)
 }
 
 /// Deletes Lambda ENIs of this group that are already detached, which frees the group sooner than
@@ -746,5 +837,45 @@ fn observed_from_spec(s: &RuleSpec, id: &str, group_id: &str) -> RuleObserved {
         to_port: s.to_port,
         cidr,
         source_group,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Holders;
+
+    fn stack(src: &str) -> crate::stack::Stack {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("f")).unwrap();
+        std::fs::write(dir.path().join("f/main.py"), "").unwrap();
+        crate::stack::parse_str(src, &dir.path().join("stack.yaml"), dir.path(), &|_| None)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_wait_names_lambda_only_when_a_lambda_can_hold_the_group() {
+        let groups = "stack: s\nsecurity_groups:\n  g:\n    description: d\n";
+        let no_functions = stack(groups);
+        let vpc_function = stack(&format!(
+            "{groups}functions:\n  f:\n    source: f\n    runtime: python3.12\n    handler: main.h\n    vpc:\n      subnets: [subnet-0123456789abcdef0]\n      security_groups: [g]\n"
+        ));
+        let none = Holders {
+            lambda: false,
+            interfaces: vec![],
+            rules: vec![],
+        };
+        assert!(!none.describe(&no_functions).contains("Lambda"));
+        assert!(none.describe(&vpc_function).contains("Lambda network interfaces"));
+        let rds = Holders {
+            interfaces: vec!["an RDS instance's network interface eni-1".into()],
+            ..none
+        };
+        let line = rds.describe(&vpc_function);
+        assert_eq!(line, "still in use by an RDS instance's network interface eni-1");
+        let lambda = Holders {
+            lambda: true,
+            ..rds
+        };
+        assert!(lambda.describe(&no_functions).contains("Lambda network interfaces"));
     }
 }

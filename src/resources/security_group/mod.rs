@@ -315,8 +315,19 @@ pub fn diff_rule(
     let Some(s) = spec else {
         return Ok(observed.map(|o| revoked(address, o)));
     };
+    // A rule lives and dies with its group: when the group is replaced, the live rule goes with
+    // the old group and the declared one is authorized in the new group. Before apply the new
+    // id is unknown (a replace the plan shows); at apply it is known, and the old rule is no
+    // longer there to modify or revoke, so it is a create, with no call to the old group.
+    let moved = observed.filter(|o| s.group_id.expose() != Some(o.group_id.as_str()));
+    if moved.is_some() && s.group_id.is_known() {
+        return diff_rule(address, Some(s), None);
+    }
     let mut d = Diff::new();
     let o = observed;
+    if let Some(o) = moved {
+        d.text("group_id", Some(o.group_id.as_str()), &s.group_id, true);
+    }
     if let Some(o) = o {
         d.value(
             "description",
@@ -364,6 +375,9 @@ pub fn diff_rule(
     }
     Ok(match o {
         None => Some(d.into_create(address)),
+        Some(_) if moved.is_some() => d.into_change(address).map(|c| {
+            c.note("its group is replaced: the rule goes with the old group and is authorized in the new one")
+        }),
         Some(_) => d.into_change(address),
     })
 }
