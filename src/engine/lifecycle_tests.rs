@@ -284,6 +284,49 @@ security_groups:
     assert!(pending(&fake, &s).await.is_empty());
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_saved_plan_replaces_a_group_and_the_rule_naming_it() {
+    use crate::plan::saved;
+    let fake = FakeProvider::default();
+    assert!(apply(&fake, &stack(GROUPS)).await.ok());
+    let s = stack(&GROUPS.replace("description: a", "description: b"));
+    let live = fake.read(&s, &BTreeMap::new()).await.unwrap();
+    let planned = plan(&Input {
+        stack: &s,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: false,
+        targets: &[],
+    })
+    .unwrap();
+    let cx = saved::Context {
+        stack: &s,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        targets: &[],
+        adopt: false,
+    };
+    let text = saved::to_text(&saved::save(&planned, &cx).unwrap());
+    // `apply PLANFILE`: the saved steps, with the live state each was planned from.
+    let planned = saved::parse(&text).unwrap().into_planned(&live.found);
+    let r = execute(
+        &fake,
+        Scope {
+            stack: &s,
+            env: &live.env,
+        },
+        &Progress::quiet(),
+        planned.steps,
+        planned.resolver,
+        &live.found,
+    )
+    .await;
+    assert!(r.ok(), "{r:?}");
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
 const GROUP_IN_USE: &str = "stack: s
 security_groups:
   db-sg:
