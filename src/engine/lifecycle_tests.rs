@@ -358,7 +358,8 @@ async fn a_group_an_instance_uses_is_not_replaced_but_renaming_it_moves_the_inst
     .unwrap_err();
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0].address, "security_groups.db-sg");
-    assert_eq!(e[0].pos.line, 4, "{e:?}");
+    // The group's own line (`db-sg:`), where the error's fixes (its name or description) go.
+    assert_eq!(e[0].pos.line, 3, "{e:?}");
     for part in [
         "db_instances.app-db uses it",
         "description (now \"one\")",
