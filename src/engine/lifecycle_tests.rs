@@ -187,7 +187,10 @@ async fn a_replace_of_a_fixed_name_deletes_before_it_creates() {
         pending(&fake, &s).await,
         vec![
             ("security_groups.app".to_string(), Action::Replace),
-            ("security_groups.db.ingress.APP".to_string(), Action::Replace),
+            (
+                "security_groups.db.ingress.APP".to_string(),
+                Action::Replace
+            ),
         ]
     );
     let r = apply(&fake, &s).await;
@@ -233,7 +236,10 @@ async fn a_replaced_group_gets_its_rules_back_in_the_new_group() {
         pending(&fake, &s).await,
         vec![
             ("security_groups.db".to_string(), Action::Replace),
-            ("security_groups.db.ingress.APP".to_string(), Action::Replace),
+            (
+                "security_groups.db.ingress.APP".to_string(),
+                Action::Replace
+            ),
         ]
     );
     let r = apply(&fake, &s).await;
@@ -259,7 +265,10 @@ async fn a_replaced_group_gets_its_rules_back_in_the_new_group() {
     let Some(Observed::Group(db)) = fake.get("security_groups.db") else {
         panic!()
     };
-    assert_eq!((rule.group_id.as_str(), rule.from_port), (db.id.as_str(), 5433));
+    assert_eq!(
+        (rule.group_id.as_str(), rule.from_port),
+        (db.id.as_str(), 5433)
+    );
     assert!(pending(&fake, &s).await.is_empty());
 }
 

@@ -691,7 +691,10 @@ fn let_go_of_replaced_groups(
         }
     }
     for addr in split {
-        let i = steps.iter().position(|s| s.address == addr).expect("a step");
+        let i = steps
+            .iter()
+            .position(|s| s.address == addr)
+            .expect("a step");
         let Key::Rule { group, .. } = steps[i].key.clone() else {
             continue;
         };
@@ -703,11 +706,7 @@ fn let_go_of_replaced_groups(
             .unwrap_or_else(|| Change::new(&old, Action::Delete));
         let holders: Vec<&String> = replaced
             .iter()
-            .filter(|(_, _, gid)| {
-                observed
-                    .as_ref()
-                    .is_some_and(|o| o.refs().contains(gid))
-            })
+            .filter(|(_, _, gid)| observed.as_ref().is_some_and(|o| o.refs().contains(gid)))
             .map(|(a, _, _)| a)
             .collect();
         let step = &mut steps[i];

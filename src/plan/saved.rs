@@ -219,7 +219,9 @@ impl SavedPlan {
             .into_iter()
             .map(|s| Step {
                 observed: (!revoked.contains(&s.address))
-                    .then(|| by.get(super::build::old_rule_of(&s.address).unwrap_or(s.address.as_str())))
+                    .then(|| {
+                        by.get(super::build::old_rule_of(&s.address).unwrap_or(s.address.as_str()))
+                    })
                     .flatten()
                     .map(|o| (*o).clone()),
                 address: s.address,

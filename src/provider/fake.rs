@@ -220,9 +220,8 @@ impl Provider for FakeProvider {
                 st.account.remove(at);
                 // Deleting a group takes its rules with it.
                 if let Observed::Group(g) = observed {
-                    st.account.retain(
-                        |_, (_, o)| !matches!(o, Observed::Rule(r) if r.group_id == g.id),
-                    );
+                    st.account
+                        .retain(|_, (_, o)| !matches!(o, Observed::Rule(r) if r.group_id == g.id));
                 }
                 Ok(None)
             }
@@ -305,10 +304,19 @@ impl FakeProvider {
     /// instance, a function), and any rule call to a group that does not exist.
     fn ec2_refuses(&self, address: &str, key: &Key, op: &Op<'_>) -> Result<()> {
         let st = self.state.borrow();
-        let group_exists =
-            |id: &str| st.account.values().any(|(_, o)| matches!(o, Observed::Group(g) if g.id == id));
+        let group_exists = |id: &str| {
+            st.account
+                .values()
+                .any(|(_, o)| matches!(o, Observed::Group(g) if g.id == id))
+        };
         match (key, op) {
-            (Key::Group(_), Op::Delete { observed: Observed::Group(g), .. }) => {
+            (
+                Key::Group(_),
+                Op::Delete {
+                    observed: Observed::Group(g),
+                    ..
+                },
+            ) => {
                 let user = st.account.iter().find(|(_, (_, o))| {
                     o.refs().contains(&g.id)
                         && !matches!(o, Observed::Rule(r) if r.group_id == g.id)
@@ -323,10 +331,22 @@ impl FakeProvider {
             }
             (Key::Rule { .. }, op) => {
                 let gid = match op {
-                    Op::Create { spec: Spec::Rule(s), .. } => s.group_id.expose().map(str::to_string),
-                    Op::Update { observed: Observed::Rule(o), .. }
-                    | Op::Adopt { observed: Observed::Rule(o), .. }
-                    | Op::Delete { observed: Observed::Rule(o), .. } => Some(o.group_id.clone()),
+                    Op::Create {
+                        spec: Spec::Rule(s),
+                        ..
+                    } => s.group_id.expose().map(str::to_string),
+                    Op::Update {
+                        observed: Observed::Rule(o),
+                        ..
+                    }
+                    | Op::Adopt {
+                        observed: Observed::Rule(o),
+                        ..
+                    }
+                    | Op::Delete {
+                        observed: Observed::Rule(o),
+                        ..
+                    } => Some(o.group_id.clone()),
                     _ => None,
                 };
                 match gid {

@@ -288,9 +288,15 @@ fn group_names_ec2_refuses_are_errors_at_their_line() {
         "stack: s\nsecurity_groups:\n  grüppe:\n    description: d\n  \"a b\\tc\":\n    description: d\n  \"ok (web) #1\":\n    description: d\n",
     );
     assert!(e.contains("stack.yaml:3:"), "{e}");
-    assert!(e.contains("`grüppe` has characters EC2 refuses ('ü')"), "{e}");
+    assert!(
+        e.contains("`grüppe` has characters EC2 refuses ('ü')"),
+        "{e}"
+    );
     assert!(e.contains("stack.yaml:5:"), "{e}");
-    assert!(e.contains("`a b\\tc` has characters EC2 refuses ('\\t')"), "{e}");
+    assert!(
+        e.contains("`a b\\tc` has characters EC2 refuses ('\\t')"),
+        "{e}"
+    );
     assert!(!e.contains("ok (web)"), "{e}");
     let e = errors("stack: s\nsecurity_groups:\n  sg-web:\n    description: d\n");
     assert!(e.contains("not start with sg-"), "{e}");
@@ -303,7 +309,9 @@ fn a_group_reference_where_a_group_name_goes_says_to_write_the_name() {
     );
     assert!(e.contains("stack.yaml:8:"), "{e}");
     assert!(
-        e.contains("only ${env:...} can be used here, not references: write the group's name (`other`)"),
+        e.contains(
+            "only ${env:...} can be used here, not references: write the group's name (`other`)"
+        ),
         "{e}"
     );
     assert!(e.contains("stack.yaml:18:"), "{e}");

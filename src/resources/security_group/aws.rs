@@ -574,8 +574,8 @@ impl Holders {
     fn describe(&self, stack: &Stack) -> String {
         let mut what: Vec<String> = self.interfaces.clone();
         what.extend(self.rules.iter().map(|r| format!("a rule of {r}")));
-        let lambda = self.lambda
-            || (what.is_empty() && stack.functions.values().any(|f| f.vpc.is_some()));
+        let lambda =
+            self.lambda || (what.is_empty() && stack.functions.values().any(|f| f.vpc.is_some()));
         match (lambda, what.is_empty()) {
             (true, true) => "still in use (Lambda network interfaces are released up to ~45 min after the function is deleted or leaves the group)".into(),
             (true, false) => format!(
@@ -848,8 +848,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("f")).unwrap();
         std::fs::write(dir.path().join("f/main.py"), "").unwrap();
-        crate::stack::parse_str(src, &dir.path().join("stack.yaml"), dir.path(), &|_| None)
-            .unwrap()
+        crate::stack::parse_str(src, &dir.path().join("stack.yaml"), dir.path(), &|_| None).unwrap()
     }
 
     #[test]
@@ -865,17 +864,27 @@ mod tests {
             rules: vec![],
         };
         assert!(!none.describe(&no_functions).contains("Lambda"));
-        assert!(none.describe(&vpc_function).contains("Lambda network interfaces"));
+        assert!(
+            none.describe(&vpc_function)
+                .contains("Lambda network interfaces")
+        );
         let rds = Holders {
             interfaces: vec!["an RDS instance's network interface eni-1".into()],
             ..none
         };
         let line = rds.describe(&vpc_function);
-        assert_eq!(line, "still in use by an RDS instance's network interface eni-1");
+        assert_eq!(
+            line,
+            "still in use by an RDS instance's network interface eni-1"
+        );
         let lambda = Holders {
             lambda: true,
             ..rds
         };
-        assert!(lambda.describe(&no_functions).contains("Lambda network interfaces"));
+        assert!(
+            lambda
+                .describe(&no_functions)
+                .contains("Lambda network interfaces")
+        );
     }
 }
