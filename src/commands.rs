@@ -116,11 +116,14 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to apply without asking".into(),
         ));
     }
-    // validate and destroy send no secret anywhere, so CI can run them without any.
+    // validate and destroy send no secret anywhere, so CI can run them without any; output needs
+    // only the secrets of the outputs it prints (checked there).
     let secrets = match &cli.command {
-        Command::Validate | Command::Destroy(_) | Command::Graph(_) | Command::Unlock(_) => {
-            stack::Secrets::Optional
-        }
+        Command::Validate
+        | Command::Destroy(_)
+        | Command::Graph(_)
+        | Command::Unlock(_)
+        | Command::Output(_) => stack::Secrets::Optional,
         _ => stack::Secrets::Required,
     };
     let stack = load(&cli.global.file, secrets)?;
@@ -324,7 +327,17 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                             stack.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
                         )));
                     };
-                    println!("{}", output_value(n, t, &planned.resolver)?);
+                    let v = output_value(n, t, &planned.resolver)?;
+                    match args.format {
+                        // The bare value, for `$(deploy output NAME)` (Terraform's `-raw`).
+                        OutputFormat::Text => println!("{v}"),
+                        OutputFormat::Env => println!("{n}={}", shell_quote(&v)),
+                        // The same JSON string the full `--format json` object holds.
+                        OutputFormat::Json => println!(
+                            "{}",
+                            serde_json::to_string(&v).map_err(|e| Error::Other(e.to_string()))?
+                        ),
+                    }
                 }
                 None => {
                     let values = outputs(&stack, &planned.resolver)?;
@@ -646,6 +659,22 @@ fn outputs(stack: &Stack, r: &stack::Resolver) -> Result<BTreeMap<String, String
 
 /// One output's value; an error naming what it needs when that does not exist yet.
 fn output_value(name: &str, t: &Template, r: &stack::Resolver) -> Result<String> {
+    // `output` loads the file without requiring secrets: only the outputs printed need theirs.
+    let unset: Vec<&str> = t
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            stack::template::Part::SecretUnset(v) => Some(v.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !unset.is_empty() {
+        return Err(Error::User(format!(
+            "output {name} uses ${{secret:{}}}, which is not set: set the environment variable {} to print it",
+            unset.join("}, ${secret:"),
+            unset.join(", ")
+        )));
+    }
     {
         let v = r.resolve(t);
         let Some(value) = v.expose() else {
