@@ -21,6 +21,10 @@ struct Document<'a> {
     outputs: Vec<OutputDoc<'a>>,
     summary: SummaryDoc,
     warnings: &'a [String],
+    /// Only when there is something: a plan with nothing still becoming ready keeps the shape
+    /// version 1 always had.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    waiting: &'a [super::Waiting],
 }
 
 #[derive(Serialize)]
@@ -118,6 +122,7 @@ pub fn document(plan: &Plan) -> Value {
             total: plan.changes.len(),
         },
         warnings: &plan.warnings,
+        waiting: &plan.waiting,
     };
     serde_json::to_value(doc).expect("the plan document is plain data")
 }
