@@ -191,9 +191,7 @@ pub fn choose_region(
     };
     let other = match (flag, chain) {
         (Some(f), _) if f != file => Some(format!("--region {f}")),
-        (None, Some(c)) if c != file => {
-            Some(format!("AWS_REGION (or the AWS profile) {c}"))
-        }
+        (None, Some(c)) if c != file => Some(format!("AWS_REGION (or the AWS profile) {c}")),
         _ => None,
     };
     let warning = other.map(|o| {
@@ -322,16 +320,27 @@ mod tests {
 
     #[test]
     fn the_stack_files_region_wins_and_says_what_it_overrules() {
-        let r = |file, flag, chain: Option<&str>| choose_region(file, flag, chain.map(String::from));
+        let r =
+            |file, flag, chain: Option<&str>| choose_region(file, flag, chain.map(String::from));
         assert_eq!(r(None, None, Some("eu-west-1")), (None, None));
-        assert_eq!(r(None, Some("eu-west-1"), None).0.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            r(None, Some("eu-west-1"), None).0.as_deref(),
+            Some("eu-west-1")
+        );
         let (region, warning) = r(Some("us-east-1"), Some("eu-west-1"), None);
         assert_eq!(region.as_deref(), Some("us-east-1"));
         let w = warning.unwrap();
-        assert!(w.contains("--region eu-west-1") && w.contains("using us-east-1"), "{w}");
+        assert!(
+            w.contains("--region eu-west-1") && w.contains("using us-east-1"),
+            "{w}"
+        );
         let (region, warning) = r(Some("us-east-1"), None, Some("eu-west-1"));
         assert_eq!(region.as_deref(), Some("us-east-1"));
-        assert!(warning.unwrap().contains("AWS_REGION (or the AWS profile) eu-west-1"));
+        assert!(
+            warning
+                .unwrap()
+                .contains("AWS_REGION (or the AWS profile) eu-west-1")
+        );
         assert_eq!(
             r(Some("us-east-1"), Some("us-east-1"), None),
             (Some("us-east-1".into()), None)

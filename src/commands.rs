@@ -112,16 +112,14 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         _ => false,
     };
     if needs_prompt && !std::io::stdin().is_terminal() {
-        return Err(Error::User(
-            format!(
-                "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to {} without asking",
-                if matches!(cli.command, Command::Destroy(_)) {
-                    "destroy"
-                } else {
-                    "apply"
-                }
-            ),
-        ));
+        return Err(Error::User(format!(
+            "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to {} without asking",
+            if matches!(cli.command, Command::Destroy(_)) {
+                "destroy"
+            } else {
+                "apply"
+            }
+        )));
     }
     // validate and destroy send no secret anywhere, so CI can run them without any.
     let secrets = match &cli.command {
@@ -270,7 +268,11 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                         overridden.join(", "),
                         if overridden.len() == 1 { "is" } else { "are" },
                         path.display(),
-                        if overridden.len() == 1 { "value is" } else { "values are" },
+                        if overridden.len() == 1 {
+                            "value is"
+                        } else {
+                            "values are"
+                        },
                     );
                 }
                 return apply_saved(
@@ -402,7 +404,11 @@ pub fn load(path: &std::path::Path, mode: stack::Secrets) -> Result<Stack> {
 }
 
 /// [`load`], with `${env:}` and `${secret:}` looked up by `env`.
-fn load_with(path: &std::path::Path, mode: stack::Secrets, env: stack::EnvLookup<'_>) -> Result<Stack> {
+fn load_with(
+    path: &std::path::Path,
+    mode: stack::Secrets,
+    env: stack::EnvLookup<'_>,
+) -> Result<Stack> {
     let stack = stack::load_with_env(path, env, mode)?;
     crate::redact::register(secrets(&stack));
     Ok(stack)

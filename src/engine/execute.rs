@@ -62,7 +62,10 @@ pub async fn execute<P: Provider>(
     waits: &[String],
 ) -> Report {
     let never = std::future::pending();
-    execute_until(provider, scope, progress, steps, resolver, found, waits, never).await
+    execute_until(
+        provider, scope, progress, steps, resolver, found, waits, never,
+    )
+    .await
 }
 
 // The executor's inputs are the plan's parts; grouping them in a struct would only rename them.

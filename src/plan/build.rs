@@ -876,9 +876,7 @@ mod tests {
     #[test]
     fn the_file_scope_of_a_target_is_it_and_what_it_depends_on() {
         let s = stack(TWO_GROUPS);
-        let t = |ts: &[&str]| {
-            file_scope(&s, &ts.iter().map(|t| t.to_string()).collect::<Vec<_>>())
-        };
+        let t = |ts: &[&str]| file_scope(&s, &ts.iter().map(|t| t.to_string()).collect::<Vec<_>>());
         assert_eq!(t(&[]), None);
         assert_eq!(
             t(&["security_groups.db.ingress.APP"]),

@@ -729,7 +729,10 @@ outputs:
             ("MODE", "blue"),
             ("DBNAME", "app"),
             ("POOL", "us-east-1_Planned"),
-            ("FN_ARN", "arn:aws:lambda:us-east-1:123456789012:function:planned"),
+            (
+                "FN_ARN",
+                "arn:aws:lambda:us-east-1:123456789012:function:planned",
+            ),
         ])
     }
 
@@ -775,7 +778,12 @@ outputs:
         };
         assert_eq!(format!("{applied:?}"), format!("{expected:?}"));
         // Without the plan's variables the same file loads as something else.
-        let direct = crate::stack::parse_str(EVERYWHERE, &dir.path().join("stack.yaml"), dir.path(), &process);
+        let direct = crate::stack::parse_str(
+            EVERYWHERE,
+            &dir.path().join("stack.yaml"),
+            dir.path(),
+            &process,
+        );
         assert!(direct.is_err() || format!("{:?}", direct.unwrap()) != format!("{planned:?}"));
 
         let mut overridden = v.overridden(&process);
@@ -789,11 +797,12 @@ outputs:
     #[test]
     fn a_variable_read_as_a_secret_anywhere_or_holding_one_is_not_stored() {
         let src = "a: ${env:X} ${secret:X} ${ secret:Y } $${secret:Z} ${env:HOLDS}";
-        assert_eq!(
-            secret_names(src),
-            ["X".to_string(), "Y".to_string()].into()
-        );
-        let env = vars(&[("X", "xxxx-secret"), ("HOLDS", "pre-yyyy-secret-post"), ("Z", "zzzz")]);
+        assert_eq!(secret_names(src), ["X".to_string(), "Y".to_string()].into());
+        let env = vars(&[
+            ("X", "xxxx-secret"),
+            ("HOLDS", "pre-yyyy-secret-post"),
+            ("Z", "zzzz"),
+        ]);
         let process = |n: &str| env.get(n).cloned();
         let r = Recorder::new(&process);
         for n in ["X", "Y", "HOLDS", "Z"] {
@@ -802,7 +811,10 @@ outputs:
         let v = r.variables(src, &["xxxx-secret".into(), "yyyy-secret".into()]);
         assert_eq!(v.env, [("Z".to_string(), Some("zzzz".to_string()))].into());
         // What was left out is read from apply's environment.
-        assert_eq!(v.lookup("HOLDS", &process).as_deref(), Some("pre-yyyy-secret-post"));
+        assert_eq!(
+            v.lookup("HOLDS", &process).as_deref(),
+            Some("pre-yyyy-secret-post")
+        );
         assert_eq!(v.lookup("X", &process).as_deref(), Some("xxxx-secret"));
     }
 

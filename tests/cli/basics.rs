@@ -111,7 +111,8 @@ fn apply_and_destroy_without_a_terminal_need_auto_approve_and_fail_at_once() {
         let r = env.run(&[cmd]);
         assert_eq!(r.code, 1, "{}", r.all());
         assert!(
-            r.stderr.contains(&format!("--auto-approve to {cmd} without asking")),
+            r.stderr
+                .contains(&format!("--auto-approve to {cmd} without asking")),
             "{}",
             r.stderr
         );

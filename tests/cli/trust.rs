@@ -46,7 +46,8 @@ async fn a_saved_plan_applies_the_env_values_it_was_made_with() {
     );
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(
-        r.stderr.contains("note: CIDR, PORT are set differently now"),
+        r.stderr
+            .contains("note: CIDR, PORT are set differently now"),
         "{}",
         r.stderr
     );
@@ -165,7 +166,12 @@ fn the_stack_files_region_wins_over_region_flags_with_a_warning() {
     assert_eq!(r.code, 0, "{}", r.all());
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["region"], "us-east-1");
-    assert!(r.stderr.contains("AWS_REGION (or the AWS profile) eu-west-1"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("AWS_REGION (or the AWS profile) eu-west-1"),
+        "{}",
+        r.stderr
+    );
     // The same region given twice is no news.
     let r = env.ok(&["plan", "--region", "us-east-1"]);
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);
@@ -182,5 +188,9 @@ fn the_target_warning_counts_in_english() {
     let env = Env::new();
     env.write_stack(&SG_STACK.replace("region: us-east-1\n", ""));
     let r = env.ok(&["plan", "--target", "security_groups.b.ingress.FROMA"]);
-    assert!(r.stdout.contains("only 3 addresses (the targets"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("only 3 addresses (the targets"),
+        "{}",
+        r.stdout
+    );
 }
