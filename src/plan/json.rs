@@ -23,7 +23,7 @@ struct Document<'a> {
     warnings: &'a [String],
     /// Only when there is something: a plan with nothing still becoming ready keeps the shape
     /// version 1 always had.
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[serde(skip_serializing_if = "nothing_waits")]
     waiting: &'a [super::Waiting],
 }
 
@@ -59,6 +59,10 @@ struct SummaryDoc {
     delete: usize,
     adopt: usize,
     total: usize,
+}
+
+fn nothing_waits(w: &&[super::Waiting]) -> bool {
+    w.is_empty()
 }
 
 /// A value as JSON: its own type when known and shown; a marker object when it is secret or not
