@@ -222,7 +222,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     adopt: args.adopt,
                     variables: recorder.variables(
                         &std::fs::read_to_string(&stack.file).unwrap_or_default(),
-                        &secrets(&stack),
+                        &self::secrets(&stack),
                     ),
                 };
                 let file = saved::save(&planned, &cx).map_err(|e| {

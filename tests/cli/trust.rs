@@ -113,8 +113,9 @@ fn output_and_a_plan_of_targets_without_migrations_do_not_connect_to_the_databas
         "    final_snapshot: false\n    migrations: sql\n",
     ));
     // Port 1 on loopback: nothing listens, so any connection fails at once.
-    let unreachable = ["--db-endpoint", "db=127.0.0.1:1"];
-    let with = |args: &[&str]| [args, &unreachable[..]].concat();
+    fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        [args, &["--db-endpoint", "db=127.0.0.1:1"][..]].concat()
+    }
 
     // The database is really unreachable: a plan of everything says so.
     let r = env.run(&with(&["plan"]));
