@@ -38,7 +38,8 @@ pub struct Global {
     /// AWS profile from ~/.aws/config (else AWS_PROFILE, else the default chain)
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// AWS region (else the stack file's `region:`, else AWS_REGION / the profile's region)
+    /// AWS region when the stack file has no `region:` (the file's wins, with a warning), else
+    /// AWS_REGION / the profile's region
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
     /// Send every AWS call to this endpoint, e.g. a local emulator (also: AWS_ENDPOINT_URL)

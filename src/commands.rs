@@ -112,9 +112,14 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         _ => false,
     };
     if needs_prompt && !std::io::stdin().is_terminal() {
-        return Err(Error::User(
-            "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to apply without asking".into(),
-        ));
+        return Err(Error::User(format!(
+            "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to {} without asking",
+            if matches!(cli.command, Command::Destroy(_)) {
+                "destroy"
+            } else {
+                "apply"
+            }
+        )));
     }
     // validate and destroy send no secret anywhere, so CI can run them without any; output needs
     // only the secrets of the outputs it prints (checked there).
@@ -126,7 +131,19 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         | Command::Output(_) => stack::Secrets::Optional,
         _ => stack::Secrets::Required,
     };
-    let stack = load(&cli.global.file, secrets)?;
+    // `apply PLANFILE` loads the stack file with the variables the plan was made with.
+    let saved_plan = match &cli.command {
+        Command::Apply(a) => a.plan_file.as_deref().map(read_saved).transpose()?,
+        _ => None,
+    };
+    let process = |name: &str| std::env::var(name).ok();
+    let recorder = saved::Recorder::new(&process);
+    let stack = match &saved_plan {
+        Some(file) => load_with(&cli.global.file, secrets, &|n| {
+            file.variables.lookup(n, &process)
+        })?,
+        None => load_with(&cli.global.file, secrets, &|n| recorder.lookup(n))?,
+    };
     crate::resources::migration::db::allow_insecure_plaintext(cli.global.db_insecure_plaintext);
     let mut db_endpoints = BTreeMap::new();
     for (id, host, port) in &cli.global.db_endpoints {
@@ -190,7 +207,8 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             Ok(0)
         }
         Command::Plan(args) => {
-            let session = Session::start(&stack, &aws, &db_endpoints, None).await?;
+            let read = for_targets(&stack, &args.targets);
+            let session = Session::start(&read, &aws, &db_endpoints, None).await?;
             let planned = session.plan(&stack, false, &args.targets)?;
             if args.json {
                 out!("{}", crate::plan::json::render(&planned.plan));
@@ -205,6 +223,10 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     public_ip: session.public_ip.clone(),
                     targets: &args.targets,
                     adopt: args.adopt,
+                    variables: recorder.variables(
+                        &std::fs::read_to_string(&stack.file).unwrap_or_default(),
+                        &self::secrets(&stack),
+                    ),
                 };
                 let file = saved::save(&planned, &cx).map_err(|e| {
                     Error::User(format!("cannot fingerprint the stack's folders: {e}"))
@@ -241,14 +263,37 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Apply(args) => {
-            if let Some(path) = &args.plan_file {
-                return apply_saved(path, &stack, &aws, &db_endpoints, args.auto_approve, style)
-                    .await;
+            if let (Some(path), Some(file)) = (&args.plan_file, saved_plan) {
+                let overridden = file.variables.overridden(&process);
+                if !overridden.is_empty() {
+                    eprintln!(
+                        "note: {} {} set differently now than when {} was made; the plan's {} used, as it showed",
+                        overridden.join(", "),
+                        if overridden.len() == 1 { "is" } else { "are" },
+                        path.display(),
+                        if overridden.len() == 1 {
+                            "value is"
+                        } else {
+                            "values are"
+                        },
+                    );
+                }
+                return apply_saved(
+                    path,
+                    file,
+                    &stack,
+                    &aws,
+                    &db_endpoints,
+                    args.auto_approve,
+                    style,
+                )
+                .await;
             }
-            let session = Session::start(&stack, &aws, &db_endpoints, Some("apply")).await?;
+            let read = for_targets(&stack, &args.targets);
+            let session = Session::start(&read, &aws, &db_endpoints, Some("apply")).await?;
             let planned = session.plan(&stack, false, &args.targets)?;
             out!("{}", render(&planned.plan, style));
-            if planned.plan.is_empty() {
+            if planned.plan.is_empty() && planned.plan.waiting.is_empty() {
                 print_outputs(&stack, &planned.resolver);
                 session.log_calls();
                 return Ok(0);
@@ -264,7 +309,11 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     if one { "it" } else { "them" }
                 )));
             }
-            if !args.auto_approve && !confirm("apply these changes").await? {
+            // Only waiting (an instance still creating) changes nothing: no question to ask.
+            if !args.auto_approve
+                && !planned.plan.is_empty()
+                && !confirm("apply these changes").await?
+            {
                 return Err(Error::User("apply cancelled; nothing was changed".into()));
             }
             let report = session.execute(&stack, planned).await;
@@ -284,10 +333,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         Command::Destroy(args) => {
             // Destroy leaves applied migrations to the instance's own deletion, so it reads no
             // database: one that is unreachable (or stopped) must not block it.
-            let mut observed = stack.clone();
-            for d in observed.db_instances.values_mut() {
-                (d.migrations, d.seed) = (None, None);
-            }
+            let observed = without_migrations(&stack, |_| false);
             let session = Session::start(&observed, &aws, &db_endpoints, Some("destroy")).await?;
             let planned = session.plan(&stack, true, &args.targets)?;
             if planned.plan.is_empty() {
@@ -314,8 +360,11 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Output(args) => {
-            let session = Session::start(&stack, &aws, &db_endpoints, None).await?;
-            let planned = session.plan(&stack, false, &[])?;
+            // Outputs name attributes of resources, never migration state: reading the database
+            // would only make `output` fail where it is unreachable (a private instance).
+            let read = without_migrations(&stack, |_| false);
+            let session = Session::start(&read, &aws, &db_endpoints, None).await?;
+            let planned = session.plan(&read, false, &[])?;
             session.log_calls();
             match &args.name {
                 Some(n) => {
@@ -364,7 +413,16 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
 
 /// Loads the stack and registers its secrets for redaction.
 pub fn load(path: &std::path::Path, mode: stack::Secrets) -> Result<Stack> {
-    let stack = stack::load_opts(path, mode)?;
+    load_with(path, mode, &|name| std::env::var(name).ok())
+}
+
+/// [`load`], with `${env:}` and `${secret:}` looked up by `env`.
+fn load_with(
+    path: &std::path::Path,
+    mode: stack::Secrets,
+    env: stack::EnvLookup<'_>,
+) -> Result<Stack> {
+    let stack = stack::load_with_env(path, env, mode)?;
     crate::redact::register(secrets(&stack));
     Ok(stack)
 }
@@ -386,6 +444,30 @@ fn secrets(stack: &Stack) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// The stack as the read sees it: the instances for which `keep(id)` is false lose their
+/// migrations and seed, so that their database is not connected to.
+fn without_migrations(stack: &Stack, keep: impl Fn(&str) -> bool) -> Stack {
+    let mut read = stack.clone();
+    for (id, d) in read.db_instances.iter_mut() {
+        if !keep(id) {
+            (d.migrations, d.seed) = (None, None);
+        }
+    }
+    read
+}
+
+/// The stack as a plan limited to `targets` must read it: the database of an instance only when
+/// one of its migrations (or its seed) is in the targets' scope.
+fn for_targets(stack: &Stack, targets: &[String]) -> Stack {
+    match crate::plan::build::file_scope(stack, targets) {
+        None => stack.clone(),
+        Some(scope) => without_migrations(stack, |id| {
+            let below = format!("db_instances.{id}.");
+            scope.iter().any(|a| a.starts_with(&below))
+        }),
+    }
 }
 
 fn describe(stack: &Stack) -> String {
@@ -521,6 +603,12 @@ impl Session {
             planned.steps,
             planned.resolver,
             &self.live.found,
+            &planned
+                .plan
+                .waiting
+                .iter()
+                .map(|w| w.address.clone())
+                .collect::<Vec<_>>(),
             crate::interrupt::requested(),
         )
         .await;
@@ -533,7 +621,9 @@ impl Session {
     fn log_calls(&self) {
         let (reads, writes) = self.clients.calls.totals();
         tracing::debug!(
-            "AWS calls: {reads} reads, {writes} writes: {:?}",
+            "AWS calls: {}, {}: {:?}",
+            crate::plan::render::count(reads, "read"),
+            crate::plan::render::count(writes, "write"),
             self.clients.calls.snapshot()
         );
     }
@@ -726,20 +816,21 @@ fn read_saved(path: &std::path::Path) -> Result<saved::SavedPlan> {
 /// `deploy apply FILE`: exactly the saved plan, or nothing when anything it was made from changed.
 async fn apply_saved(
     path: &std::path::Path,
+    file: saved::SavedPlan,
     stack: &Stack,
     aws: &AwsOptions,
     db_endpoints: &BTreeMap<String, (String, u16)>,
     auto_approve: bool,
     style: Style,
 ) -> Result<ExitCode> {
-    let file = read_saved(path)?;
     let named = |m: String| Error::User(format!("{} {m}", path.display()));
     // The stack is named in the file: refuse another stack's plan before reading AWS.
     if file.stack != stack.name {
         return Err(named(file.check_identity(stack, "").unwrap_err()));
     }
+    let read = for_targets(stack, &file.targets);
     let session = Session::start_with(
-        stack,
+        &read,
         aws,
         db_endpoints,
         Some(file.public_ip.clone()),
@@ -765,7 +856,7 @@ async fn apply_saved(
     let adopt = file.adopt;
     let planned = file.into_planned(&session.live.found);
     out!("{}", render(&planned.plan, style));
-    if planned.plan.is_empty() {
+    if planned.plan.is_empty() && planned.plan.waiting.is_empty() {
         print_outputs(stack, &planned.resolver);
         session.log_calls();
         return Ok(0);
@@ -777,7 +868,7 @@ async fn apply_saved(
             path.display()
         )));
     }
-    if !auto_approve && !confirm("apply this saved plan").await? {
+    if !auto_approve && !planned.plan.is_empty() && !confirm("apply this saved plan").await? {
         return Err(Error::User("apply cancelled; nothing was changed".into()));
     }
     let report = session.execute(stack, planned).await;

@@ -48,8 +48,13 @@ pub(super) async fn apply(fake: &FakeProvider, stack: &Stack) -> Report {
         planned.steps,
         planned.resolver,
         &live.found,
+        &waits(&planned.plan),
     )
     .await
+}
+
+pub(super) fn waits(plan: &crate::plan::Plan) -> Vec<String> {
+    plan.waiting.iter().map(|w| w.address.clone()).collect()
 }
 
 /// The actions a fresh plan would take, by address.
@@ -349,6 +354,85 @@ async fn a_rerun_while_the_instance_is_still_creating_waits_for_its_address() {
         format!("postgresql://root:pw-1234@{address}:5432/app")
     );
     assert!(pending(&fake, &s).await.is_empty());
+}
+
+/// The trial's bug: with nothing else left to change, a rerun while the instance is still
+/// `creating` said "No changes" and ended at once. The plan shows it as waiting (not a change),
+/// and apply ends only once it is available.
+#[tokio::test(start_paused = true)]
+async fn a_rerun_with_nothing_to_change_waits_for_an_instance_still_creating() {
+    let s = stack(
+        "stack: s
+db_instances:
+  app-db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+",
+    );
+    let fake = FakeProvider::default();
+    let Spec::DbInstance(spec) = resources::spec(
+        &s,
+        &Key::DbInstance("app-db".into()),
+        &Resolver::default(),
+        &Default::default(),
+    ) else {
+        panic!()
+    };
+    let ready = db_instance_from(&spec, "db_instances.app-db", 1).unwrap();
+    let db = "db_instances.app-db";
+    fake.put(
+        db,
+        Key::DbInstance("app-db".into()),
+        Observed::DbInstance(crate::resources::db_instance::Observed {
+            status: "creating".into(),
+            address: None,
+            port: None,
+            ..ready.clone()
+        }),
+    );
+    fake.ready_after(db, Duration::from_secs(300), Observed::DbInstance(ready));
+
+    let live = fake.read(&s, &BTreeMap::new()).await.unwrap();
+    let planned = plan(&Input {
+        stack: &s,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: false,
+        targets: &[],
+    })
+    .unwrap();
+    assert!(planned.plan.is_empty(), "{:?}", planned.plan.changes);
+    assert_eq!(
+        planned.plan.waiting,
+        vec![crate::plan::Waiting {
+            address: db.into(),
+            status: "creating".into()
+        }]
+    );
+
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(fake.time_of(&format!("end wait {db}")), 300_000);
+    let Some(Observed::DbInstance(o)) = fake.get(db) else {
+        panic!()
+    };
+    assert_eq!(o.status, "available");
+    // Once available, there is nothing to wait for.
+    let live = fake.read(&s, &BTreeMap::new()).await.unwrap();
+    let again = plan(&Input {
+        stack: &s,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: false,
+        targets: &[],
+    })
+    .unwrap();
+    assert!(again.plan.waiting.is_empty() && again.plan.is_empty());
 }
 
 #[tokio::test(start_paused = true)]

@@ -88,6 +88,7 @@ async fn apply(fake: &FakeProvider, stack: &Stack) {
         p.steps,
         p.resolver,
         &live.found,
+        &[],
     )
     .await;
     assert!(report.ok(), "{report:?}");

@@ -22,3 +22,4 @@ mod safety;
 mod secrets;
 mod security_groups;
 mod terminal;
+mod trust;

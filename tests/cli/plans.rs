@@ -47,7 +47,7 @@ fn a_saved_plan_is_applied_as_shown_and_holds_no_secret() {
     planned.assert_no_secret();
     let file = read(&env, "deploy.plan");
     assert!(!file.contains(PASSWORD), "the plan file holds the password");
-    assert!(file.contains("\"format_version\": 1"), "{file}");
+    assert!(file.contains("\"format_version\": 2"), "{file}");
 
     // The JSON plan: typed values, masked secrets, outputs.
     let json = env.ok(&["plan", "--json"]);
