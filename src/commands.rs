@@ -285,6 +285,11 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             for d in observed.db_instances.values_mut() {
                 (d.migrations, d.seed) = (None, None);
             }
+            // The functions go too: a layer version they name by ARN is no longer kept.
+            for f in observed.functions.values_mut() {
+                f.layers
+                    .retain(|l| !matches!(l, crate::stack::LayerRef::Arn(_)));
+            }
             let session = Session::start(&observed, &aws, &db_endpoints, Some("destroy")).await?;
             let planned = session.plan(&stack, true, &args.targets)?;
             if planned.plan.is_empty() {
