@@ -333,7 +333,12 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         Command::Destroy(args) => {
             // Destroy leaves applied migrations to the instance's own deletion, so it reads no
             // database: one that is unreachable (or stopped) must not block it.
-            let observed = without_migrations(&stack, |_| false);
+            let mut observed = without_migrations(&stack, |_| false);
+            // The functions go too: a layer version they name by ARN is no longer kept.
+            for f in observed.functions.values_mut() {
+                f.layers
+                    .retain(|l| !matches!(l, crate::stack::LayerRef::Arn(_)));
+            }
             let session = Session::start(&observed, &aws, &db_endpoints, Some("destroy")).await?;
             let planned = session.plan(&stack, true, &args.targets)?;
             if planned.plan.is_empty() {

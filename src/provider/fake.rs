@@ -358,6 +358,8 @@ impl FakeProvider {
                         .clone()
                         .map_err(|e| Error::Other(format!("{address}: {e}")))?,
                     runtimes: s.runtimes.clone(),
+                    pinned: vec![],
+                    published: vec![],
                 })
             }
             Spec::Function(s) => {
@@ -422,6 +424,7 @@ impl FakeProvider {
                 Observed::Migration(crate::resources::migration::Observed {
                     version: s.file.version.clone(),
                     checksum: s.file.checksum.clone(),
+                    out_of_order: None,
                 })
             }
             Spec::Trigger(_) => {

@@ -319,3 +319,87 @@ async fn a_link_leading_out_of_a_folder_stops_the_plan() {
         r.all()
     );
 }
+
+fn pinned_layer_stack(layer: &str, memory: u32) -> String {
+    format!(
+        "stack: laypin\nfunctions:\n  fn1:\n    source: fn\n    runtime: python3.12\n    handler: app.h\n    memory: {memory}\n    layers: [{layer}]\n"
+    )
+}
+
+async fn layer_versions(lambda: &aws_sdk_lambda::Client, name: &str) -> Vec<i64> {
+    let mut v: Vec<i64> = lambda
+        .list_layer_versions()
+        .layer_name(name)
+        .send()
+        .await
+        .map(|o| o.layer_versions().iter().map(|v| v.version()).collect())
+        .unwrap_or_default();
+    v.sort_unstable();
+    v
+}
+
+/// A layer version the stack published and stack.yaml then names by ARN (the folder layer
+/// replaced by the ARN of what it published) is never deleted, nor said to be; older versions
+/// nothing names go; destroy takes it with the function.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_published_layer_version_named_by_arn_is_kept() {
+    let env = Env::new();
+    env.write_file("fn/app.py", "def h(e, c):\n    return e\n");
+    env.write_file("layer/python/helper.py", "X = 1\n");
+    let folder = "{ name: lay1, source: layer, runtimes: [python3.12] }";
+    env.write_stack(&pinned_layer_stack(folder, 128));
+    env.ok(&["apply", "--auto-approve"]);
+    let arn = |v: i64| format!("arn:aws:lambda:us-east-1:123456789012:layer:lay1:{v}");
+    // The folder replaced by the ARN of the one version it published: nothing to do.
+    env.write_stack(&pinned_layer_stack(&arn(1), 128));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    env.write_stack(&pinned_layer_stack(folder, 128));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // New content: version 2, and the plan says version 1 stays (it does).
+    env.write_file("layer/python/helper.py", "X = 2\n");
+    let r = env.run(&["plan"]);
+    assert!(
+        r.stdout.contains("version 1 and older stay"),
+        "{}",
+        r.stdout
+    );
+    env.ok(&["apply", "--auto-approve"]);
+    let lambda = aws_sdk_lambda::Client::new(&env.sdk_config().await);
+    assert_eq!(layer_versions(&lambda, "lay1").await, [1, 2]);
+
+    // The folder replaced by the ARN of version 2: version 1 goes, version 2 stays.
+    env.write_stack(&pinned_layer_stack(&arn(2), 128));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(!r.stdout.contains("every version"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("deletes version 1 of the layer that this stack published, and keeps version 2, which stack.yaml names by ARN"),
+        "{}",
+        r.stdout
+    );
+    env.ok(&["apply", "--auto-approve"]);
+    assert_eq!(layer_versions(&lambda, "lay1").await, [2]);
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+
+    // The function keeps working with it: a later change applies.
+    env.write_stack(&pinned_layer_stack(&arn(2), 256));
+    env.ok(&["apply", "--auto-approve"]);
+    let c = lambda
+        .get_function()
+        .function_name("fn1")
+        .send()
+        .await
+        .unwrap();
+    let c = c.configuration().unwrap();
+    assert_eq!(c.memory_size(), Some(256));
+    assert_eq!(c.layers()[0].arn(), Some(arn(2).as_str()));
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+
+    // Destroy: the function goes, and with it what kept the version.
+    env.ok(&["destroy", "--auto-approve"]);
+    assert!(layer_versions(&lambda, "lay1").await.is_empty());
+}

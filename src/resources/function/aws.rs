@@ -30,7 +30,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use super::{
     LayerObserved, LayerSpec, Observed, RoleObserved, RoleSpec, Spec, config_changed,
     function_address, layer_address, layer_description, layer_owner, package,
-    parse_layer_description, role_address, role_path, tags_changed,
+    parse_layer_description, pinned_versions, role_address, role_path, tags_changed,
 };
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
@@ -192,6 +192,16 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
         let address = layer_owner(stack, name)
             .map(|(f, _)| layer_address(f, name))
             .unwrap_or_else(|| layer_address(&marker.function, name));
+        // Which versions a delete would take: read only when the file names one by ARN (rare),
+        // so the usual plan makes no call per layer.
+        let pinned = pinned_versions(stack, arn);
+        let published = if pinned.is_empty() {
+            Vec::new()
+        } else {
+            our_versions(clients, &address, name, &stack.name)
+                .await?
+                .unwrap_or_default()
+        };
         found.layers.push(Found {
             address,
             key: Key::Layer(name.to_string()),
@@ -206,6 +216,8 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
                         .iter()
                         .map(|r| r.as_str().to_string()),
                 ),
+                pinned,
+                published,
             },
         });
     }
@@ -1085,7 +1097,7 @@ impl Adapter for Layers {
         o: &LayerObserved,
         _replacing: Option<&LayerSpec>,
     ) -> Result<()> {
-        delete_layer_versions(ctx, address, &o.name).await
+        delete_layer_versions(ctx, address, &o.name, &o.pinned).await
     }
 }
 
@@ -1148,6 +1160,8 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<La
         version,
         content,
         runtimes: s.runtimes.clone(),
+        pinned: Vec::new(),
+        published: Vec::new(),
     })
 }
 
@@ -1184,12 +1198,16 @@ async fn find_layer_version(
     Ok(best)
 }
 
-/// Deletes the versions of a layer that carry this stack's marker; versions others published
-/// under the same name are left alone.
-async fn delete_layer_versions(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
-    let lambda = &ctx.clients.lambda;
+/// The versions of layer `name` that carry this stack's marker; `None` when the layer is gone.
+async fn our_versions(
+    clients: &Clients,
+    address: &str,
+    name: &str,
+    stack: &str,
+) -> Result<Option<Vec<i64>>> {
     let mut ours = Vec::new();
-    let mut pages = lambda
+    let mut pages = clients
+        .lambda
         .list_layer_versions()
         .layer_name(name)
         .into_paginator()
@@ -1202,15 +1220,32 @@ async fn delete_layer_versions(ctx: &Ctx<'_>, address: &str, name: &str) -> Resu
                     .filter(|v| {
                         v.description()
                             .and_then(parse_layer_description)
-                            .is_some_and(|m| m.stack == ctx.stack.name)
+                            .is_some_and(|m| m.stack == stack)
                     })
                     .map(|v| v.version()),
             ),
-            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(()),
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(None),
             Err(e) => return Err(Error::aws("ListLayerVersions", address, e)),
         }
     }
-    for version in ours {
+    ours.sort_unstable();
+    Ok(Some(ours))
+}
+
+/// Deletes the versions of a layer that carry this stack's marker, except `pinned` (versions
+/// stack.yaml names by ARN, as the plan found them); versions others published under the same
+/// name are left alone.
+async fn delete_layer_versions(
+    ctx: &Ctx<'_>,
+    address: &str,
+    name: &str,
+    pinned: &[i64],
+) -> Result<()> {
+    let lambda = &ctx.clients.lambda;
+    let Some(ours) = our_versions(ctx.clients, address, name, &ctx.stack.name).await? else {
+        return Ok(());
+    };
+    for version in ours.into_iter().filter(|v| !pinned.contains(v)) {
         match lambda
             .delete_layer_version()
             .layer_name(name)

@@ -118,6 +118,42 @@ pub struct LayerObserved {
     pub content: String,
     /// Sorted.
     pub runtimes: Vec<String>,
+    /// This stack's versions of the layer that stack.yaml names by ARN (in any function): they
+    /// are never deleted while it does.
+    pub pinned: Vec<i64>,
+    /// Every version of the layer this stack published; listed only when `pinned` is not empty
+    /// (empty otherwise), for the plan to say which versions a delete takes.
+    pub published: Vec<i64>,
+}
+
+/// The versions of the layer `version_arn` belongs to (`arn:…:layer:NAME:N`) that stack.yaml
+/// names by ARN, in any function, sorted.
+pub fn pinned_versions(stack: &Stack, version_arn: &str) -> Vec<i64> {
+    let Some((layer, _)) = version_arn.rsplit_once(':') else {
+        return Vec::new();
+    };
+    let mut out: Vec<i64> = stack
+        .functions
+        .values()
+        .flat_map(|f| &f.layers)
+        .filter_map(|l| match l {
+            LayerRef::Arn(a) => a.rsplit_once(':'),
+            LayerRef::Folder { .. } => None,
+        })
+        .filter(|(l, _)| *l == layer)
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn versions(vs: &[i64]) -> String {
+    let vs: Vec<String> = vs.iter().map(i64::to_string).collect();
+    match vs.as_slice() {
+        [one] => format!("version {one}"),
+        _ => format!("versions {}", vs.join(", ")),
+    }
 }
 
 /// A function's VPC attachment as the file wants it.
@@ -642,10 +678,28 @@ pub fn diff_layer(
     observed: Option<&LayerObserved>,
 ) -> Result<Option<Change>, PlanError> {
     let Some(s) = spec else {
-        return Ok(observed.map(|_| {
-            Change::new(address, Action::Delete)
-                .note("deletes every version of the layer that this stack published")
-        }));
+        let Some(o) = observed else { return Ok(None) };
+        if o.pinned.is_empty() {
+            return Ok(Some(Change::new(address, Action::Delete).note(
+                "deletes every version of the layer that this stack published",
+            )));
+        }
+        // A function of the file points at a version by ARN: that version stays, or the
+        // function would point at a layer that no longer exists.
+        let gone: Vec<i64> = o
+            .published
+            .iter()
+            .copied()
+            .filter(|v| !o.pinned.contains(v))
+            .collect();
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(Change::new(address, Action::Delete).note(format!(
+            "deletes {} of the layer that this stack published, and keeps {}, which stack.yaml names by ARN",
+            versions(&gone),
+            versions(&o.pinned)
+        ))));
     };
     if let Some(c) = &s.conflict {
         return Err(plan_error(address, s.pos, c.clone()));
@@ -676,6 +730,12 @@ pub fn diff_layer(
             c.note(format!(
                 "publishes version {} of the layer (a version cannot change); functions using it move to the new version",
                 o.version + 1
+            ))
+            // `-/+` reads as if the old version went: it stays, so that a function outside
+            // this file that uses it keeps working and one can be pointed back at it by ARN.
+            .note(format!(
+                "version {} and older stay; this stack's versions are deleted when the layer leaves stack.yaml (except those it names by ARN)",
+                o.version
             ))
         }),
     };
@@ -1601,6 +1661,8 @@ functions:
                 version: 4,
                 content: "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC=".into(),
                 runtimes: vec!["python3.12".into()],
+                pinned: vec![],
+                published: vec![],
             },
         )
     }
@@ -1622,6 +1684,11 @@ functions:
         assert_eq!(c.action, Action::Replace);
         assert!(c.field("content").unwrap().forces_replacement);
         assert!(c.notes[0].contains("version 5"), "{:?}", c.notes);
+        assert!(
+            c.notes[1].contains("version 4 and older stay"),
+            "{:?}",
+            c.notes
+        );
 
         let mut s3 = s.clone();
         s3.runtimes.push("python3.13".into());
@@ -1631,6 +1698,58 @@ functions:
 
         let c = diff_layer("l", None, Some(&o)).unwrap().unwrap();
         assert_eq!(c.action, Action::Delete);
+    }
+
+    #[test]
+    fn a_layer_version_the_file_names_by_arn_is_never_deleted() {
+        let (_, mut o) = layer();
+        // The folder layer left the file, a function names version 4 by ARN: nothing to do.
+        o.pinned = vec![4];
+        o.published = vec![4];
+        assert!(diff_layer("l", None, Some(&o)).unwrap().is_none());
+        // Older versions nothing names go; the named one is kept, and the plan says so.
+        o.published = vec![2, 3, 4];
+        let c = diff_layer("l", None, Some(&o)).unwrap().unwrap();
+        assert_eq!(c.action, Action::Delete);
+        assert!(
+            c.notes[0].contains("deletes versions 2, 3 of the layer")
+                && c.notes[0].contains("keeps version 4, which stack.yaml names by ARN"),
+            "{:?}",
+            c.notes
+        );
+        assert!(!c.notes[0].contains("every version"), "{:?}", c.notes);
+    }
+
+    #[test]
+    fn pinned_versions_are_the_arns_of_the_layer_in_any_function() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("src")).unwrap();
+        let st = crate::stack::parse_str(
+            "stack: st
+functions:
+  a:
+    source: src
+    runtime: python3.12
+    handler: a.h
+    layers: [arn:aws:lambda:us-east-1:123456789012:layer:lay1:3, arn:aws:lambda:us-east-1:123456789012:layer:lay10:7]
+  b:
+    source: src
+    runtime: python3.12
+    handler: a.h
+    layers: [arn:aws:lambda:us-east-1:123456789012:layer:lay1:1, arn:aws:lambda:us-east-1:999999999999:layer:lay1:2]
+",
+            std::path::Path::new("stack.yaml"),
+            d.path(),
+            &|_| None,
+        )
+        .unwrap();
+        assert_eq!(
+            pinned_versions(&st, "arn:aws:lambda:us-east-1:123456789012:layer:lay1:5"),
+            [1, 3]
+        );
+        assert!(
+            pinned_versions(&st, "arn:aws:lambda:us-east-1:123456789012:layer:lay2:1").is_empty()
+        );
     }
 
     #[test]
