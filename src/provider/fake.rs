@@ -318,10 +318,6 @@ impl FakeProvider {
                     }
                 };
                 Observed::Rule(security_group::RuleObserved {
-                    id: match prev {
-                        Some(Observed::Rule(o)) => o.id.clone(),
-                        _ => format!("sgr-{n}"),
-                    },
                     group_id: known(&s.group_id, address, "group id")?,
                     description: Some(s.description.clone()),
                     protocol: s.protocol.clone(),
