@@ -144,6 +144,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         })?,
         None => load_with(&cli.global.file, secrets, &|n| recorder.lookup(n))?,
     };
+    tracing::debug!("stack loaded");
     crate::resources::migration::db::allow_insecure_plaintext(cli.global.db_insecure_plaintext);
     let mut db_endpoints = BTreeMap::new();
     for (id, host, port) in &cli.global.db_endpoints {
@@ -210,11 +211,13 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             let read = for_targets(&stack, &args.targets);
             let session = Session::start(&read, &aws, &db_endpoints, None).await?;
             let planned = session.plan(&stack, false, &args.targets)?;
+            tracing::debug!("planned");
             if args.json {
                 out!("{}", crate::plan::json::render(&planned.plan));
             } else {
                 out!("{}", render(&planned.plan, style));
             }
+            tracing::debug!("rendered");
             if let Some(path) = &args.out {
                 let cx = saved::Context {
                     stack: &stack,
@@ -541,7 +544,11 @@ impl Session {
             if !uses_public_ip(stack) {
                 return Ok(None);
             }
-            let ip = crate::public_ip::lookup().await?;
+            // On a task of its own: loading the TLS roots for the lookup is blocking work,
+            // which on this thread would hold back the account's first read.
+            let ip = tokio::spawn(crate::public_ip::lookup())
+                .await
+                .map_err(|e| Error::Other(format!("the public IP lookup stopped: {e}")))??;
             tracing::debug!("public IP {ip}");
             Ok(Some(ip))
         };
@@ -555,6 +562,7 @@ impl Session {
             let live = Session::provider(&clients, &progress)
                 .read(stack, db_endpoints)
                 .await?;
+            tracing::debug!("account read");
             Ok::<_, crate::error::Error>((clients, live))
         };
         // The folders are hashed meanwhile too, for the planner (package::prefetch).
@@ -564,6 +572,7 @@ impl Session {
         });
         let (public_ip, (clients, live)) = tokio::try_join!(public_ip, read)?;
         let _ = hashing.await;
+        tracing::debug!("folders hashed");
         Ok(Session {
             clients,
             live,

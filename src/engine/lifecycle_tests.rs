@@ -519,3 +519,124 @@ functions:
     assert_eq!(o.status, "available");
     assert!(pending(&fake, &s).await.is_empty());
 }
+
+/// One `deploy destroy`: read, plan the deletes, execute.
+async fn destroy(fake: &FakeProvider, stack: &Stack) -> Report {
+    let live = fake.read(stack, &BTreeMap::new()).await.unwrap();
+    let planned = plan(&Input {
+        stack,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: true,
+        targets: &[],
+    })
+    .unwrap();
+    let scope = Scope {
+        stack,
+        env: &live.env,
+    };
+    execute(
+        fake,
+        scope,
+        &Progress::quiet(),
+        planned.steps,
+        planned.resolver,
+        &live.found,
+        &waits(&planned.plan),
+    )
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_starts_each_delete_when_what_references_it_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("fn")).unwrap();
+    std::fs::write(
+        dir.path().join("fn/main.py"),
+        "def handler(e, c):\n    return e\n",
+    )
+    .unwrap();
+    let s = stack_in(
+        dir.path(),
+        "stack: s
+security_groups:
+  db-sg:
+    description: d
+    ingress:
+      - description: APP
+        port: 5432
+        source_group: app-sg
+  app-sg:
+    description: a
+  other-sg:
+    description: o
+db_instances:
+  app-db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+    security_groups: [db-sg]
+functions:
+  app-fn:
+    source: fn
+    runtime: python3.12
+    handler: main.handler
+    vpc:
+      subnets: [subnet-1]
+      security_groups: [app-sg]
+    environment:
+      CONNECTION_URL: postgresql://root:${secret:DB_PASSWORD}@${db_instances.app-db.address}:5432/app
+user_pools:
+  users:
+    username_attributes: [email]
+cognito_triggers:
+  - user_pool: users
+    event: post_confirmation
+    function: app-fn
+",
+    );
+    let fake = FakeProvider::default();
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    // Deleting the instance takes ten minutes; everything else a few seconds.
+    let trigger = "cognito_triggers.users.post_confirmation";
+    for (addr, secs) in [
+        ("db_instances.app-db", 600),
+        (trigger, 5),
+        ("user_pools.users", 7),
+        ("functions.app-fn", 11),
+        ("functions.app-fn.role", 13),
+        ("security_groups.app-sg", 17),
+        ("security_groups.db-sg", 19),
+        ("security_groups.other-sg", 23),
+    ] {
+        fake.script(addr, delay(secs));
+    }
+    fake.clear_log();
+    let r = destroy(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    let start = |a: &str| fake.time_of(&format!("start delete {a}"));
+    // What nothing references goes at once: the instance, the trigger, an unused group.
+    assert_eq!(start("db_instances.app-db"), 0);
+    assert_eq!(start(trigger), 0);
+    assert_eq!(start("security_groups.other-sg"), 0);
+    // The pool and the function wait for the trigger only, not for the instance's ten minutes.
+    assert_eq!(start("user_pools.users"), 5_000);
+    assert_eq!(start("functions.app-fn"), 5_000);
+    // The instance's group waits for the instance; the group its rule names waits for that rule
+    // (taken with the group), and for the function that used it.
+    assert_eq!(start("security_groups.db-sg"), 600_000);
+    assert_eq!(start("security_groups.app-sg"), 619_000);
+    // The role outlives the group its function used (Lambda releases the function's network
+    // interfaces with the role).
+    assert_eq!(start("functions.app-fn.role"), 636_000);
+    assert!(fake.get("user_pools.users").is_none());
+    assert!(
+        fake.log()
+            .iter()
+            .all(|(_, l)| !l.starts_with("start create"))
+    );
+}

@@ -651,7 +651,6 @@ mod tests {
                 description: label.into(),
             },
             observed: Observed::Rule(RuleObserved {
-                id: format!("sgr-{label}"),
                 group_id: gid.into(),
                 description: Some(label.into()),
                 protocol: "tcp".into(),

@@ -16,6 +16,7 @@ mod iam_policy;
 mod interrupts;
 mod migrations;
 mod ownership;
+mod pagination;
 mod plans;
 mod realism;
 mod safety;
