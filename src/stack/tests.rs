@@ -281,3 +281,51 @@ fn parser_errors_speak_the_files_language() {
     );
     assert!(!e.contains("i64") && !e.contains("Option<"), "{e}");
 }
+
+#[test]
+fn runtimes_are_checked_by_family_so_future_versions_pass() {
+    for ok in [
+        "python3.9",
+        "python3.13",
+        "python3.15",
+        "nodejs18.x",
+        "nodejs22.x",
+        "nodejs26.x",
+        "java8.al2",
+        "java21",
+        "java29",
+        "dotnet8",
+        "dotnet12",
+        "ruby3.2",
+        "ruby3.4",
+        "ruby4.0",
+        "provided.al2",
+        "provided.al2023",
+        "provided.al2027",
+    ] {
+        assert_eq!(validate::runtime_problem(ok), None, "{ok}");
+    }
+    for deprecated in [
+        "python2.7",
+        "python3.8",
+        "python3.99",
+        "nodejs16.x",
+        "nodejs21.x",
+        "nodejs99.x",
+        "nodejs",
+        "java8",
+        "dotnet6",
+        "dotnetcore3.1",
+        "ruby2.7",
+        "go1.x",
+        "provided",
+    ] {
+        let e = validate::runtime_problem(deprecated).unwrap_or_default();
+        assert!(
+            e.contains("is not a runtime Lambda creates functions with") && e.contains("python3.N"),
+            "{deprecated}: {e}"
+        );
+    }
+    let e = validate::runtime_problem("cobol85").unwrap_or_default();
+    assert!(e.contains("is not a Lambda runtime: use one of"), "{e}");
+}
