@@ -1115,7 +1115,7 @@ pub(super) fn runtime_problem(r: &str) -> Option<String> {
     // (supported, deprecated): a known family with a version outside its range is one or the
     // other; anything else is unknown.
     let verdict: Option<bool> = if let Some(n) = r.strip_prefix("python3.").and_then(num) {
-        Some(n >= 9 && n <= 40)
+        Some((9..=40).contains(&n))
     } else if r.starts_with("python") {
         Some(false)
     } else if let Some(n) = r
@@ -1123,17 +1123,17 @@ pub(super) fn runtime_problem(r: &str) -> Option<String> {
         .and_then(|v| v.strip_suffix(".x"))
         .and_then(num)
     {
-        Some(n >= 18 && n <= 60 && n % 2 == 0)
+        Some((18..=60).contains(&n) && n % 2 == 0)
     } else if r.starts_with("nodejs") {
         Some(false)
     } else if r == "java8.al2" {
         Some(true)
     } else if let Some(n) = r.strip_prefix("java").and_then(num) {
-        Some(n >= 11 && n <= 60)
+        Some((11..=60).contains(&n))
     } else if r.starts_with("java") {
         Some(false)
     } else if let Some(n) = r.strip_prefix("dotnet").and_then(num) {
-        Some(n >= 8 && n <= 40)
+        Some((8..=40).contains(&n))
     } else if r.starts_with("dotnet") {
         Some(false)
     } else if let Some((major, minor)) = r
