@@ -899,11 +899,12 @@ fn function(
 ) -> Option<Function> {
     let at = pos(f);
     let v = &f.value;
-    if !is_interpolated(name) && (name.is_empty()
-        || name.len() > 64
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    if !is_interpolated(name)
+        && (name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     {
         c.err(
             at,

@@ -214,11 +214,15 @@ fn validate_names_every_link_leading_out_of_a_folder_at_its_source_line() {
     .unwrap();
     let (code, stdout, stderr) = deploy(d, &["validate"], &BTreeMap::new(), &net);
     assert_eq!(code, 1, "{stdout}{stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
     assert_eq!(errors.len(), 2, "{stderr}");
     assert!(
-        errors[0].starts_with("error: stack.yaml:5:13: functions.f: source: 2 symbolic links lead outside")
-            && errors[0].contains("fn/pw -> /etc/passwd")
+        errors[0].starts_with(
+            "error: stack.yaml:5:13: functions.f: source: 2 symbolic links lead outside"
+        ) && errors[0].contains("fn/pw -> /etc/passwd")
             && errors[0].contains("fn/up -> "),
         "{stderr}"
     );

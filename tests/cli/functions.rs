@@ -326,7 +326,10 @@ async fn a_link_leading_out_of_a_folder_stops_the_plan() {
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_layers_and_roles_and_taken_role_names_stop_the_plan() {
     let env = Env::new();
-    env.write_file("fn/lambda_function.py", "def lambda_handler(e, c):\n    return 1\n");
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return 1\n",
+    );
     let layer = "arn:aws:lambda:us-east-1:123456789012:layer:nope:1";
     let role = "arn:aws:iam::123456789012:role/nope";
     env.write_stack(&format!(
@@ -406,10 +409,12 @@ functions:
         .unwrap();
     std::fs::write(
         env.path("stack.yaml"),
-        std::fs::read_to_string(env.path("stack.yaml")).unwrap().replace(
-            "  own-fn:\n    source: fn\n",
-            "  own-fn:\n    role: arn:aws:iam::123456789012:role/own-fn-role\n    source: fn\n",
-        ),
+        std::fs::read_to_string(env.path("stack.yaml"))
+            .unwrap()
+            .replace(
+                "  own-fn:\n    source: fn\n",
+                "  own-fn:\n    role: arn:aws:iam::123456789012:role/own-fn-role\n    source: fn\n",
+            ),
     )
     .unwrap();
     let r = env.ok(&["plan"]);

@@ -26,8 +26,8 @@ use std::path::PathBuf;
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
 use crate::resources::core::{
-    Key, LiveEnv, Lookup, NodeDef, ReplacePolicy, group_address, group_ref_id, owned_change, stack_tags,
-    tag_diff,
+    Key, LiveEnv, Lookup, NodeDef, ReplacePolicy, group_address, group_ref_id, owned_change,
+    stack_tags, tag_diff,
 };
 use crate::stack::{GroupRef, LayerRef, Pos, Resolver, RoleRef, Stack, Subnets};
 use crate::value::{Shown, Text};
@@ -1145,7 +1145,11 @@ functions:
         ]);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings.iter().all(|w| w.contains("could not check") && w.contains("AccessDenied")));
+        assert!(
+            warnings
+                .iter()
+                .all(|w| w.contains("could not check") && w.contains("AccessDenied"))
+        );
         // A role of that name with another path or account is not the one the file names.
         let found = |arn: &str| Lookup::Found {
             arn: arn.into(),
@@ -1153,7 +1157,10 @@ functions:
         };
         let (errors, _) = plan(&[
             (layer_lookup(layer), found(layer)),
-            (role_arn_lookup(role), found("arn:aws:iam::123456789012:role/team/existing")),
+            (
+                role_arn_lookup(role),
+                found("arn:aws:iam::123456789012:role/team/existing"),
+            ),
         ]);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("the role named `existing` in this account is arn:aws:iam::123456789012:role/team/existing"), "{errors:?}");
@@ -1185,7 +1192,8 @@ functions:
         let e = diff_role("functions.a-fn.role", Some(&taken), None).unwrap_err();
         assert!(
             e.message.contains("already exists outside /deploy/st/")
-                && e.message.contains("set `role: arn:aws:iam::123456789012:role/a-fn-role`"),
+                && e.message
+                    .contains("set `role: arn:aws:iam::123456789012:role/a-fn-role`"),
             "{}",
             e.message
         );

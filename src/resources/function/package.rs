@@ -707,7 +707,10 @@ mod tests {
         assert!(e.contains("2 symbolic links lead outside"), "{e}");
         assert!(e.contains("pkg/pw -> /etc/passwd"), "{e}");
         assert!(e.contains("up -> /etc"), "{e}");
-        assert!(e.contains("dangling.py is a symbolic link that cannot be followed"), "{e}");
+        assert!(
+            e.contains("dangling.py is a symbolic link that cannot be followed"),
+            "{e}"
+        );
         assert_eq!(code_sha256(d.path()).unwrap_err(), e);
     }
 
