@@ -252,7 +252,19 @@ pub(super) fn validate(
         }
         None => String::new(),
     };
-    let region = raw.region.as_ref().and_then(|r| c.plain(r, "region"));
+    let region = raw.region.as_ref().and_then(|r| {
+        let v = c.plain(r, "region")?;
+        if !valid_region(&v) {
+            c.err(
+                pos(r),
+                format!(
+                    "region `{v}` is not an AWS region name: write one like us-east-1 or eu-west-2"
+                ),
+            );
+            return None;
+        }
+        Some(v)
+    });
     let mut tags = BTreeMap::new();
     for (k, v) in &raw.tags {
         if k.starts_with("aws:") || k == STACK_TAG {
@@ -702,6 +714,40 @@ pub fn check_cidr(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An AWS region name (`us-east-1`, `us-gov-west-1`, `us-isob-east-1`), by shape only, so that
+/// a region AWS opens later passes.
+pub(super) fn valid_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    let letters = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase());
+    let (country, middle, last) = match parts.as_slice() {
+        [c, m @ .., l] if !m.is_empty() => (*c, m, *l),
+        _ => return false,
+    };
+    let partition_ok = match middle {
+        [_] => true,
+        [p, _] => {
+            *p == "gov"
+                || p.strip_prefix("iso")
+                    .is_some_and(|x| x.chars().all(|c| c.is_ascii_lowercase()))
+        }
+        _ => false,
+    };
+    country.len() == 2
+        && letters(country)
+        && partition_ok
+        && letters(middle[middle.len() - 1])
+        && !last.is_empty()
+        && last.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A PostgreSQL name RDS accepts for the master user and the database: a letter, then up to 62
+/// letters, digits or underscores.
+fn valid_pg_name(n: &str) -> bool {
+    n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && n.len() <= 63
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn valid_db_identifier(n: &str) -> bool {
     let first_letter = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
     first_letter
@@ -799,7 +845,17 @@ fn db_instance(
             retention_days,
         })
     });
-    let engine = v.engine.as_ref().and_then(|x| c.plain(x, "engine"));
+    let engine = v.engine.as_ref().and_then(|x| {
+        let e = c.plain(x, "engine")?;
+        if e != "postgres" {
+            c.err(
+                pos(x),
+                format!("engine must be `postgres` (the one engine deploy manages), not `{e}`"),
+            );
+            return None;
+        }
+        Some(e)
+    });
     let instance_class = v
         .instance_class
         .as_ref()
@@ -816,10 +872,51 @@ fn db_instance(
         .allocated_storage
         .as_ref()
         .and_then(|a| c.int(a, "allocated_storage", 5, 65536));
-    let master_username = v
-        .master_username
-        .as_ref()
-        .and_then(|x| c.plain(x, "master_username"));
+    let master_username = v.master_username.as_ref().and_then(|x| {
+        let u = c.plain(x, "master_username")?;
+        if !valid_pg_name(&u) {
+            c.err(
+                pos(x),
+                format!("master_username `{u}` must be 1-63 letters, digits or underscores, starting with a letter (RDS refuses it otherwise)"),
+            );
+            return None;
+        }
+        Some(u)
+    });
+    let storage_type = opt(c, &v.storage_type, "storage_type");
+    if let Some(st) = &storage_type {
+        // The floors RDS documents for PostgreSQL storage; checked here so that the refusal
+        // comes before any change rather than from CreateDBInstance halfway through apply.
+        let floor = match st.as_str() {
+            "gp2" | "gp3" => Some(20),
+            "io1" | "io2" => Some(100),
+            "standard" => None,
+            other => {
+                c.err(
+                    v.storage_type.as_ref().map_or(at, pos),
+                    format!("storage_type must be gp2, gp3, io1, io2 or standard, not `{other}`"),
+                );
+                None
+            }
+        };
+        if let (Some(floor), Some(size)) = (floor, allocated_storage)
+            && size < floor
+        {
+            c.err(
+                v.allocated_storage.as_ref().map_or(at, pos),
+                format!("allocated_storage must be at least {floor} GiB for storage_type {st}, not {size}"),
+            );
+        }
+    }
+    let db_name = opt(c, &v.db_name, "db_name");
+    if let Some(n) = &db_name
+        && !valid_pg_name(n)
+    {
+        c.err(
+            v.db_name.as_ref().map_or(at, pos),
+            format!("db_name `{n}` must be 1-63 letters, digits or underscores, starting with a letter (RDS refuses it otherwise)"),
+        );
+    }
     let security_groups = v
         .security_groups
         .iter()
@@ -827,13 +924,13 @@ fn db_instance(
         .collect();
     Some(DbInstance {
         engine_version: opt(c, &v.engine_version, "engine_version"),
-        storage_type: opt(c, &v.storage_type, "storage_type"),
+        storage_type,
         storage_encrypted: opt_bool(c, &v.storage_encrypted, "storage_encrypted"),
         password_version: v
             .password_version
             .as_ref()
             .and_then(|p| c.int(p, "password_version", 1, 1_000_000_000)),
-        db_name: opt(c, &v.db_name, "db_name"),
+        db_name,
         port: v.port.as_ref().and_then(|p| c.int(p, "port", 1150, 65535)),
         availability_zone: opt(c, &v.availability_zone, "availability_zone"),
         multi_az: opt_bool(c, &v.multi_az, "multi_az"),
@@ -922,7 +1019,24 @@ fn function(
             }
         }
     });
-    let handler = v.handler.as_ref().and_then(|x| c.plain(x, "handler"));
+    let handler = v.handler.as_ref().and_then(|x| {
+        let h = c.plain(x, "handler")?;
+        // Lambda stores any handler, and a Python one without `module.function` only fails
+        // when the function is invoked (Runtime.MalformedHandlerName).
+        let python = runtime.as_deref().is_some_and(|r| r.starts_with("python"));
+        if python
+            && !h
+                .rsplit_once('.')
+                .is_some_and(|(m, f)| !m.is_empty() && !f.is_empty())
+        {
+            c.err(
+                pos(x),
+                format!("handler `{h}` must be MODULE.FUNCTION for Python, like lambda_function.lambda_handler"),
+            );
+            return None;
+        }
+        Some(h)
+    });
     let role = match v.role.as_ref().map(|r| (r, c.plain(r, "role"))) {
         None => Some(RoleRef::Auto),
         Some((_, Some(r))) if r == "auto" => Some(RoleRef::Auto),
