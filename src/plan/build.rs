@@ -194,6 +194,9 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         }
     }
     if !errors.is_empty() {
+        // A problem the offline checks found (a folder's) is found again by the spec: say it once.
+        let mut seen = BTreeSet::new();
+        errors.retain(|e| seen.insert((e.address.clone(), e.message.clone())));
         return Err(errors);
     }
 

@@ -88,6 +88,7 @@ impl Provider for AwsProvider<'_> {
         env.db_endpoints = db_endpoints.clone();
         let (groups, rules) = security_group::aws::observe(stack, &env, groups);
         env.user_pools = summaries;
+        env.lookups = functions.lookups;
         let mut found = Vec::new();
         found.extend(groups.into_iter().map(|f| f.map(Observed::Group)));
         found.extend(rules.into_iter().map(|f| f.map(Observed::Rule)));

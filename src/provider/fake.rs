@@ -179,6 +179,7 @@ impl Provider for FakeProvider {
                 default_subnets: vec!["subnet-1".into(), "subnet-2".into()],
                 db_endpoints: db_endpoints.clone(),
                 user_pools: Vec::new(),
+                ..LiveEnv::default()
             },
             found,
         })

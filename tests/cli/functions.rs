@@ -403,3 +403,104 @@ async fn a_published_layer_version_named_by_arn_is_kept() {
     env.ok(&["destroy", "--auto-approve"]);
     assert!(layer_versions(&lambda, "lay1").await.is_empty());
 }
+
+/// A layer ARN or role ARN that does not exist, and an `auto` role whose name is taken outside
+/// the stack's path, are plan errors naming the function and the field: apply stops before any
+/// write (before, the security groups were created and then CreateFunction failed).
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_layers_and_roles_and_taken_role_names_stop_the_plan() {
+    let env = Env::new();
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return 1\n",
+    );
+    let layer = "arn:aws:lambda:us-east-1:123456789012:layer:nope:1";
+    let role = "arn:aws:iam::123456789012:role/nope";
+    env.write_stack(&format!(
+        r#"
+stack: refs
+security_groups:
+  refs-sg:
+    description: created only when the plan is sound
+functions:
+  with-layer:
+    source: fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+    layers: [{layer}]
+  with-role:
+    source: fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+    role: {role}
+  own-fn:
+    source: fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+"#
+    ));
+    let cfg = env.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&cfg);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    // Made by hand, untagged, at the default path: `role: auto` cannot create its namesake.
+    iam.create_role()
+        .role_name("own-fn-role")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    env.calls();
+    for args in [&["plan"][..], &["apply", "--auto-approve"][..]] {
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{}", r.all());
+        for want in [
+            format!("functions.with-layer: layers[0]: the layer version {layer} does not exist"),
+            format!("functions.with-role: role: {role} does not exist in this account"),
+            "functions.own-fn.role: role: auto would create the role `own-fn-role`, but a role of that name already exists outside /deploy/refs/".to_string(),
+        ] {
+            assert!(r.stderr.contains(&want), "missing {want:?}:\n{}", r.all());
+        }
+        assert!(env.writes().is_empty(), "{args:?} wrote");
+    }
+
+    // Once they exist (and the hand-made role is named by ARN), the plan goes through.
+    let lambda = aws_sdk_lambda::Client::new(&cfg);
+    let mut zip = Vec::new();
+    {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zip));
+        w.start_file("python/m.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut w, b"x = 1").unwrap();
+        w.finish().unwrap();
+    }
+    let published = lambda
+        .publish_layer_version()
+        .layer_name("nope")
+        .content(
+            aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(zip))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.layer_version_arn(), Some(layer));
+    iam.create_role()
+        .role_name("nope")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    std::fs::write(
+        env.path("stack.yaml"),
+        std::fs::read_to_string(env.path("stack.yaml"))
+            .unwrap()
+            .replace(
+                "  own-fn:\n    source: fn\n",
+                "  own-fn:\n    role: arn:aws:iam::123456789012:role/own-fn-role\n    source: fn\n",
+            ),
+    )
+    .unwrap();
+    let r = env.ok(&["plan"]);
+    assert!(r.stdout.contains("+ functions.own-fn\n"), "{}", r.stdout);
+}
