@@ -44,9 +44,9 @@ impl Provider for AwsProvider<'_> {
         // Two dependent rounds at most: everything that needs no id from another read goes out
         // at once (the default VPC and subnets, groups with their rules, instances, functions,
         // tags, roles, layers, pools, the policies of declared trigger functions); what needs an
-        // id from one of those follows it at once (each pool's DescribeUserPool, the migration
-        // tables of the instances), without waiting for the other kinds. A stack without pools
-        // and migrations is read in one round.
+        // id from one of those follows it at once (each pool's DescribeUserPool, the tags and
+        // policies of `auto` roles, the migration tables of the instances), without waiting for
+        // the other kinds.
         let p = self.progress;
         let (mut env, groups, (dbs, migrations), functions, (pools, triggers, summaries)) = tokio::try_join!(
             reading(
