@@ -58,7 +58,6 @@ fn live(groups: usize, rules: usize) -> Vec<Found> {
                     description: format!("R{r}"),
                 },
                 observed: Observed::Rule(RuleObserved {
-                    id: format!("sgr-{g}-{r}"),
                     group_id: id.clone(),
                     description: Some(format!("R{r}")),
                     protocol: "tcp".into(),

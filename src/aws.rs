@@ -57,9 +57,17 @@ impl Clients {
                 .build();
             loader = loader.profile_name(&p).credentials_provider(creds);
         }
-        // The stack file's region wins over the environment, and --region over both.
-        if let Some(r) = opts.region.as_deref().or(stack_region) {
-            loader = loader.region(aws_config::Region::new(r.to_string()));
+        // The spec's order: the stack file's `region:`, else --region, else the chain.
+        let chain = match (stack_region, &opts.region) {
+            (Some(_), None) => chain_region(explicit_profile(opts).as_deref()).await,
+            _ => None,
+        };
+        let (region, warning) = choose_region(stack_region, opts.region.as_deref(), chain);
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
+        }
+        if let Some(r) = region {
+            loader = loader.region(aws_config::Region::new(r));
         }
         if let Some(u) = &opts.endpoint_url {
             check_endpoint_url("--endpoint-url", u)?;
@@ -169,6 +177,48 @@ async fn check_credentials(config: &aws_config::SdkConfig) -> crate::error::Resu
 }
 
 /// The profile the user named: `--profile`, else a non-empty `AWS_PROFILE`.
+/// The region a run uses when the chain is not asked (`None`: ask it), and a warning when the
+/// stack file's region overrules another one given. The file wins: it describes where the
+/// stack lives, and a leftover `AWS_REGION` or a habitual `--region` must not plan the same
+/// stack against an empty region (everything "to create") or apply it there.
+pub fn choose_region(
+    file: Option<&str>,
+    flag: Option<&str>,
+    chain: Option<String>,
+) -> (Option<String>, Option<String>) {
+    let Some(file) = file else {
+        return (flag.map(str::to_string), None);
+    };
+    let other = match (flag, chain) {
+        (Some(f), _) if f != file => Some(format!("--region {f}")),
+        (None, Some(c)) if c != file => Some(format!("AWS_REGION (or the AWS profile) {c}")),
+        _ => None,
+    };
+    let warning = other.map(|o| {
+        format!(
+            "the stack file says `region: {file}` and {o} names another region: using {file}, the stack file's (remove `region:` from the file to choose the region per run)"
+        )
+    });
+    (Some(file.to_string()), warning)
+}
+
+/// The region the environment or the profile names, without the instance-metadata lookup (its
+/// timeouts and warnings are not worth a warning).
+async fn chain_region(profile: Option<&str>) -> Option<String> {
+    use aws_config::meta::region::ProvideRegion;
+    if let Some(r) = aws_config::environment::EnvironmentVariableRegionProvider::new()
+        .region()
+        .await
+    {
+        return Some(r.to_string());
+    }
+    let mut p = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(name) = profile {
+        p = p.profile_name(name);
+    }
+    p.build().region().await.map(|r| r.to_string())
+}
+
 fn explicit_profile(opts: &AwsOptions) -> Option<String> {
     opts.profile
         .clone()
@@ -261,5 +311,43 @@ impl Intercept for CallCounter {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::choose_region;
+
+    #[test]
+    fn the_stack_files_region_wins_and_says_what_it_overrules() {
+        let r =
+            |file, flag, chain: Option<&str>| choose_region(file, flag, chain.map(String::from));
+        assert_eq!(r(None, None, Some("eu-west-1")), (None, None));
+        assert_eq!(
+            r(None, Some("eu-west-1"), None).0.as_deref(),
+            Some("eu-west-1")
+        );
+        let (region, warning) = r(Some("us-east-1"), Some("eu-west-1"), None);
+        assert_eq!(region.as_deref(), Some("us-east-1"));
+        let w = warning.unwrap();
+        assert!(
+            w.contains("--region eu-west-1") && w.contains("using us-east-1"),
+            "{w}"
+        );
+        let (region, warning) = r(Some("us-east-1"), None, Some("eu-west-1"));
+        assert_eq!(region.as_deref(), Some("us-east-1"));
+        assert!(
+            warning
+                .unwrap()
+                .contains("AWS_REGION (or the AWS profile) eu-west-1")
+        );
+        assert_eq!(
+            r(Some("us-east-1"), Some("us-east-1"), None),
+            (Some("us-east-1".into()), None)
+        );
+        assert_eq!(
+            r(Some("us-east-1"), None, Some("us-east-1")),
+            (Some("us-east-1".into()), None)
+        );
     }
 }

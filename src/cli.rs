@@ -38,7 +38,8 @@ pub struct Global {
     /// AWS profile from ~/.aws/config (else AWS_PROFILE, else the default chain)
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// AWS region (else the stack file's `region:`, else AWS_REGION / the profile's region)
+    /// AWS region when the stack file has no `region:` (the file's wins, with a warning), else
+    /// AWS_REGION / the profile's region
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
     /// Send every AWS call to this endpoint, e.g. a local emulator (also: AWS_ENDPOINT_URL)
@@ -216,6 +217,11 @@ fn parse_db_endpoint(s: &str) -> Result<(String, String, u16), String> {
     let (id, hp) = s.split_once('=').ok_or_else(bad)?;
     let (host, port) = hp.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
+    // `[::1]:5432` is how URLs and most tools write an IPv6 host with a port.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     if id.is_empty() || host.is_empty() {
         return Err(bad());
     }
@@ -341,4 +347,22 @@ pub fn terraform_hint(args: &[String]) -> Option<String> {
         });
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_db_endpoint;
+
+    #[test]
+    fn db_endpoints_take_ipv6_hosts_with_or_without_brackets() {
+        let want = Ok(("db".to_string(), "::1".to_string(), 5432));
+        assert_eq!(parse_db_endpoint("db=[::1]:5432"), want);
+        assert_eq!(parse_db_endpoint("db=::1:5432"), want);
+        assert_eq!(
+            parse_db_endpoint("db=127.0.0.1:6543"),
+            Ok(("db".to_string(), "127.0.0.1".to_string(), 6543))
+        );
+        assert!(parse_db_endpoint("db=[::1]").is_err());
+        assert!(parse_db_endpoint("=host:1").is_err());
+    }
 }

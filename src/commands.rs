@@ -112,18 +112,39 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         _ => false,
     };
     if needs_prompt && !std::io::stdin().is_terminal() {
-        return Err(Error::User(
-            "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to apply without asking".into(),
-        ));
+        return Err(Error::User(format!(
+            "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to {} without asking",
+            if matches!(cli.command, Command::Destroy(_)) {
+                "destroy"
+            } else {
+                "apply"
+            }
+        )));
     }
-    // validate and destroy send no secret anywhere, so CI can run them without any.
+    // validate and destroy send no secret anywhere, so CI can run them without any; output needs
+    // only the secrets of the outputs it prints (checked there).
     let secrets = match &cli.command {
-        Command::Validate | Command::Destroy(_) | Command::Graph(_) | Command::Unlock(_) => {
-            stack::Secrets::Optional
-        }
+        Command::Validate
+        | Command::Destroy(_)
+        | Command::Graph(_)
+        | Command::Unlock(_)
+        | Command::Output(_) => stack::Secrets::Optional,
         _ => stack::Secrets::Required,
     };
-    let stack = load(&cli.global.file, secrets)?;
+    // `apply PLANFILE` loads the stack file with the variables the plan was made with.
+    let saved_plan = match &cli.command {
+        Command::Apply(a) => a.plan_file.as_deref().map(read_saved).transpose()?,
+        _ => None,
+    };
+    let process = |name: &str| std::env::var(name).ok();
+    let recorder = saved::Recorder::new(&process);
+    let stack = match &saved_plan {
+        Some(file) => load_with(&cli.global.file, secrets, &|n| {
+            file.variables.lookup(n, &process)
+        })?,
+        None => load_with(&cli.global.file, secrets, &|n| recorder.lookup(n))?,
+    };
+    tracing::debug!("stack loaded");
     crate::resources::migration::db::allow_insecure_plaintext(cli.global.db_insecure_plaintext);
     let mut db_endpoints = BTreeMap::new();
     for (id, host, port) in &cli.global.db_endpoints {
@@ -187,13 +208,16 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             Ok(0)
         }
         Command::Plan(args) => {
-            let session = Session::start(&stack, &aws, &db_endpoints, None).await?;
+            let read = for_targets(&stack, &args.targets);
+            let session = Session::start(&read, &aws, &db_endpoints, None).await?;
             let planned = session.plan(&stack, false, &args.targets)?;
+            tracing::debug!("planned");
             if args.json {
                 out!("{}", crate::plan::json::render(&planned.plan));
             } else {
                 out!("{}", render(&planned.plan, style));
             }
+            tracing::debug!("rendered");
             if let Some(path) = &args.out {
                 let cx = saved::Context {
                     stack: &stack,
@@ -202,6 +226,10 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     public_ip: session.public_ip.clone(),
                     targets: &args.targets,
                     adopt: args.adopt,
+                    variables: recorder.variables(
+                        &std::fs::read_to_string(&stack.file).unwrap_or_default(),
+                        &self::secrets(&stack),
+                    ),
                 };
                 let file = saved::save(&planned, &cx).map_err(|e| {
                     Error::User(format!("cannot fingerprint the stack's folders: {e}"))
@@ -238,14 +266,37 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Apply(args) => {
-            if let Some(path) = &args.plan_file {
-                return apply_saved(path, &stack, &aws, &db_endpoints, args.auto_approve, style)
-                    .await;
+            if let (Some(path), Some(file)) = (&args.plan_file, saved_plan) {
+                let overridden = file.variables.overridden(&process);
+                if !overridden.is_empty() {
+                    eprintln!(
+                        "note: {} {} set differently now than when {} was made; the plan's {} used, as it showed",
+                        overridden.join(", "),
+                        if overridden.len() == 1 { "is" } else { "are" },
+                        path.display(),
+                        if overridden.len() == 1 {
+                            "value is"
+                        } else {
+                            "values are"
+                        },
+                    );
+                }
+                return apply_saved(
+                    path,
+                    file,
+                    &stack,
+                    &aws,
+                    &db_endpoints,
+                    args.auto_approve,
+                    style,
+                )
+                .await;
             }
-            let session = Session::start(&stack, &aws, &db_endpoints, Some("apply")).await?;
+            let read = for_targets(&stack, &args.targets);
+            let session = Session::start(&read, &aws, &db_endpoints, Some("apply")).await?;
             let planned = session.plan(&stack, false, &args.targets)?;
             out!("{}", render(&planned.plan, style));
-            if planned.plan.is_empty() {
+            if planned.plan.is_empty() && planned.plan.waiting.is_empty() {
                 print_outputs(&stack, &planned.resolver);
                 session.log_calls();
                 return Ok(0);
@@ -261,7 +312,11 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     if one { "it" } else { "them" }
                 )));
             }
-            if !args.auto_approve && !confirm("apply these changes").await? {
+            // Only waiting (an instance still creating) changes nothing: no question to ask.
+            if !args.auto_approve
+                && !planned.plan.is_empty()
+                && !confirm("apply these changes").await?
+            {
                 return Err(Error::User("apply cancelled; nothing was changed".into()));
             }
             let report = session.execute(&stack, planned).await;
@@ -281,9 +336,11 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         Command::Destroy(args) => {
             // Destroy leaves applied migrations to the instance's own deletion, so it reads no
             // database: one that is unreachable (or stopped) must not block it.
-            let mut observed = stack.clone();
-            for d in observed.db_instances.values_mut() {
-                (d.migrations, d.seed) = (None, None);
+            let mut observed = without_migrations(&stack, |_| false);
+            // The functions go too: a layer version they name by ARN is no longer kept.
+            for f in observed.functions.values_mut() {
+                f.layers
+                    .retain(|l| !matches!(l, crate::stack::LayerRef::Arn(_)));
             }
             let session = Session::start(&observed, &aws, &db_endpoints, Some("destroy")).await?;
             let planned = session.plan(&stack, true, &args.targets)?;
@@ -311,8 +368,11 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Output(args) => {
-            let session = Session::start(&stack, &aws, &db_endpoints, None).await?;
-            let planned = session.plan(&stack, false, &[])?;
+            // Outputs name attributes of resources, never migration state: reading the database
+            // would only make `output` fail where it is unreachable (a private instance).
+            let read = without_migrations(&stack, |_| false);
+            let session = Session::start(&read, &aws, &db_endpoints, None).await?;
+            let planned = session.plan(&read, false, &[])?;
             session.log_calls();
             match &args.name {
                 Some(n) => {
@@ -324,7 +384,17 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                             stack.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
                         )));
                     };
-                    println!("{}", output_value(n, t, &planned.resolver)?);
+                    let v = output_value(n, t, &planned.resolver)?;
+                    match args.format {
+                        // The bare value, for `$(deploy output NAME)` (Terraform's `-raw`).
+                        OutputFormat::Text => println!("{v}"),
+                        OutputFormat::Env => println!("{n}={}", shell_quote(&v)),
+                        // The same JSON string the full `--format json` object holds.
+                        OutputFormat::Json => println!(
+                            "{}",
+                            serde_json::to_string(&v).map_err(|e| Error::Other(e.to_string()))?
+                        ),
+                    }
                 }
                 None => {
                     let values = outputs(&stack, &planned.resolver)?;
@@ -351,7 +421,16 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
 
 /// Loads the stack and registers its secrets for redaction.
 pub fn load(path: &std::path::Path, mode: stack::Secrets) -> Result<Stack> {
-    let stack = stack::load_opts(path, mode)?;
+    load_with(path, mode, &|name| std::env::var(name).ok())
+}
+
+/// [`load`], with `${env:}` and `${secret:}` looked up by `env`.
+fn load_with(
+    path: &std::path::Path,
+    mode: stack::Secrets,
+    env: stack::EnvLookup<'_>,
+) -> Result<Stack> {
+    let stack = stack::load_with_env(path, env, mode)?;
     crate::redact::register(secrets(&stack));
     Ok(stack)
 }
@@ -373,6 +452,30 @@ fn secrets(stack: &Stack) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// The stack as the read sees it: the instances for which `keep(id)` is false lose their
+/// migrations and seed, so that their database is not connected to.
+fn without_migrations(stack: &Stack, keep: impl Fn(&str) -> bool) -> Stack {
+    let mut read = stack.clone();
+    for (id, d) in read.db_instances.iter_mut() {
+        if !keep(id) {
+            (d.migrations, d.seed) = (None, None);
+        }
+    }
+    read
+}
+
+/// The stack as a plan limited to `targets` must read it: the database of an instance only when
+/// one of its migrations (or its seed) is in the targets' scope.
+fn for_targets(stack: &Stack, targets: &[String]) -> Stack {
+    match crate::plan::build::file_scope(stack, targets) {
+        None => stack.clone(),
+        Some(scope) => without_migrations(stack, |id| {
+            let below = format!("db_instances.{id}.");
+            scope.iter().any(|a| a.starts_with(&below))
+        }),
+    }
 }
 
 fn describe(stack: &Stack) -> String {
@@ -441,7 +544,11 @@ impl Session {
             if !uses_public_ip(stack) {
                 return Ok(None);
             }
-            let ip = crate::public_ip::lookup().await?;
+            // On a task of its own: loading the TLS roots for the lookup is blocking work,
+            // which on this thread would hold back the account's first read.
+            let ip = tokio::spawn(crate::public_ip::lookup())
+                .await
+                .map_err(|e| Error::Other(format!("the public IP lookup stopped: {e}")))??;
             tracing::debug!("public IP {ip}");
             Ok(Some(ip))
         };
@@ -455,6 +562,7 @@ impl Session {
             let live = Session::provider(&clients, &progress)
                 .read(stack, db_endpoints)
                 .await?;
+            tracing::debug!("account read");
             Ok::<_, crate::error::Error>((clients, live))
         };
         // The folders are hashed meanwhile too, for the planner (package::prefetch).
@@ -464,6 +572,7 @@ impl Session {
         });
         let (public_ip, (clients, live)) = tokio::try_join!(public_ip, read)?;
         let _ = hashing.await;
+        tracing::debug!("folders hashed");
         Ok(Session {
             clients,
             live,
@@ -508,6 +617,12 @@ impl Session {
             planned.steps,
             planned.resolver,
             &self.live.found,
+            &planned
+                .plan
+                .waiting
+                .iter()
+                .map(|w| w.address.clone())
+                .collect::<Vec<_>>(),
             crate::interrupt::requested(),
         )
         .await;
@@ -520,7 +635,9 @@ impl Session {
     fn log_calls(&self) {
         let (reads, writes) = self.clients.calls.totals();
         tracing::debug!(
-            "AWS calls: {reads} reads, {writes} writes: {:?}",
+            "AWS calls: {}, {}: {:?}",
+            crate::plan::render::count(reads, "read"),
+            crate::plan::render::count(writes, "write"),
             self.clients.calls.snapshot()
         );
     }
@@ -646,6 +763,22 @@ fn outputs(stack: &Stack, r: &stack::Resolver) -> Result<BTreeMap<String, String
 
 /// One output's value; an error naming what it needs when that does not exist yet.
 fn output_value(name: &str, t: &Template, r: &stack::Resolver) -> Result<String> {
+    // `output` loads the file without requiring secrets: only the outputs printed need theirs.
+    let unset: Vec<&str> = t
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            stack::template::Part::SecretUnset(v) => Some(v.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !unset.is_empty() {
+        return Err(Error::User(format!(
+            "output {name} uses ${{secret:{}}}, which is not set: set the environment variable {} to print it",
+            unset.join("}, ${secret:"),
+            unset.join(", ")
+        )));
+    }
     {
         let v = r.resolve(t);
         let Some(value) = v.expose() else {
@@ -697,20 +830,21 @@ fn read_saved(path: &std::path::Path) -> Result<saved::SavedPlan> {
 /// `deploy apply FILE`: exactly the saved plan, or nothing when anything it was made from changed.
 async fn apply_saved(
     path: &std::path::Path,
+    file: saved::SavedPlan,
     stack: &Stack,
     aws: &AwsOptions,
     db_endpoints: &BTreeMap<String, (String, u16)>,
     auto_approve: bool,
     style: Style,
 ) -> Result<ExitCode> {
-    let file = read_saved(path)?;
     let named = |m: String| Error::User(format!("{} {m}", path.display()));
     // The stack is named in the file: refuse another stack's plan before reading AWS.
     if file.stack != stack.name {
         return Err(named(file.check_identity(stack, "").unwrap_err()));
     }
+    let read = for_targets(stack, &file.targets);
     let session = Session::start_with(
-        stack,
+        &read,
         aws,
         db_endpoints,
         Some(file.public_ip.clone()),
@@ -736,7 +870,7 @@ async fn apply_saved(
     let adopt = file.adopt;
     let planned = file.into_planned(&session.live.found);
     out!("{}", render(&planned.plan, style));
-    if planned.plan.is_empty() {
+    if planned.plan.is_empty() && planned.plan.waiting.is_empty() {
         print_outputs(stack, &planned.resolver);
         session.log_calls();
         return Ok(0);
@@ -748,7 +882,7 @@ async fn apply_saved(
             path.display()
         )));
     }
-    if !auto_approve && !confirm("apply this saved plan").await? {
+    if !auto_approve && !planned.plan.is_empty() && !confirm("apply this saved plan").await? {
         return Err(Error::User("apply cancelled; nothing was changed".into()));
     }
     let report = session.execute(stack, planned).await;

@@ -50,7 +50,8 @@ enum Finished {
 }
 
 /// Runs `steps` (in a valid order, from the planner) through `provider`. `found`: the live nodes
-/// the plan was made from, for waiting on those without a step.
+/// the plan was made from, for waiting on those without a step. `waits`: nodes without a step
+/// that are still becoming ready (the plan's `waiting`); apply ends only when they are ready.
 pub async fn execute<P: Provider>(
     provider: &P,
     scope: Scope<'_>,
@@ -58,11 +59,17 @@ pub async fn execute<P: Provider>(
     steps: Vec<Step>,
     resolver: Resolver,
     found: &[Found],
+    waits: &[String],
 ) -> Report {
     let never = std::future::pending();
-    execute_until(provider, scope, progress, steps, resolver, found, never).await
+    execute_until(
+        provider, scope, progress, steps, resolver, found, waits, never,
+    )
+    .await
 }
 
+// The executor's inputs are the plan's parts; grouping them in a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 /// [`execute`], interrupted when `interrupt` resolves: nothing new starts after that, running
 /// steps finish, and the report says it was interrupted.
 pub async fn execute_until<P: Provider>(
@@ -72,6 +79,7 @@ pub async fn execute_until<P: Provider>(
     steps: Vec<Step>,
     mut resolver: Resolver,
     found: &[Found],
+    waits: &[String],
     interrupt: impl std::future::Future<Output = ()>,
 ) -> Report {
     let mut interrupt = std::pin::pin!(interrupt);
@@ -93,6 +101,15 @@ pub async fn execute_until<P: Provider>(
     // The provider borrows the context, which cannot move into spawned tasks; run its futures
     // as local futures polled together instead.
     let mut running: FuturesUnordered<LocalBoxFuture<'_, Finished>> = FuturesUnordered::new();
+    for addr in waits {
+        if let Some((key, observed)) = live.get(addr)
+            && !observed.ready()
+            && waiting.insert(addr.clone())
+        {
+            progress.line(addr, "still becoming ready: waiting for it");
+            running.push(wait(provider, scope, &resolver, addr, key, observed));
+        }
+    }
     loop {
         if !stopping {
             let mut ready = Vec::new();

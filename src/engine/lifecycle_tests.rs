@@ -48,8 +48,13 @@ pub(super) async fn apply(fake: &FakeProvider, stack: &Stack) -> Report {
         planned.steps,
         planned.resolver,
         &live.found,
+        &waits(&planned.plan),
     )
     .await
+}
+
+pub(super) fn waits(plan: &crate::plan::Plan) -> Vec<String> {
+    plan.waiting.iter().map(|w| w.address.clone()).collect()
 }
 
 /// The actions a fresh plan would take, by address.
@@ -316,6 +321,7 @@ async fn a_saved_plan_replaces_a_group_and_the_rule_naming_it() {
         public_ip: None,
         targets: &[],
         adopt: false,
+        variables: saved::Variables::default(),
     };
     let text = saved::to_text(&saved::save(&planned, &cx).unwrap());
     // `apply PLANFILE`: the saved steps, with the live state each was planned from.
@@ -330,6 +336,7 @@ async fn a_saved_plan_replaces_a_group_and_the_rule_naming_it() {
         planned.steps,
         planned.resolver,
         &live.found,
+        &[],
     )
     .await;
     assert!(r.ok(), "{r:?}");
@@ -537,6 +544,85 @@ async fn a_rerun_while_the_instance_is_still_creating_waits_for_its_address() {
     assert!(pending(&fake, &s).await.is_empty());
 }
 
+/// The trial's bug: with nothing else left to change, a rerun while the instance is still
+/// `creating` said "No changes" and ended at once. The plan shows it as waiting (not a change),
+/// and apply ends only once it is available.
+#[tokio::test(start_paused = true)]
+async fn a_rerun_with_nothing_to_change_waits_for_an_instance_still_creating() {
+    let s = stack(
+        "stack: s
+db_instances:
+  app-db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+",
+    );
+    let fake = FakeProvider::default();
+    let Spec::DbInstance(spec) = resources::spec(
+        &s,
+        &Key::DbInstance("app-db".into()),
+        &Resolver::default(),
+        &Default::default(),
+    ) else {
+        panic!()
+    };
+    let ready = db_instance_from(&spec, "db_instances.app-db", 1).unwrap();
+    let db = "db_instances.app-db";
+    fake.put(
+        db,
+        Key::DbInstance("app-db".into()),
+        Observed::DbInstance(crate::resources::db_instance::Observed {
+            status: "creating".into(),
+            address: None,
+            port: None,
+            ..ready.clone()
+        }),
+    );
+    fake.ready_after(db, Duration::from_secs(300), Observed::DbInstance(ready));
+
+    let live = fake.read(&s, &BTreeMap::new()).await.unwrap();
+    let planned = plan(&Input {
+        stack: &s,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: false,
+        targets: &[],
+    })
+    .unwrap();
+    assert!(planned.plan.is_empty(), "{:?}", planned.plan.changes);
+    assert_eq!(
+        planned.plan.waiting,
+        vec![crate::plan::Waiting {
+            address: db.into(),
+            status: "creating".into()
+        }]
+    );
+
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(fake.time_of(&format!("end wait {db}")), 300_000);
+    let Some(Observed::DbInstance(o)) = fake.get(db) else {
+        panic!()
+    };
+    assert_eq!(o.status, "available");
+    // Once available, there is nothing to wait for.
+    let live = fake.read(&s, &BTreeMap::new()).await.unwrap();
+    let again = plan(&Input {
+        stack: &s,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: false,
+        targets: &[],
+    })
+    .unwrap();
+    assert!(again.plan.waiting.is_empty() && again.plan.is_empty());
+}
+
 #[tokio::test(start_paused = true)]
 async fn steps_that_need_nothing_unknown_do_not_wait() {
     let dir = tempfile::tempdir().unwrap();
@@ -620,4 +706,125 @@ functions:
     };
     assert_eq!(o.status, "available");
     assert!(pending(&fake, &s).await.is_empty());
+}
+
+/// One `deploy destroy`: read, plan the deletes, execute.
+async fn destroy(fake: &FakeProvider, stack: &Stack) -> Report {
+    let live = fake.read(stack, &BTreeMap::new()).await.unwrap();
+    let planned = plan(&Input {
+        stack,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: true,
+        targets: &[],
+    })
+    .unwrap();
+    let scope = Scope {
+        stack,
+        env: &live.env,
+    };
+    execute(
+        fake,
+        scope,
+        &Progress::quiet(),
+        planned.steps,
+        planned.resolver,
+        &live.found,
+        &waits(&planned.plan),
+    )
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_starts_each_delete_when_what_references_it_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("fn")).unwrap();
+    std::fs::write(
+        dir.path().join("fn/main.py"),
+        "def handler(e, c):\n    return e\n",
+    )
+    .unwrap();
+    let s = stack_in(
+        dir.path(),
+        "stack: s
+security_groups:
+  db-sg:
+    description: d
+    ingress:
+      - description: APP
+        port: 5432
+        source_group: app-sg
+  app-sg:
+    description: a
+  other-sg:
+    description: o
+db_instances:
+  app-db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+    security_groups: [db-sg]
+functions:
+  app-fn:
+    source: fn
+    runtime: python3.12
+    handler: main.handler
+    vpc:
+      subnets: [subnet-1]
+      security_groups: [app-sg]
+    environment:
+      CONNECTION_URL: postgresql://root:${secret:DB_PASSWORD}@${db_instances.app-db.address}:5432/app
+user_pools:
+  users:
+    username_attributes: [email]
+cognito_triggers:
+  - user_pool: users
+    event: post_confirmation
+    function: app-fn
+",
+    );
+    let fake = FakeProvider::default();
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    // Deleting the instance takes ten minutes; everything else a few seconds.
+    let trigger = "cognito_triggers.users.post_confirmation";
+    for (addr, secs) in [
+        ("db_instances.app-db", 600),
+        (trigger, 5),
+        ("user_pools.users", 7),
+        ("functions.app-fn", 11),
+        ("functions.app-fn.role", 13),
+        ("security_groups.app-sg", 17),
+        ("security_groups.db-sg", 19),
+        ("security_groups.other-sg", 23),
+    ] {
+        fake.script(addr, delay(secs));
+    }
+    fake.clear_log();
+    let r = destroy(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    let start = |a: &str| fake.time_of(&format!("start delete {a}"));
+    // What nothing references goes at once: the instance, the trigger, an unused group.
+    assert_eq!(start("db_instances.app-db"), 0);
+    assert_eq!(start(trigger), 0);
+    assert_eq!(start("security_groups.other-sg"), 0);
+    // The pool and the function wait for the trigger only, not for the instance's ten minutes.
+    assert_eq!(start("user_pools.users"), 5_000);
+    assert_eq!(start("functions.app-fn"), 5_000);
+    // The instance's group waits for the instance; the group its rule names waits for that rule
+    // (taken with the group), and for the function that used it.
+    assert_eq!(start("security_groups.db-sg"), 600_000);
+    assert_eq!(start("security_groups.app-sg"), 619_000);
+    // The role outlives the group its function used (Lambda releases the function's network
+    // interfaces with the role).
+    assert_eq!(start("functions.app-fn.role"), 636_000);
+    assert!(fake.get("user_pools.users").is_none());
+    assert!(
+        fake.log()
+            .iter()
+            .all(|(_, l)| !l.starts_with("start create"))
+    );
 }

@@ -194,6 +194,9 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         }
     }
     if !errors.is_empty() {
+        // A problem the offline checks found (a folder's) is found again by the spec: say it once.
+        let mut seen = BTreeSet::new();
+        errors.retain(|e| seen.insert((e.address.clone(), e.message.clone())));
         return Err(errors);
     }
 
@@ -359,6 +362,19 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         .filter(|c| c.action == Action::Adopt)
         .map(|c| c.address.clone())
         .collect();
+    // In scope, declared, unchanged, but not ready: apply has nothing to change and still must
+    // not end before it (what depends on it, such as migrations, may need it ready).
+    let waiting = order
+        .iter()
+        .filter(|a| !steps.iter().any(|s| &s.address == *a))
+        .filter_map(|a| match found.get(a.as_str()).map(|f| &f.observed) {
+            Some(o @ Observed::DbInstance(db)) if !o.ready() => Some(super::Waiting {
+                address: a.clone(),
+                status: db.status.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
     let mut outputs = output_changes(stack, input, &resolver);
     if let Some(scope) = &scope {
         // An output naming a resource outside the scope was not planned: leave it out.
@@ -387,6 +403,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
             outputs,
             warnings,
             needs_adopt,
+            waiting,
         },
         steps,
         resolver,
@@ -408,6 +425,22 @@ fn mask_secrets(c: &mut Change) {
     for n in &mut c.notes {
         *n = crate::redact::scrub(n);
     }
+}
+
+/// The stack's own addresses a plan with `targets` covers, from the stack file alone: what the
+/// read must look at. `None` without targets, or when a target names nothing in the file (only
+/// something live, or nothing at all; then everything is read, and the planner decides).
+pub fn file_scope(stack: &Stack, targets: &[String]) -> Option<BTreeSet<String>> {
+    let env = LiveEnv::default();
+    let input = Input {
+        stack,
+        found: &[],
+        env: &env,
+        public_ip: None,
+        destroy: false,
+        targets,
+    };
+    scope(&input, &resources::nodes(stack)).ok().flatten()
 }
 
 /// Whether `address` is `target` or below it (`functions.x` covers `functions.x.role`).
@@ -837,7 +870,6 @@ mod tests {
                 description: label.into(),
             },
             observed: Observed::Rule(RuleObserved {
-                id: format!("sgr-{label}"),
                 group_id: gid.into(),
                 description: Some(label.into()),
                 protocol: "tcp".into(),
@@ -1057,6 +1089,26 @@ mod tests {
             p.plan.warnings
         );
         assert!(run(&s, &[], false).plan.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_file_scope_of_a_target_is_it_and_what_it_depends_on() {
+        let s = stack(TWO_GROUPS);
+        let t = |ts: &[&str]| file_scope(&s, &ts.iter().map(|t| t.to_string()).collect::<Vec<_>>());
+        assert_eq!(t(&[]), None);
+        assert_eq!(
+            t(&["security_groups.db.ingress.APP"]),
+            Some(
+                [
+                    "security_groups.app",
+                    "security_groups.db",
+                    "security_groups.db.ingress.APP"
+                ]
+                .map(String::from)
+                .into()
+            )
+        );
+        assert_eq!(t(&["security_groups.nope"]), None);
     }
 
     #[test]

@@ -21,6 +21,10 @@ struct Document<'a> {
     outputs: Vec<OutputDoc<'a>>,
     summary: SummaryDoc,
     warnings: &'a [String],
+    /// Only when there is something: a plan with nothing still becoming ready keeps the shape
+    /// version 1 always had.
+    #[serde(skip_serializing_if = "nothing_waits")]
+    waiting: &'a [super::Waiting],
 }
 
 #[derive(Serialize)]
@@ -55,6 +59,10 @@ struct SummaryDoc {
     delete: usize,
     adopt: usize,
     total: usize,
+}
+
+fn nothing_waits(w: &&[super::Waiting]) -> bool {
+    w.is_empty()
 }
 
 /// A value as JSON: its own type when known and shown; a marker object when it is secret or not
@@ -118,6 +126,7 @@ pub fn document(plan: &Plan) -> Value {
             total: plan.changes.len(),
         },
         warnings: &plan.warnings,
+        waiting: &plan.waiting,
     };
     serde_json::to_value(doc).expect("the plan document is plain data")
 }

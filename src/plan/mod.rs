@@ -117,6 +117,18 @@ pub struct Plan {
     /// Resources being adopted that apply will refuse without `--adopt`.
     #[serde(default)]
     pub needs_adopt: Vec<String>,
+    /// Resources that match the stack file but are still becoming ready (an instance an
+    /// interrupted apply left `creating`): not changes, but apply waits for them.
+    #[serde(default)]
+    pub waiting: Vec<Waiting>,
+}
+
+/// A resource apply waits for without changing it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub address: String,
+    /// Its state as read (`creating`, `backing-up`).
+    pub status: String,
 }
 
 /// Why a change is planned, in one phrase (the JSON plan's `reason`).

@@ -42,10 +42,12 @@ fn verb(a: Action) -> &'static str {
     }
 }
 
-/// `1 db instance`, `9 changes`: a count with its noun, singular or plural.
+/// `1 db instance`, `9 changes`, `6 addresses`: a count with its noun, singular or plural.
 pub fn count(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
+    } else if ["s", "x", "sh", "ch"].iter().any(|e| noun.ends_with(e)) {
+        format!("{n} {noun}es")
     } else {
         format!("{n} {noun}s")
     }
@@ -123,6 +125,15 @@ pub fn render(plan: &Plan, style: Style) -> String {
 }
 
 fn warnings(plan: &Plan, style: Style, out: &mut String) {
+    for w in &plan.waiting {
+        let _ = writeln!(
+            out,
+            "{} {} is still {}: not a change, but `deploy apply` waits until it is ready",
+            style.paint("36", "Waiting:"),
+            w.address,
+            w.status
+        );
+    }
     for w in &plan.warnings {
         let _ = writeln!(out, "{} {w}", style.paint("33", "Warning:"));
     }
@@ -169,6 +180,34 @@ mod tests {
             changes: vec![cr, del, up],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn counts_are_plural_in_english() {
+        assert_eq!(count(1, "address"), "1 address");
+        assert_eq!(count(6, "address"), "6 addresses");
+        assert_eq!(count(0, "db instance"), "0 db instances");
+        assert_eq!(count(2, "change"), "2 changes");
+    }
+
+    #[test]
+    fn an_instance_still_creating_is_shown_though_it_is_not_a_change() {
+        let mut p = Plan {
+            stack: "s".into(),
+            ..Default::default()
+        };
+        p.waiting = vec![crate::plan::Waiting {
+            address: "db_instances.db".into(),
+            status: "creating".into(),
+        }];
+        let text = render(&p, Style { color: false });
+        assert!(text.starts_with("No changes."), "{text}");
+        assert!(
+            text.contains(
+                "Waiting: db_instances.db is still creating: not a change, but `deploy apply` waits until it is ready"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

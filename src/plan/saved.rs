@@ -9,7 +9,14 @@
 //!
 //! No secret is stored: fields are stored as shown (`(sensitive)`), and the values that need a
 //! secret are computed again at apply from the stack file's template and the environment.
+//!
+//! The `${env:...}` values the plan was made with are stored ([`Variables`]), as Terraform stores
+//! a plan's variables: apply loads the stack file with them, not with the environment of the
+//! apply, so the values it sends are the ones the reviewed plan showed (a CI job that applies on
+//! merge need not, and cannot by accident, set them differently). Only the names of the secrets
+//! are stored; their values are read again at apply.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -22,7 +29,9 @@ use crate::resources::{Found, Key, LiveEnv, Observed};
 use crate::stack::{LayerRef, Resolver, Stack};
 
 /// Bumped on any change of the file's shape; a newer file is refused, never half-understood.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: the plan's `${env:}` values (`variables`); an older file, without them, would be applied
+/// with the apply's environment, so it is refused too.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -39,6 +48,8 @@ pub struct SavedPlan {
     pub targets: Vec<String>,
     /// `plan --adopt`: the adoptions in this plan were asked for.
     pub adopt: bool,
+    /// The variables the stack file was loaded with when planning.
+    pub variables: Variables,
     pub plan: Plan,
     /// The executor's steps, in execution order.
     pub steps: Vec<SavedStep>,
@@ -69,6 +80,106 @@ pub struct Fingerprint {
     pub account: String,
 }
 
+/// The variables a stack file was loaded with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variables {
+    /// Each `${env:NAME}` the file reads, with the value it had; `None`: unset, so the file's
+    /// `:-default` applied. Never a variable that is (also) read as a secret, nor any value that
+    /// holds a secret.
+    pub env: BTreeMap<String, Option<String>>,
+    /// The `${secret:NAME}` variables the file reads: names only, read again at apply.
+    pub secrets: BTreeSet<String>,
+}
+
+/// Wraps the lookup the stack file is loaded with and remembers every variable it was asked for.
+pub struct Recorder<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    seen: RefCell<BTreeMap<String, Option<String>>>,
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Recorder {
+            lookup,
+            seen: RefCell::default(),
+        }
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        let v = (self.lookup)(name);
+        self.seen.borrow_mut().insert(name.to_string(), v.clone());
+        v
+    }
+
+    /// What may be stored: `src` is the stack file's text (for the names of its secrets), and
+    /// `secret_values` the secrets the loaded stack holds. A variable read as a secret anywhere,
+    /// or whose value holds a secret, is left out; apply reads what is left out from its own
+    /// environment, so a secret this misses as a name is still never stored by value.
+    pub fn variables(&self, src: &str, secret_values: &[String]) -> Variables {
+        let secrets = secret_names(src);
+        let env = self
+            .seen
+            .borrow()
+            .iter()
+            .filter(|(name, _)| !secrets.contains(*name))
+            .filter(|(_, v)| {
+                v.as_deref()
+                    .is_none_or(|v| !secret_values.iter().any(|s| v.contains(s.as_str())))
+            })
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        Variables { env, secrets }
+    }
+}
+
+/// The names in `${secret:NAME}` in a stack file's text (`$${` is a literal, as in templates).
+pub fn secret_names(src: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = src;
+    while let Some(i) = rest.find('$') {
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix("${") {
+            rest = tail;
+            continue;
+        }
+        rest = after;
+        let Some(inner) = after.strip_prefix('{') else {
+            continue;
+        };
+        let Some(end) = inner.find('}') else {
+            break;
+        };
+        if let Some(name) = inner[..end].trim().strip_prefix("secret:") {
+            out.insert(name.trim().to_string());
+        }
+    }
+    out
+}
+
+impl Variables {
+    /// The lookup to load the stack file with when applying a plan made with these variables:
+    /// the plan's own value of each `${env:}` it read, and `process` for everything else (the
+    /// secrets; and any variable the plan did not read, which only a changed stack file can ask
+    /// for, and that plan is stale).
+    pub fn lookup(&self, name: &str, process: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+        match self.env.get(name) {
+            Some(v) if !self.secrets.contains(name) => v.clone(),
+            _ => process(name),
+        }
+    }
+
+    /// The variables whose value in `process` differs from the one the plan was made with (the
+    /// plan's is used): their names, for a note. An unset one is not listed: apply need not set
+    /// them.
+    pub fn overridden(&self, process: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+        self.env
+            .iter()
+            .filter(|(name, then)| process(name).is_some_and(|now| then.as_ref() != Some(&now)))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
 /// What a plan needs besides the planned steps to be saved.
 pub struct Context<'a> {
     pub stack: &'a Stack,
@@ -77,6 +188,7 @@ pub struct Context<'a> {
     pub public_ip: Option<String>,
     pub targets: &'a [String],
     pub adopt: bool,
+    pub variables: Variables,
 }
 
 pub fn save(planned: &Planned, cx: &Context<'_>) -> std::io::Result<SavedPlan> {
@@ -89,6 +201,7 @@ pub fn save(planned: &Planned, cx: &Context<'_>) -> std::io::Result<SavedPlan> {
         public_ip: cx.public_ip.clone(),
         targets: cx.targets.to_vec(),
         adopt: cx.adopt,
+        variables: cx.variables.clone(),
         plan: planned.plan.clone(),
         steps: planned
             .steps
@@ -135,6 +248,11 @@ pub fn parse(text: &str) -> Result<SavedPlan, String> {
     if v > FORMAT_VERSION {
         return Err(format!(
             "has plan format {v}, newer than this deploy understands ({FORMAT_VERSION}): apply it with the deploy that made it, or plan again"
+        ));
+    }
+    if v < FORMAT_VERSION {
+        return Err(format!(
+            "has plan format {v}, older than this deploy's ({FORMAT_VERSION}), which does not record the ${{env:}} values it was made with: run `deploy plan --out FILE` again"
         ));
     }
     let mine = env!("CARGO_PKG_VERSION");
@@ -444,6 +562,7 @@ mod tests {
                 public_ip: None,
                 targets: &[],
                 adopt: false,
+                variables: Variables::default(),
             },
         )
         .unwrap()
@@ -556,5 +675,167 @@ mod tests {
                 .unwrap_err()
                 .contains("region us-east-1")
         );
+    }
+
+    /// Every place a `${env:}` can be: the stack name and region, tags, a rule's port and CIDR,
+    /// a db instance's settings, a function's role, subnets, layers and environment, a trigger's
+    /// pool and function, and an output.
+    const EVERYWHERE: &str = "stack: ${env:STACK}
+region: ${env:REGION:-us-east-1}
+tags: { owner: \"${env:OWNER:-nobody}\" }
+security_groups:
+  web:
+    description: web
+    ingress:
+      - description: R
+        port: ${env:PORT}
+        cidr: ${env:CIDR}
+db_instances:
+  db:
+    engine: postgres
+    instance_class: ${env:CLASS}
+    allocated_storage: ${env:STORAGE}
+    master_username: root
+    master_password: ${secret:PW}
+functions:
+  f:
+    source: lambdas/f
+    runtime: python3.12
+    handler: h.handler
+    role: ${env:ROLE}
+    layers: [\"${env:LAYER}\"]
+    vpc:
+      subnets: [\"${env:SUBNET}\"]
+      security_groups: [web]
+    environment:
+      MODE: ${env:MODE}
+      URL: postgres://u:${secret:PW}@h/${env:DBNAME}
+cognito_triggers:
+  - user_pool: ${env:POOL}
+    event: post_confirmation
+    function: ${env:FN_ARN}
+outputs:
+  WHERE: ${env:MODE}-${env:OWNER:-nobody}
+  # $${secret:LITERAL} is not a secret
+";
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn plan_env() -> BTreeMap<String, String> {
+        vars(&[
+            ("STACK", "planned"),
+            ("OWNER", "alice"),
+            ("PORT", "80"),
+            ("CIDR", "10.0.0.0/8"),
+            ("CLASS", "db.t3.micro"),
+            ("STORAGE", "20"),
+            ("PW", "Var-Secret-1234"),
+            ("ROLE", "arn:aws:iam::123456789012:role/planned"),
+            ("LAYER", "arn:aws:lambda:us-east-1:123456789012:layer:l:1"),
+            ("SUBNET", "subnet-0aaa"),
+            ("MODE", "blue"),
+            ("DBNAME", "app"),
+            ("POOL", "us-east-1_Planned"),
+            (
+                "FN_ARN",
+                "arn:aws:lambda:us-east-1:123456789012:function:planned",
+            ),
+        ])
+    }
+
+    fn load_everywhere(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> Stack {
+        crate::stack::parse_str(EVERYWHERE, &dir.join("stack.yaml"), dir, env).unwrap()
+    }
+
+    #[test]
+    fn apply_loads_the_stack_with_the_plans_variables_wherever_they_are() {
+        let (dir, _) = setup();
+        let at_plan = plan_env();
+        let process = |n: &str| at_plan.get(n).cloned();
+        let recorder = Recorder::new(&process);
+        let planned = load_everywhere(dir.path(), &|n| recorder.lookup(n));
+        let v = recorder.variables(EVERYWHERE, &["Var-Secret-1234".to_string()]);
+
+        // Stored: every variable read, with its value or as unset; secrets by name only.
+        assert_eq!(v.env["PORT"].as_deref(), Some("80"));
+        assert_eq!(v.env["OWNER"].as_deref(), Some("alice"));
+        assert_eq!(v.env["REGION"], None);
+        assert!(!v.env.contains_key("PW"), "{v:?}");
+        assert_eq!(v.secrets, ["PW".to_string()].into());
+        let stored = serde_json::to_string(&v).unwrap();
+        assert!(!stored.contains("Var-Secret"), "{stored}");
+
+        // Apply's environment differs in every variable (and sets REGION, unset at plan time);
+        // only the secret is taken from it.
+        let mut at_apply: BTreeMap<String, String> = at_plan
+            .keys()
+            .map(|k| (k.clone(), format!("{k}-changed")))
+            .collect();
+        at_apply.insert("REGION".into(), "eu-west-1".into());
+        at_apply.insert("PORT".into(), "22".into());
+        at_apply.insert("STORAGE".into(), "50".into());
+        at_apply.insert("CIDR".into(), "0.0.0.0/0".into());
+        at_apply.insert("PW".into(), "Var-Secret-5678".into());
+        let process = |n: &str| at_apply.get(n).cloned();
+        let applied = load_everywhere(dir.path(), &|n| v.lookup(n, &process));
+        let expected = {
+            let mut e = at_plan.clone();
+            e.insert("PW".into(), "Var-Secret-5678".into());
+            load_everywhere(dir.path(), &move |n| e.get(n).cloned())
+        };
+        assert_eq!(format!("{applied:?}"), format!("{expected:?}"));
+        // Without the plan's variables the same file loads as something else.
+        let direct = crate::stack::parse_str(
+            EVERYWHERE,
+            &dir.path().join("stack.yaml"),
+            dir.path(),
+            &process,
+        );
+        assert!(direct.is_err() || format!("{:?}", direct.unwrap()) != format!("{planned:?}"));
+
+        let mut overridden = v.overridden(&process);
+        overridden.sort();
+        assert!(overridden.contains(&"PORT".to_string()));
+        assert!(overridden.contains(&"REGION".to_string()));
+        assert!(!overridden.contains(&"PW".to_string()));
+        assert!(v.overridden(&|_| None).is_empty());
+    }
+
+    #[test]
+    fn a_variable_read_as_a_secret_anywhere_or_holding_one_is_not_stored() {
+        let src = "a: ${env:X} ${secret:X} ${ secret:Y } $${secret:Z} ${env:HOLDS}";
+        assert_eq!(secret_names(src), ["X".to_string(), "Y".to_string()].into());
+        let env = vars(&[
+            ("X", "xxxx-secret"),
+            ("HOLDS", "pre-yyyy-secret-post"),
+            ("Z", "zzzz"),
+        ]);
+        let process = |n: &str| env.get(n).cloned();
+        let r = Recorder::new(&process);
+        for n in ["X", "Y", "HOLDS", "Z"] {
+            r.lookup(n);
+        }
+        let v = r.variables(src, &["xxxx-secret".into(), "yyyy-secret".into()]);
+        assert_eq!(v.env, [("Z".to_string(), Some("zzzz".to_string()))].into());
+        // What was left out is read from apply's environment.
+        assert_eq!(
+            v.lookup("HOLDS", &process).as_deref(),
+            Some("pre-yyyy-secret-post")
+        );
+        assert_eq!(v.lookup("X", &process).as_deref(), Some("xxxx-secret"));
+    }
+
+    #[test]
+    fn an_older_format_is_refused() {
+        let (_d, stack) = setup();
+        let mut v: serde_json::Value = serde_json::from_str(&to_text(&saved(&stack, &[]))).unwrap();
+        v["format_version"] = serde_json::json!(1);
+        let e = parse(&v.to_string()).unwrap_err();
+        assert!(e.contains("older") && e.contains("plan --out"), "{e}");
     }
 }

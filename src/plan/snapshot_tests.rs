@@ -88,6 +88,7 @@ async fn apply(fake: &FakeProvider, stack: &Stack) {
         p.steps,
         p.resolver,
         &live.found,
+        &[],
     )
     .await;
     assert!(report.ok(), "{report:?}");
@@ -128,14 +129,14 @@ async fn update_with_drift_and_a_console_rule() {
     let Some(Observed::Group(g)) = fake.get("security_groups.db-sg") else {
         panic!("no group")
     };
+    // No description: the read labels it by its permission.
     fake.put(
-        "security_groups.db-sg.ingress.sgr-0abc",
+        "security_groups.db-sg.ingress.tcp-5432-from-0.0.0.0/0",
         Key::Rule {
             group: "db-sg".into(),
-            description: "sgr-0abc".into(),
+            description: "tcp-5432-from-0.0.0.0/0".into(),
         },
         Observed::Rule(RuleObserved {
-            id: "sgr-0abc".into(),
             group_id: g.id.clone(),
             description: None,
             protocol: "tcp".into(),

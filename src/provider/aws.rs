@@ -42,10 +42,11 @@ impl Provider for AwsProvider<'_> {
     ) -> Result<Live> {
         let clients = self.clients;
         // Two dependent rounds at most: everything that needs no id from another read goes out
-        // at once (the default VPC and subnets, groups, instances, functions, tags, roles,
-        // layers, pools, the policies of declared trigger functions); what needs an id from
-        // one of those follows it at once (the groups' rules, each pool's DescribeUserPool, the
-        // migration tables of the instances), without waiting for the other kinds.
+        // at once (the default VPC and subnets, groups with their rules, instances, functions,
+        // tags, roles, layers, pools, the policies of declared trigger functions); what needs an
+        // id from one of those follows it at once (each pool's DescribeUserPool, the tags and
+        // policies of `auto` roles, the migration tables of the instances), without waiting for
+        // the other kinds.
         let p = self.progress;
         let (mut env, groups, (dbs, migrations), functions, (pools, triggers, summaries)) = tokio::try_join!(
             reading(
@@ -87,6 +88,7 @@ impl Provider for AwsProvider<'_> {
         env.db_endpoints = db_endpoints.clone();
         let (groups, rules) = security_group::aws::observe(stack, &env, groups);
         env.user_pools = summaries;
+        env.lookups = functions.lookups;
         let mut found = Vec::new();
         found.extend(groups.into_iter().map(|f| f.map(Observed::Group)));
         found.extend(rules.into_iter().map(|f| f.map(Observed::Rule)));

@@ -179,6 +179,7 @@ impl Provider for FakeProvider {
                 default_subnets: vec!["subnet-1".into(), "subnet-2".into()],
                 db_endpoints: db_endpoints.clone(),
                 user_pools: Vec::new(),
+                ..LiveEnv::default()
             },
             found,
         })
@@ -390,10 +391,6 @@ impl FakeProvider {
                     }
                 };
                 Observed::Rule(security_group::RuleObserved {
-                    id: match prev {
-                        Some(Observed::Rule(o)) => o.id.clone(),
-                        _ => format!("sgr-{n}"),
-                    },
                     group_id: known(&s.group_id, address, "group id")?,
                     description: Some(s.description.clone()),
                     protocol: s.protocol.clone(),
@@ -430,6 +427,8 @@ impl FakeProvider {
                         .clone()
                         .map_err(|e| Error::Other(format!("{address}: {e}")))?,
                     runtimes: s.runtimes.clone(),
+                    pinned: vec![],
+                    published: vec![],
                 })
             }
             Spec::Function(s) => {
@@ -494,12 +493,32 @@ impl FakeProvider {
                 Observed::Migration(crate::resources::migration::Observed {
                     version: s.file.version.clone(),
                     checksum: s.file.checksum.clone(),
+                    out_of_order: None,
                 })
             }
-            Spec::Trigger(_) => {
-                return Err(Error::Other(format!(
-                    "{address}: the fake provider does not model this kind"
-                )));
+            Spec::Trigger(s) => {
+                use crate::resources::cognito_trigger as t;
+                let pool = s
+                    .pool
+                    .as_ref()
+                    .map_err(|e| Error::Other(format!("{address}: {e}")))?;
+                let pool_arn = known(&pool.arn, address, "pool arn")?;
+                Observed::Trigger(t::Observed {
+                    pool_id: known(&pool.id, address, "pool id")?,
+                    event: s.event.clone(),
+                    function_arn: known(&s.function_arn, address, "function")?,
+                    owned: true,
+                    // The invoke permission apply adds beside the slot.
+                    permission: vec![t::Permission {
+                        effect: "Allow".into(),
+                        action: t::INVOKE.into(),
+                        principal: t::PRINCIPAL.into(),
+                        source_arn: Some(pool_arn.clone()),
+                    }],
+                    pool_arn,
+                    equivalent: false,
+                    owner: None,
+                })
             }
         })
     }

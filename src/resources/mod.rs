@@ -68,7 +68,9 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
 
 /// What the kinds can refuse from the stack and its files alone, before any AWS call.
 pub fn check(stack: &Stack) -> Vec<PlanError> {
-    migration::check(stack)
+    let mut out = migration::check(stack);
+    out.extend(function::check(stack));
+    out
 }
 
 /// Builds the desired spec of a node, resolving references through `r`.
@@ -100,6 +102,11 @@ pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
             .into_iter()
             .collect(),
         Spec::DbInstance(d) => db_instance::warnings(stack, &d.name),
+        Spec::Function(f) => f
+            .unverified
+            .iter()
+            .map(|w| format!("{address}: {w}"))
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -211,6 +211,8 @@ pub enum LayerRef {
         name: String,
         source: PathBuf,
         runtimes: Vec<String>,
+        /// Where `source:` is written: folder problems point there.
+        pos: Pos,
     },
 }
 
@@ -230,6 +232,8 @@ pub struct FunctionVpc {
 #[derive(Debug, Clone)]
 pub struct Function {
     pub source: PathBuf,
+    /// Where `source:` is written: folder problems point there.
+    pub source_pos: Pos,
     pub runtime: String,
     pub handler: String,
     pub description: Option<String>,

@@ -633,6 +633,17 @@ impl Decoder {
                 continue;
             }
             first_line.insert(name.clone(), k.pos.line);
+            // A name becomes an AWS name or an address as written: `${env:X}` here would create
+            // a group literally called `${env:X}`. The entry is still decoded, so that its own
+            // problems show in the same run.
+            if name.contains("${") {
+                self.err(
+                    k.pos,
+                    format!(
+                        "`{name}` in `{what}` is a name, and names are taken as written (only values can use ${{...}}): write the name itself, or generate the file"
+                    ),
+                );
+            }
             self.name_pos = Some(k.pos);
             let t = value(
                 self,

@@ -255,6 +255,48 @@ const DOCS: &[(&str, &str)] = &[
     ),
 ];
 
+/// What the loader checks of a value beyond its type, where JSON Schema can say it too, so that
+/// an editor flags it while typing. Scalars keep accepting text holding `${`, which the loader
+/// resolves before it checks (a port from `${env:PORT}`).
+fn constraint(path: &str) -> Option<Value> {
+    let events: Vec<&str> = super::TRIGGER_EVENTS.iter().map(|(e, _)| *e).collect();
+    Some(match path {
+        "stack" => json!({ "type": "string", "pattern": "^[a-z][a-z0-9-]{0,62}$" }),
+        "security_groups.*.ingress[].protocol" => {
+            json!({ "enum": ["tcp", "udp", "icmp", "all", "-1"] })
+        }
+        "security_groups.*.ingress[].port" => {
+            json!({ "type": "integer", "minimum": 0, "maximum": 65535 })
+        }
+        "security_groups.*.ingress[].ports" => {
+            json!({ "type": "string", "pattern": "^[0-9]{1,5}-[0-9]{1,5}$" })
+        }
+        "db_instances.*.port" => json!({ "type": "integer", "minimum": 1150, "maximum": 65535 }),
+        "db_instances.*.storage_type" => {
+            json!({ "enum": ["gp2", "gp3", "io1", "io2", "standard"] })
+        }
+        "functions.*.memory" => json!({ "type": "integer", "minimum": 128, "maximum": 10240 }),
+        "functions.*.timeout" => json!({ "type": "integer", "minimum": 1, "maximum": 900 }),
+        "cognito_triggers[].event" => json!({ "enum": events }),
+        _ => return None,
+    })
+}
+
+/// Constraints on a whole list or map (its length, its keys), added to its own schema.
+fn container_constraint(path: &str) -> Option<Value> {
+    Some(match path {
+        "functions.*.layers" => json!({ "maxItems": 5 }),
+        "tags" => json!({ "propertyNames": { "not": { "pattern": "^(aws:|deploy:stack$)" } } }),
+        "outputs" => json!({ "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } }),
+        _ => return None,
+    })
+}
+
+/// Text that `${...}` interpolation resolves when the stack is loaded.
+fn interpolated() -> Value {
+    json!({ "type": "string", "pattern": "\\$\\{" })
+}
+
 fn doc(path: &str) -> &'static str {
     DOCS.iter().find(|(p, _)| *p == path).map_or("", |(_, d)| d)
 }
@@ -302,6 +344,12 @@ fn object(s: &Schema, path: &str) -> Value {
             format!("{path}.{}", f.key)
         };
         let mut v = ty(&f.ty, &p);
+        if let Some(c) = constraint(&p) {
+            v = json!({ "anyOf": [c, interpolated()] });
+        }
+        if let Some(Value::Object(c)) = container_constraint(&p) {
+            v.as_object_mut().expect("an object").extend(c);
+        }
         if !f.required {
             allow_null(&mut v);
         }
@@ -316,12 +364,20 @@ fn object(s: &Schema, path: &str) -> Value {
         .filter(|f| f.required)
         .map(|f| f.key)
         .collect();
-    json!({
+    let mut o = json!({
         "type": "object",
         "properties": props,
         "required": required,
         "additionalProperties": false,
-    })
+    });
+    if path == "security_groups.*.ingress[]" {
+        // The loader's "give either port or ports, not both" (and cidr or source_group).
+        o["allOf"] = json!([
+            { "not": { "required": ["port", "ports"] } },
+            { "not": { "required": ["cidr", "source_group"] } },
+        ]);
+    }
+    o
 }
 
 /// An optional key left empty (`tags:`) means "not given" to the loader.
@@ -400,10 +456,10 @@ mod tests {
             ["items"];
         assert_eq!(rule["additionalProperties"], json!(false));
         assert_eq!(rule["required"], json!(["description"]));
-        assert_eq!(
-            rule["properties"]["port"]["type"],
-            json!(["integer", "string", "null"])
-        );
+        let port = &rule["properties"]["port"]["anyOf"];
+        assert_eq!(port[0]["maximum"], json!(65535));
+        assert_eq!(port[1]["pattern"], json!("\\$\\{"));
+        assert_eq!(port[2], json!({ "type": "null" }));
         let layer = &s["properties"]["functions"]["additionalProperties"]["properties"]["layers"]["items"]
             ["anyOf"][1];
         assert_eq!(layer["additionalProperties"], json!(false));

@@ -317,3 +317,102 @@ fn a_group_reference_where_a_group_name_goes_says_to_write_the_name() {
     assert!(e.contains("stack.yaml:18:"), "{e}");
     assert!(e.contains("write the group's name (`g`)"), "{e}");
 }
+
+#[test]
+fn runtimes_are_checked_by_family_so_future_versions_pass() {
+    for ok in [
+        "python3.9",
+        "python3.13",
+        "python3.15",
+        "nodejs18.x",
+        "nodejs22.x",
+        "nodejs26.x",
+        "java8.al2",
+        "java21",
+        "java29",
+        "dotnet8",
+        "dotnet12",
+        "ruby3.2",
+        "ruby3.4",
+        "ruby4.0",
+        "provided.al2",
+        "provided.al2023",
+        "provided.al2027",
+    ] {
+        assert_eq!(validate::runtime_problem(ok), None, "{ok}");
+    }
+    for deprecated in [
+        "python2.7",
+        "python3.8",
+        "python3.99",
+        "nodejs16.x",
+        "nodejs21.x",
+        "nodejs99.x",
+        "nodejs",
+        "java8",
+        "dotnet6",
+        "dotnetcore3.1",
+        "ruby2.7",
+        "go1.x",
+        "provided",
+    ] {
+        let e = validate::runtime_problem(deprecated).unwrap_or_default();
+        assert!(
+            e.contains("is not a runtime Lambda creates functions with") && e.contains("python3.N"),
+            "{deprecated}: {e}"
+        );
+    }
+    let e = validate::runtime_problem("cobol85").unwrap_or_default();
+    assert!(e.contains("is not a Lambda runtime: use one of"), "{e}");
+}
+
+#[test]
+fn region_shapes_and_rds_storage_floors() {
+    for ok in [
+        "us-east-1",
+        "eu-west-2",
+        "ap-southeast-5",
+        "us-gov-west-1",
+        "us-isob-east-1",
+        "mx-central-1",
+    ] {
+        assert!(validate::valid_region(ok), "{ok}");
+    }
+    for bad in [
+        "mars-1",
+        "us-east",
+        "US-EAST-1",
+        "useast1",
+        "us-east-1a",
+        "us--1",
+        "us-gov-",
+        "u-east-1",
+    ] {
+        assert!(!validate::valid_region(bad), "{bad}");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let db = |storage_type: &str, size: u32| {
+        format!(
+            "stack: s\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: {size}\n    storage_type: {storage_type}\n    master_username: root\n    manage_master_password: true\n"
+        )
+    };
+    for (st, size) in [("gp3", 20), ("gp2", 20), ("io1", 100), ("standard", 5)] {
+        let r = parse_str(&db(st, size), Path::new("stack.yaml"), d.path(), &env);
+        assert!(
+            r.is_ok(),
+            "{st} {size}: {:?}",
+            r.err().map(|e| e.to_string())
+        );
+    }
+    for (st, size, floor) in [("gp3", 19, 20), ("gp2", 5, 20), ("io2", 99, 100)] {
+        let e = parse_str(&db(st, size), Path::new("stack.yaml"), d.path(), &env)
+            .err()
+            .unwrap_or_else(|| panic!("{st} {size} loaded"));
+        assert!(
+            e.problems.iter().any(|p| p.pos.line == 6
+                && p.message
+                    .contains(&format!("at least {floor} GiB for storage_type {st}"))),
+            "{st} {size}: {e}"
+        );
+    }
+}

@@ -267,7 +267,19 @@ pub(super) fn validate(
         }
         None => String::new(),
     };
-    let region = raw.region.as_ref().and_then(|r| c.plain(r, "region"));
+    let region = raw.region.as_ref().and_then(|r| {
+        let v = c.plain(r, "region")?;
+        if !valid_region(&v) {
+            c.err(
+                pos(r),
+                format!(
+                    "region `{v}` is not an AWS region name: write one like us-east-1 or eu-west-2"
+                ),
+            );
+            return None;
+        }
+        Some(v)
+    });
     let mut tags = BTreeMap::new();
     for (k, v) in &raw.tags {
         if k.starts_with("aws:") || k == STACK_TAG {
@@ -322,7 +334,7 @@ pub(super) fn validate(
     let mut outputs = BTreeMap::new();
     for (k, v) in &raw.outputs {
         // `eval "$(deploy output --format env)"` must only ever assign variables.
-        if !is_identifier(k) {
+        if !is_identifier(k) && !is_interpolated(k) {
             c.err(
                 pos(v),
                 format!("output name `{}` must be an identifier (letters, digits and _, not starting with a digit), so that `deploy output --format env` is safe to eval: rename it", k.escape_debug()),
@@ -415,6 +427,12 @@ pub(super) fn validate(
         cognito_triggers,
         outputs,
     })
+}
+
+/// A name (map key) holding `${`: the decoder already refused it, so its shape is not
+/// reported a second time.
+fn is_interpolated(name: &str) -> bool {
+    name.contains("${")
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`
@@ -537,7 +555,18 @@ fn security_group(
     let mut seen = BTreeSet::new();
     let mut permissions = BTreeMap::new();
     for r in &g.value.ingress {
-        if let Some(rule) = rule(c, r, groups) {
+        let (description, rule) = rule(c, r, groups);
+        if let Some(description) = description
+            && !seen.insert(description.clone())
+        {
+            c.err(
+                r.value.description.as_ref().map_or(r.pos, pos),
+                format!(
+                    "rule description `{description}` is used twice in `{name}`: descriptions identify rules and must be unique within a group"
+                ),
+            );
+        }
+        if let Some(rule) = rule {
             // AWS keeps one rule per permission: two entries that differ only in description
             // would be refused as a duplicate at apply.
             let source = match &rule.source {
@@ -561,15 +590,6 @@ fn security_group(
                     ),
                 );
             }
-            if !seen.insert(rule.description.clone()) {
-                c.err(
-                    r.value.description.as_ref().map_or(r.pos, pos),
-                    format!(
-                        "rule description `{}` is used twice in `{name}`: descriptions identify rules and must be unique within a group",
-                        rule.description
-                    ),
-                );
-            }
             ingress.push(rule);
         }
     }
@@ -581,90 +601,95 @@ fn security_group(
     })
 }
 
-fn rule(c: &mut Checker<'_>, r: &Sp<raw::RawRule>, groups: &BTreeSet<String>) -> Option<Rule> {
+/// One ingress rule. Every field is checked even when an earlier one is wrong, so that one run
+/// shows all of a rule's problems; the description comes back on its own (when it resolves) so
+/// that the group can check it for duplicates even when the rest of the rule is broken.
+fn rule(
+    c: &mut Checker<'_>,
+    r: &Sp<raw::RawRule>,
+    groups: &BTreeSet<String>,
+) -> (Option<String>, Option<Rule>) {
     let at = pos(r);
     let v = &r.value;
     let description = v
         .description
         .as_ref()
-        .and_then(|x| c.plain(x, "description"))?;
-    if description.is_empty() || description.len() > 255 {
+        .and_then(|x| c.plain(x, "description"));
+    if let Some(d) = &description
+        && (d.is_empty() || d.len() > 255)
+    {
         c.err(
             v.description.as_ref().map_or(Pos::default(), pos),
             "rule description must be 1-255 characters",
         );
     }
     let protocol = match v.protocol.as_ref().map(|p| (p, c.plain(p, "protocol"))) {
-        None => Protocol::Tcp,
+        None => Some(Protocol::Tcp),
         Some((p, Some(s))) => match s.as_str() {
-            "tcp" => Protocol::Tcp,
-            "udp" => Protocol::Udp,
-            "icmp" => Protocol::Icmp,
-            "all" | "-1" => Protocol::All,
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            "icmp" => Some(Protocol::Icmp),
+            "all" | "-1" => Some(Protocol::All),
             other => {
                 c.err(
                     pos(p),
                     format!("protocol must be tcp, udp, icmp or all, not `{other}`"),
                 );
-                return None;
+                None
             }
         },
-        Some((_, None)) => return None,
+        Some((_, None)) => None,
     };
+    // Outer None: the ports are wrong (reported); inner None: none given.
     let ports = match (&v.port, &v.ports) {
         (Some(_), Some(p)) => {
             c.err(pos(p), "give either port or ports, not both");
-            return None;
+            None
         }
-        (Some(p), None) => {
-            let n = c.int(p, "port", 0, 65535)?;
-            Some((n, n))
-        }
-        (None, Some(p)) => {
-            let s = c.plain(p, "ports")?;
+        (Some(p), None) => c.int(p, "port", 0, 65535).map(|n| Some((n, n))),
+        (None, Some(p)) => c.plain(p, "ports").and_then(|s| {
             match s
                 .split_once('-')
                 .map(|(a, b)| (a.trim().parse::<i32>(), b.trim().parse::<i32>()))
             {
                 Some((Ok(a), Ok(b))) if (0..=65535).contains(&a) && (a..=65535).contains(&b) => {
-                    Some((a, b))
+                    Some(Some((a, b)))
                 }
                 _ => {
                     c.err(
                         pos(p),
                         format!("ports must look like 8000-8010 (low-high, 0-65535), not `{s}`"),
                     );
-                    return None;
+                    None
                 }
             }
-        }
-        (None, None) => None,
+        }),
+        (None, None) => Some(None),
     };
-    let (from_port, to_port) = match (protocol, ports) {
-        (Protocol::Tcp | Protocol::Udp, Some(p)) => p,
-        (Protocol::Tcp | Protocol::Udp, None) => {
+    let port_range = match (protocol, ports) {
+        (Some(Protocol::Tcp | Protocol::Udp), Some(Some(p))) => Some(p),
+        (Some(Protocol::Tcp | Protocol::Udp), Some(None)) => {
             c.err(at, "a tcp or udp rule needs `port: N` or `ports: LOW-HIGH`");
-            return None;
+            None
         }
-        (Protocol::Icmp, Some(p)) => p,
-        (Protocol::Icmp, None) => (-1, -1),
-        (Protocol::All, None) => (-1, -1),
-        (Protocol::All, Some(_)) => {
+        (Some(Protocol::Icmp), Some(Some(p))) => Some(p),
+        (Some(Protocol::Icmp | Protocol::All), Some(None)) => Some((-1, -1)),
+        (Some(Protocol::All), Some(Some(_))) => {
             c.err(at, "protocol `all` covers every port: remove port/ports");
-            return None;
+            None
         }
+        (None, _) | (_, None) => None,
     };
     let source = match (&v.cidr, &v.source_group) {
         (Some(_), Some(g)) => {
             c.err(pos(g), "give either cidr or source_group, not both");
-            return None;
+            None
         }
         (None, None) => {
             c.err(at, "a rule needs `cidr: A.B.C.D/N` or `source_group: NAME`");
-            return None;
+            None
         }
-        (Some(cidr), None) => {
-            let t = c.template(cidr, "cidr")?;
+        (Some(cidr), None) => c.template(cidr, "cidr").and_then(|t| {
             if t.refs().next().is_some() || t.is_secret() {
                 c.err(pos(cidr), "cidr may use ${env:...} and ${public_ip} only");
                 return None;
@@ -679,18 +704,26 @@ fn rule(c: &mut Checker<'_>, r: &Sp<raw::RawRule>, groups: &BTreeSet<String>) ->
                 c.err(pos(cidr), e);
                 return None;
             }
-            RuleSource::Cidr(t)
-        }
-        (None, Some(g)) => RuleSource::Group(c.group_ref(g, groups, "source_group")?),
+            Some(RuleSource::Cidr(t))
+        }),
+        (None, Some(g)) => c
+            .group_ref(g, groups, "source_group")
+            .map(RuleSource::Group),
     };
-    Some(Rule {
-        description,
-        protocol,
-        from_port,
-        to_port,
-        source,
-        pos: at,
-    })
+    let rule = match (description.clone(), protocol, port_range, source) {
+        (Some(description), Some(protocol), Some((from_port, to_port)), Some(source)) => {
+            Some(Rule {
+                description,
+                protocol,
+                from_port,
+                to_port,
+                source,
+                pos: at,
+            })
+        }
+        _ => None,
+    };
+    (description, rule)
 }
 
 /// Checks an IPv4 CIDR such as `203.0.113.7/32`; host bits must be zero, as EC2 demands.
@@ -712,6 +745,40 @@ pub fn check_cidr(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An AWS region name (`us-east-1`, `us-gov-west-1`, `us-isob-east-1`), by shape only, so that
+/// a region AWS opens later passes.
+pub(super) fn valid_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    let letters = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase());
+    let (country, middle, last) = match parts.as_slice() {
+        [c, m @ .., l] if !m.is_empty() => (*c, m, *l),
+        _ => return false,
+    };
+    let partition_ok = match middle {
+        [_] => true,
+        [p, _] => {
+            *p == "gov"
+                || p.strip_prefix("iso")
+                    .is_some_and(|x| x.chars().all(|c| c.is_ascii_lowercase()))
+        }
+        _ => false,
+    };
+    country.len() == 2
+        && letters(country)
+        && partition_ok
+        && letters(middle[middle.len() - 1])
+        && !last.is_empty()
+        && last.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A PostgreSQL name RDS accepts for the master user and the database: a letter, then up to 62
+/// letters, digits or underscores.
+fn valid_pg_name(n: &str) -> bool {
+    n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && n.len() <= 63
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn valid_db_identifier(n: &str) -> bool {
     let first_letter = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
     first_letter
@@ -729,7 +796,7 @@ fn db_instance(
 ) -> Option<DbInstance> {
     let at = pos(d);
     let v = &d.value;
-    if !valid_db_identifier(name) {
+    if !valid_db_identifier(name) && !is_interpolated(name) {
         c.err(
             at,
             format!("db instance identifier `{name}` must be 1-63 letters, digits or hyphens, start with a letter, with no trailing or double hyphen"),
@@ -809,7 +876,17 @@ fn db_instance(
             retention_days,
         })
     });
-    let engine = v.engine.as_ref().and_then(|x| c.plain(x, "engine"));
+    let engine = v.engine.as_ref().and_then(|x| {
+        let e = c.plain(x, "engine")?;
+        if e != "postgres" {
+            c.err(
+                pos(x),
+                format!("engine must be `postgres` (the one engine deploy manages), not `{e}`"),
+            );
+            return None;
+        }
+        Some(e)
+    });
     let instance_class = v
         .instance_class
         .as_ref()
@@ -826,10 +903,51 @@ fn db_instance(
         .allocated_storage
         .as_ref()
         .and_then(|a| c.int(a, "allocated_storage", 5, 65536));
-    let master_username = v
-        .master_username
-        .as_ref()
-        .and_then(|x| c.plain(x, "master_username"));
+    let master_username = v.master_username.as_ref().and_then(|x| {
+        let u = c.plain(x, "master_username")?;
+        if !valid_pg_name(&u) {
+            c.err(
+                pos(x),
+                format!("master_username `{u}` must be 1-63 letters, digits or underscores, starting with a letter (RDS refuses it otherwise)"),
+            );
+            return None;
+        }
+        Some(u)
+    });
+    let storage_type = opt(c, &v.storage_type, "storage_type");
+    if let Some(st) = &storage_type {
+        // The floors RDS documents for PostgreSQL storage; checked here so that the refusal
+        // comes before any change rather than from CreateDBInstance halfway through apply.
+        let floor = match st.as_str() {
+            "gp2" | "gp3" => Some(20),
+            "io1" | "io2" => Some(100),
+            "standard" => None,
+            other => {
+                c.err(
+                    v.storage_type.as_ref().map_or(at, pos),
+                    format!("storage_type must be gp2, gp3, io1, io2 or standard, not `{other}`"),
+                );
+                None
+            }
+        };
+        if let (Some(floor), Some(size)) = (floor, allocated_storage)
+            && size < floor
+        {
+            c.err(
+                v.allocated_storage.as_ref().map_or(at, pos),
+                format!("allocated_storage must be at least {floor} GiB for storage_type {st}, not {size}"),
+            );
+        }
+    }
+    let db_name = opt(c, &v.db_name, "db_name");
+    if let Some(n) = &db_name
+        && !valid_pg_name(n)
+    {
+        c.err(
+            v.db_name.as_ref().map_or(at, pos),
+            format!("db_name `{n}` must be 1-63 letters, digits or underscores, starting with a letter (RDS refuses it otherwise)"),
+        );
+    }
     let security_groups = v
         .security_groups
         .iter()
@@ -837,13 +955,13 @@ fn db_instance(
         .collect();
     Some(DbInstance {
         engine_version: opt(c, &v.engine_version, "engine_version"),
-        storage_type: opt(c, &v.storage_type, "storage_type"),
+        storage_type,
         storage_encrypted: opt_bool(c, &v.storage_encrypted, "storage_encrypted"),
         password_version: v
             .password_version
             .as_ref()
             .and_then(|p| c.int(p, "password_version", 1, 1_000_000_000)),
-        db_name: opt(c, &v.db_name, "db_name"),
+        db_name,
         port: v.port.as_ref().and_then(|p| c.int(p, "port", 1150, 65535)),
         availability_zone: opt(c, &v.availability_zone, "availability_zone"),
         multi_az: opt_bool(c, &v.multi_az, "multi_az"),
@@ -909,11 +1027,12 @@ fn function(
 ) -> Option<Function> {
     let at = pos(f);
     let v = &f.value;
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    if !is_interpolated(name)
+        && (name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     {
         c.err(
             at,
@@ -921,8 +1040,34 @@ fn function(
         );
     }
     let source = v.source.as_ref().and_then(|x| c.path(x, "source", true));
-    let runtime = v.runtime.as_ref().and_then(|x| c.plain(x, "runtime"));
-    let handler = v.handler.as_ref().and_then(|x| c.plain(x, "handler"));
+    let runtime = v.runtime.as_ref().and_then(|x| {
+        let r = c.plain(x, "runtime")?;
+        match runtime_problem(&r) {
+            None => Some(r),
+            Some(problem) => {
+                c.err(pos(x), format!("runtime: {problem}"));
+                None
+            }
+        }
+    });
+    let handler = v.handler.as_ref().and_then(|x| {
+        let h = c.plain(x, "handler")?;
+        // Lambda stores any handler, and a Python one without `module.function` only fails
+        // when the function is invoked (Runtime.MalformedHandlerName).
+        let python = runtime.as_deref().is_some_and(|r| r.starts_with("python"));
+        if python
+            && !h
+                .rsplit_once('.')
+                .is_some_and(|(m, f)| !m.is_empty() && !f.is_empty())
+        {
+            c.err(
+                pos(x),
+                format!("handler `{h}` must be MODULE.FUNCTION for Python, like lambda_function.lambda_handler"),
+            );
+            return None;
+        }
+        Some(h)
+    });
     let role = match v.role.as_ref().map(|r| (r, c.plain(r, "role"))) {
         None => Some(RoleRef::Auto),
         Some((_, Some(r))) if r == "auto" => Some(RoleRef::Auto),
@@ -953,18 +1098,23 @@ fn function(
                 let runtimes: Vec<String> = lf
                     .runtimes
                     .iter()
-                    .filter_map(|r| c.plain(r, "layers.runtimes"))
+                    .filter_map(|r| {
+                        let v = c.plain(r, "layers.runtimes")?;
+                        match runtime_problem(&v) {
+                            None => Some(v),
+                            Some(problem) => {
+                                c.err(pos(r), format!("layers.runtimes: {problem}"));
+                                None
+                            }
+                        }
+                    })
                     .collect();
-                let (Some(name), Some(source)) = (
-                    name,
-                    lf.source.as_ref().and_then(|x| c.plain(x, "layers.source")),
-                ) else {
-                    continue;
-                };
-                if name.is_empty()
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                let source = lf.source.as_ref().and_then(|x| c.plain(x, "layers.source"));
+                if let Some(name) = &name
+                    && (name.is_empty()
+                        || !name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
                 {
                     c.err(
                         lf.name.as_ref().map_or(Pos::default(), pos),
@@ -973,21 +1123,30 @@ fn function(
                         ),
                     );
                 }
+                // The folder is checked even when the name is wrong: one run shows both.
+                let Some(source) = source else {
+                    continue;
+                };
                 let src = c.dir.join(&source);
                 if !src.is_dir() {
                     c.err(
                         lf.source.as_ref().map_or(Pos::default(), pos),
                         format!(
-                            "layer `{name}`: folder `{source}` not found (build it first, e.g. `make layer`; paths are relative to the stack file's folder, {})",
+                            "layer `{}`: folder `{source}` not found (build it first, e.g. `make layer`; paths are relative to the stack file's folder, {})",
+                            name.as_deref().unwrap_or("?"),
                             shown_dir(c.dir)
                         ),
                     );
                     continue;
                 }
+                let Some(name) = name else {
+                    continue;
+                };
                 layers.push(LayerRef::Folder {
                     name,
                     source: src,
                     runtimes,
+                    pos: lf.source.as_ref().map_or(pos(l), pos),
                 });
             }
         }
@@ -1050,7 +1209,7 @@ fn function(
     for (k, val) in &v.environment {
         let key_ok = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !key_ok {
+        if !key_ok && !is_interpolated(k) {
             c.err(pos(val), format!("environment variable name `{k}` must be letters, digits and underscores, starting with a letter"));
         }
         if let Some(t) = c.template(val, &format!("environment.{k}")) {
@@ -1071,6 +1230,7 @@ fn function(
         .map_or(Some(3), |t| c.int(t, "timeout", 1, 900));
     Some(Function {
         source: source?,
+        source_pos: v.source.as_ref().map_or(at, pos),
         runtime: runtime?,
         handler: handler?,
         description,
@@ -1082,6 +1242,72 @@ fn function(
         environment,
         pos: at,
     })
+}
+
+/// Runtime families Lambda creates functions with, by pattern rather than by a list of today's
+/// versions: a version AWS adds later (python3.15, nodejs26.x, java29, dotnet12,
+/// provided.al2027) passes without a release of deploy. Versions below a family's floor are
+/// deprecated (Lambda refuses new functions with them); the ceilings only catch typos
+/// (`nodejs99.x`) and are decades away.
+const RUNTIME_FAMILIES: &str = "python3.N (N >= 9), nodejsN.x (even N >= 18), javaN (N >= 11) or java8.al2, dotnetN (N >= 8), rubyN.M (3.2 or later), provided.al2, provided.al2023";
+
+/// What is wrong with a Lambda runtime identifier, if anything.
+pub(super) fn runtime_problem(r: &str) -> Option<String> {
+    let num = |s: &str| -> Option<u32> {
+        (!s.is_empty() && s.len() <= 4 && s.chars().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    // (supported, deprecated): a known family with a version outside its range is one or the
+    // other; anything else is unknown.
+    let verdict: Option<bool> = if let Some(n) = r.strip_prefix("python3.").and_then(num) {
+        Some((9..=40).contains(&n))
+    } else if r.starts_with("python") {
+        Some(false)
+    } else if let Some(n) = r
+        .strip_prefix("nodejs")
+        .and_then(|v| v.strip_suffix(".x"))
+        .and_then(num)
+    {
+        Some((18..=60).contains(&n) && n % 2 == 0)
+    } else if r.starts_with("nodejs") {
+        Some(false)
+    } else if r == "java8.al2" {
+        Some(true)
+    } else if let Some(n) = r.strip_prefix("java").and_then(num) {
+        Some((11..=60).contains(&n))
+    } else if r.starts_with("java") {
+        Some(false)
+    } else if let Some(n) = r.strip_prefix("dotnet").and_then(num) {
+        Some((8..=40).contains(&n))
+    } else if r.starts_with("dotnet") {
+        Some(false)
+    } else if let Some((major, minor)) = r
+        .strip_prefix("ruby")
+        .and_then(|v| v.split_once('.'))
+        .and_then(|(a, b)| Some((num(a)?, num(b)?)))
+    {
+        Some((major, minor) >= (3, 2) && major <= 9)
+    } else if r.starts_with("ruby") {
+        Some(false)
+    } else if r == "provided.al2" {
+        Some(true)
+    } else if let Some(y) = r.strip_prefix("provided.al").and_then(num) {
+        Some((2023..=2060).contains(&y))
+    } else if r == "provided" || r.starts_with("go1") || r.starts_with("provided.") {
+        Some(false)
+    } else {
+        None
+    };
+    match verdict {
+        Some(true) => None,
+        Some(false) => Some(format!(
+            "`{r}` is not a runtime Lambda creates functions with (deprecated, or no such version): use a supported one, such as python3.13 or nodejs22.x (supported: {RUNTIME_FAMILIES})"
+        )),
+        None => Some(format!(
+            "`{r}` is not a Lambda runtime: use one of {RUNTIME_FAMILIES}"
+        )),
+    }
 }
 
 /// `prefix` followed by lowercase letters and digits, as EC2 ids are (`subnet-0a1b…`).

@@ -110,7 +110,12 @@ fn apply_and_destroy_without_a_terminal_need_auto_approve_and_fail_at_once() {
         let started = std::time::Instant::now();
         let r = env.run(&[cmd]);
         assert_eq!(r.code, 1, "{}", r.all());
-        assert!(r.stderr.contains("--auto-approve"), "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("--auto-approve to {cmd} without asking")),
+            "{}",
+            r.stderr
+        );
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
     assert!(

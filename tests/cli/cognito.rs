@@ -216,3 +216,73 @@ async fn trigger_on_a_foreign_pool_keeps_every_other_setting() {
     env.ok(&["destroy", "--auto-approve"]);
     assert_untouched(&pool(&env, &pool_id).await);
 }
+
+/// The Sids of `function`'s resource-policy statements that let Cognito invoke it (none when it
+/// has no policy).
+async fn cognito_sids(env: &Env, function: &str) -> Vec<String> {
+    let lambda = aws_sdk_lambda::Client::new(&env.sdk_config().await);
+    let Ok(out) = lambda.get_policy().function_name(function).send().await else {
+        return Vec::new();
+    };
+    let doc: serde_json::Value = serde_json::from_str(out.policy().unwrap_or("{}")).unwrap();
+    let mut sids: Vec<String> = doc["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s.to_string().contains("cognito-idp.amazonaws.com"))
+        .filter_map(|s| s["Sid"].as_str().map(str::to_string))
+        .collect();
+    sids.sort();
+    sids
+}
+
+fn owned_pool_stack(events: &[&str]) -> String {
+    let mut s = String::from(
+        "stack: trigmove\nfunctions:\n  f: { source: fn, runtime: python3.12, handler: app.h }\nuser_pools:\n  p: {}\ncognito_triggers:\n",
+    );
+    for e in events {
+        s.push_str(&format!(
+            "  - {{ user_pool: p, event: {e}, function: f }}\n"
+        ));
+    }
+    s
+}
+
+/// Each trigger has its own invoke permission (spec section 7): moving a trigger to another
+/// event, or removing one of two triggers on a function, must leave the remaining trigger its
+/// statement, and the next plan empty (section 4).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trigger_keeps_its_permission_when_another_on_the_same_function_goes() {
+    let env = Env::new();
+    env.write_file("fn/app.py", "def h(e, c):\n    return e\n");
+
+    // A trigger moved from pre_sign_up to post_confirmation.
+    env.write_stack(&owned_pool_stack(&["pre_sign_up"]));
+    env.ok(&["apply", "--auto-approve"]);
+    let sids = cognito_sids(&env, "f").await;
+    assert_eq!(sids.len(), 1, "{sids:?}");
+    assert!(sids[0].contains("pre_sign_up"), "{sids:?}");
+    env.write_stack(&owned_pool_stack(&["post_confirmation"]));
+    env.ok(&["apply", "--auto-approve"]);
+    let sids = cognito_sids(&env, "f").await;
+    assert_eq!(sids.len(), 1, "{sids:?}");
+    assert!(sids[0].contains("post_confirmation"), "{sids:?}");
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+
+    // Two triggers on the function, then one removed: the other keeps its statement.
+    env.write_stack(&owned_pool_stack(&["pre_sign_up", "post_confirmation"]));
+    env.ok(&["apply", "--auto-approve"]);
+    assert_eq!(cognito_sids(&env, "f").await.len(), 2);
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    env.write_stack(&owned_pool_stack(&["pre_sign_up"]));
+    env.ok(&["apply", "--auto-approve"]);
+    let sids = cognito_sids(&env, "f").await;
+    assert_eq!(sids.len(), 1, "{sids:?}");
+    assert!(sids[0].contains("pre_sign_up"), "{sids:?}");
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+
+    env.ok(&["destroy", "--auto-approve"]);
+}

@@ -191,3 +191,45 @@ fn validate_needs_no_secret() {
     );
     assert_eq!(net.connections(), 0);
 }
+
+/// validate runs the plan's local folder checks (no AWS): every link leading out of a function's
+/// or a layer's folder is named in one run, at the line of its `source:`.
+#[cfg(unix)]
+#[test]
+fn validate_names_every_link_leading_out_of_a_folder_at_its_source_line() {
+    let net = Listener::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("fn")).unwrap();
+    std::fs::create_dir_all(d.join("layer/python")).unwrap();
+    std::fs::write(d.join("fn/lambda_function.py"), "x = 1\n").unwrap();
+    std::fs::write(d.join("layer/python/m.py"), "x = 1\n").unwrap();
+    std::os::unix::fs::symlink("..", d.join("fn/up")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", d.join("fn/pw")).unwrap();
+    std::os::unix::fs::symlink("/etc", d.join("layer/python/etc")).unwrap();
+    std::fs::write(
+        d.join("stack.yaml"),
+        "stack: links\nfunctions:\n  f:\n    runtime: python3.12\n    source: fn\n    handler: a.b\n    layers:\n      - name: deps\n        runtimes: [python3.12]\n        source: layer\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = deploy(d, &["validate"], &BTreeMap::new(), &net);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 2, "{stderr}");
+    assert!(
+        errors[0].starts_with(
+            "error: stack.yaml:5:13: functions.f: source: 2 symbolic links lead outside"
+        ) && errors[0].contains("fn/pw -> /etc/passwd")
+            && errors[0].contains("fn/up -> "),
+        "{stderr}"
+    );
+    assert!(
+        errors[1].starts_with("error: stack.yaml:10:17: functions.f.layer.deps: layer `deps`: ")
+            && errors[1].contains("layer/python/etc is a symbolic link to /etc"),
+        "{stderr}"
+    );
+    assert_eq!(net.connections(), 0);
+}

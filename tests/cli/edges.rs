@@ -329,6 +329,47 @@ fn outputs_are_quoted_the_same_way_after_apply_and_by_deploy_output() {
     assert_eq!(env.ok(&["output", "SAID"]).stdout, "say \"hi\" us-east-1\n");
 }
 
+#[test]
+fn one_output_follows_format_and_needs_only_its_own_secrets() {
+    let env = super::common::Env::new();
+    env.write_stack(
+        "stack: s\nsecurity_groups:\n  q-sg:\n    description: q\noutputs:\n  GROUP: ${security_groups.q-sg.id}\n  QUOTE: \"it's\"\n  NUM: 42\n  URL: postgres://u:${secret:DB_PASSWORD}@h/db\n",
+    );
+    env.ok(&["apply", "--auto-approve"]);
+    let one = |args: &[&str]| env.ok(args).stdout;
+    assert_eq!(one(&["output", "QUOTE"]), "it's\n");
+    assert_eq!(one(&["output", "QUOTE", "--format", "text"]), "it's\n");
+    assert_eq!(
+        one(&["output", "QUOTE", "--format", "env"]),
+        "QUOTE='it'\\''s'\n"
+    );
+    assert_eq!(one(&["output", "QUOTE", "--format", "json"]), "\"it's\"\n");
+    // All values are strings, alone as in the whole object.
+    assert_eq!(one(&["output", "NUM", "--format", "json"]), "\"42\"\n");
+    let all: serde_json::Value =
+        serde_json::from_str(&one(&["output", "--format", "json"])).unwrap();
+    assert_eq!(all["NUM"], "42");
+
+    // Without DB_PASSWORD: the outputs that do not use it still print; the one that does says
+    // which variable to set, and never prints a value.
+    let mut c = env.command(&["output", "GROUP"]);
+    c.env_remove("DB_PASSWORD");
+    let r: super::common::Run = c.output().unwrap().into();
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.starts_with("sg-"), "{}", r.stdout);
+    let mut c = env.command(&["output", "URL"]);
+    c.env_remove("DB_PASSWORD");
+    let r: super::common::Run = c.output().unwrap().into();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("output URL uses ${secret:DB_PASSWORD}, which is not set")
+            && r.stdout.is_empty(),
+        "{}",
+        r.all()
+    );
+}
+
 /// Commands and flags the CI recipe uses that other branches add in parallel: missing here is
 /// a note, not a failure, until they land. Once one exists, the test fails until it is removed
 /// from this list, so that it is checked from then on.

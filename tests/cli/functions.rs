@@ -319,3 +319,188 @@ async fn a_link_leading_out_of_a_folder_stops_the_plan() {
         r.all()
     );
 }
+
+fn pinned_layer_stack(layer: &str, memory: u32) -> String {
+    format!(
+        "stack: laypin\nfunctions:\n  fn1:\n    source: fn\n    runtime: python3.12\n    handler: app.h\n    memory: {memory}\n    layers: [{layer}]\n"
+    )
+}
+
+async fn layer_versions(lambda: &aws_sdk_lambda::Client, name: &str) -> Vec<i64> {
+    let mut v: Vec<i64> = lambda
+        .list_layer_versions()
+        .layer_name(name)
+        .send()
+        .await
+        .map(|o| o.layer_versions().iter().map(|v| v.version()).collect())
+        .unwrap_or_default();
+    v.sort_unstable();
+    v
+}
+
+/// A layer version the stack published and stack.yaml then names by ARN (the folder layer
+/// replaced by the ARN of what it published) is never deleted, nor said to be; older versions
+/// nothing names go; destroy takes it with the function.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_published_layer_version_named_by_arn_is_kept() {
+    let env = Env::new();
+    env.write_file("fn/app.py", "def h(e, c):\n    return e\n");
+    env.write_file("layer/python/helper.py", "X = 1\n");
+    let folder = "{ name: lay1, source: layer, runtimes: [python3.12] }";
+    env.write_stack(&pinned_layer_stack(folder, 128));
+    env.ok(&["apply", "--auto-approve"]);
+    let arn = |v: i64| format!("arn:aws:lambda:us-east-1:123456789012:layer:lay1:{v}");
+    // The folder replaced by the ARN of the one version it published: nothing to do.
+    env.write_stack(&pinned_layer_stack(&arn(1), 128));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    env.write_stack(&pinned_layer_stack(folder, 128));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // New content: version 2, and the plan says version 1 stays (it does).
+    env.write_file("layer/python/helper.py", "X = 2\n");
+    let r = env.run(&["plan"]);
+    assert!(
+        r.stdout.contains("version 1 and older stay"),
+        "{}",
+        r.stdout
+    );
+    env.ok(&["apply", "--auto-approve"]);
+    let lambda = aws_sdk_lambda::Client::new(&env.sdk_config().await);
+    assert_eq!(layer_versions(&lambda, "lay1").await, [1, 2]);
+
+    // The folder replaced by the ARN of version 2: version 1 goes, version 2 stays.
+    env.write_stack(&pinned_layer_stack(&arn(2), 128));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(!r.stdout.contains("every version"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("deletes version 1 of the layer that this stack published, and keeps version 2, which stack.yaml names by ARN"),
+        "{}",
+        r.stdout
+    );
+    env.ok(&["apply", "--auto-approve"]);
+    assert_eq!(layer_versions(&lambda, "lay1").await, [2]);
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+
+    // The function keeps working with it: a later change applies.
+    env.write_stack(&pinned_layer_stack(&arn(2), 256));
+    env.ok(&["apply", "--auto-approve"]);
+    let c = lambda
+        .get_function()
+        .function_name("fn1")
+        .send()
+        .await
+        .unwrap();
+    let c = c.configuration().unwrap();
+    assert_eq!(c.memory_size(), Some(256));
+    assert_eq!(c.layers()[0].arn(), Some(arn(2).as_str()));
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+
+    // Destroy: the function goes, and with it what kept the version.
+    env.ok(&["destroy", "--auto-approve"]);
+    assert!(layer_versions(&lambda, "lay1").await.is_empty());
+}
+
+/// A layer ARN or role ARN that does not exist, and an `auto` role whose name is taken outside
+/// the stack's path, are plan errors naming the function and the field: apply stops before any
+/// write (before, the security groups were created and then CreateFunction failed).
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_layers_and_roles_and_taken_role_names_stop_the_plan() {
+    let env = Env::new();
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return 1\n",
+    );
+    let layer = "arn:aws:lambda:us-east-1:123456789012:layer:nope:1";
+    let role = "arn:aws:iam::123456789012:role/nope";
+    env.write_stack(&format!(
+        r#"
+stack: refs
+security_groups:
+  refs-sg:
+    description: created only when the plan is sound
+functions:
+  with-layer:
+    source: fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+    layers: [{layer}]
+  with-role:
+    source: fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+    role: {role}
+  own-fn:
+    source: fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+"#
+    ));
+    let cfg = env.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&cfg);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    // Made by hand, untagged, at the default path: `role: auto` cannot create its namesake.
+    iam.create_role()
+        .role_name("own-fn-role")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    env.calls();
+    for args in [&["plan"][..], &["apply", "--auto-approve"][..]] {
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{}", r.all());
+        for want in [
+            format!("functions.with-layer: layers[0]: the layer version {layer} does not exist"),
+            format!("functions.with-role: role: {role} does not exist in this account"),
+            "functions.own-fn.role: role: auto would create the role `own-fn-role`, but a role of that name already exists outside /deploy/refs/".to_string(),
+        ] {
+            assert!(r.stderr.contains(&want), "missing {want:?}:\n{}", r.all());
+        }
+        assert!(env.writes().is_empty(), "{args:?} wrote");
+    }
+
+    // Once they exist (and the hand-made role is named by ARN), the plan goes through.
+    let lambda = aws_sdk_lambda::Client::new(&cfg);
+    let mut zip = Vec::new();
+    {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zip));
+        w.start_file("python/m.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut w, b"x = 1").unwrap();
+        w.finish().unwrap();
+    }
+    let published = lambda
+        .publish_layer_version()
+        .layer_name("nope")
+        .content(
+            aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(zip))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.layer_version_arn(), Some(layer));
+    iam.create_role()
+        .role_name("nope")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    std::fs::write(
+        env.path("stack.yaml"),
+        std::fs::read_to_string(env.path("stack.yaml"))
+            .unwrap()
+            .replace(
+                "  own-fn:\n    source: fn\n",
+                "  own-fn:\n    role: arn:aws:iam::123456789012:role/own-fn-role\n    source: fn\n",
+            ),
+    )
+    .unwrap();
+    let r = env.ok(&["plan"]);
+    assert!(r.stdout.contains("+ functions.own-fn\n"), "{}", r.stdout);
+}

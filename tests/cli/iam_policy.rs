@@ -116,10 +116,6 @@ const IMPLIED: &[(&str, &str)] = &[
     ("iam:TagRole", "CreateRole with Tags"),
     ("iam:UntagRole", "removing a tag that left the file"),
     ("iam:ListRoleTags", "reading a role's ownership tag"),
-    (
-        "lambda:GetLayerVersion",
-        "CreateFunction/UpdateFunctionConfiguration with layers",
-    ),
     ("lambda:UntagResource", "removing a tag that left the file"),
     (
         "rds:CreateDBSnapshot",

@@ -378,3 +378,61 @@ async fn kill_9_at_moments_in_apply_and_destroy_then_a_clean_run_converges() {
         }
     }
 }
+
+/// The trial's bug 9: with nothing left to change, a rerun while the instance is still
+/// `creating` said "No changes" and exited 0 at once. Now `plan` says it is still creating (not
+/// a change), and `apply` waits until it is available.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_with_only_an_instance_still_creating_waits_for_it() {
+    let env = Env::with_fidelity(serde_json::json!({
+        "rds": true, "rds_creating_s": 4.0, "rds_backing_up_s": 0.3,
+    }));
+    env.write_stack(
+        "stack: waitdb
+db_instances:
+  w-db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+    final_snapshot: false
+",
+    );
+    let child = spawn(&env, &["apply", "--auto-approve"]);
+    wait_until("RDS is seen creating", Duration::from_secs(30), || {
+        seen(&env, "rds:creating")
+    });
+    signal(&child, libc::SIGINT);
+    assert_eq!(finish(child).code, 130);
+
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("Waiting: db_instances.w-db is still creating: not a change"),
+        "{}",
+        r.stdout
+    );
+    let before = env.log().len();
+    let r = env.ok(&["apply", "--auto-approve"]);
+    assert!(r.all().contains("db_instances.w-db"), "{}", r.all());
+    // The state each DescribeDBInstances of the rerun was answered with (none: moto's own,
+    // `available`, once the proxy's phases are over).
+    let rerun: Vec<String> = env.log()[before..]
+        .iter()
+        .filter(|x| x["operation"].as_str() == Some("DescribeDBInstances"))
+        .map(|x| x["realism"].as_str().unwrap_or("available").to_string())
+        .collect();
+    assert!(
+        rerun.first().is_some_and(|s| s == "rds:creating"),
+        "the rerun did not start while RDS was still creating: {rerun:?}"
+    );
+    assert!(
+        rerun.last().is_some_and(|s| s == "available"),
+        "apply ended before the instance was available: {rerun:?}"
+    );
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.stdout.contains("Waiting:"), "{}", r.stdout);
+}

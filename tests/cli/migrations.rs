@@ -262,3 +262,105 @@ async fn edited_migrations_are_refused_new_ones_applied_failures_rolled_back() {
     assert_eq!(r.code, 0, "{}", r.all());
     db.drop_db().await;
 }
+
+/// What validate (offline) finds in a migrations folder: every badly named file in one run, and
+/// a file that is not UTF-8 with where its first bad byte is. Plan stops on the same, before
+/// anything runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_reports_every_bad_file_of_the_folder_at_once() {
+    let env = Env::new();
+    let db = Db::new().await;
+    env.write_file("sql/migrations/0001_a.sql", "CREATE TABLE a (id int);");
+    env.write_file("sql/seed.sql", "SELECT 1;");
+    std::fs::write(
+        env.path("sql/migrations/0007_h.sql"),
+        b"-- caf\xe9\nCREATE TABLE h(id int);\n",
+    )
+    .unwrap();
+    for bad in ["README.md", "0003_c.txt", "3_d.sql", "0004-e.sql"] {
+        env.write_file(&format!("sql/migrations/{bad}"), "SELECT 1;");
+    }
+    env.write_stack(&stack(&db));
+    let r = env.run(&["validate"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    for bad in ["README.md", "0003_c.txt", "3_d.sql", "0004-e.sql"] {
+        assert!(r.stderr.contains(&format!("(found {bad})")), "{}", r.stderr);
+    }
+    assert!(
+        r.stderr.contains(
+            "0007_h.sql: not UTF-8 text: the first invalid byte is at line 1, column 7 (byte offset 6, byte 0xe9)"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = env.run(&["--db-endpoint", &db.endpoint(), "plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("0007_h.sql: not UTF-8"), "{}", r.stderr);
+    assert!(r.stderr.contains("(found 3_d.sql)"), "{}", r.stderr);
+    db.drop_db().await;
+}
+
+/// A migration numbered below one already applied is refused at plan, as Flyway does by
+/// default, with the name to give it; nothing runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_added_below_applied_ones_is_refused() {
+    let env = Env::new();
+    let db = Db::new().await;
+    env.write_file("sql/migrations/0001_a.sql", "CREATE TABLE a (id int);");
+    env.write_file("sql/migrations/0002_b.sql", "CREATE TABLE b (id int);");
+    env.write_file("sql/seed.sql", "SELECT 1;");
+    env.write_stack(&stack(&db));
+    let ep = db.endpoint();
+    env.ok(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
+    let c = db.client().await;
+    // What the table holds, as every release has written it: the file stem as the version.
+    let versions: Vec<String> = c
+        .query("SELECT version FROM deploy_migrations ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, ["0001_a", "0002_b", "seed"]);
+
+    env.write_file(
+        "sql/migrations/0000_zero.sql",
+        "CREATE TABLE zero (id int);",
+    );
+    env.write_file("sql/migrations/0003_c.sql", "CREATE TABLE c (id int);");
+    for cmd in ["plan", "apply"] {
+        let r = env.run(
+            &["--db-endpoint", &ep, cmd, "--auto-approve"][..if cmd == "plan" { 3 } else { 4 }],
+        );
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(
+            r.stderr.contains(
+                "0000_zero.sql was never applied, but 0002_b, which sorts after it, already was"
+            ),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr
+                .contains("Rename it to sort after the others, e.g. 0004_zero.sql"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(tables(&c).await, vec!["a", "b", "deploy_migrations"]);
+
+    // Renamed as told (after 0003_c), both run in order and the next plan is empty.
+    std::fs::remove_file(env.path("sql/migrations/0000_zero.sql")).unwrap();
+    env.write_file(
+        "sql/migrations/0004_zero.sql",
+        "CREATE TABLE zero (id int);",
+    );
+    env.ok(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
+    assert_eq!(
+        tables(&c).await,
+        vec!["a", "b", "c", "deploy_migrations", "zero"]
+    );
+    let r = env.run(&["--db-endpoint", &ep, "plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    db.drop_db().await;
+}

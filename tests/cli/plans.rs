@@ -47,7 +47,7 @@ fn a_saved_plan_is_applied_as_shown_and_holds_no_secret() {
     planned.assert_no_secret();
     let file = read(&env, "deploy.plan");
     assert!(!file.contains(PASSWORD), "the plan file holds the password");
-    assert!(file.contains("\"format_version\": 1"), "{file}");
+    assert!(file.contains("\"format_version\": 2"), "{file}");
 
     // The JSON plan: typed values, masked secrets, outputs.
     let json = env.ok(&["plan", "--json"]);
@@ -193,7 +193,14 @@ fn a_stale_plan_is_refused_before_any_write_naming_what_changed() {
 
 #[test]
 fn target_limits_plan_apply_and_destroy() {
-    let env = setup();
+    // moto matches a revoked group pair on its description too (AWS does not); the proxy's
+    // ec2_rules correction lets the revoke by permission reach the rule.
+    let env = Env::with_fidelity(serde_json::json!({"ec2_rules": true}));
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return e\n",
+    );
+    env.write_stack(STACK);
     let r = env.ok(&["plan", "--target", "security_groups.db.ingress.APP"]);
     assert!(
         r.stdout.contains("the rest of the stack was not looked at"),

@@ -346,7 +346,9 @@ fn plan_reads_a_fixed_number_of_calls_whatever_the_number_of_rules() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_renamed_rule_is_modified_in_place_not_revoked_and_added() {
-    let env = Env::new();
+    // moto's ModifySecurityGroupRules leaves a group-referencing rule's old description in
+    // DescribeSecurityGroups; the proxy shows the new one, as AWS does.
+    let env = Env::with_fidelity(serde_json::json!({"ec2_rules": true}));
     env.write_stack(&stack(1));
     env.ok(&["apply", "--auto-approve"]);
     let before = live(&env).await;
@@ -546,4 +548,78 @@ async fn adopting_a_group_revokes_its_hand_made_rules_in_the_same_apply() {
     let l = live(&env).await;
     let ports: Vec<Option<i32>> = l.ingress("own-sg").iter().map(|r| r.from_port()).collect();
     assert_eq!(ports, vec![Some(443)]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_are_read_with_their_groups_and_revoked_by_permission() {
+    // moto wants a revoked group pair's description (AWS does not); the proxy supplies it.
+    let env = Env::with_fidelity(serde_json::json!({"ec2_rules": true}));
+    env.write_stack(&stack(0));
+    env.ok(&["apply", "--auto-approve"]);
+    // The plan reads the rules with their groups: no DescribeSecurityGroupRules, one round.
+    env.calls();
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let ec2: Vec<String> = env
+        .calls()
+        .into_iter()
+        .filter(|c| c.contains("SecurityGroup"))
+        .collect();
+    assert_eq!(
+        ec2,
+        vec!["ec2.DescribeSecurityGroups", "ec2.DescribeSecurityGroups"],
+        "{ec2:?}"
+    );
+    // A console rule without a description is named by what it lets in, on every plan.
+    let gid = live(&env).await.groups["cruddur-db-sg"]
+        .group_id()
+        .unwrap()
+        .to_string();
+    aws_sdk_ec2::Client::new(&env.sdk_config().await)
+        .authorize_security_group_ingress()
+        .group_id(&gid)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // And the group-referencing rule leaves the file.
+    env.write_stack(&stack(0).replace(
+        "      - description: LAMBDA\n        port: 5432\n        source_group: cruddur-lambda-sg\n",
+        "",
+    ));
+    for _ in 0..2 {
+        let r = env.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(r.code, 2, "{}", r.all());
+        for a in [
+            "- security_groups.cruddur-db-sg.ingress.tcp-22-from-0.0.0.0/0\n",
+            "- security_groups.cruddur-db-sg.ingress.LAMBDA\n",
+            "Plan: 0 to create, 0 to update, 0 to replace, 2 to delete.",
+        ] {
+            assert!(r.stdout.contains(a), "missing {a:?} in\n{}", r.stdout);
+        }
+    }
+    env.calls();
+    env.ok(&["apply", "--auto-approve"]);
+    assert_eq!(
+        env.writes(),
+        vec!["ec2.RevokeSecurityGroupIngress"; 2],
+        "a revoke by permission needs no lookup of the rule's id"
+    );
+    let l = live(&env).await;
+    let left = l.ingress("cruddur-db-sg");
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].description(), Some("GITPOD"));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
 }

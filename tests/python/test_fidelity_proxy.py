@@ -567,3 +567,63 @@ def test_cognito_username_attributes_stay_as_created_across_an_update(proxy):
     pool2 = idp.create_user_pool(PoolName="p2", UsernameAttributes=["email"])["UserPool"]["Id"]
     idp.update_user_pool(UserPoolId=pool2, AutoVerifiedAttributes=["email"])
     assert idp.describe_user_pool(UserPoolId=pool2)["UserPool"]["UsernameAttributes"] == ["email"]
+
+
+def test_modified_group_rule_description_shows_in_describe_security_groups(proxy):
+    ec2 = proxy.client("ec2")
+    db = ec2.create_security_group(GroupName="db", Description="d")["GroupId"]
+    app = ec2.create_security_group(GroupName="app", Description="a")["GroupId"]
+    perm = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432}
+    rule = ec2.authorize_security_group_ingress(
+        GroupId=db, IpPermissions=[{**perm, "UserIdGroupPairs": [{"GroupId": app, "Description": "OLD"}]}]
+    )["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+
+    def modify_and_describe(desc):
+        ec2.modify_security_group_rules(
+            GroupId=db,
+            SecurityGroupRules=[
+                {"SecurityGroupRuleId": rule, "SecurityGroupRule": {**perm, "ReferencedGroupId": app, "Description": desc}}
+            ],
+        )
+        group = ec2.describe_security_groups(GroupIds=[db])["SecurityGroups"][0]
+        return [p["Description"] for ip in group["IpPermissions"] for p in ip["UserIdGroupPairs"]]
+
+    # moto itself keeps the old description in this view...
+    assert modify_and_describe("NEW") == ["OLD"]
+    # ...and with the correction on, it shows the new one, as AWS does.
+    proxy.set(ec2_rules=True)
+    assert modify_and_describe("NEWER") == ["NEWER"]
+    # A revoke by permission needs no description (moto wants it; the proxy adds it).
+    ec2.revoke_security_group_ingress(GroupId=db, IpPermissions=[{**perm, "UserIdGroupPairs": [{"GroupId": app}]}])
+    assert ec2.describe_security_groups(GroupIds=[db])["SecurityGroups"][0]["IpPermissions"] == []
+
+
+def test_small_pages_for_list_calls_moto_does_and_does_not_paginate(proxy):
+    ec2, lam, idp = proxy.client("ec2"), proxy.client("lambda"), proxy.client("cognito-idp")
+    role = role_arn(proxy)
+    groups = [ec2.create_security_group(GroupName=f"g{i}", Description="d")["GroupId"] for i in range(7)]
+    for i in range(5):
+        ec2.authorize_security_group_ingress(
+            GroupId=groups[0],
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 1000 + i, "ToPort": 1000 + i, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}],
+        )
+    for i in range(5):
+        create_function(proxy, f"f{i}", role)
+    for i in range(5):
+        idp.create_user_pool(PoolName=f"p{i}")
+    all_groups = {g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]}
+    all_rules = {r["SecurityGroupRuleId"] for r in ec2.describe_security_group_rules()["SecurityGroupRules"]}
+    proxy.set(page_size=2)
+
+    def pages(paginator, key, **kwargs):
+        got = [page[key] for page in paginator.paginate(**kwargs)]
+        return len(got), [x for page in got for x in page]
+
+    n, items = pages(ec2.get_paginator("describe_security_groups"), "SecurityGroups")
+    assert n > 1 and {g["GroupId"] for g in items} == all_groups and len(items) == len(all_groups)
+    n, items = pages(ec2.get_paginator("describe_security_group_rules"), "SecurityGroupRules")
+    assert n > 1 and {r["SecurityGroupRuleId"] for r in items} == all_rules
+    n, items = pages(lam.get_paginator("list_functions"), "Functions")
+    assert n == 3 and sorted(f["FunctionName"] for f in items) == [f"f{i}" for i in range(5)]
+    n, items = pages(idp.get_paginator("list_user_pools"), "UserPools", MaxResults=60)
+    assert n == 3 and sorted(p["Name"] for p in items) == [f"p{i}" for i in range(5)]

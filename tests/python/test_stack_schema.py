@@ -98,3 +98,52 @@ def test_values_from_the_environment_and_empty_optional_keys_are_accepted(valida
         },
     }
     assert errors(validator, doc) == []
+
+
+def local_example():
+    return yaml.safe_load((REPO / "examples" / "local" / "stack.yaml").read_text())
+
+
+# (where in the Cruddur-like example, key, a value the loader refuses, a value it accepts):
+# the schema flags the first while typing and accepts the second, also when written as ${env:...}.
+BOUNDED = [
+    (lambda d: d, "stack", "Bad_Name", "good-name"),
+    (lambda d: next(iter(d["functions"].values())), "memory", 64, 256),
+    (lambda d: next(iter(d["functions"].values())), "timeout", 901, 30),
+    (lambda d: next(iter(d["db_instances"].values())), "port", 80, 6543),
+    (lambda d: next(iter(d["db_instances"].values())), "storage_type", "gp4", "gp2"),
+    (lambda d: next(iter(d["security_groups"].values()))["ingress"][0], "protocol", "sctp", "udp"),
+    (lambda d: d["cognito_triggers"][0], "event", "bogus", "pre_sign_up"),
+]
+
+
+@pytest.mark.parametrize("where,key,bad,good", BOUNDED, ids=[b[1] for b in BOUNDED])
+def test_values_the_loader_refuses_are_flagged_and_others_accepted(validator, where, key, bad, good):
+    for value, ok in [(bad, False), (good, True), ("${env:X}", True)]:
+        doc = local_example()
+        where(doc)[key] = value
+        assert (errors(validator, doc) == []) == ok, (key, value, errors(validator, doc))
+
+
+def test_limits_on_lists_keys_and_exclusive_fields(validator):
+    doc = local_example()
+    fn = next(iter(doc["functions"].values()))
+    fn["layers"] = [f"arn:aws:lambda:us-east-1:123456789012:layer:l{i}:1" for i in range(6)]
+    assert any("is too long" in m for m in errors(validator, doc))
+
+    for tags in [{"aws:owner": "me"}, {"deploy:stack": "other"}]:
+        doc = local_example()
+        doc["tags"] = tags
+        assert errors(validator, doc) != [], tags
+    doc = local_example()
+    doc["tags"] = {"deploy:team": "web", "owner": "me"}
+    assert errors(validator, doc) == []
+
+    doc = local_example()
+    doc["outputs"]["not-an-identifier"] = "x"
+    assert errors(validator, doc) != []
+
+    doc = local_example()
+    rule = next(iter(doc["security_groups"].values()))["ingress"][0]
+    rule["port"], rule["ports"] = 80, "80-81"
+    assert errors(validator, doc) != []

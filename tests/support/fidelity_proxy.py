@@ -43,6 +43,8 @@ OPTIONS = {
     "ec2_eni_release_s": (2.0, float, "seconds a group stays in use after the last function left it"),
     "ec2_min_refusals": (0, int, "refuse deleting a group a function left at least this many times"),
     "cognito": (False, bool, "Cognito: UsernameAttributes stay as created (moto's UpdateUserPool drops them)"),
+    "ec2_rules": (False, bool, "EC2: ModifySecurityGroupRules sets a group-referencing rule's description where DescribeSecurityGroups shows it"),
+    "page_size": (None, int, "answer list calls in pages of this many items (see PAGED)"),
     "latency_ms": (0.0, float, "added latency per request (milliseconds)"),
     "throttle_rate": (0.0, float, "fraction of requests throttled (service's own code and status)"),
     "error_rate": (0.0, float, "fraction of requests answered with a 500"),
@@ -409,6 +411,8 @@ class World:
         self.roles = {}  # (account, role name) -> [created (monotonic), refusals left]
         self.eni_hold = {}  # (account, region, sg id) -> [until (monotonic), refusals left]
         self.username_attributes = {}  # pool id -> UsernameAttributes sent at creation
+        # (account, group, protocol, from, to, source group) -> description set by a modify
+        self.rule_descriptions = {}
 
     def configure(self, changes):
         changes = check_options(changes)
@@ -711,6 +715,158 @@ def rds_before(world, req, now):
     return None
 
 
+# ------------------------------------------------------------------------------------------------
+# Small pages: list calls answered a few items at a time, so a client's pagination is exercised
+# without creating thousands of resources. Where moto paginates, the request's page size is
+# rewritten; where it does not, the proxy pages moto's full answer itself, with its own tokens.
+
+# operation -> (where moto paginates: the request's page-size parameter | None, the list in the answer)
+PAGED = {
+    ("ec2", "DescribeSecurityGroups"): (None, "securityGroupInfo"),
+    ("ec2", "DescribeSecurityGroupRules"): (None, "securityGroupRuleSet"),
+    ("lambda", "ListFunctions"): (None, "Functions"),
+    ("cognito-idp", "ListUserPools"): ("MaxResults", None),
+}
+PAGE_TOKEN = "fidelity-page-"
+
+
+def paging_request(world, req, body):
+    """The body to forward: with the page size rewritten where moto paginates."""
+    size = world.opts["page_size"]
+    how = PAGED.get((req.service, req.operation))
+    if not size or not how or not how[0] or req.json is None:
+        return body
+    req.json[how[0]] = size
+    req.realism = f"page_size:{size}"
+    return json.dumps(req.json).encode()
+
+
+def page_offset(req):
+    if req.service == "lambda":
+        qs = urllib.parse.parse_qs(req.path.split("?", 1)[1]) if "?" in req.path else {}
+        token = (qs.get("Marker") or [""])[0]
+    else:
+        token = req.params.get("NextToken", "")
+    return int(token[len(PAGE_TOKEN):]) if token.startswith(PAGE_TOKEN) else 0
+
+
+def page_after(world, req, answer):
+    """Serves one page of moto's full answer, for the operations moto does not paginate."""
+    size = world.opts["page_size"]
+    how = PAGED.get((req.service, req.operation))
+    if not size or not how or how[0] or answer.status != 200:
+        return
+    start = page_offset(req)
+    if req.service == "lambda":
+        doc = json.loads(answer.body)
+        items = doc.get(how[1]) or []
+        doc[how[1]] = items[start : start + size]
+        doc.pop("NextMarker", None)
+        if start + size < len(items):
+            doc["NextMarker"] = f"{PAGE_TOKEN}{start + size}"
+        answer.body = json.dumps(doc).encode()
+    else:
+        root = ET.fromstring(answer.body)
+        ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+        ET.register_namespace("", ns)
+        lists = local_children(root, how[1])
+        if not lists:
+            return
+        items = list(lists[0])
+        for i, item in enumerate(items):
+            if not start <= i < start + size:
+                lists[0].remove(item)
+        for old in [c for c in root if local(c.tag) == "nextToken"]:
+            root.remove(old)
+        if start + size < len(items):
+            token = ET.SubElement(root, f"{{{ns}}}nextToken" if ns else "nextToken")
+            token.text = f"{PAGE_TOKEN}{start + size}"
+        answer.body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    req.realism = f"page:{start}+{size} of {len(items)}"
+
+
+def pair_key(req, prefix, group_param="GroupId"):
+    """(group, protocol, from, to, source group) of a query-protocol rule under `prefix`."""
+    return (
+        req.account,
+        req.params.get(group_param, ""),
+        req.params.get(prefix + "IpProtocol", "-1"),
+        req.params.get(prefix + "FromPort", ""),
+        req.params.get(prefix + "ToPort", ""),
+    )
+
+
+def ec2_rules_request(upstream, req, body):
+    """moto matches a revoked group pair on its description too (AWS does not: the permission
+    names the rule), so a revoke without it fails with InvalidPermission.NotFound. Adds moto's
+    stored description to each group pair of a RevokeSecurityGroupIngress that has none."""
+    if req.operation != "RevokeSecurityGroupIngress" or "GroupId" not in req.params:
+        return body
+    pairs = [k for k in req.params if re.match(r"IpPermissions\.\d+\.Groups\.\d+\.GroupId$", k)]
+    missing = [k for k in pairs if k[: -len("GroupId")] + "Description" not in req.params]
+    if not missing:
+        return body
+    a = upstream.query("ec2", {"Action": "DescribeSecurityGroups", "Version": "2016-11-15", "GroupId.1": req.params["GroupId"]})
+    if a.status != 200:
+        return body
+    stored = {}
+    for item in local_children(ET.fromstring(a.body), "securityGroupInfo", "item"):
+        for perm in local_children(item, "ipPermissions", "item"):
+            for pair in local_children(perm, "groups", "item"):
+                key = (local_text(perm, "ipProtocol"), local_text(perm, "fromPort"), local_text(perm, "toPort"), local_text(pair, "groupId"))
+                stored[key] = local_text(pair, "description")
+    form = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
+    for k in missing:
+        perm = k.split(".Groups.", 1)[0] + "."
+        key = (req.params.get(perm + "IpProtocol"), req.params.get(perm + "FromPort"), req.params.get(perm + "ToPort"), req.params[k])
+        if stored.get(key):
+            form[k[: -len("GroupId")] + "Description"] = [stored[key]]
+            req.realism = "ec2:revoke matched without description"
+    return urllib.parse.urlencode(form, doseq=True).encode()
+
+
+def ec2_rules_after(world, req, answer):
+    """moto's ModifySecurityGroupRules writes a group-referencing rule's new description where
+    DescribeSecurityGroups does not show it (AWS changes the rule in both views): the proxy
+    remembers it and shows it there. (A changed source group is not corrected: moto ignores
+    ReferencedGroupId in a modify.) Authorizing or revoking the permission forgets it."""
+    op = req.operation
+    if answer.status != 200:
+        return
+    with world.lock:
+        if op == "ModifySecurityGroupRules":
+            for n in range(1, 100):
+                if f"SecurityGroupRule.{n}.SecurityGroupRuleId" not in req.params:
+                    break
+                prefix = f"SecurityGroupRule.{n}.SecurityGroupRule."
+                src, desc = req.params.get(prefix + "ReferencedGroupId"), req.params.get(prefix + "Description")
+                if src and desc is not None:
+                    world.rule_descriptions[pair_key(req, prefix) + (src,)] = desc
+        elif op in ("AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"):
+            for k in [k for k in req.params if re.match(r"IpPermissions\.\d+\.Groups\.\d+\.GroupId$", k)]:
+                perm = k.split(".Groups.", 1)[0] + "."
+                world.rule_descriptions.pop(pair_key(req, perm) + (req.params[k],), None)
+        elif op == "DescribeSecurityGroups" and world.rule_descriptions:
+            root = ET.fromstring(answer.body)
+            ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+            changed = 0
+            for item in local_children(root, "securityGroupInfo", "item"):
+                gid = local_text(item, "groupId")
+                for perm in local_children(item, "ipPermissions", "item"):
+                    for pair in local_children(perm, "groups", "item"):
+                        key = (req.account, gid, local_text(perm, "ipProtocol"), local_text(perm, "fromPort") or "", local_text(perm, "toPort") or "", local_text(pair, "groupId"))
+                        if key not in world.rule_descriptions:
+                            continue
+                        d = [c for c in pair if local(c.tag) == "description"]
+                        d = d[0] if d else ET.SubElement(pair, f"{{{ns}}}description" if ns else "description")
+                        d.text = world.rule_descriptions[key]
+                        changed += 1
+            if changed:
+                ET.register_namespace("", ns)
+                answer.body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+                req.realism = f"ec2:{changed} modified rule description(s) shown"
+
+
 def after(world, req, answer, now):
     """Tracks what AWS would be doing now and rewrites moto's answer to show it."""
     o = world.opts
@@ -724,6 +880,8 @@ def after(world, req, answer, now):
         lambda_after(world, req, answer, now)
     if o["cognito"] and req.service == "cognito-idp":
         cognito_after(world, req, answer)
+    if o["page_size"]:
+        page_after(world, req, answer)
 
 
 def cognito_after(world, req, answer):
@@ -1019,7 +1177,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 upstream = Upstream(server.upstream, req)
                 answer = before(world, upstream, req, time.monotonic())
                 if answer is None:
+                    body = paging_request(world, req, body)
+                    if world.opts["ec2_rules"] and req.service == "ec2":
+                        body = ec2_rules_request(upstream, req, body)
                     answer = forward(server.upstream, self.command, self.path, dict(self.headers.items()), body)
+                    if world.opts["ec2_rules"] and req.service == "ec2":
+                        ec2_rules_after(world, req, answer)
                     after(world, req, answer, time.monotonic())
             if fault == "lose":
                 # AWS acted; the answer never arrives.
@@ -1066,6 +1229,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Python's socketserver listens with a backlog of 5: the ~12 connections a plan opens at once
+    # overflow it, the kernel drops the SYNs beyond it and the client retransmits them after the
+    # initial 1 s RTO (a plan taking 1.1 s instead of 0.15 s in about half the runs). Real AWS
+    # endpoints do not drop them; --listen-backlog 5 reproduces the effect.
     request_queue_size = 128
 
     def __init__(self, addr, upstream, world):
@@ -1092,6 +1259,8 @@ def parse_args(argv):
     p.add_argument("--port-file", help="also write the proxy's URL to this file")
     p.add_argument("--config", help="a JSON file of options (names as below, with underscores)")
     p.add_argument("--realism", action="store_true", help="turn on rds, lambda, iam and ec2 realism")
+    p.add_argument("--listen-backlog", type=int, default=Server.request_queue_size,
+                   help="the listening socket's backlog (default %(default)s; Python's default is 5)")
     for name, (default, typ, help_) in OPTIONS.items():
         flag = "--" + name.replace("_", "-")
         if typ is bool:
@@ -1114,6 +1283,7 @@ def parse_args(argv):
 
 def main(argv=None):
     a, upstream, opts = parse_args(sys.argv[1:] if argv is None else argv)
+    Server.request_queue_size = a.listen_backlog
     server = Server((a.host, a.port), upstream, World(opts))
     url = f"http://{server.server_address[0]}:{server.server_address[1]}"
     if a.port_file:

@@ -12,7 +12,7 @@ pub mod aws;
 use std::collections::BTreeSet;
 
 use crate::plan::{Action, Change, Diff, PlanError};
-use crate::resources::core::cognito::{Edits, PoolDescription, Pools};
+use crate::resources::core::cognito::{Edits, PoolDescription, Pools, STATEMENT_PREFIX};
 use crate::resources::core::{
     Key, LiveEnv, NodeDef, PoolSummary, ReplacePolicy, function_address, owned_change, pool_address,
 };
@@ -418,11 +418,18 @@ pub fn statements(policy: &str, sid: &str) -> Vec<Permission> {
         .collect()
 }
 
-/// Whether a statement with another id than `sid` already lets this pool invoke the function.
+/// Whether a statement made outside deploy (in the console, say) already lets this pool invoke
+/// the function. Statements deploy made for the pool's other events do not count: each belongs to
+/// its own trigger and goes when that trigger goes, so leaning on one would leave this trigger
+/// without permission once the other is removed or moved to another event.
 pub fn has_equivalent(policy: &str, sid: &str, pool_arn: &str) -> bool {
-    all_statements(policy)
-        .iter()
-        .any(|(s, p)| s.as_deref() != Some(sid) && p.allows(pool_arn))
+    all_statements(policy).iter().any(|(s, p)| {
+        s.as_deref() != Some(sid)
+            && !s
+                .as_deref()
+                .is_some_and(|s| s.starts_with(STATEMENT_PREFIX))
+            && p.allows(pool_arn)
+    })
 }
 
 /// Every statement of a resource policy, with its id.
@@ -809,6 +816,28 @@ cognito_triggers:
         assert_eq!(got[1].source_arn.as_deref(), Some("arn:other"));
         assert!(statements("not json", &sid).is_empty());
         assert!(statements(&policy, "missing").is_empty());
+    }
+
+    #[test]
+    fn only_a_statement_made_outside_deploy_stands_for_the_permission() {
+        let sid = statement_id("post_confirmation", "us-east-1_abc");
+        let stmt = |sid: &str| {
+            serde_json::json!({"Sid": sid, "Effect": "Allow",
+                "Principal": {"Service": "cognito-idp.amazonaws.com"},
+                "Action": "lambda:InvokeFunction",
+                "Condition": {"ArnLike": {"AWS:SourceArn": POOL_ARN}}})
+        };
+        let policy = |stmts: Vec<serde_json::Value>| {
+            serde_json::json!({"Version": "2012-10-17", "Statement": stmts}).to_string()
+        };
+        // The statement deploy made for the pool's pre_sign_up trigger is that trigger's: the
+        // post_confirmation trigger needs its own, or removing pre_sign_up would take both.
+        let ours = policy(vec![stmt(&statement_id("pre_sign_up", "us-east-1_abc"))]);
+        assert!(!has_equivalent(&ours, &sid, POOL_ARN));
+        let console = policy(vec![stmt("lambda-1234-console")]);
+        assert!(has_equivalent(&console, &sid, POOL_ARN));
+        // Our own id is never an equivalent of itself.
+        assert!(!has_equivalent(&policy(vec![stmt(&sid)]), &sid, POOL_ARN));
     }
 
     fn spec_for(pool_id: Text, pool_arn: Text, function: Text) -> Spec {

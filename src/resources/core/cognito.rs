@@ -416,6 +416,9 @@ impl PoolDescription {
     }
 }
 
+/// How every statement id [`statement_id`] makes begins.
+pub const STATEMENT_PREFIX: &str = "deploy-cognito-";
+
 /// The resource-policy statement id for a pool's event: deterministic, so a rerun finds it and a
 /// delete can remove it without reading. Lambda allows `[A-Za-z0-9_-]`, at most 100 characters.
 pub fn statement_id(event: &str, pool_id: &str) -> String {
@@ -429,7 +432,7 @@ pub fn statement_id(event: &str, pool_id: &str) -> String {
             }
         })
         .collect();
-    let mut sid = format!("deploy-cognito-{event}-{clean}");
+    let mut sid = format!("{STATEMENT_PREFIX}{event}-{clean}");
     sid.truncate(100);
     sid
 }

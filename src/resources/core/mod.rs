@@ -96,6 +96,21 @@ pub struct LiveEnv {
     pub db_endpoints: BTreeMap<String, (String, u16)>,
     /// Every user pool of the account, for triggers on existing pools named by id or name.
     pub user_pools: Vec<PoolSummary>,
+    /// What the account said of things the file names but the stack does not manage (a layer
+    /// version ARN, a role ARN, the name an `auto` role would take), keyed by the kind's own
+    /// lookup key. A key that is absent was not looked up: nothing is concluded from it.
+    pub lookups: BTreeMap<String, Lookup>,
+}
+
+/// One answer about something the stack refers to but does not manage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// It exists: its ARN and (for a role) its IAM path, as AWS reports them.
+    Found { arn: String, path: String },
+    /// AWS said there is no such thing.
+    Missing,
+    /// The answer says nothing either way (AccessDenied): why, for a plan warning.
+    Unknown(String),
 }
 
 /// What an adapter needs to do its work.

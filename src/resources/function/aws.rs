@@ -10,7 +10,11 @@
 //! Roles are owned by their `deploy:stack` tag, which ListRoles does not return (and the Tagging
 //! API does not cover IAM): each role on this stack's path costs one ListRoleTags and one
 //! ListAttachedRolePolicies (the execution policy follows the function's `vpc`), run together.
-//! Roles elsewhere are never read: this tool only creates roles on its path.
+//! Roles elsewhere are never listed: this tool only creates roles on its path. What the file
+//! names but does not manage is looked up one by one in the first round (GetLayerVersion per
+//! layer ARN, GetRole per role ARN), and the name of each `auto` role still to be created with
+//! GetRole in the second, so that a missing layer or role, or a role name taken outside the
+//! path, is a plan error rather than a failure halfway through apply.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -29,13 +33,14 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{
     LayerObserved, LayerSpec, Observed, RoleObserved, RoleSpec, Spec, config_changed,
-    function_address, layer_address, layer_description, layer_owner, package,
-    parse_layer_description, role_address, role_path, tags_changed,
+    function_address, layer_address, layer_description, layer_lookup, layer_owner, package,
+    parse_layer_description, pinned_versions, role_address, role_arn_lookup, role_name,
+    role_name_lookup, role_name_of, role_path, tags_changed,
 };
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::{Action, Change};
-use crate::resources::core::{Adapter, Ctx, Found, Key};
+use crate::resources::core::{Adapter, Ctx, Found, Key, Lookup};
 use crate::stack::{STACK_TAG, Stack};
 use crate::value::Text;
 
@@ -100,16 +105,22 @@ pub struct Live {
     pub roles: Vec<Found<RoleObserved>>,
     pub layers: Vec<Found<LayerObserved>>,
     pub functions: Vec<Found<Observed>>,
+    /// For [`crate::resources::core::LiveEnv::lookups`].
+    pub lookups: BTreeMap<String, Lookup>,
 }
 
 pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
-    let (functions, tagged, roles, layers) = tokio::try_join!(
+    let (functions, tagged, roles, layers, arn_lookups) = tokio::try_join!(
         list_functions(clients),
         tagged_functions(clients, stack),
         list_roles(clients, stack),
         list_layers(clients),
+        lookup_arns(clients, stack),
     )?;
-    let mut found = Live::default();
+    let mut found = Live {
+        lookups: arn_lookups.into_iter().collect(),
+        ..Live::default()
+    };
 
     let mut adopt = Vec::new();
     for c in &functions {
@@ -143,13 +154,28 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
         .iter()
         .filter(|r| r.path() == path && r.role_name().ends_with("-role"))
         .collect();
-    let details = futures::future::try_join_all(on_path.iter().map(|r| async move {
-        tokio::try_join!(
-            role_tags(clients, r.role_name()),
-            attached_policies(clients, r.role_name())
-        )
-    }))
-    .await?;
+    // An `auto` role not on the path is to be created, which fails if its name is taken
+    // elsewhere in the account: one GetRole each, alongside the reads of the roles found (so no
+    // extra round), and none once the roles exist.
+    let to_create: Vec<String> = stack
+        .functions
+        .iter()
+        .filter(|(_, f)| f.role == crate::stack::RoleRef::Auto)
+        .map(|(name, _)| role_name(name))
+        .filter(|n| !on_path.iter().any(|r| r.role_name() == n))
+        .collect();
+    let (details, name_lookups) = tokio::try_join!(
+        futures::future::try_join_all(on_path.iter().map(|r| async move {
+            tokio::try_join!(
+                role_tags(clients, r.role_name()),
+                attached_policies(clients, r.role_name())
+            )
+        })),
+        futures::future::try_join_all(to_create.iter().map(|n| async move {
+            Ok::<_, Error>((role_name_lookup(n), get_role(clients, n).await?))
+        })),
+    )?;
+    found.lookups.extend(name_lookups);
     for (r, (tags, policies)) in on_path.into_iter().zip(details) {
         let function = r.role_name().strip_suffix("-role").unwrap_or_default();
         let owned = tags.get(STACK_TAG) == Some(&stack.name);
@@ -192,6 +218,16 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
         let address = layer_owner(stack, name)
             .map(|(f, _)| layer_address(f, name))
             .unwrap_or_else(|| layer_address(&marker.function, name));
+        // Which versions a delete would take: read only when the file names one by ARN (rare),
+        // so the usual plan makes no call per layer.
+        let pinned = pinned_versions(stack, arn);
+        let published = if pinned.is_empty() {
+            Vec::new()
+        } else {
+            our_versions(clients, &address, name, &stack.name)
+                .await?
+                .unwrap_or_default()
+        };
         found.layers.push(Found {
             address,
             key: Key::Layer(name.to_string()),
@@ -206,6 +242,8 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
                         .iter()
                         .map(|r| r.as_str().to_string()),
                 ),
+                pinned,
+                published,
             },
         });
     }
@@ -361,6 +399,85 @@ async fn attached_policies(clients: &Clients, name: &str) -> Result<Vec<String>>
     }
     out.sort();
     Ok(out)
+}
+
+/// Whether an answer says "you may not ask" rather than "there is no such thing": then nothing
+/// is known of existence, and the plan must not call it missing.
+fn forbidden(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("AccessDenied") || c == "UnauthorizedOperation")
+}
+
+/// One GetLayerVersion per distinct layer version ARN and one GetRole per distinct role ARN the
+/// file names, all at once: a reference to something missing is a plan error, not a
+/// CreateFunction failure after the security groups were created.
+async fn lookup_arns(clients: &Clients, stack: &Stack) -> Result<Vec<(String, Lookup)>> {
+    let mut layers = std::collections::BTreeSet::new();
+    let mut roles = std::collections::BTreeSet::new();
+    for f in stack.functions.values() {
+        for l in &f.layers {
+            if let crate::stack::LayerRef::Arn(a) = l {
+                layers.insert(a.clone());
+            }
+        }
+        if let crate::stack::RoleRef::Arn(a) = &f.role {
+            roles.insert(a.clone());
+        }
+    }
+    let layer_answers = futures::future::try_join_all(layers.iter().map(|arn| async move {
+        Ok::<_, Error>((layer_lookup(arn), get_layer_version(clients, arn).await?))
+    }));
+    let role_answers = futures::future::try_join_all(roles.iter().map(|arn| async move {
+        let found = get_role(clients, role_name_of(arn)).await?;
+        Ok::<_, Error>((role_arn_lookup(arn), found))
+    }));
+    let (mut out, roles) = tokio::try_join!(layer_answers, role_answers)?;
+    out.extend(roles);
+    Ok(out)
+}
+
+async fn get_layer_version(clients: &Clients, arn: &str) -> Result<Lookup> {
+    // The loader checked the shape: `…:layer:NAME:VERSION`. GetLayerVersion takes the layer's
+    // ARN as its name, which also reaches layers shared from other accounts.
+    let (layer, version) = arn.rsplit_once(':').unwrap_or((arn, ""));
+    let Ok(version) = version.parse::<i64>() else {
+        return Ok(Lookup::Missing);
+    };
+    match clients
+        .lambda
+        .get_layer_version()
+        .layer_name(layer)
+        .version_number(version)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Lookup::Found {
+            arn: out.layer_version_arn().unwrap_or(arn).to_string(),
+            path: String::new(),
+        }),
+        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(Lookup::Missing),
+        Err(e) if forbidden(code_of(&e)) => Ok(Lookup::Unknown(format!(
+            "{}: {}",
+            code_of(&e).unwrap_or_default(),
+            e.message().unwrap_or_default()
+        ))),
+        Err(e) => Err(Error::aws("GetLayerVersion", "functions", e)),
+    }
+}
+
+async fn get_role(clients: &Clients, name: &str) -> Result<Lookup> {
+    match clients.iam.get_role().role_name(name).send().await {
+        Ok(out) => Ok(out.role().map_or(Lookup::Missing, |r| Lookup::Found {
+            arn: r.arn().to_string(),
+            path: r.path().to_string(),
+        })),
+        Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(Lookup::Missing),
+        Err(e) if forbidden(code_of(&e)) => Ok(Lookup::Unknown(format!(
+            "{}: {}",
+            code_of(&e).unwrap_or_default(),
+            e.message().unwrap_or_default()
+        ))),
+        Err(e) => Err(Error::aws("GetRole", "functions", e)),
+    }
 }
 
 async fn list_layers(clients: &Clients) -> Result<Vec<aws_sdk_lambda::types::LayersListItem>> {
@@ -1085,7 +1202,7 @@ impl Adapter for Layers {
         o: &LayerObserved,
         _replacing: Option<&LayerSpec>,
     ) -> Result<()> {
-        delete_layer_versions(ctx, address, &o.name).await
+        delete_layer_versions(ctx, address, &o.name, &o.pinned).await
     }
 }
 
@@ -1148,6 +1265,8 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<La
         version,
         content,
         runtimes: s.runtimes.clone(),
+        pinned: Vec::new(),
+        published: Vec::new(),
     })
 }
 
@@ -1184,12 +1303,16 @@ async fn find_layer_version(
     Ok(best)
 }
 
-/// Deletes the versions of a layer that carry this stack's marker; versions others published
-/// under the same name are left alone.
-async fn delete_layer_versions(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
-    let lambda = &ctx.clients.lambda;
+/// The versions of layer `name` that carry this stack's marker; `None` when the layer is gone.
+async fn our_versions(
+    clients: &Clients,
+    address: &str,
+    name: &str,
+    stack: &str,
+) -> Result<Option<Vec<i64>>> {
     let mut ours = Vec::new();
-    let mut pages = lambda
+    let mut pages = clients
+        .lambda
         .list_layer_versions()
         .layer_name(name)
         .into_paginator()
@@ -1202,15 +1325,32 @@ async fn delete_layer_versions(ctx: &Ctx<'_>, address: &str, name: &str) -> Resu
                     .filter(|v| {
                         v.description()
                             .and_then(parse_layer_description)
-                            .is_some_and(|m| m.stack == ctx.stack.name)
+                            .is_some_and(|m| m.stack == stack)
                     })
                     .map(|v| v.version()),
             ),
-            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(()),
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(None),
             Err(e) => return Err(Error::aws("ListLayerVersions", address, e)),
         }
     }
-    for version in ours {
+    ours.sort_unstable();
+    Ok(Some(ours))
+}
+
+/// Deletes the versions of a layer that carry this stack's marker, except `pinned` (versions
+/// stack.yaml names by ARN, as the plan found them); versions others published under the same
+/// name are left alone.
+async fn delete_layer_versions(
+    ctx: &Ctx<'_>,
+    address: &str,
+    name: &str,
+    pinned: &[i64],
+) -> Result<()> {
+    let lambda = &ctx.clients.lambda;
+    let Some(ours) = our_versions(ctx.clients, address, name, &ctx.stack.name).await? else {
+        return Ok(());
+    };
+    for version in ours.into_iter().filter(|v| !pinned.contains(v)) {
         match lambda
             .delete_layer_version()
             .layer_name(name)

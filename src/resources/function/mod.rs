@@ -26,8 +26,8 @@ use std::path::PathBuf;
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
 use crate::resources::core::{
-    Key, LiveEnv, NodeDef, ReplacePolicy, group_address, group_ref_id, owned_change, stack_tags,
-    tag_diff,
+    Key, LiveEnv, Lookup, NodeDef, ReplacePolicy, group_address, group_ref_id, owned_change,
+    stack_tags, tag_diff,
 };
 use crate::stack::{GroupRef, LayerRef, Pos, Resolver, RoleRef, Stack, Subnets};
 use crate::value::{Shown, Text};
@@ -73,6 +73,9 @@ pub struct RoleSpec {
     /// The execution policy ARN(s) the role should have attached (sorted).
     pub policies: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    /// Set when a role of this name exists outside this stack's IAM path: creating it would
+    /// fail, so it is a plan error.
+    pub taken: Option<String>,
     pub pos: Pos,
 }
 
@@ -118,6 +121,42 @@ pub struct LayerObserved {
     pub content: String,
     /// Sorted.
     pub runtimes: Vec<String>,
+    /// This stack's versions of the layer that stack.yaml names by ARN (in any function): they
+    /// are never deleted while it does.
+    pub pinned: Vec<i64>,
+    /// Every version of the layer this stack published; listed only when `pinned` is not empty
+    /// (empty otherwise), for the plan to say which versions a delete takes.
+    pub published: Vec<i64>,
+}
+
+/// The versions of the layer `version_arn` belongs to (`arn:…:layer:NAME:N`) that stack.yaml
+/// names by ARN, in any function, sorted.
+pub fn pinned_versions(stack: &Stack, version_arn: &str) -> Vec<i64> {
+    let Some((layer, _)) = version_arn.rsplit_once(':') else {
+        return Vec::new();
+    };
+    let mut out: Vec<i64> = stack
+        .functions
+        .values()
+        .flat_map(|f| &f.layers)
+        .filter_map(|l| match l {
+            LayerRef::Arn(a) => a.rsplit_once(':'),
+            LayerRef::Folder { .. } => None,
+        })
+        .filter(|(l, _)| *l == layer)
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn versions(vs: &[i64]) -> String {
+    let vs: Vec<String> = vs.iter().map(i64::to_string).collect();
+    match vs.as_slice() {
+        [one] => format!("version {one}"),
+        _ => format!("versions {}", vs.join(", ")),
+    }
 }
 
 /// A function's VPC attachment as the file wants it.
@@ -150,6 +189,11 @@ pub struct Spec {
     pub vpc: Option<VpcSpec>,
     pub environment: BTreeMap<String, Text>,
     pub tags: BTreeMap<String, String>,
+    /// Layer or role ARNs the file names that AWS says do not exist: a plan error, not a
+    /// CreateFunction failure after other resources were already changed.
+    pub missing: Vec<String>,
+    /// Those AWS would not say anything about (AccessDenied): a plan warning.
+    pub unverified: Vec<String>,
     pub pos: Pos,
 }
 
@@ -300,6 +344,46 @@ pub fn layer_owner<'a>(stack: &'a Stack, layer: &str) -> Option<(&'a str, &'a La
     })
 }
 
+/// The local checks of the folders the functions package, with no AWS call and no hashing:
+/// `validate` runs them as `plan` does. Each points at its `source:` line; the plan's own
+/// (identical) report of the same problem from the spec is dropped as a duplicate.
+pub fn check(stack: &Stack) -> Vec<PlanError> {
+    let mut out = Vec::new();
+    for (name, f) in &stack.functions {
+        if let Err(e) = package::check(&f.source) {
+            out.push(plan_error(
+                &format!("functions.{name}"),
+                f.source_pos,
+                format!("source: {e}"),
+            ));
+        }
+    }
+    let mut layers = BTreeSet::new();
+    for f in stack.functions.values() {
+        for l in &f.layers {
+            let LayerRef::Folder {
+                name, source, pos, ..
+            } = l
+            else {
+                continue;
+            };
+            // A layer shared by several functions is one node, reported once.
+            if !layers.insert(name.clone()) {
+                continue;
+            }
+            let owner = layer_owner(stack, name).map_or("", |(o, _)| o);
+            if let Err(e) = package::check(source) {
+                out.push(plan_error(
+                    &layer_address(owner, name),
+                    *pos,
+                    format!("layer `{name}`: {e}"),
+                ));
+            }
+        }
+    }
+    out
+}
+
 pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
     let mut out = Vec::new();
     let mut layers: BTreeMap<String, String> = BTreeMap::new();
@@ -353,6 +437,74 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
     out
 }
 
+/// The key of [`LiveEnv::lookups`] for a layer version ARN the file names.
+pub fn layer_lookup(arn: &str) -> String {
+    format!("layer {arn}")
+}
+
+/// The key of [`LiveEnv::lookups`] for a role ARN the file names.
+pub fn role_arn_lookup(arn: &str) -> String {
+    format!("role {arn}")
+}
+
+/// The key of [`LiveEnv::lookups`] for the name an `auto` role takes.
+pub fn role_name_lookup(name: &str) -> String {
+    format!("role-name {name}")
+}
+
+/// The name of a role from its ARN (`arn:aws:iam::ACCOUNT:role/PATH/NAME`).
+pub fn role_name_of(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Why the `auto` role of `function` cannot be created, when a role of its name already exists
+/// outside this stack's path (IAM role names are unique per account, whatever the path).
+fn role_taken(stack: &Stack, function: &str, env: &LiveEnv) -> Option<String> {
+    let name = role_name(function);
+    match env.lookups.get(&role_name_lookup(&name)) {
+        Some(Lookup::Found { arn, path }) if *path != role_path(&stack.name) => Some(format!(
+            "role: auto would create the role `{name}`, but a role of that name already exists outside {} ({arn}, path {path}), and IAM role names are unique per account: to use that role, set `role: {arn}`; otherwise rename or delete it",
+            role_path(&stack.name)
+        )),
+        _ => None,
+    }
+}
+
+/// What AWS said of the layer and role ARNs a function names: `(missing, unverified)`, each a
+/// sentence naming the field and what to do.
+fn references(f: &crate::stack::Function, env: &LiveEnv) -> (Vec<String>, Vec<String>) {
+    let mut missing = Vec::new();
+    let mut unverified = Vec::new();
+    for (i, l) in f.layers.iter().enumerate() {
+        let LayerRef::Arn(arn) = l else { continue };
+        match env.lookups.get(&layer_lookup(arn)) {
+            Some(Lookup::Missing) => missing.push(format!(
+                "layers[{i}]: the layer version {arn} does not exist (or is not shared with this account): check the name and version number (`aws lambda list-layer-versions --layer-name NAME`), or publish the layer first"
+            )),
+            Some(Lookup::Unknown(why)) => unverified.push(format!(
+                "layers[{i}]: could not check that {arn} exists ({why}); apply fails if it does not"
+            )),
+            _ => {}
+        }
+    }
+    if let RoleRef::Arn(arn) = &f.role {
+        match env.lookups.get(&role_arn_lookup(arn)) {
+            Some(Lookup::Missing) => missing.push(format!(
+                "role: {arn} does not exist in this account (Lambda runs a function only with a role of its own account): create the role first, fix the ARN, or write `role: auto`"
+            )),
+            Some(Lookup::Found { arn: real, .. }) if real != arn => missing.push(format!(
+                "role: {arn} does not exist; the role named `{}` in this account is {real}: use that ARN, or write `role: auto`",
+                role_name_of(arn)
+            )),
+            Some(Lookup::Unknown(why)) => unverified.push(format!(
+                "role: could not check that {arn} exists ({why}); apply fails if it does not"
+            )),
+            _ => {}
+        }
+    }
+    (missing, unverified)
+}
+
 pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
     match key {
         Key::Role(function) => NodeSpec::Role(RoleSpec {
@@ -370,6 +522,7 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
                 }
             )],
             tags: stack_tags(stack),
+            taken: role_taken(stack, function, env),
             pos: stack.functions[function].pos,
         }),
         Key::Layer(layer) => NodeSpec::Layer(layer_spec(stack, layer)),
@@ -403,6 +556,7 @@ fn layer_spec(stack: &Stack, layer: &str) -> LayerSpec {
                 name,
                 source: s,
                 runtimes: rt,
+                ..
             } if name == layer && (s != source || sorted(rt) != runtimes) => Some(format!(
                 "functions `{function}` and `{other}` declare layer `{layer}` with different folders or runtimes; a layer name is one layer: give them the same declaration, or different names"
             )),
@@ -455,6 +609,7 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
                 .collect(),
         }
     });
+    let (missing, unverified) = references(f, env);
     let (code, suspicious) = match package::code_once(&f.source) {
         Ok(h) => (
             with_layers_size(&f.layers, h.unzipped).map(|_| h.sha256),
@@ -481,6 +636,8 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
             .map(|(k, t)| (k.clone(), r.resolve(t)))
             .collect(),
         tags: stack_tags(stack),
+        missing,
+        unverified,
         pos: f.pos,
     }
 }
@@ -551,6 +708,9 @@ pub fn diff_role(
             Change::new(address, Action::Delete).note("its policies are detached first")
         }));
     };
+    if let (Some(taken), None) = (&s.taken, observed) {
+        return Err(plan_error(address, s.pos, taken.clone()));
+    }
     if s.name.len() > 64 {
         return Err(plan_error(
             address,
@@ -642,10 +802,28 @@ pub fn diff_layer(
     observed: Option<&LayerObserved>,
 ) -> Result<Option<Change>, PlanError> {
     let Some(s) = spec else {
-        return Ok(observed.map(|_| {
-            Change::new(address, Action::Delete)
-                .note("deletes every version of the layer that this stack published")
-        }));
+        let Some(o) = observed else { return Ok(None) };
+        if o.pinned.is_empty() {
+            return Ok(Some(Change::new(address, Action::Delete).note(
+                "deletes every version of the layer that this stack published",
+            )));
+        }
+        // A function of the file points at a version by ARN: that version stays, or the
+        // function would point at a layer that no longer exists.
+        let gone: Vec<i64> = o
+            .published
+            .iter()
+            .copied()
+            .filter(|v| !o.pinned.contains(v))
+            .collect();
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(Change::new(address, Action::Delete).note(format!(
+            "deletes {} of the layer that this stack published, and keeps {}, which stack.yaml names by ARN",
+            versions(&gone),
+            versions(&o.pinned)
+        ))));
     };
     if let Some(c) = &s.conflict {
         return Err(plan_error(address, s.pos, c.clone()));
@@ -676,6 +854,12 @@ pub fn diff_layer(
             c.note(format!(
                 "publishes version {} of the layer (a version cannot change); functions using it move to the new version",
                 o.version + 1
+            ))
+            // `-/+` reads as if the old version went: it stays, so that a function outside
+            // this file that uses it keeps working and one can be pointed back at it by ARN.
+            .note(format!(
+                "version {} and older stay; this stack's versions are deleted when the layer leaves stack.yaml (except those it names by ARN)",
+                o.version
             ))
         }),
     };
@@ -714,6 +898,9 @@ pub fn diff(
     let Some(s) = spec else {
         return Ok(observed.map(|_| Change::new(address, Action::Delete)));
     };
+    if !s.missing.is_empty() {
+        return Err(plan_error(address, s.pos, s.missing.join("; ")));
+    }
     let code = s
         .code
         .as_ref()
@@ -968,6 +1155,121 @@ functions:
         }
     }
 
+    /// What the lookups say decides the plan: missing is an error naming the function and the
+    /// field, forbidden (AccessDenied) only a warning, absent (not looked up) nothing.
+    #[test]
+    fn references_the_account_lacks_are_plan_errors_and_unknown_ones_warnings() {
+        let (_d, s) = stack();
+        let layer = "arn:aws:lambda:us-east-1:123456789012:layer:x:1";
+        let role = "arn:aws:iam::123456789012:role/existing";
+        let plan = |lookups: &[(String, Lookup)]| {
+            let env = LiveEnv {
+                lookups: lookups.iter().cloned().collect(),
+                ..live_env()
+            };
+            let r = Resolver::default();
+            let spec = |f: &str| match spec(&s, &Key::Function(f.into()), &r, &env) {
+                NodeSpec::Function(x) => x,
+                _ => unreachable!(),
+            };
+            let (a, c) = (spec("a-fn"), spec("c-fn"));
+            let errors: Vec<String> = [("functions.a-fn", &a), ("functions.c-fn", &c)]
+                .into_iter()
+                .filter_map(|(addr, x)| diff(addr, Some(x), None).err())
+                .map(|e| format!("{}: {}", e.address, e.message))
+                .collect();
+            let warnings: Vec<String> = a.unverified.iter().chain(&c.unverified).cloned().collect();
+            (errors, warnings)
+        };
+        assert_eq!(plan(&[]), (vec![], vec![]));
+        let (errors, warnings) = plan(&[
+            (layer_lookup(layer), Lookup::Missing),
+            (role_arn_lookup(role), Lookup::Missing),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("functions.a-fn: layers[0]: the layer version")
+                && errors[0].contains("does not exist"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with(&format!("functions.c-fn: role: {role} does not exist")),
+            "{errors:?}"
+        );
+        // AccessDenied says nothing about existence: a warning, never "does not exist".
+        let denied = Lookup::Unknown("AccessDeniedException: not allowed".into());
+        let (errors, warnings) = plan(&[
+            (layer_lookup(layer), denied.clone()),
+            (role_arn_lookup(role), denied),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings
+                .iter()
+                .all(|w| w.contains("could not check") && w.contains("AccessDenied"))
+        );
+        // A role of that name with another path or account is not the one the file names.
+        let found = |arn: &str| Lookup::Found {
+            arn: arn.into(),
+            path: "/".into(),
+        };
+        let (errors, _) = plan(&[
+            (layer_lookup(layer), found(layer)),
+            (
+                role_arn_lookup(role),
+                found("arn:aws:iam::123456789012:role/team/existing"),
+            ),
+        ]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("the role named `existing` in this account is arn:aws:iam::123456789012:role/team/existing"), "{errors:?}");
+        let (errors, _) = plan(&[(role_arn_lookup(role), found(role))]);
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn an_auto_role_whose_name_is_taken_outside_the_path_is_a_plan_error() {
+        let (_d, s) = stack();
+        let r = Resolver::default();
+        let role_spec = |lookups: Vec<(String, Lookup)>| {
+            let env = LiveEnv {
+                lookups: lookups.into_iter().collect(),
+                ..live_env()
+            };
+            match spec(&s, &Key::Role("a-fn".into()), &r, &env) {
+                NodeSpec::Role(x) => x,
+                _ => unreachable!(),
+            }
+        };
+        let taken = role_spec(vec![(
+            role_name_lookup("a-fn-role"),
+            Lookup::Found {
+                arn: "arn:aws:iam::123456789012:role/a-fn-role".into(),
+                path: "/".into(),
+            },
+        )]);
+        let e = diff_role("functions.a-fn.role", Some(&taken), None).unwrap_err();
+        assert!(
+            e.message.contains("already exists outside /deploy/st/")
+                && e.message
+                    .contains("set `role: arn:aws:iam::123456789012:role/a-fn-role`"),
+            "{}",
+            e.message
+        );
+        for free in [
+            vec![],
+            vec![(role_name_lookup("a-fn-role"), Lookup::Missing)],
+            vec![(
+                role_name_lookup("a-fn-role"),
+                Lookup::Unknown("AccessDenied: no".into()),
+            )],
+        ] {
+            let s = role_spec(free);
+            assert!(diff_role("functions.a-fn.role", Some(&s), None).is_ok());
+        }
+    }
+
     fn tags() -> BTreeMap<String, String> {
         [("deploy:stack", "st"), ("project", "p")]
             .iter()
@@ -999,6 +1301,8 @@ functions:
             ]
             .into(),
             tags: tags(),
+            missing: Vec::new(),
+            unverified: Vec::new(),
             pos: Pos { line: 3, col: 3 },
         };
         let o = Observed {
@@ -1269,6 +1573,7 @@ functions:
                 name: "deps".into(),
                 source: d.path().to_path_buf(),
                 runtimes: vec!["python3.12".into()],
+                pos: Pos::default(),
             },
         ];
         assert!(with_layers_size(&layers, 50 * 1024 * 1024).is_ok());
@@ -1458,6 +1763,7 @@ functions:
                 trust_policy: trust_policy(),
                 policies: vec![format!("arn:aws:{VPC_ACCESS_POLICY}")],
                 tags: tags(),
+                taken: None,
                 pos: Pos::default(),
             },
             RoleObserved {
@@ -1601,6 +1907,8 @@ functions:
                 version: 4,
                 content: "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC=".into(),
                 runtimes: vec!["python3.12".into()],
+                pinned: vec![],
+                published: vec![],
             },
         )
     }
@@ -1622,6 +1930,11 @@ functions:
         assert_eq!(c.action, Action::Replace);
         assert!(c.field("content").unwrap().forces_replacement);
         assert!(c.notes[0].contains("version 5"), "{:?}", c.notes);
+        assert!(
+            c.notes[1].contains("version 4 and older stay"),
+            "{:?}",
+            c.notes
+        );
 
         let mut s3 = s.clone();
         s3.runtimes.push("python3.13".into());
@@ -1631,6 +1944,58 @@ functions:
 
         let c = diff_layer("l", None, Some(&o)).unwrap().unwrap();
         assert_eq!(c.action, Action::Delete);
+    }
+
+    #[test]
+    fn a_layer_version_the_file_names_by_arn_is_never_deleted() {
+        let (_, mut o) = layer();
+        // The folder layer left the file, a function names version 4 by ARN: nothing to do.
+        o.pinned = vec![4];
+        o.published = vec![4];
+        assert!(diff_layer("l", None, Some(&o)).unwrap().is_none());
+        // Older versions nothing names go; the named one is kept, and the plan says so.
+        o.published = vec![2, 3, 4];
+        let c = diff_layer("l", None, Some(&o)).unwrap().unwrap();
+        assert_eq!(c.action, Action::Delete);
+        assert!(
+            c.notes[0].contains("deletes versions 2, 3 of the layer")
+                && c.notes[0].contains("keeps version 4, which stack.yaml names by ARN"),
+            "{:?}",
+            c.notes
+        );
+        assert!(!c.notes[0].contains("every version"), "{:?}", c.notes);
+    }
+
+    #[test]
+    fn pinned_versions_are_the_arns_of_the_layer_in_any_function() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("src")).unwrap();
+        let st = crate::stack::parse_str(
+            "stack: st
+functions:
+  a:
+    source: src
+    runtime: python3.12
+    handler: a.h
+    layers: [arn:aws:lambda:us-east-1:123456789012:layer:lay1:3, arn:aws:lambda:us-east-1:123456789012:layer:lay10:7]
+  b:
+    source: src
+    runtime: python3.12
+    handler: a.h
+    layers: [arn:aws:lambda:us-east-1:123456789012:layer:lay1:1, arn:aws:lambda:us-east-1:999999999999:layer:lay1:2]
+",
+            std::path::Path::new("stack.yaml"),
+            d.path(),
+            &|_| None,
+        )
+        .unwrap();
+        assert_eq!(
+            pinned_versions(&st, "arn:aws:lambda:us-east-1:123456789012:layer:lay1:5"),
+            [1, 3]
+        );
+        assert!(
+            pinned_versions(&st, "arn:aws:lambda:us-east-1:123456789012:layer:lay2:1").is_empty()
+        );
     }
 
     #[test]

@@ -312,6 +312,13 @@ pub fn content_sha256(dir: &Path) -> Result<String, String> {
     content(dir).map(|h| h.sha256)
 }
 
+/// The checks of [`code`] and [`content`] that need no hashing: links leading outside, entries
+/// that are not regular files, an empty folder, the unzipped limit. `validate` runs them (no
+/// AWS), so a folder problem shows before `plan`.
+pub fn check(dir: &Path) -> Result<(), String> {
+    list(dir).map(|_| ())
+}
+
 /// The unzipped size of `dir` from the files' sizes alone: nothing is read.
 pub fn unzipped_size(dir: &Path) -> Result<u64, String> {
     list(dir).map(|l| l.total)
@@ -353,8 +360,11 @@ fn list(dir: &Path) -> Result<Listing, String> {
             total: 0,
             suspicious: Vec::new(),
         },
+        outside: Vec::new(),
+        problems: Vec::new(),
     };
     w.walk(dir, "")?;
+    w.problems()?;
     let mut out = w.out;
     if out.entries.is_empty() {
         return Err(format!("{} has no files to deploy", dir.display()));
@@ -369,9 +379,47 @@ struct Walk<'a> {
     root: PathBuf,
     ancestry: Vec<PathBuf>,
     out: Listing,
+    /// Links leading outside the folder, `(link, target)`: all of them are named at once, so
+    /// that fixing the folder takes one run, not one per link.
+    outside: Vec<(PathBuf, PathBuf)>,
+    /// Other entries that cannot be packaged (dangling links, fifos, devices, odd names).
+    problems: Vec<String>,
 }
 
 impl Walk<'_> {
+    /// Everything wrong with the folder's entries, as one message.
+    fn problems(&mut self) -> Result<(), String> {
+        // read_dir's order is the file system's: sort, so that the message is stable.
+        self.outside.sort();
+        self.problems.sort();
+        let mut parts = Vec::new();
+        match self.outside.as_slice() {
+            [] => {}
+            [(link, target)] => parts.push(format!(
+                "{} is a symbolic link to {}, outside {}: only files inside the folder are packaged; copy what the function needs into the folder",
+                link.display(),
+                target.display(),
+                self.dir.display()
+            )),
+            links => parts.push(format!(
+                "{} symbolic links lead outside {}: {}: only files inside the folder are packaged; copy what the function needs into the folder",
+                links.len(),
+                self.dir.display(),
+                links
+                    .iter()
+                    .map(|(l, t)| format!("{} -> {}", l.display(), t.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+        parts.extend(self.problems.iter().cloned());
+        if parts.is_empty() {
+            Ok(())
+        } else {
+            Err(parts.join("; "))
+        }
+    }
+
     fn walk(&mut self, dir: &Path, prefix: &str) -> Result<(), String> {
         let canonical = dir
             .canonicalize()
@@ -389,7 +437,9 @@ impl Walk<'_> {
             let item = item.map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
             let path = item.path();
             let Some(name) = item.file_name().to_str().map(str::to_string) else {
-                return Err(format!("{}: file names must be UTF-8", path.display()));
+                self.problems
+                    .push(format!("{}: file names must be UTF-8", path.display()));
+                continue;
             };
             if skipped(&name) {
                 continue;
@@ -398,19 +448,19 @@ impl Walk<'_> {
             let mut meta = fs::symlink_metadata(&path)
                 .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
             if meta.file_type().is_symlink() {
-                let target = path.canonicalize().map_err(|err| {
-                    format!(
-                        "{} is a symbolic link that cannot be followed ({err}): remove it or replace it with the file",
-                        path.display()
-                    )
-                })?;
+                let target = match path.canonicalize() {
+                    Ok(t) => t,
+                    Err(err) => {
+                        self.problems.push(format!(
+                            "{} is a symbolic link that cannot be followed ({err}): remove it or replace it with the file",
+                            path.display()
+                        ));
+                        continue;
+                    }
+                };
                 if !target.starts_with(&self.root) {
-                    return Err(format!(
-                        "{} is a symbolic link to {}, outside {}: only files inside the folder are packaged; copy what the function needs into the folder",
-                        path.display(),
-                        target.display(),
-                        self.dir.display()
-                    ));
+                    self.outside.push((path, target));
+                    continue;
                 }
                 meta = fs::metadata(&target)
                     .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
@@ -432,7 +482,7 @@ impl Walk<'_> {
                     len: meta.len(),
                 });
             } else {
-                return Err(format!(
+                self.problems.push(format!(
                     "{} is not a regular file (a device, socket or fifo): only regular files are packaged; remove it from the folder",
                     path.display()
                 ));
@@ -644,6 +694,24 @@ mod tests {
         link(outside.path(), &d.path().join("creds"));
         let e = code_sha256(d.path()).unwrap_err();
         assert!(e.contains("creds is a symbolic link"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn every_link_leading_outside_is_named_at_once() {
+        let d = folder();
+        link(Path::new("/etc"), &d.path().join("up"));
+        link(Path::new("/etc/passwd"), &d.path().join("pkg/pw"));
+        link(Path::new("nowhere.py"), &d.path().join("dangling.py"));
+        let e = check(d.path()).unwrap_err();
+        assert!(e.contains("2 symbolic links lead outside"), "{e}");
+        assert!(e.contains("pkg/pw -> /etc/passwd"), "{e}");
+        assert!(e.contains("up -> /etc"), "{e}");
+        assert!(
+            e.contains("dangling.py is a symbolic link that cannot be followed"),
+            "{e}"
+        );
+        assert_eq!(code_sha256(d.path()).unwrap_err(), e);
     }
 
     #[cfg(unix)]

@@ -426,6 +426,26 @@ pub async fn observe(
             )
             .await
             .map_err(|e| Error::Other(format!("{address}: reading deploy_migrations: {e}")))?;
+        let applied: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        let folder = d
+            .migrations
+            .as_deref()
+            .and_then(|m| super::files(m).ok())
+            .unwrap_or_default();
+        for (f, late) in super::out_of_order(&folder, &applied) {
+            out.push(Found {
+                address: super::migration_address(id, &f.name),
+                key: Key::Migration {
+                    db: id.clone(),
+                    name: f.name.clone(),
+                },
+                observed: Observed {
+                    version: f.version.clone(),
+                    checksum: String::new(),
+                    out_of_order: Some(late),
+                },
+            });
+        }
         for row in rows {
             let version: String = row.get(0);
             let checksum: String = row.get(1);
@@ -443,7 +463,11 @@ pub async fn observe(
             out.push(Found {
                 address,
                 key,
-                observed: Observed { version, checksum },
+                observed: Observed {
+                    version,
+                    checksum,
+                    out_of_order: None,
+                },
             });
         }
     }
@@ -522,6 +546,7 @@ async fn run(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
     Ok(Observed {
         version: s.file.version.clone(),
         checksum: s.file.checksum.clone(),
+        out_of_order: None,
     })
 }
 

@@ -79,47 +79,119 @@ pub struct Spec {
     pub pos: Pos,
 }
 
-/// A row of `deploy_migrations`.
+/// A row of `deploy_migrations`; or, with `out_of_order`, a file of the folder that has no row
+/// while a later-numbered one has.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observed {
     pub version: String,
     pub checksum: String,
+    /// Set when this file was not applied but sorts before a version that was: running it now
+    /// would run it out of order (a plan error).
+    pub out_of_order: Option<OutOfOrder>,
 }
 
-/// The migration files of a folder, in version order. Names must be `NNNN_name.sql`.
-pub fn files(dir: &Path) -> Result<Vec<SqlFile>, String> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutOfOrder {
+    /// The highest version applied.
+    pub last_applied: String,
+    /// A free file name that sorts after every applied version and every file of the folder.
+    pub rename_to: String,
+}
+
+/// The folder's files that were never applied but sort before the highest applied version
+/// (`applied`: the versions in `deploy_migrations`). The table keeps the file stem
+/// (`0001_create_users`) as version, as every release has; the number is read from it.
+pub fn out_of_order<'a>(
+    files: &'a [SqlFile],
+    applied: &[String],
+) -> Vec<(&'a SqlFile, OutOfOrder)> {
+    let numbered = |v: &&String| {
+        let num = v.split('_').next().unwrap_or("");
+        !num.is_empty() && num.chars().all(|c| c.is_ascii_digit())
+    };
+    let Some(last) = applied
+        .iter()
+        .filter(numbered)
+        .max_by(|a, b| number_key(a).cmp(&number_key(b)))
+    else {
+        return Vec::new();
+    };
+    // New names start after the last applied version and the last file, whichever is later.
+    let top = files
+        .iter()
+        .map(|f| &f.version)
+        .chain([last])
+        .max_by(|a, b| number_key(a).cmp(&number_key(b)))
+        .unwrap_or(last);
+    let num = top.split('_').next().unwrap_or("");
+    let mut next = num.parse::<u128>().unwrap_or(0);
+    files
+        .iter()
+        .filter(|f| !applied.contains(&f.version))
+        .filter(|f| number_key(&f.version) < number_key(last))
+        .map(|f| {
+            next += 1;
+            let rest = f.version.split_once('_').map_or("", |(_, r)| r);
+            let rename_to = format!("{next:0width$}_{rest}.sql", width = num.len());
+            (
+                f,
+                OutOfOrder {
+                    last_applied: last.clone(),
+                    rename_to,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The migration files of a folder, in version order. Names must be `NNNN_name.sql`, and the
+/// files UTF-8 text. Every problem of the folder is reported, so one run shows them all.
+pub fn files(dir: &Path) -> Result<Vec<SqlFile>, Vec<String>> {
     let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        std::fs::read_dir(dir).map_err(|e| vec![format!("cannot read {}: {e}", dir.display())])?;
     let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut names = Vec::new();
     for e in entries {
-        let e = e.map_err(|e| e.to_string())?;
+        let e = e.map_err(|e| vec![e.to_string()])?;
         let path = e.path();
         let fname = e.file_name().to_string_lossy().to_string();
         if !path.is_file() || fname.starts_with('.') {
             continue;
         }
+        names.push((fname, path));
+    }
+    // read_dir's order is the file system's: sorted, the errors read the same on every run.
+    names.sort();
+    for (fname, path) in names {
         // The name becomes an address and a row of deploy_migrations.
         if fname.chars().any(char::is_control) {
-            return Err(format!(
+            errors.push(format!(
                 "{}: a migration file name holds control characters ({}): rename it",
                 shown_path(dir),
                 escape_controls(&fname)
             ));
+            continue;
         }
         let Some(stem) = fname.strip_suffix(".sql") else {
-            return Err(format!(
+            errors.push(format!(
                 "{}: migration files must be named NNNN_name.sql (found {fname})",
                 shown_path(dir)
             ));
+            continue;
         };
         let (num, rest) = stem.split_once('_').unwrap_or((stem, ""));
         if num.len() < 4 || !num.chars().all(|c| c.is_ascii_digit()) || rest.is_empty() {
-            return Err(format!(
+            errors.push(format!(
                 "{}: migration files must be named NNNN_name.sql, e.g. 0001_create_users.sql (found {fname})",
                 shown_path(dir)
             ));
+            continue;
         }
-        out.push(sql_file(&path, stem.to_string(), stem.to_string())?);
+        match sql_file(&path, stem.to_string(), stem.to_string()) {
+            Ok(f) => out.push(f),
+            Err(e) => errors.push(e),
+        }
     }
     out.sort_by(|a, b| {
         number_key(&a.version)
@@ -128,7 +200,7 @@ pub fn files(dir: &Path) -> Result<Vec<SqlFile>, String> {
     });
     for w in out.windows(2) {
         if number_key(&w[0].version) == number_key(&w[1].version) {
-            return Err(format!(
+            errors.push(format!(
                 "{}: two migrations share the number {}: {} and {}",
                 shown_path(dir),
                 w[0].version.split('_').next().unwrap_or(""),
@@ -137,12 +209,44 @@ pub fn files(dir: &Path) -> Result<Vec<SqlFile>, String> {
             ));
         }
     }
-    Ok(out)
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Where the first byte that is not UTF-8 is, as `line N, column C (byte offset B)`; `None` for
+/// UTF-8 text. PostgreSQL takes deploy's SQL as UTF-8 text, so such a file could not be sent.
+fn not_utf8(bytes: &[u8]) -> Option<String> {
+    let e = std::str::from_utf8(bytes).err()?;
+    let at = e.valid_up_to();
+    let before = &bytes[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    // Columns count characters: what comes before on the line is valid UTF-8.
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    Some(format!(
+        "line {line}, column {col} (byte offset {at}, byte 0x{:02x})",
+        bytes[at]
+    ))
 }
 
 fn sql_file(path: &Path, version: String, name: String) -> Result<SqlFile, String> {
     let bytes =
         std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", shown_path(path)))?;
+    if let Some(at) = not_utf8(&bytes) {
+        return Err(format!(
+            "{}: not UTF-8 text: the first invalid byte is at {at}. Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+            shown_path(path)
+        ));
+    }
     let refused = scan::refused(&String::from_utf8_lossy(&bytes)).map(|r| {
         format!(
             "{}:{}: `{}`: {}; put it in a file of its own outside deploy, or remove it (deploy runs each file in one transaction and commits it itself)",
@@ -182,12 +286,12 @@ pub fn seed_address(db: &str) -> String {
 pub fn check(stack: &Stack) -> Vec<PlanError> {
     let mut out = Vec::new();
     for (id, d) in &stack.db_instances {
-        if let Some(Err(e)) = d.migrations.as_deref().map(files) {
-            out.push(PlanError {
+        if let Some(Err(es)) = d.migrations.as_deref().map(files) {
+            out.extend(es.into_iter().map(|message| PlanError {
                 address: format!("db_instances.{id}.migrations"),
                 pos: d.pos,
-                message: e,
-            });
+                message,
+            }));
         }
         if let Some(Err(e)) = d.seed.as_deref().map(seed_file) {
             out.push(PlanError {
@@ -325,6 +429,19 @@ pub fn diff(
             });
             Ok(Some(c))
         }
+        Some(Observed {
+            out_of_order: Some(late),
+            ..
+        }) if !s.seed => Err(PlanError {
+            address: address.into(),
+            pos: s.pos,
+            message: format!(
+                "{} was never applied, but {}, which sorts after it, already was: deploy applies migrations in order and does not run one out of order (later ones may depend on what it would change). Rename it to sort after the others, e.g. {}",
+                shown_path(&s.file.path),
+                late.last_applied,
+                late.rename_to
+            ),
+        }),
         Some(o) if o.checksum == s.file.checksum || s.seed => Ok(None),
         Some(o) => Err(PlanError {
             address: address.into(),
@@ -374,6 +491,7 @@ mod tests {
         let applied = Observed {
             version: "0001_init".into(),
             checksum: "aaaaaaaaaaaaaaaa".into(),
+            out_of_order: None,
         };
         assert!(diff("a", Some(&s), Some(&applied)).unwrap().is_none());
         let edited = spec("bbbbbbbbbbbbbbbb");
@@ -384,6 +502,65 @@ mod tests {
             e.message
         );
         assert!(diff("a", None, Some(&applied)).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_file_numbered_below_an_applied_one_is_refused_with_a_name_to_take() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["0000_zero.sql", "0001_a.sql", "0002_b.sql", "0003_c.sql"] {
+            std::fs::write(d.path().join(f), "select 1;").unwrap();
+        }
+        let fs = files(d.path()).unwrap();
+        // Rows as every release wrote them: the stem is the version.
+        let applied = vec!["0001_a".to_string(), "0002_b".into(), "seed".into()];
+        let late: Vec<(String, OutOfOrder)> = out_of_order(&fs, &applied)
+            .into_iter()
+            .map(|(f, o)| (f.version.clone(), o))
+            .collect();
+        // 0003_c is merely pending; 0000_zero would run after 0002_b. The name offered is free.
+        let want = OutOfOrder {
+            last_applied: "0002_b".into(),
+            rename_to: "0004_zero.sql".into(),
+        };
+        assert_eq!(late, vec![("0000_zero".to_string(), want.clone())]);
+        assert!(out_of_order(&fs, &[]).is_empty());
+        assert!(out_of_order(&fs, &["seed".into()]).is_empty());
+        let mut s = spec("aaaaaaaaaaaaaaaa");
+        s.file = fs[0].clone();
+        let o = Observed {
+            version: "0000_zero".into(),
+            checksum: String::new(),
+            out_of_order: Some(want),
+        };
+        let e = diff("a", Some(&s), Some(&o)).unwrap_err();
+        assert!(
+            e.message
+                .contains("0000_zero.sql was never applied, but 0002_b"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("e.g. 0004_zero.sql"), "{}", e.message);
+        assert_eq!(e.pos, s.pos);
+    }
+
+    #[test]
+    fn out_of_order_compares_numbers() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["0005_w.sql", "9999_y.sql", "10000_x.sql"] {
+            std::fs::write(d.path().join(f), "select 1;").unwrap();
+        }
+        let fs = files(d.path()).unwrap();
+        // 10000_x after 9999_y is merely pending (as text it would sort first).
+        assert!(out_of_order(&fs, &["0005_w".into(), "9999_y".into()]).is_empty());
+        let late = out_of_order(&fs, &["10000_x".into()]);
+        let names: Vec<(&str, &str)> = late
+            .iter()
+            .map(|(f, o)| (f.version.as_str(), o.rename_to.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [("0005_w", "10001_w.sql"), ("9999_y", "10002_y.sql")]
+        );
     }
 
     #[test]
@@ -401,11 +578,12 @@ mod tests {
         assert!(
             files(d.path())
                 .unwrap_err()
+                .concat()
                 .contains("share the number 0002")
         );
         std::fs::remove_file(d.path().join("0002_c.sql")).unwrap();
         std::fs::write(d.path().join("notes.txt"), "x").unwrap();
-        assert!(files(d.path()).unwrap_err().contains("NNNN_name.sql"));
+        assert!(files(d.path()).unwrap_err()[0].contains("NNNN_name.sql"));
     }
 
     #[test]
@@ -426,14 +604,63 @@ mod tests {
         );
         // The same number written with more zeros is the same number.
         std::fs::write(d.path().join("00002_c.sql"), "select 1;").unwrap();
-        assert!(files(d.path()).unwrap_err().contains("share the number"),);
+        assert!(files(d.path()).unwrap_err()[0].contains("share the number"));
+    }
+
+    #[test]
+    fn every_bad_name_of_the_folder_is_reported_in_one_run() {
+        let d = tempfile::tempdir().unwrap();
+        for f in [
+            "README.md",
+            "0003_c.txt",
+            "3_d.sql",
+            "0004-e.sql",
+            "0001_ok.sql",
+        ] {
+            std::fs::write(d.path().join(f), "select 1;").unwrap();
+        }
+        let e = files(d.path()).unwrap_err();
+        assert_eq!(e.len(), 4, "{e:?}");
+        for (msg, name) in e
+            .iter()
+            .zip(["0003_c.txt", "0004-e.sql", "3_d.sql", "README.md"])
+        {
+            assert!(msg.contains(&format!("(found {name})")), "{msg}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_refused_with_where_its_first_bad_byte_is() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("0001_a.sql"), "select 1;").unwrap();
+        std::fs::write(
+            d.path().join("0007_h.sql"),
+            b"-- caf\xc3\xa9 ok\n-- caf\xe9\nCREATE TABLE h(id int);\n",
+        )
+        .unwrap();
+        let e = files(d.path()).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("0007_h.sql: not UTF-8"), "{}", e[0]);
+        // Line 2 after `-- caf`; the first line is 12 bytes (its `é` takes two).
+        assert!(
+            e[0].contains("line 2, column 7 (byte offset 18, byte 0xe9)"),
+            "{}",
+            e[0]
+        );
+        // The seed is held to the same.
+        std::fs::write(d.path().join("seed.sql"), b"\xff").unwrap();
+        let e = seed_file(&d.path().join("seed.sql")).unwrap_err();
+        assert!(
+            e.contains("line 1, column 1 (byte offset 0, byte 0xff)"),
+            "{e}"
+        );
     }
 
     #[test]
     fn control_characters_in_names_are_escaped() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("0001_a\u{1b}[2K\nok.sql"), "select 1;").unwrap();
-        let e = files(d.path()).unwrap_err();
+        let e = files(d.path()).unwrap_err().concat();
         assert!(e.contains("0001_a\\u{1b}[2K\\nok.sql"), "{e}");
         assert!(!e.contains('\n') && !e.contains('\u{1b}'), "{e}");
         assert_eq!(shown_path(Path::new("a\rb/c.sql")), "a\\rb/c.sql");

@@ -1,12 +1,12 @@
 //! Security groups against EC2. Reads are batched: one filtered DescribeSecurityGroups per
-//! question (ours by tag, declared by name) and one DescribeSecurityGroupRules for all groups.
+//! question (ours by tag, declared by name), which lists each group's ingress rules too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, SecurityGroupRule,
-    SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag, TagSpecification, UserIdGroupPair,
+    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, SecurityGroupRuleRequest,
+    SecurityGroupRuleUpdate, Tag, TagSpecification, UserIdGroupPair,
 };
 
 use super::{
@@ -120,15 +120,15 @@ fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The stack's groups (by tag) and the groups with declared names (to adopt), and their rules,
-/// as EC2 describes them.
+/// The stack's groups (by tag) and the groups with declared names (to adopt), as EC2 describes
+/// them: with their ingress rules (`IpPermissions`), so rules need no read of their own.
 pub struct Described {
     groups: Vec<SecurityGroup>,
-    rules: Vec<SecurityGroupRule>,
 }
 
-/// Two DescribeSecurityGroups at once, then one DescribeSecurityGroupRules for all the groups
-/// found: nothing here needs another kind's read (not even the default VPC).
+/// Two DescribeSecurityGroups at once: nothing here needs another kind's read (not even the
+/// default VPC), and nothing follows them. DescribeSecurityGroupRules would add a second round
+/// only to learn the rules' `sgr-` ids, which only an in-place change needs (looked up then).
 pub async fn read(clients: &Clients, stack: &Stack) -> Result<Described> {
     let owned_filter = filter(&format!("tag:{STACK_TAG}"), [stack.name.clone()]);
     let declared: Vec<String> = stack.security_groups.keys().cloned().collect();
@@ -139,27 +139,42 @@ pub async fn read(clients: &Clients, stack: &Stack) -> Result<Described> {
             describe_groups(clients, vec![filter("group-name", declared.clone())]).await
         }
     })?;
-    let groups: Vec<SecurityGroup> = owned.into_iter().chain(named).collect();
-    let ids: BTreeSet<String> = groups
-        .iter()
-        .filter_map(|g| g.group_id().map(str::to_string))
-        .collect();
-    let mut rules = Vec::new();
-    if ids.is_empty() {
-        return Ok(Described { groups, rules });
+    Ok(Described {
+        groups: owned.into_iter().chain(named).collect(),
+    })
+}
+
+/// A group's ingress rules: each CIDR range and each group pair of its `IpPermissions` is one
+/// rule, as DescribeSecurityGroupRules would list it. Egress is left alone (spec section 3);
+/// IPv6 and prefix-list rules cannot be written in the file, so they are kept rather than
+/// silently revoked (they are not listed here).
+fn ingress_rules(g: &SecurityGroup) -> Vec<RuleObserved> {
+    let group_id = g.group_id().unwrap_or_default();
+    let mut out = Vec::new();
+    for p in g.ip_permissions() {
+        let rule = |description: Option<&str>, cidr: Option<&str>, source_group: Option<&str>| {
+            RuleObserved {
+                group_id: group_id.to_string(),
+                description: description.filter(|d| !d.is_empty()).map(str::to_string),
+                protocol: p.ip_protocol().unwrap_or("-1").to_string(),
+                from_port: p.from_port().unwrap_or(-1),
+                to_port: p.to_port().unwrap_or(-1),
+                cidr: cidr.map(str::to_string),
+                source_group: source_group.map(str::to_string),
+            }
+        };
+        for r in p.ip_ranges() {
+            if let Some(cidr) = r.cidr_ip() {
+                out.push(rule(r.description(), Some(cidr), None));
+            }
+        }
+        for pair in p.user_id_group_pairs() {
+            if let Some(src) = pair.group_id() {
+                out.push(rule(pair.description(), None, Some(src)));
+            }
+        }
     }
-    let mut pages = clients
-        .ec2
-        .describe_security_group_rules()
-        .filters(filter("group-id", ids))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| Error::aws("DescribeSecurityGroupRules", "security_groups", e))?;
-        rules.extend(page.security_group_rules().iter().cloned());
-    }
-    Ok(Described { groups, rules })
+    out
 }
 
 /// The groups of [`read`] that are ours or ours to adopt (in the VPC `env` says), with their
@@ -169,12 +184,8 @@ pub fn observe(
     env: &LiveEnv,
     described: Described,
 ) -> (Vec<Found<GroupObserved>>, Vec<Found<RuleObserved>>) {
-    let Described {
-        groups: described,
-        rules,
-    } = described;
     let mut groups: BTreeMap<String, SecurityGroup> = BTreeMap::new();
-    for g in described {
+    for g in described.groups {
         let (Some(id), Some(name)) = (g.group_id(), g.group_name()) else {
             continue;
         };
@@ -213,57 +224,15 @@ pub fn observe(
             },
         });
     }
-    let mut found_rules = Vec::new();
-    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut live: BTreeMap<String, Vec<(String, RuleObserved)>> = BTreeMap::new();
-    for r in rules {
-        if r.is_egress().unwrap_or(false) || r.cidr_ipv6().is_some() || r.prefix_list_id().is_some()
-        {
-            // Egress is left alone (spec section 3); IPv6 and prefix-list rules cannot be written
-            // in the file, so they are kept rather than silently revoked.
-            continue;
-        }
-        let (Some(id), Some(gid)) = (r.security_group_rule_id(), r.group_id()) else {
-            continue;
-        };
-        let Some(gname) = by_id.get(gid) else {
-            continue;
-        };
-        let source_group = r
-            .referenced_group_info()
-            .and_then(|g| g.group_id())
-            .map(str::to_string);
-        let description = r
-            .description()
-            .filter(|d| !d.is_empty())
-            .map(str::to_string)
-            .or_else(|| description_from_permissions(&groups[gid], &r));
-        let observed = RuleObserved {
-            id: id.to_string(),
-            group_id: gid.to_string(),
-            description: description.clone(),
-            protocol: r.ip_protocol().unwrap_or("-1").to_string(),
-            from_port: r.from_port().unwrap_or(-1),
-            to_port: r.to_port().unwrap_or(-1),
-            cidr: r.cidr_ipv4().map(str::to_string),
-            source_group,
-        };
-        // Two live rules with one description cannot both be the declared rule: the first is,
-        // the other is addressed by its id and so revoked as unlisted.
-        let label = match description {
-            Some(d) if seen.insert((gname.clone(), d.clone())) => d,
-            _ => id.to_string(),
-        };
-        live.entry(gname.clone())
-            .or_default()
-            .push((label, observed));
-    }
     let id_of: BTreeMap<&String, &String> = by_id.iter().map(|(id, name)| (name, id)).collect();
-    for (gname, rules) in &mut live {
+    let mut found_rules = Vec::new();
+    for (gid, g) in &groups {
+        let gname = &by_id[gid];
+        let mut rules = labelled(ingress_rules(g));
         if let Some(g) = stack.security_groups.get(gname) {
-            super::relabel(&declared_permissions(g, &id_of), rules);
+            super::relabel(&declared_permissions(g, &id_of), &mut rules);
         }
-        for (label, observed) in rules.drain(..) {
+        for (label, observed) in rules {
             found_rules.push(Found {
                 address: rule_address(gname, &label),
                 key: Key::Rule {
@@ -275,6 +244,34 @@ pub fn observe(
         }
     }
     (found, found_rules)
+}
+
+/// One group's rules under their labels: the description, or the permission when the rule has
+/// none or another rule of the group has the same one (two live rules with one description cannot
+/// both be the declared rule: the first in permission order is, the other is revoked as
+/// unlisted). Labels are unique within the group.
+fn labelled(mut rules: Vec<RuleObserved>) -> Vec<(String, RuleObserved)> {
+    rules.sort_by_cached_key(|r| (r.description.is_none(), super::permission_label(r)));
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    for r in rules {
+        let label = match &r.description {
+            Some(d) if seen.insert(d.clone()) => d.clone(),
+            _ => {
+                let base = super::permission_label(&r);
+                // Only a description spelled like a permission can collide.
+                let mut label = base.clone();
+                let mut n = 2;
+                while !seen.insert(label.clone()) {
+                    label = format!("{base}-{n}");
+                    n += 1;
+                }
+                label
+            }
+        };
+        out.push((label, r));
+    }
+    out
 }
 
 /// The declared rules of a group whose permission is known now, for [`super::relabel`].
@@ -312,28 +309,6 @@ fn declared_permissions(
             ))
         })
         .collect()
-}
-
-/// The description of a group-referencing rule from DescribeSecurityGroups (already read), when
-/// DescribeSecurityGroupRules gave none. Both describe the same rule, so this is right on AWS too:
-/// AWS reports the description in both (this never changes the answer there), and a rule without
-/// one has none in either. moto omits it only in DescribeSecurityGroupRules; without this, its
-/// rules would plan as revoke-and-add forever.
-fn description_from_permissions(
-    g: &SecurityGroup,
-    r: &aws_sdk_ec2::types::SecurityGroupRule,
-) -> Option<String> {
-    let src = r.referenced_group_info()?.group_id()?;
-    g.ip_permissions()
-        .iter()
-        .filter(|p| {
-            p.ip_protocol() == r.ip_protocol()
-                && p.from_port() == r.from_port()
-                && p.to_port() == r.to_port()
-        })
-        .flat_map(|p| p.user_id_group_pairs())
-        .find(|pair| pair.group_id() == Some(src))
-        .and_then(|pair| pair.description().map(str::to_string))
 }
 
 fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -471,41 +446,34 @@ async fn made_by_lost_attempt(
         .and_then(|g| g.group_id().map(str::to_string)))
 }
 
-/// The id of the ingress rule of `group_id` matching `s` (empty when none is listed).
-async fn rule_made_by_lost_attempt(
-    ctx: &Ctx<'_>,
-    address: &str,
-    s: &RuleSpec,
-    group_id: &str,
-) -> Result<String> {
-    let out = ctx
+/// The `sgr-` id of the live rule `o`: ModifySecurityGroupRules names a rule by id, which the
+/// plan's read (DescribeSecurityGroups) does not give, so it is looked up here, only for a rule
+/// changed in place. The permission finds it: EC2 keeps it unique among a group's ingress rules.
+async fn rule_id(ctx: &Ctx<'_>, address: &str, o: &RuleObserved) -> Result<String> {
+    let mut pages = ctx
         .clients
         .ec2
         .describe_security_group_rules()
-        .filters(Filter::builder().name("group-id").values(group_id).build())
-        .send()
-        .await
-        .map_err(|e| Error::aws("DescribeSecurityGroupRules", address, e))?;
-    let source = match &s.source {
-        Source::Cidr(c) => c.expose().map(str::to_string),
-        Source::Group(g) => g.expose().map(str::to_string),
-    };
-    Ok(out
-        .security_group_rules()
-        .iter()
-        .find(|r| {
+        .filters(filter("group-id", [o.group_id.clone()]))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("DescribeSecurityGroupRules", address, e))?;
+        let found = page.security_group_rules().iter().find(|r| {
             !r.is_egress().unwrap_or(false)
-                && r.from_port() == Some(s.from_port)
-                && r.to_port() == Some(s.to_port)
-                && (r.cidr_ipv4().map(str::to_string) == source
-                    || r.referenced_group_info()
-                        .and_then(|g| g.group_id())
-                        .map(str::to_string)
-                        == source)
-        })
-        .and_then(|r| r.security_group_rule_id())
-        .unwrap_or_default()
-        .to_string())
+                && r.ip_protocol().unwrap_or("-1") == o.protocol
+                && r.from_port().unwrap_or(-1) == o.from_port
+                && r.to_port().unwrap_or(-1) == o.to_port
+                && r.cidr_ipv4() == o.cidr.as_deref()
+                && r.referenced_group_info().and_then(|g| g.group_id()) == o.source_group.as_deref()
+        });
+        if let Some(id) = found.and_then(|r| r.security_group_rule_id()) {
+            return Ok(id.to_string());
+        }
+    }
+    Err(Error::Other(format!(
+        "{address}: the rule is no longer in its group (changed since the plan read it): run plan again"
+    )))
 }
 
 /// How long to keep retrying a group that is still in use. Lambda's hyperplane ENIs can hold a
@@ -726,29 +694,23 @@ impl Adapter for Rules {
         _existing: Option<&RuleObserved>,
     ) -> Result<RuleObserved> {
         let group_id = known(&s.group_id, address)?;
-        let out = ctx
+        match ctx
             .clients
             .ec2
             .authorize_security_group_ingress()
             .group_id(group_id)
             .ip_permissions(permission(s, address)?)
             .send()
-            .await;
-        let id = match out {
-            Ok(out) => out
-                .security_group_rules()
-                .first()
-                .and_then(|r| r.security_group_rule_id())
-                .unwrap_or_default()
-                .to_string(),
-            // The plan found no such rule in this stack's own group: an attempt whose answer
-            // was lost made it (the SDK sent the call again).
-            Err(e) if code_of(&e) == Some("InvalidPermission.Duplicate") => {
-                rule_made_by_lost_attempt(ctx, address, s, group_id).await?
-            }
+            .await
+        {
+            Ok(_) => {}
+            // The plan found no rule with this permission in the group: an attempt whose answer
+            // was lost made it (the SDK sent the call again). Should its description differ
+            // after all, the next plan shows that as an in-place update.
+            Err(e) if code_of(&e) == Some("InvalidPermission.Duplicate") => {}
             Err(e) => return Err(Error::aws("AuthorizeSecurityGroupIngress", address, e)),
-        };
-        Ok(observed_from_spec(s, &id, group_id))
+        }
+        Ok(observed_from_spec(s, group_id))
     }
 
     async fn update(
@@ -773,14 +735,14 @@ impl Adapter for Rules {
             .group_id(&o.group_id)
             .security_group_rules(
                 SecurityGroupRuleUpdate::builder()
-                    .security_group_rule_id(&o.id)
+                    .security_group_rule_id(rule_id(ctx, address, o).await?)
                     .security_group_rule(req.build())
                     .build(),
             )
             .send()
             .await
             .map_err(|e| Error::aws("ModifySecurityGroupRules", address, e))?;
-        Ok(observed_from_spec(s, &o.id, &o.group_id))
+        Ok(observed_from_spec(s, &o.group_id))
     }
 
     /// A rule of an adopted group is authorized as declared, as before the group was ours.
@@ -800,12 +762,26 @@ impl Adapter for Rules {
         o: &RuleObserved,
         _replacing: Option<&RuleSpec>,
     ) -> Result<()> {
+        // By permission, not by `sgr-` id: the permission names exactly one ingress rule of the
+        // group (EC2 refuses duplicates, and a revoke need not repeat the description), and it
+        // is what the plan read, so no lookup of the id is needed first. A permission AWS no
+        // longer has comes back in UnknownIpPermissions (or as NotFound): already revoked.
+        let mut p = IpPermission::builder()
+            .ip_protocol(&o.protocol)
+            .from_port(o.from_port)
+            .to_port(o.to_port);
+        if let Some(cidr) = &o.cidr {
+            p = p.ip_ranges(IpRange::builder().cidr_ip(cidr).build());
+        }
+        if let Some(src) = &o.source_group {
+            p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(src).build());
+        }
         match ctx
             .clients
             .ec2
             .revoke_security_group_ingress()
             .group_id(&o.group_id)
-            .security_group_rule_ids(&o.id)
+            .ip_permissions(p.build())
             .send()
             .await
         {
@@ -823,13 +799,12 @@ impl Adapter for Rules {
     }
 }
 
-fn observed_from_spec(s: &RuleSpec, id: &str, group_id: &str) -> RuleObserved {
+fn observed_from_spec(s: &RuleSpec, group_id: &str) -> RuleObserved {
     let (cidr, source_group) = match &s.source {
         Source::Cidr(c) => (c.expose().map(str::to_string), None),
         Source::Group(g) => (None, g.expose().map(str::to_string)),
     };
     RuleObserved {
-        id: id.to_string(),
         group_id: group_id.to_string(),
         description: Some(s.description.clone()),
         protocol: s.protocol.clone(),
@@ -842,7 +817,147 @@ fn observed_from_spec(s: &RuleSpec, id: &str, group_id: &str) -> RuleObserved {
 
 #[cfg(test)]
 mod tests {
-    use super::Holders;
+    use super::*;
+
+    fn pair(group: &str, description: Option<&str>) -> UserIdGroupPair {
+        UserIdGroupPair::builder()
+            .group_id(group)
+            .set_description(description.map(str::to_string))
+            .build()
+    }
+
+    fn range(cidr: &str, description: Option<&str>) -> IpRange {
+        IpRange::builder()
+            .cidr_ip(cidr)
+            .set_description(description.map(str::to_string))
+            .build()
+    }
+
+    #[test]
+    fn rules_come_from_the_groups_ip_permissions_with_stable_labels() {
+        let stack = crate::stack::parse_str(
+            "stack: s\nsecurity_groups:\n  db:\n    description: d\n    ingress:\n      - description: APP\n        port: 5432\n        source_group: app\n      - description: GITPOD\n        port: 5432\n        cidr: 1.2.3.4/32\n  app:\n    description: a\n",
+            std::path::Path::new("stack.yaml"),
+            std::path::Path::new("."),
+            &|_| None,
+        )
+        .unwrap();
+        let tag = Tag::builder().key(STACK_TAG).value("s").build();
+        let tcp = |port: i32| {
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(port)
+                .to_port(port)
+        };
+        let db = SecurityGroup::builder()
+            .group_id("sg-db")
+            .group_name("db")
+            .description("d")
+            .vpc_id("vpc-1")
+            .tags(tag.clone())
+            .ip_permissions(
+                tcp(5432)
+                    .user_id_group_pairs(pair("sg-app", Some("APP")))
+                    .ip_ranges(range("1.2.3.4/32", Some("GITPOD")))
+                    // A second rule with a taken description, and one made without any.
+                    .ip_ranges(range("5.6.7.8/32", Some("GITPOD")))
+                    .ip_ranges(range("0.0.0.0/0", None))
+                    // IPv6 cannot be written in the file: kept, so not listed.
+                    .ipv6_ranges(
+                        aws_sdk_ec2::types::Ipv6Range::builder()
+                            .cidr_ipv6("::/0")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("-1")
+                    .user_id_group_pairs(pair("sg-db", Some("")))
+                    .build(),
+            )
+            // Egress is left alone.
+            .ip_permissions_egress(
+                IpPermission::builder()
+                    .ip_protocol("-1")
+                    .ip_ranges(range("0.0.0.0/0", None))
+                    .build(),
+            )
+            .build();
+        let app = SecurityGroup::builder()
+            .group_id("sg-app")
+            .group_name("app")
+            .description("a")
+            .vpc_id("vpc-1")
+            .tags(tag)
+            .build();
+        let (groups, rules) = observe(
+            &stack,
+            &LiveEnv::default(),
+            Described {
+                groups: vec![db, app],
+            },
+        );
+        assert_eq!(groups.len(), 2);
+        type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let mut got: Vec<Row> = rules
+            .iter()
+            .map(|f| {
+                (
+                    f.address.as_str(),
+                    f.observed.description.as_deref(),
+                    f.observed.cidr.as_deref(),
+                    f.observed.source_group.as_deref(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "security_groups.db.ingress.APP",
+                    Some("APP"),
+                    None,
+                    Some("sg-app")
+                ),
+                (
+                    "security_groups.db.ingress.GITPOD",
+                    Some("GITPOD"),
+                    Some("1.2.3.4/32"),
+                    None
+                ),
+                (
+                    "security_groups.db.ingress.all-from-sg-db",
+                    None,
+                    None,
+                    Some("sg-db")
+                ),
+                (
+                    "security_groups.db.ingress.tcp-5432-from-0.0.0.0/0",
+                    None,
+                    Some("0.0.0.0/0"),
+                    None
+                ),
+                (
+                    "security_groups.db.ingress.tcp-5432-from-5.6.7.8/32",
+                    Some("GITPOD"),
+                    Some("5.6.7.8/32"),
+                    None
+                ),
+            ]
+        );
+        assert!(rules.iter().all(|f| f.observed.group_id == "sg-db"));
+        let all = &rules
+            .iter()
+            .find(|f| f.observed.protocol == "-1")
+            .unwrap()
+            .observed;
+        assert_eq!(
+            (all.protocol.as_str(), all.from_port, all.to_port),
+            ("-1", -1, -1)
+        );
+    }
 
     fn stack(src: &str) -> crate::stack::Stack {
         let dir = tempfile::tempdir().unwrap();

@@ -56,9 +56,11 @@ pub struct RuleSpec {
     pub source: Source,
 }
 
+/// A live ingress rule as DescribeSecurityGroups lists it. Its `sgr-` id is not part of it: the
+/// plan does not need it (the permission says which rule it is), and reading it would cost a
+/// second round of reads; apply looks it up for the one call that needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleObserved {
-    pub id: String,
     pub group_id: String,
     pub description: Option<String>,
     pub protocol: String,
@@ -199,6 +201,30 @@ pub struct Permission {
     pub source_group: Option<String>,
 }
 
+/// The label of a live rule no description identifies (it has none, or another rule of its group
+/// has the same one): its permission, which EC2 keeps unique among a group's ingress rules, so
+/// the label is the same on every read and says what the rule lets in.
+pub fn permission_label(o: &RuleObserved) -> String {
+    let protocol = if o.protocol == "-1" {
+        "all"
+    } else {
+        o.protocol.as_str()
+    };
+    let ports = if o.protocol == "-1" || (o.from_port == -1 && o.to_port == -1) {
+        String::new()
+    } else if o.from_port == o.to_port {
+        format!("-{}", o.from_port)
+    } else {
+        format!("-{}-{}", o.from_port, o.to_port)
+    };
+    let source = o
+        .cidr
+        .as_deref()
+        .or(o.source_group.as_deref())
+        .unwrap_or("unknown");
+    format!("{protocol}{ports}-from-{source}")
+}
+
 impl Permission {
     fn matches(&self, o: &RuleObserved) -> bool {
         self.protocol == o.protocol
@@ -278,8 +304,8 @@ fn shown_source(s: &Source) -> (Shown, Shown) {
     }
 }
 
-/// A live rule the file does not declare: what it lets in, since its label alone (often the
-/// `sgr-` id of a rule made in the console) does not say what revoking it closes.
+/// A live rule the file does not declare: what it lets in, since its label alone (often a
+/// description of a rule made in the console) does not say what revoking it closes.
 fn revoked(address: &str, o: &RuleObserved) -> Change {
     let mut c = Change::new(address, Action::Delete).note("not in stack.yaml: revoked");
     let ports = if o.from_port == o.to_port {
@@ -400,7 +426,6 @@ mod tests {
 
     fn live(cidr: &str) -> RuleObserved {
         RuleObserved {
-            id: "sgr-1".into(),
             group_id: "sg-1".into(),
             description: Some("GITPOD".into()),
             protocol: "tcp".into(),
@@ -490,6 +515,22 @@ mod tests {
         assert_eq!(c.action, Action::Update);
         assert_eq!(c.fields.len(), 1);
         assert_eq!(c.fields[0].path, "description");
+    }
+
+    #[test]
+    fn a_rule_without_description_is_labelled_by_what_it_lets_in() {
+        let mut o = live("0.0.0.0/0");
+        o.description = None;
+        assert_eq!(permission_label(&o), "tcp-5432-from-0.0.0.0/0");
+        o.from_port = 8000;
+        o.to_port = 8080;
+        o.cidr = None;
+        o.source_group = Some("sg-9".into());
+        assert_eq!(permission_label(&o), "tcp-8000-8080-from-sg-9");
+        o.protocol = "-1".into();
+        o.from_port = -1;
+        o.to_port = -1;
+        assert_eq!(permission_label(&o), "all-from-sg-9");
     }
 
     #[test]
