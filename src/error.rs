@@ -100,6 +100,25 @@ impl Error {
                 ),
             ),
             SdkError::TimeoutError(_) => ("Timeout".into(), "the request timed out".into()),
+            // An answer the SDK could not read (not the JSON or XML the service speaks: a proxy's
+            // or a captive portal's page, say): who answered, with what status, under which id,
+            // and why it was unreadable, without the raw response's dump.
+            SdkError::ResponseError(re) => (
+                "InvalidResponse".to_string(),
+                format!(
+                    "the answer could not be read ({} {operation}, HTTP {}, request id {}): {}",
+                    service_of::<E>(),
+                    re.raw().status().as_u16(),
+                    re.raw()
+                        .headers()
+                        .get("x-amzn-requestid")
+                        .or_else(|| re.raw().headers().get("x-amz-request-id"))
+                        .map(str::to_string)
+                        .or_else(|| re.raw().body().bytes().and_then(request_id_in_body))
+                        .unwrap_or_else(|| "none".into()),
+                    cause_chain(&err)
+                ),
+            ),
             _ => (
                 err.code().unwrap_or("Unknown").to_string(),
                 aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
