@@ -406,8 +406,10 @@ async fn a_renamed_rule_is_modified_in_place_not_revoked_and_added() {
 }
 
 /// The groups of the fidelity proxy's EC2 realism: DeleteSecurityGroup refuses a group in use.
+/// With `ec2_rules`: moto refuses a revoke of a group pair by permission unless its description
+/// is given (AWS does not need it); the proxy supplies it (tests/support/README.md).
 fn ec2_realism() -> serde_json::Value {
-    serde_json::json!({ "ec2": true, "ec2_eni_release_s": 1 })
+    serde_json::json!({ "ec2": true, "ec2_eni_release_s": 1, "ec2_rules": true })
 }
 
 #[tokio::test(flavor = "multi_thread")]
