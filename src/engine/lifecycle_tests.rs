@@ -25,15 +25,31 @@ pub(super) fn stack(src: &str) -> Stack {
     stack_in(Path::new("."), src)
 }
 
+/// Writes a file of a test stack's folder, and the folders above it.
+fn write(dir: &Path, rel: &str, content: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
 /// One `deploy apply`: read, plan, execute.
 pub(super) async fn apply(fake: &FakeProvider, stack: &Stack) -> Report {
+    run(fake, stack, false).await
+}
+
+/// One `deploy destroy`: read, plan the deletes, execute.
+async fn destroy(fake: &FakeProvider, stack: &Stack) -> Report {
+    run(fake, stack, true).await
+}
+
+async fn run(fake: &FakeProvider, stack: &Stack, destroy: bool) -> Report {
     let live = fake.read(stack, &BTreeMap::new()).await.unwrap();
     let planned = plan(&Input {
         stack,
         found: &live.found,
         env: &live.env,
         public_ip: None,
-        destroy: false,
+        destroy,
         targets: &[],
     })
     .unwrap();
@@ -401,10 +417,8 @@ async fn a_group_an_instance_uses_is_not_replaced_but_renaming_it_moves_the_inst
 
 /// A function with a layer from a folder, and a db instance whose address it uses.
 fn app_stack(dir: &Path, layer_file: &str) -> Stack {
-    std::fs::create_dir_all(dir.join("fn")).unwrap();
-    std::fs::write(dir.join("fn/main.py"), "def handler(e, c):\n    return 1\n").unwrap();
-    std::fs::create_dir_all(dir.join("layer/python")).unwrap();
-    std::fs::write(dir.join("layer/python/lib.py"), layer_file).unwrap();
+    write(dir, "fn/main.py", "def handler(e, c):\n    return 1\n");
+    write(dir, "layer/python/lib.py", layer_file);
     stack_in(
         dir,
         "stack: s
@@ -645,18 +659,16 @@ async fn steps_that_need_nothing_unknown_do_not_wait() {
 #[tokio::test(start_paused = true)]
 async fn a_function_starts_when_the_address_is_known_and_migrations_when_available() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("fn")).unwrap();
-    std::fs::write(
-        dir.path().join("fn/main.py"),
+    write(
+        dir.path(),
+        "fn/main.py",
         "def handler(e, c):\n    return 1\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("sql")).unwrap();
-    std::fs::write(
-        dir.path().join("sql/0001_init.sql"),
+    );
+    write(
+        dir.path(),
+        "sql/0001_init.sql",
         "create table t (id int);\n",
-    )
-    .unwrap();
+    );
     let s = stack_in(
         dir.path(),
         "stack: s
@@ -708,43 +720,14 @@ functions:
     assert!(pending(&fake, &s).await.is_empty());
 }
 
-/// One `deploy destroy`: read, plan the deletes, execute.
-async fn destroy(fake: &FakeProvider, stack: &Stack) -> Report {
-    let live = fake.read(stack, &BTreeMap::new()).await.unwrap();
-    let planned = plan(&Input {
-        stack,
-        found: &live.found,
-        env: &live.env,
-        public_ip: None,
-        destroy: true,
-        targets: &[],
-    })
-    .unwrap();
-    let scope = Scope {
-        stack,
-        env: &live.env,
-    };
-    execute(
-        fake,
-        scope,
-        &Progress::quiet(),
-        planned.steps,
-        planned.resolver,
-        &live.found,
-        &waits(&planned.plan),
-    )
-    .await
-}
-
 #[tokio::test(start_paused = true)]
 async fn destroy_starts_each_delete_when_what_references_it_is_gone() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("fn")).unwrap();
-    std::fs::write(
-        dir.path().join("fn/main.py"),
+    write(
+        dir.path(),
+        "fn/main.py",
         "def handler(e, c):\n    return e\n",
-    )
-    .unwrap();
+    );
     let s = stack_in(
         dir.path(),
         "stack: s

@@ -890,6 +890,20 @@ mod tests {
         }
     }
 
+    /// The plan's changes as (address, action), in the plan's order.
+    fn actions(p: &Planned) -> Vec<(&str, Action)> {
+        p.plan
+            .changes
+            .iter()
+            .map(|c| (c.address.as_str(), c.action))
+            .collect()
+    }
+
+    /// The executor's steps by address, in the order the planner gives them.
+    fn step_order(p: &Planned) -> Vec<&str> {
+        p.steps.iter().map(|s| s.address.as_str()).collect()
+    }
+
     fn run(stack: &Stack, found: &[Found], destroy: bool) -> Planned {
         plan(&Input {
             stack,
@@ -906,7 +920,7 @@ mod tests {
     fn creates_in_dependency_order_with_unknown_ids() {
         let s = stack(TWO_GROUPS);
         let p = run(&s, &[], false);
-        let order: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        let order = step_order(&p);
         let pos = |a: &str| order.iter().position(|x| *x == a).unwrap();
         assert!(pos("security_groups.app") < pos("security_groups.db.ingress.APP"));
         assert!(pos("security_groups.db") < pos("security_groups.db.ingress.APP"));
@@ -945,7 +959,7 @@ mod tests {
             group("stranger", "sg-x", false),
         ];
         let p = run(&s, &found, true);
-        let order: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        let order = step_order(&p);
         // The rule goes with its group, and db (whose rule names app) is deleted before app.
         assert_eq!(order, vec!["security_groups.db", "security_groups.app"]);
         assert!(p.plan.changes.iter().all(|c| c.action == Action::Delete));
@@ -1021,7 +1035,7 @@ mod tests {
         };
         let found = vec![function, role, group("app", "sg-app", true)];
         let p = run(&s, &found, true);
-        let order: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        let order = step_order(&p);
         assert_eq!(
             order,
             vec!["functions.f", "security_groups.app", "functions.f.role"]
@@ -1136,14 +1150,14 @@ mod tests {
         // db's rule names app as its source: destroying app revokes that rule first, and leaves
         // the group db alone.
         let p = targeted(&s, &found, true, &["security_groups.app"]).unwrap();
-        let addrs: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        let addrs = step_order(&p);
         assert_eq!(
             addrs,
             vec!["security_groups.db.ingress.APP", "security_groups.app"]
         );
         // db alone: nothing depends on it.
         let p = targeted(&s, &found, true, &["security_groups.db"]).unwrap();
-        let addrs: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        let addrs = step_order(&p);
         assert_eq!(addrs, vec!["security_groups.db"]);
     }
 
@@ -1156,7 +1170,7 @@ mod tests {
             rule("db", "sg-db", "APP", "sg-app"),
         ];
         let p = run(&s, &found, false);
-        let order: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        let order = step_order(&p);
         assert_eq!(
             order,
             vec![
@@ -1166,12 +1180,7 @@ mod tests {
             ]
         );
         // The plan shows one replace of the rule, not the hidden revoke.
-        let c: Vec<(&str, Action)> = p
-            .plan
-            .changes
-            .iter()
-            .map(|c| (c.address.as_str(), c.action))
-            .collect();
+        let c = actions(&p);
         assert_eq!(
             c,
             vec![
@@ -1200,7 +1209,7 @@ mod tests {
             rule("db", "sg-db", "STRAY", "sg-app"),
         ];
         let p = run(&s, &found, false);
-        let order: Vec<&str> = p.steps.iter().map(|s| s.address.as_str()).collect();
+        let order = step_order(&p);
         // The unlisted rule is revoked while the old group exists; the declared one is
         // authorized in the new group.
         assert_eq!(
@@ -1234,12 +1243,7 @@ mod tests {
             rule("db", "sg-db", "ssh", "sg-x"),
         ];
         let p = run(&s, &found, false);
-        let c: Vec<(&str, Action)> = p
-            .plan
-            .changes
-            .iter()
-            .map(|c| (c.address.as_str(), c.action))
-            .collect();
+        let c = actions(&p);
         assert_eq!(
             c,
             vec![

@@ -220,24 +220,7 @@ async fn rules_are_authoritative_and_console_changes_show_as_drift() {
     let l = live(&env).await;
     let gid = l.groups["cruddur-db-sg"].group_id().unwrap().to_string();
     // Someone opens SSH by hand and widens the GITPOD rule's ports.
-    ec2.authorize_security_group_ingress()
-        .group_id(&gid)
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(22)
-                .to_port(22)
-                .ip_ranges(
-                    aws_sdk_ec2::types::IpRange::builder()
-                        .cidr_ip("0.0.0.0/0")
-                        .description("SSH")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    ssh_by_hand(&ec2, &gid, "0.0.0.0/0", Some("SSH")).await;
     let r = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 2);
     assert!(
@@ -517,24 +500,7 @@ async fn adopting_a_group_revokes_its_hand_made_rules_in_the_same_apply() {
         .group_id()
         .unwrap()
         .to_string();
-    ec2.authorize_security_group_ingress()
-        .group_id(&id)
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(22)
-                .to_port(22)
-                .ip_ranges(
-                    aws_sdk_ec2::types::IpRange::builder()
-                        .cidr_ip("9.9.9.9/32")
-                        .description("ssh")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    ssh_by_hand(&ec2, &id, "9.9.9.9/32", Some("ssh")).await;
     env.write_stack(
         "stack: sgadopt\nsecurity_groups:\n  own-sg:\n    description: hand made\n    ingress:\n      - { description: web, port: 443, cidr: 0.0.0.0/0 }\n",
     );
@@ -577,24 +543,13 @@ async fn rules_are_read_with_their_groups_and_revoked_by_permission() {
         .group_id()
         .unwrap()
         .to_string();
-    aws_sdk_ec2::Client::new(&env.sdk_config().await)
-        .authorize_security_group_ingress()
-        .group_id(&gid)
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(22)
-                .to_port(22)
-                .ip_ranges(
-                    aws_sdk_ec2::types::IpRange::builder()
-                        .cidr_ip("0.0.0.0/0")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    ssh_by_hand(
+        &aws_sdk_ec2::Client::new(&env.sdk_config().await),
+        &gid,
+        "0.0.0.0/0",
+        None,
+    )
+    .await;
     // And the group-referencing rule leaves the file.
     env.write_stack(&stack(0).replace(
         "      - description: LAMBDA\n        port: 5432\n        source_group: cruddur-lambda-sg\n",
@@ -624,4 +579,31 @@ async fn rules_are_read_with_their_groups_and_revoked_by_permission() {
     assert_eq!(left[0].description(), Some("GITPOD"));
     let r = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// Someone opens SSH on a group by hand, in the console.
+async fn ssh_by_hand(
+    ec2: &aws_sdk_ec2::Client,
+    group_id: &str,
+    cidr: &str,
+    description: Option<&str>,
+) {
+    ec2.authorize_security_group_ingress()
+        .group_id(group_id)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip(cidr)
+                        .set_description(description.map(str::to_string))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
