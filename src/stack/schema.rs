@@ -86,7 +86,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "db_instances.*.storage_type",
-        "gp2, gp3, io1, io2 or standard.",
+        "gp2, gp3 or standard (io1 and io2 need provisioned IOPS, which the file cannot state).",
     ),
     (
         "db_instances.*.storage_encrypted",
@@ -262,6 +262,11 @@ fn constraint(path: &str) -> Option<Value> {
     let events: Vec<&str> = super::TRIGGER_EVENTS.iter().map(|(e, _)| *e).collect();
     Some(match path {
         "stack" => json!({ "type": "string", "pattern": "^[a-z][a-z0-9-]{0,62}$" }),
+        // EC2's character set for group and rule descriptions (a group rule's also refuses `&`,
+        // which only the loader can tell, knowing the rule's source).
+        "security_groups.*.description" | "security_groups.*.ingress[].description" => {
+            json!({ "type": "string", "pattern": "^[A-Za-z0-9 ._:/()#,@\\[\\]+=&;{}!$*-]{1,255}$" })
+        }
         "security_groups.*.ingress[].protocol" => {
             json!({ "enum": ["tcp", "udp", "icmp", "all", "-1"] })
         }
@@ -273,7 +278,7 @@ fn constraint(path: &str) -> Option<Value> {
         }
         "db_instances.*.port" => json!({ "type": "integer", "minimum": 1150, "maximum": 65535 }),
         "db_instances.*.storage_type" => {
-            json!({ "enum": ["gp2", "gp3", "io1", "io2", "standard"] })
+            json!({ "enum": ["gp2", "gp3", "standard"] })
         }
         "functions.*.memory" => json!({ "type": "integer", "minimum": 128, "maximum": 10240 }),
         "functions.*.timeout" => json!({ "type": "integer", "minimum": 1, "maximum": 900 }),

@@ -396,7 +396,7 @@ fn region_shapes_and_rds_storage_floors() {
             "stack: s\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: {size}\n    storage_type: {storage_type}\n    master_username: root\n    manage_master_password: true\n"
         )
     };
-    for (st, size) in [("gp3", 20), ("gp2", 20), ("io1", 100), ("standard", 5)] {
+    for (st, size) in [("gp3", 20), ("gp2", 20), ("standard", 5)] {
         let r = parse_str(&db(st, size), Path::new("stack.yaml"), d.path(), &env);
         assert!(
             r.is_ok(),
@@ -404,7 +404,7 @@ fn region_shapes_and_rds_storage_floors() {
             r.err().map(|e| e.to_string())
         );
     }
-    for (st, size, floor) in [("gp3", 19, 20), ("gp2", 5, 20), ("io2", 99, 100)] {
+    for (st, size, floor) in [("gp3", 19, 20), ("gp2", 5, 20)] {
         let e = parse_str(&db(st, size), Path::new("stack.yaml"), d.path(), &env)
             .err()
             .unwrap_or_else(|| panic!("{st} {size} loaded"));
@@ -415,4 +415,127 @@ fn region_shapes_and_rds_storage_floors() {
             "{st} {size}: {e}"
         );
     }
+}
+
+/// `io1`/`io2` need `Iops` in CreateDBInstance, which the file cannot state: refused at the
+/// storage_type line before anything is sent, whatever the size.
+#[test]
+fn io_storage_needs_iops_the_file_cannot_state_so_it_is_refused_at_its_line() {
+    let d = tempfile::tempdir().unwrap();
+    for st in ["io1", "io2"] {
+        let src = format!(
+            "stack: s\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 400\n    storage_type: {st}\n    master_username: root\n    manage_master_password: true\n"
+        );
+        let e = parse_str(&src, Path::new("stack.yaml"), d.path(), &env)
+            .err()
+            .unwrap_or_else(|| panic!("{st} loaded"));
+        assert!(
+            e.problems.iter().any(|p| p.pos.line == 7
+                && p.message
+                    .contains(&format!("storage_type {st} needs provisioned IOPS"))
+                && p.message.contains("use gp3")),
+            "{st}: {e}"
+        );
+    }
+}
+
+/// EC2's character sets, at the line of the offending text: a group's name and description and
+/// a CIDR rule's description take `&`, a group rule's description does not; an apostrophe, a
+/// non-ASCII letter or a newline is refused everywhere.
+#[test]
+fn descriptions_ec2_refuses_are_errors_at_their_line() {
+    let d = tempfile::tempdir().unwrap();
+    let stack = |group_desc: &str, cidr_desc: &str, pair_desc: &str| {
+        format!(
+            "stack: s\nsecurity_groups:\n  db-sg:\n    description: \"{group_desc}\"\n    ingress:\n      - description: \"{cidr_desc}\"\n        port: 5432\n        cidr: 10.0.0.0/8\n      - description: \"{pair_desc}\"\n        port: 5432\n        source_group: fn-sg\n  fn-sg:\n    description: functions\n"
+        )
+    };
+    let good = "a-z A-Z 0-9 ._-:/()#,@[]+=;{}!$*";
+    let ok = parse_str(
+        &stack(&format!("{good}&"), &format!("{good}&"), good),
+        Path::new("stack.yaml"),
+        d.path(),
+        &env,
+    );
+    assert!(ok.is_ok(), "{:?}", ok.err().map(|e| e.to_string()));
+    for (group, cidr, pair, line, says) in [
+        (
+            "Andrew's db",
+            "x",
+            "y",
+            4,
+            "description has characters EC2 refuses ('\\'')",
+        ),
+        (
+            "db",
+            "Andrew's laptop",
+            "y",
+            6,
+            "rule description `Andrew\\'s laptop` has characters EC2 refuses",
+        ),
+        (
+            "db",
+            "x",
+            "lambda & co",
+            9,
+            "rule description `lambda & co` has characters EC2 refuses ('&')",
+        ),
+        (
+            "db",
+            "caf\u{e9}",
+            "y",
+            6,
+            "has characters EC2 refuses ('\u{e9}')",
+        ),
+    ] {
+        let e = parse_str(
+            &stack(group, cidr, pair),
+            Path::new("stack.yaml"),
+            d.path(),
+            &env,
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{group} / {cidr} / {pair} loaded"));
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.pos.line == line && p.message.contains(says)),
+            "{group} / {cidr} / {pair}: want line {line} `{says}`, got {e}"
+        );
+        assert_eq!(e.problems.len(), 1, "{e}");
+    }
+}
+
+/// The auto role is `<function>-role`; IAM names are at most 64 characters, so a function name
+/// Lambda accepts (up to 64) can still make a role IAM refuses: an error at `role:` when it is
+/// written, else at the function, naming the limit and both ways out.
+#[test]
+fn an_auto_role_name_longer_than_iam_allows_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("src")).unwrap();
+    let stack = |name: &str, role: &str| {
+        format!(
+            "stack: s\nfunctions:\n  {name}:\n    source: src\n    runtime: python3.12\n    handler: app.handler\n{role}"
+        )
+    };
+    let fits = "f".repeat(59);
+    let long = "f".repeat(60);
+    for role in ["", "    role: auto\n"] {
+        let ok = parse_str(&stack(&fits, role), Path::new("stack.yaml"), d.path(), &env);
+        assert!(ok.is_ok(), "{:?}", ok.err().map(|e| e.to_string()));
+    }
+    for (role, line) in [("", 3), ("    role: auto\n", 7)] {
+        let e = parse_str(&stack(&long, role), Path::new("stack.yaml"), d.path(), &env)
+            .err()
+            .expect("a 65-character role name loaded");
+        assert!(
+            e.problems.iter().any(|p| p.pos.line == line
+                && p.message.contains(&format!("`{long}-role`, 65 characters"))
+                && p.message.contains("at most 64")),
+            "{e}"
+        );
+    }
+    let arn = "    role: arn:aws:iam::123456789012:role/short\n";
+    let ok = parse_str(&stack(&long, arn), Path::new("stack.yaml"), d.path(), &env);
+    assert!(ok.is_ok(), "{:?}", ok.err().map(|e| e.to_string()));
 }

@@ -496,6 +496,33 @@ fn valid_stack_name(n: &str) -> bool {
         && cs.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// The punctuation EC2 allows, beside ASCII letters, digits and spaces, in a group's name and
+/// description in a VPC and in a CIDR rule's description (CreateSecurityGroup's GroupName and
+/// Description, IpRange's Description: "a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*",
+/// EC2 API reference). The emulator accepts anything; AWS refuses the call halfway through apply.
+const EC2_GROUP_CHARS: &str = "._-:/()#,@[]+=&;{}!$*";
+
+/// A group rule's description (UserIdGroupPair's Description in the EC2 API reference) allows
+/// the same set without `&`.
+const EC2_GROUP_PAIR_RULE_CHARS: &str = "._-:/()#,@[]+=;{}!$*";
+
+/// Says which characters of `s` EC2 refuses, and what it takes, or None when all are allowed.
+fn ec2_charset_problem(s: &str, punctuation: &str) -> Option<String> {
+    let mut refused: Vec<char> = s
+        .chars()
+        .filter(|c| !c.is_ascii_alphanumeric() && *c != ' ' && !punctuation.contains(*c))
+        .collect();
+    refused.dedup();
+    if refused.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = refused.iter().map(|c| format!("{c:?}")).collect();
+    Some(format!(
+        "has characters EC2 refuses ({}): use letters, digits, spaces and {punctuation}",
+        shown.join(", ")
+    ))
+}
+
 fn security_group(
     c: &mut Checker<'_>,
     name: &str,
@@ -509,20 +536,10 @@ fn security_group(
             format!("security group name `{name}` must be 1-255 characters and not start with sg-"),
         );
     }
-    // EC2's character set for names of groups in a VPC (CreateSecurityGroup's GroupName).
-    let refused: Vec<char> = name
-        .chars()
-        .filter(|c| !c.is_ascii_alphanumeric() && !" ._-:/()#,@[]+=&;{}!$*".contains(*c))
-        .collect();
-    if !refused.is_empty() {
-        let shown: Vec<String> = refused.iter().map(|c| format!("{c:?}")).collect();
+    if let Some(problem) = ec2_charset_problem(name, EC2_GROUP_CHARS) {
         c.err(
             at,
-            format!(
-                "security group name `{}` has characters EC2 refuses ({}): use letters, digits, spaces and ._-:/()#,@[]+=&;{{}}!$*",
-                name.escape_debug(),
-                shown.join(", ")
-            ),
+            format!("security group name `{}` {problem}", name.escape_debug()),
         );
     }
     let description = g
@@ -530,13 +547,13 @@ fn security_group(
         .description
         .as_ref()
         .and_then(|x| c.plain(x, "description"));
-    if let Some(description) = &description
-        && (description.is_empty() || description.len() > 255 || !description.is_ascii())
-    {
-        c.err(
-            g.value.description.as_ref().map_or(Pos::default(), pos),
-            "description must be 1-255 ASCII characters",
-        );
+    if let Some(description) = &description {
+        let at = g.value.description.as_ref().map_or(at, pos);
+        if description.is_empty() || description.chars().count() > 255 {
+            c.err(at, "description must be 1-255 characters");
+        } else if let Some(problem) = ec2_charset_problem(description, EC2_GROUP_CHARS) {
+            c.err(at, format!("description {problem}"));
+        }
     }
     let vpc = match g.value.vpc.as_ref().map(|v| (v, c.plain(v, "vpc"))) {
         None => VpcRef::Default,
@@ -616,10 +633,10 @@ fn rule(
         .as_ref()
         .and_then(|x| c.plain(x, "description"));
     if let Some(d) = &description
-        && (d.is_empty() || d.len() > 255)
+        && (d.is_empty() || d.chars().count() > 255)
     {
         c.err(
-            v.description.as_ref().map_or(Pos::default(), pos),
+            v.description.as_ref().map_or(at, pos),
             "rule description must be 1-255 characters",
         );
     }
@@ -710,6 +727,23 @@ fn rule(
             .group_ref(g, groups, "source_group")
             .map(RuleSource::Group),
     };
+    // The character set depends on the source: a CIDR rule's description is an IpRange's, a
+    // group rule's a UserIdGroupPair's, which does not allow `&`.
+    if let Some(d) = &description
+        && !d.is_empty()
+    {
+        let allowed = match (&v.cidr, &source) {
+            (_, Some(RuleSource::Group(_))) => EC2_GROUP_PAIR_RULE_CHARS,
+            (None, None) if v.source_group.is_some() => EC2_GROUP_PAIR_RULE_CHARS,
+            _ => EC2_GROUP_CHARS,
+        };
+        if let Some(problem) = ec2_charset_problem(d, allowed) {
+            c.err(
+                v.description.as_ref().map_or(at, pos),
+                format!("rule description `{}` {problem}", d.escape_debug()),
+            );
+        }
+    }
     let rule = match (description.clone(), protocol, port_range, source) {
         (Some(description), Some(protocol), Some((from_port, to_port)), Some(source)) => {
             Some(Rule {
@@ -920,12 +954,21 @@ fn db_instance(
         // comes before any change rather than from CreateDBInstance halfway through apply.
         let floor = match st.as_str() {
             "gp2" | "gp3" => Some(20),
-            "io1" | "io2" => Some(100),
             "standard" => None,
+            // CreateDBInstance refuses io1/io2 without Iops ("Provisioned IOPS storage
+            // requires the Iops parameter", RDS user guide, "Provisioned IOPS SSD storage"),
+            // and the stack file has no field for it: refuse here rather than at apply.
+            "io1" | "io2" => {
+                c.err(
+                    v.storage_type.as_ref().map_or(at, pos),
+                    format!("storage_type {st} needs provisioned IOPS, which the stack file cannot state: use gp3 (3,000 IOPS included, more from 400 GiB) or gp2"),
+                );
+                None
+            }
             other => {
                 c.err(
                     v.storage_type.as_ref().map_or(at, pos),
-                    format!("storage_type must be gp2, gp3, io1, io2 or standard, not `{other}`"),
+                    format!("storage_type must be gp2, gp3 or standard, not `{other}`"),
                 );
                 None
             }
@@ -1068,7 +1111,20 @@ fn function(
         }
         Some(h)
     });
+    let auto_too_long =
+        !is_interpolated(name) && name.len() <= 64 && name.len() + "-role".len() > 64;
     let role = match v.role.as_ref().map(|r| (r, c.plain(r, "role"))) {
+        // The auto role is named `<function>-role`, and IAM role names are at most 64
+        // characters (CreateRole's RoleName, IAM API reference): a function name that
+        // Lambda accepts can still make a role name IAM refuses.
+        Some((r, Some(a))) if a == "auto" && auto_too_long => {
+            c.err(pos(r), auto_role_too_long(name));
+            None
+        }
+        None if auto_too_long => {
+            c.err(at, auto_role_too_long(name));
+            None
+        }
         None => Some(RoleRef::Auto),
         Some((_, Some(r))) if r == "auto" => Some(RoleRef::Auto),
         Some((_, Some(r))) if is_role_arn(&r) => Some(RoleRef::Arn(r)),
@@ -1318,6 +1374,13 @@ fn is_aws_id(s: &str, prefix: &str) -> bool {
                 .chars()
                 .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
     })
+}
+
+fn auto_role_too_long(function: &str) -> String {
+    format!(
+        "the auto role of `{function}` would be named `{function}-role`, {} characters, but IAM allows at most 64: shorten the function's name to 59 characters or fewer, or give `role:` an existing role's ARN",
+        function.len() + "-role".len()
+    )
 }
 
 /// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`
