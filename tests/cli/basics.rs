@@ -180,3 +180,41 @@ fn a_badly_named_migration_file_is_an_error_not_an_empty_plan() {
         );
     }
 }
+
+/// What EC2, IAM and RDS refuse and moto takes: errors at their lines from validate, plan and
+/// apply, with no call made (the fidelity proxy, which refuses these as EC2 does, sees none).
+#[test]
+fn values_aws_refuses_are_errors_at_their_line_before_any_call() {
+    let env = Env::with_fidelity(serde_json::json!({"ec2": true}));
+    env.write_file("fn/app.py", "def handler(e, c):\n    return e\n");
+    let long = "f".repeat(60);
+    env.write_stack(&format!(
+        "stack: s\nsecurity_groups:\n  db-sg:\n    description: \"Andrew's db\"\n    ingress:\n      - description: \"Andrew's laptop\"\n        port: 5432\n        cidr: 10.0.0.0/8\n      - description: lambda & co\n        port: 5432\n        source_group: fn-sg\n  fn-sg:\n    description: functions\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 100\n    storage_type: io1\n    master_username: root\n    manage_master_password: true\nfunctions:\n  {long}:\n    source: fn\n    runtime: python3.12\n    handler: app.handler\n    role: auto\n"
+    ));
+    for args in [&["validate"][..], &["plan"], &["apply", "--auto-approve"]] {
+        let cmd = args[0];
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{cmd}: {}", r.all());
+        for (at, says) in [
+            (
+                "stack.yaml:4:",
+                "description has characters EC2 refuses ('\\'')",
+            ),
+            (
+                "stack.yaml:6:",
+                "rule description `Andrew\\'s laptop` has characters EC2 refuses",
+            ),
+            ("stack.yaml:9:", "has characters EC2 refuses ('&')"),
+            ("stack.yaml:19:", "storage_type io1 needs provisioned IOPS"),
+            ("stack.yaml:27:", "IAM allows at most 64"),
+        ] {
+            assert!(
+                r.stderr.lines().any(|l| l.contains(at) && l.contains(says)),
+                "{cmd}: want {at} {says}:\n{}",
+                r.stderr
+            );
+        }
+    }
+    assert!(env.calls().is_empty(), "an invalid stack reached AWS");
+    assert!(env.log().is_empty(), "the proxy saw calls: {:?}", env.log());
+}

@@ -627,3 +627,35 @@ def test_small_pages_for_list_calls_moto_does_and_does_not_paginate(proxy):
     assert n == 3 and sorted(f["FunctionName"] for f in items) == [f"f{i}" for i in range(5)]
     n, items = pages(idp.get_paginator("list_user_pools"), "UserPools", MaxResults=60)
     assert n == 3 and sorted(p["Name"] for p in items) == [f"p{i}" for i in range(5)]
+
+
+def test_ec2_refuses_names_and_descriptions_outside_its_character_set(proxy):
+    proxy.set(ec2=True)
+    ec2 = proxy.client("ec2")
+    code, _, message = error_of(ec2.create_security_group, GroupName="db", Description="Andrew's db")
+    assert code == "InvalidParameterValue" and "GroupDescription" in message
+    assert error_of(ec2.create_security_group, GroupName="caf\u00e9", Description="d")[0] == "InvalidParameterValue"
+    ok = "a-z A-Z 0-9 ._-:/()#,@[]+=;{}!$*"
+    db = ec2.create_security_group(GroupName="db", Description=ok + "&")["GroupId"]
+    app = ec2.create_security_group(GroupName="app", Description="a")["GroupId"]
+    perm = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432}
+
+    def authorize(ranges=(), pairs=()):
+        return ec2.authorize_security_group_ingress(
+            GroupId=db,
+            IpPermissions=[
+                {
+                    **perm,
+                    "IpRanges": [{"CidrIp": c, "Description": d} for c, d in ranges],
+                    "UserIdGroupPairs": [{"GroupId": app, "Description": d} for d in pairs],
+                }
+            ],
+        )
+
+    code, _, message = error_of(authorize, ranges=[("10.0.0.0/8", "Andrew's laptop")])
+    assert code == "InvalidParameterValue" and "Invalid rule description" in message
+    # "&" is allowed in a CIDR rule's description and refused in a group pair's.
+    assert error_of(authorize, pairs=["lambda & co"])[0] == "InvalidParameterValue"
+    authorize(ranges=[("10.0.0.0/8", ok + "&")], pairs=[ok])
+    proxy.set(ec2=False)
+    ec2.create_security_group(GroupName="loose", Description="Andrew's")

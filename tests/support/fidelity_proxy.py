@@ -578,6 +578,41 @@ def rds_key(req, ident):
     return (req.account, req.region, (ident or "").lower())
 
 
+# EC2's character sets (EC2 API reference: CreateSecurityGroup's GroupName and Description, IpRange's
+# and UserIdGroupPair's Description): letters, digits, spaces and this punctuation; a group pair's
+# rule description does not take "&". moto takes any text.
+EC2_GROUP_TEXT = re.compile(r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
+EC2_PAIR_TEXT = re.compile(r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=;{}!$*]{0,255}$")
+EC2_RULE_OPS = (
+    "AuthorizeSecurityGroupIngress",
+    "UpdateSecurityGroupRuleDescriptionsIngress",
+    "ModifySecurityGroupRules",
+)
+
+
+def ec2_text_refusal(req):
+    """The message EC2 gives for a name or description outside its character set, or None."""
+    checks = []
+    if req.operation == "CreateSecurityGroup":
+        checks += [("GroupName", EC2_GROUP_TEXT), ("GroupDescription", EC2_GROUP_TEXT)]
+    elif req.operation in EC2_RULE_OPS:
+        for k in req.params:
+            if k.endswith("Description") and ".IpRanges." in k:
+                checks.append((k, EC2_GROUP_TEXT))
+            elif k.endswith("Description") and (".Groups." in k or ".ReferencedGroupId" in k or "SecurityGroupRule." in k):
+                checks.append((k, EC2_PAIR_TEXT if ".Groups." in k else EC2_GROUP_TEXT))
+    for key, allowed in checks:
+        value = req.params.get(key)
+        if value is not None and not allowed.match(value):
+            if key in ("GroupName", "GroupDescription"):
+                return f"Value ({value}) for parameter {key} is invalid. Character sets beyond ASCII are not supported."
+            return (
+                "Invalid rule description. Valid descriptions are strings less than 256 characters from the following set:"
+                "  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
+            )
+    return None
+
+
 def before(world, upstream, req, now):
     """An answer that replaces moto's, or None to forward. May stash context on `req`."""
     o = world.opts
@@ -628,6 +663,11 @@ def before(world, upstream, req, now):
             # The groups the function holds now: those it leaves keep their ENIs for a while.
             if req.operation == "DeleteFunction" or (req.json or {}).get("VpcConfig") is not None:
                 req.held_groups = upstream.function_groups(req.function)
+    if o["ec2"] and req.service == "ec2":
+        refused = ec2_text_refusal(req)
+        if refused:
+            req.realism = "ec2:charset"
+            return error_answer(req, "InvalidParameterValue", 400, refused)
     if o["ec2"] and req.service == "ec2" and req.operation == "DeleteSecurityGroup":
         group = req.params.get("GroupId") or upstream.group_id(req.params.get("GroupName", ""))
         if group:
