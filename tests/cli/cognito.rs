@@ -82,7 +82,9 @@ fn assert_untouched(p: &aws_sdk_cognitoidentityprovider::types::UserPoolType) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn trigger_on_a_foreign_pool_keeps_every_other_setting() {
-    let env = Env::new();
+    // Through the fidelity proxy's Cognito rules: UpdateUserPool is refused if it carries the
+    // deprecated UnusedAccountValidityDays, which the SDK writes unless deploy strips it.
+    let env = Env::with_fidelity(serde_json::json!({"cognito": true}));
     env.write_file(
         "fn/lambda_function.py",
         "def lambda_handler(e, c):\n    return e\n",
@@ -215,6 +217,18 @@ async fn trigger_on_a_foreign_pool_keeps_every_other_setting() {
     // Destroy never deletes the pool this stack does not own.
     env.ok(&["destroy", "--auto-approve"]);
     assert_untouched(&pool(&env, &pool_id).await);
+
+    let updates: Vec<_> = env
+        .log()
+        .into_iter()
+        .filter(|r| r["operation"] == "UpdateUserPool")
+        .collect();
+    assert_eq!(
+        updates.len(),
+        2,
+        "one to set the trigger, one to clear it: {updates:?}"
+    );
+    assert!(updates.iter().all(|r| r["status"] == 200), "{updates:?}");
 }
 
 /// The Sids of `function`'s resource-policy statements that let Cognito invoke it (none when it

@@ -659,3 +659,16 @@ def test_ec2_refuses_names_and_descriptions_outside_its_character_set(proxy):
     authorize(ranges=[("10.0.0.0/8", ok + "&")], pairs=[ok])
     proxy.set(ec2=False)
     ec2.create_security_group(GroupName="loose", Description="Andrew's")
+
+
+def test_cognito_refuses_the_deprecated_unused_account_validity_days_whenever_sent(proxy):
+    idp = proxy.client("cognito-idp")
+    pool = idp.create_user_pool(PoolName="p")["UserPool"]["Id"]
+    legacy = {"AllowAdminCreateUserOnly": False, "UnusedAccountValidityDays": 0}
+    idp.update_user_pool(UserPoolId=pool, AdminCreateUserConfig=legacy)
+    proxy.set(cognito=True)
+    code, http, message = error_of(idp.update_user_pool, UserPoolId=pool, AdminCreateUserConfig=legacy)
+    assert (code, http) == ("InvalidParameterException", 400)
+    assert "instead of UnusedAccountValidityDays" in message
+    assert error_of(idp.create_user_pool, PoolName="q", AdminCreateUserConfig=legacy)[0] == "InvalidParameterException"
+    idp.update_user_pool(UserPoolId=pool, AdminCreateUserConfig={"AllowAdminCreateUserOnly": False})

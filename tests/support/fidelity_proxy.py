@@ -42,7 +42,7 @@ OPTIONS = {
     "ec2": (False, bool, "EC2: DependencyViolation deleting a security group in use"),
     "ec2_eni_release_s": (2.0, float, "seconds a group stays in use after the last function left it"),
     "ec2_min_refusals": (0, int, "refuse deleting a group a function left at least this many times"),
-    "cognito": (False, bool, "Cognito: UsernameAttributes stay as created (moto's UpdateUserPool drops them)"),
+    "cognito": (False, bool, "Cognito: UsernameAttributes stay as created (moto's UpdateUserPool drops them); UnusedAccountValidityDays refused"),
     "ec2_rules": (False, bool, "EC2: ModifySecurityGroupRules sets a group-referencing rule's description where DescribeSecurityGroups shows it"),
     "page_size": (None, int, "answer list calls in pages of this many items (see PAGED)"),
     "latency_ms": (0.0, float, "added latency per request (milliseconds)"),
@@ -663,6 +663,17 @@ def before(world, upstream, req, now):
             # The groups the function holds now: those it leaves keep their ENIs for a while.
             if req.operation == "DeleteFunction" or (req.json or {}).get("VpcConfig") is not None:
                 req.held_groups = upstream.function_groups(req.function)
+    if o["cognito"] and req.service == "cognito-idp" and req.operation in ("UpdateUserPool", "CreateUserPool"):
+        # Cognito refuses the deprecated member beside TemporaryPasswordValidityDays; the proxy
+        # refuses it whenever it is sent at all, so a client that always writes it is caught.
+        if "UnusedAccountValidityDays" in ((req.json or {}).get("AdminCreateUserConfig") or {}):
+            req.realism = "cognito:UnusedAccountValidityDays"
+            return error_answer(
+                req,
+                "InvalidParameterException",
+                400,
+                "Please use TemporaryPasswordValidityDays in PasswordPolicy instead of UnusedAccountValidityDays",
+            )
     if o["ec2"] and req.service == "ec2":
         refused = ec2_text_refusal(req)
         if refused:

@@ -249,18 +249,28 @@ pub fn update_request(current: &PoolDescription, edits: &Edits) -> UpdateRequest
     let mut s = current.settings.clone();
 
     // DescribeUserPool reports the legacy UnusedAccountValidityDays next to the password policy's
-    // TemporaryPasswordValidityDays, but UpdateUserPool refuses both together ("Please use
+    // TemporaryPasswordValidityDays, but UpdateUserPool refuses the legacy field ("Please use
     // TemporaryPasswordValidityDays in PasswordPolicy instead of UnusedAccountValidityDays", the
-    // case terraform-provider-aws retries on). 0 is "not set"; the password policy carries the value.
-    let temporary_days = s
-        .policies
-        .as_ref()
-        .and_then(|p| p.password_policy.as_ref())
-        .map_or(0, |p| p.temporary_password_validity_days);
-    if temporary_days != 0
-        && let Some(a) = s.admin_create_user_config.as_mut()
-    {
-        a.unused_account_validity_days = 0;
+    // case terraform-provider-aws retries on; the API reference marks it deprecated). It is never
+    // sent (0 here; the adapter strips the member the SDK always writes): a pool that reports only
+    // the legacy value keeps it as the password policy's, its replacement.
+    if let Some(a) = s.admin_create_user_config.as_mut() {
+        let legacy = std::mem::take(&mut a.unused_account_validity_days);
+        if let Some(pp) = s
+            .policies
+            .as_mut()
+            .and_then(|p| p.password_policy.as_mut())
+            .filter(|pp| pp.temporary_password_validity_days == 0 && legacy != 0)
+        {
+            pp.temporary_password_validity_days = legacy;
+        }
+    }
+
+    // DescribeUserPool reports the effective ACR configuration, defaults merged in; custom values
+    // need a feature plan above Lite, so a Lite pool is sent none (it keeps its defaults) and an
+    // Essentials or Plus pool gets back exactly what it holds, never reset.
+    if s.user_pool_tier.as_deref() == Some("LITE") {
+        s.acr_configuration = None;
     }
 
     if let Some(v) = &edits.auto_verified_attributes {
@@ -650,16 +660,25 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn legacy_unused_account_days_are_dropped_only_next_to_temporary_password_days() {
+    fn legacy_unused_account_days_are_never_sent_and_move_to_the_password_policy() {
         let pool = rich_pool();
         let r = update_request(&pool, &Edits::default());
-        assert_eq!(
-            r.settings
-                .admin_create_user_config
-                .unwrap()
-                .unused_account_validity_days,
-            0
-        );
+        let days = |s: &PoolSettings| {
+            (
+                s.admin_create_user_config
+                    .as_ref()
+                    .unwrap()
+                    .unused_account_validity_days,
+                s.policies
+                    .as_ref()
+                    .unwrap()
+                    .password_policy
+                    .as_ref()
+                    .unwrap()
+                    .temporary_password_validity_days,
+            )
+        };
+        assert_eq!(days(&r.settings), (0, days(&pool.settings).1));
         let mut old = rich_pool();
         old.settings
             .policies
@@ -670,13 +689,22 @@ pub(crate) mod tests {
             .unwrap()
             .temporary_password_validity_days = 0;
         let r = update_request(&old, &Edits::default());
-        assert_eq!(
-            r.settings
-                .admin_create_user_config
-                .unwrap()
-                .unused_account_validity_days,
-            3
-        );
+        assert_eq!(days(&r.settings), (0, 3));
+    }
+
+    #[test]
+    fn a_lite_pool_is_sent_no_acr_configuration_and_others_keep_theirs() {
+        let mut pool = rich_pool();
+        let held = pool.settings.acr_configuration.clone();
+        assert!(held.is_some());
+        for tier in ["ESSENTIALS", "PLUS"] {
+            pool.settings.user_pool_tier = Some(tier.into());
+            let r = update_request(&pool, &set_trigger("PostConfirmation", Some("arn:x")));
+            assert_eq!(r.settings.acr_configuration, held, "{tier}");
+        }
+        pool.settings.user_pool_tier = Some("LITE".into());
+        let r = update_request(&pool, &set_trigger("PostConfirmation", Some("arn:x")));
+        assert_eq!(r.settings.acr_configuration, None);
     }
 
     #[test]

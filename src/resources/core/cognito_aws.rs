@@ -8,6 +8,13 @@ use std::sync::{Arc, LazyLock, Mutex};
 use aws_sdk_cognitoidentityprovider as cip;
 use cip::types as t;
 
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::ConfigBag;
+
 use super::Ctx;
 use super::cognito::{self as m, Edits, PoolDescription, PoolSettings, UpdateRequest};
 use crate::aws::Clients;
@@ -505,6 +512,53 @@ fn update_call(
         .set_acr_configuration(acr))
 }
 
+/// Removes `AdminCreateUserConfig.UnusedAccountValidityDays` from UpdateUserPool's body before it
+/// is signed. The SDK models the member as a plain `i32`, so its serialiser always writes it (a 0
+/// included), and Cognito refuses it beside the password policy's TemporaryPasswordValidityDays
+/// ("Please use TemporaryPasswordValidityDays in PasswordPolicy instead of
+/// UnusedAccountValidityDays"; UpdateUserPool and AdminCreateUserConfigType in the Cognito API
+/// reference mark it deprecated). The model carries the value in the password policy instead.
+#[derive(Debug)]
+struct NoLegacyValidityDays;
+
+impl Intercept for NoLegacyValidityDays {
+    fn name(&self) -> &'static str {
+        "NoLegacyValidityDays"
+    }
+
+    fn modify_before_signing(
+        &self,
+        ctx: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        let request = ctx.request_mut();
+        let Some(body) = request.body().bytes() else {
+            return Ok(());
+        };
+        if let Some(stripped) = without_legacy_validity_days(body)? {
+            request
+                .headers_mut()
+                .insert("Content-Length", stripped.len().to_string());
+            *request.body_mut() = SdkBody::from(stripped);
+        }
+        Ok(())
+    }
+}
+
+/// The body without the legacy member, or `None` when it holds none.
+fn without_legacy_validity_days(body: &[u8]) -> serde_json::Result<Option<Vec<u8>>> {
+    let mut doc: serde_json::Value = serde_json::from_slice(body)?;
+    let removed = doc
+        .get_mut("AdminCreateUserConfig")
+        .and_then(serde_json::Value::as_object_mut)
+        .and_then(|a| a.remove("UnusedAccountValidityDays"));
+    match removed {
+        None => Ok(None),
+        Some(_) => serde_json::to_vec(&doc).map(Some),
+    }
+}
+
 /// One async lock per pool id for the whole process: two nodes of one apply (two triggers of a
 /// pool, or a pool and its trigger) must never interleave their read-modify-writes, or the later
 /// write would put back what the earlier one changed.
@@ -537,6 +591,8 @@ pub async fn read_modify_write(
         return Ok(Some(current));
     }
     update_call(ctx.clients, address, &request)?
+        .customize()
+        .interceptor(NoLegacyValidityDays)
         .send()
         .await
         .map_err(|e| Error::aws("UpdateUserPool", address, e))?;
@@ -579,5 +635,25 @@ pub async fn remove_permission(
         Ok(_) => Ok(()),
         Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(()),
         Err(e) => Err(Error::aws("RemovePermission", address, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_legacy_validity_days_leave_the_body_and_nothing_else_does() {
+        let body = br#"{"UserPoolId":"p","AdminCreateUserConfig":{"AllowAdminCreateUserOnly":false,"UnusedAccountValidityDays":0},"Policies":{"PasswordPolicy":{"TemporaryPasswordValidityDays":7}}}"#;
+        let out = without_legacy_validity_days(body).unwrap().unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({"UserPoolId": "p", "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": false}, "Policies": {"PasswordPolicy": {"TemporaryPasswordValidityDays": 7}}})
+        );
+        assert_eq!(
+            without_legacy_validity_days(br#"{"UserPoolId":"p"}"#).unwrap(),
+            None
+        );
     }
 }
