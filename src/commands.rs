@@ -586,6 +586,7 @@ impl Session {
             clients,
             progress,
             poll: poll_interval(Duration::from_secs(10)),
+            new_groups: Default::default(),
         }
     }
 

@@ -20,6 +20,8 @@ pub struct AwsProvider<'a> {
     pub progress: &'a Progress,
     /// How often to poll while waiting (RDS states, Lambda states, IAM propagation, ENIs).
     pub poll: Duration,
+    /// The security groups this run created (see [`crate::resources::core::propagation`]).
+    pub new_groups: crate::resources::core::propagation::NewGroups,
 }
 
 impl AwsProvider<'_> {
@@ -30,6 +32,7 @@ impl AwsProvider<'_> {
             env: scope.env,
             progress: self.progress,
             poll: self.poll,
+            new_groups: &self.new_groups,
         }
     }
 }

@@ -47,7 +47,7 @@ fn realism() -> serde_json::Value {
         "rds_stopping_s": 0.5, "rds_starting_s": 0.5, "rds_deleting_s": 1.0,
         "lambda": true, "lambda_pending_s": 0.5, "lambda_updating_s": 0.5,
         "iam": true, "iam_role_delay_s": 1.0, "iam_min_refusals": 2,
-        "ec2": true, "ec2_eni_release_s": 1.0, "ec2_min_refusals": 1,
+        "ec2": true, "ec2_eni_release_s": 1.0, "ec2_min_refusals": 1, "ec2_unseen_calls": 2,
     })
 }
 
@@ -99,6 +99,7 @@ async fn full_lifecycle_with_aws_timing_converges() {
             "iam:role-not-assumable",
             "Lambda never refused the young role",
         ),
+        ("ec2:unseen", "EC2 never hid a new group"),
     ] {
         assert!(seen(&applied, what), "{why}; log:\n{}", summary(&applied));
     }

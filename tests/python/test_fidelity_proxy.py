@@ -672,3 +672,30 @@ def test_cognito_refuses_the_deprecated_unused_account_validity_days_whenever_se
     assert "instead of UnusedAccountValidityDays" in message
     assert error_of(idp.create_user_pool, PoolName="q", AdminCreateUserConfig=legacy)[0] == "InvalidParameterException"
     idp.update_user_pool(UserPoolId=pool, AdminCreateUserConfig={"AllowAdminCreateUserOnly": False})
+
+
+def test_a_new_group_is_not_seen_at_once_by_ec2_lambda_or_rds(proxy):
+    proxy.set(ec2_unseen_calls=1)
+    ec2 = proxy.client("ec2")
+    db = ec2.create_security_group(GroupName="db", Description="d")["GroupId"]
+    app = ec2.create_security_group(GroupName="app", Description="a")["GroupId"]
+    perm = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432}
+    authorize = lambda: ec2.authorize_security_group_ingress(  # noqa: E731
+        GroupId=db, IpPermissions=[{**perm, "UserIdGroupPairs": [{"GroupId": app, "Description": "x"}]}]
+    )
+    # Each new group is refused once, whichever of the named groups it is.
+    assert error_of(authorize)[0] == "InvalidGroup.NotFound"
+    assert error_of(authorize)[0] == "InvalidGroup.NotFound"
+    authorize()
+    fn_sg = ec2.create_security_group(GroupName="fn", Description="f")["GroupId"]
+    role = role_arn(proxy)
+    code, _, message = error_of(create_function, proxy, "f", role, groups=[fn_sg])
+    assert code == "InvalidParameterValueException" and "InvalidGroup.NotFound" in message
+    create_function(proxy, "f", role, groups=[fn_sg])
+    rds_sg = ec2.create_security_group(GroupName="rds", Description="r")["GroupId"]
+    code, _, message = error_of(create_db, proxy, groups=[rds_sg])
+    assert code == "InvalidParameterValue" and rds_sg in message
+    create_db(proxy, groups=[rds_sg])
+    # An old group is never refused.
+    proxy.set(ec2_unseen_calls=0)
+    ec2.authorize_security_group_ingress(GroupId=app, IpPermissions=[{**perm, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])

@@ -42,6 +42,7 @@ OPTIONS = {
     "ec2": (False, bool, "EC2: DependencyViolation deleting a security group in use"),
     "ec2_eni_release_s": (2.0, float, "seconds a group stays in use after the last function left it"),
     "ec2_min_refusals": (0, int, "refuse deleting a group a function left at least this many times"),
+    "ec2_unseen_calls": (0, int, "EC2 eventual consistency: refuse this many calls naming each new group with InvalidGroup.NotFound"),
     "cognito": (False, bool, "Cognito: UsernameAttributes stay as created (moto's UpdateUserPool drops them); UnusedAccountValidityDays refused"),
     "ec2_rules": (False, bool, "EC2: ModifySecurityGroupRules sets a group-referencing rule's description where DescribeSecurityGroups shows it"),
     "page_size": (None, int, "answer list calls in pages of this many items (see PAGED)"),
@@ -413,6 +414,7 @@ class World:
         self.username_attributes = {}  # pool id -> UsernameAttributes sent at creation
         # (account, group, protocol, from, to, source group) -> description set by a modify
         self.rule_descriptions = {}
+        self.unseen_groups = {}  # sg id -> calls naming it still to refuse (EC2 eventual consistency)
 
     def configure(self, changes):
         changes = check_options(changes)
@@ -613,6 +615,45 @@ def ec2_text_refusal(req):
     return None
 
 
+def groups_named(req):
+    """The security group ids a call that can meet a new group names."""
+    if req.service == "ec2" and req.operation in ("AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules"):
+        return [v for k, v in req.params.items() if k == "GroupId" or k.endswith(".GroupId") or k.endswith("ReferencedGroupId")]
+    if req.service == "lambda" and req.operation in ("CreateFunction", "UpdateFunctionConfiguration"):
+        return list(((req.json or {}).get("VpcConfig") or {}).get("SecurityGroupIds") or [])
+    if req.service == "rds" and req.operation in ("CreateDBInstance", "ModifyDBInstance"):
+        return [v for k, v in req.params.items() if k.startswith("VpcSecurityGroupIds.")]
+    return []
+
+
+def unseen_group(world, req):
+    """A new group this call names that EC2 does not show yet (its refusals are counted down)."""
+    if not world.opts["ec2_unseen_calls"]:
+        return None
+    with world.lock:
+        for g in groups_named(req):
+            left = world.unseen_groups.get(g, 0)
+            if left > 0:
+                world.unseen_groups[g] = left - 1
+                return g
+    return None
+
+
+def unseen_answer(req, group):
+    """How each service says it cannot see a group yet (EC2's code, as Lambda and RDS relay it)."""
+    missing = f"The security group '{group}' does not exist"
+    if req.service == "lambda":
+        return error_answer(
+            req,
+            "InvalidParameterValueException",
+            400,
+            f"Error occurred while DescribeSecurityGroups. EC2 Error Code: InvalidGroup.NotFound. EC2 Error Message: {missing}",
+        )
+    if req.service == "rds":
+        return error_answer(req, "InvalidParameterValue", 400, f"Invalid security group , groupId= {group} , groupName=.")
+    return error_answer(req, "InvalidGroup.NotFound", 400, missing)
+
+
 def before(world, upstream, req, now):
     """An answer that replaces moto's, or None to forward. May stash context on `req`."""
     o = world.opts
@@ -674,6 +715,10 @@ def before(world, upstream, req, now):
                 400,
                 "Please use TemporaryPasswordValidityDays in PasswordPolicy instead of UnusedAccountValidityDays",
             )
+    unseen = unseen_group(world, req)
+    if unseen:
+        req.realism = f"ec2:unseen ({unseen})"
+        return unseen_answer(req, unseen)
     if o["ec2"] and req.service == "ec2":
         refused = ec2_text_refusal(req)
         if refused:
@@ -925,6 +970,11 @@ def after(world, req, answer, now):
         name = req.params.get("RoleName")
         with world.lock:
             world.roles[(req.account, name)] = [now, o["iam_min_refusals"]]
+    if o["ec2_unseen_calls"] and req.service == "ec2" and req.operation == "CreateSecurityGroup" and answer.status == 200:
+        m = re.search(rb"<groupId>(sg-[0-9a-f]+)</groupId>", answer.body)
+        if m:
+            with world.lock:
+                world.unseen_groups[m.group(1).decode()] = o["ec2_unseen_calls"]
     if o["rds"] and req.service == "rds":
         rds_after(world, req, answer, now)
     if req.service == "lambda":

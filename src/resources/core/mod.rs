@@ -6,6 +6,7 @@
 pub mod cognito;
 pub mod cognito_aws;
 pub mod once;
+pub mod propagation;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -121,6 +122,8 @@ pub struct Ctx<'a> {
     pub progress: &'a Progress,
     /// How often to poll while waiting (RDS states, Lambda states, IAM propagation, ENIs).
     pub poll: Duration,
+    /// The security groups this run created, which EC2 may not show everywhere yet.
+    pub new_groups: &'a propagation::NewGroups,
 }
 
 impl Ctx<'_> {

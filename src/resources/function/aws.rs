@@ -582,6 +582,27 @@ fn iam_propagation<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'s
     .then_some("to be accepted by Lambda (its new role is still propagating through IAM)")
 }
 
+/// Lambda checks a VPC function's groups with EC2, which may not show a group this run just made
+/// ("EC2 Error Code: InvalidGroup.NotFound"; see [`crate::resources::core::propagation`]). The
+/// retry's own budget bounds the wait.
+fn new_group<E: ProvideErrorMetadata, R>(
+    ctx: &Ctx<'_>,
+    s: &Spec,
+    e: &SdkError<E, R>,
+) -> Option<&'static str> {
+    let groups: Vec<&str> = match &s.vpc {
+        Some(v) => v
+            .security_groups
+            .iter()
+            .filter_map(|g| g.expose())
+            .collect(),
+        None => Vec::new(),
+    };
+    ctx.new_groups
+        .not_yet_visible(&groups, code_of(e), e.message().unwrap_or_default())
+        .then_some("for EC2 to show its new security group (EC2 is eventually consistent)")
+}
+
 /// Lambda refuses a change while the previous one is still being applied.
 fn update_in_progress<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'static str> {
     (code_of(e) == Some("ResourceConflictException")).then_some("to finish an earlier change")
@@ -785,7 +806,7 @@ async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Obser
         "CreateFunction",
         PROPAGATION,
         || req.clone().send(),
-        iam_propagation,
+        |e| iam_propagation(e).or_else(|| new_group(ctx, s, e)),
     )
     .await;
     if let Err(e) = created {
@@ -860,7 +881,11 @@ async fn update_function(
             "UpdateFunctionConfiguration",
             READY,
             || req.clone().send(),
-            |e| update_in_progress(e).or_else(|| iam_propagation(e)),
+            |e| {
+                update_in_progress(e)
+                    .or_else(|| iam_propagation(e))
+                    .or_else(|| new_group(ctx, s, e))
+            },
         )
         .await?;
         latest = Some(wait_ready(ctx, address, &s.name, Ready::Updated).await?);
@@ -1454,6 +1479,7 @@ mod tests {
             env: &env,
             progress: &progress,
             poll: Duration::from_millis(1),
+            new_groups: &Default::default(),
         };
         let calls = std::cell::Cell::new(0);
         let out = retry(
@@ -1605,6 +1631,7 @@ mod tests {
             env: &env,
             progress: &progress,
             poll: Duration::from_millis(1),
+            new_groups: &Default::default(),
         };
         let c = wait_ready(&ctx, "functions.f", "f", Ready::Active)
             .await

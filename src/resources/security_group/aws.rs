@@ -15,6 +15,7 @@ use super::{
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
+use crate::resources::core::propagation::while_new_groups_propagate;
 use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv};
 use crate::stack::{STACK_TAG, Stack, Subnets, VpcRef};
 
@@ -408,6 +409,7 @@ async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Gro
         }
         Err(e) => return Err(Error::aws("CreateSecurityGroup", address, e)),
     };
+    ctx.new_groups.record(&id);
     Ok(GroupObserved {
         id,
         name: s.name.clone(),
@@ -694,15 +696,17 @@ impl Adapter for Rules {
         _existing: Option<&RuleObserved>,
     ) -> Result<RuleObserved> {
         let group_id = known(&s.group_id, address)?;
-        match ctx
+        let mut named = vec![group_id];
+        if let Source::Group(g) = &s.source {
+            named.push(known(g, address)?);
+        }
+        let req = ctx
             .clients
             .ec2
             .authorize_security_group_ingress()
             .group_id(group_id)
-            .ip_permissions(permission(s, address)?)
-            .send()
-            .await
-        {
+            .ip_permissions(permission(s, address)?);
+        match while_new_groups_propagate(ctx, address, &named, || req.clone().send()).await? {
             Ok(_) => {}
             // The plan found no rule with this permission in the group: an attempt whose answer
             // was lost made it (the SDK sent the call again). Should its description differ
