@@ -199,3 +199,45 @@ async fn full_lifecycle_with_aws_timing_converges() {
         log.len()
     );
 }
+
+/// Waits poll soon and back off: with the default 10 s interval, a function update Lambda takes
+/// 2 s to finish is seen done after the pauses of 1 and 1.5 s, not after a whole interval.
+#[test]
+fn a_short_wait_ends_soon_after_the_resource_is_ready() {
+    let env = Env::with_fidelity(serde_json::json!({
+        "lambda": true, "lambda_pending_s": 0.3, "lambda_updating_s": 2.0,
+    }));
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return e\n",
+    );
+    let stack = "stack: waits\nfunctions:\n  w-fn:\n    source: fn\n    runtime: python3.12\n    handler: lambda_function.lambda_handler\n    role: auto\n";
+    env.write_stack(stack);
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_stack(&stack.replace("role: auto", "role: auto\n    memory: 256"));
+    let before = env.log().len();
+    let started = std::time::Instant::now();
+    let out = env
+        .command(&["apply", "--auto-approve"])
+        .env("DEPLOY_POLL_INTERVAL", "10")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = env.log();
+    let polls: Vec<_> = log[before..]
+        .iter()
+        .filter(|r| r["operation"] == "GetFunctionConfiguration")
+        .collect();
+    // Read once while still updating, and again soon after it finished.
+    assert!(polls.len() >= 2, "{}", summary(&log[before..]));
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "the update wait took {took:?}, as long as a whole 10 s interval:\n{}",
+        summary(&log[before..])
+    );
+}

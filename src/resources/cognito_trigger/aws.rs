@@ -127,6 +127,7 @@ async fn ensure_permission(
     }
     // A function still applying an update answers ResourceConflictException for a while.
     let mut attempts = 0;
+    let mut pause = ctx.backoff();
     loop {
         let r = clients
             .lambda
@@ -155,7 +156,7 @@ async fn ensure_permission(
                     "to get its permission to invoke the function",
                     "update in progress",
                 );
-                crate::interrupt::sleep(address, ctx.poll).await?;
+                pause.pause(address).await?;
             }
             Err(e) => return Err(Error::aws("AddPermission", address, e)),
         }

@@ -7,6 +7,7 @@ pub mod cognito;
 pub mod cognito_aws;
 pub mod once;
 pub mod propagation;
+pub mod wait;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -127,6 +128,11 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The pauses of one wait (see [`wait::Backoff`]).
+    pub fn backoff(&self) -> wait::Backoff {
+        wait::Backoff::new(self.poll)
+    }
+
     /// The tags every resource this stack creates carries: the file's `tags:` plus ownership.
     pub fn tags(&self) -> BTreeMap<String, String> {
         stack_tags(self.stack)

@@ -557,6 +557,7 @@ async fn delete(
         };
         let started = Instant::now();
         let budget = rds_budget();
+        let mut pause = ctx.backoff();
         loop {
             match req.clone().send().await {
                 Ok(_) => break,
@@ -572,7 +573,7 @@ async fn delete(
                     }
                     ctx.progress
                         .waiting(address, "to reach a state that allows deletion", &msg);
-                    crate::interrupt::sleep(address, ctx.poll).await?;
+                    pause.pause(address).await?;
                 }
                 Err(e) => return Err(Error::aws("DeleteDBInstance", address, e)),
             }
@@ -713,6 +714,7 @@ async fn wait(
     let budget = rds_budget();
     let started = Instant::now();
     let what = target.what();
+    let mut pause = ctx.backoff();
     loop {
         let inst = describe(ctx, address, id).await?;
         let (state, verdict) = poll(inst.as_ref(), target);
@@ -745,7 +747,7 @@ async fn wait(
                 ),
             });
         }
-        crate::interrupt::sleep(address, ctx.poll).await?;
+        pause.pause(address).await?;
     }
 }
 

@@ -554,6 +554,7 @@ where
         + 'static,
 {
     let started = Instant::now();
+    let mut pause = ctx.backoff();
     loop {
         match call().await {
             Ok(v) => {
@@ -564,7 +565,7 @@ where
                 Some(what) if started.elapsed() < budget => {
                     let state = e.message().or(e.code()).unwrap_or("not yet").to_string();
                     ctx.progress.waiting(address, what, &state);
-                    crate::interrupt::sleep(address, ctx.poll).await?;
+                    pause.pause(address).await?;
                 }
                 _ => return Err(Error::aws(operation, address, e)),
             },
@@ -628,6 +629,7 @@ async fn wait_ready(
         Ready::Active => "to become Active",
         Ready::Updated => "to finish its update",
     };
+    let mut pause = ctx.backoff();
     loop {
         let c = ctx
             .clients
@@ -690,7 +692,7 @@ async fn wait_ready(
             what,
             &format!("{} / {}", state.as_str(), update.as_str()),
         );
-        crate::interrupt::sleep(address, ctx.poll).await?;
+        pause.pause(address).await?;
     }
 }
 

@@ -490,6 +490,7 @@ fn dependency_budget() -> Duration {
 async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
     let started = Instant::now();
     let budget = dependency_budget();
+    let mut pause = ctx.backoff();
     loop {
         match ctx
             .clients
@@ -518,7 +519,7 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
                 };
                 ctx.progress
                     .waiting(address, "to be no longer in use", &state);
-                crate::interrupt::sleep(address, ctx.poll).await?;
+                pause.pause(address).await?;
             }
             Err(e) => return Err(Error::aws("DeleteSecurityGroup", address, e)),
         }
