@@ -205,6 +205,14 @@ async fn tls_is_verified_against_the_rds_cas_or_the_named_bundle_with_the_host_n
 
 /// What a fake PostgreSQL received from deploy after its authentication request.
 fn fake_server(auth_request: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+    fake_server_answering(b'N', auth_request)
+}
+
+/// The same, answering the TLS request with `ssl_answer`.
+fn fake_server_answering(
+    ssl_answer: u8,
+    auth_request: Vec<u8>,
+) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = std::thread::spawn(move || {
@@ -219,8 +227,10 @@ fn fake_server(auth_request: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<u8>>)
         };
         // SSLRequest (code 80877103): no TLS here. Then the startup message.
         if read_message(&mut s) == 80877103u32.to_be_bytes() {
-            s.write_all(b"N").unwrap();
-            read_message(&mut s);
+            s.write_all(&[ssl_answer]).unwrap();
+            if ssl_answer == b'N' {
+                read_message(&mut s);
+            }
         }
         s.write_all(&auth_request).unwrap();
         // Whatever the client sends next, until it hangs up.
@@ -260,6 +270,32 @@ async fn a_server_asking_for_the_password_in_clear_text_never_gets_it() {
         String::from_utf8_lossy(&got)
     );
     assert!(got.is_empty(), "deploy answered: {got:?}");
+    r.assert_no_secret();
+}
+
+/// A server answering the TLS request with neither `S` nor `N` (here `X`), then asking for the
+/// password in clear text: the client takes `X` for "no TLS", so a guard that read `X` as the
+/// start of a message would miss the request. deploy stops at the `X`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_answering_the_tls_request_with_another_byte_never_gets_the_password() {
+    let env = Env::new();
+    env.write_stack(&stack(true));
+    env.write_file("sql/migrations/0001_a.sql", "select 1;");
+    let (port, server) = fake_server_answering(b'X', auth(3, b""));
+    let r = env.run(&[
+        "--db-endpoint",
+        &format!("cruddur-db-instance=127.0.0.1:{port}"),
+        "plan",
+    ]);
+    let got = server.join().unwrap();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("neither `S` nor `N`"), "{}", r.all());
+    assert!(
+        !got.windows(PASSWORD.len())
+            .any(|w| w == PASSWORD.as_bytes()),
+        "the password reached the server: {}",
+        String::from_utf8_lossy(&got)
+    );
     r.assert_no_secret();
 }
 

@@ -173,11 +173,17 @@ impl<S> Guard<S> {
                     self.watch = match b {
                         b'S' => Watch::Off,
                         b'N' => Watch::Header,
+                        // The client reads any other byte as "no TLS" and consumes it, so
+                        // reading it as the start of a message would put the guard out of step
+                        // with the client, and a cleartext request could pass unseen.
                         _ => {
-                            // Not an answer (an old server's error): a message starts here.
-                            self.watch = Watch::Header;
-                            self.inspect(&[b])?;
-                            continue;
+                            return Err(io::Error::new(
+                                io::ErrorKind::PermissionDenied,
+                                format!(
+                                    "the server answered the TLS request with {:?}, which is neither `S` nor `N`: deploy does not talk to it",
+                                    char::from(b).escape_default().to_string()
+                                ),
+                            ));
                         }
                     }
                 }
@@ -625,6 +631,19 @@ mod tests {
         let mut noticed = message(b'N', b"SNOTICE\0Mhello\0\0");
         noticed.extend(auth(CLEARTEXT));
         assert!(feed(true, false, &noticed).is_err());
+    }
+
+    #[test]
+    fn an_answer_to_the_tls_request_other_than_s_or_n_is_refused() {
+        for answer in [b'X', b'E', b'R', 0] {
+            let mut bytes = vec![answer];
+            bytes.extend(auth(CLEARTEXT));
+            let e = feed(false, true, &bytes).unwrap_err();
+            assert!(e.to_string().contains("neither `S` nor `N`"), "{e}");
+        }
+        let mut n = b"N".to_vec();
+        n.extend(auth(10));
+        assert!(feed(false, true, &n).is_ok());
     }
 
     #[test]
