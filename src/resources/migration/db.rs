@@ -520,25 +520,33 @@ async fn run(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
             .await
             .map_err(|e| Error::Other(format!("{address}: {e}")))?
             .get(0);
-        tx.batch_execute(&sql).await.map_err(|e| {
-            let detail = e
-                .as_db_error()
-                .map(|d| d.message().to_string())
-                .unwrap_or_else(|| e.to_string());
-            Error::Other(format!(
-                "{address}: {} failed and was rolled back: {detail}",
-                shown_path(&s.file.path)
-            ))
-        })?;
+        let ran = tx.batch_execute(&sql).await;
         // The plan refuses files that end the transaction; this catches what the scan missed,
-        // and says what really happened rather than "rolled back".
+        // and says what really happened rather than "rolled back". On failure too: a file that
+        // committed half way and then failed is not rolled back. Inside deploy's own (aborted)
+        // transaction the query fails; outside it, it answers with another transaction id.
         let after: Option<String> = tx.query_one(txid, &[]).await.ok().map(|r| r.get(0));
-        if after.as_deref() != Some(before.as_str()) {
+        let ended_by_file = match &ran {
+            Ok(()) => after.as_deref() != Some(before.as_str()),
+            Err(_) => after.is_some_and(|a| a != before),
+        };
+        if ended_by_file {
+            let failed = match &ran {
+                Ok(()) => String::new(),
+                Err(e) => format!(" and then failed ({})", db_error_detail(e)),
+            };
             return Err(Error::Other(format!(
-                "{address}: {} ended deploy's transaction itself (a COMMIT, ROLLBACK or END in it): what ran before that point may be committed, and the file was not recorded as applied; check the database by hand, then fix the file",
+                "{address}: {} ended deploy's transaction itself (a COMMIT, ROLLBACK or END in it){failed}: what ran before that point may be committed, and the file was not recorded as applied; check the database by hand, then fix the file",
                 shown_path(&s.file.path)
             )));
         }
+        ran.map_err(|e| {
+            Error::Other(format!(
+                "{address}: {} failed and was rolled back: {}",
+                shown_path(&s.file.path),
+                db_error_detail(&e)
+            ))
+        })?;
         tx.execute(
             "INSERT INTO public.deploy_migrations (version, name, checksum) VALUES ($1, $2, $3)",
             &[&s.file.version, &s.file.name, &s.file.checksum],
@@ -554,6 +562,12 @@ async fn run(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
         checksum: s.file.checksum.clone(),
         out_of_order: None,
     })
+}
+
+fn db_error_detail(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_else(|| e.to_string())
 }
 
 /// Migration and seed files: each runs once, in its own transaction.

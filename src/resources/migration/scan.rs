@@ -53,6 +53,16 @@ pub fn refused(sql: &str) -> Option<Refused> {
     })
 }
 
+/// PostgreSQL's lexer (scan.l, "ident_start"/"ident_cont"): a letter, `_` or any byte above 127
+/// starts an identifier; digits and `$` may follow.
+fn identifier_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || !c.is_ascii()
+}
+
+fn identifier_char(c: char) -> bool {
+    identifier_start(c) || c.is_ascii_digit() || c == '$'
+}
+
 /// Each statement's line and first few words (upper-cased), outside comments and quotes.
 fn statements(sql: &str) -> Vec<(usize, Vec<String>)> {
     const WORDS: usize = 4;
@@ -103,10 +113,12 @@ fn statements(sql: &str) -> Vec<(usize, Vec<String>)> {
         }
         if ch == '\'' || ch == '"' {
             // E'…' strings take backslash escapes; the `E` was read as a word just before.
+            // Only a lone `E` opens one: after an identifier character (`a$E'…'`) the `E` ends
+            // the identifier and the quote opens a plain string.
             let backslash = ch == '\''
                 && i > 0
                 && matches!(c[i - 1], 'e' | 'E')
-                && (i < 2 || !(c[i - 2].is_alphanumeric() || c[i - 2] == '_'));
+                && (i < 2 || !identifier_char(c[i - 2]));
             if backslash && let Some((_, words)) = current.as_mut() {
                 words.pop();
             }
@@ -150,8 +162,8 @@ fn statements(sql: &str) -> Vec<(usize, Vec<String>)> {
                 continue;
             }
         }
-        if ch.is_alphabetic() || ch == '_' {
-            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || c[i] == '$') {
+        if identifier_start(ch) {
+            while i < c.len() && identifier_char(c[i]) {
                 i += 1;
             }
             let word: String = c[start..i].iter().collect::<String>().to_uppercase();
@@ -246,6 +258,28 @@ SELECT $1;
         assert_eq!(
             first(&format!("{sql}\nCOMMIT;")),
             Some((14, "COMMIT".into()))
+        );
+    }
+
+    #[test]
+    fn identifiers_are_tokenised_as_postgresql_does() {
+        // `a$E` is one identifier, so the quote opens a plain string where `\` is text: the
+        // string ends at the second quote and COMMIT is a statement.
+        assert_eq!(
+            first("SELECT a$E'\\';COMMIT;--'"),
+            Some((1, "COMMIT".into()))
+        );
+        // Likewise after a non-ASCII identifier character.
+        assert_eq!(
+            first("SELECT \u{e9}E'\\';\nCOMMIT;--'"),
+            Some((2, "COMMIT".into()))
+        );
+        // A lone E still takes backslash escapes.
+        assert_eq!(first("SELECT E'\\';COMMIT;--';"), None);
+        // A dollar inside an identifier is no dollar quote.
+        assert_eq!(
+            first("SELECT x$a$ FROM t;\nCOMMIT;"),
+            Some((2, "COMMIT".into()))
         );
     }
 
