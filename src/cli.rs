@@ -198,8 +198,10 @@ pub struct UnlockArgs {
 pub enum OutputFormat {
     /// NAME = "value", quoted as after apply
     Text,
-    /// NAME='value', ready for `eval` or a .env file
+    /// NAME='value' lines: a dotenv file (docker compose's `env_file`, `--env-file`)
     Env,
+    /// export NAME='value' lines, for `eval "$(deploy output --format export)"` in a shell
+    Export,
     /// One JSON object
     Json,
 }

@@ -389,6 +389,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                         // The bare value, for `$(deploy output NAME)` (Terraform's `-raw`).
                         OutputFormat::Text => println!("{v}"),
                         OutputFormat::Env => println!("{n}={}", shell_quote(&v)),
+                        OutputFormat::Export => println!("export {n}={}", shell_quote(&v)),
                         // The same JSON string the full `--format json` object holds.
                         OutputFormat::Json => println!(
                             "{}",
@@ -406,6 +407,10 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                         OutputFormat::Env => values
                             .iter()
                             .for_each(|(k, v)| println!("{k}={}", shell_quote(v))),
+                        // Shell variables alone would not reach the programs the shell starts.
+                        OutputFormat::Export => values
+                            .iter()
+                            .for_each(|(k, v)| println!("export {k}={}", shell_quote(v))),
                         OutputFormat::Json => println!(
                             "{}",
                             serde_json::to_string_pretty(&values)

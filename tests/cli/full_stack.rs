@@ -160,6 +160,35 @@ async fn example_stack_lifecycle_leaves_nothing_and_touches_nothing_untagged() {
     assert!(outputs["DB_SG_ID"].as_str().unwrap().starts_with("sg-"));
     let r = env.ok(&["output", "--format", "env"]);
     assert!(r.stdout.contains("DB_SG_ID='sg-"), "{}", r.stdout);
+    // `export` lines reach the programs a shell starts after `eval`; `env` lines (a dotenv
+    // file) only set the shell's own variables.
+    let child_sees = |lines: &str| {
+        let script = format!("{lines}\nsh -c 'printf %s \"$DB_SG_ID\"'");
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .env_remove("DB_SG_ID")
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let exported = env.ok(&["output", "--format", "export"]);
+    assert!(
+        exported.stdout.lines().all(|l| l.starts_with("export ")),
+        "{}",
+        exported.stdout
+    );
+    assert!(
+        child_sees(&exported.stdout).starts_with("sg-"),
+        "{}",
+        exported.stdout
+    );
+    assert_eq!(child_sees(&r.stdout), "");
+    let one = env.ok(&["output", "DB_SG_ID", "--format", "export"]);
+    assert!(
+        one.stdout.starts_with("export DB_SG_ID='sg-"),
+        "{}",
+        one.stdout
+    );
 
     env.ok(&["destroy", "--auto-approve"]);
     let cfg = env.sdk_config().await;
