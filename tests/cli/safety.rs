@@ -197,3 +197,28 @@ async fn no_password_derivative_is_stored_and_password_version_sets_it_again() {
     );
     assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
 }
+
+/// The file's own `deletion_protection: true` blocks a replace even while AWS does not have the
+/// protection on yet (the same apply would turn it on, after deleting the pool and its users).
+#[test]
+fn a_pool_the_file_protects_is_never_replaced() {
+    let env = Env::new();
+    let stack = "stack: prot\nuser_pools:\n  pool:\n    username_attributes: [email]\n";
+    env.write_stack(stack);
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_stack(&stack.replace(
+        "[email]\n",
+        "[phone_number]\n    deletion_protection: true\n",
+    ));
+    env.calls();
+    for args in [&["plan"][..], &["apply", "--auto-approve"]] {
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
+        assert!(
+            r.stderr.contains("stack.yaml:3:") && r.stderr.contains("stack.yaml protects it"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert!(env.writes().is_empty(), "{:?}", env.writes());
+}

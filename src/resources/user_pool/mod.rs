@@ -237,6 +237,17 @@ pub fn diff(
                 ),
             ));
         }
+        // The file's own protection counts as much as AWS's: a pool the file protects is never
+        // replaced, even while protection is not on in AWS yet.
+        if s.deletion_protection == Some(true) {
+            return Err(err(
+                s.pos,
+                format!(
+                    "username_attributes cannot change in place, so pool {} would be replaced, but stack.yaml protects it (deletion_protection: true): revert username_attributes, or first apply deletion_protection: false on its own (a replace deletes all its users)",
+                    o.id
+                ),
+            ));
+        }
         if o.deletion_protection && s.deletion_protection != Some(false) {
             return Err(err(
                 s.pos,
@@ -461,6 +472,17 @@ mod tests {
         let e = diff("a", None, Some(&o)).unwrap_err();
         assert!(
             e.message.contains("deletion_protection: false"),
+            "{}",
+            e.message
+        );
+        // Protection in the file alone (not yet on in AWS) blocks the replace too.
+        o.deletion_protection = false;
+        let mut s = pool_spec(Some(vec!["phone_number"]));
+        s.deletion_protection = Some(true);
+        let e = diff("a", Some(&s), Some(&o)).unwrap_err();
+        assert_eq!(e.pos, s.pos);
+        assert!(
+            e.message.contains("stack.yaml protects it"),
             "{}",
             e.message
         );
