@@ -478,7 +478,7 @@ functions:
         .layer_name("nope")
         .content(
             aws_sdk_lambda::types::LayerVersionContentInput::builder()
-                .zip_file(aws_sdk_lambda::primitives::Blob::new(zip))
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(zip.clone()))
                 .build(),
         )
         .send()
@@ -503,4 +503,36 @@ functions:
     .unwrap();
     let r = env.ok(&["plan"]);
     assert!(r.stdout.contains("+ functions.own-fn\n"), "{}", r.stdout);
+    assert!(!r.all().contains("is built for"), "{}", r.all());
+
+    // A layer version built for another runtime deploys but breaks at the first import: the
+    // plan warns, naming both runtimes.
+    let old = lambda
+        .publish_layer_version()
+        .layer_name("nope")
+        .compatible_runtimes(aws_sdk_lambda::types::Runtime::Python38)
+        .content(
+            aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(zip))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let old = old.layer_version_arn().unwrap().to_string();
+    std::fs::write(
+        env.path("stack.yaml"),
+        std::fs::read_to_string(env.path("stack.yaml"))
+            .unwrap()
+            .replace(layer, &old),
+    )
+    .unwrap();
+    let r = env.ok(&["plan"]);
+    assert!(
+        r.all().contains(&format!(
+            "functions.with-layer: layers[0]: {old} is built for python3.8, not python3.12"
+        )),
+        "{}",
+        r.all()
+    );
 }

@@ -107,8 +107,13 @@ pub struct LiveEnv {
 /// One answer about something the stack refers to but does not manage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
-    /// It exists: its ARN and (for a role) its IAM path, as AWS reports them.
-    Found { arn: String, path: String },
+    /// It exists: its ARN, (for a role) its IAM path and (for a layer version) the runtimes it
+    /// declares compatible, as AWS reports them.
+    Found {
+        arn: String,
+        path: String,
+        runtimes: Vec<String>,
+    },
     /// AWS said there is no such thing.
     Missing,
     /// The answer says nothing either way (AccessDenied): why, for a plan warning.

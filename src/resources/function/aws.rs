@@ -453,6 +453,11 @@ async fn get_layer_version(clients: &Clients, arn: &str) -> Result<Lookup> {
         Ok(out) => Ok(Lookup::Found {
             arn: out.layer_version_arn().unwrap_or(arn).to_string(),
             path: String::new(),
+            runtimes: out
+                .compatible_runtimes()
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
         }),
         Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(Lookup::Missing),
         Err(e) if forbidden(code_of(&e)) => Ok(Lookup::Unknown(format!(
@@ -469,6 +474,7 @@ async fn get_role(clients: &Clients, name: &str) -> Result<Lookup> {
         Ok(out) => Ok(out.role().map_or(Lookup::Missing, |r| Lookup::Found {
             arn: r.arn().to_string(),
             path: r.path().to_string(),
+            runtimes: Vec::new(),
         })),
         Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(Lookup::Missing),
         Err(e) if forbidden(code_of(&e)) => Ok(Lookup::Unknown(format!(

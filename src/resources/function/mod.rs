@@ -462,7 +462,7 @@ pub fn role_name_of(arn: &str) -> &str {
 fn role_taken(stack: &Stack, function: &str, env: &LiveEnv) -> Option<String> {
     let name = role_name(function);
     match env.lookups.get(&role_name_lookup(&name)) {
-        Some(Lookup::Found { arn, path }) if *path != role_path(&stack.name) => Some(format!(
+        Some(Lookup::Found { arn, path, .. }) if *path != role_path(&stack.name) => Some(format!(
             "role: auto would create the role `{name}`, but a role of that name already exists outside {} ({arn}, path {path}), and IAM role names are unique per account: to use that role, set `role: {arn}`; otherwise rename or delete it",
             role_path(&stack.name)
         )),
@@ -484,6 +484,19 @@ fn references(f: &crate::stack::Function, env: &LiveEnv) -> (Vec<String>, Vec<St
             Some(Lookup::Unknown(why)) => unverified.push(format!(
                 "layers[{i}]: could not check that {arn} exists ({why}); apply fails if it does not"
             )),
+            // Lambda attaches a layer whatever runtimes it declares (GetLayerVersion's
+            // CompatibleRuntimes is informational), so a mismatch deploys cleanly and fails at
+            // the first import, when a sign-up runs the function.
+            Some(Lookup::Found { runtimes, .. })
+                if !runtimes.is_empty() && !runtimes.contains(&f.runtime) =>
+            {
+                unverified.push(format!(
+                    "layers[{i}]: {arn} is built for {}, not {}: the function deploys, but fails when it imports from the layer; use a layer version published for {}",
+                    runtimes.join(", "),
+                    f.runtime,
+                    f.runtime
+                ))
+            }
             _ => {}
         }
     }
@@ -1214,6 +1227,7 @@ functions:
         let found = |arn: &str| Lookup::Found {
             arn: arn.into(),
             path: "/".into(),
+            runtimes: Vec::new(),
         };
         let (errors, _) = plan(&[
             (layer_lookup(layer), found(layer)),
@@ -1226,6 +1240,24 @@ functions:
         assert!(errors[0].contains("the role named `existing` in this account is arn:aws:iam::123456789012:role/team/existing"), "{errors:?}");
         let (errors, _) = plan(&[(role_arn_lookup(role), found(role))]);
         assert!(errors.is_empty(), "{errors:?}");
+        // A layer built for other runtimes: a warning naming both (none when it declares none,
+        // or the function's).
+        let built_for = |runtimes: &[&str]| Lookup::Found {
+            arn: layer.into(),
+            path: String::new(),
+            runtimes: runtimes.iter().map(|r| r.to_string()).collect(),
+        };
+        let (errors, warnings) = plan(&[(layer_lookup(layer), built_for(&["python3.8"]))]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("is built for python3.8, not python3.12"),
+            "{warnings:?}"
+        );
+        for fits in [&[][..], &["python3.11", "python3.12"]] {
+            let (_, warnings) = plan(&[(layer_lookup(layer), built_for(fits))]);
+            assert!(warnings.is_empty(), "{fits:?}: {warnings:?}");
+        }
     }
 
     #[test]
@@ -1247,6 +1279,7 @@ functions:
             Lookup::Found {
                 arn: "arn:aws:iam::123456789012:role/a-fn-role".into(),
                 path: "/".into(),
+                runtimes: Vec::new(),
             },
         )]);
         let e = diff_role("functions.a-fn.role", Some(&taken), None).unwrap_err();
