@@ -915,7 +915,7 @@ async fn apply_saved(
             .map(|d| format!("  differs: {d}"))
             .collect();
         return Err(refused(
-            "is not what planning again from its own inputs gives (the file was edited)",
+            "is not what planning again from its own inputs gives (the file was edited, or what it was planned from changed)",
             &lines,
         ));
     }

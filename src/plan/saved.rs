@@ -428,9 +428,7 @@ fn plan_differences(file: &Plan, now: &Plan, out: &mut Vec<String>) {
                     }
                 }
                 if fc.notes != nc.notes {
-                    out.push(format!(
-                        "{a}: the file's notes differ from planning again"
-                    ));
+                    out.push(format!("{a}: the file's notes differ from planning again"));
                 }
             }
             _ => {}
@@ -772,13 +770,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let at_plan = |n: &str| (n == "OFFICE_CIDR").then(|| "10.1.2.0/24".to_string());
         let recorder = Recorder::new(&at_plan);
-        let stack = crate::stack::parse_str(
-            OFFICE,
-            &dir.path().join("stack.yaml"),
-            dir.path(),
-            &|n| recorder.lookup(n),
-        )
-        .unwrap();
+        let stack =
+            crate::stack::parse_str(OFFICE, &dir.path().join("stack.yaml"), dir.path(), &|n| {
+                recorder.lookup(n)
+            })
+            .unwrap();
         let mut other = group("o");
         other.address = "security_groups.other".into();
         other.key = Key::Group("other".into());
@@ -827,9 +823,10 @@ mod tests {
             .insert("OFFICE_CIDR".into(), Some("0.0.0.0/0".into()));
         let d = edited.differences(&replan_from(dir.path(), &found, &edited));
         assert!(
-            d.iter().any(|l| l.contains("security_groups.db.ingress.OFFICE")
-                && l.contains("10.1.2.0/24")
-                && l.contains("0.0.0.0/0")),
+            d.iter()
+                .any(|l| l.contains("security_groups.db.ingress.OFFICE")
+                    && l.contains("10.1.2.0/24")
+                    && l.contains("0.0.0.0/0")),
             "{d:?}"
         );
         // The recorded public IP is an input too.
@@ -880,7 +877,10 @@ mod tests {
         shown.plan.changes[0].fields[0].after = crate::value::Shown::Value("0.0.0.0/0".into());
         let d = shown.differences(&now);
         assert_eq!(d.len(), 2, "{d:?}");
-        assert!(d[0].starts_with("security_groups.db.ingress.OFFICE: "), "{d:?}");
+        assert!(
+            d[0].starts_with("security_groups.db.ingress.OFFICE: "),
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -895,10 +895,8 @@ mod tests {
             vec!["the file runs its steps in another order than planning again"]
         );
         let mut attr = s.clone();
-        attr.attributes.insert(
-            "security_groups.db.id".into(),
-            Some("sg-attacker".into()),
-        );
+        attr.attributes
+            .insert("security_groups.db.id".into(), Some("sg-attacker".into()));
         assert_eq!(
             attr.differences(&now),
             vec![
@@ -929,7 +927,10 @@ mod tests {
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert!(digest_matches(&d, &d));
-        assert!(digest_matches(&d, &d.to_uppercase().replace("SHA256:", "sha256:")));
+        assert!(digest_matches(
+            &d,
+            &d.to_uppercase().replace("SHA256:", "sha256:")
+        ));
         assert!(digest_matches(&d, &format!(" {} ", &d["sha256:".len()..])));
         assert!(!digest_matches(&d, &digest(b"abd")));
         assert!(!digest_matches(&d, ""));

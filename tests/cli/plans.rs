@@ -409,7 +409,8 @@ fn expect_digest_binds_apply_to_the_reviewed_file_and_needs_no_auto_approve() {
     let r = env.run(&["apply", "deploy.plan", "--expect-digest", &wrong]);
     assert_eq!(r.code, 4, "{}", r.all());
     assert!(
-        r.stderr.contains(&format!("has digest {d}, not the expected {wrong}"))
+        r.stderr
+            .contains(&format!("has digest {d}, not the expected {wrong}"))
             && r.stderr.contains("so nothing was changed"),
         "{}",
         r.stderr
