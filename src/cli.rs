@@ -140,8 +140,9 @@ pub struct PlanArgs {
     /// Print the plan as a versioned JSON document (docs/plan-json.md) instead of text
     #[arg(long)]
     pub json: bool,
-    /// Also save the plan to FILE, for `deploy apply FILE` (holds no secret; refused at apply
-    /// if AWS, the stack file or a packaged folder changed since)
+    /// Also save the plan to FILE, for `deploy apply FILE`, and print its digest to stderr
+    /// (holds no secret; refused at apply if AWS, the stack file or a packaged folder changed
+    /// since)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Plan only ADDR (repeatable): `functions.x` also covers `functions.x.role` and its layers;
@@ -152,7 +153,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Do not ask for confirmation (needed when stdin is not a terminal)
+    /// Do not ask for confirmation (needed when stdin is not a terminal; a saved PLANFILE is
+    /// applied without asking, the saved plan was the review)
     #[arg(long)]
     pub auto_approve: bool,
     /// Take over untagged resources that exist under declared names (tag and reconcile them)
@@ -161,10 +163,15 @@ pub struct ApplyArgs {
     /// Apply only ADDR (repeatable) and what it depends on; see `deploy plan --help`
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
-    /// A plan saved by `deploy plan --out`: apply exactly it, or refuse before any write if
-    /// anything it was made from changed (its targets and adoptions are part of it)
+    /// A plan saved by `deploy plan --out`: apply exactly it, without asking, or refuse before
+    /// any write (exit 4) if anything it was made from changed or the file does not plan again
+    /// as it shows (its targets and adoptions are part of it)
     #[arg(value_name = "PLANFILE", conflicts_with_all = ["targets", "adopt"])]
     pub plan_file: Option<PathBuf>,
+    /// Refuse PLANFILE (exit 4, before reading AWS) unless its digest is D, the `digest:` that
+    /// `deploy plan --out` and `deploy show` printed for the plan that was reviewed
+    #[arg(long, value_name = "D", requires = "plan_file")]
+    pub expect_digest: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -179,7 +186,7 @@ pub struct DestroyArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The file written by `deploy plan --out`
+    /// The file written by `deploy plan --out` (its digest goes to stderr)
     #[arg(value_name = "PLANFILE")]
     pub plan_file: PathBuf,
     /// Print the plan as JSON (the same document as `deploy plan --json`)

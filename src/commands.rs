@@ -95,7 +95,9 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             return Ok(0);
         }
         Command::Show(args) => {
-            let saved = read_saved(&args.plan_file)?;
+            let (saved, digest) = read_saved(&args.plan_file)?;
+            // On stderr: stdout is the plan (and stays valid JSON with --json).
+            eprintln!("digest: {digest}");
             if args.json {
                 out!("{}", crate::plan::json::render(&saved.plan));
             } else {
@@ -105,9 +107,10 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         }
         _ => {}
     }
-    // Refuse before doing anything when a confirmation could never be given.
+    // Refuse before doing anything when a confirmation could never be given. A saved plan is
+    // applied without one: it was reviewed when it was made (as Terraform's `apply PLANFILE`).
     let needs_prompt = match &cli.command {
-        Command::Apply(a) => !a.auto_approve,
+        Command::Apply(a) => !a.auto_approve && a.plan_file.is_none(),
         Command::Destroy(d) => !d.auto_approve,
         _ => false,
     };
@@ -133,7 +136,25 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
     };
     // `apply PLANFILE` loads the stack file with the variables the plan was made with.
     let saved_plan = match &cli.command {
-        Command::Apply(a) => a.plan_file.as_deref().map(read_saved).transpose()?,
+        Command::Apply(a) => match a.plan_file.as_deref() {
+            Some(path) => {
+                let (file, digest) = read_saved(path)?;
+                // Before the stack is loaded or AWS read: another file than the one reviewed
+                // gets nothing from this run.
+                if let Some(expected) = a.expect_digest.as_deref()
+                    && !saved::digest_matches(&digest, expected)
+                {
+                    return Err(Error::Refused(format!(
+                        "{} has digest {digest}, not the expected {}, so nothing was changed: it is not the plan that was reviewed. Run `deploy plan --out {}` again and review the new plan.",
+                        path.display(),
+                        expected.trim(),
+                        path.display()
+                    )));
+                }
+                Some(file)
+            }
+            None => None,
+        },
         _ => None,
     };
     let process = |name: &str| std::env::var(name).ok();
@@ -234,11 +255,14 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                 let file = saved::save(&planned, &cx).map_err(|e| {
                     Error::User(format!("cannot fingerprint the stack's folders: {e}"))
                 })?;
-                std::fs::write(path, saved::to_text(&file)).map_err(|e| {
+                let text = saved::to_text(&file);
+                std::fs::write(path, &text).map_err(|e| {
                     Error::User(format!("cannot write the plan to {}: {e}", path.display()))
                 })?;
+                // On stderr: stdout is the plan (and stays valid JSON with --json).
+                let digest = saved::digest(text.as_bytes());
                 eprintln!(
-                    "Saved the plan to {p}. Apply exactly this plan with `deploy apply {p}`.",
+                    "Saved the plan to {p}. Apply exactly this plan with `deploy apply {p} --expect-digest {digest}`.\ndigest: {digest}",
                     p = path.display()
                 );
             }
@@ -281,16 +305,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                         },
                     );
                 }
-                return apply_saved(
-                    path,
-                    file,
-                    &stack,
-                    &aws,
-                    &db_endpoints,
-                    args.auto_approve,
-                    style,
-                )
-                .await;
+                return apply_saved(path, file, &stack, &aws, &db_endpoints, style).await;
             }
             let read = for_targets(&stack, &args.targets);
             let session = Session::start(&read, &aws, &db_endpoints, Some("apply")).await?;
@@ -822,28 +837,45 @@ fn shell_quote(v: &str) -> String {
     format!("'{}'", v.replace('\'', r"'\''"))
 }
 
-/// Reads a saved plan, or says why the file is not one this deploy can apply.
-fn read_saved(path: &std::path::Path) -> Result<saved::SavedPlan> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// Reads a saved plan and the digest of the very bytes parsed, or says why the file is not one
+/// this deploy can apply.
+fn read_saved(path: &std::path::Path) -> Result<(saved::SavedPlan, String)> {
+    let bytes = std::fs::read(path).map_err(|e| {
         Error::User(format!(
             "cannot read the saved plan {}: {e}",
             path.display()
         ))
     })?;
-    saved::parse(&text).map_err(|m| Error::User(format!("{} {m}", path.display())))
+    let digest = saved::digest(&bytes);
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::User(format!(
+            "{} is not a saved plan of deploy (not UTF-8 text); make one with `deploy plan --out FILE`",
+            path.display()
+        ))
+    })?;
+    let file = saved::parse(&text).map_err(|m| Error::User(format!("{} {m}", path.display())))?;
+    Ok((file, digest))
 }
 
-/// `deploy apply FILE`: exactly the saved plan, or nothing when anything it was made from changed.
+/// `deploy apply FILE`: exactly the saved plan, or nothing when anything it was made from changed
+/// or the file is not what planning again from its own inputs gives.
 async fn apply_saved(
     path: &std::path::Path,
     file: saved::SavedPlan,
     stack: &Stack,
     aws: &AwsOptions,
     db_endpoints: &BTreeMap<String, (String, u16)>,
-    auto_approve: bool,
     style: Style,
 ) -> Result<ExitCode> {
     let named = |m: String| Error::User(format!("{} {m}", path.display()));
+    let refused = |why: &str, lines: &[String]| {
+        Error::Refused(format!(
+            "{} {why}, so nothing was changed:\n{}\nRun `deploy plan --out {}` again and review the new plan.",
+            path.display(),
+            lines.join("\n"),
+            path.display()
+        ))
+    };
     // The stack is named in the file: refuse another stack's plan before reading AWS.
     if file.stack != stack.name {
         return Err(named(file.check_identity(stack, "").unwrap_err()));
@@ -862,19 +894,38 @@ async fn apply_saved(
     let stale = file.stale(stack, &session.live.found, &session.live.env);
     if !stale.is_empty() {
         session.log_calls();
-        return Err(Error::User(format!(
-            "{} is stale, so nothing was changed:\n{}\nRun `deploy plan --out {}` again and review the new plan.",
-            path.display(),
-            stale
-                .iter()
-                .map(|s| format!("  stale: {s}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            path.display()
-        )));
+        let lines: Vec<String> = stale.iter().map(|s| format!("  stale: {s}")).collect();
+        return Err(refused("is stale", &lines));
+    }
+    // The file says what it does, but anyone who could write it could have changed a recorded
+    // variable, an attribute or a step and not the display: plan again from its own inputs (the
+    // stack was loaded with its variables, the session uses its public IP) and accept the file
+    // only if it is that plan. The planner's checks (ownership, --adopt, deletion protection)
+    // run again on the way.
+    let planned = match session.plan(stack, false, &file.targets) {
+        Ok(p) => p,
+        Err(e) => {
+            session.log_calls();
+            let lines: Vec<String> = e.to_string().lines().map(|l| format!("  {l}")).collect();
+            return Err(refused(
+                "cannot be applied: planning again from its inputs fails",
+                &lines,
+            ));
+        }
+    };
+    let differences = file.differences(&planned);
+    if !differences.is_empty() {
+        session.log_calls();
+        let lines: Vec<String> = differences
+            .iter()
+            .map(|d| format!("  differs: {d}"))
+            .collect();
+        return Err(refused(
+            "is not what planning again from its own inputs gives (the file was edited, or what it was planned from changed)",
+            &lines,
+        ));
     }
     let adopt = file.adopt;
-    let planned = file.into_planned(&session.live.found);
     out!("{}", render(&planned.plan, style));
     if planned.plan.is_empty() && planned.plan.waiting.is_empty() {
         print_outputs(stack, &planned.resolver);
@@ -888,16 +939,16 @@ async fn apply_saved(
             path.display()
         )));
     }
-    if !auto_approve && !planned.plan.is_empty() && !confirm("apply this saved plan").await? {
-        return Err(Error::User("apply cancelled; nothing was changed".into()));
-    }
+    // No question: the saved plan was the review, and it is, by the checks above, what runs.
     let report = session.execute(stack, planned).await;
     let ok = finish(&report, "apply");
     if ok {
         print_outputs(stack, &report.resolver);
     }
     session.log_calls();
-    if ok {
+    if report.interrupted {
+        Ok(INTERRUPTED)
+    } else if ok {
         Ok(0)
     } else {
         Err(failed(&report, "apply"))

@@ -37,6 +37,9 @@ pub enum Error {
     /// A wait ran out of time or AWS reported a failed state.
     #[error("{address}: {message}")]
     Wait { address: String, message: String },
+    /// A saved plan is refused before any write: stale, edited, or not the expected digest.
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Other(String),
 }
@@ -129,6 +132,15 @@ impl Error {
             operation,
             code,
             message,
+        }
+    }
+
+    /// What the process exits with (spec section 5): 4 for a refused saved plan, so that CI can
+    /// tell "plan again" from a failure; 1 for every other error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Refused(_) => 4,
+            _ => 1,
         }
     }
 

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
             for line in msg.lines() {
                 let _ = writeln!(err, "error: {line}");
             }
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }

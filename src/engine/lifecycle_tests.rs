@@ -340,8 +340,25 @@ async fn a_saved_plan_replaces_a_group_and_the_rule_naming_it() {
         variables: saved::Variables::default(),
     };
     let text = saved::to_text(&saved::save(&planned, &cx).unwrap());
-    // `apply PLANFILE`: the saved steps, with the live state each was planned from.
-    let planned = saved::parse(&text).unwrap().into_planned(&live.found);
+    // `apply PLANFILE`: planning again from the file's inputs gives the file's plan and steps,
+    // the hidden revoke of the rule naming the group included; that plan is what runs.
+    let replanned = plan(&Input {
+        stack: &s,
+        found: &live.found,
+        env: &live.env,
+        public_ip: None,
+        destroy: false,
+        targets: &[],
+    })
+    .unwrap();
+    let file = saved::parse(&text).unwrap();
+    assert!(
+        file.steps.iter().any(|s| s.address.ends_with(" (old)")),
+        "{:?}",
+        file.steps
+    );
+    assert_eq!(file.differences(&replanned), Vec::<String>::new());
+    let planned = replanned;
     let r = execute(
         &fake,
         Scope {

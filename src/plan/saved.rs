@@ -2,10 +2,18 @@
 //!
 //! The file holds the plan as it was shown, the executor's steps in order, and a fingerprint of
 //! everything the plan was computed from: the stack file, every folder and file it packages or
-//! migrates from, and each live resource as read. Apply reads live state again only to recompute
-//! those fingerprints; when all match, it runs the saved steps as saved (the live observations
-//! they carry are, by the fingerprints, the ones the plan was made from), and when any differ it
-//! refuses before any write, naming what changed.
+//! migrates from, and each live resource as read. Apply reads live state again and recomputes
+//! those fingerprints; when any differ it refuses before any write, naming what changed (a stale
+//! plan).
+//!
+//! The file is not trusted to say what it does: anyone who can write it could change a recorded
+//! variable, an attribute or a step without changing what `show` displays. So apply plans again
+//! from the file's own inputs (its variables and public IP, the stack file, live AWS) with the
+//! planner's own checks (ownership, `--adopt`, deletion protection), and refuses unless that plan
+//! is the one the file shows and the file's steps and attributes are that plan's
+//! ([`SavedPlan::differences`]); it then runs the plan it made. An edit that changes the display
+//! along with the inputs is consistent, and only the file's digest ([`digest`], checked with
+//! `apply --expect-digest`) can tell it from the file that was reviewed.
 //!
 //! No secret is stored: fields are stored as shown (`(sensitive)`), and the values that need a
 //! secret are computed again at apply from the stack file's template and the environment.
@@ -26,7 +34,7 @@ use sha2::{Digest, Sha256};
 use super::build::{Planned, Step};
 use super::{Change, Plan};
 use crate::resources::{Found, Key, LiveEnv, Observed};
-use crate::stack::{LayerRef, Resolver, Stack};
+use crate::stack::{LayerRef, Stack};
 
 /// Bumped on any change of the file's shape; a newer file is refused, never half-understood.
 /// 2: the plan's `${env:}` values (`variables`); an older file, without them, would be applied
@@ -58,7 +66,7 @@ pub struct SavedPlan {
     pub fingerprint: Fingerprint,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedStep {
     pub address: String,
     pub key: Key,
@@ -203,17 +211,7 @@ pub fn save(planned: &Planned, cx: &Context<'_>) -> std::io::Result<SavedPlan> {
         adopt: cx.adopt,
         variables: cx.variables.clone(),
         plan: planned.plan.clone(),
-        steps: planned
-            .steps
-            .iter()
-            .map(|s| SavedStep {
-                address: s.address.clone(),
-                key: s.key.clone(),
-                after: s.after.clone(),
-                desired: s.desired,
-                change: s.change.clone(),
-            })
-            .collect(),
+        steps: saved_steps(&planned.steps),
         attributes: planned.resolver.outputs.clone(),
         fingerprint: Fingerprint {
             stack_file: cx.stack.digest.clone(),
@@ -222,6 +220,35 @@ pub fn save(planned: &Planned, cx: &Context<'_>) -> std::io::Result<SavedPlan> {
             account: account(cx.env),
         },
     })
+}
+
+/// The steps as a file holds them: without the live observations, which apply reads again.
+fn saved_steps(steps: &[Step]) -> Vec<SavedStep> {
+    steps
+        .iter()
+        .map(|s| SavedStep {
+            address: s.address.clone(),
+            key: s.key.clone(),
+            after: s.after.clone(),
+            desired: s.desired,
+            change: s.change.clone(),
+        })
+        .collect()
+}
+
+/// The digest of a plan file's bytes, as `plan --out` and `show` print it and
+/// `apply --expect-digest` takes it: what binds the file applied to the file reviewed.
+pub fn digest(bytes: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(bytes);
+    format!("sha256:{}", hex(h))
+}
+
+/// Whether `expected` (as printed, or the bare hex `sha256sum` prints) names `actual`.
+pub fn digest_matches(actual: &str, expected: &str) -> bool {
+    let expected = expected.trim();
+    let hex = expected.strip_prefix("sha256:").unwrap_or(expected);
+    actual.strip_prefix("sha256:") == Some(hex.to_ascii_lowercase().as_str())
 }
 
 /// The file's text. Secrets never reach a plan, but the scrubber runs anyway, as for every
@@ -318,45 +345,145 @@ impl SavedPlan {
         out
     }
 
-    /// The plan as the executor runs it: the saved steps in their saved order, with the live
-    /// observation each was planned from (identical, by the fingerprints, to `found`).
-    pub fn into_planned(self, found: &[Found]) -> Planned {
-        let by: BTreeMap<&str, &Observed> = found
-            .iter()
-            .map(|f| (f.address.as_str(), &f.observed))
+    /// What the file shows, runs or records that `remade` (the plan made again from the file's
+    /// own inputs) does not, one line each; empty only when the file's plan, steps and
+    /// attributes equal the remade plan's exactly.
+    pub fn differences(&self, remade: &Planned) -> Vec<String> {
+        let mut out = Vec::new();
+        plan_differences(&self.plan, &remade.plan, &mut out);
+        step_differences(&self.steps, &saved_steps(&remade.steps), &mut out);
+        let keys: BTreeSet<&String> = self
+            .attributes
+            .keys()
+            .chain(remade.resolver.outputs.keys())
             .collect();
-        // A rule revoked ahead of its replacement: the hidden step revokes the live rule, and
-        // the rule's own step authorizes it anew.
-        let revoked: std::collections::BTreeSet<String> = self
-            .steps
-            .iter()
-            .filter_map(|s| super::build::old_rule_of(&s.address).map(str::to_string))
-            .collect();
-        let steps = self
-            .steps
-            .into_iter()
-            .map(|s| Step {
-                observed: (!revoked.contains(&s.address))
-                    .then(|| {
-                        by.get(super::build::old_rule_of(&s.address).unwrap_or(s.address.as_str()))
-                    })
-                    .flatten()
-                    .map(|o| (*o).clone()),
-                address: s.address,
-                key: s.key,
-                after: s.after,
-                desired: s.desired,
-                change: s.change,
-            })
-            .collect();
-        Planned {
-            plan: self.plan,
-            steps,
-            resolver: Resolver {
-                public_ip: self.public_ip,
-                outputs: self.attributes,
-            },
+        let shown = |v: Option<&Option<String>>| match v {
+            None => "nothing".to_string(),
+            Some(None) => "(known after apply)".to_string(),
+            Some(Some(v)) => format!("{v:?}"),
+        };
+        for k in keys {
+            let (file, now) = (self.attributes.get(k), remade.resolver.outputs.get(k));
+            if file != now {
+                out.push(format!(
+                    "attribute {k}: the file records {}, planning again gives {}",
+                    shown(file),
+                    shown(now)
+                ));
+            }
         }
+        if self.attributes != remade.resolver.outputs && out.is_empty() {
+            out.push("the file's attributes differ from planning again".into());
+        }
+        out
+    }
+}
+
+fn plan_differences(file: &Plan, now: &Plan, out: &mut Vec<String>) {
+    let before = out.len();
+    let by = |p: &'_ Plan| -> BTreeMap<String, Change> {
+        p.changes
+            .iter()
+            .map(|c| (c.address.clone(), c.clone()))
+            .collect()
+    };
+    let (f, n) = (by(file), by(now));
+    let addresses: BTreeSet<&String> = f.keys().chain(n.keys()).collect();
+    for a in addresses {
+        match (f.get(a), n.get(a)) {
+            (Some(fc), None) => out.push(format!(
+                "{a}: the file shows {}, which planning again does not",
+                action(fc)
+            )),
+            (None, Some(nc)) => out.push(format!(
+                "{a}: planning again gives {}, which the file does not show",
+                action(nc)
+            )),
+            (Some(fc), Some(nc)) if fc != nc => {
+                if fc.action != nc.action {
+                    out.push(format!(
+                        "{a}: the file shows {}, planning again gives {}",
+                        action(fc),
+                        action(nc)
+                    ));
+                }
+                let paths: BTreeSet<&str> = fc
+                    .fields
+                    .iter()
+                    .chain(&nc.fields)
+                    .map(|x| x.path.as_str())
+                    .collect();
+                let show = |x: Option<&super::FieldChange>| match x {
+                    None => "no change".to_string(),
+                    Some(x) => format!("{} -> {}", x.before, x.after),
+                };
+                for p in paths {
+                    let (ff, nf) = (fc.field(p), nc.field(p));
+                    if ff != nf {
+                        out.push(format!(
+                            "{a}: {p}: the file shows {}, planning again gives {}",
+                            show(ff),
+                            show(nf)
+                        ));
+                    }
+                }
+                if fc.notes != nc.notes {
+                    out.push(format!("{a}: the file's notes differ from planning again"));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut whole = |what: &str, same: bool| {
+        if !same {
+            out.push(format!("the file's {what} differ from planning again"));
+        }
+    };
+    whole(
+        "stack, region or kind of plan",
+        (&file.stack, &file.region, file.destroy) == (&now.stack, &now.region, now.destroy),
+    );
+    whole("output changes", file.outputs == now.outputs);
+    whole("warnings", file.warnings == now.warnings);
+    whole("adoptions", file.needs_adopt == now.needs_adopt);
+    whole("waits", file.waiting == now.waiting);
+    if file != now && out.len() == before {
+        out.push("the plan the file shows differs from planning again".into());
+    }
+}
+
+/// `create`, `delete`…, as the JSON plan spells an action.
+fn action(c: &Change) -> String {
+    format!("{:?}", c.action).to_lowercase()
+}
+
+fn step_differences(file: &[SavedStep], now: &[SavedStep], out: &mut Vec<String>) {
+    let before = out.len();
+    let name = |s: &SavedStep| format!("{} {}", action(&s.change), s.address);
+    let find = |steps: &'_ [SavedStep], a: &str| steps.iter().position(|s| s.address == a);
+    for s in file {
+        match find(now, &s.address) {
+            None => out.push(format!(
+                "the file runs a step planning again does not: {}",
+                name(s)
+            )),
+            Some(i) if now[i] != *s => out.push(format!(
+                "the file's step {} differs from planning again's",
+                s.address
+            )),
+            Some(_) => {}
+        }
+    }
+    for s in now {
+        if find(file, &s.address).is_none() {
+            out.push(format!(
+                "the file leaves out a step planning again makes: {}",
+                name(s)
+            ));
+        }
+    }
+    if file != now && out.len() == before {
+        out.push("the file runs its steps in another order than planning again".into());
     }
 }
 
@@ -614,9 +741,200 @@ mod tests {
         let back = parse(&text).unwrap();
         assert_eq!(back.plan, s.plan);
         assert!(back.stale(&stack, &[group("d")], &env()).is_empty());
-        let planned = back.into_planned(&[group("d")]);
-        let order: Vec<&str> = planned.steps.iter().map(|s| s.address.as_str()).collect();
+        let order: Vec<&str> = back.steps.iter().map(|s| s.address.as_str()).collect();
         assert_eq!(order, vec!["functions.f.role", "functions.f"]);
+        // Untouched, the file is exactly what planning again gives.
+        assert_eq!(
+            back.differences(&replan(&stack, &[group("d")], None)),
+            Vec::<String>::new()
+        );
+    }
+
+    fn replan(stack: &Stack, found: &[Found], public_ip: Option<String>) -> Planned {
+        plan(&Input {
+            stack,
+            found,
+            env: &env(),
+            public_ip,
+            destroy: false,
+            targets: &[],
+        })
+        .unwrap()
+    }
+
+    const OFFICE: &str = "stack: s\nsecurity_groups:\n  db:\n    description: d\n    ingress:\n      - description: OFFICE\n        port: 5432\n        cidr: ${env:OFFICE_CIDR}\n  other:\n    description: o\n";
+
+    /// A plan of OFFICE made with OFFICE_CIDR=10.1.2.0/24, both groups live (owned), the rule
+    /// not yet; and its stack file's folder.
+    fn office() -> (tempfile::TempDir, Vec<Found>, SavedPlan) {
+        let dir = tempfile::tempdir().unwrap();
+        let at_plan = |n: &str| (n == "OFFICE_CIDR").then(|| "10.1.2.0/24".to_string());
+        let recorder = Recorder::new(&at_plan);
+        let stack =
+            crate::stack::parse_str(OFFICE, &dir.path().join("stack.yaml"), dir.path(), &|n| {
+                recorder.lookup(n)
+            })
+            .unwrap();
+        let mut other = group("o");
+        other.address = "security_groups.other".into();
+        other.key = Key::Group("other".into());
+        if let Observed::Group(g) = &mut other.observed {
+            (g.id, g.name) = ("sg-2".into(), "other".into());
+        }
+        let found = vec![group("d"), other];
+        let planned = replan(&stack, &found, None);
+        let file = save(
+            &planned,
+            &Context {
+                stack: &stack,
+                found: &found,
+                env: &env(),
+                public_ip: None,
+                targets: &[],
+                adopt: false,
+                variables: recorder.variables(OFFICE, &[]),
+            },
+        )
+        .unwrap();
+        (dir, found, parse(&to_text(&file)).unwrap())
+    }
+
+    /// What `apply FILE` compares the file with: the plan made again from the stack file loaded
+    /// with the file's own variables.
+    fn replan_from(dir: &Path, found: &[Found], file: &SavedPlan) -> Planned {
+        let stack = crate::stack::parse_str(OFFICE, &dir.join("stack.yaml"), dir, &|n| {
+            file.variables.lookup(n, &|_| None)
+        })
+        .unwrap();
+        replan(&stack, found, file.public_ip.clone())
+    }
+
+    #[test]
+    fn an_edited_variable_is_refused_naming_the_value_the_file_hides() {
+        let (dir, found, file) = office();
+        assert_eq!(
+            file.differences(&replan_from(dir.path(), &found, &file)),
+            Vec::<String>::new()
+        );
+        let mut edited = file.clone();
+        edited
+            .variables
+            .env
+            .insert("OFFICE_CIDR".into(), Some("0.0.0.0/0".into()));
+        let d = edited.differences(&replan_from(dir.path(), &found, &edited));
+        assert!(
+            d.iter()
+                .any(|l| l.contains("security_groups.db.ingress.OFFICE")
+                    && l.contains("10.1.2.0/24")
+                    && l.contains("0.0.0.0/0")),
+            "{d:?}"
+        );
+        // The recorded public IP is an input too.
+        let mut ip = file.clone();
+        ip.public_ip = Some("203.0.113.9".into());
+        // OFFICE does not use ${public_ip}: the same plan, so nothing to refuse...
+        assert!(
+            ip.differences(&replan_from(dir.path(), &found, &ip))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_added_removed_reordered_or_edited_step_is_refused() {
+        let (dir, found, file) = office();
+        let now = replan_from(dir.path(), &found, &file);
+        let mut added = file.clone();
+        let mut delete = added.steps[0].clone();
+        delete.address = "security_groups.other".into();
+        delete.key = Key::Group("other".into());
+        delete.desired = false;
+        delete.after = vec![];
+        delete.change = Change::new("security_groups.other", super::super::Action::Delete);
+        added.steps.push(delete);
+        assert_eq!(
+            added.differences(&now),
+            vec!["the file runs a step planning again does not: delete security_groups.other"]
+        );
+
+        let mut removed = file.clone();
+        removed.steps.clear();
+        assert_eq!(
+            removed.differences(&now),
+            vec![
+                "the file leaves out a step planning again makes: create security_groups.db.ingress.OFFICE"
+            ]
+        );
+
+        let mut edited = file.clone();
+        edited.steps[0].change.fields[0].after = crate::value::Shown::Value("0.0.0.0/0".into());
+        assert_eq!(
+            edited.differences(&now),
+            vec!["the file's step security_groups.db.ingress.OFFICE differs from planning again's"]
+        );
+
+        // Shown and run alike: the display is compared on its own.
+        let mut shown = edited.clone();
+        shown.plan.changes[0].fields[0].after = crate::value::Shown::Value("0.0.0.0/0".into());
+        let d = shown.differences(&now);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(
+            d[0].starts_with("security_groups.db.ingress.OFFICE: "),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn steps_in_another_order_and_edited_attributes_are_refused() {
+        let (_d, stack) = setup();
+        let s = saved(&stack, &[group("d")]);
+        let now = replan(&stack, &[group("d")], None);
+        let mut swapped = s.clone();
+        swapped.steps.reverse();
+        assert_eq!(
+            swapped.differences(&now),
+            vec!["the file runs its steps in another order than planning again"]
+        );
+        let mut attr = s.clone();
+        attr.attributes
+            .insert("security_groups.db.id".into(), Some("sg-attacker".into()));
+        assert_eq!(
+            attr.differences(&now),
+            vec![
+                "attribute security_groups.db.id: the file records \"sg-attacker\", planning again gives \"sg-1\""
+            ]
+        );
+        let mut more = s.clone();
+        more.attributes.insert("functions.x.arn".into(), None);
+        assert_eq!(
+            more.differences(&now),
+            vec![
+                "attribute functions.x.arn: the file records (known after apply), planning again gives nothing"
+            ]
+        );
+        let mut warned = s.clone();
+        warned.plan.warnings.push("x".into());
+        assert_eq!(
+            warned.differences(&now),
+            vec!["the file's warnings differ from planning again"]
+        );
+    }
+
+    #[test]
+    fn a_digest_is_of_the_bytes_and_matches_with_or_without_its_prefix() {
+        let d = digest(b"abc");
+        assert_eq!(
+            d,
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(digest_matches(&d, &d));
+        assert!(digest_matches(
+            &d,
+            &d.to_uppercase().replace("SHA256:", "sha256:")
+        ));
+        assert!(digest_matches(&d, &format!(" {} ", &d["sha256:".len()..])));
+        assert!(!digest_matches(&d, &digest(b"abd")));
+        assert!(!digest_matches(&d, ""));
+        assert!(!digest_matches(&d, "sha256:"));
     }
 
     #[test]

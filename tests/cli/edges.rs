@@ -422,6 +422,16 @@ fn the_ci_workflow_is_valid_yaml_and_calls_only_what_exists() {
         !yaml.contains("AWS_ACCESS_KEY_ID") && !yaml.contains("aws-secret-access-key"),
         "no stored keys"
     );
+    // The apply job takes only the file whose digest this run's plan job (main's code, not a
+    // pull request's) printed, carried as a job output, not with the artifact.
+    let apply = &wf["jobs"]["apply"];
+    assert_eq!(apply["needs"], "plan", "{apply}");
+    let steps = apply["steps"].to_string();
+    assert!(
+        steps.contains("--expect-digest") && steps.contains("needs.plan.outputs.digest"),
+        "{steps}"
+    );
+    assert!(wf["jobs"]["plan"]["outputs"]["digest"].is_string());
     let calls = deploy_calls(&wf);
     let names: Vec<&str> = calls.iter().map(|(c, _)| c.as_str()).collect();
     for c in ["validate", "plan", "show", "apply", "unlock"] {

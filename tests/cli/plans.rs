@@ -132,7 +132,8 @@ fn a_stale_plan_is_refused_before_any_write_naming_what_changed() {
     });
     env.calls();
     let r = env.run(&["apply", "--auto-approve", "deploy.plan"]);
-    assert_eq!(r.code, 1, "{}", r.all());
+    // A refused saved plan exits 4 (spec section 5): CI tells "plan again" from a failure.
+    assert_eq!(r.code, 4, "{}", r.all());
     assert!(
         r.stderr
             .contains("stale: security_groups.app changed in AWS since the plan"),
@@ -147,6 +148,7 @@ fn a_stale_plan_is_refused_before_any_write_naming_what_changed() {
     env.write_stack(&format!("{edited}# reviewed\n"));
     env.calls();
     let r = env.run(&["apply", "--auto-approve", "deploy.plan"]);
+    assert_eq!(r.code, 4, "{}", r.all());
     assert!(
         r.stderr
             .contains("stale: stack.yaml changed since the plan"),
@@ -164,6 +166,7 @@ fn a_stale_plan_is_refused_before_any_write_naming_what_changed() {
     );
     env.calls();
     let r = env.run(&["apply", "--auto-approve", "deploy.plan"]);
+    assert_eq!(r.code, 4, "{}", r.all());
     assert!(
         r.stderr.contains("stale: fn changed since the plan"),
         "{}",
@@ -308,4 +311,127 @@ fn adoption_is_decided_when_planning_and_saved_with_the_plan() {
         "{}",
         r.stdout
     );
+}
+
+const GROUPS: &str = "stack: plans\nsecurity_groups:\n  app:\n    description: App\n  db:\n    description: Database\n";
+
+fn group_names(env: &Env) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+        let groups = ec2.describe_security_groups().send().await.unwrap();
+        let mut names: Vec<String> = groups
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_name().map(str::to_string))
+            .filter(|n| n != "default")
+            .collect();
+        names.sort();
+        names
+    })
+}
+
+/// The review's finding: a delete of another group of the stack appended to a plan that showed
+/// "0 to delete" deleted it. The file's steps must be exactly the plan's.
+#[test]
+fn a_step_added_to_a_saved_plan_is_refused_before_any_write() {
+    let env = Env::new();
+    env.write_stack(GROUPS);
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_stack(&format!("{GROUPS}  web:\n    description: Web\n"));
+    let planned = env.ok(&["plan", "--out", "deploy.plan"]);
+    assert!(planned.stdout.contains("0 to delete"), "{}", planned.stdout);
+
+    let mut v: serde_json::Value = serde_json::from_str(&read(&env, "deploy.plan")).unwrap();
+    let mut delete = v["steps"][0].clone();
+    assert_eq!(delete["address"], "security_groups.web", "{v}");
+    delete["address"] = "security_groups.db".into();
+    delete["key"] = serde_json::from_str(&delete["key"].to_string().replace("web", "db")).unwrap();
+    delete["after"] = serde_json::json!([]);
+    delete["desired"] = false.into();
+    delete["change"] = serde_json::json!({
+        "address": "security_groups.db", "action": "delete", "fields": [], "notes": []
+    });
+    v["steps"].as_array_mut().unwrap().push(delete);
+    std::fs::write(env.path("deploy.plan"), v.to_string()).unwrap();
+    // What a reviewer of the edited file sees is still the plan without the delete.
+    let shown = env.ok(&["show", "deploy.plan"]);
+    assert_eq!(shown.stdout, planned.stdout);
+
+    env.calls();
+    let r = env.run(&["apply", "deploy.plan"]);
+    assert_eq!(r.code, 4, "{}", r.all());
+    assert!(
+        r.stderr.contains(
+            "differs: the file runs a step planning again does not: delete security_groups.db"
+        ) && r.stderr.contains("so nothing was changed")
+            && r.stderr.contains("deploy plan --out deploy.plan"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.writes(), Vec::<String>::new());
+    assert_eq!(group_names(&env), vec!["app", "db"]);
+}
+
+/// `plan --out` and `show` print the file's digest; `apply --expect-digest` takes only that
+/// file, and a saved plan needs no --auto-approve (the saved plan was the review).
+#[test]
+fn expect_digest_binds_apply_to_the_reviewed_file_and_needs_no_auto_approve() {
+    let env = Env::new();
+    env.write_stack(GROUPS);
+    let planned = env.ok(&["plan", "--out", "deploy.plan"]);
+    let digest = |stderr: &str| {
+        stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("digest: "))
+            .unwrap_or_else(|| panic!("no digest line: {stderr}"))
+            .to_string()
+    };
+    let d = digest(&planned.stderr);
+    let bytes = std::fs::read(env.path("deploy.plan")).unwrap();
+    use sha2::Digest as _;
+    let hex: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(d, format!("sha256:{hex}"));
+    assert_eq!(digest(&env.ok(&["show", "deploy.plan"]).stderr), d);
+    // The JSON documents stay JSON: the digest is on stderr.
+    let json = env.ok(&["show", "--json", "deploy.plan"]);
+    serde_json::from_str::<serde_json::Value>(&json.stdout).unwrap();
+    assert_eq!(digest(&json.stderr), d);
+    let json = env.ok(&["plan", "--json", "--out", "other.plan"]);
+    serde_json::from_str::<serde_json::Value>(&json.stdout).unwrap();
+
+    // Another digest: refused before AWS is read at all.
+    env.calls();
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let r = env.run(&["apply", "deploy.plan", "--expect-digest", &wrong]);
+    assert_eq!(r.code, 4, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains(&format!("has digest {d}, not the expected {wrong}"))
+            && r.stderr.contains("so nothing was changed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.calls(), Vec::<String>::new());
+    // --expect-digest is about a saved plan only.
+    let r = env.run(&["apply", "--auto-approve", "--expect-digest", &d]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_eq!(env.calls(), Vec::<String>::new());
+
+    // The reviewed file, without --auto-approve and without a terminal: applied.
+    let r = env.run(&["apply", "deploy.plan", "--expect-digest", &d]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("Apply complete: 2 changes made."),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(group_names(&env), vec!["app", "db"]);
+    // Live apply still needs it without a terminal.
+    let r = env.run(&["apply"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("--auto-approve"), "{}", r.stderr);
 }

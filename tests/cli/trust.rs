@@ -82,6 +82,61 @@ async fn a_saved_plan_applies_the_env_values_it_was_made_with() {
     assert_eq!(r.code, 0, "{}", r.all());
 }
 
+/// The review's finding: `variables.env.CIDR` edited in the file after review from
+/// 10.1.2.0/24 to 0.0.0.0/0; `show` and apply's own output still said 10.1.2.0/24, and the
+/// group was opened to everyone. Apply plans again from the file's inputs and refuses.
+#[tokio::test]
+async fn a_saved_plan_with_an_edited_variable_is_refused_before_any_write() {
+    let env = Env::new();
+    env.write_stack(ENV_STACK);
+    let at_plan = [("PORT", "5432"), ("CIDR", "10.1.2.0/24")];
+    let r = run_with(&env, &at_plan, &["plan", "--out", "h.plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let planned = r.stdout;
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("h.plan")).unwrap()).unwrap();
+    assert_eq!(v["variables"]["env"]["CIDR"], "10.1.2.0/24", "{v}");
+    v["variables"]["env"]["CIDR"] = "0.0.0.0/0".into();
+    std::fs::write(
+        env.path("h.plan"),
+        serde_json::to_string_pretty(&v).unwrap(),
+    )
+    .unwrap();
+    let shown = env.ok(&["show", "h.plan"]);
+    assert_eq!(shown.stdout, planned);
+
+    env.calls();
+    let r = env.run(&["apply", "h.plan"]);
+    assert_eq!(r.code, 4, "{}", r.all());
+    assert!(
+        r.stderr.contains(
+            "differs: security_groups.pf.ingress.R: cidr: the file shows (none) -> \"10.1.2.0/24\", planning again gives (none) -> \"0.0.0.0/0\""
+        ) && r.stderr.contains("so nothing was changed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.writes(), Vec::<String>::new());
+
+    // The file as it was made still applies.
+    let r = run_with(&env, &at_plan, &["plan", "--out", "h.plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    env.ok(&["apply", "h.plan"]);
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    let groups = ec2.describe_security_groups().send().await.unwrap();
+    let pf = groups
+        .security_groups()
+        .iter()
+        .find(|g| g.group_name() == Some("pf"))
+        .unwrap();
+    let cidrs: Vec<_> = pf
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| p.ip_ranges())
+        .filter_map(|r| r.cidr_ip())
+        .collect();
+    assert_eq!(cidrs, vec!["10.1.2.0/24"]);
+}
+
 const DB_STACK: &str = r#"
 stack: dbreach
 db_instances:
