@@ -944,9 +944,10 @@ mod tests {
         for f in ["0001_a.sql", "0002_b.sql", "0003_c.sql"] {
             std::fs::write(d.path().join(f), "select 1;").unwrap();
         }
-        std::fs::write(d.path().join("seed.sql"), "select 1;").unwrap();
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("seed.sql"), "select 1;").unwrap();
         let fs = files(d.path()).unwrap();
-        let seed = seed_file(&d.path().join("seed.sql")).unwrap();
+        let seed = seed_file(&other.path().join("seed.sql")).unwrap();
         let covered: Vec<SqlFile> = fs
             .iter()
             .filter(|f| covered_by(&f.version, 2))
@@ -969,7 +970,9 @@ mod tests {
             assert_eq!(c.action, Action::Create);
             assert_eq!(
                 c.field("baseline").map(|f| f.after.to_string()),
-                recorded.then(|| "recorded as applied, not run (migrations_baseline: 2)".to_string()),
+                recorded.then(|| {
+                    "\"recorded as applied, not run (migrations_baseline: 2)\"".to_string()
+                }),
                 "{}",
                 file.name
             );
