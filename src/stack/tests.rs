@@ -440,7 +440,18 @@ fn a_migrations_baseline_needs_migrations_or_a_seed_and_points_there() {
     assert_eq!(d.migrations_pos, Pos { line: 9, col: 17 });
     // A seed alone can be baselined (0, the only number without files): it must not insert
     // into a database made before deploy.
-    let s = parse(&format!("{db}    seed: sql/seed.sql\n    migrations_baseline: 0\n")).unwrap();
-    assert_eq!(s.db_instances["db"].migrations_baseline.map(|b| b.version), Some(0));
-    assert!(errors(&format!("{db}    migrations: sql/migrations\n    migrations_baseline: -1\n")).contains("between 0 and"));
+    let s = parse(&format!(
+        "{db}    seed: sql/seed.sql\n    migrations_baseline: 0\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        s.db_instances["db"].migrations_baseline.map(|b| b.version),
+        Some(0)
+    );
+    assert!(
+        errors(&format!(
+            "{db}    migrations: sql/migrations\n    migrations_baseline: -1\n"
+        ))
+        .contains("between 0 and")
+    );
 }

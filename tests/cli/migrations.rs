@@ -396,7 +396,10 @@ async fn a_database_made_before_deploy_is_not_migrated_over_until_baselined() {
         "sql/migrations/0002_email.sql",
         "ALTER TABLE users ADD COLUMN email text;\n",
     );
-    env.write_file("sql/seed.sql", "INSERT INTO users (name) VALUES ('seeded');\n");
+    env.write_file(
+        "sql/seed.sql",
+        "INSERT INTO users (name) VALUES ('seeded');\n",
+    );
     let plain = stack(&db);
     let line = plain
         .lines()
@@ -450,22 +453,41 @@ async fn a_database_made_before_deploy_is_not_migrated_over_until_baselined() {
     let r = env.run(&["--db-endpoint", &ep, "plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 2, "{}", r.all());
     let block = |address: &str| {
-        let start = r.stdout.find(&format!("+ {address}\n")).unwrap_or_else(|| {
-            panic!("{address} not planned:\n{}", r.stdout)
-        });
+        let start = r
+            .stdout
+            .find(&format!("+ {address}\n"))
+            .unwrap_or_else(|| panic!("{address} not planned:\n{}", r.stdout));
         let rest = &r.stdout[start + address.len() + 3..];
-        rest[..rest.find("\n  ").unwrap_or(rest.len())].to_string()
+        let end = rest.find("\n  + ").or_else(|| rest.find("\n\n"));
+        rest[..end.unwrap_or(rest.len())].to_string()
     };
     let recorded = "baseline = \"recorded as applied, not run (migrations_baseline: 1)\"";
     let m = "db_instances.cruddur-db-instance.migrations";
-    assert!(block(&format!("{m}.0001_schema")).contains(recorded), "{}", r.stdout);
-    assert!(block("db_instances.cruddur-db-instance.seed").contains(recorded), "{}", r.stdout);
-    assert!(!block(&format!("{m}.0002_email")).contains("baseline"), "{}", r.stdout);
-    assert_eq!(users(&c).await, ["andrew", "bayko"], "plan wrote to the database");
+    assert!(
+        block(&format!("{m}.0001_schema")).contains(recorded),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        block("db_instances.cruddur-db-instance.seed").contains(recorded),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !block(&format!("{m}.0002_email")).contains("baseline"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        users(&c).await,
+        ["andrew", "bayko"],
+        "plan wrote to the database"
+    );
 
     let r = env.ok(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
     assert!(
-        r.stderr.contains("recording 0001_schema, seed as applied without running them"),
+        r.stderr
+            .contains("recording 0001_schema, seed as applied without running them"),
         "{}",
         r.all()
     );
@@ -478,7 +500,10 @@ async fn a_database_made_before_deploy_is_not_migrated_over_until_baselined() {
         .get(0);
     assert_eq!(emails, 2);
     let rows: Vec<(String, String)> = c
-        .query("SELECT version, checksum FROM deploy_migrations ORDER BY version", &[])
+        .query(
+            "SELECT version, checksum FROM deploy_migrations ORDER BY version",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -496,7 +521,10 @@ async fn a_database_made_before_deploy_is_not_migrated_over_until_baselined() {
     assert_eq!(r.code, 0, "{}", r.all());
 
     // A checkout that turned every line ending into CRLF: nothing is "edited".
-    for f in ["sql/migrations/0001_schema.sql", "sql/migrations/0002_email.sql"] {
+    for f in [
+        "sql/migrations/0001_schema.sql",
+        "sql/migrations/0002_email.sql",
+    ] {
         let text = std::fs::read_to_string(env.path(f)).unwrap();
         std::fs::write(env.path(f), text.replace('\n', "\r\n")).unwrap();
     }

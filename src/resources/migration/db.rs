@@ -68,11 +68,10 @@ async fn preexisting(
     c: &impl tokio_postgres::GenericClient,
     address: &str,
 ) -> Result<Option<Preexisting>> {
-    let rows = c.query(PREEXISTING, &[]).await.map_err(|e| {
-        Error::Other(format!(
-            "{address}: reading what the database holds: {e}"
-        ))
-    })?;
+    let rows = c
+        .query(PREEXISTING, &[])
+        .await
+        .map_err(|e| Error::Other(format!("{address}: reading what the database holds: {e}")))?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
@@ -476,7 +475,11 @@ pub async fn observe(
                     .and_then(|m| super::files(m).ok())
                     .unwrap_or_default();
                 let seed = d.seed.as_ref().map(|_| {
-                    (super::seed_address(id), Key::Seed(id.clone()), "seed".to_string())
+                    (
+                        super::seed_address(id),
+                        Key::Seed(id.clone()),
+                        "seed".to_string(),
+                    )
                 });
                 for (address, key, version) in folder
                     .iter()

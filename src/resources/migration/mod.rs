@@ -579,9 +579,7 @@ pub fn diff(
             ),
         }),
         // A row written before line endings were ignored holds the raw bytes' checksum.
-        Some(o)
-            if o.checksum == s.file.checksum || o.checksum == s.file.raw_checksum || s.seed =>
-        {
+        Some(o) if o.checksum == s.file.checksum || o.checksum == s.file.raw_checksum || s.seed => {
             Ok(None)
         }
         Some(o) => Err(PlanError {
@@ -920,8 +918,12 @@ mod tests {
     #[test]
     fn a_database_made_before_deploy_stops_the_plan_at_the_migrations_line() {
         let s = spec("aaaaaaaaaaaaaaaa");
-        let e = diff("db_instances.db.migrations.0001_init", Some(&s), Some(&preexisting()))
-            .unwrap_err();
+        let e = diff(
+            "db_instances.db.migrations.0001_init",
+            Some(&s),
+            Some(&preexisting()),
+        )
+        .unwrap_err();
         assert_eq!(e.pos, s.migrations_pos);
         assert_eq!(e.address, "db_instances.db");
         for want in [
@@ -963,7 +965,12 @@ mod tests {
             version: 2,
             covered,
         });
-        for (file, recorded) in [(&fs[0], true), (&fs[1], true), (&fs[2], false), (&seed, true)] {
+        for (file, recorded) in [
+            (&fs[0], true),
+            (&fs[1], true),
+            (&fs[2], false),
+            (&seed, true),
+        ] {
             s.file = file.clone();
             s.seed = file.version == "seed";
             let c = diff("a", Some(&s), Some(&preexisting())).unwrap().unwrap();
