@@ -494,6 +494,7 @@ impl FakeProvider {
                     version: s.file.version.clone(),
                     checksum: s.file.checksum.clone(),
                     out_of_order: None,
+                    preexisting: None,
                 })
             }
             Spec::Trigger(s) => {

@@ -54,6 +54,7 @@ const ROWS: &[Row] = &[
     ("db_instances.*.running", "true", Some("false"), Some(("stopped", "true or false"))),
     ("db_instances.*.final_snapshot", "false", Some("my-snap"), Some(("My_Snap", "snapshot name"))),
     ("db_instances.*.migrations", "sql/migrations", Some("sql/other"), Some(("nowhere", "not found"))),
+    ("db_instances.*.migrations_baseline", "0", Some("3"), Some(("-1", "between 0 and"))),
     ("db_instances.*.seed", "sql/seed.sql", Some("sql/seed2.sql"), Some(("nope.sql", "not found"))),
     ("functions.*.source", "lambdas/fn", Some("lambdas/fn2"), Some(("nowhere", "not found"))),
     ("functions.*.runtime", "python3.12", Some("python3.13"), Some(("python2.7", "`python2.7` is not a runtime Lambda creates"))),
@@ -128,6 +129,7 @@ db_instances:
     running: «db_instances.*.running»
     final_snapshot: «db_instances.*.final_snapshot»
     migrations: «db_instances.*.migrations»
+    migrations_baseline: «db_instances.*.migrations_baseline»
     seed: «db_instances.*.seed»
   db2:
     engine: postgres

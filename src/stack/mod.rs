@@ -192,7 +192,20 @@ pub struct DbInstance {
     pub running: bool,
     pub final_snapshot: FinalSnapshot,
     pub migrations: Option<PathBuf>,
+    /// Where `migrations:` is written: problems of the database's history point there.
+    pub migrations_pos: Pos,
+    /// `migrations_baseline: N`, for a database made before deploy (spec section 6).
+    pub migrations_baseline: Option<Baseline>,
     pub seed: Option<PathBuf>,
+    pub pos: Pos,
+}
+
+/// `migrations_baseline: N`: on a database that already holds relations of its own and has no
+/// `deploy_migrations`, the files numbered up to N and the seed are recorded as applied and never
+/// run. N = 0 records only the seed: every file runs over the existing data, as the user says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Baseline {
+    pub version: u32,
     pub pos: Pos,
 }
 

@@ -137,6 +137,7 @@ pub static DB_INSTANCE: Schema = Schema {
         field!("running", Ty::Bool),
         field!("final_snapshot", Ty::Either(&Ty::Bool, &Ty::Str)),
         field!("migrations", Ty::Str),
+        field!("migrations_baseline", Ty::Int),
         field!("seed", Ty::Str),
     ],
 };
@@ -296,6 +297,7 @@ pub struct RawDbInstance {
     /// `true`, `false` or a snapshot name.
     pub final_snapshot: Option<Sp<Scalar>>,
     pub migrations: Option<Str>,
+    pub migrations_baseline: Option<Sp<Scalar>>,
     pub seed: Option<Str>,
 }
 
@@ -879,6 +881,7 @@ fn db_instance(d: &mut Decoder, n: &Node, name: &str) -> Option<RawDbInstance> {
         running: o.bool(d, "running"),
         final_snapshot,
         migrations: o.str(d, "migrations"),
+        migrations_baseline: o.int(d, "migrations_baseline"),
         seed: o.str(d, "seed"),
         engine,
         instance_class,

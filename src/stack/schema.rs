@@ -165,6 +165,10 @@ const DOCS: &[(&str, &str)] = &[
         "A folder of NNNN_name.sql files, applied once each, in order, after the instance is available (recorded in the table deploy_migrations).",
     ),
     (
+        "db_instances.*.migrations_baseline",
+        "For a database made before deploy (it holds tables but no deploy_migrations): the files numbered up to N, and the seed, are recorded as applied and never run; later files run. 0 records only the seed. Ignored on an empty database and once deploy_migrations exists.",
+    ),
+    (
         "db_instances.*.seed",
         "A SQL file applied once, after the migrations.",
     ),

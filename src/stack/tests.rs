@@ -539,3 +539,42 @@ fn an_auto_role_name_longer_than_iam_allows_is_an_error() {
     let ok = parse_str(&stack(&long, arn), Path::new("stack.yaml"), d.path(), &env);
     assert!(ok.is_ok(), "{:?}", ok.err().map(|e| e.to_string()));
 }
+
+#[test]
+fn a_migrations_baseline_needs_migrations_or_a_seed_and_points_there() {
+    let db = "stack: s\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    master_password: ${secret:DB_PASSWORD}\n";
+    let e = errors(&format!("{db}    migrations_baseline: 2\n"));
+    assert!(
+        e.starts_with("stack.yaml:9:26:") && e.contains("migrations_baseline needs `migrations:`"),
+        "{e}"
+    );
+    let s = parse(&format!(
+        "{db}    migrations: sql/migrations\n    migrations_baseline: 2\n"
+    ))
+    .unwrap();
+    let d = &s.db_instances["db"];
+    assert_eq!(
+        d.migrations_baseline,
+        Some(Baseline {
+            version: 2,
+            pos: Pos { line: 10, col: 26 }
+        })
+    );
+    assert_eq!(d.migrations_pos, Pos { line: 9, col: 17 });
+    // A seed alone can be baselined (0, the only number without files): it must not insert
+    // into a database made before deploy.
+    let s = parse(&format!(
+        "{db}    seed: sql/seed.sql\n    migrations_baseline: 0\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        s.db_instances["db"].migrations_baseline.map(|b| b.version),
+        Some(0)
+    );
+    assert!(
+        errors(&format!(
+            "{db}    migrations: sql/migrations\n    migrations_baseline: -1\n"
+        ))
+        .contains("between 0 and")
+    );
+}

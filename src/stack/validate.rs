@@ -996,6 +996,20 @@ fn db_instance(
         .iter()
         .filter_map(|g| c.group_ref(g, groups, "security_groups"))
         .collect();
+    let migrations_baseline = v.migrations_baseline.as_ref().and_then(|b| {
+        let version = c.int(b, "migrations_baseline", 0, i32::MAX as i64)?;
+        if v.migrations.is_none() && v.seed.is_none() {
+            c.err(
+                b.pos,
+                "migrations_baseline needs `migrations:` (or `seed:`): it says which of their files a database made before deploy already reflects",
+            );
+            return None;
+        }
+        Some(Baseline {
+            version: version as u32,
+            pos: b.pos,
+        })
+    });
     Some(DbInstance {
         engine_version: opt(c, &v.engine_version, "engine_version"),
         storage_type,
@@ -1022,6 +1036,8 @@ fn db_instance(
             .migrations
             .as_ref()
             .and_then(|m| c.path(m, "migrations", true)),
+        migrations_pos: v.migrations.as_ref().map_or(at, pos),
+        migrations_baseline,
         seed: v.seed.as_ref().and_then(|s| c.path(s, "seed", false)),
         allocated_storage_pos: v.allocated_storage.as_ref().map_or(at, pos),
         engine: engine?,

@@ -364,3 +364,171 @@ async fn a_migration_added_below_applied_ones_is_refused() {
     assert_eq!(r.code, 0, "{}", r.all());
     db.drop_db().await;
 }
+
+async fn users(c: &tokio_postgres::Client) -> Vec<String> {
+    c.query("SELECT name FROM users ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Issue 14: a database made before deploy (the seed's `schema.sql`, whose first line drops the
+/// table, adopted as `0001_schema.sql`) is not migrated over. The plan stops at the instance's
+/// `migrations:` line saying why and how to baseline; apply changes nothing. With
+/// `migrations_baseline: 1` the covered file and the seed are recorded, not run, the later file
+/// runs, and the rows survive throughout; a CRLF checkout of the files then changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_made_before_deploy_is_not_migrated_over_until_baselined() {
+    let env = Env::new();
+    let db = Db::new().await;
+    let c = db.client().await;
+    c.batch_execute(
+        "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);
+         INSERT INTO users (name) VALUES ('andrew'), ('bayko');",
+    )
+    .await
+    .unwrap();
+    let schema = "DROP TABLE IF EXISTS users;\nCREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);\n";
+    env.write_file("sql/migrations/0001_schema.sql", schema);
+    env.write_file(
+        "sql/migrations/0002_email.sql",
+        "ALTER TABLE users ADD COLUMN email text;\n",
+    );
+    env.write_file(
+        "sql/seed.sql",
+        "INSERT INTO users (name) VALUES ('seeded');\n",
+    );
+    let plain = stack(&db);
+    let line = plain
+        .lines()
+        .position(|l| l.contains("migrations: sql/migrations"))
+        .unwrap()
+        + 1;
+    env.write_stack(&plain);
+    let ep = db.endpoint();
+
+    for cmd in ["plan", "apply"] {
+        let r = env.run(
+            &["--db-endpoint", &ep, cmd, "--auto-approve"][..if cmd == "plan" { 3 } else { 4 }],
+        );
+        assert_eq!(r.code, 1, "{}", r.all());
+        for want in [
+            format!("stack.yaml:{line}:"),
+            "already holds 2 relations deploy did not create (users (table), users_id_seq (sequence)) and no deploy_migrations table".into(),
+            "declare `migrations_baseline: N` on the instance".into(),
+        ] {
+            assert!(r.stderr.contains(&want), "{cmd}: {want}:\n{}", r.stderr);
+        }
+        // Said once, not once per file.
+        assert_eq!(r.stderr.matches("already holds").count(), 1, "{}", r.stderr);
+        assert!(!r.stdout.contains("0001_schema"), "{}", r.stdout);
+    }
+    assert_eq!(users(&c).await, ["andrew", "bayko"]);
+    assert_eq!(tables(&c).await, ["users"]);
+
+    // A baseline that names no file is refused offline, before any connection.
+    env.write_stack(&plain.replace(
+        "    migrations: sql/migrations\n",
+        "    migrations: sql/migrations\n    migrations_baseline: 10\n",
+    ));
+    let r = env.run(&["validate"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains(&format!(
+            "stack.yaml:{}:",
+            line + 1
+        )) && r
+            .stderr
+            .contains("migrations_baseline: 10 names no migration file (the files are numbered 0001, 0002)"),
+        "{}",
+        r.stderr
+    );
+
+    env.write_stack(&plain.replace(
+        "    migrations: sql/migrations\n",
+        "    migrations: sql/migrations\n    migrations_baseline: 1\n",
+    ));
+    let r = env.run(&["--db-endpoint", &ep, "plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    let block = |address: &str| {
+        let start = r
+            .stdout
+            .find(&format!("+ {address}\n"))
+            .unwrap_or_else(|| panic!("{address} not planned:\n{}", r.stdout));
+        let rest = &r.stdout[start + address.len() + 3..];
+        let end = rest.find("\n  + ").or_else(|| rest.find("\n\n"));
+        rest[..end.unwrap_or(rest.len())].to_string()
+    };
+    let recorded = "baseline = \"recorded as applied, not run (migrations_baseline: 1)\"";
+    let m = "db_instances.cruddur-db-instance.migrations";
+    assert!(
+        block(&format!("{m}.0001_schema")).contains(recorded),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        block("db_instances.cruddur-db-instance.seed").contains(recorded),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !block(&format!("{m}.0002_email")).contains("baseline"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        users(&c).await,
+        ["andrew", "bayko"],
+        "plan wrote to the database"
+    );
+
+    let r = env.ok(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
+    assert!(
+        r.stderr
+            .contains("recording 0001_schema, seed as applied without running them"),
+        "{}",
+        r.all()
+    );
+    // 0001 (which drops the table) and the seed did not run; 0002 did.
+    assert_eq!(users(&c).await, ["andrew", "bayko"]);
+    let emails: i64 = c
+        .query_one("SELECT count(*) FROM users WHERE email IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(emails, 2);
+    let rows: Vec<(String, String)> = c
+        .query(
+            "SELECT version, checksum FROM deploy_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let versions: Vec<&str> = rows.iter().map(|(v, _)| v.as_str()).collect();
+    assert_eq!(versions, ["0001_schema", "0002_email", "seed"]);
+    use sha2::Digest;
+    let sum: String = sha2::Sha256::digest(schema)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(rows[0].1, sum);
+    let r = env.run(&["--db-endpoint", &ep, "plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+
+    // A checkout that turned every line ending into CRLF: nothing is "edited".
+    for f in [
+        "sql/migrations/0001_schema.sql",
+        "sql/migrations/0002_email.sql",
+    ] {
+        let text = std::fs::read_to_string(env.path(f)).unwrap();
+        std::fs::write(env.path(f), text.replace('\n', "\r\n")).unwrap();
+    }
+    let r = env.run(&["--db-endpoint", &ep, "plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    db.drop_db().await;
+}

@@ -30,7 +30,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::config::{ChannelBinding, SslMode};
 use tokio_postgres::tls::{self, MakeTlsConnect, TlsConnect};
 
-use super::{Conn, Observed, Spec, shown_path};
+use super::{Conn, Observed, Preexisting, Spec, shown_path};
 use crate::error::{Error, Result};
 use crate::plan::Change;
 use crate::resources::core::{Adapter, Attrs, Ctx, Found, Key, LiveEnv};
@@ -42,6 +42,55 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS public.deploy_migrations 
     checksum text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 )";
+
+/// Relations of the database's own: tables (also partitioned and foreign ones), views,
+/// materialized views and sequences outside the system schemas (`pg_*` names are reserved to
+/// PostgreSQL, so `NOT LIKE 'pg\_%'` covers pg_catalog, pg_toast* and other sessions' pg_temp*).
+/// Members of an extension (postgis' `spatial_ref_sys`) are CREATE EXTENSION's, not data of the
+/// user's. Tables come first among the few named.
+const PREEXISTING: &str = r"
+SELECT count(*) OVER (),
+       n.nspname::text, c.relname::text,
+       CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                      WHEN 'S' THEN 'sequence' ELSE 'table' END
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+   AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                    WHERE d.classid = 'pg_catalog.pg_class'::regclass
+                      AND d.objid = c.oid AND d.deptype = 'e')
+ ORDER BY c.relkind NOT IN ('r', 'p', 'f'), n.nspname <> 'public', n.nspname, c.relname
+ LIMIT 5";
+
+/// What the database holds of its own, if anything (see [`PREEXISTING`]).
+async fn preexisting(
+    c: &impl tokio_postgres::GenericClient,
+    address: &str,
+) -> Result<Option<Preexisting>> {
+    let rows = c
+        .query(PREEXISTING, &[])
+        .await
+        .map_err(|e| Error::Other(format!("{address}: reading what the database holds: {e}")))?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(Preexisting {
+        relations: first.get(0),
+        names: rows
+            .iter()
+            .map(|r| {
+                let (schema, name, kind): (String, String, String) = (r.get(1), r.get(2), r.get(3));
+                let name = if schema == "public" {
+                    name
+                } else {
+                    format!("{schema}.{name}")
+                };
+                format!("{} ({kind})", super::escape_controls(&name))
+            })
+            .collect(),
+    }))
+}
 
 /// The RDS certificate authorities (see `certs/README.md` for where they come from).
 const RDS_CA_BUNDLE: &[u8] = include_bytes!("../../../certs/rds-ca-bundle.pem");
@@ -423,6 +472,47 @@ pub async fn observe(
             .map_err(|e| Error::Other(format!("{address}: reading deploy_migrations: {e}")))?
             .get(0);
         if exists.is_none() {
+            // Nothing deploy ran is recorded: a database with relations of its own was made
+            // before deploy, and every file and the seed must hear of it.
+            if let Some(p) = preexisting(&client, &address).await? {
+                let folder = d
+                    .migrations
+                    .as_deref()
+                    .and_then(|m| super::files(m).ok())
+                    .unwrap_or_default();
+                let seed = d.seed.as_ref().map(|_| {
+                    (
+                        super::seed_address(id),
+                        Key::Seed(id.clone()),
+                        "seed".to_string(),
+                    )
+                });
+                for (address, key, version) in folder
+                    .iter()
+                    .map(|f| {
+                        (
+                            super::migration_address(id, &f.name),
+                            Key::Migration {
+                                db: id.clone(),
+                                name: f.name.clone(),
+                            },
+                            f.version.clone(),
+                        )
+                    })
+                    .chain(seed)
+                {
+                    out.push(Found {
+                        address,
+                        key,
+                        observed: Observed {
+                            version,
+                            checksum: String::new(),
+                            out_of_order: None,
+                            preexisting: Some(p.clone()),
+                        },
+                    });
+                }
+            }
             continue;
         }
         let rows = client
@@ -449,6 +539,7 @@ pub async fn observe(
                     version: f.version.clone(),
                     checksum: String::new(),
                     out_of_order: Some(late),
+                    preexisting: None,
                 },
             });
         }
@@ -473,6 +564,7 @@ pub async fn observe(
                     version,
                     checksum,
                     out_of_order: None,
+                    preexisting: None,
                 },
             });
         }
@@ -490,10 +582,6 @@ async fn run(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
         ))
     })?;
     let mut client = connect(address, &s.conn).await?;
-    client
-        .batch_execute(CREATE_TABLE)
-        .await
-        .map_err(|e| Error::Other(format!("{address}: creating deploy_migrations: {e}")))?;
     let tx = client
         .transaction()
         .await
@@ -504,6 +592,51 @@ async fn run(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
     )
     .await
     .map_err(|e| Error::Other(format!("{address}: {e}")))?;
+    // Checked again under the lock, whatever the plan saw: relations may have appeared since,
+    // or the plan could not connect yet. Created in this transaction, the table is there only
+    // if the file below commits.
+    let exists: Option<String> = tx
+        .query_one("SELECT to_regclass('public.deploy_migrations')::text", &[])
+        .await
+        .map_err(|e| Error::Other(format!("{address}: reading deploy_migrations: {e}")))?
+        .get(0);
+    let first = exists.is_none();
+    let preexisting = if first {
+        preexisting(&tx, address).await?
+    } else {
+        None
+    };
+    tx.batch_execute(CREATE_TABLE)
+        .await
+        .map_err(|e| Error::Other(format!("{address}: creating deploy_migrations: {e}")))?;
+    if let Some(p) = &preexisting {
+        let Some(b) = &s.baseline else {
+            return Err(Error::Other(format!(
+                "{address}: {}",
+                super::preexisting_message(&s.db, p)
+            )));
+        };
+        // Every file the baseline covers is recorded now, at once: the next ones then find
+        // their rows and run nothing, even if the plan saw an empty database.
+        let names: Vec<&str> = b.covered.iter().map(|f| f.name.as_str()).collect();
+        ctx.progress.line(
+            address,
+            format!(
+                "the database predates deploy: recording {} as applied without running {} (migrations_baseline: {})",
+                if names.is_empty() { "nothing".to_string() } else { names.join(", ") },
+                if names.len() == 1 { "it" } else { "them" },
+                b.version
+            ),
+        );
+        for f in &b.covered {
+            tx.execute(
+                "INSERT INTO public.deploy_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                &[&f.version, &f.name, &f.checksum],
+            )
+            .await
+            .map_err(|e| Error::Other(format!("{address}: recording the baseline: {e}")))?;
+        }
+    }
     let done = tx
         .query_opt(
             "SELECT checksum FROM public.deploy_migrations WHERE version = $1",
@@ -561,6 +694,7 @@ async fn run(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
         version: s.file.version.clone(),
         checksum: s.file.checksum.clone(),
         out_of_order: None,
+        preexisting: None,
     })
 }
 

@@ -24,8 +24,12 @@ pub struct SqlFile {
     pub version: String,
     pub name: String,
     pub path: PathBuf,
-    /// Hex SHA-256 of the file's bytes.
+    /// Hex SHA-256 of the file's bytes with line endings made `\n` ([`checksum`]): what new rows
+    /// of `deploy_migrations` record.
     pub checksum: String,
+    /// Hex SHA-256 of the bytes as they are, what releases before line endings were ignored
+    /// recorded: a row holding it still matches.
+    pub raw_checksum: String,
     /// Why the file cannot run in one transaction (a `COMMIT` in it, a `VACUUM`), with its line.
     pub refused: Option<String>,
 }
@@ -77,8 +81,53 @@ pub struct Spec {
     pub seed: bool,
     pub conn: Conn,
     pub pos: Pos,
+    /// Where `migrations:` is written (the instance when there is none).
+    pub migrations_pos: Pos,
+    /// `migrations_baseline` of the instance, with the files it covers.
+    pub baseline: Option<BaselineSpec>,
 }
 
+#[derive(Clone, Debug)]
+pub struct BaselineSpec {
+    pub version: u32,
+    /// The files numbered up to `version`, and the seed: on a database made before deploy they
+    /// are recorded as applied, all at once, and never run.
+    pub covered: Vec<SqlFile>,
+}
+
+impl Spec {
+    /// This file is recorded, not run, when the database predates deploy.
+    pub fn baselined(&self) -> bool {
+        self.baseline
+            .as_ref()
+            .is_some_and(|b| b.covered.iter().any(|f| f.version == self.file.version))
+    }
+}
+
+/// What a database holds that deploy did not create: relations outside the system schemas, and
+/// no `deploy_migrations`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preexisting {
+    pub relations: i64,
+    /// A few of them, as `users (table)`, tables first.
+    pub names: Vec<String>,
+}
+
+/// Why the plan stops on a database made before deploy, and how to go on: Flyway's "found
+/// non-empty schema without schema history table", with its baseline as the way out.
+pub fn preexisting_message(db: &str, p: &Preexisting) -> String {
+    let more = p.relations - p.names.len() as i64;
+    let names = if more > 0 {
+        format!("{}, and {more} more", p.names.join(", "))
+    } else {
+        p.names.join(", ")
+    };
+    format!(
+        "the database of db_instances.{db} already holds {} relation{} deploy did not create ({names}) and no deploy_migrations table, so deploy cannot tell which migrations it reflects; running them over it could destroy its data. If it already matches the files up to version N, declare `migrations_baseline: N` on the instance: files numbered up to N, and the seed, are recorded as applied and never run, later files run (`migrations_baseline: 0` runs every file over the existing data)",
+        p.relations,
+        if p.relations == 1 { "" } else { "s" },
+    )
+}
 /// A row of `deploy_migrations`; or, with `out_of_order`, a file of the folder that has no row
 /// while a later-numbered one has.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +137,9 @@ pub struct Observed {
     /// Set when this file was not applied but sorts before a version that was: running it now
     /// would run it out of order (a plan error).
     pub out_of_order: Option<OutOfOrder>,
+    /// Set on every file and the seed when the database holds relations of its own but no
+    /// `deploy_migrations` (made before deploy): a plan error unless a baseline covers it.
+    pub preexisting: Option<Preexisting>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,9 +312,33 @@ fn sql_file(path: &Path, version: String, name: String) -> Result<SqlFile, Strin
         version,
         name,
         path: path.to_path_buf(),
-        checksum: crate::stack::hex(&Sha256::digest(&bytes)),
+        checksum: checksum(&bytes),
+        raw_checksum: crate::stack::hex(&Sha256::digest(&bytes)),
         refused,
     })
+}
+
+/// Hex SHA-256 of the file with every line ending (`\r\n`, a lone `\r`) made `\n`: a checkout
+/// that converts line endings (git's `core.autocrlf`) does not make an applied file "edited".
+/// Flyway's checksum is per line for the same reason.
+pub fn checksum(bytes: &[u8]) -> String {
+    let mut h = Sha256::new();
+    let mut rest = bytes;
+    while let Some(i) = rest.iter().position(|&b| b == b'\r') {
+        h.update(&rest[..i]);
+        h.update(b"\n");
+        rest = &rest[i + 1..];
+        if rest.first() == Some(&b'\n') {
+            rest = &rest[1..];
+        }
+    }
+    h.update(rest);
+    crate::stack::hex(&h.finalize())
+}
+
+/// The number of a version (`0003_x` -> 3) compared with a baseline's.
+fn covered_by(version: &str, baseline: u32) -> bool {
+    number_key(version) <= number_key(&baseline.to_string())
 }
 
 pub fn seed_file(path: &Path) -> Result<SqlFile, String> {
@@ -300,8 +376,46 @@ pub fn check(stack: &Stack) -> Vec<PlanError> {
                 message: e,
             });
         }
+        if let Some(b) = &d.migrations_baseline {
+            let fs = d
+                .migrations
+                .as_deref()
+                .and_then(|m| files(m).ok())
+                .unwrap_or_default();
+            if let Some(message) = baseline_problem(b.version, &fs) {
+                out.push(PlanError {
+                    address: format!("db_instances.{id}.migrations_baseline"),
+                    pos: b.pos,
+                    message,
+                });
+            }
+        }
     }
     out
+}
+
+/// A baseline names the last file the database already reflects, or 0 for none: a number no
+/// file has is most likely a typo (50 for 5 would record files that never ran).
+fn baseline_problem(version: u32, files: &[SqlFile]) -> Option<String> {
+    if version == 0 {
+        return None;
+    }
+    let key = number_key(&version.to_string());
+    if files.iter().any(|f| number_key(&f.version) == key) {
+        return None;
+    }
+    let numbers: Vec<&str> = files
+        .iter()
+        .map(|f| f.version.split('_').next().unwrap_or(""))
+        .collect();
+    let have = if numbers.is_empty() {
+        "the instance has no migration files".to_string()
+    } else {
+        format!("the files are numbered {}", numbers.join(", "))
+    };
+    Some(format!(
+        "migrations_baseline: {version} names no migration file ({have}): give the number of the last file the database already reflects, or 0 when it reflects none"
+    ))
 }
 
 /// Migration nodes in order, each after the previous one and after its instance; the seed last.
@@ -381,12 +495,26 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
         _ => unreachable!("migration::spec called for {key:?}"),
     };
     let d = &stack.db_instances[db];
+    let baseline = d.migrations_baseline.map(|b| BaselineSpec {
+        version: b.version,
+        covered: d
+            .migrations
+            .as_deref()
+            .and_then(|m| files(m).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| covered_by(&f.version, b.version))
+            .chain(d.seed.as_deref().and_then(|s| seed_file(s).ok()))
+            .collect(),
+    });
     Spec {
         db: db.clone(),
         file,
         seed,
         conn: conn(db, d, r, env),
         pos: d.pos,
+        migrations_pos: d.migrations_pos,
+        baseline,
     }
 }
 
@@ -406,29 +534,37 @@ pub fn diff(
         });
     }
     match observed {
-        None => {
-            if let Some(r) = &s.file.refused {
-                return Err(PlanError {
-                    address: address.into(),
-                    pos: s.pos,
-                    message: r.clone(),
+        Some(Observed {
+            preexisting: Some(p),
+            ..
+        }) => match &s.baseline {
+            None => Err(PlanError {
+                address: format!("db_instances.{}", s.db),
+                pos: s.migrations_pos,
+                message: preexisting_message(&s.db, p),
+            }),
+            Some(b) if s.baselined() => {
+                let mut c = Change::new(address, Action::Create);
+                c.fields.push(FieldChange {
+                    path: "file".into(),
+                    before: Shown::Absent,
+                    after: Shown::value(shown_path(&s.file.path)),
+                    forces_replacement: false,
                 });
+                c.fields.push(FieldChange {
+                    path: "baseline".into(),
+                    before: Shown::Absent,
+                    after: Shown::value(format!(
+                        "recorded as applied, not run (migrations_baseline: {})",
+                        b.version
+                    )),
+                    forces_replacement: false,
+                });
+                Ok(Some(c))
             }
-            let mut c = Change::new(address, Action::Create);
-            c.fields.push(FieldChange {
-                path: "file".into(),
-                before: Shown::Absent,
-                after: Shown::value(shown_path(&s.file.path)),
-                forces_replacement: false,
-            });
-            c.fields.push(FieldChange {
-                path: "checksum".into(),
-                before: Shown::Absent,
-                after: Shown::value(&s.file.checksum[..12]),
-                forces_replacement: false,
-            });
-            Ok(Some(c))
-        }
+            Some(_) => pending(address, s),
+        },
+        None => pending(address, s),
         Some(Observed {
             out_of_order: Some(late),
             ..
@@ -442,7 +578,10 @@ pub fn diff(
                 late.rename_to
             ),
         }),
-        Some(o) if o.checksum == s.file.checksum || s.seed => Ok(None),
+        // A row written before line endings were ignored holds the raw bytes' checksum.
+        Some(o) if o.checksum == s.file.checksum || o.checksum == s.file.raw_checksum || s.seed => {
+            Ok(None)
+        }
         Some(o) => Err(PlanError {
             address: address.into(),
             pos: s.pos,
@@ -454,6 +593,31 @@ pub fn diff(
             ),
         }),
     }
+}
+
+/// A file that has not run yet: a create, unless it cannot run in one transaction.
+fn pending(address: &str, s: &Spec) -> Result<Option<Change>, PlanError> {
+    if let Some(r) = &s.file.refused {
+        return Err(PlanError {
+            address: address.into(),
+            pos: s.pos,
+            message: r.clone(),
+        });
+    }
+    let mut c = Change::new(address, Action::Create);
+    c.fields.push(FieldChange {
+        path: "file".into(),
+        before: Shown::Absent,
+        after: Shown::value(shown_path(&s.file.path)),
+        forces_replacement: false,
+    });
+    c.fields.push(FieldChange {
+        path: "checksum".into(),
+        before: Shown::Absent,
+        after: Shown::value(&s.file.checksum[..12]),
+        forces_replacement: false,
+    });
+    Ok(Some(c))
 }
 
 #[cfg(test)]
@@ -468,6 +632,7 @@ mod tests {
                 name: "0001_init".into(),
                 path: "sql/migrations/0001_init.sql".into(),
                 checksum: checksum.into(),
+                raw_checksum: checksum.into(),
                 refused: None,
             },
             seed: false,
@@ -480,6 +645,8 @@ mod tests {
                 local: false,
             },
             pos: Pos { line: 3, col: 3 },
+            migrations_pos: Pos { line: 9, col: 17 },
+            baseline: None,
         }
     }
 
@@ -492,6 +659,7 @@ mod tests {
             version: "0001_init".into(),
             checksum: "aaaaaaaaaaaaaaaa".into(),
             out_of_order: None,
+            preexisting: None,
         };
         assert!(diff("a", Some(&s), Some(&applied)).unwrap().is_none());
         let edited = spec("bbbbbbbbbbbbbbbb");
@@ -531,6 +699,7 @@ mod tests {
             version: "0000_zero".into(),
             checksum: String::new(),
             out_of_order: Some(want),
+            preexisting: None,
         };
         let e = diff("a", Some(&s), Some(&o)).unwrap_err();
         assert!(
@@ -688,5 +857,160 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn checksums_ignore_line_endings_and_old_raw_rows_still_match() {
+        let lf = checksum(b"CREATE TABLE a (id int);\nSELECT 1;\n");
+        assert_eq!(lf, checksum(b"CREATE TABLE a (id int);\r\nSELECT 1;\r\n"));
+        assert_eq!(lf, checksum(b"CREATE TABLE a (id int);\rSELECT 1;\r"));
+        // A text without CR is hashed as it is: rows of earlier releases keep matching.
+        assert_eq!(
+            lf,
+            crate::stack::hex(&Sha256::digest(b"CREATE TABLE a (id int);\nSELECT 1;\n"))
+        );
+        // What is not a line ending still counts.
+        assert_ne!(lf, checksum(b"CREATE TABLE a (id bigint);\nSELECT 1;\n"));
+        assert_ne!(checksum(b"a\r\n\nb"), checksum(b"a\nb"));
+
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("0001_a.sql"), "select 1;\r\nselect 2;\r\n").unwrap();
+        let f = files(d.path()).unwrap().remove(0);
+        assert_eq!(f.checksum, checksum(b"select 1;\nselect 2;\n"));
+        assert_eq!(
+            f.raw_checksum,
+            crate::stack::hex(&Sha256::digest(b"select 1;\r\nselect 2;\r\n"))
+        );
+        let mut s = spec("unused");
+        s.file = f.clone();
+        // Applied from an LF checkout (the normalised sum), or under the raw sum of this CRLF
+        // checkout by an earlier release: both unchanged.
+        for sum in [&f.checksum, &f.raw_checksum] {
+            let o = Observed {
+                version: "0001_a".into(),
+                checksum: sum.clone(),
+                out_of_order: None,
+                preexisting: None,
+            };
+            assert!(diff("a", Some(&s), Some(&o)).unwrap().is_none(), "{sum}");
+        }
+        let o = Observed {
+            version: "0001_a".into(),
+            checksum: checksum(b"select 1;\nselect 3;\n"),
+            out_of_order: None,
+            preexisting: None,
+        };
+        assert!(diff("a", Some(&s), Some(&o)).is_err());
+    }
+
+    fn preexisting() -> Observed {
+        Observed {
+            version: "0001_init".into(),
+            checksum: String::new(),
+            out_of_order: None,
+            preexisting: Some(Preexisting {
+                relations: 7,
+                names: vec!["users (table)".into(), "users_id_seq (sequence)".into()],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_database_made_before_deploy_stops_the_plan_at_the_migrations_line() {
+        let s = spec("aaaaaaaaaaaaaaaa");
+        let e = diff(
+            "db_instances.db.migrations.0001_init",
+            Some(&s),
+            Some(&preexisting()),
+        )
+        .unwrap_err();
+        assert_eq!(e.pos, s.migrations_pos);
+        assert_eq!(e.address, "db_instances.db");
+        for want in [
+            "already holds 7 relations deploy did not create (users (table), users_id_seq (sequence), and 5 more)",
+            "no deploy_migrations table",
+            "declare `migrations_baseline: N` on the instance",
+        ] {
+            assert!(e.message.contains(want), "{want}: {}", e.message);
+        }
+        // The seed says the same, so the errors merge into one.
+        let mut seed = spec("aaaaaaaaaaaaaaaa");
+        seed.seed = true;
+        let e2 = diff("db_instances.db.seed", Some(&seed), Some(&preexisting())).unwrap_err();
+        assert_eq!((e2.address, e2.message), (e.address, e.message));
+    }
+
+    #[test]
+    fn a_baseline_records_the_files_it_covers_and_the_seed_and_runs_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["0001_a.sql", "0002_b.sql", "0003_c.sql"] {
+            std::fs::write(d.path().join(f), "select 1;").unwrap();
+        }
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("seed.sql"), "select 1;").unwrap();
+        let fs = files(d.path()).unwrap();
+        let seed = seed_file(&other.path().join("seed.sql")).unwrap();
+        let covered: Vec<SqlFile> = fs
+            .iter()
+            .filter(|f| covered_by(&f.version, 2))
+            .cloned()
+            .chain([seed.clone()])
+            .collect();
+        assert_eq!(
+            covered.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["0001_a", "0002_b", "seed"]
+        );
+        let mut s = spec("x");
+        s.baseline = Some(BaselineSpec {
+            version: 2,
+            covered,
+        });
+        for (file, recorded) in [
+            (&fs[0], true),
+            (&fs[1], true),
+            (&fs[2], false),
+            (&seed, true),
+        ] {
+            s.file = file.clone();
+            s.seed = file.version == "seed";
+            let c = diff("a", Some(&s), Some(&preexisting())).unwrap().unwrap();
+            assert_eq!(c.action, Action::Create);
+            assert_eq!(
+                c.field("baseline").map(|f| f.after.to_string()),
+                recorded.then(|| {
+                    "\"recorded as applied, not run (migrations_baseline: 2)\"".to_string()
+                }),
+                "{}",
+                file.name
+            );
+            assert_eq!(c.changes("checksum"), !recorded, "{}", file.name);
+            // Where the database is empty or already has deploy_migrations, it is a plain file.
+            let c = diff("a", Some(&s), None).unwrap().unwrap();
+            assert!(c.field("baseline").is_none());
+        }
+    }
+
+    #[test]
+    fn a_baseline_names_a_file_or_zero() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["0001_a.sql", "0002_b.sql", "0005_e.sql"] {
+            std::fs::write(d.path().join(f), "select 1;").unwrap();
+        }
+        let fs = files(d.path()).unwrap();
+        for ok in [0, 1, 2, 5] {
+            assert_eq!(baseline_problem(ok, &fs), None, "{ok}");
+        }
+        let e = baseline_problem(50, &fs).unwrap();
+        assert!(
+            e.contains("migrations_baseline: 50 names no migration file (the files are numbered 0001, 0002, 0005)"),
+            "{e}"
+        );
+        assert!(baseline_problem(3, &fs).is_some());
+        assert!(
+            baseline_problem(1, &[])
+                .unwrap()
+                .contains("the instance has no migration files")
+        );
+        assert!(baseline_problem(0, &[]).is_none());
     }
 }
