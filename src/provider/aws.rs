@@ -48,7 +48,7 @@ impl Provider for AwsProvider<'_> {
         // policies of `auto` roles, the migration tables of the instances), without waiting for
         // the other kinds.
         let p = self.progress;
-        let (mut env, groups, (dbs, migrations), functions, (pools, triggers, summaries)) = tokio::try_join!(
+        let (mut env, groups, (dbs, migrations, versions), functions, (pools, triggers, summaries)) = tokio::try_join!(
             reading(
                 p,
                 "the default VPC",
@@ -60,7 +60,12 @@ impl Provider for AwsProvider<'_> {
                 security_group::aws::read(clients, stack)
             ),
             reading(p, "db_instances", async {
-                let dbs = db_instance::aws::observe(clients, stack).await?;
+                // Beside the instances, not after them: one round of reads either way.
+                let (dbs, versions) = tokio::join!(
+                    db_instance::aws::observe(clients, stack),
+                    db_instance::aws::available_versions(clients, stack),
+                );
+                let dbs = dbs?;
                 let db_attrs: Vec<_> = dbs
                     .iter()
                     .map(|f| f.clone().map(|o| db_instance::attrs(&o)))
@@ -71,7 +76,7 @@ impl Provider for AwsProvider<'_> {
                     ..LiveEnv::default()
                 };
                 let migrations = migration::db::observe(stack, &env, &db_attrs).await?;
-                Ok::<_, Error>((dbs, migrations))
+                Ok::<_, Error>((dbs, migrations, versions))
             }),
             reading(p, "functions", function::aws::observe(clients, stack)),
             reading(p, "user_pools", async {
@@ -89,6 +94,7 @@ impl Provider for AwsProvider<'_> {
         let (groups, rules) = security_group::aws::observe(stack, &env, groups);
         env.user_pools = summaries;
         env.lookups = functions.lookups;
+        env.engine_versions = versions;
         let mut found = Vec::new();
         found.extend(groups.into_iter().map(|f| f.map(Observed::Group)));
         found.extend(rules.into_iter().map(|f| f.map(Observed::Rule)));
