@@ -413,7 +413,10 @@ pub fn version_fit(live: &str, want: &str) -> VersionFit {
     let (lm, wm) = (major(live), major(want));
     if lm == wm {
         let n = w.len().min(l.len());
-        if w[..n] < l[..n] {
+        if w[..n] == l[..n] {
+            // The same numbers, one of them with RDS's build suffix (`11.22-rds.20240418`).
+            VersionFit::Matches
+        } else if w[..n] < l[..n] {
             VersionFit::NewerMinor
         } else {
             VersionFit::MinorUpgrade
@@ -447,7 +450,11 @@ fn check_version(address: &str, s: &Spec) -> Result<Option<String>, PlanError> {
         return Ok(None);
     };
     let available = match read {
-        Err(why) => return Ok(Some(format!("engine version not checked: {why}"))),
+        Err(why) => {
+            return Ok(Some(format!(
+                "engine version not checked: {why}; a version RDS no longer creates fails at CreateDBInstance"
+            )));
+        }
         Ok(v) => v,
     };
     if creatable(want, available) {
@@ -1735,7 +1742,7 @@ mod tests {
         assert!(
             c.notes
                 .iter()
-                .any(|n| n == "engine version not checked: AccessDenied: not authorized"),
+                .any(|n| n.starts_with("engine version not checked: AccessDenied: not authorized;")),
             "{:?}",
             c.notes
         );
