@@ -116,7 +116,9 @@ pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
 pub fn notes(address: &str, spec: &Spec, observed: Option<&Observed>) -> Vec<String> {
     match (spec, observed) {
         (Spec::DbInstance(s), Some(Observed::DbInstance(o))) => {
-            db_instance::version_note(address, s, o).into_iter().collect()
+            db_instance::version_note(address, s, o)
+                .into_iter()
+                .collect()
         }
         _ => Vec::new(),
     }

@@ -62,11 +62,7 @@ fn a_retired_version_is_a_plan_error_at_its_line_and_nothing_is_created() {
             "{}",
             r.stderr
         );
-        assert!(
-            r.stderr.contains("engine_version: \"16\""),
-            "{}",
-            r.stderr
-        );
+        assert!(r.stderr.contains("engine_version: \"16\""), "{}", r.stderr);
         r.assert_no_secret();
     }
     // Refused before any write: not even the security group it needs was made.

@@ -1419,7 +1419,7 @@ def parse_args(argv):
     p.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
     p.add_argument("--port-file", help="also write the proxy's URL to this file")
     p.add_argument("--config", help="a JSON file of options (names as below, with underscores)")
-    p.add_argument("--realism", action="store_true", help="turn on rds, lambda, iam and ec2 realism")
+    p.add_argument("--realism", action="store_true", help="turn on rds, lambda, iam, ec2 and rds_versions realism")
     p.add_argument("--listen-backlog", type=int, default=Server.request_queue_size,
                    help="the listening socket's backlog (default %(default)s; Python's default is 5)")
     for name, (default, typ, help_) in OPTIONS.items():

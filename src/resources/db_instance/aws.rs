@@ -103,11 +103,13 @@ async fn engine_versions(
             )
             .send()
             .await
-            .map_err(|e| match Error::aws("DescribeDBEngineVersions", "db_instances", e) {
-                Error::Aws { code, message, .. } if code == "Unknown" => message,
-                Error::Aws { code, message, .. } => format!("{code}: {message}"),
-                other => other.to_string(),
-            })?;
+            .map_err(
+                |e| match Error::aws("DescribeDBEngineVersions", "db_instances", e) {
+                    Error::Aws { code, message, .. } if code == "Unknown" => message,
+                    Error::Aws { code, message, .. } => format!("{code}: {message}"),
+                    other => other.to_string(),
+                },
+            )?;
         versions.extend(
             page.db_engine_versions()
                 .iter()

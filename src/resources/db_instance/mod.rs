@@ -486,13 +486,14 @@ fn check_version(address: &str, s: &Spec) -> Result<Option<String>, PlanError> {
 /// not a change, but the reader should know the file and AWS now name different minors.
 pub fn version_note(address: &str, s: &Spec, o: &Observed) -> Option<String> {
     let want = s.engine_version.as_ref()?;
-    (o.status != "deleting" && version_fit(&o.engine_version, want) == VersionFit::NewerMinor)
-        .then(|| {
+    (o.status != "deleting" && version_fit(&o.engine_version, want) == VersionFit::NewerMinor).then(
+        || {
             format!(
                 "{address} runs {}, newer than the file's {want} (RDS upgraded it); no change",
                 o.engine_version
             )
-        })
+        },
+    )
 }
 
 /// Compares an existing instance with its spec. Errors are what RDS would reject.
@@ -1682,7 +1683,9 @@ mod tests {
         assert!(change(&s, &o).is_none());
         assert_eq!(
             version_note("db_instances.db", &s, &o).as_deref(),
-            Some("db_instances.db runs 16.11, newer than the file's 16.4 (RDS upgraded it); no change")
+            Some(
+                "db_instances.db runs 16.11, newer than the file's 16.4 (RDS upgraded it); no change"
+            )
         );
         // Another change still goes through, without touching the version.
         let mut bigger = want();
@@ -1712,7 +1715,11 @@ mod tests {
             "{}",
             e.message
         );
-        assert!(e.message.contains("engine_version: \"16\""), "{}", e.message);
+        assert!(
+            e.message.contains("engine_version: \"16\""),
+            "{}",
+            e.message
+        );
         // A major RDS creates nothing of any more: the majors it does create.
         s.engine_version = Some("12".into());
         let e = diff("db_instances.db", Some(&s), None).unwrap_err();
