@@ -329,7 +329,7 @@ async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
         // API reference (CreateDBInstance, EngineVersion) only points to DescribeDBEngineVersions
         // for valid values; the Terraform AWS provider documents the prefix form for
         // aws_db_instance.engine_version ("you can provide a prefix of the version such as 8.0
-        // (for 8.0.36)") and sends it to CreateDBInstance unchanged.
+        // (for 8.0.36)"); no AWS page found here states it outright.
         .set_engine_version(s.engine_version.clone())
         .db_instance_class(&s.instance_class)
         .allocated_storage(s.allocated_storage)
