@@ -88,11 +88,13 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
     };
     let mut steps: Vec<Step> = Vec::new();
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
     for addr in &order {
         let def = by_addr[addr.as_str()];
         let spec = resources::spec(stack, &def.key, &resolver, input.env);
         warnings.extend(resources::warnings(stack, addr, &spec));
         let observed = found.get(addr.as_str()).map(|f| &f.observed);
+        notes.extend(resources::notes(addr, &spec, observed));
         match resources::diff(addr, Some(&spec), observed) {
             Err(e) => errors.push(e),
             Ok(Some(c))
@@ -402,6 +404,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
             changes,
             outputs,
             warnings,
+            notes,
             needs_adopt,
             waiting,
         },

@@ -21,6 +21,9 @@ struct Document<'a> {
     outputs: Vec<OutputDoc<'a>>,
     summary: SummaryDoc,
     warnings: &'a [String],
+    /// Only when there is one, as `waiting`.
+    #[serde(skip_serializing_if = "no_notes")]
+    notes: &'a [String],
     /// Only when there is something: a plan with nothing still becoming ready keeps the shape
     /// version 1 always had.
     #[serde(skip_serializing_if = "nothing_waits")]
@@ -63,6 +66,10 @@ struct SummaryDoc {
 
 fn nothing_waits(w: &&[super::Waiting]) -> bool {
     w.is_empty()
+}
+
+fn no_notes(n: &&[String]) -> bool {
+    n.is_empty()
 }
 
 /// A value as JSON: its own type when known and shown; a marker object when it is secret or not
@@ -126,6 +133,7 @@ pub fn document(plan: &Plan) -> Value {
             total: plan.changes.len(),
         },
         warnings: &plan.warnings,
+        notes: &plan.notes,
         waiting: &plan.waiting,
     };
     serde_json::to_value(doc).expect("the plan document is plain data")

@@ -71,6 +71,10 @@ impl Change {
         self.notes.push(n.into());
         self
     }
+    pub fn notes_from(mut self, ns: impl IntoIterator<Item = String>) -> Self {
+        self.notes.extend(ns);
+        self
+    }
     pub fn field(&self, path: &str) -> Option<&FieldChange> {
         self.fields.iter().find(|f| f.path == path)
     }
@@ -114,6 +118,10 @@ pub struct Plan {
     /// shown whether or not anything changes.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// What differs between the file and AWS without being a change (an instance RDS upgraded
+    /// to a newer minor of the file's major), shown whether or not anything changes.
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// Resources being adopted that apply will refuse without `--adopt`.
     #[serde(default)]
     pub needs_adopt: Vec<String>,

@@ -134,6 +134,9 @@ fn warnings(plan: &Plan, style: Style, out: &mut String) {
             w.status
         );
     }
+    for n in &plan.notes {
+        let _ = writeln!(out, "{} {n}", style.paint("36", "Note:"));
+    }
     for w in &plan.warnings {
         let _ = writeln!(out, "{} {w}", style.paint("33", "Warning:"));
     }

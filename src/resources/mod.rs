@@ -111,6 +111,19 @@ pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
     }
 }
 
+/// What the plan should say about a desired node that is not a change (the live resource
+/// differs from the file in a way the file accepts).
+pub fn notes(address: &str, spec: &Spec, observed: Option<&Observed>) -> Vec<String> {
+    match (spec, observed) {
+        (Spec::DbInstance(s), Some(Observed::DbInstance(o))) => {
+            db_instance::version_note(address, s, o)
+                .into_iter()
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Whether a node of this key uses what it depends on (a migration connects to its instance),
 /// not only their attributes: its step waits until they are [`Observed::ready`]. Every other
 /// node starts as soon as the attributes it uses are known (a function needs the instance's

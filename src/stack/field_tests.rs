@@ -31,7 +31,7 @@ const ROWS: &[Row] = &[
     ("security_groups.*.ingress[].cidr", "10.0.0.0/8", Some("10.1.0.0/16"), Some(("10.1.0.1/16", "host bits"))),
     ("security_groups.*.ingress[].source_group", "lambda-sg", Some("sg-0123abcd"), Some(("nope", "not a security group"))),
     ("db_instances.*.engine", "postgres", Some("postgres"), Some(("mysql", "engine must be `postgres`"))),
-    ("db_instances.*.engine_version", "16.4", Some("16.10"), None),
+    ("db_instances.*.engine_version", "16", Some("16.10"), Some(("16.x", "should be a major alone"))),
     ("db_instances.*.instance_class", "db.t3.micro", Some("db.t3.small"), Some(("t3.micro", "should look like"))),
     ("db_instances.*.allocated_storage", "20", Some("30"), Some(("twenty", "whole number"))),
     ("db_instances.*.storage_type", "gp3", Some("gp2"), Some(("io1", "needs provisioned IOPS"))),

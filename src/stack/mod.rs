@@ -169,7 +169,10 @@ pub struct PerformanceInsights {
 #[derive(Debug, Clone)]
 pub struct DbInstance {
     pub engine: String,
+    /// A major alone (`16`: RDS creates its current minor, and any minor of it satisfies the
+    /// file) or a full version (`16.4`).
     pub engine_version: Option<String>,
+    pub engine_version_pos: Pos,
     pub instance_class: String,
     pub allocated_storage: i32,
     pub allocated_storage_pos: Pos,

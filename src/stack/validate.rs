@@ -805,6 +805,20 @@ pub(super) fn valid_region(r: &str) -> bool {
         && last.chars().all(|c| c.is_ascii_digit())
 }
 
+/// `16`, `16.4`, `9.6.24`, and RDS's extended-support builds (`11.22-rds.20240418`).
+fn valid_engine_version(v: &str) -> bool {
+    let (numbers, suffix) = match v.split_once("-rds.") {
+        Some((n, s)) => (n, Some(s)),
+        None => (v, None),
+    };
+    let parts: Vec<&str> = numbers.split('.').collect();
+    parts.len() <= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+        && suffix.is_none_or(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// A PostgreSQL name RDS accepts for the master user and the database: a letter, then up to 62
 /// letters, digits or underscores.
 fn valid_pg_name(n: &str) -> bool {
@@ -1010,8 +1024,18 @@ fn db_instance(
             pos: b.pos,
         })
     });
+    let engine_version = opt(c, &v.engine_version, "engine_version");
+    if let Some(ev) = &engine_version
+        && !valid_engine_version(ev)
+    {
+        c.err(
+            v.engine_version.as_ref().map_or(at, pos),
+            format!("engine_version `{ev}` should be a major alone, such as \"16\" (RDS creates its current minor, and any minor of it satisfies the file), or a full version such as \"16.11\""),
+        );
+    }
     Some(DbInstance {
-        engine_version: opt(c, &v.engine_version, "engine_version"),
+        engine_version,
+        engine_version_pos: v.engine_version.as_ref().map_or(at, pos),
         storage_type,
         storage_encrypted: opt_bool(c, &v.storage_encrypted, "storage_encrypted"),
         password_version: v

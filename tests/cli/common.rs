@@ -420,12 +420,25 @@ impl Fidelity {
 
     /// Changes options while running (e.g. faults on only after the setup).
     pub fn configure(&self, opts: serde_json::Value) {
+        self.control("/__fidelity__", opts);
+    }
+
+    /// RDS upgrading instance `id` to `version` by itself (a minor upgrade in the maintenance
+    /// window): from now on the proxy reports that version.
+    pub fn rds_upgrade(&self, id: &str, version: &str) {
+        self.control(
+            "/__fidelity__/rds-upgrade",
+            serde_json::json!({"id": id, "engine_version": version}),
+        );
+    }
+
+    fn control(&self, path: &str, body: serde_json::Value) {
         let addr = self.control.trim_start_matches("http://");
-        let body = opts.to_string();
+        let body = body.to_string();
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         write!(
             s,
-            "POST /__fidelity__ HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
         .unwrap();

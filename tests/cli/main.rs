@@ -9,6 +9,7 @@ mod credentials;
 mod db_instances;
 mod db_tls;
 mod edges;
+mod engine_versions;
 mod faults;
 mod full_stack;
 mod functions;

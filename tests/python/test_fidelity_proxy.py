@@ -21,6 +21,7 @@ from pathlib import Path
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.parsers
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -360,6 +361,82 @@ def test_a_deleted_instance_stays_listed_as_deleting_with_its_groups(proxy):
     assert error_of(create_db, proxy)[:2] == ("DBInstanceAlreadyExists", 400)  # the name is still taken
     until(lambda: rds.describe_db_instances()["DBInstances"] == [])
     assert error_of(rds.describe_db_instances, DBInstanceIdentifier="db1")[0] == "DBInstanceNotFound"
+
+
+def post_control(proxy, path, body):
+    req = urllib.request.Request(proxy.url + path, data=json.dumps(body).encode(), method="POST")
+    return json.load(urllib.request.urlopen(req))
+
+
+def create_pg(proxy, name, version=None):
+    kwargs = {"EngineVersion": version} if version is not None else {}
+    return proxy.client("rds").create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="root",
+        MasterUserPassword="not-a-secret-1",
+        **kwargs,
+    )["DBInstance"]
+
+
+def test_rds_versions_lists_what_rds_creates_refuses_the_rest_and_resolves_a_major(proxy):
+    proxy.set(rds_versions=True, rds_available="15.13,16.9,16.10,16.11,17.5,17.6")
+    rds = proxy.client("rds")
+    # moto alone answers a 500; through the proxy, the listed versions, paged.
+    listed = rds.describe_db_engine_versions(Engine="postgres")["DBEngineVersions"]
+    assert [v["EngineVersion"] for v in listed] == ["15.13", "16.9", "16.10", "16.11", "17.5", "17.6"]
+    assert {v["Status"] for v in listed} == {"available"}
+    assert listed[1]["MajorEngineVersion"] == "16" and listed[1]["DBParameterGroupFamily"] == "postgres16"
+    pages = rds.get_paginator("describe_db_engine_versions").paginate(
+        Engine="postgres", PaginationConfig={"PageSize": 20}
+    )
+    assert sum(len(p["DBEngineVersions"]) for p in pages) == 6
+    only = rds.describe_db_engine_versions(Engine="postgres", EngineVersion="16", DefaultOnly=True)
+    assert [v["EngineVersion"] for v in only["DBEngineVersions"]] == ["16.11"]
+    # A retired minor is refused as RDS refuses it, before moto sees the call.
+    code, status, message = error_of(create_pg, proxy, "old", "16.4")
+    assert (code, status, message) == ("InvalidParameterCombination", 400, "Cannot find version 16.4 for postgres")
+    assert error_of(create_pg, proxy, "gone", "12")[0] == "InvalidParameterCombination"
+    assert not proxy.direct("rds").describe_db_instances()["DBInstances"]
+    # A major alone creates the major's default minor; no version, the newest major's.
+    assert create_pg(proxy, "major", "16")["EngineVersion"] == "16.11"
+    assert create_pg(proxy, "exact", "16.9")["EngineVersion"] == "16.9"
+    assert create_pg(proxy, "none")["EngineVersion"] == "17.6"
+    versions = {d["DBInstanceIdentifier"]: d["EngineVersion"] for d in rds.describe_db_instances()["DBInstances"]}
+    assert versions == {"major": "16.11", "exact": "16.9", "none": "17.6"}
+
+
+def test_rds_upgrades_a_minor_by_itself_until_a_modify_sets_the_version(proxy):
+    proxy.set(rds_versions=True, rds_available="16.9,16.10,16.11,17.6")
+    rds = proxy.client("rds")
+    create_pg(proxy, "db1", "16.9")
+    post_control(proxy, "/__fidelity__/rds-upgrade", {"id": "DB1", "engine_version": "16.11"})
+    inst = rds.describe_db_instances(DBInstanceIdentifier="db1")["DBInstances"][0]
+    assert inst["EngineVersion"] == "16.11"
+    assert proxy.log()[-1]["realism"] == "rds:upgraded to 16.11"
+    # moto itself still holds the version it was created with: the upgrade is what AWS shows.
+    assert proxy.direct("rds").describe_db_instances()["DBInstances"][0]["EngineVersion"] == "16.9"
+    # A major upgrade the user asks for replaces what RDS did; a major alone resolves.
+    out = rds.modify_db_instance(
+        DBInstanceIdentifier="db1", EngineVersion="17", AllowMajorVersionUpgrade=True, ApplyImmediately=True
+    )["DBInstance"]
+    assert rds.describe_db_instances(DBInstanceIdentifier="db1")["DBInstances"][0]["EngineVersion"] == "17.6"
+    assert out["DBInstanceIdentifier"] == "db1"
+    bad = urllib.request.Request(proxy.url + "/__fidelity__/rds-upgrade", data=b'{"id": "db1"}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(bad)
+    assert e.value.code == 400
+
+
+def test_rds_versions_off_leaves_engine_versions_to_moto(proxy):
+    rds = proxy.client("rds")
+    # moto answers an HTML 500 page, which botocore cannot even parse.
+    with pytest.raises((botocore.exceptions.ClientError, botocore.parsers.ResponseParserError)):
+        rds.describe_db_engine_versions(Engine="postgres")
+    assert proxy.log()[-1]["status"] == 500
+    assert create_pg(proxy, "db1", "16.4")["EngineVersion"] == "16.4"
 
 
 # --- Lambda and IAM ------------------------------------------------------------------------------

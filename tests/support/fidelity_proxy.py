@@ -44,6 +44,12 @@ OPTIONS = {
     "ec2_min_refusals": (0, int, "refuse deleting a group a function left at least this many times"),
     "ec2_unseen_calls": (0, int, "EC2 eventual consistency: refuse this many calls naming each new group with InvalidGroup.NotFound"),
     "cognito": (False, bool, "Cognito: UsernameAttributes stay as created (moto's UpdateUserPool drops them); UnusedAccountValidityDays refused"),
+    "rds_versions": (False, bool, "RDS engine versions: DescribeDBEngineVersions answered from rds_available; CreateDBInstance refuses other versions; a major alone creates the major's default"),
+    "rds_available": (
+        "13.20,13.21,14.17,14.18,15.12,15.13,16.9,16.10,16.11,17.5,17.6",
+        str,
+        "postgres versions RDS creates, comma-separated; the newest listed of each major is its default, the newest major is the engine's",
+    ),
     "ec2_rules": (False, bool, "EC2: ModifySecurityGroupRules sets a group-referencing rule's description where DescribeSecurityGroups shows it"),
     "page_size": (None, int, "answer list calls in pages of this many items (see PAGED)"),
     "latency_ms": (0.0, float, "added latency per request (milliseconds)"),
@@ -64,7 +70,7 @@ OPTIONS = {
     "seed": (0, int, "seed of the fault RNG"),
     "log": (None, str, "append one JSON line per request to this file"),
 }
-REALISM = ("rds", "lambda", "iam", "ec2")
+REALISM = ("rds", "lambda", "iam", "ec2", "rds_versions")
 FAULTS = ("throttle", "error", "lose", "stall")
 DEFAULT_ACCOUNT = "123456789012"
 HOP_BY_HOP = {
@@ -412,6 +418,8 @@ class World:
         self.roles = {}  # (account, role name) -> [created (monotonic), refusals left]
         self.eni_hold = {}  # (account, region, sg id) -> [until (monotonic), refusals left]
         self.username_attributes = {}  # pool id -> UsernameAttributes sent at creation
+        # (account, region, instance id) -> the EngineVersion RDS upgraded it to by itself
+        self.engine_upgrades = {}
         # (account, group, protocol, from, to, source group) -> description set by a modify
         self.rule_descriptions = {}
         self.unseen_groups = {}  # sg id -> calls naming it still to refuse (EC2 eventual consistency)
@@ -657,6 +665,10 @@ def unseen_answer(req, group):
 def before(world, upstream, req, now):
     """An answer that replaces moto's, or None to forward. May stash context on `req`."""
     o = world.opts
+    if o["rds_versions"] and req.service == "rds":
+        a = rds_versions_before(world, req)
+        if a:
+            return a
     if o["rds"] and req.service == "rds":
         a = rds_before(world, req, now)
         if a:
@@ -809,6 +821,142 @@ def rds_before(world, req, now):
         req.realism = f"rds:InvalidDBInstanceState ({state})"
         return error_answer(req, "InvalidDBInstanceState", 400, message)
     return None
+
+
+# ------------------------------------------------------------------------------------------------
+# RDS engine versions: RDS creates only the versions DescribeDBEngineVersions lists as available
+# (it retires minors on a schedule), creates a major's default minor when given a major alone, and
+# upgrades minors by itself (auto minor version upgrade, forced upgrades off a retired minor).
+# moto answers DescribeDBEngineVersions with a 500 and creates whatever version it is given.
+
+
+def version_key(v):
+    return [int(p) if p.isdigit() else 0 for p in re.split(r"[.-]", v)]
+
+
+def pg_major(v):
+    parts = v.split(".")
+    return ".".join(parts[:2]) if parts and parts[0].isdigit() and int(parts[0]) < 10 else parts[0]
+
+
+def available_versions(world):
+    """{major: [versions, oldest first]} from the `rds_available` option."""
+    out = {}
+    for v in (x.strip() for x in (world.opts["rds_available"] or "").split(",")):
+        if v:
+            out.setdefault(pg_major(v), []).append(v)
+    for vs in out.values():
+        vs.sort(key=version_key)
+    return out
+
+
+def resolve_version(world, wanted):
+    """The version RDS creates for `wanted` (None: the engine's default), or None if it creates
+    none: a full version only when listed, a major alone as that major's default (its newest)."""
+    majors = available_versions(world)
+    if not majors:
+        return None
+    if not wanted:
+        return majors[max(majors, key=version_key)][-1]
+    if wanted in majors:
+        return majors[wanted][-1]
+    return wanted if wanted in majors.get(pg_major(wanted), []) else None
+
+
+def engine_versions_response(versions, marker):
+    rid = str(uuid.uuid4())
+    items = "".join(
+        "<DBEngineVersion><Engine>postgres</Engine>"
+        f"<EngineVersion>{v}</EngineVersion><MajorEngineVersion>{pg_major(v)}</MajorEngineVersion>"
+        f"<DBParameterGroupFamily>postgres{pg_major(v)}</DBParameterGroupFamily>"
+        "<DBEngineDescription>PostgreSQL</DBEngineDescription>"
+        f"<DBEngineVersionDescription>PostgreSQL {v}-R1</DBEngineVersionDescription>"
+        "<Status>available</Status></DBEngineVersion>"
+        for v in versions
+    )
+    more = f"<Marker>{marker}</Marker>" if marker else ""
+    return (
+        f'<DescribeDBEngineVersionsResponse xmlns="{XMLNS["rds"]}"><DescribeDBEngineVersionsResult>'
+        f"<DBEngineVersions>{items}</DBEngineVersions>{more}</DescribeDBEngineVersionsResult>"
+        f"<ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata></DescribeDBEngineVersionsResponse>"
+    )
+
+
+def rds_versions_before(world, req):
+    op, p = req.operation, req.params
+    if op == "DescribeDBEngineVersions" and p.get("Engine") == "postgres":
+        majors = available_versions(world)
+        wanted = p.get("EngineVersion")
+        if p.get("DefaultOnly", "false").lower() == "true":
+            found = [resolve_version(world, wanted)] if not wanted or wanted in majors else []
+            found = [v for v in found if v]
+        else:
+            found = sorted((v for vs in majors.values() for v in vs), key=version_key)
+            if wanted:
+                found = [v for v in found if v == wanted]
+        # Pages of MaxRecords (20 to 100, default 100), the marker being the next offset.
+        size = max(20, min(100, int(p.get("MaxRecords") or 100)))
+        start = int(p.get("Marker", "0") or 0) if (p.get("Marker") or "0").isdigit() else 0
+        page, rest = found[start:start + size], start + size < len(found)
+        req.realism = f"rds:engine-versions ({len(page)})"
+        return Answer(200, [("Content-Type", "text/xml"), ("x-amzn-RequestId", str(uuid.uuid4()))],
+                      engine_versions_response(page, str(start + size) if rest else None).encode())
+    if op == "CreateDBInstance" and p.get("Engine") == "postgres":
+        wanted = p.get("EngineVersion")
+        if resolve_version(world, wanted) is None:
+            req.realism = "rds:unknown-version"
+            return error_answer(req, "InvalidParameterCombination", 400, f"Cannot find version {wanted} for postgres")
+    return None
+
+
+def rds_versions_request(world, req, body):
+    """The body to forward: a major alone (or no version) resolved to the version RDS creates."""
+    op, p = req.operation, req.params
+    if op not in ("CreateDBInstance", "ModifyDBInstance") or not p:
+        return body
+    wanted = p.get("EngineVersion")
+    if op == "CreateDBInstance" and p.get("Engine") != "postgres":
+        return body
+    if op == "ModifyDBInstance" and not wanted:
+        return body
+    resolved = resolve_version(world, wanted)
+    if not resolved or resolved == wanted:
+        return body
+    req.realism = f"rds:version {wanted or '(default)'} -> {resolved}"
+    params = dict(p, EngineVersion=resolved)
+    return urllib.parse.urlencode(params).encode()
+
+
+def set_engine_version(block, version):
+    """The instance's own EngineVersion, not the one inside PendingModifiedValues."""
+    pending = re.search(r"<PendingModifiedValues>.*?</PendingModifiedValues>", block, re.S)
+    hole = "\0pending\0"
+    masked = block.replace(pending.group(0), hole, 1) if pending else block
+    masked = re.sub(r"<EngineVersion>[^<]*</EngineVersion>", f"<EngineVersion>{version}</EngineVersion>", masked, count=1)
+    return masked.replace(hole, pending.group(0), 1) if pending else masked
+
+
+def rds_versions_after(world, req, answer):
+    ident = (req.params.get("DBInstanceIdentifier") or "").lower()
+    with world.lock:
+        if answer.status == 200 and req.operation in ("ModifyDBInstance", "DeleteDBInstance") and (
+            req.operation == "DeleteDBInstance" or req.params.get("EngineVersion")
+        ):
+            # The version the call set (or the instance is going): the upgrade is forgotten.
+            world.engine_upgrades.pop((req.account, req.region, ident), None)
+        upgrades = {k[2]: v for k, v in world.engine_upgrades.items() if k[:2] == (req.account, req.region)}
+    if not upgrades or "<DBInstance>" not in answer.body.decode("utf-8", "replace"):
+        return
+
+    def rewrite(m):
+        block = m.group(0)
+        v = upgrades.get((xml_text(block, "DBInstanceIdentifier") or "").lower())
+        if v is None:
+            return block
+        req.realism = req.realism or f"rds:upgraded to {v}"
+        return set_engine_version(block, v)
+
+    answer.body = DB_INSTANCE.sub(rewrite, answer.body.decode()).encode()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -977,6 +1125,8 @@ def after(world, req, answer, now):
                 world.unseen_groups[m.group(1).decode()] = o["ec2_unseen_calls"]
     if o["rds"] and req.service == "rds":
         rds_after(world, req, answer, now)
+    if o["rds_versions"] and req.service == "rds":
+        rds_versions_after(world, req, answer)
     if req.service == "lambda":
         lambda_after(world, req, answer, now)
     if o["cognito"] and req.service == "cognito-idp":
@@ -1279,6 +1429,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 answer = before(world, upstream, req, time.monotonic())
                 if answer is None:
                     body = paging_request(world, req, body)
+                    if world.opts["rds_versions"] and req.service == "rds":
+                        body = rds_versions_request(world, req, body)
                     if world.opts["ec2_rules"] and req.service == "ec2":
                         body = ec2_rules_request(upstream, req, body)
                     answer = forward(server.upstream, self.command, self.path, dict(self.headers.items()), body)
@@ -1317,6 +1469,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with world.lock:
                     world.reset_state()
                 out = {"reset": True}
+            elif self.path.rstrip("/") == "/__fidelity__/rds-upgrade" and self.command == "POST":
+                # RDS upgrading an instance's minor by itself: from now on it reports this version.
+                ask = json.loads(body or b"{}")
+                if not ask.get("id") or not ask.get("engine_version"):
+                    raise ValueError("rds-upgrade needs id and engine_version")
+                key = (ask.get("account", DEFAULT_ACCOUNT), ask.get("region", "us-east-1"), ask["id"].lower())
+                with world.lock:
+                    world.engine_upgrades[key] = ask["engine_version"]
+                out = {"upgraded": list(key) + [ask["engine_version"]]}
             elif self.command == "POST":
                 out = {"options": world.configure(json.loads(body or b"{}"))}
             else:
@@ -1359,7 +1520,7 @@ def parse_args(argv):
     p.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
     p.add_argument("--port-file", help="also write the proxy's URL to this file")
     p.add_argument("--config", help="a JSON file of options (names as below, with underscores)")
-    p.add_argument("--realism", action="store_true", help="turn on rds, lambda, iam and ec2 realism")
+    p.add_argument("--realism", action="store_true", help="turn on rds, lambda, iam, ec2 and rds_versions realism")
     p.add_argument("--listen-backlog", type=int, default=Server.request_queue_size,
                    help="the listening socket's backlog (default %(default)s; Python's default is 5)")
     for name, (default, typ, help_) in OPTIONS.items():

@@ -102,6 +102,10 @@ pub struct LiveEnv {
     /// version ARN, a role ARN, the name an `auto` role would take), keyed by the kind's own
     /// lookup key. A key that is absent was not looked up: nothing is concluded from it.
     pub lookups: BTreeMap<String, Lookup>,
+    /// By engine (`postgres`): the versions RDS creates new instances with, as
+    /// DescribeDBEngineVersions lists them, or why they could not be read. Read only when the
+    /// file names an engine_version; an engine that is absent was not looked up.
+    pub engine_versions: BTreeMap<String, Result<Vec<String>, String>>,
 }
 
 /// One answer about something the stack refers to but does not manage.

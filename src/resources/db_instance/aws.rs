@@ -56,6 +56,74 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Vec<Found<Obser
     Ok(found)
 }
 
+/// The versions RDS creates new instances with, for each engine the file gives an
+/// `engine_version` to (none given: nothing to check, RDS picks its default).
+///
+/// CreateDBInstance's EngineVersion takes what DescribeDBEngineVersions lists (RDS API
+/// Reference, CreateDBInstance, EngineVersion: "For a list of valid engine versions, use the
+/// DescribeDBEngineVersions operation"), which by default lists only the versions that are
+/// available (DescribeDBEngineVersions, IncludeAll: "The default is to list only available
+/// engine versions"); a retired minor is no longer among them, and a create naming it fails
+/// with `InvalidParameterCombination: Cannot find version 16.4 for postgres`.
+///
+/// Advisory: each page is one attempt, without the SDK's retries, and any failure (AccessDenied,
+/// an endpoint that does not implement the call) is kept as the reason the check was not made.
+pub async fn available_versions(
+    clients: &Clients,
+    stack: &Stack,
+) -> BTreeMap<String, std::result::Result<Vec<String>, String>> {
+    let engines: std::collections::BTreeSet<&str> = stack
+        .db_instances
+        .values()
+        .filter(|d| d.engine_version.is_some())
+        .map(|d| d.engine.as_str())
+        .collect();
+    let mut out = BTreeMap::new();
+    for engine in engines {
+        out.insert(engine.to_string(), engine_versions(clients, engine).await);
+    }
+    out
+}
+
+async fn engine_versions(
+    clients: &Clients,
+    engine: &str,
+) -> std::result::Result<Vec<String>, String> {
+    let mut versions = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = clients
+            .rds
+            .describe_db_engine_versions()
+            .engine(engine)
+            .set_marker(marker.take())
+            .customize()
+            .config_override(
+                aws_sdk_rds::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(
+                |e| match Error::aws("DescribeDBEngineVersions", "db_instances", e) {
+                    Error::Aws { code, message, .. } if code == "Unknown" => message,
+                    Error::Aws { code, message, .. } => format!("{code}: {message}"),
+                    other => other.to_string(),
+                },
+            )?;
+        versions.extend(
+            page.db_engine_versions()
+                .iter()
+                .filter(|v| v.status().is_none_or(|s| s == "available"))
+                .filter_map(|v| v.engine_version().map(str::to_string)),
+        );
+        match page.marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => return Ok(versions),
+        }
+    }
+}
+
 /// Normalises what RDS reports into our own types.
 fn observed(i: &DbInstance, stack: &Stack) -> Observed {
     let mut tags: BTreeMap<String, String> = i
@@ -258,6 +326,11 @@ async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
         .create_db_instance()
         .db_instance_identifier(&s.identifier)
         .engine(&s.engine)
+        // A major alone ("16") is sent as it is: RDS creates that major's default minor. The RDS
+        // API reference (CreateDBInstance, EngineVersion) only points to DescribeDBEngineVersions
+        // for valid values; the Terraform AWS provider documents the prefix form for
+        // aws_db_instance.engine_version ("you can provide a prefix of the version such as 8.0
+        // (for 8.0.36)"); no AWS page found here states it outright.
         .set_engine_version(s.engine_version.clone())
         .db_instance_class(&s.instance_class)
         .allocated_storage(s.allocated_storage)

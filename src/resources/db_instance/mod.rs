@@ -87,6 +87,10 @@ pub struct Spec {
     pub identifier: String,
     pub engine: String,
     pub engine_version: Option<String>,
+    pub engine_version_pos: Pos,
+    /// What DescribeDBEngineVersions listed as available for the engine (the versions RDS
+    /// creates), or why it could not be read; `None` when it was not read.
+    pub available_versions: Option<Result<Vec<String>, String>>,
     pub instance_class: String,
     pub allocated_storage: i32,
     pub allocated_storage_pos: Pos,
@@ -224,7 +228,7 @@ pub fn warnings(stack: &Stack, name: &str) -> Vec<String> {
     out
 }
 
-pub fn spec(stack: &Stack, key: &Key, r: &Resolver, _env: &LiveEnv) -> Spec {
+pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
     let Key::DbInstance(name) = key else {
         unreachable!("db_instance::spec called for {key:?}")
     };
@@ -242,6 +246,8 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, _env: &LiveEnv) -> Spec {
         identifier: name.to_ascii_lowercase(),
         engine: d.engine.clone(),
         engine_version: d.engine_version.clone(),
+        engine_version_pos: d.engine_version_pos,
+        available_versions: env.engine_versions.get(&d.engine).cloned(),
         instance_class: d.instance_class.clone(),
         allocated_storage: d.allocated_storage,
         allocated_storage_pos: d.allocated_storage_pos,
@@ -345,18 +351,19 @@ fn version_matches(live: &str, want: &str) -> bool {
     live == want || live.starts_with(&format!("{want}."))
 }
 
+/// The numbers of a version, up to anything that is not one: `16.4` -> [16, 4],
+/// `11.22-rds.20240418` -> [11, 22] (RDS's suffix for extended-support builds).
 fn version_parts(v: &str) -> Vec<u64> {
-    v.split('.').map_while(|p| p.parse().ok()).collect()
-}
-
-/// True when `want` is older than `live` (RDS cannot downgrade an engine).
-fn is_downgrade(live: &str, want: &str) -> bool {
-    let (l, w) = (version_parts(live), version_parts(want));
-    if w.is_empty() || l.is_empty() {
-        return false;
+    let mut out = Vec::new();
+    for p in v.split('.') {
+        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(n) = digits.parse() else { break };
+        out.push(n);
+        if digits.len() != p.len() {
+            break;
+        }
     }
-    let n = w.len().min(l.len());
-    w[..n] < l[..n]
+    out
 }
 
 /// The major version: `16` for 16.4, `9.6` for 9.6.24 (PostgreSQL before 10 had two-part majors).
@@ -368,6 +375,125 @@ fn major(v: &str) -> Vec<u64> {
         1
     };
     p.into_iter().take(n).collect()
+}
+
+fn major_text(v: &str) -> String {
+    major(v)
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// How the running version stands against the file's `engine_version`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionFit {
+    /// The same, or a minor of the major the file names alone.
+    Matches,
+    /// A newer minor of the file's major: RDS upgraded it (auto minor version upgrade in the
+    /// maintenance window, or a forced upgrade off a retired minor). It satisfies the file.
+    NewerMinor,
+    /// An older minor of the file's major: an in-place minor upgrade.
+    MinorUpgrade,
+    /// The file names a newer major: an explicit major upgrade.
+    MajorUpgrade,
+    /// The file names an older major: RDS cannot downgrade an engine.
+    Downgrade,
+}
+
+pub fn version_fit(live: &str, want: &str) -> VersionFit {
+    if version_matches(live, want) {
+        return VersionFit::Matches;
+    }
+    let (l, w) = (version_parts(live), version_parts(want));
+    if l.is_empty() || w.is_empty() {
+        // Not versions deploy can compare: send what the file says and let RDS judge.
+        return VersionFit::MinorUpgrade;
+    }
+    let (lm, wm) = (major(live), major(want));
+    if lm == wm {
+        let n = w.len().min(l.len());
+        if w[..n] == l[..n] {
+            // The same numbers, one of them with RDS's build suffix (`11.22-rds.20240418`).
+            VersionFit::Matches
+        } else if w[..n] < l[..n] {
+            VersionFit::NewerMinor
+        } else {
+            VersionFit::MinorUpgrade
+        }
+    } else if wm > lm {
+        VersionFit::MajorUpgrade
+    } else {
+        VersionFit::Downgrade
+    }
+}
+
+/// Whether RDS creates an instance of `want`, given the versions DescribeDBEngineVersions lists
+/// as available: a major alone when any minor of it is (RDS then picks the major's default).
+pub fn creatable(want: &str, available: &[String]) -> bool {
+    available.iter().any(|v| version_matches(v, want))
+}
+
+/// Sorted by number, without repeats.
+fn sorted_versions<'a>(vs: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = vs.map(String::as_str).collect();
+    out.sort_by(|a, b| version_parts(a).cmp(&version_parts(b)).then(a.cmp(b)));
+    out.dedup();
+    out
+}
+
+/// What a create (or the create half of a replace) of `s` must check about its version: a
+/// version RDS no longer creates is an error at the file's `engine_version`, naming those it
+/// does; when the versions could not be read, a note that says so (the check is advisory).
+fn check_version(address: &str, s: &Spec) -> Result<Option<String>, PlanError> {
+    let (Some(want), Some(read)) = (&s.engine_version, &s.available_versions) else {
+        return Ok(None);
+    };
+    let available = match read {
+        Err(why) => {
+            return Ok(Some(format!(
+                "engine version not checked: {why}; a version RDS no longer creates fails at CreateDBInstance"
+            )));
+        }
+        Ok(v) => v,
+    };
+    if creatable(want, available) {
+        return Ok(None);
+    }
+    let m = major_text(want);
+    let same_major = sorted_versions(available.iter().filter(|v| major(v) == major(want)));
+    let message = if same_major.is_empty() {
+        let mut majors: Vec<String> = available.iter().map(|v| major_text(v)).collect();
+        majors.sort_by_key(|m| version_parts(m));
+        majors.dedup();
+        format!(
+            "engine_version {want}: RDS creates no {} {m} instance any more; it creates majors {}: set engine_version to one of them (a major alone, such as \"{}\", takes RDS's current minor)",
+            s.engine,
+            majors.join(", "),
+            majors.last().map_or("", String::as_str)
+        )
+    } else {
+        format!(
+            "engine_version {want}: RDS no longer creates {} {want} (it retires minors on a schedule); for {m} it creates {}: set engine_version: \"{m}\" to take RDS's current minor of {m}, or one of those",
+            s.engine,
+            same_major.join(", ")
+        )
+    };
+    Err(plan_error(address, s.engine_version_pos, message))
+}
+
+/// One line about an instance whose running version is newer than the file's within its major:
+/// not a change, but the reader should know the file and AWS now name different minors.
+pub fn version_note(address: &str, s: &Spec, o: &Observed) -> Option<String> {
+    let want = s.engine_version.as_ref()?;
+    (o.status != "deleting" && version_fit(&o.engine_version, want) == VersionFit::NewerMinor).then(
+        || {
+            format!(
+                "{address} runs {}, newer than the file's {want} (RDS upgraded it); no change",
+                o.engine_version
+            )
+        },
+    )
 }
 
 /// Compares an existing instance with its spec. Errors are what RDS would reject.
@@ -412,42 +538,39 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
     }
 
     // In place, ModifyDBInstance.
-    if let Some(want) = &s.engine_version
-        && !version_matches(&o.engine_version, want)
-    {
-        if is_downgrade(&o.engine_version, want) {
+    if let Some(want) = &s.engine_version {
+        let fit = version_fit(&o.engine_version, want);
+        if fit == VersionFit::Downgrade {
             return Err(plan_error(
                 address,
-                s.pos,
+                s.engine_version_pos,
                 format!(
-                    "engine_version {want} is older than the running {}: RDS cannot downgrade an engine (AWS may have applied a minor upgrade itself); set engine_version to {} or a prefix such as {}",
+                    "engine_version {want} is an older major than the running {}: RDS cannot downgrade an engine; set engine_version to \"{}\" (or a newer major, to upgrade)",
                     o.engine_version,
-                    o.engine_version,
-                    major(&o.engine_version)
-                        .iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(".")
+                    major_text(&o.engine_version),
                 ),
             ));
         }
-        d.value(
-            "engine_version",
-            Some(o.engine_version.clone()),
-            Some(want.clone()),
-            false,
-        );
-        m.engine_version = Some(want.clone());
-        if major(&o.engine_version) != major(want) {
-            m.allow_major_version_upgrade = true;
-            notes.push(format!(
+        if matches!(fit, VersionFit::MinorUpgrade | VersionFit::MajorUpgrade) {
+            d.value(
+                "engine_version",
+                Some(o.engine_version.clone()),
+                Some(want.clone()),
+                false,
+            );
+            m.engine_version = Some(want.clone());
+            if fit == VersionFit::MajorUpgrade {
+                m.allow_major_version_upgrade = true;
+                notes.push(format!(
                     "engine_version {} -> {want} is a major version upgrade: the database is unavailable while it runs and it cannot be undone (take a snapshot first)",
                     o.engine_version
                 ));
-        } else {
-            notes.push(
-                "engine_version: RDS restarts the database to upgrade it (a short outage)".into(),
-            );
+            } else {
+                notes.push(
+                    "engine_version: RDS restarts the database to upgrade it (a short outage)"
+                        .into(),
+                );
+            }
         }
     }
     if o.instance_class != s.instance_class {
@@ -726,8 +849,9 @@ fn snapshot_note(identifier: &str, fs: &FinalSnapshot) -> String {
     }
 }
 
-/// What RDS rejects on create, caught at plan time.
-fn check_create(address: &str, s: &Spec) -> Result<(), PlanError> {
+/// What RDS rejects on create, caught at plan time; `Some` is a note for the change (the engine
+/// version could not be checked).
+fn check_create(address: &str, s: &Spec) -> Result<Option<String>, PlanError> {
     if s.multi_az == Some(true) && s.availability_zone.is_some() {
         return Err(plan_error(
             address,
@@ -735,7 +859,7 @@ fn check_create(address: &str, s: &Spec) -> Result<(), PlanError> {
             "availability_zone cannot be set together with multi_az: true (RDS picks the zones of a Multi-AZ instance); remove one of them",
         ));
     }
-    Ok(())
+    check_version(address, s)
 }
 
 /// Every managed field of a new instance.
@@ -830,12 +954,12 @@ pub fn diff(
         (None, None) => Ok(None),
         (None, Some(o)) => diff_delete(address, o).map(Some),
         (Some(s), None) => {
-            check_create(address, s)?;
-            Ok(Some(create_change(address, s)))
+            let version = check_create(address, s)?;
+            Ok(Some(create_change(address, s).notes_from(version)))
         }
         (Some(s), Some(o)) if o.status == "deleting" => {
-            check_create(address, s)?;
-            Ok(Some(create_change(address, s).note(
+            let version = check_create(address, s)?;
+            Ok(Some(create_change(address, s).notes_from(version).note(
                 "an instance with this identifier is still being deleted: apply waits until it is gone, then creates this one",
             )))
         }
@@ -894,11 +1018,12 @@ fn diff_existing(address: &str, s: &Spec, o: &Observed) -> Result<Option<Change>
         }
         _ => {}
     }
-    check_create(address, s)?;
+    let version = check_create(address, s)?;
     let mut c = delta
         .diff
         .into_change(address)
         .expect("a forcing field is a change")
+        .notes_from(version)
         .note(format!(
             "LOSING DATA: RDS cannot change {fields} in place: the instance and its automated backups are deleted, then created again empty"
         ))
@@ -991,6 +1116,8 @@ mod tests {
             identifier: "db".into(),
             engine: "postgres".into(),
             engine_version: Some("16.4".into()),
+            engine_version_pos: Pos { line: 6, col: 21 },
+            available_versions: None,
             instance_class: "db.t3.micro".into(),
             allocated_storage: 20,
             allocated_storage_pos: Pos { line: 9, col: 24 },
@@ -1509,11 +1636,127 @@ mod tests {
         let d = delta("a", &s, &live()).unwrap();
         assert!(d.modify.allow_major_version_upgrade);
         assert!(d.notes.iter().any(|n| n.contains("major version upgrade")));
-        s.engine_version = Some("16.2".into());
+        s.engine_version = Some("17".into());
+        let d = delta("a", &s, &live()).unwrap();
+        assert_eq!(d.modify.engine_version.as_deref(), Some("17"));
+        assert!(d.modify.allow_major_version_upgrade);
+        // An older major cannot be reached; the error points at engine_version.
+        s.engine_version = Some("15.8".into());
         let e = diff("db_instances.db", Some(&s), Some(&live())).unwrap_err();
         assert!(e.message.contains("cannot downgrade"), "{}", e.message);
+        assert!(e.message.contains("\"16\""), "{}", e.message);
+        assert_eq!(e.pos, s.engine_version_pos);
         assert_eq!(major("9.6.24"), vec![9, 6]);
         assert_eq!(major("16.4"), vec![16]);
+    }
+
+    #[test]
+    fn version_fit_compares_numbers_not_text() {
+        use VersionFit::*;
+        for (live, want, fit) in [
+            ("16.4", "16.4", Matches),
+            ("16.11", "16", Matches),
+            ("9.6.24", "9.6", Matches),
+            ("16.11", "16.4", NewerMinor),
+            ("16.11", "16.10", NewerMinor), // 11 > 10 as numbers, though "16.10" > "16.1" as text
+            ("16.10", "16.9", NewerMinor),
+            ("16.4", "16.11", MinorUpgrade),
+            ("16.9", "16.10", MinorUpgrade),
+            ("16.11", "17", MajorUpgrade),
+            ("9.6.24", "10.4", MajorUpgrade),
+            ("16.11", "15", Downgrade),
+            ("16.4", "15.13", Downgrade),
+            ("10.4", "9.6", Downgrade),
+            ("11.22-rds.20240418", "11.22", Matches),
+            ("11.22-rds.20240418", "11.9", NewerMinor),
+        ] {
+            assert_eq!(version_fit(live, want), fit, "live {live}, file {want}");
+        }
+        assert_eq!(version_parts("11.22-rds.20240418"), vec![11, 22]);
+    }
+
+    #[test]
+    fn a_newer_minor_rds_applied_is_no_change_with_a_note() {
+        let mut o = live();
+        o.engine_version = "16.11".into();
+        let s = want(); // 16.4
+        assert!(change(&s, &o).is_none());
+        assert_eq!(
+            version_note("db_instances.db", &s, &o).as_deref(),
+            Some(
+                "db_instances.db runs 16.11, newer than the file's 16.4 (RDS upgraded it); no change"
+            )
+        );
+        // Another change still goes through, without touching the version.
+        let mut bigger = want();
+        bigger.instance_class = "db.t3.small".into();
+        let d = delta("a", &bigger, &o).unwrap();
+        assert_eq!(d.modify.engine_version, None);
+        assert_eq!(paths(&change(&bigger, &o).unwrap()), vec!["instance_class"]);
+        // Nothing to say when the file names the major alone, or the same minor.
+        let mut major_only = want();
+        major_only.engine_version = Some("16".into());
+        assert_eq!(version_note("db_instances.db", &major_only, &o), None);
+        assert_eq!(version_note("db_instances.db", &want(), &live()), None);
+    }
+
+    fn listed(vs: &[&str]) -> Option<Result<Vec<String>, String>> {
+        Some(Ok(vs.iter().map(|v| v.to_string()).collect()))
+    }
+
+    #[test]
+    fn a_create_with_a_version_rds_no_longer_creates_is_an_error_at_the_line() {
+        let mut s = want(); // 16.4
+        s.available_versions = listed(&["15.13", "16.10", "16.9", "16.11", "17.6"]);
+        let e = diff("db_instances.db", Some(&s), None).unwrap_err();
+        assert_eq!(e.pos, s.engine_version_pos);
+        assert!(
+            e.message.contains("for 16 it creates 16.9, 16.10, 16.11"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("engine_version: \"16\""),
+            "{}",
+            e.message
+        );
+        // A major RDS creates nothing of any more: the majors it does create.
+        s.engine_version = Some("12".into());
+        let e = diff("db_instances.db", Some(&s), None).unwrap_err();
+        assert!(e.message.contains("majors 15, 16, 17"), "{}", e.message);
+        // A major alone, or a listed minor, is fine; no version at all is RDS's default.
+        for ok in [Some("16"), Some("16.9"), None] {
+            s.engine_version = ok.map(str::to_string);
+            let c = diff("db_instances.db", Some(&s), None).unwrap().unwrap();
+            assert!(!c.notes.iter().any(|n| n.contains("engine version")));
+        }
+        // Also when the instance is being replaced, or created after one still being deleted.
+        s.engine_version = Some("16.4".into());
+        let mut o = live();
+        o.db_name = Some("other".into());
+        assert!(diff("db_instances.db", Some(&s), Some(&o)).is_err());
+        o.status = "deleting".into();
+        assert!(diff("db_instances.db", Some(&s), Some(&o)).is_err());
+        // An existing instance on a retired minor is left alone.
+        assert!(change(&s, &live()).is_none());
+    }
+
+    #[test]
+    fn an_unreadable_version_list_is_a_note_on_the_create() {
+        let mut s = want();
+        s.available_versions = Some(Err("AccessDenied: not authorized".into()));
+        let c = diff("db_instances.db", Some(&s), None).unwrap().unwrap();
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.starts_with("engine version not checked: AccessDenied: not authorized;")),
+            "{:?}",
+            c.notes
+        );
+        // Not read at all (no engine_version anywhere): nothing to say.
+        s.available_versions = None;
+        let c = diff("db_instances.db", Some(&s), None).unwrap().unwrap();
+        assert!(!c.notes.iter().any(|n| n.contains("engine version")));
     }
 
     #[test]
