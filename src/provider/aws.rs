@@ -51,53 +51,59 @@ impl Provider for AwsProvider<'_> {
         // policies of `auto` roles, the migration tables of the instances), without waiting for
         // the other kinds.
         let p = self.progress;
-        let (mut env, groups, (dbs, migrations, versions), functions, (pools, triggers, summaries)) =
-            tokio::try_join!(
-                reading(
-                    p,
-                    "the default VPC",
-                    security_group::aws::observe_env(clients, stack)
-                ),
-                reading(
-                    p,
-                    "security_groups",
-                    security_group::aws::read(clients, stack)
-                ),
-                reading(p, "db_instances", async {
-                    // Beside the instances, not after them: one round of reads either way.
-                    let (dbs, versions) = tokio::join!(
-                        db_instance::aws::observe(clients, stack),
-                        db_instance::aws::available_versions(clients, stack),
-                    );
-                    let dbs = dbs?;
-                    let db_attrs: Vec<_> = dbs
-                        .iter()
-                        .map(|f| f.clone().map(|o| db_instance::attrs(&o)))
-                        .collect();
-                    // Connecting needs only the instances' addresses (or --db-endpoint).
-                    let env = LiveEnv {
-                        db_endpoints: db_endpoints.clone(),
-                        ..LiveEnv::default()
-                    };
-                    let migrations = migration::db::observe(stack, &env, &db_attrs).await?;
-                    Ok::<_, Error>((dbs, migrations, versions))
-                }),
-                reading(p, "functions", function::aws::observe(clients, stack)),
-                reading(p, "user_pools", async {
-                    let ((pools, all), policies) = tokio::try_join!(
-                        // Triggers read the pools the pool kind described: one DescribeUserPool each.
-                        user_pool::aws::observe(clients, stack),
-                        cognito_trigger::aws::read_policies(clients, stack),
-                    )?;
-                    let triggers =
-                        cognito_trigger::aws::observe(clients, stack, &all, &policies).await?;
-                    Ok::<_, Error>((pools, triggers, all.summaries()))
-                }),
-            )?;
+        let (
+            mut env,
+            groups,
+            (dbs, migrations, versions),
+            functions,
+            (pools, triggers, summaries, function_lookups),
+        ) = tokio::try_join!(
+            reading(
+                p,
+                "the default VPC",
+                security_group::aws::observe_env(clients, stack)
+            ),
+            reading(
+                p,
+                "security_groups",
+                security_group::aws::read(clients, stack)
+            ),
+            reading(p, "db_instances", async {
+                // Beside the instances, not after them: one round of reads either way.
+                let (dbs, versions) = tokio::join!(
+                    db_instance::aws::observe(clients, stack),
+                    db_instance::aws::available_versions(clients, stack),
+                );
+                let dbs = dbs?;
+                let db_attrs: Vec<_> = dbs
+                    .iter()
+                    .map(|f| f.clone().map(|o| db_instance::attrs(&o)))
+                    .collect();
+                // Connecting needs only the instances' addresses (or --db-endpoint).
+                let env = LiveEnv {
+                    db_endpoints: db_endpoints.clone(),
+                    ..LiveEnv::default()
+                };
+                let migrations = migration::db::observe(stack, &env, &db_attrs).await?;
+                Ok::<_, Error>((dbs, migrations, versions))
+            }),
+            reading(p, "functions", function::aws::observe(clients, stack)),
+            reading(p, "user_pools", async {
+                let ((pools, all), (policies, function_lookups)) = tokio::try_join!(
+                    // Triggers read the pools the pool kind described: one DescribeUserPool each.
+                    user_pool::aws::observe(clients, stack),
+                    cognito_trigger::aws::read_policies(clients, stack),
+                )?;
+                let triggers =
+                    cognito_trigger::aws::observe(clients, stack, &all, &policies).await?;
+                Ok::<_, Error>((pools, triggers, all.summaries(), function_lookups))
+            }),
+        )?;
         env.db_endpoints = db_endpoints.clone();
         let (groups, rules) = security_group::aws::observe(stack, &env, groups);
         env.user_pools = summaries;
         env.lookups = functions.lookups;
+        env.lookups.extend(function_lookups);
         env.engine_versions = versions;
         let mut found = Vec::new();
         found.extend(groups.into_iter().map(|f| f.map(Observed::Group)));

@@ -107,6 +107,11 @@ pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
             .iter()
             .map(|w| format!("{address}: {w}"))
             .collect(),
+        Spec::Trigger(t) => t
+            .unverified_function
+            .iter()
+            .map(|w| format!("{address}: {w}"))
+            .collect(),
         _ => Vec::new(),
     }
 }

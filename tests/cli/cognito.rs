@@ -300,3 +300,26 @@ async fn a_trigger_keeps_its_permission_when_another_on_the_same_function_goes()
 
     env.ok(&["destroy", "--auto-approve"]);
 }
+
+/// A trigger naming by ARN a function that does not exist is a plan error at the trigger, found
+/// in the first round of reads (GetFunctionConfiguration beside GetPolicy), before any write.
+#[test]
+fn a_trigger_naming_a_function_that_does_not_exist_stops_the_plan() {
+    let env = Env::new();
+    let missing = "arn:aws:lambda:us-east-1:123456789012:function:not-there";
+    env.write_stack(&format!(
+        "stack: trig\nuser_pools:\n  pool:\n    username_attributes: [email]\ncognito_triggers:\n  - user_pool: pool\n    event: post_confirmation\n    function: {missing}\n"
+    ));
+    for args in [&["plan"][..], &["apply", "--auto-approve"]] {
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
+        assert!(
+            r.stderr.contains("stack.yaml:6:")
+                && r.stderr
+                    .contains(&format!("function: {missing} does not exist")),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert!(env.writes().is_empty(), "{:?}", env.writes());
+}

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{StreamExt, TryStreamExt};
 
 use super::{Observed, Permission, Spec, candidates, has_equivalent, statements, trigger_edits};
@@ -11,7 +12,7 @@ use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
 use crate::resources::core::cognito::{Pools, statement_id};
 use crate::resources::core::cognito_aws::{read_modify_write, remove_permission};
-use crate::resources::core::{Adapter, Ctx, Found};
+use crate::resources::core::{Adapter, Ctx, Found, Lookup};
 use crate::stack::{FunctionRef, Stack};
 use crate::value::Text;
 
@@ -21,26 +22,77 @@ const POLICY_CONCURRENCY: usize = 8;
 /// The resource policy of every function a declared trigger names (by name or ARN): read in the
 /// first round of the plan, next to the listings, as it needs no id from them. `None` when the
 /// function or its policy does not exist. One GetPolicy per declared trigger function.
+///
+/// A function named by ARN (not one of this stack) is also looked up (GetFunctionConfiguration,
+/// beside its GetPolicy, so still in the first round): the [`super::function_lookup`] answers,
+/// from which a trigger naming a function that does not exist is a plan error rather than an
+/// AddPermission failure after other changes were made.
 pub async fn read_policies(
     clients: &Clients,
     stack: &Stack,
-) -> Result<BTreeMap<String, Option<String>>> {
-    let functions: BTreeSet<String> = stack
+) -> Result<(BTreeMap<String, Option<String>>, BTreeMap<String, Lookup>)> {
+    let functions: BTreeSet<(String, bool)> = stack
         .cognito_triggers
         .iter()
         .map(|t| match &t.function {
-            FunctionRef::Stack(f) => f.clone(),
-            FunctionRef::Arn(a) => a.clone(),
+            FunctionRef::Stack(f) => (f.clone(), false),
+            FunctionRef::Arn(a) => (a.clone(), true),
         })
         .collect();
-    futures::stream::iter(functions)
-        .map(|f| async move {
-            let policy = get_policy(clients, "cognito_triggers", &f).await?;
-            Ok::<_, Error>((f, policy))
+    let read: Vec<(String, Option<String>, Option<Lookup>)> = futures::stream::iter(functions)
+        .map(|(f, external)| async move {
+            let (policy, lookup) =
+                tokio::try_join!(get_policy(clients, "cognito_triggers", &f), async {
+                    if external {
+                        function_exists(clients, &f).await.map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                })?;
+            Ok::<_, Error>((f, policy, lookup))
         })
         .buffer_unordered(POLICY_CONCURRENCY)
         .try_collect()
+        .await?;
+    let mut policies = BTreeMap::new();
+    let mut lookups = BTreeMap::new();
+    for (f, policy, lookup) in read {
+        if let Some(l) = lookup {
+            lookups.insert(super::function_lookup(&f), l);
+        }
+        policies.insert(f, policy);
+    }
+    Ok((policies, lookups))
+}
+
+/// Whether the function an ARN names exists (AccessDenied says nothing either way).
+async fn function_exists(clients: &Clients, arn: &str) -> Result<Lookup> {
+    match clients
+        .lambda
+        .get_function_configuration()
+        .function_name(arn)
+        .send()
         .await
+    {
+        Ok(out) => Ok(Lookup::Found {
+            arn: out.function_arn().unwrap_or(arn).to_string(),
+            path: String::new(),
+            runtimes: Vec::new(),
+        }),
+        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(Lookup::Missing),
+        Err(e) if code_of(&e).is_some_and(|c| c.starts_with("AccessDenied")) => {
+            Ok(Lookup::Unknown(format!(
+                "{}: {}",
+                code_of(&e).unwrap_or_default(),
+                e.message().unwrap_or_default()
+            )))
+        }
+        Err(e) => Err(Error::aws(
+            "GetFunctionConfiguration",
+            "cognito_triggers",
+            e,
+        )),
+    }
 }
 
 /// The set slots that are ours or declared, from the pools the dispatch had described (by

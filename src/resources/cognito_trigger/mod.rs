@@ -14,7 +14,8 @@ use std::collections::BTreeSet;
 use crate::plan::{Action, Change, Diff, PlanError};
 use crate::resources::core::cognito::{Edits, PoolDescription, Pools, STATEMENT_PREFIX};
 use crate::resources::core::{
-    Key, LiveEnv, NodeDef, PoolSummary, ReplacePolicy, function_address, owned_change, pool_address,
+    Key, LiveEnv, Lookup, NodeDef, PoolSummary, ReplacePolicy, function_address, owned_change,
+    pool_address,
 };
 use crate::stack::{FunctionRef, PoolRef, Pos, Resolver, Stack, TRIGGER_EVENTS, Trigger};
 use crate::value::{Shown, Text};
@@ -36,7 +37,17 @@ pub struct Spec {
     /// The pool, or why it cannot be found (an existing pool named by id or name): a plan error.
     pub pool: Result<PoolTarget, String>,
     pub function_arn: Text,
+    /// Why the function the file names by ARN cannot be used (AWS says it does not exist): a
+    /// plan error at the trigger.
+    pub missing_function: Option<String>,
+    /// Why it could not be checked (AccessDenied): a plan warning.
+    pub unverified_function: Option<String>,
     pub pos: Pos,
+}
+
+/// The key of [`LiveEnv::lookups`] for a function a trigger names by ARN.
+pub fn function_lookup(arn: &str) -> String {
+    format!("function {arn}")
 }
 
 /// One statement of the function's resource policy with our statement id.
@@ -203,10 +214,28 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
         FunctionRef::Stack(f) => r.attr(&function_address(f), "arn"),
         FunctionRef::Arn(a) => Text::known(a.clone()),
     };
+    let (mut missing_function, mut unverified_function) = (None, None);
+    if let FunctionRef::Arn(a) = &t.function {
+        match env.lookups.get(&function_lookup(a)) {
+            Some(Lookup::Missing) => {
+                missing_function = Some(format!(
+                    "function: {a} does not exist (Cognito would call nothing, and AddPermission fails): check the ARN (`aws lambda get-function --function-name ARN`), or name a function of this stack"
+                ))
+            }
+            Some(Lookup::Unknown(why)) => {
+                unverified_function = Some(format!(
+                    "function: could not check that {a} exists ({why}); apply fails if it does not"
+                ))
+            }
+            _ => {}
+        }
+    }
     Spec {
         event: event.clone(),
         pool,
         function_arn,
+        missing_function,
+        unverified_function,
         pos: t.pos,
     }
 }
@@ -262,6 +291,13 @@ pub fn diff(
         pos: s.pos,
         message: message.clone(),
     })?;
+    if let Some(message) = &s.missing_function {
+        return Err(PlanError {
+            address: address.to_string(),
+            pos: s.pos,
+            message: message.clone(),
+        });
+    }
     let o = observed;
     let mut d = Diff::new();
     d.text(
@@ -848,6 +884,8 @@ cognito_triggers:
                 arn: pool_arn,
             }),
             function_arn: function,
+            missing_function: None,
+            unverified_function: None,
             pos: Pos { line: 9, col: 5 },
         }
     }
@@ -880,6 +918,15 @@ cognito_triggers:
             Text::known(POOL_ARN),
             Text::known(FN),
         )
+    }
+
+    #[test]
+    fn a_trigger_naming_a_function_that_does_not_exist_is_a_plan_error_at_the_trigger() {
+        let mut s = known_spec();
+        s.missing_function = Some("function: arn:x does not exist".into());
+        let e = diff("a", Some(&s), None).unwrap_err();
+        assert_eq!(e.pos, Pos { line: 9, col: 5 });
+        assert!(e.message.contains("does not exist"), "{}", e.message);
     }
 
     #[test]
