@@ -220,7 +220,7 @@ pub async fn acquire(
             eprintln!(
                 "waiting for the lock held by {} (up to {} in all)",
                 holder.describe(now_secs()),
-                fmt_duration(timeout)
+                fmt_timeout(timeout)
             );
             waiting_for = Some(holder.id.clone());
         }
@@ -240,6 +240,15 @@ pub async fn acquire(
         id: me.id,
     });
     Ok(())
+}
+
+/// A timeout as the user likely wrote it: `30s`, else as progress shows durations (`5m00s`).
+fn fmt_timeout(d: Duration) -> String {
+    if d.subsec_nanos() == 0 && d.as_secs() < 60 {
+        format!("{}s", d.as_secs())
+    } else {
+        fmt_duration(d)
+    }
 }
 
 fn locked_message(
@@ -262,8 +271,9 @@ fn locked_message(
         )
     } else {
         format!(
-            "stack `{stack}` in {region} is still locked after waiting {}: {}",
+            "stack `{stack}` in {region} is still locked after waiting {} (--lock-timeout {}): {}",
             fmt_duration(waited),
+            fmt_timeout(timeout),
             h.describe(now_secs())
         )
     };
