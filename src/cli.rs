@@ -74,18 +74,26 @@ pub enum Command {
     /// Prints the plan and asks for `yes` on a terminal. Without a terminal, --auto-approve is
     /// required. If a step fails, running steps finish, nothing new starts, and a second apply
     /// continues from where it stopped.
+    ///
+    /// Exit codes: 0 done; 1 error; 3 the stack is locked by another run (see --lock-timeout);
+    /// 4 PLANFILE refused; 130 interrupted.
     Apply(ApplyArgs),
     /// Delete everything this stack owns (tagged deploy:stack=<stack>), in reverse order.
     ///
     /// Nothing untagged is ever deleted.
+    ///
+    /// Exit codes: 0 done; 1 error; 3 the stack is locked by another run (see --lock-timeout);
+    /// 130 interrupted.
     Destroy(DestroyArgs),
     /// Render a plan saved with `deploy plan --out FILE` (offline), as text or as JSON.
     Show(ShowArgs),
     /// Break the lock a killed apply or destroy left behind (kill -9, a lost machine).
     ///
     /// apply and destroy hold a lock per stack and region: the SSM parameter
-    /// /deploy/lock/<stack>/<region>. A second run stops and says who holds it. Break it only when
-    /// no run is going on. With LOCK_ID, only the lock with that id is broken.
+    /// /deploy/lock/<stack>/<region>. A second run stops and says who holds it (exit 3). A lock
+    /// left by a run of this same machine that is no longer running is taken over by the next
+    /// run, with a notice; one from another machine or container is not. Break it only when no
+    /// run is going on. With LOCK_ID, only the lock with that id is broken.
     Unlock(UnlockArgs),
     /// Check the stack file offline: syntax, types, references, CIDRs, secrets. No AWS call.
     Validate,
