@@ -176,10 +176,11 @@ pub fn liveness(
     }
 }
 
-/// How often a run waiting for the lock looks again: soon at first (most runs that hold it are
-/// near their end), then less often, so that many waiting runs do not hammer SSM's
-/// GetParameter/PutParameter rate (about 40 per second by default,
-/// https://docs.aws.amazon.com/general/latest/gr/ssm.html#limits_ssm).
+/// How often a run waiting for the lock looks again: soon at first (an apply with little to
+/// change holds it for seconds), then less often: Parameter Store's default throughput quota is shared by
+/// GetParameter and PutParameter across the account and Region, so waiting runs must not eat
+/// into the application's reads
+/// (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html, note).
 const FIRST_POLL: Duration = Duration::from_millis(250);
 const MAX_POLL: Duration = Duration::from_secs(5);
 
