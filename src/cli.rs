@@ -74,18 +74,26 @@ pub enum Command {
     /// Prints the plan and asks for `yes` on a terminal. Without a terminal, --auto-approve is
     /// required. If a step fails, running steps finish, nothing new starts, and a second apply
     /// continues from where it stopped.
+    ///
+    /// Exit codes: 0 done; 1 error; 3 the stack is locked by another run (see --lock-timeout);
+    /// 4 PLANFILE refused; 130 interrupted.
     Apply(ApplyArgs),
     /// Delete everything this stack owns (tagged deploy:stack=<stack>), in reverse order.
     ///
     /// Nothing untagged is ever deleted.
+    ///
+    /// Exit codes: 0 done; 1 error; 3 the stack is locked by another run (see --lock-timeout);
+    /// 130 interrupted.
     Destroy(DestroyArgs),
     /// Render a plan saved with `deploy plan --out FILE` (offline), as text or as JSON.
     Show(ShowArgs),
     /// Break the lock a killed apply or destroy left behind (kill -9, a lost machine).
     ///
     /// apply and destroy hold a lock per stack and region: the SSM parameter
-    /// /deploy/lock/<stack>/<region>. A second run stops and says who holds it. Break it only when
-    /// no run is going on. With LOCK_ID, only the lock with that id is broken.
+    /// /deploy/lock/<stack>/<region>. A second run stops and says who holds it (exit 3). A lock
+    /// left by a run of this same machine that is no longer running is taken over by the next
+    /// run, with a notice; one from another machine or container is not. Break it only when no
+    /// run is going on. With LOCK_ID, only the lock with that id is broken.
     Unlock(UnlockArgs),
     /// Check the stack file offline: syntax, types, references, CIDRs, secrets. No AWS call.
     Validate,
@@ -172,6 +180,12 @@ pub struct ApplyArgs {
     /// `deploy plan --out` and `deploy show` printed for the plan that was reviewed
     #[arg(long, value_name = "D", requires = "plan_file")]
     pub expect_digest: Option<String>,
+    /// Wait up to DURATION for a lock held by another run (`30s`, `5m`, `1h30m`; Terraform's
+    /// flag), polling with backoff and saying whom it waits for; when it runs out, exit 3. The
+    /// default, 0s, stops at once (exit 3). A lock left by a run of this machine that is no
+    /// longer running is taken over without waiting, with a notice
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +196,12 @@ pub struct DestroyArgs {
     /// Delete only ADDR (repeatable) and what depends on it
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Wait up to DURATION for a lock held by another run (`30s`, `5m`, `1h30m`; Terraform's
+    /// flag), polling with backoff and saying whom it waits for; when it runs out, exit 3. The
+    /// default, 0s, stops at once (exit 3). A lock left by a run of this machine that is no
+    /// longer running is taken over without waiting, with a notice
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +255,40 @@ fn parse_db_endpoint(s: &str) -> Result<(String, String, u16), String> {
         return Err(bad());
     }
     Ok((id.to_string(), host.to_string(), port))
+}
+
+/// A duration as Terraform's `-lock-timeout` (Go's `time.ParseDuration`) writes it: numbers
+/// with units `ms`, `s`, `m`, `h`, one after another (`1h30m`, `1.5s`), or a bare `0`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = |why: &str| format!("`{s}` is not a duration ({why}; e.g. 30s, 5m, 1h30m, 0s)");
+    if s == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut secs = 0f64;
+    if rest.is_empty() {
+        return Err(bad("empty"));
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| bad("a number needs a unit"))?;
+        let value: f64 = rest[..n].parse().map_err(|_| bad("expected a number"))?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..u] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => return Err(bad(&format!("unknown unit `{other}`: use ms, s, m or h"))),
+        };
+        secs += value * scale;
+        rest = &rest[u..];
+    }
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| bad("too long"))
 }
 
 /// The global flags that only matter to commands that reach AWS or a database.
@@ -360,7 +414,28 @@ pub fn terraform_hint(args: &[String]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_db_endpoint;
+    use super::{parse_db_endpoint, parse_duration};
+    use std::time::Duration;
+
+    #[test]
+    fn lock_timeouts_are_written_as_terraform_writes_them() {
+        let ok = |s: &str| parse_duration(s).unwrap();
+        assert_eq!(ok("0s"), Duration::ZERO);
+        assert_eq!(ok("0"), Duration::ZERO);
+        assert_eq!(ok("30s"), Duration::from_secs(30));
+        assert_eq!(ok("5m"), Duration::from_secs(300));
+        assert_eq!(ok("1h30m"), Duration::from_secs(5400));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
+        assert_eq!(ok("250ms"), Duration::from_millis(250));
+        for bad in ["", "30", "5x", "-1s", "s", "1..2s", "5 m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_duration("5x")
+                .unwrap_err()
+                .contains("unknown unit `x`")
+        );
+    }
 
     #[test]
     fn db_endpoints_take_ipv6_hosts_with_or_without_brackets() {

@@ -305,10 +305,25 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                         },
                     );
                 }
-                return apply_saved(path, file, &stack, &aws, &db_endpoints, style).await;
+                return apply_saved(
+                    path,
+                    file,
+                    &stack,
+                    &aws,
+                    &db_endpoints,
+                    args.lock_timeout,
+                    style,
+                )
+                .await;
             }
             let read = for_targets(&stack, &args.targets);
-            let session = Session::start(&read, &aws, &db_endpoints, Some("apply")).await?;
+            let session = Session::start(
+                &read,
+                &aws,
+                &db_endpoints,
+                Some(("apply", args.lock_timeout)),
+            )
+            .await?;
             let planned = session.plan(&stack, false, &args.targets)?;
             out!("{}", render(&planned.plan, style));
             if planned.plan.is_empty() && planned.plan.waiting.is_empty() {
@@ -357,7 +372,13 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                 f.layers
                     .retain(|l| !matches!(l, crate::stack::LayerRef::Arn(_)));
             }
-            let session = Session::start(&observed, &aws, &db_endpoints, Some("destroy")).await?;
+            let session = Session::start(
+                &observed,
+                &aws,
+                &db_endpoints,
+                Some(("destroy", args.lock_timeout)),
+            )
+            .await?;
             let planned = session.plan(&stack, true, &args.targets)?;
             if planned.plan.is_empty() {
                 outln!(
@@ -543,7 +564,7 @@ impl Session {
         stack: &Stack,
         aws: &AwsOptions,
         db_endpoints: &BTreeMap<String, (String, u16)>,
-        lock: Option<&str>,
+        lock: Option<(&str, Duration)>,
     ) -> Result<Session> {
         Session::start_with(stack, aws, db_endpoints, None, lock).await
     }
@@ -554,7 +575,7 @@ impl Session {
         aws: &AwsOptions,
         db_endpoints: &BTreeMap<String, (String, u16)>,
         public_ip: Option<Option<String>>,
-        lock: Option<&str>,
+        lock: Option<(&str, Duration)>,
     ) -> Result<Session> {
         // The public IP is looked up while the account is read: neither needs the other.
         let public_ip = async {
@@ -576,8 +597,9 @@ impl Session {
         let read = async {
             let clients = Clients::new(aws, stack.region.as_deref()).await?;
             // Before reading: the plan must be made from a state no other run is changing.
-            if let Some(command) = lock {
-                crate::lock::acquire(&clients.ssm, &stack.name, &clients.region, command).await?;
+            if let Some((command, timeout)) = lock {
+                crate::lock::acquire(&clients.ssm, &stack.name, &clients.region, command, timeout)
+                    .await?;
             }
             let live = Session::provider(&clients, &progress)
                 .read(stack, db_endpoints)
@@ -865,6 +887,7 @@ async fn apply_saved(
     stack: &Stack,
     aws: &AwsOptions,
     db_endpoints: &BTreeMap<String, (String, u16)>,
+    lock_timeout: Duration,
     style: Style,
 ) -> Result<ExitCode> {
     let named = |m: String| Error::User(format!("{} {m}", path.display()));
@@ -886,7 +909,7 @@ async fn apply_saved(
         aws,
         db_endpoints,
         Some(file.public_ip.clone()),
-        Some("apply"),
+        Some(("apply", lock_timeout)),
     )
     .await?;
     file.check_identity(stack, &session.live.env.region)

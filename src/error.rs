@@ -40,6 +40,9 @@ pub enum Error {
     /// A saved plan is refused before any write: stale, edited, or not the expected digest.
     #[error("{0}")]
     Refused(String),
+    /// The stack is locked by another run (also when `--lock-timeout` ran out); nothing was read.
+    #[error("{0}")]
+    Locked(String),
     #[error("{0}")]
     Other(String),
 }
@@ -135,10 +138,12 @@ impl Error {
         }
     }
 
-    /// What the process exits with (spec section 5): 4 for a refused saved plan, so that CI can
-    /// tell "plan again" from a failure; 1 for every other error.
+    /// What the process exits with (spec section 5): 3 when the stack is locked and 4 for a
+    /// refused saved plan, so that CI can tell "try later" and "plan again" from a failure; 1 for
+    /// every other error.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Locked(_) => 3,
             Error::Refused(_) => 4,
             _ => 1,
         }

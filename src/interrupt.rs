@@ -33,7 +33,7 @@ pub fn install() {
 #[cfg(unix)]
 fn on_signal() {
     if COUNT.fetch_add(1, Ordering::SeqCst) >= 1 {
-        let msg = b"\ninterrupted again: exiting at once (a lock left behind is broken with `deploy unlock`)\n";
+        let msg = b"\ninterrupted again: exiting at once (the next run on this machine takes over the lock left behind; elsewhere `deploy unlock` breaks it)\n";
         // SAFETY: write(2) and _exit(2) are async-signal-safe.
         unsafe {
             libc::write(2, msg.as_ptr().cast(), msg.len());

@@ -118,14 +118,17 @@ async fn two_applies_at_once_one_stops_with_the_lock_message_and_the_lock_is_rel
         || lock_held_now(&env),
     );
     let second = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(second.code, 1, "{}", second.all());
+    // Exit 3, "locked" (spec section 5): the first run is alive on this machine, not taken over.
+    assert_eq!(second.code, 3, "{}", second.all());
     assert!(
         second
             .stderr
             .contains("stack `intr` in us-east-1 is locked:")
             && second.stderr.contains("running `deploy apply` since")
             && second.stderr.contains("(pid ")
-            && second.stderr.contains("deploy unlock "),
+            && second
+                .stderr
+                .contains("That run is still running on this machine"),
         "{}",
         second.stderr
     );
@@ -240,43 +243,27 @@ async fn a_second_ctrl_c_exits_at_once_even_with_a_call_in_flight() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn kill_9_during_destroy_then_unlock_and_destroy_again_leaves_nothing() {
+async fn kill_9_during_destroy_then_destroy_again_takes_the_lock_over_and_leaves_nothing() {
     let env = env(0.5);
     env.ok(&["apply", "--auto-approve"]);
     let child = spawn(&env, &["destroy", "--auto-approve"]);
+    let killed = child.id();
     wait_until("RDS is deleting", Duration::from_secs(30), || {
         seen(&env, "rds:deleting")
     });
     signal(&child, libc::SIGKILL);
     let _ = finish(child);
 
-    // The killed run's lock stops the next one, which says how to break it.
-    let r = env.run(&["destroy", "--auto-approve"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    let id = r
-        .stderr
-        .split("deploy unlock ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no unlock hint:\n{}", r.stderr))
-        .trim_end_matches('`')
-        .to_string();
-    // A wrong id breaks nothing.
-    let wrong = env.run(&["unlock", "0000000000000000"]);
-    assert_eq!(wrong.code, 1, "{}", wrong.all());
+    // The killed run was on this machine and its pid is gone: the next one takes its lock over,
+    // naming it, and finishes the destroy.
+    let r = env.ok(&["destroy", "--auto-approve"]);
     assert!(
-        wrong.stderr.contains(&format!("has id {id}")),
+        r.stderr.contains(&format!(
+            "note: took over the lock of stack `intr` in us-east-1 from a run that is no longer running (pid {killed} is gone): "
+        )) && r.stderr.contains(&format!("(pid {killed}) running `deploy destroy` since")),
         "{}",
-        wrong.stderr
+        r.stderr
     );
-    let r = env.ok(&["unlock", &id]);
-    assert!(
-        r.stdout.contains("running `deploy destroy`"),
-        "{}",
-        r.stdout
-    );
-
-    env.ok(&["destroy", "--auto-approve"]);
     let r = env.ok(&["destroy", "--auto-approve"]);
     assert!(r.stdout.contains("Nothing to destroy"), "{}", r.stdout);
     let cfg = env.sdk_config().await;
@@ -321,9 +308,9 @@ async fn a_lost_create_db_instance_answer_makes_one_instance_in_one_run() {
     assert_eq!(r.code, 0, "{}", r.all());
 }
 
-/// kill -9 at spread-out moments of apply (five times) and destroy (three times), each followed
-/// by `deploy unlock` for the lock the killed run left; then a clean run converges and leaves
-/// exactly one of each (after apply) or nothing (after destroy).
+/// kill -9 at spread-out moments of apply (five times) and destroy (three times); then a clean
+/// run, which takes over the lock the killed run left (it ran on this machine and is gone),
+/// converges and leaves exactly one of each (after apply) or nothing (after destroy).
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_at_moments_in_apply_and_destroy_then_a_clean_run_converges() {
     let env = env(1.0);
@@ -352,7 +339,6 @@ async fn kill_9_at_moments_in_apply_and_destroy_then_a_clean_run_converges() {
             // std's kill is SIGKILL (and a no-op when the run already ended).
             let _ = child.kill();
             let _ = child.wait();
-            let _ = env.run(&["unlock"]);
             let r = env.ok(&[command, "--auto-approve"]);
             r.assert_no_secret();
             if command == "apply" {

@@ -15,6 +15,7 @@ mod full_stack;
 mod functions;
 mod iam_policy;
 mod interrupts;
+mod locks;
 mod migrations;
 mod ownership;
 mod pagination;
