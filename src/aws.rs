@@ -9,7 +9,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, InterceptorContext,
+};
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
@@ -91,6 +94,13 @@ impl Clients {
                     .build();
                 $krate::Client::from_conf(conf)
             }};
+            ($krate:ident, $classifier:expr) => {{
+                let conf = $krate::config::Builder::from(&config)
+                    .interceptor(calls.clone())
+                    .retry_classifier($classifier)
+                    .build();
+                $krate::Client::from_conf(conf)
+            }};
         }
         Ok(Clients {
             ec2: client!(aws_sdk_ec2),
@@ -107,14 +117,52 @@ impl Clients {
                     )
                     .build(),
             ),
-            iam: client!(aws_sdk_iam),
+            iam: client!(aws_sdk_iam, ConcurrentUpdate),
             cognito: client!(aws_sdk_cognitoidentityprovider),
             tagging: client!(aws_sdk_resourcegroupstagging),
-            ssm: client!(aws_sdk_ssm),
+            ssm: client!(aws_sdk_ssm, ConcurrentUpdate),
             region,
             calls,
         })
     }
+}
+
+/// IAM answers `ConcurrentModification` (409) while another change to the same entity is being
+/// applied, and SSM `TooManyUpdates` while another writer updates the same parameter (two runs
+/// taking the lock at once): both clear by themselves (IAM API reference, "Common errors";
+/// SSM PutParameter's errors), but the SDK's standard classifiers do not retry them. This one
+/// marks them transient, so they get the standard mode's attempts and backoff; what is still
+/// refused after that is explained by [`crate::error::Error::aws`].
+#[derive(Debug)]
+struct ConcurrentUpdate;
+
+impl ClassifyRetry for ConcurrentUpdate {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        if !matches!(ctx.output_or_error(), Some(Err(_))) {
+            return RetryAction::NoActionIndicated;
+        }
+        match ctx.response().and_then(|r| r.body().bytes()) {
+            Some(body) if is_concurrent_update(&String::from_utf8_lossy(body)) => {
+                RetryAction::transient_error()
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "ConcurrentUpdate"
+    }
+}
+
+/// Whether an error body (IAM's XML, SSM's JSON) carries one of the concurrent-update codes.
+fn is_concurrent_update(body: &str) -> bool {
+    ["ConcurrentModification", "TooManyUpdates"]
+        .iter()
+        .any(|c| {
+            body.contains(&format!("<Code>{c}</Code>"))
+                || body.contains(&format!("\"{c}\""))
+                || body.contains(&format!("#{c}\""))
+        })
 }
 
 /// Per-attempt limits, so a stalled connection is cut and retried instead of holding the run:
@@ -316,6 +364,22 @@ impl Intercept for CallCounter {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn concurrent_update_codes_are_found_in_iam_and_ssm_bodies() {
+        assert!(super::is_concurrent_update(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>ConcurrentModification</Code></Error></ErrorResponse>"
+        ));
+        assert!(super::is_concurrent_update(
+            r#"{"__type":"TooManyUpdates","message":"There are concurrent updates"}"#
+        ));
+        assert!(super::is_concurrent_update(
+            r#"{"__type":"com.amazonaws.ssm#TooManyUpdates","message":"x"}"#
+        ));
+        assert!(!super::is_concurrent_update(
+            "<Error><Code>NoSuchEntity</Code><Message>ConcurrentModification is not this</Message></Error>"
+        ));
+    }
+
     use super::choose_region;
 
     #[test]

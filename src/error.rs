@@ -130,6 +130,16 @@ impl Error {
                 aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
             ),
         };
+        // Retried already (`crate::aws`'s ConcurrentUpdate classifier): say what it means.
+        let message = match code.as_str() {
+            "ConcurrentModification" => format!(
+                "{message} (IAM was still applying another change to this entity after several attempts: run again in a minute)"
+            ),
+            "TooManyUpdates" => format!(
+                "{message} (another writer kept updating the same SSM parameter, such as two runs taking the lock at once: run again)"
+            ),
+            _ => message,
+        };
         Error::Aws {
             address: address.to_string(),
             operation,

@@ -186,3 +186,36 @@ async fn throttling_and_server_errors_converge_within_two_runs() {
         faults("error")
     );
 }
+
+/// IAM's ConcurrentModification and SSM's TooManyUpdates (the lock) clear by themselves: a call
+/// meeting one is retried, so the run succeeds at once. First the lock's PutParameter is refused
+/// twice (apply), then the first two IAM calls (destroy).
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_update_refusals_are_retried_in_the_same_run() {
+    let env = env(serde_json::json!({
+        "conflict_rate": 1.0, "conflict_max": 2, "conflict_match": "^ssm\\.PutParameter$",
+    }));
+    env.ok(&["apply", "--auto-approve"]);
+    no_changes(&env);
+    exactly_one(&census(&env).await);
+    env.configure(serde_json::json!({"conflict_match": "^iam\\.", "conflict_max": 4}));
+    env.ok(&["destroy", "--auto-approve"]);
+    let refused: Vec<String> = env
+        .log()
+        .iter()
+        .filter(|r| r["fault"] == "conflict")
+        .map(|r| {
+            format!(
+                "{}.{}",
+                r["service"].as_str().unwrap(),
+                r["operation"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert_eq!(&refused[..2], ["ssm.PutParameter", "ssm.PutParameter"]);
+    assert!(
+        refused[2..].iter().all(|o| o.starts_with("iam.")),
+        "{refused:?}"
+    );
+}

@@ -55,6 +55,7 @@ OPTIONS = {
     "latency_ms": (0.0, float, "added latency per request (milliseconds)"),
     "throttle_rate": (0.0, float, "fraction of requests throttled (service's own code and status)"),
     "error_rate": (0.0, float, "fraction of requests answered with a 500"),
+    "conflict_rate": (0.0, float, "fraction of requests answered with the service's concurrent-update refusal (IAM ConcurrentModification, SSM TooManyUpdates)"),
     "lose_rate": (0.0, float, "fraction of requests forwarded, then the connection closed unanswered"),
     "stall_rate": (0.0, float, "fraction of requests forwarded, then answered after stall_s"),
     "stall_s": (30.0, float, "how long a stalled answer is held"),
@@ -65,13 +66,15 @@ OPTIONS = {
     "stall_match": (None, str, "overrides fault_match for stalls"),
     "throttle_max": (None, int, "at most this many throttles (default unlimited)"),
     "error_max": (None, int, "at most this many 500s"),
+    "conflict_max": (None, int, "at most this many concurrent-update refusals"),
+    "conflict_match": (None, str, "overrides fault_match for concurrent-update refusals"),
     "lose_max": (None, int, "at most this many lost answers"),
     "stall_max": (None, int, "at most this many stalls"),
     "seed": (0, int, "seed of the fault RNG"),
     "log": (None, str, "append one JSON line per request to this file"),
 }
 REALISM = ("rds", "lambda", "iam", "ec2", "rds_versions")
-FAULTS = ("throttle", "error", "lose", "stall")
+FAULTS = ("throttle", "error", "lose", "stall", "conflict")
 DEFAULT_ACCOUNT = "123456789012"
 HOP_BY_HOP = {
     "connection",
@@ -327,6 +330,22 @@ def error_answer(req, code, status, message):
 
 def throttle_answer(req):
     code, status, message = THROTTLE.get(req.service, ("Throttling", 400, "Rate exceeded"))
+    return error_answer(req, code, status, message)
+
+
+# What a service answers when another writer changes the same thing at that moment: IAM's
+# ConcurrentModification (409, IAM API reference "Common errors" of CreateRole and friends) and
+# SSM's TooManyUpdates (PutParameter/DeleteParameter: "There are concurrent updates").
+CONFLICT = {
+    "iam": ("ConcurrentModification", 409, "Rate exceeded for operation on this entity: concurrent modification"),
+    "ssm": ("TooManyUpdates", 400, "There are concurrent updates for the resource that you tried to update."),
+}
+
+
+def conflict_answer(req):
+    if req.service not in CONFLICT:
+        return None
+    code, status, message = CONFLICT[req.service]
     return error_answer(req, code, status, message)
 
 
@@ -1424,6 +1443,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 answer = throttle_answer(req)
             elif fault == "error":
                 answer = internal_answer(req)
+            elif fault == "conflict":
+                answer = conflict_answer(req)
             if answer is None:
                 upstream = Upstream(server.upstream, req)
                 answer = before(world, upstream, req, time.monotonic())
