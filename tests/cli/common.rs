@@ -367,6 +367,11 @@ impl Env {
         let log_path = env.path("fidelity-log.jsonl");
         let mut opts = opts;
         opts["log"] = serde_json::Value::from(log_path.to_string_lossy().to_string());
+        // Every request deploy sends through the proxy is checked against the AWS API models
+        // (tests/support/conformance.py): a shape AWS would refuse fails the test, not a user.
+        if opts.get("conformance").is_none() {
+            opts["conformance"] = serde_json::Value::Bool(true);
+        }
         let config = env.path("fidelity.json");
         std::fs::write(&config, opts.to_string()).unwrap();
         // moto's venv has what the proxy needs (it is stdlib only, but the same interpreter
