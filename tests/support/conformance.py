@@ -158,13 +158,19 @@ class Validator(botocore.validate.ParamValidator):
             errors.report(name, "too many", param=param, shape=shape, max_allowed=shape.metadata["max"])
 
     def _validate_map(self, param, shape, errors, name):
-        super()._validate_map(param, shape, errors, name)
-        if isinstance(param, dict):
-            md = shape.metadata
-            if "min" in md and len(param) < md["min"]:
-                errors.report(name, "invalid length", param=param, shape=shape, min_allowed=md["min"])
-            if "max" in md and len(param) > md["max"]:
-                errors.report(name, "too many", param=param, shape=shape, max_allowed=md["max"])
+        if not isinstance(param, dict):
+            return super()._validate_map(param, shape, errors, name)  # reports the type
+        # As botocore's, except that a sensitive key (a Lambda environment variable's name) is
+        # not written into the member's path, which messages and the log show.
+        for key, value in param.items():
+            shown_key = "***" if shape.key.metadata.get("sensitive") or SECRET_NAME.search(str(key)) else key
+            self._validate(key, shape.key, errors, f"{name} (key: {shown_key})")
+            self._validate(value, shape.value, errors, f"{name}.{shown_key}")
+        md = shape.metadata
+        if "min" in md and len(param) < md["min"]:
+            errors.report(name, "invalid length", param=len(param), shape=shape, min_allowed=md["min"])
+        if "max" in md and len(param) > md["max"]:
+            errors.report(name, "too many", param=param, shape=shape, max_allowed=md["max"])
 
 
 def shown(name, param, shape):

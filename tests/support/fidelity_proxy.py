@@ -422,12 +422,7 @@ class World:
         """The conformance checker (conformance.py), made on first use: it loads botocore."""
         with self.lock:
             if self._checker is None:
-                here = os.path.dirname(os.path.abspath(__file__))
-                if here not in sys.path:
-                    sys.path.insert(0, here)
-                import conformance
-
-                self._checker = conformance.Checker()
+                self._checker = conformance_module().Checker()
             return self._checker
 
     def reset_state(self):
@@ -681,10 +676,19 @@ def unseen_answer(req, group):
     return error_answer(req, "InvalidGroup.NotFound", 400, missing)
 
 
-def conformance_before(world, req):
-    """AWS's answer to a request its API model forbids (see conformance.py), or None to go on."""
+def conformance_module():
+    """conformance.py beside this file, imported on first use (it loads botocore)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
     import conformance
 
+    return conformance
+
+
+def conformance_before(world, req):
+    """AWS's answer to a request its API model forbids (see conformance.py), or None to go on."""
+    conformance = conformance_module()
     op, found = world.checker().check(req.service, req.method, req.path, req.headers, req.body)
     if op is None:
         return None  # not a call of a modelled service (moto-api, S3...)
