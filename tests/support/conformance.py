@@ -411,26 +411,35 @@ class Checker:
         return out
 
     def check(self, service, method, raw_path, headers, body):
-        """(operation, [Violation]) for one request; operation None when the model has no such call.
-        `headers` has lower-case names."""
+        """(operation, [Violation]) for one request; operation None when it is no call of a
+        modelled service. `headers` has lower-case names."""
+        op, shape, params, found = self.read(service, method, raw_path, headers, body)
+        if op is None or shape is False:
+            return op, found
+        return op, self._validate(params, shape) + found
+
+    def read(self, service, method, raw_path, headers, body):
+        """(operation, input shape, parameters, [Violation]) as the wire gives them: the
+        parameters in the model's member names, the violations those of the wire form itself
+        (a key no member is sent under, a body that is not JSON). The shape is False when the
+        model has no such operation."""
         model = self.model(service)
         if model is None:
-            return None, []
-        protocol = model.protocol
+            return None, None, {}, []
         path, _, query = raw_path.partition("?")
         target = headers.get("x-amz-target", "")
-        if protocol == "rest-json" and not target:
-            return self._rest_json(service, model, method, path, query, headers, body)
+        if model.protocol == "rest-json" and not target:
+            return self._read_rest_json(service, model, method, path, query, headers, body)
         if target and "." in target:
             op = target.split(".", 1)[1]
             if op not in model.operation_names:
-                return op, [Violation("unknown", op, "no such operation in the model")]
+                return op, False, {}, [Violation("unknown", op, "no such operation in the model")]
+            shape = model.operation_model(op).input_shape
             try:
                 params = json.loads(body) if body else {}
             except ValueError:
-                return op, [Violation("type", "input", "the body is not JSON")]
-            shape = model.operation_model(op).input_shape
-            return op, self._validate(json_names(params, shape), shape)
+                return op, False, {}, [Violation("type", "input", "the body is not JSON")]
+            return op, shape, json_names(params, shape), []
         form = {}
         if body:
             form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
@@ -439,31 +448,30 @@ class Checker:
         flat = {k: v[0] for k, v in form.items()}
         op = flat.get("Action")
         if not op:
-            return None, []
+            return None, None, {}, []
         if op not in model.operation_names:
-            return op, [Violation("unknown", op, "no such operation in the model")]
+            return op, False, {}, [Violation("unknown", op, "no such operation in the model")]
         shape = model.operation_model(op).input_shape
         if shape is None:
             params, leftover = {}, set(flat) - {"Action", "Version"}
         else:
-            reader = QueryReader(flat, ec2=protocol == "ec2")
+            reader = QueryReader(flat, ec2=model.protocol == "ec2")
             params = reader.structure(shape, "")
             leftover = set(flat) - reader.consumed - {"Action", "Version"}
-        found = self._validate(params, shape)
-        found += [Violation("unknown", k, "no member of the input shape is sent under this name") for k in sorted(leftover)]
-        return op, found
+        found = [Violation("unknown", k, "no member of the input shape is sent under this name") for k in sorted(leftover)]
+        return op, shape, params, found
 
-    def _rest_json(self, service, model, method, path, query, headers, body):
+    def _read_rest_json(self, service, model, method, path, query, headers, body):
         qs = urllib.parse.parse_qs(query, keep_blank_values=True)
         for verb, rx, _, op, fixed in self.routes(service, model):
             m = rx.fullmatch(path) if verb == method else None
             if m and all(f in qs for f in fixed):
                 break
         else:
-            return None, []
+            return None, None, {}, []
         shape = model.operation_model(op).input_shape
         if shape is None:
-            return op, []
+            return op, None, {}, []
         params, found = {}, []
         labels = {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
         used_query = set(fixed)
@@ -515,9 +523,8 @@ class Checker:
                 for k, v in doc.items():
                     name = wire_to_member.get(k, k)
                     params[name] = json_names(v, shape.members.get(name))
-        found += self._validate(params, shape)
         found += [Violation("unknown", f"?{k}", "no query-string member of this name") for k in sorted(set(qs) - used_query)]
-        return op, found
+        return op, shape, params, found
 
     def _validate(self, params, shape):
         if shape is None:
