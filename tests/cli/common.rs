@@ -464,5 +464,21 @@ impl Drop for Fidelity {
     fn drop(&mut self) {
         let _ = self.proxy.kill();
         let _ = self.proxy.wait();
+        // A request the AWS API model forbids fails the test even when deploy took the refusal
+        // in its stride (a test expecting a failed run, a retried step).
+        if !std::thread::panicking() {
+            let refused: Vec<String> = self
+                .log()
+                .iter()
+                .filter_map(|r| r["realism"].as_str())
+                .filter(|r| r.starts_with("conformance:"))
+                .map(str::to_string)
+                .collect();
+            assert!(
+                refused.is_empty(),
+                "deploy sent requests the AWS API models forbid (tests/support/conformance.py):\n{}",
+                refused.join("\n")
+            );
+        }
     }
 }
