@@ -157,11 +157,12 @@ start_fake_ip() {
 # moto has a few bugs of its own that AWS does not (UpdateUserPool forgets UsernameAttributes); the
 # test support's proxy corrects them in front of it, so deploy itself carries no workaround. It
 # also plays RDS's version rules (only the versions RDS still creates, a major alone resolved to
-# its current minor), which the shipped stack must pass.
+# its current minor), which the shipped stack must pass, and refuses any request the AWS API
+# models forbid (tests/support/conformance.py), as AWS would.
 start_proxy() {
     local pid i
     .venv/bin/python tests/support/fidelity_proxy.py --upstream "http://127.0.0.1:$MOTO_PORT" \
-        --cognito --rds-versions --port-file "$WORK/proxy.url" >"$WORK/proxy.log" 2>&1 </dev/null &
+        --cognito --rds-versions --conformance --port-file "$WORK/proxy.url" >"$WORK/proxy.log" 2>&1 </dev/null &
     pid=$!
     PIDS+=("$pid")
     for ((i = 0; i < 100; i++)); do

@@ -367,6 +367,11 @@ impl Env {
         let log_path = env.path("fidelity-log.jsonl");
         let mut opts = opts;
         opts["log"] = serde_json::Value::from(log_path.to_string_lossy().to_string());
+        // Every request deploy sends through the proxy is checked against the AWS API models
+        // (tests/support/conformance.py): a shape AWS would refuse fails the test, not a user.
+        if opts.get("conformance").is_none() {
+            opts["conformance"] = serde_json::Value::Bool(true);
+        }
         let config = env.path("fidelity.json");
         std::fs::write(&config, opts.to_string()).unwrap();
         // moto's venv has what the proxy needs (it is stdlib only, but the same interpreter
@@ -459,5 +464,21 @@ impl Drop for Fidelity {
     fn drop(&mut self) {
         let _ = self.proxy.kill();
         let _ = self.proxy.wait();
+        // A request the AWS API model forbids fails the test even when deploy took the refusal
+        // in its stride (a test expecting a failed run, a retried step).
+        if !std::thread::panicking() {
+            let refused: Vec<String> = self
+                .log()
+                .iter()
+                .filter_map(|r| r["realism"].as_str())
+                .filter(|r| r.starts_with("conformance:"))
+                .map(str::to_string)
+                .collect();
+            assert!(
+                refused.is_empty(),
+                "deploy sent requests the AWS API models forbid (tests/support/conformance.py):\n{}",
+                refused.join("\n")
+            );
+        }
     }
 }

@@ -776,3 +776,139 @@ def test_a_new_group_is_not_seen_at_once_by_ec2_lambda_or_rds(proxy):
     # An old group is never refused.
     proxy.set(ec2_unseen_calls=0)
     ec2.authorize_security_group_ingress(GroupId=app, IpPermissions=[{**perm, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+
+
+# --- Conformance to the AWS API models ------------------------------------------------------------
+
+
+def unvalidated(proxy, service):
+    """A client that sends what it is given: boto3 itself checks required members and minima."""
+    return boto3.client(
+        service,
+        endpoint_url=proxy.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=botocore.config.Config(parameter_validation=False, retries={"total_max_attempts": 1}),
+    )
+
+
+def conformance_log(proxy):
+    return [r["realism"] for r in proxy.log() if (r["realism"] or "").startswith("conformance")]
+
+
+def test_conformance_refuses_an_over_long_string_as_aws_would_and_moto_never_sees_it(proxy):
+    iam = proxy.client("iam")
+    name = "r" * 65  # RoleName: max 64 in the IAM model; boto3 does not check maxima
+    proxy.set(conformance=True)
+    code, http, message = error_of(iam.create_role, RoleName=name, AssumeRolePolicyDocument=TRUST)
+    assert (code, http) == ("ValidationError", 400)
+    assert "CreateRole" in message and "'RoleName'" in message
+    assert "Member must have length less than or equal to 64" in message
+    assert conformance_log(proxy) == [
+        "conformance: iam.CreateRole RoleName: length (Member must have length less than or equal to 64)"
+    ]
+    assert not [r for r in proxy.direct("iam").list_roles()["Roles"] if r["RoleName"] == name]
+    # Off, the same request reaches moto, which takes it: the check is the proxy's, not moto's.
+    proxy.set(conformance=False)
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+
+
+def test_conformance_refuses_an_out_of_range_number_on_each_side(proxy):
+    role = role_arn(proxy)
+    proxy.set(conformance=True)
+    lam = unvalidated(proxy, "lambda")
+    base = {"Runtime": "python3.12", "Handler": "a.h", "Role": role, "Code": {"ZipFile": zipped()}}
+    code, http, message = error_of(lam.create_function, FunctionName="f1", MemorySize=64, **base)
+    assert (code, http) == ("ValidationException", 400)
+    assert "CreateFunction" in message and "'MemorySize'" in message and "greater than or equal to 128" in message
+    code, _, message = error_of(proxy.client("lambda").create_function, FunctionName="f1", Timeout=5401, **base)
+    assert code == "ValidationException" and "'Timeout'" in message and "less than or equal to 5400" in message
+    assert proxy.direct("lambda").list_functions()["Functions"] == []
+    proxy.client("lambda").create_function(FunctionName="f1", Timeout=5400, MemorySize=128, **base)
+
+
+def test_conformance_refuses_a_value_outside_the_enum(proxy):
+    proxy.set(conformance=True)
+    code, http, message = error_of(proxy.client("ssm").put_parameter, Name="/p", Value="v", Type="Strin")
+    assert (code, http) == ("ValidationException", 400)
+    assert "'Type'" in message and "[String, StringList, SecureString]" in message
+    ec2 = proxy.client("ec2")
+    tags = [{"ResourceType": "security-groups", "Tags": [{"Key": "k", "Value": "v"}]}]
+    code, _, message = error_of(ec2.create_security_group, GroupName="g", Description="d", TagSpecifications=tags)
+    assert code == "InvalidParameterValue" and "'TagSpecifications[0].ResourceType'" in message
+    tags[0]["ResourceType"] = "security-group"
+    ec2.create_security_group(GroupName="g", Description="d", TagSpecifications=tags)
+
+
+def test_conformance_refuses_a_missing_required_member_with_the_services_code(proxy):
+    proxy.set(conformance=True)
+    rds = unvalidated(proxy, "rds")
+    code, http, message = error_of(rds.create_db_instance, DBInstanceIdentifier="db1", Engine="postgres")
+    assert (code, http) == ("MissingParameter", 400)
+    assert "CreateDBInstance" in message and "'DBInstanceClass'" in message
+    code, _, message = error_of(unvalidated(proxy, "ec2").create_security_group, GroupName="g")
+    assert code == "MissingParameter" and "'Description'" in message
+    code, _, message = error_of(unvalidated(proxy, "cognito-idp").create_user_pool)
+    assert code == "InvalidParameterException" and "'PoolName'" in message
+
+
+def test_conformance_checks_patterns_path_and_query_members_and_hides_sensitive_values(proxy):
+    proxy.set(conformance=True)
+    idp = proxy.client("cognito-idp")
+    code, _, message = error_of(idp.describe_user_pool, UserPoolId="no underscore")
+    assert code == "InvalidParameterException" and "'UserPoolId'" in message and "regular expression" in message
+    lam = proxy.client("lambda")
+    # Lambda's members in the path and the query string are read back from the URL.
+    code, _, message = error_of(lam.get_function, FunctionName="f", Qualifier="bad qualifier!")
+    assert code == "ValidationException" and "'Qualifier'" in message
+    code, _, message = error_of(lam.get_function, FunctionName="x" * 257)
+    assert code == "ValidationException" and "'FunctionName'" in message
+    # An environment variable's name is sensitive in the model: never echoed.
+    role = role_arn(proxy)
+    env = {"Variables": {"S3CRET_X!": "hunter2"}}
+    code, _, message = error_of(
+        lam.create_function, FunctionName="f", Runtime="python3.12", Handler="a.h", Role=role,
+        Code={"ZipFile": zipped()}, Environment=env,
+    )
+    assert code == "ValidationException" and "Environment.Variables" in message
+    assert "S3CRET" not in message and "hunter2" not in message and "***" in message
+    assert not any("S3CRET" in r for r in conformance_log(proxy))
+
+
+def test_conformance_refuses_a_member_the_model_does_not_have(proxy):
+    proxy.set(conformance=True)
+    auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"
+    body = b"Action=GetRole&Version=2010-05-08&RoleName=r&RoleNames.member.1=r"
+    req = urllib.request.Request(proxy.url + "/", data=body, method="POST", headers={
+        "Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    text = e.value.read().decode()
+    assert e.value.code == 400 and "<Code>ValidationError</Code>" in text and "RoleNames.member.1" in text
+
+
+def test_conformance_passes_valid_requests_of_every_protocol_untouched(proxy):
+    proxy.set(conformance=True)
+    ec2 = proxy.client("ec2")
+    sg = ec2.create_security_group(GroupName="db", Description="Postgres access")["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=sg,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                        "IpRanges": [{"CidrIp": "203.0.113.10/32", "Description": "home"}]}],
+    )
+    create_db(proxy, groups=[sg])
+    role = role_arn(proxy)
+    create_function(proxy, "fn1", role, groups=[sg])
+    proxy.client("lambda").get_function(FunctionName="fn1")
+    proxy.client("lambda").list_functions(MaxItems=50)
+    pool = proxy.client("cognito-idp").create_user_pool(PoolName="p", UserPoolTags={"deploy:stack": "s"})
+    proxy.client("cognito-idp").describe_user_pool(UserPoolId=pool["UserPool"]["Id"])
+    proxy.client("ssm").put_parameter(Name="/deploy/lock", Value="x", Type="String")
+    proxy.client("resourcegroupstaggingapi").get_resources(ResourceTypeFilters=["lambda:function"])
+    proxy.client("sts").get_caller_identity()
+    records = proxy.log()
+    assert len(records) == 12 and all(200 <= r["status"] < 300 for r in records)
+    assert conformance_log(proxy) == []
+    stats = json.load(urllib.request.urlopen(proxy.url + "/__fidelity__"))["conformance"]
+    assert stats["checked"] >= 12 and stats["patterns_skipped"] == []

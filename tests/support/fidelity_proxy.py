@@ -3,7 +3,8 @@
 where it matters to a deployer (slow states, conflicts, dependencies, IAM lag) and injects faults
 (throttling, 500s, lost answers, stalls, latency). See README.md in this folder for the options.
 
-Loopback only, threaded, stdlib only. Everything is off by default.
+Loopback only, threaded, stdlib only, except the `conformance` check (conformance.py beside this
+file), which reads botocore's AWS API models. Everything is off by default.
 
 Usage: fidelity_proxy.py --upstream http://127.0.0.1:PORT [--config opts.json] [--realism] ...
 Prints its own URL (http://127.0.0.1:PORT) as the first line on stdout once it accepts requests.
@@ -14,6 +15,7 @@ import datetime
 import http.client
 import http.server
 import json
+import os
 import random
 import re
 import socket
@@ -50,6 +52,7 @@ OPTIONS = {
         str,
         "postgres versions RDS creates, comma-separated; the newest listed of each major is its default, the newest major is the engine's",
     ),
+    "conformance": (False, bool, "refuse, as AWS would, a request its AWS API model (botocore's service-2.json) forbids"),
     "ec2_rules": (False, bool, "EC2: ModifySecurityGroupRules sets a group-referencing rule's description where DescribeSecurityGroups shows it"),
     "page_size": (None, int, "answer list calls in pages of this many items (see PAGED)"),
     "latency_ms": (0.0, float, "added latency per request (milliseconds)"),
@@ -73,7 +76,7 @@ OPTIONS = {
     "seed": (0, int, "seed of the fault RNG"),
     "log": (None, str, "append one JSON line per request to this file"),
 }
-REALISM = ("rds", "lambda", "iam", "ec2", "rds_versions")
+REALISM = ("rds", "lambda", "iam", "ec2", "rds_versions", "conformance")
 FAULTS = ("throttle", "error", "lose", "stall", "conflict")
 DEFAULT_ACCOUNT = "123456789012"
 HOP_BY_HOP = {
@@ -428,7 +431,18 @@ class World:
         self.opts = dict(opts)
         self.rng = random.Random(self.opts["seed"])
         self.counts = {k: 0 for k in FAULTS}
+        self.conformance_counts = {"checked": 0, "refused": 0, "allowed": 0}
+        self._checker = None
         self.reset_state()
+        if self.opts["conformance"]:
+            self.checker()  # fail at start, not at the first request, when botocore is missing
+
+    def checker(self):
+        """The conformance checker (conformance.py), made on first use: it loads botocore."""
+        with self.lock:
+            if self._checker is None:
+                self._checker = conformance_module().Checker()
+            return self._checker
 
     def reset_state(self):
         self.rds = {}  # (account, region, id) -> RdsInstance
@@ -679,6 +693,39 @@ def unseen_answer(req, group):
     if req.service == "rds":
         return error_answer(req, "InvalidParameterValue", 400, f"Invalid security group , groupId= {group} , groupName=.")
     return error_answer(req, "InvalidGroup.NotFound", 400, missing)
+
+
+def conformance_module():
+    """conformance.py beside this file, imported on first use (it loads botocore)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import conformance
+
+    return conformance
+
+
+def conformance_before(world, req):
+    """AWS's answer to a request its API model forbids (see conformance.py), or None to go on."""
+    conformance = conformance_module()
+    op, found = world.checker().check(req.service, req.method, req.path, req.headers, req.body)
+    if op is None:
+        return None  # not a call of a modelled service (moto-api, S3...)
+    refused = [v for v in found if not conformance.allowed(req.service, op, v)]
+    with world.lock:
+        world.conformance_counts["checked"] += 1
+        world.conformance_counts["allowed"] += len(found) - len(refused)
+        if refused:
+            world.conformance_counts["refused"] += 1
+    if len(found) > len(refused):
+        req.realism = "conformance allowed: " + "; ".join(v.summary() for v in found if v not in refused)
+    if not refused:
+        return None
+    req.realism = f"conformance: {req.service}.{op} " + "; ".join(v.summary() for v in refused)
+    code, status = conformance.error_code(req.service, refused[0].kind)
+    n = len(refused)
+    message = f"{n} validation error{'s' if n > 1 else ''} detected in {op}: " + "; ".join(v.message() for v in refused)
+    return error_answer(req, code, status, message)
 
 
 def before(world, upstream, req, now):
@@ -1447,7 +1494,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 answer = conflict_answer(req)
             if answer is None:
                 upstream = Upstream(server.upstream, req)
-                answer = before(world, upstream, req, time.monotonic())
+                # The request as the client sent it, before any rewrite of the proxy's own.
+                if world.opts["conformance"]:
+                    answer = conformance_before(world, req)
+                if answer is None:
+                    answer = before(world, upstream, req, time.monotonic())
                 if answer is None:
                     body = paging_request(world, req, body)
                     if world.opts["rds_versions"] and req.service == "rds":
@@ -1504,6 +1555,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 with world.lock:
                     out = {"options": dict(world.opts), "faults": dict(world.counts)}
+                    out["conformance"] = dict(world.conformance_counts)
+                if world._checker is not None:
+                    out.setdefault("conformance", {})["patterns_skipped"] = sorted(world._checker.patterns_skipped)
             self.send(Answer(200, [("Content-Type", "application/json")], json.dumps(out).encode()))
         except (ValueError, re.error) as e:
             self.send(Answer(400, [("Content-Type", "application/json")], json.dumps({"error": str(e)}).encode()))
