@@ -527,7 +527,7 @@ fn an_auto_role_name_longer_than_iam_allows_is_an_error() {
     for (role, line) in [("", 3), ("    role: auto\n", 7)] {
         let e = parse_str(&stack(&long, role), Path::new("stack.yaml"), d.path(), &env)
             .err()
-            .expect("a 65-character role name loaded");
+            .unwrap_or_else(|| panic!("a 65-character role name loaded"));
         assert!(
             e.problems.iter().any(|p| p.pos.line == line
                 && p.message.contains(&format!("`{long}-role`, 65 characters"))

@@ -10,7 +10,12 @@ pub mod propagation;
 pub mod wait;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::aws::Clients;
 use crate::error::Result;
@@ -137,6 +142,55 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Makes `call` until it succeeds, fails for another reason, or
+    /// [`propagation::GROUP_PROPAGATION`] has passed while a new group in `groups` is not yet
+    /// visible (see [`propagation`]). Backs off from a quarter second to the poll interval. The
+    /// SDK error is returned as is, so callers keep their own handling of it.
+    pub async fn while_new_groups_propagate<T, E, F, Fut>(
+        &self,
+        address: &str,
+        groups: &[&str],
+        mut call: F,
+    ) -> Result<std::result::Result<T, SdkError<E, HttpResponse>>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata,
+    {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(250);
+        let mut waited = false;
+        loop {
+            let out = call().await;
+            let retry = match &out {
+                Err(SdkError::ServiceError(se)) => {
+                    let e = se.err();
+                    started.elapsed() < propagation::GROUP_PROPAGATION
+                        && self.new_groups.not_yet_visible(
+                            groups,
+                            e.code(),
+                            e.message().unwrap_or_default(),
+                        )
+                }
+                _ => false,
+            };
+            if !retry {
+                if waited {
+                    self.progress.done_waiting(address);
+                }
+                return Ok(out);
+            }
+            waited = true;
+            self.progress.waiting(
+                address,
+                "for EC2 to show its new security group (EC2 is eventually consistent)",
+                "InvalidGroup.NotFound",
+            );
+            crate::interrupt::sleep(address, delay).await?;
+            delay = (delay * 2).min(self.poll.max(Duration::from_millis(250)));
+        }
+    }
+
     /// The pauses of one wait (see [`wait::Backoff`]).
     pub fn backoff(&self) -> wait::Backoff {
         wait::Backoff::new(self.poll)

@@ -8,16 +8,8 @@
 //! (the Terraform AWS provider's EC2 propagation timeout, two minutes).
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-
-use super::Ctx;
-use crate::error::Result;
+use std::time::Duration;
 
 pub const GROUP_PROPAGATION: Duration = Duration::from_secs(120);
 
@@ -43,54 +35,6 @@ impl NewGroups {
             && (code == Some("InvalidGroup.NotFound")
                 || message.contains("InvalidGroup.NotFound")
                 || new.iter().any(|g| message.contains(**g)))
-    }
-}
-
-/// Makes `call` until it succeeds, fails for another reason, or [`GROUP_PROPAGATION`] has passed
-/// while a new group in `groups` is not yet visible. Backs off from a quarter second to the poll
-/// interval. The SDK error is returned as is, so callers keep their own handling of it.
-pub async fn while_new_groups_propagate<T, E, F, Fut>(
-    ctx: &Ctx<'_>,
-    address: &str,
-    groups: &[&str],
-    mut call: F,
-) -> Result<std::result::Result<T, SdkError<E, HttpResponse>>>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
-    E: ProvideErrorMetadata,
-{
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(250);
-    let mut waited = false;
-    loop {
-        let out = call().await;
-        let retry = match &out {
-            Err(SdkError::ServiceError(se)) => {
-                let e = se.err();
-                started.elapsed() < GROUP_PROPAGATION
-                    && ctx.new_groups.not_yet_visible(
-                        groups,
-                        e.code(),
-                        e.message().unwrap_or_default(),
-                    )
-            }
-            _ => false,
-        };
-        if !retry {
-            if waited {
-                ctx.progress.done_waiting(address);
-            }
-            return Ok(out);
-        }
-        waited = true;
-        ctx.progress.waiting(
-            address,
-            "for EC2 to show its new security group (EC2 is eventually consistent)",
-            "InvalidGroup.NotFound",
-        );
-        crate::interrupt::sleep(address, delay).await?;
-        delay = (delay * 2).min(ctx.poll.max(Duration::from_millis(250)));
     }
 }
 

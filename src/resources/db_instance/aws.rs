@@ -18,7 +18,6 @@ use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
 use crate::progress::fmt_duration;
-use crate::resources::core::propagation::while_new_groups_propagate;
 use crate::resources::core::{Adapter, Ctx, Found, Key};
 use crate::stack::{FinalSnapshot, STACK_TAG, Stack};
 use crate::value::Text;
@@ -366,7 +365,10 @@ async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
     let req = req.set_tags(Some(tag_list(&tags)));
     let groups = known_ids(&s.security_groups, address).unwrap_or_default();
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-    match while_new_groups_propagate(ctx, address, &groups, || req.clone().send()).await? {
+    match ctx
+        .while_new_groups_propagate(address, &groups, || req.clone().send())
+        .await?
+    {
         Ok(_) => {}
         // The plan found no instance of this name: one that carries this stack's tag now was
         // made by an attempt whose answer was lost (the SDK sent the call again).
@@ -510,7 +512,7 @@ async fn modify(
         None => Vec::new(),
     };
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-    while_new_groups_propagate(ctx, address, &groups, || req.clone().send())
+    ctx.while_new_groups_propagate(address, &groups, || req.clone().send())
         .await?
         .map_err(|e| Error::aws("ModifyDBInstance", address, e))?;
     Ok(())

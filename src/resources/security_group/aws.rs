@@ -15,7 +15,6 @@ use super::{
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
-use crate::resources::core::propagation::while_new_groups_propagate;
 use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv};
 use crate::stack::{STACK_TAG, Stack, Subnets, VpcRef};
 
@@ -707,7 +706,10 @@ impl Adapter for Rules {
             .authorize_security_group_ingress()
             .group_id(group_id)
             .ip_permissions(permission(s, address)?);
-        match while_new_groups_propagate(ctx, address, &named, || req.clone().send()).await? {
+        match ctx
+            .while_new_groups_propagate(address, &named, || req.clone().send())
+            .await?
+        {
             Ok(_) => {}
             // The plan found no rule with this permission in the group: an attempt whose answer
             // was lost made it (the SDK sent the call again). Should its description differ
