@@ -352,6 +352,8 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
 
     for s in &mut steps {
         mask_secrets(&mut s.change);
+        s.change.data_loss =
+            s.key.holds_data() && matches!(s.change.action, Action::Delete | Action::Replace);
     }
     let mut changes: Vec<Change> = steps
         .iter()

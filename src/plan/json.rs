@@ -37,6 +37,8 @@ struct ChangeDoc<'a> {
     reason: String,
     fields: Vec<FieldDoc<'a>>,
     notes: &'a [String],
+    /// A delete or replace of a resource holding users' data (a database, a user pool).
+    data_loss: bool,
 }
 
 #[derive(Serialize)]
@@ -113,6 +115,7 @@ pub fn document(plan: &Plan) -> Value {
                     })
                     .collect(),
                 notes: &c.notes,
+                data_loss: c.data_loss,
             })
             .collect(),
         outputs: plan

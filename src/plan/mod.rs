@@ -56,6 +56,9 @@ pub struct Change {
     pub fields: Vec<FieldChange>,
     /// Warnings the user must see before saying yes: data loss, outages, waits.
     pub notes: Vec<String>,
+    /// Whether applying it deletes data users put in the resource (a database, a pool's users).
+    #[serde(default)]
+    pub data_loss: bool,
 }
 
 impl Change {
@@ -65,6 +68,7 @@ impl Change {
             action,
             fields: Vec::new(),
             notes: Vec::new(),
+            data_loss: false,
         }
     }
     pub fn note(mut self, n: impl Into<String>) -> Self {
@@ -284,6 +288,7 @@ impl Diff {
             action,
             fields: self.fields,
             notes: Vec::new(),
+            data_loss: false,
         })
     }
 
@@ -303,6 +308,7 @@ impl Diff {
             action: Action::Create,
             fields,
             notes: Vec::new(),
+            data_loss: false,
         }
     }
 }

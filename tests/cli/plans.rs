@@ -435,3 +435,44 @@ fn expect_digest_binds_apply_to_the_reviewed_file_and_needs_no_auto_approve() {
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains("--auto-approve"), "{}", r.stderr);
 }
+
+/// `data_loss` in the JSON plan marks a delete or replace of what holds users' data (a user
+/// pool's users here), so a CI gate need not guess from action and address.
+#[test]
+fn the_json_plan_flags_data_loss_per_change() {
+    let env = Env::new();
+    let stack = "stack: dl\nsecurity_groups:\n  g:\n    description: g\nuser_pools:\n  pool:\n    username_attributes: [email]\n";
+    env.write_stack(stack);
+    let created: serde_json::Value =
+        serde_json::from_str(&env.ok(&["plan", "--json"]).stdout).unwrap();
+    assert!(
+        created["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["data_loss"] == false),
+        "{created}"
+    );
+    env.ok(&["apply", "--auto-approve"]);
+    // The pool is replaced (username_attributes cannot change), the group deleted.
+    env.write_stack("stack: dl\nuser_pools:\n  pool:\n    username_attributes: [phone_number]\n");
+    let doc: serde_json::Value = serde_json::from_str(&env.ok(&["plan", "--json"]).stdout).unwrap();
+    let flag = |address: &str| {
+        doc["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["address"] == address)
+            .map(|c| (c["action"].clone(), c["data_loss"].clone()))
+    };
+    assert_eq!(
+        flag("user_pools.pool"),
+        Some((serde_json::json!("replace"), serde_json::json!(true))),
+        "{doc}"
+    );
+    assert_eq!(
+        flag("security_groups.g"),
+        Some((serde_json::json!("delete"), serde_json::json!(false))),
+        "{doc}"
+    );
+}

@@ -53,6 +53,15 @@ pub enum Key {
     Seed(String),
 }
 
+impl Key {
+    /// Whether deleting the resource deletes data users put there (an instance's database, a
+    /// pool's users), beyond what the stack file can make again: a delete or replace of it is
+    /// flagged `data_loss` in the JSON plan, for a CI gate.
+    pub fn holds_data(&self) -> bool {
+        matches!(self, Key::DbInstance(_) | Key::UserPool(_))
+    }
+}
+
 /// A desired node: where it lives in the plan and what it needs first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeDef {
