@@ -445,7 +445,11 @@ pub fn file_scope(stack: &Stack, targets: &[String]) -> Option<BTreeSet<String>>
         destroy: false,
         targets,
     };
-    scope(&input, &resources::nodes(stack)).ok().flatten()
+    // A target that matches nothing in the file may still name something the stack owns only
+    // in AWS (the planner decides that after the read); what the file itself puts in scope is
+    // then nothing, so the read connects to no database for it (a typo must not come out as a
+    // connection error).
+    scope(&input, &resources::nodes(stack)).unwrap_or_else(|_| Some(BTreeSet::new()))
 }
 
 /// Whether `address` is `target` or below it (`functions.x` covers `functions.x.role`).
@@ -1127,7 +1131,7 @@ mod tests {
                 .into()
             )
         );
-        assert_eq!(t(&["security_groups.nope"]), None);
+        assert_eq!(t(&["security_groups.nope"]), Some(BTreeSet::new()));
     }
 
     #[test]

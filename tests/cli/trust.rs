@@ -187,6 +187,16 @@ fn output_and_a_plan_of_targets_without_migrations_do_not_connect_to_the_databas
     let r = env.ok(&with(&["plan", "--target", "user_pools.pool"]));
     assert!(r.stdout.contains("No changes"), "{}", r.all());
     assert!(r.stdout.contains("only 1 address ("), "{}", r.stdout);
+    // A mistyped target is reported as such, not as the database being unreachable.
+    let r = env.run(&with(&["plan", "--target", "user_pools.pol"]));
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("--target user_pools.pol matches no address")
+            && !r.stderr.contains("cannot connect"),
+        "{}",
+        r.stderr
+    );
 }
 
 const SG_STACK: &str = r#"
