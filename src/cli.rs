@@ -148,6 +148,10 @@ pub struct PlanArgs {
     /// Print the plan as a versioned JSON document (docs/plan-json.md) instead of text
     #[arg(long)]
     pub json: bool,
+    /// Preview what `deploy destroy` would delete (text or --json), changing nothing; like
+    /// destroy, it needs no secret and reads no database. Cannot be saved with --out
+    #[arg(long)]
+    pub destroy: bool,
     /// Also save the plan to FILE, for `deploy apply FILE`, and print its digest to stderr
     /// (holds no secret; refused at apply if AWS, the stack file or a packaged folder changed
     /// since)

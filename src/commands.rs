@@ -132,6 +132,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         | Command::Graph(_)
         | Command::Unlock(_)
         | Command::Output(_) => stack::Secrets::Optional,
+        Command::Plan(a) if a.destroy => stack::Secrets::Optional,
         _ => stack::Secrets::Required,
     };
     // `apply PLANFILE` loads the stack file with the variables the plan was made with.
@@ -229,9 +230,18 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             Ok(0)
         }
         Command::Plan(args) => {
-            let read = for_targets(&stack, &args.targets);
+            if args.destroy && args.out.is_some() {
+                return Err(Error::User(
+                    "plan --destroy cannot be saved with --out: `deploy destroy` shows the same plan and asks before it deletes anything".into(),
+                ));
+            }
+            let read = if args.destroy {
+                destroy_read(&stack)
+            } else {
+                for_targets(&stack, &args.targets)
+            };
             let session = Session::start(&read, &aws, &db_endpoints, None).await?;
-            let planned = session.plan(&stack, false, &args.targets)?;
+            let planned = session.plan(&stack, args.destroy, &args.targets)?;
             tracing::debug!("planned");
             if args.json {
                 out!("{}", crate::plan::json::render(&planned.plan));
@@ -364,14 +374,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Destroy(args) => {
-            // Destroy leaves applied migrations to the instance's own deletion, so it reads no
-            // database: one that is unreachable (or stopped) must not block it.
-            let mut observed = without_migrations(&stack, |_| false);
-            // The functions go too: a layer version they name by ARN is no longer kept.
-            for f in observed.functions.values_mut() {
-                f.layers
-                    .retain(|l| !matches!(l, crate::stack::LayerRef::Arn(_)));
-            }
+            let observed = destroy_read(&stack);
             let session = Session::start(
                 &observed,
                 &aws,
@@ -505,6 +508,18 @@ fn without_migrations(stack: &Stack, keep: impl Fn(&str) -> bool) -> Stack {
         }
     }
     read
+}
+
+/// The stack as a destroy must read it. Destroy leaves applied migrations to the instance's own
+/// deletion, so it reads no database: one that is unreachable (or stopped) must not block it.
+/// The functions go too: a layer version they name by ARN is no longer kept.
+fn destroy_read(stack: &Stack) -> Stack {
+    let mut observed = without_migrations(stack, |_| false);
+    for f in observed.functions.values_mut() {
+        f.layers
+            .retain(|l| !matches!(l, crate::stack::LayerRef::Arn(_)));
+    }
+    observed
 }
 
 /// The stack as a plan limited to `targets` must read it: the database of an instance only when

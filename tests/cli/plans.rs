@@ -476,3 +476,44 @@ fn the_json_plan_flags_data_loss_per_change() {
         "{doc}"
     );
 }
+
+/// `plan --destroy` previews a destroy, text and JSON, without secrets, without writing, and
+/// cannot be saved.
+#[test]
+fn plan_destroy_previews_what_destroy_deletes() {
+    let env = Env::new();
+    let stack = "stack: pd\nsecurity_groups:\n  g:\n    description: g\nuser_pools:\n  pool:\n    username_attributes: [email]\noutputs:\n  X: ${secret:DB_PASSWORD}\n";
+    env.write_stack(stack);
+    env.ok(&["apply", "--auto-approve"]);
+    env.calls();
+    let no_secret = |args: &[&str]| {
+        let out = env
+            .command(args)
+            .env_remove("DB_PASSWORD")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = no_secret(&["plan", "--destroy"]);
+    assert!(
+        text.contains("- security_groups.g") && text.contains("- user_pools.pool"),
+        "{text}"
+    );
+    assert!(text.contains("2 to delete"), "{text}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&no_secret(&["plan", "--destroy", "--json"])).unwrap();
+    assert_eq!(doc["destroy"], true, "{doc}");
+    assert_eq!(doc["summary"]["delete"], 2, "{doc}");
+    assert!(env.writes().is_empty(), "{:?}", env.writes());
+    let r = env.run(&["plan", "--destroy", "--out", "d.plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("cannot be saved"), "{}", r.stderr);
+    // Nothing was deleted.
+    let r = env.ok(&["plan", "--detailed-exitcode"]);
+    assert!(r.stdout.contains("No changes"), "{}", r.all());
+}
