@@ -57,6 +57,24 @@ pub fn parameter(stack: &str, region: &str) -> String {
     format!("/deploy/lock/{stack}/{region}")
 }
 
+/// The ids deploy writes: hexadecimal digits (16 of them today).
+fn is_lock_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `s` with control characters escaped (`\n`, `\u{1b}`), everything else as is.
+fn terminal_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 impl Holder {
     /// This process, about to run `command`.
     pub fn me(command: &str) -> Holder {
@@ -90,15 +108,17 @@ impl Holder {
     /// (12m00s ago), lock id 0123…", and whether it is stale, as of `now` (epoch seconds).
     pub fn describe(&self, now: u64) -> String {
         let age = Duration::from_secs(now.saturating_sub(self.since));
+        // Whoever can write the parameter chooses these texts: control characters are shown
+        // escaped, so they cannot move the cursor or forge lines on the terminal.
         let mut s = format!(
             "{} on {} (pid {}) running `deploy {}` since {} ({} ago), lock id {}",
-            self.who,
-            self.host,
+            terminal_safe(&self.who),
+            terminal_safe(&self.host),
             self.pid,
-            self.command,
+            terminal_safe(&self.command),
             utc(self.since),
             fmt_duration(age),
-            self.id
+            terminal_safe(&self.id)
         );
         if age >= STALE_AFTER {
             s.push_str(&format!(
@@ -283,11 +303,14 @@ fn locked_message(
             "That run is still running on this machine (pid {}). Wait for it to finish (`--lock-timeout 10m` waits for it)",
             h.pid
         )
-    } else {
+    } else if is_lock_id(&h.id) {
         format!(
             "Wait for that run to finish (`--lock-timeout 10m` waits for it). If it was killed (no deploy is running), break the lock with `deploy unlock {}`",
             h.id
         )
+    } else {
+        // Not an id deploy writes: never paste it into a command the user may copy.
+        "Wait for that run to finish (`--lock-timeout 10m` waits for it). Its lock id is not one deploy writes: check who wrote the parameter; if no deploy is running, `deploy unlock` (without an id) breaks it".to_string()
     };
     format!("{head}.\n{advice}")
 }
@@ -594,6 +617,18 @@ mod tests {
             pid_ns: None,
             start: None,
         }
+    }
+
+    #[test]
+    fn text_from_the_parameter_cannot_forge_terminal_output() {
+        let mut h = holder(1_735_787_045);
+        h.who = "mallory\n\u{1b}[2Kdeploy: lock released".into();
+        h.id = "x; rm -rf ~".into();
+        let d = h.describe(h.since);
+        assert!(!d.contains('\n') && !d.contains('\u{1b}'), "{d}");
+        assert!(d.contains("mallory\\n\\u{1b}[2K"), "{d}");
+        assert!(is_lock_id("0123abcd0123abcd"));
+        assert!(!is_lock_id("x; rm -rf ~") && !is_lock_id(""));
     }
 
     #[test]

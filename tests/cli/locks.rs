@@ -344,3 +344,25 @@ async fn ctrl_c_while_waiting_for_the_lock_exits_130_and_leaves_the_holders_lock
         "the holder's lock was touched"
     );
 }
+
+/// Whoever can write the lock parameter chooses its texts: control characters in them are shown
+/// escaped, and an id deploy never writes is not pasted into the suggested `deploy unlock`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_planted_lock_cannot_forge_terminal_output_or_the_unlock_command() {
+    let env = env();
+    put_lock(
+        &env,
+        &serde_json::json!({
+            "id": "x`; rm -rf ~; `", "who": "mallory\n\u{1b}[2Kdeploy: done", "host": "h",
+            "command": "apply", "pid": 1, "since": now() - 60,
+        }),
+    )
+    .await;
+    let r = run(&env, &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 3, "{}", r.all());
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+    assert!(r.stderr.contains(r"mallory\n\u{1b}[2K"), "{}", r.stderr);
+    assert!(!r.stderr.contains("deploy unlock x"), "{}", r.stderr);
+    assert!(r.stderr.contains("`deploy unlock` (without an id)"), "{}", r.stderr);
+    assert!(!created_the_group(&env));
+}
