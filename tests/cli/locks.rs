@@ -363,6 +363,10 @@ async fn a_planted_lock_cannot_forge_terminal_output_or_the_unlock_command() {
     assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
     assert!(r.stderr.contains(r"mallory\n\u{1b}[2K"), "{}", r.stderr);
     assert!(!r.stderr.contains("deploy unlock x"), "{}", r.stderr);
-    assert!(r.stderr.contains("`deploy unlock` (without an id)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`deploy unlock` (without an id)"),
+        "{}",
+        r.stderr
+    );
     assert!(!created_the_group(&env));
 }
