@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, code_of};
 use crate::progress::fmt_duration;
+use crate::value::escape_controls;
 
 /// Longer than any run can take (the RDS wait alone is bounded by an hour by default, and a
 /// run waits for at most a few such in a row): a lock this old was left by a killed run.
@@ -62,19 +63,6 @@ fn is_lock_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// `s` with control characters escaped (`\n`, `\u{1b}`), everything else as is.
-fn terminal_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 impl Holder {
     /// This process, about to run `command`.
     pub fn me(command: &str) -> Holder {
@@ -112,13 +100,13 @@ impl Holder {
         // escaped, so they cannot move the cursor or forge lines on the terminal.
         let mut s = format!(
             "{} on {} (pid {}) running `deploy {}` since {} ({} ago), lock id {}",
-            terminal_safe(&self.who),
-            terminal_safe(&self.host),
+            escape_controls(&self.who),
+            escape_controls(&self.host),
             self.pid,
-            terminal_safe(&self.command),
+            escape_controls(&self.command),
             utc(self.since),
             fmt_duration(age),
-            terminal_safe(&self.id)
+            escape_controls(&self.id)
         );
         if age >= STALE_AFTER {
             s.push_str(&format!(

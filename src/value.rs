@@ -158,6 +158,21 @@ impl fmt::Display for Shown {
     }
 }
 
+/// `s` as it may be printed: control characters (a newline, an escape sequence) are shown
+/// escaped (`\n`, `\u{1b}`), so text from a file name or from AWS cannot forge or hide lines of
+/// deploy's output; everything else is kept as is.
+pub fn escape_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -203,12 +203,8 @@ async fn tls_is_verified_against_the_rds_cas_or_the_named_bundle_with_the_host_n
     assert_eq!(r.code, 0, "{}", r.all());
 }
 
-/// What a fake PostgreSQL received from deploy after its authentication request.
-fn fake_server(auth_request: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
-    fake_server_answering(b'N', auth_request)
-}
-
-/// The same, answering the TLS request with `ssl_answer`.
+/// What a fake PostgreSQL received from deploy after its authentication request, having
+/// answered the TLS request with `ssl_answer` (`N`: no TLS here).
 fn fake_server_answering(
     ssl_answer: u8,
     auth_request: Vec<u8>,
@@ -249,12 +245,14 @@ fn auth(code: u32, extra: &[u8]) -> Vec<u8> {
     m
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_server_asking_for_the_password_in_clear_text_never_gets_it() {
+/// `deploy plan` with migrations against a fake server answering the TLS request with
+/// `ssl_answer` and then asking for `auth_request`: the plan fails, and what the server received
+/// holds no password (nor does deploy's output).
+fn plan_against(ssl_answer: u8, auth_request: Vec<u8>) -> (Run, Vec<u8>) {
     let env = Env::new();
     env.write_stack(&stack(true));
     env.write_file("sql/migrations/0001_a.sql", "select 1;");
-    let (port, server) = fake_server(auth(3, b""));
+    let (port, server) = fake_server_answering(ssl_answer, auth_request);
     let r = env.run(&[
         "--db-endpoint",
         &format!("cruddur-db-instance=127.0.0.1:{port}"),
@@ -262,15 +260,21 @@ async fn a_server_asking_for_the_password_in_clear_text_never_gets_it() {
     ]);
     let got = server.join().unwrap();
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("in clear text"), "{}", r.all());
     assert!(
         !got.windows(PASSWORD.len())
             .any(|w| w == PASSWORD.as_bytes()),
         "the password reached the server: {}",
         String::from_utf8_lossy(&got)
     );
-    assert!(got.is_empty(), "deploy answered: {got:?}");
     r.assert_no_secret();
+    (r, got)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_asking_for_the_password_in_clear_text_never_gets_it() {
+    let (r, got) = plan_against(b'N', auth(3, b""));
+    assert!(r.stderr.contains("in clear text"), "{}", r.all());
+    assert!(got.is_empty(), "deploy answered: {got:?}");
 }
 
 /// A server answering the TLS request with neither `S` nor `N` (here `X`), then asking for the
@@ -278,40 +282,13 @@ async fn a_server_asking_for_the_password_in_clear_text_never_gets_it() {
 /// start of a message would miss the request. deploy stops at the `X`.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_answering_the_tls_request_with_another_byte_never_gets_the_password() {
-    let env = Env::new();
-    env.write_stack(&stack(true));
-    env.write_file("sql/migrations/0001_a.sql", "select 1;");
-    let (port, server) = fake_server_answering(b'X', auth(3, b""));
-    let r = env.run(&[
-        "--db-endpoint",
-        &format!("cruddur-db-instance=127.0.0.1:{port}"),
-        "plan",
-    ]);
-    let got = server.join().unwrap();
-    assert_eq!(r.code, 1, "{}", r.all());
+    let (r, _) = plan_against(b'X', auth(3, b""));
     assert!(r.stderr.contains("neither `S` nor `N`"), "{}", r.all());
-    assert!(
-        !got.windows(PASSWORD.len())
-            .any(|w| w == PASSWORD.as_bytes()),
-        "the password reached the server: {}",
-        String::from_utf8_lossy(&got)
-    );
-    r.assert_no_secret();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unverified_server_asking_for_md5_gets_no_answer() {
-    let env = Env::new();
-    env.write_stack(&stack(true));
-    env.write_file("sql/migrations/0001_a.sql", "select 1;");
-    let (port, server) = fake_server(auth(5, b"salt"));
-    let r = env.run(&[
-        "--db-endpoint",
-        &format!("cruddur-db-instance=127.0.0.1:{port}"),
-        "plan",
-    ]);
-    let got = server.join().unwrap();
-    assert_eq!(r.code, 1, "{}", r.all());
+    let (r, got) = plan_against(b'N', auth(5, b"salt"));
     assert!(r.stderr.contains("MD5"), "{}", r.all());
     assert!(got.is_empty(), "deploy answered: {got:?}");
 }

@@ -86,7 +86,7 @@ async fn preexisting(
                 } else {
                     format!("{schema}.{name}")
                 };
-                format!("{} ({kind})", super::escape_controls(&name))
+                format!("{} ({kind})", crate::value::escape_controls(&name))
             })
             .collect(),
     }))

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::plan::{Action, Change, FieldChange, PlanError};
 use crate::resources::core::{Key, LiveEnv, NodeDef, ReplacePolicy};
 use crate::stack::{DbInstance, Password, Pos, Resolver, Stack};
-use crate::value::{Shown, Text};
+use crate::value::{Shown, Text, escape_controls};
 
 /// One file of the migrations folder, or the seed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,16 +40,14 @@ pub fn shown_path(p: &Path) -> String {
     escape_controls(&p.display().to_string())
 }
 
-fn escape_controls(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+/// A field a create sets: from nothing to `after`.
+fn added(path: &str, after: Shown) -> FieldChange {
+    FieldChange {
+        path: path.into(),
+        before: Shown::Absent,
+        after,
+        forces_replacement: false,
+    }
 }
 
 /// Orders versions by number, so that `10000_x` comes after `9999_y`.
@@ -545,21 +543,15 @@ pub fn diff(
             }),
             Some(b) if s.baselined() => {
                 let mut c = Change::new(address, Action::Create);
-                c.fields.push(FieldChange {
-                    path: "file".into(),
-                    before: Shown::Absent,
-                    after: Shown::value(shown_path(&s.file.path)),
-                    forces_replacement: false,
-                });
-                c.fields.push(FieldChange {
-                    path: "baseline".into(),
-                    before: Shown::Absent,
-                    after: Shown::value(format!(
+                c.fields
+                    .push(added("file", Shown::value(shown_path(&s.file.path))));
+                c.fields.push(added(
+                    "baseline",
+                    Shown::value(format!(
                         "recorded as applied, not run (migrations_baseline: {})",
                         b.version
                     )),
-                    forces_replacement: false,
-                });
+                ));
                 Ok(Some(c))
             }
             Some(_) => pending(address, s),
@@ -605,18 +597,10 @@ fn pending(address: &str, s: &Spec) -> Result<Option<Change>, PlanError> {
         });
     }
     let mut c = Change::new(address, Action::Create);
-    c.fields.push(FieldChange {
-        path: "file".into(),
-        before: Shown::Absent,
-        after: Shown::value(shown_path(&s.file.path)),
-        forces_replacement: false,
-    });
-    c.fields.push(FieldChange {
-        path: "checksum".into(),
-        before: Shown::Absent,
-        after: Shown::value(&s.file.checksum[..12]),
-        forces_replacement: false,
-    });
+    c.fields
+        .push(added("file", Shown::value(shown_path(&s.file.path))));
+    c.fields
+        .push(added("checksum", Shown::value(&s.file.checksum[..12])));
     Ok(Some(c))
 }
 
