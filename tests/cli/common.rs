@@ -423,6 +423,29 @@ impl Fidelity {
             .collect()
     }
 
+    /// The dependent rounds of the calls logged from entry `from` on: a call is one round after
+    /// the latest round among the calls that had ended before it started (what it may have
+    /// waited for). moto's own API is not counted.
+    pub fn rounds_since(&self, from: usize) -> usize {
+        let calls: Vec<(f64, f64)> = self.log()[from..]
+            .iter()
+            .filter(|v| v["service"] != "moto-api")
+            .map(|v| (v["start"].as_f64().unwrap(), v["end"].as_f64().unwrap()))
+            .collect();
+        let mut order: Vec<usize> = (0..calls.len()).collect();
+        order.sort_by(|&a, &b| calls[a].0.total_cmp(&calls[b].0));
+        let mut round = vec![0; calls.len()];
+        for &i in &order {
+            round[i] = 1 + order
+                .iter()
+                .filter(|&&j| calls[j].1 <= calls[i].0)
+                .map(|&j| round[j])
+                .max()
+                .unwrap_or(0);
+        }
+        round.into_iter().max().unwrap_or(0)
+    }
+
     /// Changes options while running (e.g. faults on only after the setup).
     pub fn configure(&self, opts: serde_json::Value) {
         self.control("/__fidelity__", opts);

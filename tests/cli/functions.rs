@@ -260,10 +260,12 @@ fn plan_calls_do_not_grow_with_the_number_of_functions() {
     env.calls();
     let r = env.ok(&["plan", "--detailed-exitcode"]);
     assert!(r.stdout.contains("No changes"), "{}", r.stdout);
-    // Roles are owned by their tag, which ListRoles does not return: each auto role costs one
-    // ListRoleTags and one ListAttachedRolePolicies, and nothing else grows.
+    // Roles are owned by their tag, which ListRoles does not return: each auto role is read by
+    // name (GetRole, which returns tags, and ListAttachedRolePolicies) beside the listing, and
+    // nothing else grows. No ListRoleTags: every role on the path is declared.
     let calls = env.calls();
-    let per_role = |c: &str| c == "iam.ListRoleTags" || c == "iam.ListAttachedRolePolicies";
+    assert!(!calls.iter().any(|c| c == "iam.ListRoleTags"), "{calls:?}");
+    let per_role = |c: &str| c == "iam.GetRole" || c == "iam.ListAttachedRolePolicies";
     assert_eq!(
         calls.iter().filter(|c| per_role(c)).count(),
         12,
@@ -274,6 +276,57 @@ fn plan_calls_do_not_grow_with_the_number_of_functions() {
         one - 2,
         "plan calls grew with the number of functions: {calls:?}"
     );
+}
+
+/// An `auto` role's name is known from the file: it is read by name (GetRole returns its tags)
+/// beside the listing, so a stack of functions with their own roles is read in one round. A role
+/// the file no longer declares is found by the listing and read in a second round, to delete it.
+#[test]
+fn auto_roles_are_read_in_the_first_round() {
+    // Rounds are told apart by time: a latency well above a loaded machine's scheduling delays.
+    let env = Env::with_fidelity(serde_json::json!({"latency_ms": 250}));
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return e\n",
+    );
+    let stack = |n: usize| {
+        let mut s = String::from("stack: roles\nfunctions:\n");
+        for i in 0..n {
+            s.push_str(&format!(
+                "  f{i}:\n    source: fn\n    runtime: python3.12\n    handler: lambda_function.lambda_handler\n"
+            ));
+        }
+        s
+    };
+    env.write_stack(&stack(3));
+    env.ok(&["apply", "--auto-approve"]);
+    env.calls();
+    let from = env.log().len();
+    let r = env.ok(&["plan", "--detailed-exitcode"]);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+    let calls = env.calls();
+    let timeline: Vec<String> = env.log()[from..]
+        .iter()
+        .map(|v| format!("{} {} {}", v["start"], v["end"], v["operation"]))
+        .collect();
+    assert_eq!(env.rounds_since(from), 1, "{timeline:#?}");
+    assert_eq!(
+        calls.iter().filter(|c| *c == "iam.GetRole").count(),
+        3,
+        "{calls:?}"
+    );
+
+    env.write_stack(&stack(2));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stdout.contains("- functions.f2.role"), "{}", r.stdout);
+    assert!(
+        env.calls().iter().any(|c| c == "iam.ListRoleTags"),
+        "the undeclared role's tags decide that it is ours"
+    );
+    env.ok(&["apply", "--auto-approve"]);
+    let r = env.ok(&["plan", "--detailed-exitcode"]);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
 }
 
 /// A link to the deployer's own environment must never reach Lambda: the plan stops, naming the

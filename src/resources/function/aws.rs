@@ -110,12 +110,22 @@ pub struct Live {
 }
 
 pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
-    let (functions, tagged, roles, layers, arn_lookups) = tokio::try_join!(
+    // The `auto` roles' names are known from the file: each is read by name (GetRole returns
+    // its tags) beside the listing, which is only needed to find the roles the file no longer
+    // declares. So a stack with `auto` roles is read in one round.
+    let declared: Vec<String> = stack
+        .functions
+        .iter()
+        .filter(|(_, f)| f.role == crate::stack::RoleRef::Auto)
+        .map(|(name, _)| role_name(name))
+        .collect();
+    let (functions, tagged, roles, layers, arn_lookups, by_name) = tokio::try_join!(
         list_functions(clients),
         tagged_functions(clients, stack),
         list_roles(clients, stack),
         list_layers(clients),
         lookup_arns(clients, stack),
+        futures::future::try_join_all(declared.iter().map(|n| role_by_name(clients, n))),
     )?;
     let mut found = Live {
         lookups: arn_lookups.into_iter().collect(),
@@ -149,34 +159,64 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
     }
 
     let path = role_path(&stack.name);
-    // PathPrefix also matches deeper paths, which this tool never creates.
-    let on_path: Vec<_> = roles
+    let mut mine: Vec<(
+        aws_sdk_iam::types::Role,
+        BTreeMap<String, String>,
+        Vec<String>,
+    )> = Vec::new();
+    for (name, read) in declared.iter().zip(by_name) {
+        match read {
+            // Read whole in the first round: nothing more to ask.
+            ByName::Found(role, Some(policies)) if role.path() == path => {
+                let tags = role_tag_map(&role);
+                mine.push((role, tags, policies));
+            }
+            // A name taken elsewhere in the account (another path): creating it would fail.
+            ByName::Found(role, _) if role.path() != path => {
+                found.lookups.insert(
+                    role_name_lookup(name),
+                    Lookup::Found {
+                        arn: role.arn().to_string(),
+                        path: role.path().to_string(),
+                        runtimes: Vec::new(),
+                    },
+                );
+            }
+            // Listed on the path but not (yet) readable by name, or its policies unreadable:
+            // the listing's second round below reads it as it reads an undeclared one.
+            ByName::Found(..) => {}
+            ByName::Absent(lookup) => {
+                if !roles
+                    .iter()
+                    .any(|r| r.role_name() == name && r.path() == path)
+                {
+                    found.lookups.insert(role_name_lookup(name), lookup);
+                }
+            }
+        }
+    }
+    // PathPrefix also matches deeper paths, which this tool never creates. Only the roles not
+    // read by name above (the ones the file no longer declares, normally none) cost a second
+    // round: ListRoles returns neither tags nor attached policies.
+    let rest: Vec<_> = roles
         .iter()
         .filter(|r| r.path() == path && r.role_name().ends_with("-role"))
+        .filter(|r| !mine.iter().any(|(m, _, _)| m.role_name() == r.role_name()))
         .collect();
-    // An `auto` role not on the path is to be created, which fails if its name is taken
-    // elsewhere in the account: one GetRole each, alongside the reads of the roles found (so no
-    // extra round), and none once the roles exist.
-    let to_create: Vec<String> = stack
-        .functions
-        .iter()
-        .filter(|(_, f)| f.role == crate::stack::RoleRef::Auto)
-        .map(|(name, _)| role_name(name))
-        .filter(|n| !on_path.iter().any(|r| r.role_name() == n))
-        .collect();
-    let (details, name_lookups) = tokio::try_join!(
-        futures::future::try_join_all(on_path.iter().map(|r| async move {
-            tokio::try_join!(
-                role_tags(clients, r.role_name()),
-                attached_policies(clients, r.role_name())
-            )
-        })),
-        futures::future::try_join_all(to_create.iter().map(|n| async move {
-            Ok::<_, Error>((role_name_lookup(n), get_role(clients, n).await?))
-        })),
-    )?;
-    found.lookups.extend(name_lookups);
-    for (r, (tags, policies)) in on_path.into_iter().zip(details) {
+    let details = futures::future::try_join_all(rest.iter().map(|r| async move {
+        tokio::try_join!(
+            role_tags(clients, r.role_name()),
+            attached_policies(clients, r.role_name())
+        )
+    }))
+    .await?;
+    mine.extend(
+        rest.into_iter()
+            .zip(details)
+            .map(|(r, (tags, policies))| (r.clone(), tags, policies)),
+    );
+    mine.sort_by(|a, b| a.0.role_name().cmp(b.0.role_name()));
+    for (r, tags, policies) in mine {
         let function = r.role_name().strip_suffix("-role").unwrap_or_default();
         let owned = tags.get(STACK_TAG) == Some(&stack.name);
         let declared = stack
@@ -340,6 +380,68 @@ async fn list_tags(
         .tags()
         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default())
+}
+
+/// What reading an `auto` role by name found.
+enum ByName {
+    /// The role, and its attached policies (`None` when they could not be listed).
+    Found(aws_sdk_iam::types::Role, Option<Vec<String>>),
+    Absent(Lookup),
+}
+
+/// GetRole (which, unlike ListRoles, returns the role's tags) and ListAttachedRolePolicies at
+/// once, for a role that may not exist: then the second answers NoSuchEntity and is ignored.
+async fn role_by_name(clients: &Clients, name: &str) -> Result<ByName> {
+    let role = async {
+        match clients.iam.get_role().role_name(name).send().await {
+            Ok(out) => Ok(out
+                .role
+                .map_or(ByName::Absent(Lookup::Missing), |r| ByName::Found(r, None))),
+            Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(ByName::Absent(Lookup::Missing)),
+            Err(e) if forbidden(code_of(&e)) => Ok(ByName::Absent(Lookup::Unknown(format!(
+                "{}: {}",
+                code_of(&e).unwrap_or_default(),
+                e.message().unwrap_or_default()
+            )))),
+            Err(e) => Err(Error::aws("GetRole", "functions", e)),
+        }
+    };
+    let policies = async {
+        let mut out = Vec::new();
+        let mut pages = clients
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => out.extend(
+                    page.attached_policies()
+                        .iter()
+                        .filter_map(|a| a.policy_arn().map(str::to_string)),
+                ),
+                Err(e) if code_of(&e) == Some("NoSuchEntity") || forbidden(code_of(&e)) => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(Error::aws("ListAttachedRolePolicies", "functions", e)),
+            }
+        }
+        out.sort();
+        Ok(Some(out))
+    };
+    let (role, policies) = tokio::try_join!(role, policies)?;
+    Ok(match role {
+        ByName::Found(r, _) => ByName::Found(r, policies),
+        absent => absent,
+    })
+}
+
+fn role_tag_map(role: &aws_sdk_iam::types::Role) -> BTreeMap<String, String> {
+    role.tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
 }
 
 async fn list_roles(clients: &Clients, stack: &Stack) -> Result<Vec<aws_sdk_iam::types::Role>> {
