@@ -243,6 +243,17 @@ impl Env {
 
     /// `deploy -f STACK ARGS` under /usr/bin/time: (wall, cpu s, peak RSS MiB).
     fn deploy(&self, endpoint: &str, stack: &Path, args: &[&str]) -> (Duration, f64, f64) {
+        let (wall, cpu, rss, _) = self.deploy_timed(endpoint, stack, args);
+        (wall, cpu, rss)
+    }
+
+    /// [`Env::deploy`], and the run's (start, end) in epoch seconds, as the proxy logs calls.
+    fn deploy_timed(
+        &self,
+        endpoint: &str,
+        stack: &Path,
+        args: &[&str],
+    ) -> (Duration, f64, f64, (f64, f64)) {
         let time_out = self.dir.join("time.out");
         let mut c = self.command(Path::new("/usr/bin/time"), endpoint);
         c.arg("-o")
@@ -252,9 +263,16 @@ impl Env {
             .arg("-f")
             .arg(stack)
             .args(args);
-        let start = Instant::now();
+        let epoch = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+        };
+        let (t0, start) = (epoch(), Instant::now());
         let out = c.output().expect("run deploy under /usr/bin/time");
         let wall = start.elapsed();
+        let t1 = t0 + wall.as_secs_f64();
         // `plan --detailed-exitcode` exits 2 for changes: on moto the Cruddur pool always shows
         // one (moto's UpdateUserPool drops UsernameAttributes), with the same reads.
         assert!(
@@ -271,7 +289,7 @@ impl Env {
             .split_whitespace()
             .map(|x| x.parse().unwrap())
             .collect();
-        (wall, f[0] + f[1], f[2] / 1024.0)
+        (wall, f[0] + f[1], f[2] / 1024.0, (t0, t1))
     }
 
     fn calls(&self) -> Vec<Call> {
@@ -339,6 +357,33 @@ fn describe_rounds(calls: &[Call]) -> String {
     s
 }
 
+/// The time in `run` (start, end; epoch s) with no call in flight at the proxy: deploy's own
+/// time (process start and exit, loading, planning, rendering, and any gap between rounds).
+fn own_time(run: (f64, f64), calls: &[Call]) -> f64 {
+    let mut spans: Vec<(f64, f64)> = calls
+        .iter()
+        .map(|c| (c.start.max(run.0), c.end.min(run.1)))
+        .filter(|(a, b)| b > a)
+        .collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut busy = 0.0;
+    let mut cur: Option<(f64, f64)> = None;
+    for (a, b) in spans {
+        match cur {
+            Some((ca, cb)) if a <= cb => cur = Some((ca, cb.max(b))),
+            Some((ca, cb)) => {
+                busy += cb - ca;
+                cur = Some((a, b));
+            }
+            None => cur = Some((a, b)),
+        }
+    }
+    if let Some((ca, cb)) = cur {
+        busy += cb - ca;
+    }
+    (run.1 - run.0) - busy
+}
+
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     (v[0], v[v.len() / 2], v[v.len() - 1])
@@ -352,13 +397,21 @@ fn show(label: &str, unit: &str, v: Vec<f64>, digits: usize) {
 /// A no-change plan, `runs` times through the proxy at `rtt_ms`.
 fn bench_plan(env: &Env, o: &Opts, stack: &Path, name: &str) -> f64 {
     env.configure(&format!(r#"{{"latency_ms": {}, "rds": false}}"#, o.rtt_ms));
-    let (mut walls, mut cpus, mut rss, mut calls, mut nrounds) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut walls, mut cpus, mut rss, mut calls, mut nrounds, mut owns) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     let mut detail = String::new();
     for i in 0..o.runs {
         env.clear_log();
-        let (wall, cpu, mib) = env.deploy(&env.proxy, stack, &["plan", "--detailed-exitcode"]);
+        let (wall, cpu, mib, run) =
+            env.deploy_timed(&env.proxy, stack, &["plan", "--detailed-exitcode"]);
         let log = env.calls();
+        owns.push(own_time(run, &log) * 1000.0);
         walls.push(wall.as_secs_f64() * 1000.0);
         cpus.push(cpu * 1000.0);
         rss.push(mib);
@@ -380,14 +433,16 @@ fn bench_plan(env: &Env, o: &Opts, stack: &Path, name: &str) -> f64 {
     );
     show("AWS calls", "", calls, 0);
     show("dependent rounds", "", nrounds, 0);
+    show("own time (no call)", "ms", owns, 0);
     show("CPU (user+sys)", "ms", cpus, 0);
     show("peak RSS", "MiB", rss, 1);
     print!("  calls by round (first run):\n{detail}");
     stats(walls).1
 }
 
-/// A stack of `groups` groups with `rules` CIDR rules each (groups x (rules + 1) resources).
-fn big_stack(dir: &Path, groups: usize, rules: usize) -> PathBuf {
+/// A stack of `groups` groups with `rules` CIDR rules each, and `functions` functions with
+/// `auto` roles (groups x (rules + 1) + 2 x functions resources).
+fn big_stack(dir: &Path, groups: usize, rules: usize, functions: usize) -> PathBuf {
     let mut s = String::from("stack: bench-big\nregion: us-east-1\nsecurity_groups:\n");
     for g in 0..groups {
         let _ = write!(s, "  big-{g}:\n    description: group {g}\n    ingress:\n");
@@ -398,6 +453,22 @@ fn big_stack(dir: &Path, groups: usize, rules: usize) -> PathBuf {
                 1000 + r
             );
         }
+    }
+    if functions > 0 {
+        let src = dir.join("fn");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("lambda_function.py"),
+            "def lambda_handler(event, context):\n    return event\n",
+        )
+        .unwrap();
+        s.push_str("functions:\n");
+    }
+    for f in 0..functions {
+        let _ = write!(
+            s,
+            "  bench-fn-{f}:\n    source: fn\n    runtime: python3.12\n    handler: lambda_function.lambda_handler\n    role: auto\n"
+        );
     }
     let path = dir.join("big.yaml");
     std::fs::write(&path, s).unwrap();
@@ -517,6 +588,28 @@ fn bench_apply(env: &Env, o: &Opts, stack: &Path) {
         o.rtt_ms
     );
     println!("  wall {w:.2} s = {:.3} x T", w / t);
+    // The dependent rounds up to and including CreateDBInstance: the lock, the reads, the group.
+    let r = rounds(&log);
+    let before = log
+        .iter()
+        .zip(&r)
+        .filter(|(c, _)| c.op == "CreateDBInstance")
+        .map(|(_, n)| *n)
+        .min()
+        .unwrap_or(0);
+    let mut path: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for (c, n) in log.iter().zip(&r) {
+        if *n <= before {
+            path.entry(*n).or_default().push(&c.op);
+        }
+    }
+    println!("  dependent rounds to CreateDBInstance: {before}");
+    for (n, ops) in path {
+        let mut ops = ops;
+        ops.sort_unstable();
+        ops.dedup();
+        println!("    round {n}: {}", ops.join(", "));
+    }
     println!(
         "  from the first call: CreateDBInstance at {:.2} s, CreateFunction at {:.2} s, last call ended at {:.2} s",
         first("CreateDBInstance"),
@@ -564,10 +657,15 @@ fn main() {
     let _ = std::fs::remove_dir_all(&env.dir);
     drop(env);
     let env = start();
-    let big = big_stack(&env.dir, 20, 10);
+    let big = big_stack(&env.dir, 20, 9, 10);
     env.deploy(&env.moto, &big, &["plan"]);
     env.configure(r#"{"latency_ms": 0, "rds": false}"#);
     env.deploy(&env.moto, &big, &["apply", "--auto-approve"]);
-    bench_plan(&env, &o, &big, "220-resource stack (20 groups x 10 rules)");
+    bench_plan(
+        &env,
+        &o,
+        &big,
+        "220-resource stack (20 groups x 9 rules, 10 functions with auto roles)",
+    );
     let _ = std::fs::remove_dir_all(&env.dir);
 }
