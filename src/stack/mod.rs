@@ -432,6 +432,6 @@ pub fn parse_str_opts(
 #[cfg(test)]
 mod field_tests;
 #[cfg(test)]
-mod prop_tests;
+mod property_tests;
 #[cfg(test)]
 mod tests;

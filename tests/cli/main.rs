@@ -17,6 +17,7 @@ mod iam_policy;
 mod interrupts;
 mod locks;
 mod migrations;
+mod output;
 mod ownership;
 mod pagination;
 mod plans;
