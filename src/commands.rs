@@ -240,7 +240,12 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             } else {
                 for_targets(&stack, &args.targets)
             };
-            let session = Session::start(&read, &aws, &db_endpoints, None).await?;
+            let need_ip = if args.destroy {
+                uses_public_ip(&read)
+            } else {
+                uses_public_ip_in(&stack, &args.targets)
+            };
+            let session = Session::start(&read, &aws, &db_endpoints, need_ip, None).await?;
             let planned = session.plan(&stack, args.destroy, &args.targets)?;
             tracing::debug!("planned");
             if args.json {
@@ -327,10 +332,14 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                 .await;
             }
             let read = for_targets(&stack, &args.targets);
+            // The outputs are printed after the apply, whatever the targets.
+            let need_ip = uses_public_ip_in(&stack, &args.targets)
+                || stack.outputs.values().any(Template::uses_public_ip);
             let session = Session::start(
                 &read,
                 &aws,
                 &db_endpoints,
+                need_ip,
                 Some(("apply", args.lock_timeout)),
             )
             .await?;
@@ -379,6 +388,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                 &observed,
                 &aws,
                 &db_endpoints,
+                uses_public_ip(&observed),
                 Some(("destroy", args.lock_timeout)),
             )
             .await?;
@@ -410,7 +420,14 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             // Outputs name attributes of resources, never migration state: reading the database
             // would only make `output` fail where it is unreachable (a private instance).
             let read = without_migrations(&stack, |_| false);
-            let session = Session::start(&read, &aws, &db_endpoints, None).await?;
+            // Only the outputs asked for: `deploy output DB_SG_ID` works offline from the
+            // public-IP service unless that output uses ${public_ip}.
+            let need_ip = stack
+                .outputs
+                .iter()
+                .filter(|(n, _)| args.name.as_ref().is_none_or(|a| a == *n))
+                .any(|(_, t)| t.uses_public_ip());
+            let session = Session::start(&read, &aws, &db_endpoints, need_ip, None).await?;
             let planned = session.plan(&read, false, &[])?;
             session.log_calls();
             match &args.name {
@@ -555,15 +572,32 @@ fn describe(stack: &Stack) -> String {
 }
 
 fn uses_public_ip(stack: &Stack) -> bool {
-    stack.security_groups.values().any(|g| {
+    uses_public_ip_in(stack, &[])
+}
+
+/// Whether what a plan limited to `targets` looks at (everything when there are none) needs the
+/// public IP: only then is it looked up, so that a plan of a function or a security group
+/// without `${public_ip}` works where the lookup service cannot be reached.
+fn uses_public_ip_in(stack: &Stack, targets: &[String]) -> bool {
+    let scope = crate::plan::build::file_scope(stack, targets);
+    let within = |address: String| {
+        scope.as_ref().is_none_or(|s| {
+            s.iter().any(|a| {
+                a.strip_prefix(address.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            })
+        })
+    };
+    stack.security_groups.iter().any(|(name, g)| {
         g.ingress
             .iter()
             .any(|r| matches!(&r.source, stack::RuleSource::Cidr(t) if t.uses_public_ip()))
-    }) || stack.outputs.values().any(Template::uses_public_ip)
-        || stack
-            .functions
-            .values()
-            .any(|f| f.environment.values().any(Template::uses_public_ip))
+            && within(format!("security_groups.{name}"))
+    }) || (scope.is_none() && stack.outputs.values().any(Template::uses_public_ip))
+        || stack.functions.iter().any(|(name, f)| {
+            f.environment.values().any(Template::uses_public_ip)
+                && within(format!("functions.{name}"))
+        })
 }
 
 /// A run against AWS: clients, the public IP and the live state, read once.
@@ -575,13 +609,16 @@ struct Session {
 }
 
 impl Session {
+    /// `need_ip`: whether what is asked needs the public IP (else it is not looked up).
     async fn start(
         stack: &Stack,
         aws: &AwsOptions,
         db_endpoints: &BTreeMap<String, (String, u16)>,
+        need_ip: bool,
         lock: Option<(&str, Duration)>,
     ) -> Result<Session> {
-        Session::start_with(stack, aws, db_endpoints, None, lock).await
+        let ip = if need_ip { None } else { Some(None) };
+        Session::start_with(stack, aws, db_endpoints, ip, lock).await
     }
 
     /// `public_ip`: the address to use instead of looking it up (a saved plan's).

@@ -260,3 +260,59 @@ fn the_target_warning_counts_in_english() {
         r.stdout
     );
 }
+
+const IP_STACK: &str = r#"
+stack: offline
+security_groups:
+  db:
+    description: db
+    ingress:
+      - description: HOME
+        port: 5432
+        cidr: ${public_ip}/32
+  app:
+    description: app
+outputs:
+  APP_SG: ${security_groups.app.id}
+  HOME_CIDR: ${public_ip}/32
+"#;
+
+/// The trial's item 6: the public IP is looked up only when what is asked needs it, so that
+/// `deploy output APP_SG` and a plan of a group without `${public_ip}` work while the lookup
+/// service cannot be reached.
+#[test]
+fn what_does_not_use_the_public_ip_works_without_the_lookup_service() {
+    let env = Env::new();
+    env.write_stack(IP_STACK);
+    env.ok(&["apply", "--auto-approve"]);
+    // Port 1 on loopback: nothing listens, so every lookup fails at once.
+    let offline = |args: &[&str]| {
+        Run::from(
+            env.command(args)
+                .env("DEPLOY_PUBLIC_IP_URL", "http://127.0.0.1:1/")
+                .output()
+                .unwrap(),
+        )
+    };
+    let unreachable = |r: &Run| r.code == 1 && r.stderr.contains("public IP");
+    // What needs the address says the lookup failed.
+    let r = offline(&["plan"]);
+    assert!(unreachable(&r), "{}", r.all());
+    let r = offline(&["output", "HOME_CIDR"]);
+    assert!(unreachable(&r), "{}", r.all());
+    let r = offline(&["plan", "--target", "security_groups.db"]);
+    assert!(unreachable(&r), "{}", r.all());
+    // What does not, works.
+    let r = offline(&["output", "APP_SG"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.trim().starts_with("sg-"), "{}", r.stdout);
+    let r = offline(&["plan", "--target", "security_groups.app"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+    let r = offline(&["plan", "--target", "security_groups.ap"]);
+    assert!(
+        r.code == 1 && r.stderr.contains("matches no address"),
+        "a mistyped target is reported as such: {}",
+        r.all()
+    );
+}
