@@ -252,6 +252,9 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                 out!("{}", crate::plan::json::render(&planned.plan));
             } else {
                 out!("{}", render(&planned.plan, style));
+                if args.destroy {
+                    print_left_in_place(&stack, "Destroy would leave in place");
+                }
             }
             tracing::debug!("rendered");
             if let Some(path) = &args.out {
@@ -407,6 +410,9 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             }
             let report = session.execute(&stack, planned).await;
             let ok = finish(&report, "destroy");
+            if ok {
+                print_left_in_place(&stack, "Left in place");
+            }
             session.log_calls();
             if report.interrupted {
                 Ok(INTERRUPTED)
@@ -838,6 +844,18 @@ fn failed(report: &Report, verb: &str) -> Error {
         "{verb} did not finish ({} failed); fix the cause and run `deploy {verb}` again: it plans from live state and continues where it stopped",
         report.failed.len()
     ))
+}
+
+/// What the file names but the stack does not own: a destroy does not delete it, and says so,
+/// so that nobody looks for a role or a layer that was never the stack's to delete.
+fn print_left_in_place(stack: &Stack, head: &str) {
+    let left = stack.left_in_place();
+    if !left.is_empty() {
+        outln!("\n{head} (named by the stack file, not owned by the stack):");
+        for l in left {
+            outln!("  {l}");
+        }
+    }
 }
 
 fn capitalize(s: &str) -> String {

@@ -429,6 +429,74 @@ pub fn parse_str_opts(
     validate::validate(raw, decoder.problems, &input).map_err(fail)
 }
 
+impl Stack {
+    /// What the file names but the stack does not own, so a destroy leaves it in place: roles,
+    /// layers and trigger functions by ARN, security groups and subnets by id, user pools of
+    /// triggers by id or name. Each once, with the address that names it first.
+    pub fn left_in_place(&self) -> Vec<String> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut add = |what: String, by: String| {
+            if !out.iter().any(|(w, _)| *w == what) {
+                out.push((what, by));
+            }
+        };
+        let groups = |refs: &[GroupRef], by: &str, add: &mut dyn FnMut(String, String)| {
+            for g in refs {
+                if let GroupRef::Id(id) = g {
+                    add(format!("security group {id}"), by.to_string());
+                }
+            }
+        };
+        for (name, g) in &self.security_groups {
+            for r in &g.ingress {
+                if let RuleSource::Group(GroupRef::Id(id)) = &r.source {
+                    add(
+                        format!("security group {id}"),
+                        format!("security_groups.{name}"),
+                    );
+                }
+            }
+        }
+        for (name, d) in &self.db_instances {
+            groups(
+                &d.security_groups,
+                &format!("db_instances.{name}"),
+                &mut add,
+            );
+        }
+        for (name, f) in &self.functions {
+            let by = format!("functions.{name}");
+            if let RoleRef::Arn(arn) = &f.role {
+                add(format!("role {arn}"), by.clone());
+            }
+            for l in &f.layers {
+                if let LayerRef::Arn(arn) = l {
+                    add(format!("layer {arn}"), by.clone());
+                }
+            }
+            if let Some(vpc) = &f.vpc {
+                if let Subnets::Ids(ids) = &vpc.subnets {
+                    for id in ids {
+                        add(format!("subnet {id}"), by.clone());
+                    }
+                }
+                groups(&vpc.security_groups, &by, &mut add);
+            }
+        }
+        for t in &self.cognito_triggers {
+            if let PoolRef::External(p) = &t.user_pool {
+                add(format!("user pool {p}"), t.address());
+            }
+            if let FunctionRef::Arn(arn) = &t.function {
+                add(format!("function {arn}"), t.address());
+            }
+        }
+        out.into_iter()
+            .map(|(what, by)| format!("{what} (named by {by})"))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod field_tests;
 #[cfg(test)]

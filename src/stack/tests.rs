@@ -578,3 +578,57 @@ fn a_migrations_baseline_needs_migrations_or_a_seed_and_points_there() {
         .contains("between 0 and")
     );
 }
+
+#[test]
+fn a_destroy_leaves_what_the_file_names_but_does_not_own() {
+    let s = parse(
+        r#"
+stack: refs
+security_groups:
+  app:
+    description: app
+    ingress:
+      - description: LB
+        port: 80
+        source_group: sg-0123456789abcdef0
+db_instances:
+  db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+    security_groups: [app, sg-0123456789abcdef0]
+functions:
+  fn:
+    source: lambdas/fn
+    runtime: python3.12
+    handler: h.h
+    role: arn:aws:iam::123456789012:role/existing
+    layers: [arn:aws:lambda:us-east-1:123456789012:layer:psycopg2:3]
+    vpc:
+      subnets: [subnet-0aaaaaaaaaaaaaaaa]
+      security_groups: [app]
+cognito_triggers:
+  - user_pool: us-east-1_AbCdEf123
+    event: post_confirmation
+    function: fn
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        s.left_in_place(),
+        vec![
+            "security group sg-0123456789abcdef0 (named by security_groups.app)",
+            "role arn:aws:iam::123456789012:role/existing (named by functions.fn)",
+            "layer arn:aws:lambda:us-east-1:123456789012:layer:psycopg2:3 (named by functions.fn)",
+            "subnet subnet-0aaaaaaaaaaaaaaaa (named by functions.fn)",
+            "user pool us-east-1_AbCdEf123 (named by cognito_triggers.us-east-1_AbCdEf123.post_confirmation)",
+        ]
+    );
+    // A layer by ARN beside one published from a folder: only the first is left.
+    assert_eq!(
+        parse(FULL).unwrap().left_in_place(),
+        vec!["layer arn:aws:lambda:us-east-1:123456789012:layer:x:1 (named by functions.fn)"]
+    );
+}

@@ -250,3 +250,48 @@ async fn a_console_made_invoke_permission_is_the_triggers_permission() {
     assert_eq!(doc["Statement"].as_array().unwrap().len(), 1, "{doc}");
     assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
 }
+
+/// The trial's item 9: a destroy says what the file names but the stack does not own, and
+/// leaves it; `plan --destroy` says so beforehand.
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_names_what_it_leaves_in_place() {
+    let env = Env::new();
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    let lb = ec2
+        .create_security_group()
+        .group_name("load-balancer")
+        .description("made by hand")
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap();
+    env.write_stack(&format!(
+        "stack: leaves\nsecurity_groups:\n  app:\n    description: app\n    ingress:\n      - description: LB\n        port: 80\n        source_group: {lb}\n"
+    ));
+    env.ok(&["apply", "--auto-approve"]);
+    let line = format!("  security group {lb} (named by security_groups.app)");
+    let r = env.ok(&["plan", "--destroy"]);
+    assert!(
+        r.stdout.contains("Destroy would leave in place") && r.stdout.contains(&line),
+        "{}",
+        r.stdout
+    );
+    let r = env.ok(&["destroy", "--auto-approve"]);
+    assert!(
+        r.stdout.contains("Left in place") && r.stdout.contains(&line),
+        "{}",
+        r.stdout
+    );
+    let left = ec2
+        .describe_security_groups()
+        .group_ids(&lb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        left.security_groups().len(),
+        1,
+        "the hand-made group is kept"
+    );
+}
