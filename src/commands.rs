@@ -900,6 +900,7 @@ fn output_value(name: &str, t: &Template, r: &stack::Resolver) -> Result<String>
                 .filter(|x| {
                     !r.resolve(&Template {
                         parts: vec![stack::template::Part::Ref((*x).clone())],
+                        ..Template::default()
                     })
                     .is_known()
                 })

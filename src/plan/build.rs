@@ -379,6 +379,9 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
             _ => None,
         })
         .collect();
+    for (name, t) in &stack.outputs {
+        warnings.extend(resources::unencoded_userinfo(&format!("outputs.{name}"), t));
+    }
     let mut outputs = output_changes(stack, input, &resolver);
     if let Some(scope) = &scope {
         // An output naming a resource outside the scope was not planned: leave it out.

@@ -158,6 +158,8 @@ pub fn secret_names(src: &str) -> BTreeSet<String> {
             break;
         };
         if let Some(name) = inner[..end].trim().strip_prefix("secret:") {
+            // `${secret:NAME|url}`: the name without its filter.
+            let name = name.split('|').next().unwrap_or(name);
             out.insert(name.trim().to_string());
         }
     }

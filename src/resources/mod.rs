@@ -106,6 +106,11 @@ pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
             .unverified
             .iter()
             .map(|w| format!("{address}: {w}"))
+            .chain(stack.functions.get(&f.name).into_iter().flat_map(|d| {
+                d.environment.iter().flat_map(move |(k, t)| {
+                    unencoded_userinfo(&format!("{address}: environment.{k}"), t)
+                })
+            }))
             .collect(),
         Spec::Trigger(t) => t
             .unverified_function
@@ -114,6 +119,19 @@ pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The plan's warning for each value in a URL's userinfo that holds a character the URL reserves
+/// there, unencoded (spec section 2, `|url`). Names the variable, never its value.
+pub fn unencoded_userinfo(what: &str, t: &crate::stack::template::Template) -> Vec<String> {
+    t.unencoded_userinfo
+        .iter()
+        .map(|v| {
+            format!(
+                "{what} puts ${{{v}}} in a URL's userinfo, and its value holds a character a URL reserves there (one of @ / ? # [ ] %), so the URL will not parse as meant: write ${{{v}|url}}"
+            )
+        })
+        .collect()
 }
 
 /// What the plan should say about a desired node that is not a change (the live resource

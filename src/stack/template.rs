@@ -49,6 +49,10 @@ pub const ATTRIBUTES: &[(&str, &[&str])] = &[
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Template {
     pub parts: Vec<Part>,
+    /// The `${env:}`/`${secret:}` (as written, e.g. `secret:DB_PASSWORD`) whose value lands in a
+    /// URL's userinfo (`scheme://USER:PASSWORD@host`) holding a character the URL reserves
+    /// there, without `|url`: the URL then parses wrong (or not at all) where it is used.
+    pub unencoded_userinfo: Vec<String>,
 }
 
 /// What went wrong in a `${...}`, with the byte offset of the `$` inside the string.
@@ -65,6 +69,7 @@ impl Template {
     pub fn literal(s: impl Into<String>) -> Self {
         Template {
             parts: vec![Part::Lit(s.into())],
+            unencoded_userinfo: Vec::new(),
         }
     }
 
@@ -85,6 +90,9 @@ impl Template {
         let mut lit = String::new();
         let mut rest = s;
         let mut offset = 0;
+        // The text so far, to tell whether a value lands in a URL's userinfo.
+        let mut so_far = String::new();
+        let mut unencoded_userinfo = Vec::new();
         while let Some(i) = rest.find('$') {
             lit.push_str(&rest[..i]);
             let after = &rest[i + 1..];
@@ -111,14 +119,27 @@ impl Template {
             };
             let inner = after[1..end].trim();
             if !lit.is_empty() {
+                so_far.push_str(&lit);
                 parts.push(Part::Lit(std::mem::take(&mut lit)));
             }
-            parts.push(
+            let part =
                 parse_inner(inner, env, secrets_required).map_err(|message| TemplateError {
                     offset: at,
                     message,
-                })?,
-            );
+                })?;
+            if let Part::Env(v) | Part::Secret(v) = &part {
+                let encoded = inner
+                    .rsplit_once('|')
+                    .is_some_and(|(_, f)| f.trim() == "url");
+                if in_userinfo(&so_far) && !encoded && v.contains(USERINFO_RESERVED) {
+                    unencoded_userinfo.push(inner.to_string());
+                }
+                so_far.push_str(v);
+            } else {
+                // A reference or the public IP: a host, never in the userinfo.
+                so_far.push_str("x");
+            }
+            parts.push(part);
             rest = &after[end + 1..];
             offset = at + 1 + end + 1;
         }
@@ -126,7 +147,10 @@ impl Template {
         if !lit.is_empty() || parts.is_empty() {
             parts.push(Part::Lit(lit));
         }
-        Ok(Template { parts })
+        Ok(Template {
+            parts,
+            unencoded_userinfo,
+        })
     }
 
     pub fn refs(&self) -> impl Iterator<Item = &Ref> {
@@ -152,11 +176,67 @@ impl Template {
     }
 }
 
+/// Characters that end or break a URL's userinfo when written as they are: the delimiters
+/// `@ / ? #` and `[ ]` (RFC 3986 section 3.2.1 allows only unreserved characters, sub-delims,
+/// `:` and percent-encodings there), and a `%` that may not start a valid percent-encoding.
+const USERINFO_RESERVED: &[char] = &['@', '/', '?', '#', '[', ']', '%'];
+
+/// Whether text that follows `so_far` is in a URL's userinfo: after `scheme://`, before the
+/// `@` that ends the userinfo and before anything that ends the authority.
+fn in_userinfo(so_far: &str) -> bool {
+    let Some(i) = so_far.rfind("://") else {
+        return false;
+    };
+    let scheme = &so_far[..i];
+    let scheme = scheme
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .next()
+        .unwrap_or_default();
+    !scheme.is_empty() && !so_far[i + 3..].contains(['@', '/', '?', '#'])
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters: safe in a URL's userinfo, path
+/// segment or query value.
+pub fn url_encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A secret shorter than this could not be scrubbed from output without garbling ordinary words,
 /// so it could leak: it is refused at load instead.
 pub const MIN_SECRET_LEN: usize = 4;
 
 fn parse_inner(inner: &str, env: EnvLookup<'_>, secrets_required: bool) -> Result<Part, String> {
+    // A filter is a word after the last `|` (a default value may hold a `|` of its own).
+    if let Some((expr, filter)) = inner.rsplit_once('|').filter(|(_, f)| {
+        let f = f.trim();
+        f.starts_with(|c: char| c.is_ascii_alphabetic())
+            && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }) {
+        let (expr, filter) = (expr.trim(), filter.trim());
+        if filter != "url" {
+            return Err(format!(
+                "unknown filter `|{filter}` in `${{{inner}}}`: the only filter is `|url`, which percent-encodes the value for a URL"
+            ));
+        }
+        if !(expr.starts_with("env:") || expr.starts_with("secret:")) {
+            return Err(format!(
+                "`|url` applies to ${{env:NAME}} and ${{secret:NAME}}, not to `${{{expr}}}`"
+            ));
+        }
+        return Ok(match parse_inner(expr, env, secrets_required)? {
+            Part::Env(v) => Part::Env(url_encode(&v)),
+            Part::Secret(v) => Part::Secret(url_encode(&v)),
+            other => other,
+        });
+    }
     if inner == "public_ip" {
         return Ok(Part::PublicIp);
     }
@@ -359,5 +439,74 @@ mod tests {
         assert!(v.is_secret());
         r.set("db_instances.db", vec![("address", None)]);
         assert!(!r.resolve(&t).is_known());
+    }
+
+    fn pw(name: &str) -> Option<String> {
+        match name {
+            "PW" => Some("Ab#12%xy?z:".into()),
+            "PLAIN" => Some("Plain-pw_1.x~".into()),
+            "USER" => Some("app@corp".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn url_filter_percent_encodes_env_and_secret_values() {
+        let t = Template::parse("postgresql://root:${secret:PW|url}@h:5432/db", &pw).unwrap();
+        let v = Resolver::default().resolve(&t);
+        assert_eq!(
+            v.expose(),
+            Some("postgresql://root:Ab%2312%25xy%3Fz%3A@h:5432/db")
+        );
+        assert!(v.is_secret());
+        assert!(t.unencoded_userinfo.is_empty());
+        // Unreserved characters stay as they are; spaces around the bar are allowed.
+        let t = Template::parse("${env:PLAIN | url}", &pw).unwrap();
+        assert_eq!(
+            Resolver::default().resolve(&t).expose(),
+            Some("Plain-pw_1.x~")
+        );
+        // A default holding a `|` is still a default.
+        let t = Template::parse("${env:NOPE:-a|b c}", &pw).unwrap();
+        assert_eq!(Resolver::default().resolve(&t).expose(), Some("a|b c"));
+    }
+
+    #[test]
+    fn url_filter_errors_say_what_is_allowed() {
+        let e = Template::parse("${secret:PW|base64}", &pw).unwrap_err();
+        assert!(
+            e.message.contains("unknown filter `|base64`"),
+            "{}",
+            e.message
+        );
+        let e = Template::parse("${public_ip|url}", &pw).unwrap_err();
+        assert!(
+            e.message
+                .contains("applies to ${env:NAME} and ${secret:NAME}"),
+            "{}",
+            e.message
+        );
+        let e = Template::parse("${db_instances.db.address|url}", &pw).unwrap_err();
+        assert!(e.message.contains("applies to"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_reserved_character_in_a_urls_userinfo_is_reported_unless_encoded() {
+        let flagged = |s: &str| Template::parse(s, &pw).unwrap().unencoded_userinfo;
+        assert_eq!(
+            flagged("postgresql://root:${secret:PW}@h/db"),
+            vec!["secret:PW".to_string()]
+        );
+        assert_eq!(
+            flagged("postgres://${env:USER}:${secret:PLAIN}@h/db"),
+            vec!["env:USER".to_string()]
+        );
+        assert!(flagged("postgresql://root:${secret:PW|url}@h/db").is_empty());
+        assert!(flagged("postgresql://root:${secret:PLAIN}@h/db").is_empty());
+        // After the userinfo (the host, the path, the query) or outside a URL: not flagged.
+        assert!(flagged("postgresql://root@h/db?password=${secret:PW}").is_empty());
+        assert!(flagged("postgresql://root:x@${env:USER}/db").is_empty());
+        assert!(flagged("${secret:PW}").is_empty());
+        assert!(flagged("see ://${secret:PW}").is_empty());
     }
 }
