@@ -176,17 +176,12 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
     if groups {
         let sg = format!("arn:{p}:ec2:{r}:{a}:security-group/*");
         let rule = format!("arn:{p}:ec2:{r}:{a}:security-group-rule/*");
+        // The VPC is a resource of CreateSecurityGroup too; the request's tag is the same.
         st.push(statement(
             "CreateSecurityGroupsTaggedForThisStack",
             &["ec2:CreateSecurityGroup"],
-            vec![sg.clone()],
+            vec![sg.clone(), format!("arn:{p}:ec2:{r}:{a}:vpc/*")],
             Some(request_tag(s)),
-        ));
-        st.push(statement(
-            "CreateSecurityGroupsInVpcs",
-            &["ec2:CreateSecurityGroup"],
-            vec![format!("arn:{p}:ec2:{r}:{a}:vpc/*")],
-            None,
         ));
         st.push(statement(
             "TagOnlyWhileCreating",
@@ -231,22 +226,16 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
             .keys()
             .map(|id| format!("arn:{p}:rds:{r}:{a}:db:{id}"))
             .collect();
+        // The groups an instance is created in are resources of CreateDBInstance too; the
+        // request's tag is the same.
+        let mut create = dbs.clone();
+        create
+            .extend(["subgrp", "og", "pg", "secgrp"].map(|t| format!("arn:{p}:rds:{r}:{a}:{t}:*")));
         st.push(statement(
             "CreateTheFilesDbInstancesTaggedForThisStack",
             &["rds:CreateDBInstance"],
-            dbs.clone(),
+            create,
             Some(request_tag(s)),
-        ));
-        st.push(statement(
-            "CreateDbInstancesWithTheirGroups",
-            &["rds:CreateDBInstance"],
-            vec![
-                format!("arn:{p}:rds:{r}:{a}:subgrp:*"),
-                format!("arn:{p}:rds:{r}:{a}:og:*"),
-                format!("arn:{p}:rds:{r}:{a}:pg:*"),
-                format!("arn:{p}:rds:{r}:{a}:secgrp:*"),
-            ],
-            None,
         ));
         // RDS authorises tag-on-create through AddTagsToResource too, so it cannot be limited
         // to creation: the names limit it.
@@ -259,9 +248,8 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
                 "rds:StopDBInstance",
                 "rds:AddTagsToResource",
                 "rds:RemoveTagsFromResource",
-                "rds:CreateDBSnapshot",
             ],
-            dbs,
+            dbs.clone(),
             None,
         ));
         let snapshots: Vec<String> = stack
@@ -274,10 +262,14 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
             })
             .collect();
         if !snapshots.is_empty() {
+            // DeleteDBInstance with a final snapshot: CreateDBSnapshot of the instance into the
+            // snapshot (both are its resources), tagged as the instance (copied tags).
+            let mut resources = snapshots;
+            resources.extend(dbs);
             st.push(statement(
                 "FinalSnapshotsOfTheFilesDbInstances",
                 &["rds:CreateDBSnapshot", "rds:AddTagsToResource"],
-                snapshots,
+                resources,
                 None,
             ));
         }
