@@ -575,7 +575,9 @@ fn writes_are_scoped_to_the_files_names_its_tag_and_the_pools_it_names() {
         list(&by_sid("FinalSnapshotsOfTheFilesDbInstances")["Resource"]),
         vec![
             "arn:aws:rds:eu-west-1:123456789012:snapshot:managed-db-final-*",
-            "arn:aws:rds:eu-west-1:123456789012:snapshot:named-db-last"
+            "arn:aws:rds:eu-west-1:123456789012:snapshot:named-db-last",
+            "arn:aws:rds:eu-west-1:123456789012:db:managed-db",
+            "arn:aws:rds:eu-west-1:123456789012:db:named-db"
         ]
     );
     let groups = by_sid("ChangeOnlyThisStacksSecurityGroups");
