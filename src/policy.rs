@@ -718,4 +718,129 @@ mod tests {
             json!(["arn:aws-cn:rds:cn-north-1:*:db:my-db"])
         );
     }
+
+    fn saved(adopt: bool, changes: &[(&str, &str)], attributes: &[(&str, &str)]) -> SavedPlan {
+        let changes: Vec<Value> = changes
+            .iter()
+            .map(|(address, action)| json!({ "address": address, "action": action, "fields": [], "notes": [] }))
+            .collect();
+        let attributes: serde_json::Map<String, Value> = attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        serde_json::from_value(json!({
+            "format_version": crate::plan::saved::FORMAT_VERSION,
+            "deploy_version": env!("CARGO_PKG_VERSION"),
+            "stack": "st",
+            "region": "us-east-1",
+            "stack_file": "stack.yaml",
+            "public_ip": null,
+            "targets": [],
+            "adopt": adopt,
+            "variables": { "env": {}, "secrets": [] },
+            "plan": { "stack": "st", "changes": changes },
+            "steps": [],
+            "attributes": attributes,
+            "fingerprint": { "stack_file": "", "files": {}, "live": {}, "account": "" }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn adopt_grants_tagging_on_exactly_the_adopted_arns() {
+        let plan = saved(
+            true,
+            &[
+                ("security_groups.g", "adopt"),
+                ("db_instances.d", "adopt"),
+                ("functions.f", "adopt"),
+                ("functions.f.role", "adopt"),
+                ("user_pools.p", "adopt"),
+                ("cognito_triggers.p.post_confirmation", "adopt"),
+                ("functions.new", "create"),
+            ],
+            &[
+                ("security_groups.g.id", "sg-0123"),
+                ("db_instances.d.arn", "arn:aws:rds:us-east-1:1:db:d"),
+                ("functions.f.arn", "arn:aws:lambda:us-east-1:1:function:f"),
+                (
+                    "functions.f.role.arn",
+                    "arn:aws:iam::1:role/deploy/st/f-role",
+                ),
+                (
+                    "user_pools.p.arn",
+                    "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_P",
+                ),
+            ],
+        );
+        let p = for_adopt(&plan, "1").unwrap().to_value();
+        let got: Vec<(String, Value)> = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["Action"][0].as_str().unwrap().to_string(),
+                    s["Resource"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "ec2:CreateTags".into(),
+                    json!(["arn:aws:ec2:us-east-1:1:security-group/sg-0123"])
+                ),
+                (
+                    "rds:AddTagsToResource".into(),
+                    json!(["arn:aws:rds:us-east-1:1:db:d"])
+                ),
+                (
+                    "lambda:TagResource".into(),
+                    json!(["arn:aws:lambda:us-east-1:1:function:f"])
+                ),
+                (
+                    "iam:TagRole".into(),
+                    json!(["arn:aws:iam::1:role/deploy/st/f-role"])
+                ),
+                (
+                    "cognito-idp:UpdateUserPool".into(),
+                    json!(["arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_P"])
+                ),
+            ]
+        );
+        for s in p["Statement"].as_array().unwrap() {
+            assert_eq!(
+                s["Condition"]["StringEquals"]["aws:RequestTag/deploy:stack"],
+                "st"
+            );
+        }
+    }
+
+    #[test]
+    fn adopt_refuses_a_plan_that_is_not_one_or_adopts_nothing_to_tag() {
+        let not = saved(
+            false,
+            &[("security_groups.g", "adopt")],
+            &[("security_groups.g.id", "sg-1")],
+        );
+        assert!(
+            for_adopt(&not, "*")
+                .unwrap_err()
+                .contains("plan --adopt --out")
+        );
+        let nothing = saved(true, &[("functions.f", "create")], &[]);
+        assert!(
+            for_adopt(&nothing, "*")
+                .unwrap_err()
+                .contains("adopts nothing")
+        );
+        let unknown = saved(true, &[("functions.f", "adopt")], &[]);
+        assert!(
+            for_adopt(&unknown, "*")
+                .unwrap_err()
+                .contains("records no arn for functions.f")
+        );
+    }
 }
