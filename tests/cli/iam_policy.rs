@@ -708,3 +708,21 @@ fn adopt_grants_tagging_only_on_the_exact_resources_of_an_adopt_plan() {
     // The group the stack creates (`other`) is not in it: creating is the everyday policy's.
     assert!(!r.stdout.contains('*'), "{}", r.stdout);
 }
+
+#[test]
+fn a_bad_stack_file_or_plan_file_is_an_error_naming_it_and_prints_no_policy() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("stack.yaml"),
+        "stack: bad\nfunctions:\n  f:\n    sourc: fn\n",
+    )
+    .unwrap();
+    let (code, out, err) = deploy_in(d.path(), &["policy"], &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("stack.yaml:4:"), "{err}");
+    std::fs::write(d.path().join("x.plan"), "{}").unwrap();
+    let (code, out, err) = deploy_in(d.path(), &["policy", "--adopt", "x.plan"], &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.is_empty() && err.contains("x.plan"), "{out}{err}");
+}
