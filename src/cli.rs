@@ -104,6 +104,16 @@ pub enum Command {
     /// Nodes are addresses; an edge `a -> b` means b needs a: apply creates a first, destroy
     /// deletes b first. Render with graphviz: `deploy graph | dot -Tsvg > graph.svg`.
     Graph(GraphArgs),
+    /// Print the least-privilege IAM policy for the stack in the file (offline).
+    ///
+    /// Scoped to this stack: its names and ARNs (functions, DB instance identifiers, layers, the
+    /// auto roles under /deploy/<stack>/), its tag value deploy:stack=<stack> where an ARN carries
+    /// only an id (security groups, user pools), the pools its triggers name, its lock parameter,
+    /// and only the actions its kinds use (Secrets Manager only with manage_master_password).
+    /// `${env:}` values are read as plan reads them. The policy never lets its holder tag a
+    /// resource it does not own into the stack: adopting needs the one-time grant of
+    /// `deploy policy --adopt PLANFILE`. The region is the file's `region:`, else --region, else *.
+    Policy(PolicyArgs),
     /// Print the JSON Schema of the stack file (offline), for editors.
     ///
     /// Also in schema/stack.schema.json; put `# yaml-language-server: $schema=<its URL or path>`
@@ -128,6 +138,18 @@ pub enum GraphFormat {
 pub struct GraphArgs {
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The AWS account id the ARNs name (`*`: any account)
+    #[arg(long, value_name = "ID", default_value = "*")]
+    pub account: String,
+    /// Instead: the one-time grant an adopt plan needs (a plan saved by `deploy plan --adopt
+    /// --out PLANFILE`): tagging only the exact resources it adopts, to attach for that apply and
+    /// remove after
+    #[arg(long, value_name = "PLANFILE")]
+    pub adopt: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -310,8 +332,17 @@ const AWS_FLAGS: [&str; 5] = [
 pub fn command() -> clap::Command {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
-    let unused: [(&str, &[&str]); 5] = [
+    let unused: [(&str, &[&str]); 6] = [
         ("validate", &AWS_FLAGS),
+        (
+            "policy",
+            &[
+                "profile",
+                "endpoint_url",
+                "db_endpoints",
+                "db_insecure_plaintext",
+            ],
+        ),
         (
             "show",
             &[

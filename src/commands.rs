@@ -94,6 +94,14 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             clap_complete::generate(args.shell, &mut crate::cli::command(), "deploy", &mut out);
             return Ok(0);
         }
+        Command::Policy(args) if args.adopt.is_some() => {
+            let path = args.adopt.as_deref().expect("matched");
+            let (saved, _) = read_saved(path)?;
+            let policy = crate::policy::for_adopt(&saved, &args.account)
+                .map_err(|e| Error::User(format!("{}: {e}", path.display())))?;
+            out!("{}", policy.to_text());
+            return Ok(0);
+        }
         Command::Show(args) => {
             let (saved, digest) = read_saved(&args.plan_file)?;
             // On stderr: stdout is the plan (and stays valid JSON with --json).
@@ -131,6 +139,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         | Command::Destroy(_)
         | Command::Graph(_)
         | Command::Unlock(_)
+        | Command::Policy(_)
         | Command::Output(_) => stack::Secrets::Optional,
         Command::Plan(a) if a.destroy => stack::Secrets::Optional,
         _ => stack::Secrets::Required,
@@ -205,6 +214,22 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                 GraphFormat::Dot => out!("{}", crate::plan::draw::dot(&stack.name, &nodes)),
                 GraphFormat::Mermaid => out!("{}", crate::plan::draw::mermaid(&nodes)),
             }
+            Ok(0)
+        }
+        Command::Policy(args) => {
+            let target = crate::policy::Target {
+                account: args.account.clone(),
+                region: stack
+                    .region
+                    .clone()
+                    .or_else(|| cli.global.region.clone())
+                    .unwrap_or_else(|| "*".into()),
+            };
+            let (policy, warnings) = crate::policy::for_stack(&stack, &target);
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            out!("{}", policy.to_text());
             Ok(0)
         }
         Command::Schema | Command::Completions(_) | Command::Show(_) => {

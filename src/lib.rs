@@ -25,6 +25,7 @@
 //! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx, addresses,
 //!                              ownership/tag diff helpers, the Adapter trait, the Cognito pool
 //!                              model and its read-modify-write
+//! policy                       the IAM policy a stack needs (pure, over stack and plan::saved)
 //! plan (mod.rs), stack, value, progress, redact, aws, error, lock (the run lock in SSM),
 //! interrupt (Ctrl-C)
 //! ```
@@ -34,6 +35,7 @@
 //! - [`plan`]: the plan as a value, the graph, the planner and the renderer.
 //! - [`provider`]: the boundary to AWS; [`engine`]: executing a plan with bounded parallelism.
 //! - [`commands`] and [`cli`]: the command line, thin over the rest.
+//! - [`policy`]: the least-privilege IAM policy of a stack (`deploy policy`), pure.
 //! - [`redact`] and [`value`]: secrets are typed (`Text`), masked in plans (`Shown`), and scrubbed
 //!   from every log line and error as a last line of defence.
 //!
@@ -47,6 +49,7 @@ pub mod interrupt;
 pub mod lock;
 pub mod logging;
 pub mod plan;
+pub mod policy;
 pub mod progress;
 pub mod provider;
 pub mod public_ip;

@@ -538,7 +538,7 @@ where
     let e = Error::aws(operation, &format!("lock {name}"), e);
     if e.aws_code() == Some("AccessDeniedException") {
         return Error::User(format!(
-            "{e}\nthe lock needs ssm:PutParameter, ssm:GetParameter and ssm:DeleteParameter on parameter/deploy/lock/* (see docs/iam-policy.json)"
+            "{e}\nthe lock needs ssm:PutParameter, ssm:GetParameter and ssm:DeleteParameter on parameter/deploy/lock/<stack>/<region> (`deploy policy` prints the policy that has them)"
         ));
     }
     e
