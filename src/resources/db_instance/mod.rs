@@ -609,11 +609,7 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             ));
         }
         if o.status == "storage-optimization" {
-            return Err(plan_error(
-                address,
-                pos,
-                "allocated_storage: RDS is still optimizing the previous storage change (status storage-optimization); it allows the next one only after that ends and at least 6 hours after the last change",
-            ));
+            return Err(storage_optimizing(address, pos, "allocated_storage"));
         }
         d.value("allocated_storage", Some(live), Some(want), false);
         m.allocated_storage = Some(want);
@@ -622,6 +618,18 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
     if let Some(want) = &s.storage_type
         && o.storage_type.as_ref() != Some(want)
     {
+        // A storage type change is a storage modification too (the same 6-hour rule: RDS User
+        // Guide, "Working with storage for Amazon RDS DB instances": "You can't make further
+        // storage modifications for either six (6) hours or until storage optimization has
+        // completed on the instance, whichever is longer").
+        if o.status == "storage-optimization" {
+            return Err(storage_optimizing(address, s.pos, "storage_type"));
+        }
+        if m.allocated_storage.is_some() {
+            notes.push("storage_type and allocated_storage change in one modification: RDS counts it as one storage change".into());
+        } else {
+            notes.push("storage_type: RDS then optimizes the storage for hours and allows no further storage change (size or type) for at least 6 hours".into());
+        }
         d.value(
             "storage_type",
             o.storage_type.clone(),
@@ -815,6 +823,13 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
         } else {
             "running: apply stops the instance (StopDBInstance); storage is still billed, and AWS starts a stopped instance again after 7 days".into()
         });
+        if !s.running
+            && (o.status == "storage-optimization"
+                || m.allocated_storage.is_some()
+                || m.storage_type.is_some())
+        {
+            notes.push("running: RDS stops only an available instance, not one optimizing its storage (status storage-optimization, which can last hours after a storage change): apply waits for that to end before stopping it".into());
+        }
     }
     if !m.is_empty() && !o.running() {
         notes.push(if s.running {
@@ -838,6 +853,21 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
         notes,
     })
 }
+
+/// RDS refuses a storage change while it optimizes the previous one.
+fn storage_optimizing(address: &str, pos: Pos, field: &str) -> PlanError {
+    plan_error(
+        address,
+        pos,
+        format!(
+            "{field}: RDS is still optimizing the previous storage change (status storage-optimization); it allows the next storage change (size or type) only after that ends and at least 6 hours after the last one"
+        ),
+    )
+}
+
+/// Turning deletion protection off is a ModifyDBInstance, which RDS refuses on a stopped
+/// instance.
+const START_TO_UNPROTECT: &str = "the instance is stopped and RDS cannot modify a stopped instance: apply starts it to turn deletion protection off (a few minutes), then deletes it";
 
 fn snapshot_note(identifier: &str, fs: &FinalSnapshot) -> String {
     match fs {
@@ -1031,6 +1061,9 @@ fn diff_existing(address: &str, s: &Spec, o: &Observed) -> Result<Option<Change>
     if o.deletion_protection {
         c = c
             .note("deletion protection is on in AWS: apply turns it off first, as stack.yaml says");
+        if !o.running() {
+            c = c.note(START_TO_UNPROTECT);
+        }
     }
     if !s.running {
         c = c.note("running: false: apply stops the new instance after creating it");
@@ -1056,6 +1089,9 @@ fn diff_delete(address: &str, o: &Observed) -> Result<Change, PlanError> {
         match (&o.declared, file_protection) {
             (Some(_), Some(false)) => {
                 c = c.note("deletion protection is on in AWS: apply turns it off first, as stack.yaml says");
+                if !o.running() {
+                    c = c.note(START_TO_UNPROTECT);
+                }
             }
             (Some(_), _) => {
                 return Err(plan_error(
@@ -1623,6 +1659,53 @@ mod tests {
     }
 
     #[test]
+    fn a_storage_type_change_waits_for_storage_optimization_too() {
+        let mut s = want();
+        let mut o = live();
+        o.storage_type = Some("gp2".into());
+        s.storage_type = Some("gp3".into());
+        let c = change(&s, &o).unwrap();
+        assert_eq!(c.field("storage_type").unwrap().after, Shown::value("gp3"));
+        assert!(
+            c.notes.iter().any(|n| n.contains("at least 6 hours")),
+            "{:?}",
+            c.notes
+        );
+        o.status = "storage-optimization".into();
+        let e = diff("db_instances.db", Some(&s), Some(&o)).unwrap_err();
+        assert_eq!(e.pos, s.pos);
+        assert!(
+            e.message
+                .starts_with("storage_type: RDS is still optimizing"),
+            "{}",
+            e.message
+        );
+        // Other changes are allowed while RDS optimizes the storage.
+        s.storage_type = Some("gp2".into());
+        s.instance_class = "db.t3.small".into();
+        assert!(change(&s, &o).is_some());
+    }
+
+    #[test]
+    fn stopping_an_instance_that_optimizes_its_storage_waits_for_it() {
+        let mut s = want();
+        let mut o = live();
+        s.running = false;
+        o.status = "storage-optimization".into();
+        let c = change(&s, &o).unwrap();
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("RDS stops only an available instance")),
+            "{:?}",
+            c.notes
+        );
+        o.status = "available".into();
+        let c = change(&s, &o).unwrap();
+        assert!(!c.notes.iter().any(|n| n.contains("RDS stops only")));
+    }
+
+    #[test]
     fn engine_versions_prefix_upgrade_major_and_downgrade() {
         let mut s = want();
         s.engine_version = Some("16".into());
@@ -1879,6 +1962,18 @@ mod tests {
         o.deletion_protection = true;
         let c = diff("db_instances.db", None, Some(&o)).unwrap().unwrap();
         assert!(c.notes.iter().any(|n| n.contains("turns it off first")));
+        assert!(!c.notes.iter().any(|n| n.contains("apply starts it")));
+        // Stopped: RDS cannot modify it, so apply starts it to turn the protection off.
+        o.status = "stopped".into();
+        let c = diff("db_instances.db", None, Some(&o)).unwrap().unwrap();
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("apply starts it to turn deletion protection off")),
+            "{:?}",
+            c.notes
+        );
+        o.status = "available".into();
         o.declared.as_mut().unwrap().deletion_protection = Some(true);
         let e = diff("db_instances.db", None, Some(&o)).unwrap_err();
         assert_eq!(e.pos, Pos { line: 3, col: 3 });
