@@ -20,6 +20,7 @@ mod migrations;
 mod ownership;
 mod pagination;
 mod plans;
+mod rds_states;
 mod realism;
 mod safety;
 mod secrets;
