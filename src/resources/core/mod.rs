@@ -5,6 +5,7 @@
 
 pub mod cognito;
 pub mod cognito_aws;
+pub mod network;
 pub mod once;
 pub mod propagation;
 pub mod wait;

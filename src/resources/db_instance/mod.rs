@@ -91,6 +91,9 @@ pub struct Spec {
     /// What DescribeDBEngineVersions listed as available for the engine (the versions RDS
     /// creates), or why it could not be read; `None` when it was not read.
     pub available_versions: Option<Result<Vec<String>, String>>,
+    /// A group of the file's that is not in the default VPC (see `core::network`), said as a
+    /// sentence: RDS cannot create the instance there without a DB subnet group.
+    pub network: Option<String>,
     pub instance_class: String,
     pub allocated_storage: i32,
     pub allocated_storage_pos: Pos,
@@ -248,6 +251,11 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
         engine_version: d.engine_version.clone(),
         engine_version_pos: d.engine_version_pos,
         available_versions: env.engine_versions.get(&d.engine).cloned(),
+        network: crate::resources::core::network::outside_default_vpc(
+            stack,
+            &d.security_groups,
+            env,
+        ),
         instance_class: d.instance_class.clone(),
         allocated_storage: d.allocated_storage,
         allocated_storage_pos: d.allocated_storage_pos,
@@ -889,6 +897,20 @@ fn check_create(address: &str, s: &Spec) -> Result<Option<String>, PlanError> {
             "availability_zone cannot be set together with multi_az: true (RDS picks the zones of a Multi-AZ instance); remove one of them",
         ));
     }
+    if let Some(why) = &s.network {
+        // CreateDBInstance without DBSubnetGroupName uses the default VPC's default DB subnet
+        // group (RDS User Guide, "Working with a DB instance in a VPC"; RDS API Reference,
+        // CreateDBInstance, DBSubnetGroupName: "If there is no DB subnet group, then it is a
+        // non-VPC DB instance"), and refuses groups of another VPC with "The DB instance and EC2
+        // security group are in different VPCs".
+        return Err(plan_error(
+            address,
+            s.pos,
+            format!(
+                "{why}: without a DB subnet group RDS creates the instance in the default VPC and refuses groups of another VPC (\"The DB instance and EC2 security group are in different VPCs\"); give the group `vpc: default` (deploy cannot make a DB subnet group yet)"
+            ),
+        ));
+    }
     check_version(address, s)
 }
 
@@ -1154,6 +1176,7 @@ mod tests {
             engine_version: Some("16.4".into()),
             engine_version_pos: Pos { line: 6, col: 21 },
             available_versions: None,
+            network: None,
             instance_class: "db.t3.micro".into(),
             allocated_storage: 20,
             allocated_storage_pos: Pos { line: 9, col: 24 },

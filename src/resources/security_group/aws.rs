@@ -40,7 +40,10 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
                 .as_ref()
                 .is_some_and(|v| v.subnets == Subnets::Default)
         });
-    if !needs_vpc {
+    // Only compared with the VPCs of the stack's groups (see core::network): no default VPC is
+    // then no error here.
+    let compares = crate::resources::core::network::needs_default_vpc(stack);
+    if !needs_vpc && !compares {
         return Ok(env);
     }
     // Default subnets are those of the default VPC: `default-for-az` needs no VPC id, so both
@@ -79,6 +82,9 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
         .first()
         .and_then(|v| v.vpc_id().map(str::to_string));
     let Some(vpc) = env.default_vpc.clone() else {
+        if !needs_vpc {
+            return Ok(env);
+        }
         return Err(Error::User(format!(
             "region {} has no default VPC, but the stack uses `vpc: default` or `subnets: default`: name a vpc-… id and subnet-… ids instead",
             clients.region
