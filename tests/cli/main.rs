@@ -17,6 +17,7 @@ mod iam_policy;
 mod interrupts;
 mod locks;
 mod migrations;
+mod networks;
 mod ownership;
 mod pagination;
 mod plans;

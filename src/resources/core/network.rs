@@ -56,3 +56,59 @@ pub fn outside_default_vpc(stack: &Stack, groups: &[GroupRef], env: &LiveEnv) ->
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(src: &str) -> Stack {
+        let env = |_: &str| None;
+        crate::stack::parse_str(
+            src,
+            std::path::Path::new("s.yaml"),
+            std::path::Path::new("."),
+            &env,
+        )
+        .unwrap()
+    }
+
+    const SRC: &str = "stack: s\nsecurity_groups:\n  far:\n    description: d\n    vpc: vpc-0aaa\n  near:\n    description: d\n  here:\n    description: d\n    vpc: vpc-0def\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    manage_master_password: true\n    security_groups: [near, far]\n    final_snapshot: false\n";
+
+    #[test]
+    fn a_group_in_a_named_vpc_other_than_the_default_is_named_with_both() {
+        let s = stack(SRC);
+        assert!(needs_default_vpc(&s));
+        let env = LiveEnv {
+            region: "us-east-1".into(),
+            default_vpc: Some("vpc-0def".into()),
+            ..LiveEnv::default()
+        };
+        let groups = &s.db_instances["db"].security_groups;
+        assert_eq!(
+            outside_default_vpc(&s, groups, &env).as_deref(),
+            Some("security group far is in vpc-0aaa, not in the default VPC vpc-0def")
+        );
+        // `vpc: default`, the default VPC named by id, or an existing sg- id: nothing to say.
+        let fine = [
+            GroupRef::Stack("near".into()),
+            GroupRef::Stack("here".into()),
+            GroupRef::Id("sg-0123".into()),
+        ];
+        assert_eq!(outside_default_vpc(&s, &fine, &env), None);
+        let none = LiveEnv {
+            region: "eu-west-3".into(),
+            ..LiveEnv::default()
+        };
+        assert!(
+            outside_default_vpc(&s, groups, &none)
+                .unwrap()
+                .contains("region eu-west-3 has no default VPC")
+        );
+    }
+
+    #[test]
+    fn only_named_vpcs_need_the_default_vpc_read() {
+        let s = stack(&SRC.replace("[near, far]", "[near]"));
+        assert!(!needs_default_vpc(&s));
+    }
+}
