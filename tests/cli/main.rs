@@ -21,6 +21,7 @@ mod networks;
 mod ownership;
 mod pagination;
 mod plans;
+mod pool_reads;
 mod rds_states;
 mod realism;
 mod safety;
