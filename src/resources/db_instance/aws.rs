@@ -679,6 +679,11 @@ async fn settle(ctx: &Ctx<'_>, address: &str, id: &str, lazy: &Lazy) -> Result<(
             .ok_or_else(|| gone_error(address))?;
         let behind = lazy.behind(&inst);
         if behind.is_empty() {
+            ctx.progress.waiting(
+                address,
+                "to apply the change",
+                &format!("reads the new values ({SETTLE_READS} reads in a row confirm them)"),
+            );
             seen += 1;
             if seen >= SETTLE_READS {
                 ctx.progress.done_waiting(address);
