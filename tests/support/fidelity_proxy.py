@@ -36,7 +36,7 @@ OPTIONS = {
     "rds_starting_s": (1.0, float, "seconds in `starting` after StartDBInstance"),
     "rds_deleting_s": (2.0, float, "seconds a deleted instance stays listed as `deleting`"),
     "rds_storage_optimization_s": (2.0, float, "seconds in `storage-optimization` after a storage ModifyDBInstance"),
-    "rds_lazy_s": (0.0, float, "seconds DescribeDBInstances keeps the old PubliclyAccessible, DeletionProtection and Performance Insights after ModifyDBInstance"),
+    "rds_lazy_s": (2.0, float, "seconds DescribeDBInstances keeps the old PubliclyAccessible, DeletionProtection and Performance Insights after ModifyDBInstance"),
     "lambda": (False, bool, "Lambda: State Pending after create, LastUpdateStatus InProgress after updates"),
     "lambda_pending_s": (1.0, float, "seconds in State Pending after CreateFunction"),
     "lambda_updating_s": (1.0, float, "seconds in LastUpdateStatus InProgress after an update"),
