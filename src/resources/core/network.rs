@@ -2,11 +2,11 @@
 //! VPC's.
 //!
 //! Without a DB subnet group, RDS creates an instance in the default VPC (RDS User Guide,
-//! "Working with a DB instance in a VPC": "If you don't specify a DB subnet group when you
-//! create a DB instance, Amazon RDS uses the default VPC"), and refuses groups of another VPC
-//! ("The DB instance and EC2 security group are in different VPCs"). A function's groups must
-//! be in the VPC of its subnets (Lambda CreateFunction, VpcConfig: "security groups and subnets
-//! ... in the same VPC"), and `subnets: default` are the default VPC's.
+//! "Working with a DB instance in a VPC": with no DB subnet group named, the default VPC's
+//! default DB subnet group is used), and refuses groups of another VPC ("The DB instance and EC2
+//! security group are in different VPCs", the error users meet). A function's groups and
+//! subnets must be in one VPC (Lambda API Reference, VpcConfig), and `subnets: default` are the
+//! default VPC's.
 
 use crate::stack::{GroupRef, Stack, VpcRef};
 

@@ -898,11 +898,10 @@ fn check_create(address: &str, s: &Spec) -> Result<Option<String>, PlanError> {
         ));
     }
     if let Some(why) = &s.network {
-        // CreateDBInstance without DBSubnetGroupName uses the default VPC's default DB subnet
-        // group (RDS User Guide, "Working with a DB instance in a VPC"; RDS API Reference,
-        // CreateDBInstance, DBSubnetGroupName: "If there is no DB subnet group, then it is a
-        // non-VPC DB instance"), and refuses groups of another VPC with "The DB instance and EC2
-        // security group are in different VPCs".
+        // CreateDBInstance without DBSubnetGroupName puts the instance in the default VPC (RDS
+        // User Guide, "Working with a DB instance in a VPC"; RDS API Reference,
+        // CreateDBInstance, DBSubnetGroupName), and refuses groups of another VPC with "The DB
+        // instance and EC2 security group are in different VPCs".
         return Err(plan_error(
             address,
             s.pos,
