@@ -101,6 +101,38 @@ async fn a_database_with_a_group_in_another_vpc_is_a_plan_error_naming_both() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_database_naming_an_existing_group_of_another_vpc_by_id_is_a_plan_error() {
+    let env = Env::new();
+    let (vpc, default) = other_vpc(&env).await;
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    let sg = ec2
+        .create_security_group()
+        .group_name("made-by-hand")
+        .description("elsewhere")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    env.write_stack(
+        &stack(&vpc, true, false).replace("[home-sg, other-sg]", &format!("[home-sg, {sg}]")),
+    );
+    env.calls();
+    let r = env.run(&["plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains(&format!(
+            "security group {sg} is in {vpc}, not in the default VPC {default}"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(env.writes().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_function_on_default_subnets_with_a_group_in_another_vpc_is_a_plan_error() {
     let env = Env::new();
     env.write_file(

@@ -12,37 +12,57 @@ use crate::stack::{GroupRef, Stack, VpcRef};
 
 use super::LiveEnv;
 
-/// Whether the stack has something these checks need the default VPC's id for: a database, or
-/// a function with `subnets: default`, naming one of the stack's groups that is in a named VPC.
+/// The groups that must be in the default VPC: a database's, and those of a function with
+/// `subnets: default`.
+fn checked_groups(stack: &Stack) -> impl Iterator<Item = &GroupRef> {
+    stack
+        .db_instances
+        .values()
+        .flat_map(|d| d.security_groups.iter())
+        .chain(stack.functions.values().flat_map(|f| {
+            f.vpc
+                .iter()
+                .filter(|v| v.subnets == crate::stack::Subnets::Default)
+                .flat_map(|v| v.security_groups.iter())
+        }))
+}
+
+/// Whether the stack has something these checks need the default VPC's id for: one of those
+/// groups in a named VPC, or an existing group named by id.
 pub fn needs_default_vpc(stack: &Stack) -> bool {
-    let named = |g: &GroupRef| match g {
+    checked_groups(stack).any(|g| match g {
         GroupRef::Stack(n) => stack
             .security_groups
             .get(n)
             .is_some_and(|sg| matches!(sg.vpc, VpcRef::Id(_))),
-        GroupRef::Id(_) => false,
-    };
-    stack
-        .db_instances
-        .values()
-        .any(|d| d.security_groups.iter().any(named))
-        || stack.functions.values().any(|f| {
-            f.vpc.as_ref().is_some_and(|v| {
-                v.subnets == crate::stack::Subnets::Default && v.security_groups.iter().any(named)
-            })
-        })
+        GroupRef::Id(_) => true,
+    })
 }
 
-/// The first of `groups` (the stack's own, whose `vpc:` the file gives) that is not in the
-/// default VPC, as a sentence naming both VPCs; `None` when all are (or cannot be known here:
-/// an existing `sg-…` id, whose VPC only EC2 knows).
+/// The existing groups (by `sg-…` id) whose VPC these checks need, sorted.
+pub fn external_groups(stack: &Stack) -> Vec<String> {
+    let mut ids: Vec<String> = checked_groups(stack)
+        .filter_map(|g| match g {
+            GroupRef::Id(id) => Some(id.clone()),
+            GroupRef::Stack(_) => None,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The first of `groups` that is not in the default VPC, as a sentence naming both VPCs; `None`
+/// when all are, or when it cannot be known (an existing group EC2 did not describe). The
+/// stack's own groups are where their `vpc:` says; an existing `sg-…` id where EC2 said.
 pub fn outside_default_vpc(stack: &Stack, groups: &[GroupRef], env: &LiveEnv) -> Option<String> {
     groups.iter().find_map(|g| {
-        let GroupRef::Stack(name) = g else {
-            return None;
-        };
-        let VpcRef::Id(vpc) = &stack.security_groups.get(name)?.vpc else {
-            return None;
+        let (name, vpc) = match g {
+            GroupRef::Stack(name) => match &stack.security_groups.get(name)?.vpc {
+                VpcRef::Id(vpc) => (name, vpc),
+                VpcRef::Default => return None,
+            },
+            GroupRef::Id(id) => (id, env.group_vpcs.get(id)?),
         };
         match &env.default_vpc {
             Some(default) if default == vpc => None,
@@ -95,6 +115,15 @@ mod tests {
             GroupRef::Id("sg-0123".into()),
         ];
         assert_eq!(outside_default_vpc(&s, &fine, &env), None);
+        // An existing group named by id is where EC2 said.
+        let described = LiveEnv {
+            group_vpcs: [("sg-0123".to_string(), "vpc-0bbb".to_string())].into(),
+            ..env.clone()
+        };
+        assert_eq!(
+            outside_default_vpc(&s, &fine, &described).as_deref(),
+            Some("security group sg-0123 is in vpc-0bbb, not in the default VPC vpc-0def")
+        );
         let none = LiveEnv {
             region: "eu-west-3".into(),
             ..LiveEnv::default()
@@ -110,5 +139,9 @@ mod tests {
     fn only_named_vpcs_need_the_default_vpc_read() {
         let s = stack(&SRC.replace("[near, far]", "[near]"));
         assert!(!needs_default_vpc(&s));
+        assert!(external_groups(&s).is_empty());
+        let s = stack(&SRC.replace("[near, far]", "[near, sg-0123456789abcdef0]"));
+        assert!(needs_default_vpc(&s));
+        assert_eq!(external_groups(&s), ["sg-0123456789abcdef0"]);
     }
 }
