@@ -662,7 +662,9 @@ fn settle_interval() -> Duration {
 
 /// Waits until `SETTLE_READS` reads in a row, `settle_interval()` apart, show `lazy`'s values.
 ///
-/// ModifyDBInstance answers with the instance as it was, and RDS applies Performance Insights,
+/// ModifyDBInstance applies its changes asynchronously (RDS API Reference, ModifyDBInstance,
+/// ApplyImmediately: the modifications "are asynchronously applied as soon as possible") and
+/// answers with the instance as it was, and RDS applies Performance Insights,
 /// PubliclyAccessible and DeletionProtection without listing them in PendingModifiedValues
 /// (RDS API Reference, PendingModifiedValues: none of the three is a member), so a read right
 /// after the change can still show the old value, and a plan right after apply would show the
