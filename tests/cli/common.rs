@@ -123,6 +123,7 @@ impl Env {
             )
             .env("DEPLOY_PUBLIC_IP_URL", &self.ip_url)
             .env("DEPLOY_POLL_INTERVAL", "0.05")
+            .env("DEPLOY_RDS_SETTLE_INTERVAL", "0.05")
             .env("DB_PASSWORD", PASSWORD)
             .stdin(Stdio::null());
         c

@@ -342,6 +342,71 @@ def test_rds_modify_stop_and_start_pass_through_their_states_and_refuse_the_wron
     assert any(r["realism"] and "InvalidDBInstanceState" in r["realism"] for r in proxy.log())
 
 
+def test_a_storage_change_is_followed_by_storage_optimization_which_refuses_stop_and_storage_changes(proxy):
+    proxy.set(rds=True, rds_creating_s=0, rds_backing_up_s=0, rds_modifying_s=0.2, rds_storage_optimization_s=0.8)
+    rds = proxy.client("rds")
+    create_db(proxy)
+    rds.modify_db_instance(DBInstanceIdentifier="db1", StorageType="gp3", ApplyImmediately=True)
+    until(lambda: db_status(proxy)[0] == "storage-optimization")
+    code, http, message = error_of(rds.stop_db_instance, DBInstanceIdentifier="db1")
+    assert (code, http) == ("InvalidDBInstanceState", 400) and "not in available state" in message
+    code, http, message = error_of(
+        rds.modify_db_instance, DBInstanceIdentifier="db1", AllocatedStorage=30, ApplyImmediately=True
+    )
+    assert (code, http) == ("InvalidParameterCombination", 400) and "being optimized" in message
+    # Anything but storage may change meanwhile, and the optimization goes on after it.
+    rds.modify_db_instance(DBInstanceIdentifier="db1", DBInstanceClass="db.t3.small", ApplyImmediately=True)
+    assert db_status(proxy)[0] == "modifying"
+    until(lambda: db_status(proxy)[0] == "storage-optimization")
+    until(lambda: db_status(proxy)[0] == "available")
+    rds.stop_db_instance(DBInstanceIdentifier="db1")
+    assert any(r["realism"] == "rds:InvalidParameterCombination (storage-optimization)" for r in proxy.log())
+
+
+def test_a_stopped_instance_cannot_be_modified_even_to_drop_its_protection(proxy):
+    proxy.set(rds=True, rds_creating_s=0, rds_backing_up_s=0, rds_modifying_s=0, rds_stopping_s=0.1)
+    rds = proxy.client("rds")
+    create_db(proxy)
+    rds.modify_db_instance(DBInstanceIdentifier="db1", DeletionProtection=True, ApplyImmediately=True)
+    until(lambda: db_status(proxy)[0] == "available")
+    rds.stop_db_instance(DBInstanceIdentifier="db1")
+    until(lambda: db_status(proxy)[0] == "stopped")
+    code, http, _ = error_of(rds.modify_db_instance, DBInstanceIdentifier="db1", DeletionProtection=False)
+    assert (code, http) == ("InvalidDBInstanceState", 400)
+    assert db_status(proxy)[1]["DeletionProtection"] is True
+
+
+def test_lazy_fields_keep_their_old_values_for_a_while_and_never_show_as_pending(proxy):
+    proxy.set(rds=True, rds_creating_s=0, rds_backing_up_s=0, rds_modifying_s=0, rds_lazy_s=0.8)
+    rds = proxy.client("rds")
+    create_db(proxy)
+    d = db_status(proxy)[1]
+    # Performance Insights is reported on every instance, as RDS does (moto reports it on none).
+    assert (d["PerformanceInsightsEnabled"], d.get("PubliclyAccessible", False), d["DeletionProtection"]) == (False, False, False)
+    assert "PerformanceInsightsRetentionPeriod" not in d
+    rds.modify_db_instance(
+        DBInstanceIdentifier="db1",
+        PubliclyAccessible=True,
+        DeletionProtection=True,
+        EnablePerformanceInsights=True,
+        PerformanceInsightsRetentionPeriod=7,
+        ApplyImmediately=True,
+    )
+    d = db_status(proxy)[1]
+    assert (d["PerformanceInsightsEnabled"], d.get("PubliclyAccessible", False), d["DeletionProtection"]) == (False, False, False)
+    assert d["DBInstanceStatus"] == "available" and not d.get("PendingModifiedValues")
+    # Still protected as far as RDS is concerned: a delete that follows at once is refused.
+    assert proxy.direct("rds").describe_db_instances()["DBInstances"][0]["DeletionProtection"] is True
+    d = until(lambda: db_status(proxy)[1]["DeletionProtection"] and db_status(proxy)[1])
+    assert (d["PerformanceInsightsEnabled"], d["PerformanceInsightsRetentionPeriod"], d["PubliclyAccessible"]) == (True, 7, True)
+    rds.modify_db_instance(DBInstanceIdentifier="db1", DeletionProtection=False, ApplyImmediately=True)
+    code, http, message = error_of(rds.delete_db_instance, DBInstanceIdentifier="db1", SkipFinalSnapshot=True)
+    assert (code, http) == ("InvalidParameterCombination", 400) and "protected" in message
+    until(lambda: db_status(proxy)[1]["DeletionProtection"] is False)
+    rds.delete_db_instance(DBInstanceIdentifier="db1", SkipFinalSnapshot=True)
+    assert any((r["realism"] or "").startswith("rds:lazy") for r in proxy.log())
+
+
 def test_a_deleted_instance_stays_listed_as_deleting_with_its_groups(proxy):
     proxy.set(rds=True, rds_creating_s=0, rds_backing_up_s=0, rds_deleting_s=0.6)
     sg = proxy.client("ec2").create_security_group(GroupName="db-sg", Description="d")["GroupId"]

@@ -35,6 +35,8 @@ OPTIONS = {
     "rds_stopping_s": (1.0, float, "seconds in `stopping` after StopDBInstance"),
     "rds_starting_s": (1.0, float, "seconds in `starting` after StartDBInstance"),
     "rds_deleting_s": (2.0, float, "seconds a deleted instance stays listed as `deleting`"),
+    "rds_storage_optimization_s": (2.0, float, "seconds in `storage-optimization` after a storage ModifyDBInstance"),
+    "rds_lazy_s": (2.0, float, "seconds DescribeDBInstances keeps the old PubliclyAccessible, DeletionProtection and Performance Insights after ModifyDBInstance"),
     "lambda": (False, bool, "Lambda: State Pending after create, LastUpdateStatus InProgress after updates"),
     "lambda_pending_s": (1.0, float, "seconds in State Pending after CreateFunction"),
     "lambda_updating_s": (1.0, float, "seconds in LastUpdateStatus InProgress after an update"),
@@ -398,6 +400,16 @@ class RdsInstance:
         self.settled = None  # the status once the phases are over, when the proxy knows it
         self.ghost = None  # the <DBInstance> element of a deleted instance still `deleting`
         self.ghost_until = 0.0
+        # Performance Insights as Create/Modify set it (moto does not report it): element -> text
+        self.pi = None
+        self.lazy = {}  # element -> the old text DescribeDBInstances still shows
+        self.lazy_until = 0.0
+
+    def phase_until(self, status):
+        for st, until in self.phases:
+            if st == status:
+                return until
+        return None
 
     def start(self, now, phases, settled):
         self.phases, t = [], now
@@ -736,7 +748,7 @@ def before(world, upstream, req, now):
         if a:
             return a
     if o["rds"] and req.service == "rds":
-        a = rds_before(world, req, now)
+        a = rds_before(world, upstream, req, now)
         if a:
             return a
     if req.service == "lambda":
@@ -843,7 +855,38 @@ def group_in_use(world, upstream, req, group, now):
     return None
 
 
-def rds_before(world, req, now):
+# ModifyDBInstance members that change the storage (RDS User Guide, "Working with storage for
+# Amazon RDS DB instances": after a storage change the instance is in `storage-optimization`, and
+# "You can't make further storage modifications for either six (6) hours or until storage
+# optimization has completed on the instance, whichever is longer").
+STORAGE_PARAMS = ("AllocatedStorage", "StorageType", "Iops", "StorageThroughput")
+# Applied by RDS without a PendingModifiedValues member: DescribeDBInstances shows the old value
+# for a while after an accepted ModifyDBInstance. Request member -> DBInstance element(s).
+LAZY_PARAMS = {
+    "PubliclyAccessible": ("PubliclyAccessible",),
+    "DeletionProtection": ("DeletionProtection",),
+    "EnablePerformanceInsights": ("PerformanceInsightsEnabled", "PerformanceInsightsRetentionPeriod"),
+    "PerformanceInsightsRetentionPeriod": ("PerformanceInsightsEnabled", "PerformanceInsightsRetentionPeriod"),
+}
+
+
+def pi_elements(params, before=None):
+    """PerformanceInsights* elements after a Create/Modify with `params` (RDS reports them on
+    every instance; moto on none)."""
+    out = dict(before or {"PerformanceInsightsEnabled": "false"})
+    enabled = params.get("EnablePerformanceInsights")
+    if enabled is not None:
+        out["PerformanceInsightsEnabled"] = enabled.lower()
+    if out["PerformanceInsightsEnabled"] == "true":
+        out["PerformanceInsightsRetentionPeriod"] = params.get(
+            "PerformanceInsightsRetentionPeriod", out.get("PerformanceInsightsRetentionPeriod", "7")
+        )
+    else:
+        out.pop("PerformanceInsightsRetentionPeriod", None)
+    return out
+
+
+def rds_before(world, upstream, req, now):
     op = req.operation
     ident = req.params.get("DBInstanceIdentifier")
     if not ident or op not in (
@@ -874,7 +917,17 @@ def rds_before(world, req, now):
         elif state == "creating" and req.params.get("SkipFinalSnapshot", "false").lower() != "true":
             message = f"Instance {ident} is currently creating - a final snapshot cannot be taken."
     elif op == "ModifyDBInstance" and state not in ("available", "storage-optimization"):
+        # A stopped instance too (RDS User Guide, "Stopping an Amazon RDS DB instance
+        # temporarily": a stopped instance cannot be modified).
         message = "Database instance is not in available state."
+    elif op == "ModifyDBInstance" and state == "storage-optimization" and any(p in req.params for p in STORAGE_PARAMS):
+        req.realism = "rds:InvalidParameterCombination (storage-optimization)"
+        return error_answer(
+            req,
+            "InvalidParameterCombination",
+            400,
+            "You can't currently modify the storage of this DB instance because the previous storage change is being optimized.",
+        )
     elif op == "StopDBInstance" and state != "available":
         message = f"Instance {ident} is not in available state."
     elif op == "StartDBInstance" and state != "stopped":
@@ -886,6 +939,38 @@ def rds_before(world, req, now):
     if message:
         req.realism = f"rds:InvalidDBInstanceState ({state})"
         return error_answer(req, "InvalidDBInstanceState", 400, message)
+    if op == "DeleteDBInstance":
+        with world.lock:
+            still = r.lazy.get("DeletionProtection") if now < r.lazy_until else None
+        if still == "true":
+            # RDS still holds the protection it was asked to drop a moment ago.
+            req.realism = "rds:lazy DeletionProtection"
+            return error_answer(
+                req,
+                "InvalidParameterCombination",
+                400,
+                "Cannot delete protected DB Instance, please disable deletion protection and try again.",
+            )
+    if op == "ModifyDBInstance" and world.opts["rds_lazy_s"] > 0 and any(p in req.params for p in LAZY_PARAMS):
+        # What DescribeDBInstances shows now is what it keeps showing for a while.
+        a = upstream.query(
+            "rds", {"Action": "DescribeDBInstances", "Version": "2014-10-31", "DBInstanceIdentifier": ident}
+        )
+        blocks = DB_INSTANCE.findall(a.body.decode()) if a.status == 200 else []
+        if blocks:
+            with world.lock:
+                pi = dict(r.pi or {})
+                lazy_now = dict(r.lazy) if now < r.lazy_until else {}
+            old = {}
+            for p in req.params:
+                for el in LAZY_PARAMS.get(p, ()):
+                    if el in lazy_now:
+                        old[el] = lazy_now[el]  # still showing an older value
+                    elif el.startswith("PerformanceInsights"):
+                        old[el] = pi.get(el)
+                    else:
+                        old[el] = xml_text(blocks[0], el)
+            req.rds_lazy_old = old
     return None
 
 
@@ -1233,9 +1318,26 @@ def rds_after(world, req, answer, now):
             r = world.rds.setdefault(rds_key(req, ident), RdsInstance())
             if op == "CreateDBInstance":
                 r.ghost = None
+                r.pi = pi_elements(req.params)
+                r.lazy, r.lazy_until = {}, 0.0
                 r.start(now, [("creating", o["rds_creating_s"]), ("backing-up", o["rds_backing_up_s"])], "available")
             elif op == "ModifyDBInstance":
-                r.start(now, [("modifying", o["rds_modifying_s"])], "available")
+                optimizing = r.phase_until("storage-optimization")
+                phases = [("modifying", o["rds_modifying_s"])]
+                if any(p in req.params for p in STORAGE_PARAMS):
+                    phases.append(("storage-optimization", o["rds_storage_optimization_s"]))
+                elif optimizing is not None and optimizing > now + o["rds_modifying_s"]:
+                    # Other changes are allowed meanwhile; the optimization goes on.
+                    phases.append(("storage-optimization", optimizing - now - o["rds_modifying_s"]))
+                r.start(now, phases, "available")
+                if r.pi is not None:
+                    r.pi = pi_elements(req.params, r.pi)
+                old = getattr(req, "rds_lazy_old", None)
+                if old:
+                    if now >= r.lazy_until:
+                        r.lazy = {}
+                    r.lazy.update(old)
+                    r.lazy_until = now + o["rds_lazy_s"]
             elif op == "StopDBInstance":
                 r.start(now, [("stopping", o["rds_stopping_s"])], "stopped")
             else:
@@ -1254,11 +1356,21 @@ def rds_after(world, req, answer, now):
                       "StartDBInstance", "DeleteDBInstance", "RebootDBInstance"):
             return
         shown = {k: (r.status(now), r.ghost) for k, r in world.rds.items() if k[:2] == (req.account, req.region)}
+        extra = {
+            k[2]: (dict(r.pi or {}), dict(r.lazy) if now < r.lazy_until else {})
+            for k, r in world.rds.items()
+            if k[:2] == (req.account, req.region)
+        }
     text = answer.body.decode("utf-8", "replace")
 
     def rewrite(m):
         block = m.group(0)
         ident = (xml_text(block, "DBInstanceIdentifier") or "").lower()
+        pi, lazy = extra.get(ident, ({}, {}))
+        for el, v in {**pi, **lazy}.items():
+            block = set_element(block, el, v)
+        if lazy:
+            req.realism = req.realism or "rds:lazy " + ",".join(sorted(lazy))
         status = shown.get((req.account, req.region, ident), (None, None))[0]
         if status and status != "deleting":
             req.realism = req.realism or f"rds:{status}"
@@ -1300,6 +1412,17 @@ def db_instance_filter(req):
     if names:
         return set()  # other filters: a deleting instance is not claimed to match
     return None
+
+
+def set_element(block, el, value):
+    """Sets (None: removes) the instance's own `el`, outside PendingModifiedValues."""
+    pending = re.search(r"<PendingModifiedValues>.*?</PendingModifiedValues>", block, re.S)
+    hole = "\0pending\0"
+    b = block.replace(pending.group(0), hole, 1) if pending else block
+    b = re.sub(f"<{el}>[^<]*</{el}>", "", b)
+    if value is not None:
+        b = b.replace("</DBInstance>", f"<{el}>{value}</{el}></DBInstance>", 1)
+    return b.replace(hole, pending.group(0), 1) if pending else b
 
 
 def set_status(block, status):

@@ -5,6 +5,7 @@
 
 pub mod cognito;
 pub mod cognito_aws;
+pub mod network;
 pub mod once;
 pub mod propagation;
 pub mod wait;
@@ -120,6 +121,9 @@ pub struct LiveEnv {
     /// DescribeDBEngineVersions lists them, or why they could not be read. Read only when the
     /// file names an engine_version; an engine that is absent was not looked up.
     pub engine_versions: BTreeMap<String, Result<Vec<String>, String>>,
+    /// The VPC of each existing group the file names by `sg-…` id where the VPC matters (see
+    /// [`network`]); an id that is absent was not (or could not be) read.
+    pub group_vpcs: BTreeMap<String, String>,
 }
 
 /// One answer about something the stack refers to but does not manage.

@@ -432,6 +432,10 @@ async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<
         running = true;
         modify(ctx, address, id, &delta.modify, s, o).await?;
         wait(ctx, address, id, Target::Available).await?;
+        let lazy = Lazy::of(&delta.modify);
+        if !lazy.is_empty() {
+            settle(ctx, address, id, &lazy).await?;
+        }
         match (delta.modify.password, &s.password) {
             (Some(PasswordChange::Set), PasswordSpec::Secret { version, .. }) => {
                 let t = BTreeMap::from([(VERSION_TAG.to_string(), version.to_string())]);
@@ -569,8 +573,14 @@ async fn ensure_stopped(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<DbInst
         "stopped" => return Ok(inst),
         "stopping" => {}
         _ => {
-            // StopDBInstance is refused while the instance is creating, modifying or starting.
-            wait(ctx, address, id, Target::Available).await?;
+            // StopDBInstance is accepted only from `available` (RDS API Reference,
+            // StopDBInstance, InvalidDBInstanceState: "The DB instance isn't in a valid state"):
+            // not while creating, modifying, starting, backing up, nor in `storage-optimization`,
+            // which follows every storage change for hours (RDS User Guide, "Working with
+            // storage for Amazon RDS DB instances", "Increasing DB instance storage capacity":
+            // "After you modify the storage size for a DB instance, the status of the DB
+            // instance is storage-optimization"), although the instance is usable then.
+            wait(ctx, address, id, Target::Stoppable).await?;
             ctx.clients
                 .rds
                 .stop_db_instance()
@@ -583,6 +593,124 @@ async fn ensure_stopped(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<DbInst
     wait(ctx, address, id, Target::Stopped)
         .await?
         .ok_or_else(|| gone_error(address))
+}
+
+/// The target values of a modification that RDS applies without listing it in
+/// PendingModifiedValues, so that `available` with nothing pending does not mean it is done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Lazy {
+    publicly_accessible: Option<bool>,
+    deletion_protection: Option<bool>,
+    performance_insights: Option<super::PerformanceInsights>,
+}
+
+impl Lazy {
+    fn of(m: &Modify) -> Lazy {
+        Lazy {
+            publicly_accessible: m.publicly_accessible,
+            deletion_protection: m.deletion_protection,
+            performance_insights: m.performance_insights,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Lazy::default()
+    }
+
+    /// The fields that do not read as their target yet. Performance Insights is compared only
+    /// where the instance reports it (the fields are optional in DescribeDBInstances' model).
+    fn behind(&self, i: &DbInstance) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if let Some(want) = self.publicly_accessible
+            && i.publicly_accessible() != Some(want)
+        {
+            out.push("publicly_accessible");
+        }
+        if let Some(want) = self.deletion_protection
+            && i.deletion_protection() != Some(want)
+        {
+            out.push("deletion_protection");
+        }
+        if let Some(pi) = self.performance_insights {
+            if let Some(live) = i.performance_insights_enabled()
+                && live != pi.enabled
+            {
+                out.push("performance_insights.enabled");
+            } else if pi.enabled
+                && let (Some(want), Some(live)) =
+                    (pi.retention_days, i.performance_insights_retention_period())
+                && want != live
+            {
+                out.push("performance_insights.retention_days");
+            }
+        }
+        out
+    }
+}
+
+/// How many reads in a row must show the target values.
+const SETTLE_READS: u32 = 3;
+
+/// The pause between those reads: `DEPLOY_RDS_SETTLE_INTERVAL` seconds, else 10.
+fn settle_interval() -> Duration {
+    std::env::var("DEPLOY_RDS_SETTLE_INTERVAL")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| *s >= 0.0)
+        .map_or(Duration::from_secs(10), Duration::from_secs_f64)
+}
+
+/// Waits until `SETTLE_READS` reads in a row, `settle_interval()` apart, show `lazy`'s values.
+///
+/// ModifyDBInstance applies its changes asynchronously (RDS API Reference, ModifyDBInstance,
+/// ApplyImmediately: the modifications "are asynchronously applied as soon as possible") and
+/// answers with the instance as it was, and RDS applies Performance Insights,
+/// PubliclyAccessible and DeletionProtection without listing them in PendingModifiedValues
+/// (RDS API Reference, PendingModifiedValues: none of the three is a member), so a read right
+/// after the change can still show the old value, and a plan right after apply would show the
+/// change again. Like the Terraform AWS provider's waiter after ModifyDBInstance (a target state
+/// seen on several consecutive reads ten seconds apart), a value counts once it has held.
+async fn settle(ctx: &Ctx<'_>, address: &str, id: &str, lazy: &Lazy) -> Result<()> {
+    let budget = rds_budget();
+    let interval = settle_interval();
+    let started = Instant::now();
+    let mut seen = 0;
+    loop {
+        let inst = describe(ctx, address, id)
+            .await?
+            .ok_or_else(|| gone_error(address))?;
+        let behind = lazy.behind(&inst);
+        if behind.is_empty() {
+            ctx.progress.waiting(
+                address,
+                "to apply the change",
+                &format!("reads the new values ({SETTLE_READS} reads in a row confirm them)"),
+            );
+            seen += 1;
+            if seen >= SETTLE_READS {
+                ctx.progress.done_waiting(address);
+                return Ok(());
+            }
+        } else {
+            seen = 0;
+            ctx.progress.waiting(
+                address,
+                "to apply the change",
+                &format!("still reports the old {}", behind.join(", ")),
+            );
+            if started.elapsed() >= budget {
+                return Err(Error::Wait {
+                    address: address.into(),
+                    message: format!(
+                        "RDS accepted the change but still reports the old {} after {}: apply again to check, or raise DEPLOY_RDS_TIMEOUT (seconds)",
+                        behind.join(", "),
+                        fmt_duration(budget)
+                    ),
+                });
+            }
+        }
+        crate::interrupt::sleep(address, interval).await?;
+    }
 }
 
 fn unix_now() -> u64 {
@@ -602,6 +730,19 @@ async fn delete(
     let id = &o.identifier;
     if o.status != "deleting" {
         if unprotect && o.deletion_protection {
+            // RDS modifies only an instance that is running (ModifyDBInstance answers
+            // InvalidDBInstanceState for a stopped one: RDS User Guide, "Stopping an Amazon RDS DB
+            // instance temporarily", limitations: "You can't modify a stopped DB instance"), and
+            // DeleteDBInstance refuses a protected instance: a stopped one is started first.
+            if !o.running() {
+                match ensure_running(ctx, address, id).await {
+                    Ok(_) => {}
+                    Err(Error::Wait { message, .. }) if message.contains("disappeared") => {
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             // Gone already (a rerun of a stale plan): nothing left to delete.
             match rds
                 .modify_db_instance()
@@ -615,6 +756,13 @@ async fn delete(
                 Err(e) if is_not_found(code_of(&e)) => return Ok(()),
                 Err(e) => return Err(Error::aws("ModifyDBInstance", address, e)),
             }
+            // DeletionProtection is applied without showing in PendingModifiedValues: a delete
+            // sent before it reads false is refused ("Cannot delete protected DB Instance").
+            let lazy = Lazy {
+                deletion_protection: Some(false),
+                ..Lazy::default()
+            };
+            settle(ctx, address, id, &lazy).await?;
         }
         let snapshot = final_snapshot_id(id, fs, unix_now());
         let mut req = rds
@@ -700,6 +848,8 @@ enum Target {
     /// Any state that reports the endpoint (`backing-up` on create), or one of `Available`'s.
     Endpoint,
     Stopped,
+    /// Exactly `available` with nothing left to apply: the only state StopDBInstance accepts.
+    Stoppable,
     /// DescribeDBInstances says DBInstanceNotFound.
     Gone,
 }
@@ -710,6 +860,7 @@ impl Target {
             Target::Available => "available",
             Target::Endpoint => "reachable",
             Target::Stopped => "stopped",
+            Target::Stoppable => "available to stop",
             Target::Gone => "deletion",
         }
     }
@@ -774,6 +925,7 @@ fn poll(inst: Option<&DbInstance>, target: Target) -> (String, Poll) {
             Poll::Done
         }
         Target::Stopped if status == "stopped" => Poll::Done,
+        Target::Stoppable if status == "available" && busy.is_empty() => Poll::Done,
         _ => Poll::Wait(state.clone()),
     };
     (state, verdict)
@@ -798,6 +950,7 @@ async fn wait(
             Target::Available => "to be available",
             Target::Endpoint => "to report its address",
             Target::Stopped => "to be stopped",
+            Target::Stoppable => "to be available (RDS stops only an available instance)",
         };
         ctx.progress.waiting(address, goal, &state);
         match verdict {
@@ -948,6 +1101,70 @@ mod tests {
             Poll::Wait("failed".into())
         );
         assert_eq!(poll(None, Target::Gone).1, Poll::Done);
+    }
+
+    #[test]
+    fn only_a_plain_available_instance_can_be_stopped() {
+        assert_eq!(
+            poll(Some(&inst("available")), Target::Stoppable).1,
+            Poll::Done
+        );
+        for s in [
+            "storage-optimization",
+            "modifying",
+            "backing-up",
+            "starting",
+        ] {
+            assert_eq!(
+                poll(Some(&inst(s)), Target::Stoppable).1,
+                Poll::Wait(s.into()),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn lazy_values_are_behind_until_the_instance_reports_them() {
+        use crate::stack::PerformanceInsights;
+        let lazy = Lazy {
+            publicly_accessible: Some(false),
+            deletion_protection: Some(true),
+            performance_insights: Some(PerformanceInsights {
+                enabled: true,
+                retention_days: Some(7),
+            }),
+        };
+        let old = DbInstance::builder()
+            .publicly_accessible(true)
+            .deletion_protection(false)
+            .performance_insights_enabled(false)
+            .build();
+        assert_eq!(
+            lazy.behind(&old),
+            vec![
+                "publicly_accessible",
+                "deletion_protection",
+                "performance_insights.enabled"
+            ]
+        );
+        let new = DbInstance::builder()
+            .publicly_accessible(false)
+            .deletion_protection(true)
+            .performance_insights_enabled(true)
+            .performance_insights_retention_period(7)
+            .build();
+        assert!(lazy.behind(&new).is_empty());
+        // Not reported (moto): nothing to wait for.
+        let silent = DbInstance::builder()
+            .publicly_accessible(false)
+            .deletion_protection(true)
+            .build();
+        assert!(lazy.behind(&silent).is_empty());
+        let m = Modify {
+            instance_class: Some("db.t3.small".into()),
+            ..Modify::default()
+        };
+        assert!(Lazy::of(&m).is_empty());
     }
 
     #[test]

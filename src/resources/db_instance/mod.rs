@@ -91,6 +91,9 @@ pub struct Spec {
     /// What DescribeDBEngineVersions listed as available for the engine (the versions RDS
     /// creates), or why it could not be read; `None` when it was not read.
     pub available_versions: Option<Result<Vec<String>, String>>,
+    /// A group of the file's that is not in the default VPC (see `core::network`), said as a
+    /// sentence: RDS cannot create the instance there without a DB subnet group.
+    pub network: Option<String>,
     pub instance_class: String,
     pub allocated_storage: i32,
     pub allocated_storage_pos: Pos,
@@ -248,6 +251,11 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
         engine_version: d.engine_version.clone(),
         engine_version_pos: d.engine_version_pos,
         available_versions: env.engine_versions.get(&d.engine).cloned(),
+        network: crate::resources::core::network::outside_default_vpc(
+            stack,
+            &d.security_groups,
+            env,
+        ),
         instance_class: d.instance_class.clone(),
         allocated_storage: d.allocated_storage,
         allocated_storage_pos: d.allocated_storage_pos,
@@ -609,11 +617,7 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             ));
         }
         if o.status == "storage-optimization" {
-            return Err(plan_error(
-                address,
-                pos,
-                "allocated_storage: RDS is still optimizing the previous storage change (status storage-optimization); it allows the next one only after that ends and at least 6 hours after the last change",
-            ));
+            return Err(storage_optimizing(address, pos, "allocated_storage"));
         }
         d.value("allocated_storage", Some(live), Some(want), false);
         m.allocated_storage = Some(want);
@@ -622,6 +626,18 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
     if let Some(want) = &s.storage_type
         && o.storage_type.as_ref() != Some(want)
     {
+        // A storage type change is a storage modification too (the same 6-hour rule: RDS User
+        // Guide, "Working with storage for Amazon RDS DB instances": "You can't make further
+        // storage modifications for either six (6) hours or until storage optimization has
+        // completed on the instance, whichever is longer").
+        if o.status == "storage-optimization" {
+            return Err(storage_optimizing(address, s.pos, "storage_type"));
+        }
+        if m.allocated_storage.is_some() {
+            notes.push("storage_type and allocated_storage change in one modification: RDS counts it as one storage change".into());
+        } else {
+            notes.push("storage_type: RDS then optimizes the storage for hours and allows no further storage change (size or type) for at least 6 hours".into());
+        }
         d.value(
             "storage_type",
             o.storage_type.clone(),
@@ -815,6 +831,13 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
         } else {
             "running: apply stops the instance (StopDBInstance); storage is still billed, and AWS starts a stopped instance again after 7 days".into()
         });
+        if !s.running
+            && (o.status == "storage-optimization"
+                || m.allocated_storage.is_some()
+                || m.storage_type.is_some())
+        {
+            notes.push("running: RDS stops only an available instance, not one optimizing its storage (status storage-optimization, which can last hours after a storage change): apply waits for that to end before stopping it".into());
+        }
     }
     if !m.is_empty() && !o.running() {
         notes.push(if s.running {
@@ -839,6 +862,21 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
     })
 }
 
+/// RDS refuses a storage change while it optimizes the previous one.
+fn storage_optimizing(address: &str, pos: Pos, field: &str) -> PlanError {
+    plan_error(
+        address,
+        pos,
+        format!(
+            "{field}: RDS is still optimizing the previous storage change (status storage-optimization); it allows the next storage change (size or type) only after that ends and at least 6 hours after the last one"
+        ),
+    )
+}
+
+/// Turning deletion protection off is a ModifyDBInstance, which RDS refuses on a stopped
+/// instance.
+const START_TO_UNPROTECT: &str = "the instance is stopped and RDS cannot modify a stopped instance: apply starts it to turn deletion protection off (a few minutes), then deletes it";
+
 fn snapshot_note(identifier: &str, fs: &FinalSnapshot) -> String {
     match fs {
         FinalSnapshot::Skip => "final_snapshot: false: no final snapshot is taken".into(),
@@ -857,6 +895,19 @@ fn check_create(address: &str, s: &Spec) -> Result<Option<String>, PlanError> {
             address,
             s.pos,
             "availability_zone cannot be set together with multi_az: true (RDS picks the zones of a Multi-AZ instance); remove one of them",
+        ));
+    }
+    if let Some(why) = &s.network {
+        // CreateDBInstance without DBSubnetGroupName puts the instance in the default VPC (RDS
+        // User Guide, "Working with a DB instance in a VPC"; RDS API Reference,
+        // CreateDBInstance, DBSubnetGroupName), and refuses groups of another VPC with "The DB
+        // instance and EC2 security group are in different VPCs".
+        return Err(plan_error(
+            address,
+            s.pos,
+            format!(
+                "{why}: without a DB subnet group RDS creates the instance in the default VPC and refuses groups of another VPC (\"The DB instance and EC2 security group are in different VPCs\"); give the group `vpc: default` (deploy cannot make a DB subnet group yet)"
+            ),
         ));
     }
     check_version(address, s)
@@ -1031,6 +1082,9 @@ fn diff_existing(address: &str, s: &Spec, o: &Observed) -> Result<Option<Change>
     if o.deletion_protection {
         c = c
             .note("deletion protection is on in AWS: apply turns it off first, as stack.yaml says");
+        if !o.running() {
+            c = c.note(START_TO_UNPROTECT);
+        }
     }
     if !s.running {
         c = c.note("running: false: apply stops the new instance after creating it");
@@ -1056,6 +1110,9 @@ fn diff_delete(address: &str, o: &Observed) -> Result<Change, PlanError> {
         match (&o.declared, file_protection) {
             (Some(_), Some(false)) => {
                 c = c.note("deletion protection is on in AWS: apply turns it off first, as stack.yaml says");
+                if !o.running() {
+                    c = c.note(START_TO_UNPROTECT);
+                }
             }
             (Some(_), _) => {
                 return Err(plan_error(
@@ -1118,6 +1175,7 @@ mod tests {
             engine_version: Some("16.4".into()),
             engine_version_pos: Pos { line: 6, col: 21 },
             available_versions: None,
+            network: None,
             instance_class: "db.t3.micro".into(),
             allocated_storage: 20,
             allocated_storage_pos: Pos { line: 9, col: 24 },
@@ -1623,6 +1681,53 @@ mod tests {
     }
 
     #[test]
+    fn a_storage_type_change_waits_for_storage_optimization_too() {
+        let mut s = want();
+        let mut o = live();
+        o.storage_type = Some("gp2".into());
+        s.storage_type = Some("gp3".into());
+        let c = change(&s, &o).unwrap();
+        assert_eq!(c.field("storage_type").unwrap().after, Shown::value("gp3"));
+        assert!(
+            c.notes.iter().any(|n| n.contains("at least 6 hours")),
+            "{:?}",
+            c.notes
+        );
+        o.status = "storage-optimization".into();
+        let e = diff("db_instances.db", Some(&s), Some(&o)).unwrap_err();
+        assert_eq!(e.pos, s.pos);
+        assert!(
+            e.message
+                .starts_with("storage_type: RDS is still optimizing"),
+            "{}",
+            e.message
+        );
+        // Other changes are allowed while RDS optimizes the storage.
+        s.storage_type = Some("gp2".into());
+        s.instance_class = "db.t3.small".into();
+        assert!(change(&s, &o).is_some());
+    }
+
+    #[test]
+    fn stopping_an_instance_that_optimizes_its_storage_waits_for_it() {
+        let mut s = want();
+        let mut o = live();
+        s.running = false;
+        o.status = "storage-optimization".into();
+        let c = change(&s, &o).unwrap();
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("RDS stops only an available instance")),
+            "{:?}",
+            c.notes
+        );
+        o.status = "available".into();
+        let c = change(&s, &o).unwrap();
+        assert!(!c.notes.iter().any(|n| n.contains("RDS stops only")));
+    }
+
+    #[test]
     fn engine_versions_prefix_upgrade_major_and_downgrade() {
         let mut s = want();
         s.engine_version = Some("16".into());
@@ -1879,6 +1984,18 @@ mod tests {
         o.deletion_protection = true;
         let c = diff("db_instances.db", None, Some(&o)).unwrap().unwrap();
         assert!(c.notes.iter().any(|n| n.contains("turns it off first")));
+        assert!(!c.notes.iter().any(|n| n.contains("apply starts it")));
+        // Stopped: RDS cannot modify it, so apply starts it to turn the protection off.
+        o.status = "stopped".into();
+        let c = diff("db_instances.db", None, Some(&o)).unwrap().unwrap();
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("apply starts it to turn deletion protection off")),
+            "{:?}",
+            c.notes
+        );
+        o.status = "available".into();
         o.declared.as_mut().unwrap().deletion_protection = Some(true);
         let e = diff("db_instances.db", None, Some(&o)).unwrap_err();
         assert_eq!(e.pos, Pos { line: 3, col: 3 });

@@ -194,6 +194,9 @@ pub struct Spec {
     pub missing: Vec<String>,
     /// Those AWS would not say anything about (AccessDenied): a plan warning.
     pub unverified: Vec<String>,
+    /// With `subnets: default`: a group of the file's that is not in the default VPC (see
+    /// `core::network`), said as a sentence.
+    pub network: Option<String>,
     pub pos: Pos,
 }
 
@@ -651,6 +654,13 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
         tags: stack_tags(stack),
         missing,
         unverified,
+        network: f
+            .vpc
+            .as_ref()
+            .filter(|v| v.subnets == Subnets::Default)
+            .and_then(|v| {
+                crate::resources::core::network::outside_default_vpc(stack, &v.security_groups, env)
+            }),
         pos: f.pos,
     }
 }
@@ -928,6 +938,18 @@ pub fn diff(
             s.pos,
             format!(
                 "environment variable `{k}` is reserved: Lambda sets it itself and refuses to take it from the configuration"
+            ),
+        ));
+    }
+    if let Some(why) = &s.network {
+        // A function's groups must be in the VPC of its subnets (Lambda API Reference,
+        // VpcConfig; Lambda answers InvalidParameterValueException otherwise), and `subnets:
+        // default` are the default VPC's.
+        return Err(plan_error(
+            address,
+            s.pos,
+            format!(
+                "vpc: {why}, but `subnets: default` are the default VPC's subnets and Lambda needs the groups and subnets in one VPC: list subnet-… ids of that VPC, or give the group `vpc: default`"
             ),
         ));
     }
@@ -1336,6 +1358,7 @@ functions:
             tags: tags(),
             missing: Vec::new(),
             unverified: Vec::new(),
+            network: None,
             pos: Pos { line: 3, col: 3 },
         };
         let o = Observed {

@@ -40,45 +40,57 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
                 .as_ref()
                 .is_some_and(|v| v.subnets == Subnets::Default)
         });
-    if !needs_vpc {
+    // Only compared with the VPCs of the stack's groups (see core::network): no default VPC is
+    // then no error here.
+    let compares = crate::resources::core::network::needs_default_vpc(stack);
+    if !needs_vpc && !compares {
         return Ok(env);
     }
     // Default subnets are those of the default VPC: `default-for-az` needs no VPC id, so both
     // calls go out at once.
-    let (vpcs, subnets) = tokio::try_join!(
+    let (read, group_vpcs) = tokio::join!(
         async {
-            clients
-                .ec2
-                .describe_vpcs()
-                .filters(filter("is-default", ["true".to_string()]))
-                .send()
-                .await
-                .map_err(|e| Error::aws("DescribeVpcs", "default VPC", e))
+            tokio::try_join!(
+                async {
+                    clients
+                        .ec2
+                        .describe_vpcs()
+                        .filters(filter("is-default", ["true".to_string()]))
+                        .send()
+                        .await
+                        .map_err(|e| Error::aws("DescribeVpcs", "default VPC", e))
+                },
+                async {
+                    let mut subnets = Vec::new();
+                    let mut pages = clients
+                        .ec2
+                        .describe_subnets()
+                        .filters(filter("default-for-az", ["true".to_string()]))
+                        .into_paginator()
+                        .send();
+                    while let Some(page) = pages.next().await {
+                        let page =
+                            page.map_err(|e| Error::aws("DescribeSubnets", "default subnets", e))?;
+                        subnets.extend(page.subnets().iter().filter_map(|s| {
+                            Some((s.vpc_id()?.to_string(), s.subnet_id()?.to_string()))
+                        }));
+                    }
+                    Ok(subnets)
+                },
+            )
         },
-        async {
-            let mut subnets = Vec::new();
-            let mut pages = clients
-                .ec2
-                .describe_subnets()
-                .filters(filter("default-for-az", ["true".to_string()]))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| Error::aws("DescribeSubnets", "default subnets", e))?;
-                subnets.extend(
-                    page.subnets().iter().filter_map(|s| {
-                        Some((s.vpc_id()?.to_string(), s.subnet_id()?.to_string()))
-                    }),
-                );
-            }
-            Ok(subnets)
-        },
-    )?;
+        external_group_vpcs(clients, stack),
+    );
+    let (vpcs, subnets) = read?;
+    env.group_vpcs = group_vpcs;
     env.default_vpc = vpcs
         .vpcs()
         .first()
         .and_then(|v| v.vpc_id().map(str::to_string));
     let Some(vpc) = env.default_vpc.clone() else {
+        if !needs_vpc {
+            return Ok(env);
+        }
         return Err(Error::User(format!(
             "region {} has no default VPC, but the stack uses `vpc: default` or `subnets: default`: name a vpc-… id and subnet-… ids instead",
             clients.region
@@ -92,6 +104,36 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
     subnets.sort();
     env.default_subnets = subnets;
     Ok(env)
+}
+
+/// The VPC of each existing group (named by id) that must be in the default VPC (see
+/// `core::network`). Advisory: one call, and on any refusal (a group that does not exist, no
+/// permission) nothing is concluded, and CreateDBInstance or CreateFunction has the last word.
+async fn external_group_vpcs(clients: &Clients, stack: &Stack) -> BTreeMap<String, String> {
+    let ids = crate::resources::core::network::external_groups(stack);
+    if ids.is_empty() {
+        return BTreeMap::new();
+    }
+    match clients
+        .ec2
+        .describe_security_groups()
+        .set_group_ids(Some(ids))
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .security_groups()
+            .iter()
+            .filter_map(|g| Some((g.group_id()?.to_string(), g.vpc_id()?.to_string())))
+            .collect(),
+        Err(e) => {
+            tracing::debug!(
+                "DescribeSecurityGroups of the groups named by id: {:?}",
+                code_of(&e)
+            );
+            BTreeMap::new()
+        }
+    }
 }
 
 async fn describe_groups(clients: &Clients, filters: Vec<Filter>) -> Result<Vec<SecurityGroup>> {

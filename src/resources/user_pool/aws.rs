@@ -28,6 +28,15 @@ const DESCRIBE_CONCURRENCY: usize = 8;
 /// pools (and moto's Cognito ListTagsForResource is an HTTP 500), so ownership can only be read
 /// from DescribeUserPool's UserPoolTags. That is one DescribeUserPool per pool in the account, not
 /// per declared pool; bounded in flight, and the trigger reader reuses the result.
+///
+/// Pools cannot be skipped by name: a pool the file no longer declares is still this stack's
+/// (to delete) whatever its name, and only its tags say so. Cognito limits the request rate per
+/// account and category (Amazon Cognito Developer Guide, "Quotas in Amazon Cognito": DescribeUserPool
+/// and ListUserPools share the user pool read category), and answers `TooManyRequestsException`
+/// beyond it, which the SDK's standard retry classifies as throttling and retries with backoff
+/// (up to 5 attempts, see `crate::aws`). An account with 50 pools costs one ListUserPools page (60
+/// a page) and 50 DescribeUserPool, at most `DESCRIBE_CONCURRENCY` at once, plus one call per
+/// throttled read (tests/cli/pool_reads.rs measures it through the fidelity proxy).
 pub async fn observe(clients: &Clients, stack: &Stack) -> Result<(Vec<Found<Observed>>, Pools)> {
     let mut ids = Vec::new();
     let mut pages = clients
