@@ -364,7 +364,8 @@ def test_a_storage_change_is_followed_by_storage_optimization_which_refuses_stop
 
 
 def test_a_stopped_instance_cannot_be_modified_even_to_drop_its_protection(proxy):
-    proxy.set(rds=True, rds_creating_s=0, rds_backing_up_s=0, rds_modifying_s=0, rds_stopping_s=0.1)
+    # rds_lazy_s=0: the protection shows at once (the lazy display has a test of its own).
+    proxy.set(rds=True, rds_creating_s=0, rds_backing_up_s=0, rds_modifying_s=0, rds_stopping_s=0.1, rds_lazy_s=0)
     rds = proxy.client("rds")
     create_db(proxy)
     rds.modify_db_instance(DBInstanceIdentifier="db1", DeletionProtection=True, ApplyImmediately=True)
