@@ -124,6 +124,25 @@ pub enum Command {
     /// bash: `source <(deploy completions bash)`; zsh: `deploy completions zsh > ~/.zfunc/_deploy`;
     /// fish: `deploy completions fish > ~/.config/fish/completions/deploy.fish`.
     Completions(CompletionsArgs),
+    /// The words a completion script offers (hidden: the scripts call it): the stack file's
+    /// addresses for `--target`, its output names for `output`. Offline; prints nothing when
+    /// the file cannot be read.
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CompleteWhat {
+    /// Every address of the stack file
+    Targets,
+    /// The names under `outputs:`
+    Outputs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    #[arg(value_enum)]
+    pub what: CompleteWhat,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

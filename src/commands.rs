@@ -90,8 +90,16 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             return Ok(0);
         }
         Command::Completions(args) => {
-            let mut out = std::io::stdout().lock();
-            clap_complete::generate(args.shell, &mut crate::cli::command(), "deploy", &mut out);
+            print!("{}", crate::completions::script(args.shell));
+            return Ok(0);
+        }
+        Command::Complete(args) => {
+            // Quiet whatever happens: a completion must never print an error into the prompt.
+            if let Ok(stack) = load(&cli.global.file, stack::Secrets::Optional) {
+                for w in crate::completions::words(&stack, args.what) {
+                    println!("{w}");
+                }
+            }
             return Ok(0);
         }
         Command::Policy(args) if args.adopt.is_some() => {
@@ -232,7 +240,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             out!("{}", policy.to_text());
             Ok(0)
         }
-        Command::Schema | Command::Completions(_) | Command::Show(_) => {
+        Command::Schema | Command::Completions(_) | Command::Complete(_) | Command::Show(_) => {
             unreachable!("handled before loading")
         }
         Command::Unlock(args) => {

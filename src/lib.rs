@@ -15,6 +15,7 @@
 //!
 //! ```text
 //! commands, cli                the command line, thin over the rest
+//! completions                  shell completion scripts (clap's, plus the file's addresses)
 //! engine                       executes a plan through a Provider; lifecycle-tested on a fake
 //! provider                     the trait; aws.rs implements it by dispatching to the kinds
 //! plan::build                  the planner, over the dispatch
@@ -43,6 +44,7 @@
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod completions;
 pub mod engine;
 pub mod error;
 pub mod interrupt;

@@ -68,6 +68,53 @@ fn completions_for_every_shell_and_bash_parses_them() {
     assert_eq!(bad.status.code(), Some(1));
 }
 
+/// The trial's item 10: completion of `--target` with the file's addresses and of `output` with
+/// its output names, asked of the hidden `deploy __complete` by the bash script, offline.
+#[test]
+fn bash_completes_targets_and_outputs_from_the_stack_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("other.yaml"),
+        "stack: c\nsecurity_groups:\n  web:\n    description: w\n  db:\n    description: d\n    ingress:\n      - description: WEB\n        port: 5432\n        source_group: web\noutputs:\n  DB_SG: ${security_groups.db.id}\n  WEB_SG: ${security_groups.web.id}\n",
+    )
+    .unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_deploy")).parent().unwrap();
+    let complete = |words: &str, cword: usize| {
+        let script = format!(
+            "source <(deploy completions bash)\nCOMP_WORDS=({words})\nCOMP_CWORD={cword}\n_deploy_dynamic deploy \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
+        );
+        let o = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir.path())
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .expect("bash is installed");
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let mut got: Vec<String> = text(&o.stdout).lines().map(String::from).collect();
+        got.retain(|l| !l.is_empty());
+        got.sort();
+        got
+    };
+    assert_eq!(
+        complete("deploy -f other.yaml plan --target security_groups.d", 5),
+        vec!["security_groups.db", "security_groups.db.ingress.WEB"]
+    );
+    assert_eq!(
+        complete("deploy --file other.yaml apply --target ''", 5).len(),
+        3,
+        "two groups and a rule"
+    );
+    assert_eq!(complete("deploy -f other.yaml output W", 4), vec!["WEB_SG"]);
+    // Without the file: nothing, and no error in the prompt.
+    assert!(complete("deploy -f missing.yaml plan --target ''", 5).is_empty());
+    // Other words still come from clap's script.
+    assert!(complete("deploy pl", 1).contains(&"plan".to_string()));
+}
+
 #[test]
 fn version_stays() {
     let o = deploy(&["--version"]);
