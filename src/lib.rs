@@ -50,6 +50,7 @@ pub mod plan;
 pub mod progress;
 pub mod provider;
 pub mod public_ip;
+pub mod rate_limit;
 pub mod redact;
 pub mod resources;
 pub mod stack;
