@@ -22,6 +22,7 @@ mod pagination;
 mod plans;
 mod realism;
 mod safety;
+mod scale;
 mod secrets;
 mod security_groups;
 mod terminal;
