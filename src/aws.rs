@@ -82,14 +82,16 @@ impl Clients {
         // Every client's calls go through the paced connector (see [`crate::rate_limit`]): the
         // SDK's default HTTPS client, which aws-config would otherwise pick per client.
         let limits = Arc::new(crate::rate_limit::Limits::default());
-        if let Some(inner) = default_http_client() {
-            loader = loader.http_client(Paced {
-                inner,
-                limits: limits.clone(),
-            });
+        let paced = default_http_client().map(|inner| Paced {
+            inner,
+            limits: limits.clone(),
+        });
+        let paced_too = paced.is_some();
+        if let Some(p) = paced {
+            loader = loader.http_client(p);
         }
         let config = loader.load().await;
-        let rate = RateFeedback(limits);
+        let rate = RateFeedback(limits, paced_too);
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
             crate::error::Error::User(
                 "no AWS region: set `region:` in the stack file, pass --region, or export AWS_REGION".into(),
@@ -228,8 +230,9 @@ impl aws_smithy_types::config_bag::Storable for SentAt {
     type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
+/// The flag: [`Paced`] is the HTTP client, to strip the label it reads (else none is added).
 #[derive(Clone, Debug)]
-struct RateFeedback(Arc<crate::rate_limit::Limits>);
+struct RateFeedback(Arc<crate::rate_limit::Limits>, bool);
 
 fn rate_class(cfg: &ConfigBag) -> Option<String> {
     let m = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()?;
@@ -247,10 +250,10 @@ impl Intercept for RateFeedback {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(class) = rate_class(cfg) {
+        if let Some(class) = rate_class(cfg).filter(|_| self.1) {
             ctx.request_mut().headers_mut().insert(RATE_CLASS, class);
-            cfg.interceptor_state().store_put(SentAt(now_s()));
         }
+        cfg.interceptor_state().store_put(SentAt(now_s()));
         Ok(())
     }
 
@@ -571,6 +574,34 @@ mod tests {
         ));
         assert!(!super::is_concurrent_update(
             "<Error><Code>NoSuchEntity</Code><Message>ConcurrentModification is not this</Message></Error>"
+        ));
+    }
+
+    #[test]
+    fn throttling_answers_are_recognised_by_the_sdks_own_codes() {
+        use super::is_throttle;
+        let ec2 = "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>";
+        assert!(is_throttle(503, None, ec2));
+        assert!(is_throttle(429, None, ""));
+        assert!(is_throttle(
+            400,
+            None,
+            r#"{"__type":"TooManyRequestsException","message":"Too many requests"}"#
+        ));
+        assert!(is_throttle(
+            400,
+            Some("ThrottlingException:http://internal.amazon.com/"),
+            ""
+        ));
+        assert!(!is_throttle(
+            400,
+            None,
+            "<Response><Errors><Error><Code>InvalidPermission.Duplicate</Code></Error></Errors></Response>"
+        ));
+        assert!(!is_throttle(
+            200,
+            None,
+            "RequestLimitExceeded in a description"
         ));
     }
 
