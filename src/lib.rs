@@ -24,9 +24,10 @@
 //!                              delete; the engine turns a Replace into those by the kind's policy)
 //! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx, addresses,
 //!                              ownership/tag diff helpers, the Adapter trait, the Cognito pool
-//!                              model and its read-modify-write
+//!                              model and its read-modify-write, batch (one call for a group's
+//!                              rule writes)
 //! plan (mod.rs), stack, value, progress, redact, aws, error, lock (the run lock in SSM),
-//! interrupt (Ctrl-C)
+//! interrupt (Ctrl-C), rate_limit (pacing a throttled service, learnt from its throttles)
 //! ```
 //!
 //! - [`stack`]: the file's model; `stack::yaml` is the one module that knows the YAML parser.
