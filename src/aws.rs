@@ -79,7 +79,19 @@ impl Clients {
             // The SDK would only log a warning and then fail every call with a request dump.
             check_endpoint_url("AWS_ENDPOINT_URL", &u)?;
         }
+        // Every client's calls go through the paced connector (see [`crate::rate_limit`]): the
+        // SDK's default HTTPS client, which aws-config would otherwise pick per client.
+        let limits = Arc::new(crate::rate_limit::Limits::default());
+        let paced = default_http_client().map(|inner| Paced {
+            inner,
+            limits: limits.clone(),
+        });
+        let paced_too = paced.is_some();
+        if let Some(p) = paced {
+            loader = loader.http_client(p);
+        }
         let config = loader.load().await;
+        let rate = RateFeedback(limits, paced_too);
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
             crate::error::Error::User(
                 "no AWS region: set `region:` in the stack file, pass --region, or export AWS_REGION".into(),
@@ -91,12 +103,14 @@ impl Clients {
             ($krate:ident) => {{
                 let conf = $krate::config::Builder::from(&config)
                     .interceptor(calls.clone())
+                    .interceptor(rate.clone())
                     .build();
                 $krate::Client::from_conf(conf)
             }};
             ($krate:ident, $classifier:expr) => {{
                 let conf = $krate::config::Builder::from(&config)
                     .interceptor(calls.clone())
+                    .interceptor(rate.clone())
                     .retry_classifier($classifier)
                     .build();
                 $krate::Client::from_conf(conf)
@@ -109,6 +123,7 @@ impl Clients {
             lambda_upload: aws_sdk_lambda::Client::from_conf(
                 aws_sdk_lambda::config::Builder::from(&config)
                     .interceptor(calls.clone())
+                    .interceptor(rate.clone())
                     .timeout_config(
                         TimeoutConfig::builder()
                             .connect_timeout(Duration::from_secs(5))
@@ -156,13 +171,195 @@ impl ClassifyRetry for ConcurrentUpdate {
 
 /// Whether an error body (IAM's XML, SSM's JSON) carries one of the concurrent-update codes.
 fn is_concurrent_update(body: &str) -> bool {
-    ["ConcurrentModification", "TooManyUpdates"]
-        .iter()
-        .any(|c| {
-            body.contains(&format!("<Code>{c}</Code>"))
-                || body.contains(&format!("\"{c}\""))
-                || body.contains(&format!("#{c}\""))
+    has_code(body, &["ConcurrentModification", "TooManyUpdates"])
+}
+
+/// Whether an error body (XML `<Code>`, JSON `__type`, possibly namespaced) carries one of `codes`.
+fn has_code(body: &str, codes: &[&str]) -> bool {
+    codes.iter().any(|c| {
+        body.contains(&format!("<Code>{c}</Code>"))
+            || body.contains(&format!("\"{c}\""))
+            || body.contains(&format!("#{c}\""))
+    })
+}
+
+/// The HTTP client the SDK uses when none is given (its default runtime plugin's).
+fn default_http_client() -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+    use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+    let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(
+        aws_smithy_runtime_api::client::behavior_version::BehaviorVersion::latest(),
+    )?;
+    plugin
+        .runtime_components(&RuntimeComponentsBuilder::new("deploy"))
+        .http_client()
+}
+
+/// The header that carries a call's rate class from [`RateFeedback`] (which knows the operation)
+/// to [`Paced`] (which can wait); removed before the request leaves.
+const RATE_CLASS: &str = "x-deploy-rate-class";
+
+/// Seconds on a monotonic clock, for [`crate::rate_limit`].
+fn now_s() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+}
+
+/// Whether an answer is a throttle: the codes the SDK itself treats as throttling (aws-runtime's
+/// `THROTTLING_ERRORS`, which has EC2's `RequestLimitExceeded`), or HTTP 429.
+fn is_throttle(status: u16, error_type: Option<&str>, body: &str) -> bool {
+    use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
+    status == 429
+        || error_type.is_some_and(|t| {
+            let t = t.split(':').next().unwrap_or(t);
+            THROTTLING_ERRORS.contains(&t)
         })
+        || (status >= 400 && has_code(body, THROTTLING_ERRORS))
+}
+
+/// Tells [`crate::rate_limit`] what each attempt met (throttled or accepted), and labels each
+/// request with its rate class for [`Paced`].
+/// When an attempt was handed to the connector (it may wait there for its slot: close enough).
+#[derive(Clone, Debug)]
+struct SentAt(f64);
+
+impl aws_smithy_types::config_bag::Storable for SentAt {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+/// The flag: [`Paced`] is the HTTP client, to strip the label it reads (else none is added).
+#[derive(Clone, Debug)]
+struct RateFeedback(Arc<crate::rate_limit::Limits>, bool);
+
+fn rate_class(cfg: &ConfigBag) -> Option<String> {
+    let m = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()?;
+    Some(crate::rate_limit::class_of(m.service(), m.name()))
+}
+
+impl Intercept for RateFeedback {
+    fn name(&self) -> &'static str {
+        "RateFeedback"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        ctx: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(class) = rate_class(cfg).filter(|_| self.1) {
+            ctx.request_mut().headers_mut().insert(RATE_CLASS, class);
+        }
+        cfg.interceptor_state().store_put(SentAt(now_s()));
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<
+            '_,
+        >,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (Some(class), Some(r)) = (rate_class(cfg), ctx.response()) else {
+            return Ok(());
+        };
+        let status = r.status().as_u16();
+        let body = r
+            .body()
+            .bytes()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let throttled = is_throttle(status, r.headers().get("x-amzn-errortype"), &body);
+        // A 5xx took a token or not; it says nothing about the pace.
+        if throttled || status < 500 {
+            let now = now_s();
+            let sent = cfg.load::<SentAt>().map_or(now, |s| s.0);
+            self.0.answer(&class, sent, now, throttled);
+            if throttled {
+                tracing::debug!(
+                    target: "deploy::aws",
+                    "throttled ({class}): pacing at {:.2} calls a second",
+                    self.0.rate(&class).unwrap_or_default()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The HTTP client, with each call of a throttled class waiting for its slot (see
+/// [`crate::rate_limit`]) before it is sent: the SDK's interceptors cannot wait, its connector can.
+#[derive(Clone, Debug)]
+struct Paced {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    limits: Arc<crate::rate_limit::Limits>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for Paced {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(PacedConnector {
+            inner: self.inner.http_connector(settings, components),
+            limits: self.limits.clone(),
+        })
+    }
+
+    fn validate_base_client_config(
+        &self,
+        rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.inner.validate_base_client_config(rc, cfg)
+    }
+
+    fn validate_final_config(
+        &self,
+        rc: &RuntimeComponents,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.inner.validate_final_config(rc, cfg)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
+}
+
+#[derive(Debug)]
+struct PacedConnector {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpConnector,
+    limits: Arc<crate::rate_limit::Limits>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for PacedConnector {
+    fn call(
+        &self,
+        mut request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        use aws_smithy_runtime_api::client::http::HttpConnectorFuture;
+        let class = request.headers_mut().remove(RATE_CLASS);
+        let wait = class
+            .as_ref()
+            .map_or(Duration::ZERO, |c| self.limits.reserve(c, now_s()));
+        if wait.is_zero() {
+            return self.inner.call(request);
+        }
+        let inner = self.inner.clone();
+        HttpConnectorFuture::new(async move {
+            tokio::time::sleep(wait).await;
+            inner.call(request).await
+        })
+    }
 }
 
 /// Per-attempt limits, so a stalled connection is cut and retried instead of holding the run:
@@ -377,6 +574,34 @@ mod tests {
         ));
         assert!(!super::is_concurrent_update(
             "<Error><Code>NoSuchEntity</Code><Message>ConcurrentModification is not this</Message></Error>"
+        ));
+    }
+
+    #[test]
+    fn throttling_answers_are_recognised_by_the_sdks_own_codes() {
+        use super::is_throttle;
+        let ec2 = "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>";
+        assert!(is_throttle(503, None, ec2));
+        assert!(is_throttle(429, None, ""));
+        assert!(is_throttle(
+            400,
+            None,
+            r#"{"__type":"TooManyRequestsException","message":"Too many requests"}"#
+        ));
+        assert!(is_throttle(
+            400,
+            Some("ThrottlingException:http://internal.amazon.com/"),
+            ""
+        ));
+        assert!(!is_throttle(
+            400,
+            None,
+            "<Response><Errors><Error><Code>InvalidPermission.Duplicate</Code></Error></Errors></Response>"
+        ));
+        assert!(!is_throttle(
+            200,
+            None,
+            "RequestLimitExceeded in a description"
         ));
     }
 

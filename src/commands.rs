@@ -720,6 +720,7 @@ impl Session {
             progress,
             poll: poll_interval(Duration::from_secs(10)),
             new_groups: Default::default(),
+            batches: Default::default(),
         }
     }
 

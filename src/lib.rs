@@ -25,10 +25,11 @@
 //!                              delete; the engine turns a Replace into those by the kind's policy)
 //! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx, addresses,
 //!                              ownership/tag diff helpers, the Adapter trait, the Cognito pool
-//!                              model and its read-modify-write
+//!                              model and its read-modify-write, batch (one call for a group's
+//!                              rule writes)
 //! policy                       the IAM policy a stack needs (pure, over stack and plan::saved)
 //! plan (mod.rs), stack, value, progress, redact, aws, error, lock (the run lock in SSM),
-//! interrupt (Ctrl-C)
+//! interrupt (Ctrl-C), rate_limit (pacing a throttled service, learnt from its throttles)
 //! ```
 //!
 //! - [`stack`]: the file's model; `stack::yaml` is the one module that knows the YAML parser.
@@ -55,6 +56,7 @@ pub mod policy;
 pub mod progress;
 pub mod provider;
 pub mod public_ip;
+pub mod rate_limit;
 pub mod redact;
 pub mod resources;
 pub mod stack;

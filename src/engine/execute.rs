@@ -47,6 +47,8 @@ impl Report {
 enum Finished {
     Step(String, Key, Result<Option<Observed>>),
     Wait(String, Result<Observed>),
+    /// Steps started together as one slot (see [`resources::batch_key`]).
+    Batch(Vec<Finished>),
 }
 
 /// Runs `steps` (in a valid order, from the planner) through `provider`. `found`: the live nodes
@@ -148,19 +150,46 @@ pub async fn execute_until<P: Provider>(
                 running.push(wait(provider, scope, &resolver, &dep, key, observed));
                 waiting.insert(dep);
             }
+            // Ready steps with the same batch key start together, as one slot: the kind sends
+            // their writes in one call (a group's new rules in one AuthorizeSecurityGroupIngress).
+            let mut slots: Vec<Vec<String>> = Vec::new();
+            let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
             for addr in ready {
+                match resources::batch_key(&pending[&addr].key) {
+                    Some(k) => match by_key.get(&k) {
+                        Some(&i) => slots[i].push(addr),
+                        None => {
+                            by_key.insert(k, slots.len());
+                            slots.push(vec![addr]);
+                        }
+                    },
+                    None => slots.push(vec![addr]),
+                }
+            }
+            for slot in slots {
                 if running.len() >= MAX_PARALLEL {
                     break;
                 }
-                let step = pending.remove(&addr).expect("ready step");
-                let spec = step
-                    .desired
-                    .then(|| resources::spec(scope.stack, &step.key, &resolver, scope.env));
-                running.push(Box::pin(async move {
-                    let (address, key) = (step.address.clone(), step.key.clone());
-                    let r = run_step(provider, scope, progress, step, spec).await;
-                    Finished::Step(address, key, r)
-                }));
+                let mut futures = Vec::new();
+                for addr in slot {
+                    let step = pending.remove(&addr).expect("ready step");
+                    let spec = step
+                        .desired
+                        .then(|| resources::spec(scope.stack, &step.key, &resolver, scope.env));
+                    futures.push(async move {
+                        let (address, key) = (step.address.clone(), step.key.clone());
+                        let r = run_step(provider, scope, progress, step, spec).await;
+                        Finished::Step(address, key, r)
+                    });
+                }
+                if futures.len() == 1 {
+                    let f = futures.pop().expect("one step");
+                    running.push(Box::pin(f));
+                } else {
+                    running.push(Box::pin(async move {
+                        Finished::Batch(futures::future::join_all(futures).await)
+                    }));
+                }
             }
         }
         let next = if report.interrupted {
@@ -178,56 +207,63 @@ pub async fn execute_until<P: Provider>(
         let Some(finished) = next else {
             break;
         };
-        match finished {
-            Finished::Step(addr, key, Ok(observed)) => {
-                match observed {
-                    Some(o) => {
-                        resolver.set(&addr, o.attrs());
-                        // Not ready yet (an instance with its address, still `backing-up`):
-                        // wait for it now, whether or not a step uses it, so that apply ends
-                        // with every node ready, while the steps that need only its attributes
-                        // run meanwhile.
-                        if !o.ready() && !stopping && waiting.insert(addr.clone()) {
-                            let w = wait(provider, scope, &resolver, &addr, &key, &o);
-                            running.push(w);
+        let finished = match finished {
+            Finished::Batch(all) => all,
+            one => vec![one],
+        };
+        for finished in finished {
+            match finished {
+                Finished::Step(addr, key, Ok(observed)) => {
+                    match observed {
+                        Some(o) => {
+                            resolver.set(&addr, o.attrs());
+                            // Not ready yet (an instance with its address, still `backing-up`):
+                            // wait for it now, whether or not a step uses it, so that apply ends
+                            // with every node ready, while the steps that need only its attributes
+                            // run meanwhile.
+                            if !o.ready() && !stopping && waiting.insert(addr.clone()) {
+                                let w = wait(provider, scope, &resolver, &addr, &key, &o);
+                                running.push(w);
+                            }
+                            live.insert(addr.clone(), (key, o));
                         }
-                        live.insert(addr.clone(), (key, o));
+                        None => {
+                            live.remove(&addr);
+                        }
                     }
-                    None => {
-                        live.remove(&addr);
+                    done.insert(addr.clone());
+                    report.done.push(addr);
+                }
+                Finished::Wait(addr, Ok(observed)) => {
+                    resolver.set(&addr, observed.attrs());
+                    waiting.remove(&addr);
+                    let still = unknown_attrs(&resolver, &addr);
+                    let ready = observed.ready();
+                    if let Some(entry) = live.get_mut(&addr) {
+                        entry.1 = observed;
                     }
-                }
-                done.insert(addr.clone());
-                report.done.push(addr);
-            }
-            Finished::Wait(addr, Ok(observed)) => {
-                resolver.set(&addr, observed.attrs());
-                waiting.remove(&addr);
-                let still = unknown_attrs(&resolver, &addr);
-                let ready = observed.ready();
-                if let Some(entry) = live.get_mut(&addr) {
-                    entry.1 = observed;
-                }
-                if still.is_empty() && ready {
-                    settled.insert(addr);
-                } else {
-                    let e = Error::Other(if still.is_empty() {
-                        format!("{addr}: still not ready after waiting for it")
+                    if still.is_empty() && ready {
+                        settled.insert(addr);
                     } else {
-                        format!(
-                            "{addr}: {} still unknown after waiting for it",
-                            still.join(", ")
-                        )
-                    });
+                        let e = Error::Other(if still.is_empty() {
+                            format!("{addr}: still not ready after waiting for it")
+                        } else {
+                            format!(
+                                "{addr}: {} still unknown after waiting for it",
+                                still.join(", ")
+                            )
+                        });
+                        progress.line(&addr, format!("failed: {}", message(&addr, &e)));
+                        report.failed.push((addr, e));
+                        stopping = true;
+                    }
+                }
+                Finished::Step(addr, _, Err(e)) | Finished::Wait(addr, Err(e)) => {
                     progress.line(&addr, format!("failed: {}", message(&addr, &e)));
                     report.failed.push((addr, e));
                     stopping = true;
                 }
-            }
-            Finished::Step(addr, _, Err(e)) | Finished::Wait(addr, Err(e)) => {
-                progress.line(&addr, format!("failed: {}", message(&addr, &e)));
-                report.failed.push((addr, e));
-                stopping = true;
+                Finished::Batch(_) => unreachable!("batches are not nested"),
             }
         }
     }

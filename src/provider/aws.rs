@@ -22,6 +22,8 @@ pub struct AwsProvider<'a> {
     pub poll: Duration,
     /// The security groups this run created (see [`crate::resources::core::propagation`]).
     pub new_groups: crate::resources::core::propagation::NewGroups,
+    /// Rule writes coalesced per group (see [`crate::resources::core::batch`]).
+    pub batches: crate::resources::core::batch::Batches,
 }
 
 impl AwsProvider<'_> {
@@ -33,6 +35,7 @@ impl AwsProvider<'_> {
             progress: self.progress,
             poll: self.poll,
             new_groups: &self.new_groups,
+            batches: &self.batches,
         }
     }
 }

@@ -155,6 +155,16 @@ pub fn uses_ready(key: &Key) -> bool {
     matches!(key, Key::Migration { .. } | Key::Seed(_))
 }
 
+/// Nodes whose steps the executor starts together when they are ready at the same time, as one
+/// of its concurrent slots, so that the kind can send their writes in one call (a group's rules:
+/// see [`core::batch`]). `None`: a step of its own.
+pub fn batch_key(key: &Key) -> Option<String> {
+    match key {
+        Key::Rule { group, .. } => Some(format!("rules of {group}")),
+        _ => None,
+    }
+}
+
 /// How the engine carries out a Replace of this node, as its kind declares.
 pub fn replace_policy(key: &Key) -> ReplacePolicy {
     match key {

@@ -26,6 +26,7 @@ mod pool_reads;
 mod rds_states;
 mod realism;
 mod safety;
+mod scale;
 mod secrets;
 mod security_groups;
 mod terminal;

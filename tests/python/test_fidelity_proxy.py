@@ -642,6 +642,47 @@ def test_throttling_uses_each_services_own_code_and_status(proxy, service, call,
     assert [r["fault"] for r in proxy.log()] == ["throttle"]
 
 
+def test_a_token_bucket_meters_mutating_calls_apart_and_refills(proxy):
+    # EC2 "Request throttling": mutating actions share one bucket; Describe* have their own.
+    proxy.set(bucket_ec2_mutating="3/2")
+    ec2 = proxy.client("ec2")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+
+    def create(i):
+        return ec2.create_security_group(GroupName=f"b{i}", Description="d", VpcId=vpc)
+
+    for i in range(3):
+        create(i)
+    assert error_of(create, 3)[:2] == ("RequestLimitExceeded", 503)
+    # A throttled call takes no token; reads are not metered by the mutating bucket.
+    assert error_of(create, 3)[:2] == ("RequestLimitExceeded", 503)
+    for _ in range(5):
+        ec2.describe_security_groups()
+    time.sleep(0.6)  # refill: 2 a second, so one token
+    create(3)
+    assert error_of(create, 4)[0] == "RequestLimitExceeded"
+    throttled = [r for r in proxy.log() if r["fault"] == "throttle"]
+    assert len(throttled) == 3
+    assert {r["realism"] for r in throttled} == {"bucket:ec2_mutating"}
+    assert all(r["operation"] == "CreateSecurityGroup" for r in throttled)
+
+
+def test_the_non_mutating_bucket_and_other_services_and_bad_values(proxy):
+    proxy.set(bucket_ec2_other="2/0.1", bucket_lambda_mutating="1/0.1")
+    ec2 = proxy.client("ec2")
+    ec2.describe_vpcs()
+    ec2.describe_subnets()
+    assert error_of(ec2.describe_vpcs)[:2] == ("RequestLimitExceeded", 503)
+    lam = proxy.client("lambda")
+    lam.list_functions()  # reads are not in the mutating bucket
+    lam.list_functions()
+    with pytest.raises(ValueError):
+        fp.check_options({"bucket_ec2_mutating": "20"})
+    with pytest.raises(ValueError):
+        fp.check_options({"bucket_ec2_mutating": "0/5"})
+    assert fp.parse_bucket("20/5") == (20.0, 5.0)
+
+
 @pytest.mark.parametrize(
     "service,call,code",
     [

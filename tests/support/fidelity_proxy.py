@@ -78,6 +78,32 @@ OPTIONS = {
     "seed": (0, int, "seed of the fault RNG"),
     "log": (None, str, "append one JSON line per request to this file"),
 }
+# Request token buckets (the EC2 API reference's "Request throttling": a bucket per action class,
+# with a capacity and a refill rate per second; all mutating actions share one bucket; IAM, Lambda,
+# Cognito and RDS meter calls the same way). `bucket_<service>_<class>: "CAPACITY/REFILL"`, e.g.
+# `bucket_ec2_mutating: "20/5"`; a request finding its bucket empty gets the service's throttling
+# answer (THROTTLE) and takes no token. Option name -> the service as Req.service names it.
+BUCKET_SERVICES = {"ec2": "ec2", "iam": "iam", "lambda": "lambda", "cognito": "cognito-idp", "rds": "rds", "ssm": "ssm"}
+BUCKET_CLASSES = ("mutating", "other")
+for _name in BUCKET_SERVICES:
+    for _cls in BUCKET_CLASSES:
+        OPTIONS[f"bucket_{_name}_{_cls}"] = (
+            None,
+            str,
+            f"{_name} token bucket for {'mutating' if _cls == 'mutating' else 'non-mutating (Describe/List/Get)'} calls: CAPACITY/REFILL_PER_S, e.g. 20/5",
+        )
+# Non-mutating actions: what AWS meters apart from the writes.
+READ_ACTION = re.compile(r"^(Describe|List|Get|Lookup|Search)")
+
+
+def parse_bucket(spec):
+    """(capacity, refill per second) of a `CAPACITY/REFILL` option value."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*", spec or "")
+    if not m or float(m.group(1)) < 1 or float(m.group(2)) <= 0:
+        raise ValueError(f"bucket {spec!r}: expected CAPACITY/REFILL_PER_SECOND, e.g. 20/5 (capacity >= 1, refill > 0)")
+    return float(m.group(1)), float(m.group(2))
+
+
 REALISM = ("rds", "lambda", "iam", "ec2", "rds_versions", "conformance")
 FAULTS = ("throttle", "error", "lose", "stall", "conflict")
 DEFAULT_ACCOUNT = "123456789012"
@@ -112,6 +138,8 @@ def check_options(opts):
                 v = str(v)
                 if k.endswith("_match"):
                     re.compile(v)
+                if k.startswith("bucket_"):
+                    parse_bucket(v)
         out[k] = v
     return out
 
@@ -468,6 +496,7 @@ class World:
         # (account, group, protocol, from, to, source group) -> description set by a modify
         self.rule_descriptions = {}
         self.unseen_groups = {}  # sg id -> calls naming it still to refuse (EC2 eventual consistency)
+        self.buckets = {}  # bucket option -> [tokens, last refill (monotonic), option value]
 
     def configure(self, changes):
         changes = check_options(changes)
@@ -476,6 +505,30 @@ class World:
             if "seed" in changes:
                 self.rng = random.Random(self.opts["seed"])
             return dict(self.opts)
+
+    def take_token(self, req, now):
+        """The bucket option that refuses `req` (its bucket is empty), or None: the request took a
+        token or no bucket meters it."""
+        name = next((n for n, svc in BUCKET_SERVICES.items() if svc == req.service), None)
+        if name is None:
+            return None
+        cls = "other" if READ_ACTION.match(req.operation or "") else "mutating"
+        key = f"bucket_{name}_{cls}"
+        with self.lock:
+            spec = self.opts.get(key)
+            if not spec:
+                return None
+            capacity, refill = parse_bucket(spec)
+            b = self.buckets.get(key)
+            if b is None or b[2] != spec:
+                b = self.buckets[key] = [capacity, now, spec]  # a new bucket starts full
+            b[0] = min(capacity, b[0] + (now - b[1]) * refill)
+            b[1] = now
+            if b[0] >= 1.0:
+                b[0] -= 1.0
+                return None
+            self.counts["bucket"] = self.counts.get("bucket", 0) + 1
+            return key
 
     def pick_fault(self, label):
         """Which fault (if any) hits this request: one draw, so a seed gives one schedule."""
@@ -1607,7 +1660,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             latency = world.opts["latency_ms"]
             if latency:
                 time.sleep(latency / 1000.0)
-            fault = world.pick_fault(req.label())
+            emptied = world.take_token(req, time.monotonic())
+            fault = "throttle" if emptied else world.pick_fault(req.label())
+            if emptied:
+                req.realism = f"bucket:{emptied[len('bucket_'):]}"
             answer = None
             if fault == "throttle":
                 answer = throttle_answer(req)

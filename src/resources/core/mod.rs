@@ -3,6 +3,7 @@
 //! and the contract each kind's adapter fulfils. Kinds depend on this module (and on `plan`,
 //! `stack`, `value`), never on each other's internals nor on the dispatch or the engine above them.
 
+pub mod batch;
 pub mod cognito;
 pub mod cognito_aws;
 pub mod network;
@@ -152,6 +153,8 @@ pub struct Ctx<'a> {
     pub poll: Duration,
     /// The security groups this run created, which EC2 may not show everywhere yet.
     pub new_groups: &'a propagation::NewGroups,
+    /// Rule writes that go to AWS in one call per group (see [`batch`]).
+    pub batches: &'a batch::Batches,
 }
 
 impl Ctx<'_> {

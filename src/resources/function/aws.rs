@@ -1590,6 +1590,7 @@ mod tests {
             progress: &progress,
             poll: Duration::from_millis(1),
             new_groups: &Default::default(),
+            batches: &Default::default(),
         };
         let calls = std::cell::Cell::new(0);
         let out = retry(
@@ -1742,6 +1743,7 @@ mod tests {
             progress: &progress,
             poll: Duration::from_millis(1),
             new_groups: &Default::default(),
+            batches: &Default::default(),
         };
         let c = wait_ready(&ctx, "functions.f", "f", Ready::Active)
             .await

@@ -15,6 +15,7 @@ use super::{
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
+use crate::resources::core::batch::RuleItem;
 use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv};
 use crate::stack::{STACK_TAG, Stack, Subnets, VpcRef};
 
@@ -738,30 +739,24 @@ impl Adapter for Rules {
         _existing: Option<&RuleObserved>,
     ) -> Result<RuleObserved> {
         let group_id = known(&s.group_id, address)?;
-        let mut named = vec![group_id];
+        let mut named = vec![group_id.to_string()];
         if let Source::Group(g) = &s.source {
-            named.push(known(g, address)?);
+            named.push(known(g, address)?.to_string());
         }
-        let req = ctx
-            .clients
-            .ec2
-            .authorize_security_group_ingress()
-            .group_id(group_id)
-            .ip_permissions(permission(s, address)?);
-        match ctx
-            .while_new_groups_propagate(address, &named, || req.clone().send())
-            .await?
-        {
-            Ok(_) => {}
-            // The plan found no rule with this permission in the group: an attempt whose answer
-            // was lost made it (the SDK sent the call again). Should its description differ
-            // after all, the next plan shows that as an in-place update.
-            Err(e) if code_of(&e) == Some("InvalidPermission.Duplicate") => {}
-            Err(e) => return Err(Error::aws("AuthorizeSecurityGroupIngress", address, e)),
-        }
+        let item = RuleItem {
+            address: address.to_string(),
+            permission: permission(s, address)?,
+            named,
+        };
+        ctx.batches
+            .authorize
+            .submit(group_id.to_string(), item, |items| {
+                authorize(ctx, group_id, items)
+            })
+            .await
+            .unwrap_or_else(|| Err(cancelled(address)))?;
         Ok(observed_from_spec(s, group_id))
     }
-
     async fn update(
         ctx: &Ctx<'_>,
         address: &str,
@@ -813,8 +808,7 @@ impl Adapter for Rules {
     ) -> Result<()> {
         // By permission, not by `sgr-` id: the permission names exactly one ingress rule of the
         // group (EC2 refuses duplicates, and a revoke need not repeat the description), and it
-        // is what the plan read, so no lookup of the id is needed first. A permission AWS no
-        // longer has comes back in UnknownIpPermissions (or as NotFound): already revoked.
+        // is what the plan read, so no lookup of the id is needed first.
         let mut p = IpPermission::builder()
             .ip_protocol(&o.protocol)
             .from_port(o.from_port)
@@ -825,25 +819,175 @@ impl Adapter for Rules {
         if let Some(src) = &o.source_group {
             p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(src).build());
         }
-        match ctx
-            .clients
-            .ec2
-            .revoke_security_group_ingress()
-            .group_id(&o.group_id)
-            .ip_permissions(p.build())
-            .send()
+        let item = RuleItem {
+            address: address.to_string(),
+            permission: p.build(),
+            named: vec![],
+        };
+        ctx.batches
+            .revoke
+            .submit(o.group_id.clone(), item, |items| {
+                revoke(ctx, &o.group_id, items)
+            })
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    code_of(&e),
-                    Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")
-                ) =>
-            {
-                Ok(())
+            .unwrap_or_else(|| Err(cancelled(address)))
+    }
+}
+
+fn cancelled(address: &str) -> Error {
+    Error::Other(format!(
+        "{address}: the call that carried this rule with others of its group was cancelled"
+    ))
+}
+
+/// `e`, which answered the call made for `from` and the other rules of its batch, as the error of
+/// `to`; `n`: how many rules the call carried.
+fn for_rule(e: &Error, from: &str, to: &str, n: usize) -> Error {
+    let batch = if n > 1 {
+        format!(" (one call for {n} rules of this group)")
+    } else {
+        String::new()
+    };
+    match e {
+        Error::Aws {
+            operation,
+            code,
+            message,
+            ..
+        } => Error::Aws {
+            address: to.to_string(),
+            operation,
+            code: code.clone(),
+            message: format!("{message}{batch}"),
+        },
+        other => {
+            let msg = other.to_string();
+            let msg = msg.strip_prefix(&format!("{from}: ")).unwrap_or(&msg);
+            Error::Other(format!("{to}: {msg}{batch}"))
+        }
+    }
+}
+
+/// One AuthorizeSecurityGroupIngress for the new rules of group `group_id` (it takes several
+/// permissions, each range or pair with its own description: EC2 API reference,
+/// AuthorizeSecurityGroupIngress), one answer per rule.
+async fn authorize(ctx: &Ctx<'_>, group_id: &str, items: Vec<RuleItem>) -> Vec<Result<()>> {
+    let first = items[0].address.clone();
+    let mut named: Vec<&str> = items
+        .iter()
+        .flat_map(|i| i.named.iter().map(String::as_str))
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    let req = ctx
+        .clients
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(group_id)
+        .set_ip_permissions(Some(items.iter().map(|i| i.permission.clone()).collect()));
+    let n = items.len();
+    let each = |e: Error| -> Vec<Result<()>> {
+        items
+            .iter()
+            .map(|i| Err(for_rule(&e, &first, &i.address, n)))
+            .collect()
+    };
+    match ctx
+        .while_new_groups_propagate(&first, &named, || req.clone().send())
+        .await
+    {
+        Err(e) => each(e),
+        Ok(Ok(_)) => items.iter().map(|_| Ok(())).collect(),
+        // The plan found none of these permissions in the group, so a duplicate is one an
+        // attempt whose answer was lost made (the SDK sent the call again), or one made since
+        // by someone else. AWS refuses the whole call when any permission of it exists and adds
+        // none of the others, so each rule is sent again alone, where a duplicate means done.
+        Ok(Err(e)) if code_of(&e) == Some("InvalidPermission.Duplicate") && n > 1 => {
+            let mut out = Vec::with_capacity(n);
+            for i in &items {
+                let named: Vec<&str> = i.named.iter().map(String::as_str).collect();
+                let one = ctx
+                    .clients
+                    .ec2
+                    .authorize_security_group_ingress()
+                    .group_id(group_id)
+                    .ip_permissions(i.permission.clone());
+                out.push(
+                    match ctx
+                        .while_new_groups_propagate(&i.address, &named, || one.clone().send())
+                        .await
+                    {
+                        Err(e) => Err(e),
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(e)) if code_of(&e) == Some("InvalidPermission.Duplicate") => Ok(()),
+                        Ok(Err(e)) => {
+                            Err(Error::aws("AuthorizeSecurityGroupIngress", &i.address, e))
+                        }
+                    },
+                );
             }
-            Err(e) => Err(Error::aws("RevokeSecurityGroupIngress", address, e)),
+            out
+        }
+        // Should a description differ after all, the next plan shows it as an in-place update.
+        Ok(Err(e)) if code_of(&e) == Some("InvalidPermission.Duplicate") => vec![Ok(())],
+        Ok(Err(e)) => each(Error::aws("AuthorizeSecurityGroupIngress", &first, e)),
+    }
+}
+
+/// One RevokeSecurityGroupIngress for the rules of group `group_id` to revoke. A permission AWS no
+/// longer has comes back in UnknownIpPermissions (the others are revoked), or, from older
+/// endpoints, as InvalidPermission.NotFound for the whole call: then each is revoked alone, where
+/// NotFound means already revoked.
+async fn revoke(ctx: &Ctx<'_>, group_id: &str, items: Vec<RuleItem>) -> Vec<Result<()>> {
+    let gone = |e: &aws_sdk_ec2::error::SdkError<_, _>| {
+        matches!(
+            code_of(e),
+            Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")
+        )
+    };
+    let n = items.len();
+    let first = items[0].address.clone();
+    let sent = ctx
+        .clients
+        .ec2
+        .revoke_security_group_ingress()
+        .group_id(group_id)
+        .set_ip_permissions(Some(items.iter().map(|i| i.permission.clone()).collect()))
+        .send()
+        .await;
+    match sent {
+        Ok(_) => items.iter().map(|_| Ok(())).collect(),
+        Err(e) if code_of(&e) == Some("InvalidGroup.NotFound") => {
+            items.iter().map(|_| Ok(())).collect()
+        }
+        Err(e) if gone(&e) && n > 1 => {
+            let mut out = Vec::with_capacity(n);
+            for i in &items {
+                out.push(
+                    match ctx
+                        .clients
+                        .ec2
+                        .revoke_security_group_ingress()
+                        .group_id(group_id)
+                        .ip_permissions(i.permission.clone())
+                        .send()
+                        .await
+                    {
+                        Ok(_) => Ok(()),
+                        Err(e) if gone(&e) => Ok(()),
+                        Err(e) => Err(Error::aws("RevokeSecurityGroupIngress", &i.address, e)),
+                    },
+                );
+            }
+            out
+        }
+        Err(e) if gone(&e) => vec![Ok(())],
+        Err(e) => {
+            let e = Error::aws("RevokeSecurityGroupIngress", &first, e);
+            items
+                .iter()
+                .map(|i| Err(for_rule(&e, &first, &i.address, n)))
+                .collect()
         }
     }
 }
