@@ -828,3 +828,123 @@ cognito_triggers:
             .all(|(_, l)| !l.starts_with("start create"))
     );
 }
+
+const POOL_STACK: &str = "stack: s
+db_instances:
+  app-db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+functions:
+  app-fn:
+    source: fn
+    runtime: python3.12
+    handler: main.handler
+    timeout: 10
+    environment:
+      CONNECTION_URL: postgresql://root:${secret:DB_PASSWORD}@${db_instances.app-db.address}:5432/app
+user_pools:
+  users:
+    username_attributes: [email]
+cognito_triggers:
+  - user_pool: users
+    event: post_confirmation
+    function: app-fn
+";
+
+/// The week's item 3: an instance's in-place modify (minutes on AWS) does not hold up a function
+/// that only reads its address, which the modify leaves as it is.
+#[tokio::test(start_paused = true)]
+async fn a_function_does_not_wait_for_an_update_that_keeps_the_address_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fn/main.py",
+        "def handler(e, c):\n    return e\n",
+    );
+    let fake = FakeProvider::default();
+    assert!(apply(&fake, &stack_in(dir.path(), POOL_STACK)).await.ok());
+    let s = stack_in(
+        dir.path(),
+        &POOL_STACK
+            .replace("db.t3.micro", "db.t3.small")
+            .replace("timeout: 10", "timeout: 20"),
+    );
+    assert_eq!(
+        pending(&fake, &s).await,
+        vec![
+            ("db_instances.app-db".to_string(), Action::Update),
+            ("functions.app-fn".to_string(), Action::Update),
+        ]
+    );
+    fake.script("db_instances.app-db", delay(600));
+    fake.clear_log();
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(fake.time_of("start update functions.app-fn"), 0);
+    assert!(fake.at("end update functions.app-fn") < fake.at("end update db_instances.app-db"));
+
+    // A port change does change what the function reads: then it waits.
+    let moved = stack_in(
+        dir.path(),
+        &POOL_STACK
+            .replace("db.t3.micro", "db.t3.small")
+            .replace("timeout: 10", "timeout: 30")
+            .replace(
+                "allocated_storage: 20",
+                "allocated_storage: 20\n    port: 6543",
+            ),
+    );
+    fake.clear_log();
+    let r = apply(&fake, &moved).await;
+    assert!(r.ok(), "{r:?}");
+    assert!(fake.at("end update db_instances.app-db") < fake.at("start update functions.app-fn"));
+}
+
+/// The week's item 4: the pool's replace waits for the removal of its trigger, as a plain
+/// delete of the pool does, so the trigger's UpdateUserPool never meets a deleted pool.
+#[tokio::test(start_paused = true)]
+async fn a_replaced_pool_waits_for_the_removal_of_its_trigger() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fn/main.py",
+        "def handler(e, c):\n    return e\n",
+    );
+    let fake = FakeProvider::default();
+    assert!(apply(&fake, &stack_in(dir.path(), POOL_STACK)).await.ok());
+    let without_trigger = POOL_STACK
+        .split("cognito_triggers:")
+        .next()
+        .unwrap()
+        .replace(
+            "username_attributes: [email]",
+            "username_attributes: [phone_number]",
+        );
+    let s = stack_in(dir.path(), &without_trigger);
+    let trigger = "cognito_triggers.users.post_confirmation";
+    assert!(
+        pending(&fake, &s)
+            .await
+            .contains(&("user_pools.users".to_string(), Action::Replace))
+    );
+    fake.script(trigger, delay(5));
+    fake.clear_log();
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    let first_pool_op = fake
+        .log()
+        .iter()
+        .filter(|(_, l)| l.ends_with(" user_pools.users") && l.starts_with("start"))
+        .map(|(t, _)| *t)
+        .min()
+        .unwrap();
+    assert!(
+        fake.time_of(&format!("end delete {trigger}")) <= first_pool_op,
+        "{:#?}",
+        fake.log()
+    );
+    assert!(pending(&fake, &s).await.is_empty());
+}

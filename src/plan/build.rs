@@ -230,6 +230,54 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         }
     }
 
+    // The delete half of a replace waits, as a plain delete does, for the deletes of what still
+    // points at the node: a trigger removed in the same apply must not write to the old pool
+    // after the replace has deleted it.
+    let deleting: BTreeSet<String> = steps
+        .iter()
+        .filter(|s| !s.desired)
+        .map(|s| s.address.clone())
+        .collect();
+    for step in steps
+        .iter_mut()
+        .filter(|s| s.desired && s.change.action == Action::Replace)
+    {
+        let mine = step
+            .observed
+            .as_ref()
+            .map(Observed::physical_ids)
+            .unwrap_or_default();
+        for (other, r) in &refs {
+            if other != &step.address
+                && deleting.contains(other)
+                && r.iter().any(|x| mine.contains(x))
+            {
+                step.after.push(other.clone());
+            }
+        }
+    }
+
+    // A step waits for the attributes it needs, not for every change of what it references: an
+    // in-place update that leaves those attributes as they are (an instance's address while
+    // its class changes) does not hold up a function that only reads them.
+    let in_place: BTreeMap<String, (Key, bool)> = steps
+        .iter()
+        .filter(|s| s.desired && s.change.action == Action::Update)
+        .map(|s| {
+            let touches = Observed::attr_names(&s.key)
+                .iter()
+                .any(|a| s.change.field(a).is_some());
+            (s.address.clone(), (s.key.clone(), touches))
+        })
+        .collect();
+    for step in steps.iter_mut().filter(|s| s.desired) {
+        let key = step.key.clone();
+        step.after.retain(|a| match in_place.get(a) {
+            Some((dep, touches)) => *touches || !resources::needs_only_attributes(&key, dep),
+            None => true,
+        });
+    }
+
     let errors = let_go_of_replaced_groups(stack, &mut steps, input.found, &defs, &refs);
     if !errors.is_empty() {
         return Err(errors);

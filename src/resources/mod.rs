@@ -95,6 +95,24 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
     }
 }
 
+/// Whether `dependent` needs of `dependency` only its attributes (an address, an id, an ARN),
+/// which an in-place update of it leaves as they are unless the update changes one of them:
+/// then it need not wait for that update. Not so for a function and its role (the role's
+/// policies must allow what the function's update asks, a VPC), a migration and its instance
+/// (it needs the instance available), a trigger and its pool (both write the pool: one
+/// read-modify-write at a time).
+pub fn needs_only_attributes(dependent: &Key, dependency: &Key) -> bool {
+    matches!(
+        (dependent, dependency),
+        (
+            Key::Function(_),
+            Key::DbInstance(_) | Key::Group(_) | Key::Layer(_)
+        ) | (Key::DbInstance(_), Key::Group(_))
+            | (Key::Rule { .. }, Key::Group(_))
+            | (Key::Trigger { .. }, Key::Function(_))
+    )
+}
+
 /// What the plan should warn about in a desired node: safer defaults the file does not ask for.
 pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
     match spec {
