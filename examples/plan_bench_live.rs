@@ -7,7 +7,10 @@
 //! call that ended before it started), CPU and peak memory, as min/median/max over the runs; for
 //! apply of the Cruddur-like stack with RDS realism (the instance `creating` then `backing-up`,
 //! T seconds in all): the ratio of the apply's wall time to T; and the seed-style comparison,
-//! the same reads as 8 sequential AWS CLI calls through the same proxy.
+//! the same reads as 8 sequential AWS CLI calls through the same proxy; the dependent rounds of
+//! calls up to CreateDBInstance in that apply; deploy's own time (the plan's wall time with no
+//! call in flight at the proxy); and the throttled apply of `scripts/bench-throttle.sh` (30
+//! groups x 6 rules under a 20-token, 5-a-second EC2 bucket: writes, time, the bucket's floor).
 //!
 //! Run (release, after `cargo build --release`; needs the venv and the layer folder, `make venv
 //! layer`, and `/usr/bin/time`):
@@ -667,5 +670,27 @@ fn main() {
         &big,
         "220-resource stack (20 groups x 9 rules, 10 functions with auto roles)",
     );
+    let deploy = env.deploy.clone();
     let _ = std::fs::remove_dir_all(&env.dir);
+    drop(env);
+    bench_throttled(&deploy);
+}
+
+/// The throttled apply: 30 groups x 6 rules under a 20-token, 5-a-second EC2 bucket, by
+/// `scripts/bench-throttle.sh` (its own moto and proxy).
+fn bench_throttled(deploy: &Path) {
+    println!("\nthrottled apply (scripts/bench-throttle.sh):");
+    let out = Command::new("bash")
+        .arg(root().join("scripts/bench-throttle.sh"))
+        .arg(deploy)
+        .output()
+        .expect("run scripts/bench-throttle.sh");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        println!("  {line}");
+    }
+    assert!(
+        out.status.success(),
+        "bench-throttle.sh failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
