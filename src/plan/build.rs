@@ -82,119 +82,17 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
     let order: Vec<String> = order.into_iter().filter(|a| in_scope(a)).collect();
     let by_addr: BTreeMap<&str, &NodeDef> = defs.iter().map(|d| (d.address.as_str(), d)).collect();
 
-    let mut resolver = Resolver {
-        public_ip: input.public_ip.clone(),
-        ..Default::default()
-    };
-    let mut steps: Vec<Step> = Vec::new();
-    let mut warnings = Vec::new();
-    let mut notes = Vec::new();
-    for addr in &order {
-        let def = by_addr[addr.as_str()];
-        let spec = resources::spec(stack, &def.key, &resolver, input.env);
-        warnings.extend(resources::warnings(stack, addr, &spec));
-        let observed = found.get(addr.as_str()).map(|f| &f.observed);
-        notes.extend(resources::notes(addr, &spec, observed));
-        match resources::diff(addr, Some(&spec), observed) {
-            Err(e) => errors.push(e),
-            Ok(Some(c))
-                if c.action == Action::Adopt && c.fields.iter().any(|f| f.forces_replacement) =>
-            {
-                errors.push(PlanError {
-                    address: addr.clone(),
-                    pos: Pos::default(),
-                    message: format!(
-                        "exists without this stack's tag and differs in what AWS cannot change in place ({}): adopting it would mean replacing it. Make stack.yaml match it, or delete it yourself",
-                        c.fields
-                            .iter()
-                            .filter(|f| f.forces_replacement)
-                            .map(|f| f.path.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                });
-            }
-            Ok(Some(c))
-                if c.action == Action::Adopt
-                    && observed
-                        .and_then(Observed::owner)
-                        .is_some_and(|o| o != stack.name) =>
-            {
-                let owner = observed.and_then(Observed::owner).unwrap_or_default();
-                errors.push(PlanError {
-                    address: addr.clone(),
-                    pos: Pos::default(),
-                    message: format!(
-                        "exists and belongs to stack `{owner}` (it is tagged deploy:stack={owner}): --adopt only takes resources no stack owns. Remove it from this stack.yaml, or from stack `{owner}` first"
-                    ),
-                });
-            }
-            Ok(change) => {
-                let fresh = matches!(
-                    change.as_ref().map(|c| c.action),
-                    Some(Action::Create | Action::Replace)
-                );
-                if fresh || observed.is_none() {
-                    let names = Observed::attr_names(&def.key);
-                    resolver.set(addr, names.iter().map(|n| (*n, None)).collect());
-                } else if let Some(o) = observed {
-                    resolver.set(addr, o.attrs());
-                }
-                if let Some(change) = change {
-                    steps.push(Step {
-                        address: addr.clone(),
-                        key: def.key.clone(),
-                        after: def.deps.clone(),
-                        observed: observed.cloned(),
-                        desired: true,
-                        change,
-                    });
-                }
-            }
-        }
-    }
-
-    // What the stack owns but no longer declares (or everything it owns, for destroy).
-    let desired: BTreeSet<&str> = defs.iter().map(|d| d.address.as_str()).collect();
-    let mut deleted: BTreeSet<String> = BTreeSet::new();
-    let mut orphans: Vec<&Found> = input
-        .found
-        .iter()
-        .filter(|f| !desired.contains(f.address.as_str()))
-        .filter(|f| owned(f, &found) || adopted_rule(f, &found, &desired, input.destroy))
-        .filter(|f| in_scope(&f.address))
-        .collect();
-    orphans.sort_by(|a, b| a.address.cmp(&b.address));
-    for f in &orphans {
-        deleted.insert(f.address.clone());
-    }
-    // What skipped children point at still holds up their parent's delete: a group whose rule
-    // names another group as source must go before that other group.
-    let mut inherited: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for f in orphans {
-        // Deleting a group takes its rules with it.
-        if let Some(p) = parent(&f.key).filter(|p| deleted.contains(p)) {
-            inherited.entry(p).or_default().extend(f.observed.refs());
-            continue;
-        }
-        match resources::diff(&f.address, None, Some(&f.observed)) {
-            Err(e) => errors.push(e),
-            Ok(Some(mut change)) => {
-                if !input.destroy && !change.notes.iter().any(|n| n.contains("not in stack.yaml")) {
-                    change.notes.insert(0, "not in stack.yaml".into());
-                }
-                steps.push(Step {
-                    address: f.address.clone(),
-                    key: f.key.clone(),
-                    after: Vec::new(),
-                    observed: Some(f.observed.clone()),
-                    desired: false,
-                    change,
-                });
-            }
-            Ok(None) => {}
-        }
-    }
+    let Desired {
+        mut steps,
+        resolver,
+        mut warnings,
+        notes,
+        errors: desired_errors,
+    } = desired_steps(input, &order, &by_addr, &found);
+    errors.extend(desired_errors);
+    let (orphans, inherited, orphan_errors) = orphan_steps(input, &defs, &found, &in_scope);
+    steps.extend(orphans);
+    errors.extend(orphan_errors);
     if !errors.is_empty() {
         // A problem the offline checks found (a folder's) is found again by the spec: say it once.
         let mut seen = BTreeSet::new();
@@ -202,201 +100,20 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         return Err(errors);
     }
 
-    // A delete waits for every other step whose live state still points at the deleted node
-    // (a function still using a group, a rule naming it as source): those let go first.
-    let ids: BTreeMap<String, Vec<String>> = steps
-        .iter()
-        .filter(|s| !s.desired)
-        .filter_map(|s| {
-            s.observed
-                .as_ref()
-                .map(|o| (s.address.clone(), o.physical_ids()))
-        })
-        .collect();
-    let refs: Vec<(String, Vec<String>)> = steps
-        .iter()
-        .map(|s| {
-            let mut r = s.observed.as_ref().map(Observed::refs).unwrap_or_default();
-            r.extend(inherited.get(&s.address).cloned().unwrap_or_default());
-            (s.address.clone(), r)
-        })
-        .collect();
-    for step in steps.iter_mut().filter(|s| !s.desired) {
-        let mine = &ids[&step.address];
-        for (other, r) in &refs {
-            if other != &step.address && r.iter().any(|x| mine.contains(x)) {
-                step.after.push(other.clone());
-            }
-        }
-    }
-
-    // The delete half of a replace waits, as a plain delete does, for the deletes of what still
-    // points at the node: a trigger removed in the same apply must not write to the old pool
-    // after the replace has deleted it.
-    let deleting: BTreeSet<String> = steps
-        .iter()
-        .filter(|s| !s.desired)
-        .map(|s| s.address.clone())
-        .collect();
-    for step in steps
-        .iter_mut()
-        .filter(|s| s.desired && s.change.action == Action::Replace)
-    {
-        let mine = step
-            .observed
-            .as_ref()
-            .map(Observed::physical_ids)
-            .unwrap_or_default();
-        for (other, r) in &refs {
-            if other != &step.address
-                && deleting.contains(other)
-                && r.iter().any(|x| mine.contains(x))
-            {
-                step.after.push(other.clone());
-            }
-        }
-    }
-
-    // A step waits for the attributes it needs, not for every change of what it references: an
-    // in-place update that leaves those attributes as they are (an instance's address while
-    // its class changes) does not hold up a function that only reads them.
-    let in_place: BTreeMap<String, (Key, bool)> = steps
-        .iter()
-        .filter(|s| s.desired && s.change.action == Action::Update)
-        .map(|s| {
-            let touches = Observed::attr_names(&s.key)
-                .iter()
-                .any(|a| s.change.field(a).is_some());
-            (s.address.clone(), (s.key.clone(), touches))
-        })
-        .collect();
-    for step in steps.iter_mut().filter(|s| s.desired) {
-        let key = step.key.clone();
-        step.after.retain(|a| match in_place.get(a) {
-            Some((dep, touches)) => *touches || !resources::needs_only_attributes(&key, dep),
-            None => true,
-        });
-    }
-
+    // The ordering passes: each adds (or drops) `after` edges for one reason.
+    let refs = live_refs(&steps, &inherited);
+    deletes_wait_for_referrers(&mut steps, &refs);
+    replaces_wait_for_referrer_deletes(&mut steps, &refs);
+    updates_keeping_attributes_hold_nothing_up(&mut steps);
     let errors = let_go_of_replaced_groups(stack, &mut steps, input.found, &defs, &refs);
     if !errors.is_empty() {
         return Err(errors);
     }
 
-    // Within a group, revoke before authorize: a new rule may carry a permission an old one
-    // still holds, which AWS refuses as a duplicate.
-    let rule_deletes: Vec<(String, String)> = steps
-        .iter()
-        .filter(|s| s.change.action == Action::Delete)
-        .filter_map(|s| match &s.key {
-            Key::Rule { group, .. } => Some((group.clone(), s.address.clone())),
-            _ => None,
-        })
-        .collect();
-    for step in steps
-        .iter_mut()
-        .filter(|s| matches!(s.change.action, Action::Create | Action::Replace))
-    {
-        if let Key::Rule { group, .. } = &step.key {
-            step.after.extend(
-                rule_deletes
-                    .iter()
-                    .filter(|(g, _)| g == group)
-                    .map(|(_, a)| a.clone()),
-            );
-        }
-    }
-
-    // A function leaving its VPC: its role keeps the ENI permissions until the function is out
-    // (Lambda releases the interfaces with the role), so that role update comes after it.
-    let leaving: Vec<String> = steps
-        .iter()
-        .filter(|s| matches!(s.key, Key::Role(_)) && s.desired)
-        .filter(|s| {
-            s.change.field("policies").is_some_and(|f| {
-                let has = |v: &crate::value::Shown| v.to_string().contains("VPCAccess");
-                has(&f.before) && !has(&f.after)
-            })
-        })
-        .map(|s| s.address.clone())
-        .collect();
-    for role in &leaving {
-        let Some(function) = role.strip_suffix(".role") else {
-            continue;
-        };
-        if !steps.iter().any(|s| s.address == function) {
-            continue;
-        }
-        for step in steps.iter_mut() {
-            if step.address == function {
-                step.after.retain(|a| a != role);
-            } else if &step.address == role {
-                step.after.push(function.to_string());
-            }
-        }
-    }
-
-    // Lambda releases a VPC function's network interfaces with the function's execution role, so
-    // a role being deleted outlives the deletion of the groups its functions used: otherwise the
-    // interfaces can stay behind and hold those groups.
-    let group_deletes: BTreeMap<String, String> = steps
-        .iter()
-        .filter(|s| !s.desired && matches!(s.key, Key::Group(_)))
-        .filter_map(|s| {
-            s.observed
-                .as_ref()
-                .map(|o| (o.physical_ids().concat(), s.address.clone()))
-        })
-        .collect();
-    let role_holds: Vec<(String, Vec<String>)> = steps
-        .iter()
-        .filter_map(|s| match &s.observed {
-            Some(Observed::Function(f)) => Some((
-                f.role.clone(),
-                f.security_groups
-                    .iter()
-                    .filter_map(|g| group_deletes.get(g).cloned())
-                    .collect(),
-            )),
-            _ => None,
-        })
-        .collect();
-    for step in steps
-        .iter_mut()
-        .filter(|s| !s.desired && matches!(s.key, Key::Role(_)))
-    {
-        let ids = step
-            .observed
-            .as_ref()
-            .map(Observed::physical_ids)
-            .unwrap_or_default();
-        for (role, groups) in &role_holds {
-            if ids.contains(role) {
-                step.after.extend(groups.iter().cloned());
-            }
-        }
-    }
-
-    let mut eg = Graph::default();
-    for s in &steps {
-        eg.add_node(&s.address);
-        for a in &s.after {
-            eg.add_edge(&s.address, a);
-        }
-    }
-    let exec_order = eg.topo_order().map_err(|cycle| {
-        vec![PlanError {
-            address: cycle[0].clone(),
-            pos: Pos::default(),
-            message: format!(
-                "cannot order these changes, they depend on each other: {}",
-                cycle.join(" -> ")
-            ),
-        }]
-    })?;
-    let mut by: BTreeMap<String, Step> =
-        steps.into_iter().map(|s| (s.address.clone(), s)).collect();
-    let mut steps: Vec<Step> = exec_order.iter().filter_map(|a| by.remove(a)).collect();
+    revokes_before_authorizes(&mut steps);
+    role_waits_for_its_function_leaving_a_vpc(&mut steps);
+    roles_outlive_their_functions_groups(&mut steps);
+    let mut steps = execution_order(steps)?;
 
     for s in &mut steps {
         mask_secrets(&mut s.change);
@@ -464,6 +181,373 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         steps,
         resolver,
     })
+}
+
+/// What the desired pass yields: the steps of the file's nodes, and what planning them found.
+struct Desired {
+    steps: Vec<Step>,
+    resolver: Resolver,
+    warnings: Vec<String>,
+    notes: Vec<String>,
+    errors: Vec<PlanError>,
+}
+
+/// Pass 1, desired nodes: each node of the file in dependency order (so each spec sees its
+/// dependencies' attributes), diffed against what was found; adoption refusals are errors.
+fn desired_steps(
+    input: &Input<'_>,
+    order: &[String],
+    by_addr: &BTreeMap<&str, &NodeDef>,
+    found: &BTreeMap<&str, &Found>,
+) -> Desired {
+    let stack = input.stack;
+    let mut resolver = Resolver {
+        public_ip: input.public_ip.clone(),
+        ..Default::default()
+    };
+    let mut steps: Vec<Step> = Vec::new();
+    let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    let mut errors = Vec::new();
+    for addr in order {
+        let def = by_addr[addr.as_str()];
+        let spec = resources::spec(stack, &def.key, &resolver, input.env);
+        warnings.extend(resources::warnings(stack, addr, &spec));
+        let observed = found.get(addr.as_str()).map(|f| &f.observed);
+        notes.extend(resources::notes(addr, &spec, observed));
+        match resources::diff(addr, Some(&spec), observed) {
+            Err(e) => errors.push(e),
+            Ok(Some(c))
+                if c.action == Action::Adopt && c.fields.iter().any(|f| f.forces_replacement) =>
+            {
+                errors.push(PlanError {
+                    address: addr.clone(),
+                    pos: Pos::default(),
+                    message: format!(
+                        "exists without this stack's tag and differs in what AWS cannot change in place ({}): adopting it would mean replacing it. Make stack.yaml match it, or delete it yourself",
+                        c.fields
+                            .iter()
+                            .filter(|f| f.forces_replacement)
+                            .map(|f| f.path.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+            Ok(Some(c))
+                if c.action == Action::Adopt
+                    && observed
+                        .and_then(Observed::owner)
+                        .is_some_and(|o| o != stack.name) =>
+            {
+                let owner = observed.and_then(Observed::owner).unwrap_or_default();
+                errors.push(PlanError {
+                    address: addr.clone(),
+                    pos: Pos::default(),
+                    message: format!(
+                        "exists and belongs to stack `{owner}` (it is tagged deploy:stack={owner}): --adopt only takes resources no stack owns. Remove it from this stack.yaml, or from stack `{owner}` first"
+                    ),
+                });
+            }
+            Ok(change) => {
+                let fresh = matches!(
+                    change.as_ref().map(|c| c.action),
+                    Some(Action::Create | Action::Replace)
+                );
+                if fresh || observed.is_none() {
+                    let names = Observed::attr_names(&def.key);
+                    resolver.set(addr, names.iter().map(|n| (*n, None)).collect());
+                } else if let Some(o) = observed {
+                    resolver.set(addr, o.attrs());
+                }
+                if let Some(change) = change {
+                    steps.push(Step {
+                        address: addr.clone(),
+                        key: def.key.clone(),
+                        after: def.deps.clone(),
+                        observed: observed.cloned(),
+                        desired: true,
+                        change,
+                    });
+                }
+            }
+        }
+    }
+    Desired {
+        steps,
+        resolver,
+        warnings,
+        notes,
+        errors,
+    }
+}
+
+/// Pass 2, orphans: What the stack owns but no longer declares (or everything it owns, for
+/// destroy). A rule deleted with its group is no step of its own; what it points at is handed to
+/// the group's delete (the second value, by address).
+fn orphan_steps(
+    input: &Input<'_>,
+    defs: &[NodeDef],
+    found: &BTreeMap<&str, &Found>,
+    in_scope: &dyn Fn(&str) -> bool,
+) -> (Vec<Step>, BTreeMap<String, Vec<String>>, Vec<PlanError>) {
+    let mut steps = Vec::new();
+    let mut errors = Vec::new();
+    let desired: BTreeSet<&str> = defs.iter().map(|d| d.address.as_str()).collect();
+    let mut deleted: BTreeSet<String> = BTreeSet::new();
+    let mut orphans: Vec<&Found> = input
+        .found
+        .iter()
+        .filter(|f| !desired.contains(f.address.as_str()))
+        .filter(|f| owned(f, &found) || adopted_rule(f, &found, &desired, input.destroy))
+        .filter(|f| in_scope(&f.address))
+        .collect();
+    orphans.sort_by(|a, b| a.address.cmp(&b.address));
+    for f in &orphans {
+        deleted.insert(f.address.clone());
+    }
+    // What skipped children point at still holds up their parent's delete: a group whose rule
+    // names another group as source must go before that other group.
+    let mut inherited: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in orphans {
+        // Deleting a group takes its rules with it.
+        if let Some(p) = parent(&f.key).filter(|p| deleted.contains(p)) {
+            inherited.entry(p).or_default().extend(f.observed.refs());
+            continue;
+        }
+        match resources::diff(&f.address, None, Some(&f.observed)) {
+            Err(e) => errors.push(e),
+            Ok(Some(mut change)) => {
+                if !input.destroy && !change.notes.iter().any(|n| n.contains("not in stack.yaml")) {
+                    change.notes.insert(0, "not in stack.yaml".into());
+                }
+                steps.push(Step {
+                    address: f.address.clone(),
+                    key: f.key.clone(),
+                    after: Vec::new(),
+                    observed: Some(f.observed.clone()),
+                    desired: false,
+                    change,
+                });
+            }
+            Ok(None) => {}
+        }
+    }
+    (steps, inherited, errors)
+}
+
+/// The physical ids each step's live state points at (with what its group's deleted rules
+/// pointed at): what the ordering passes below read.
+fn live_refs(
+    steps: &[Step],
+    inherited: &BTreeMap<String, Vec<String>>,
+) -> Vec<(String, Vec<String>)> {
+    steps
+        .iter()
+        .map(|s| {
+            let mut r = s.observed.as_ref().map(Observed::refs).unwrap_or_default();
+            r.extend(inherited.get(&s.address).cloned().unwrap_or_default());
+            (s.address.clone(), r)
+        })
+        .collect()
+}
+
+/// Ordering: A delete waits for every other step whose live state still points at the deleted node
+/// (a function still using a group, a rule naming it as source): those let go first.
+fn deletes_wait_for_referrers(steps: &mut [Step], refs: &[(String, Vec<String>)]) {
+    let ids: BTreeMap<String, Vec<String>> = steps
+        .iter()
+        .filter(|s| !s.desired)
+        .filter_map(|s| {
+            s.observed
+                .as_ref()
+                .map(|o| (s.address.clone(), o.physical_ids()))
+        })
+        .collect();
+    for step in steps.iter_mut().filter(|s| !s.desired) {
+        let mine = &ids[&step.address];
+        for (other, r) in refs {
+            if other != &step.address && r.iter().any(|x| mine.contains(x)) {
+                step.after.push(other.clone());
+            }
+        }
+    }
+}
+
+/// Ordering: The delete half of a replace waits, as a plain delete does, for the deletes of what
+/// still points at the node: a trigger removed in the same apply must not write to the old pool
+/// after the replace has deleted it.
+fn replaces_wait_for_referrer_deletes(steps: &mut [Step], refs: &[(String, Vec<String>)]) {
+    let deleting: BTreeSet<String> = steps
+        .iter()
+        .filter(|s| !s.desired)
+        .map(|s| s.address.clone())
+        .collect();
+    for step in steps
+        .iter_mut()
+        .filter(|s| s.desired && s.change.action == Action::Replace)
+    {
+        let mine = step
+            .observed
+            .as_ref()
+            .map(Observed::physical_ids)
+            .unwrap_or_default();
+        for (other, r) in refs {
+            if other != &step.address
+                && deleting.contains(other)
+                && r.iter().any(|x| mine.contains(x))
+            {
+                step.after.push(other.clone());
+            }
+        }
+    }
+}
+
+/// Ordering: A step waits for the attributes it needs, not for every change of what it references:
+/// an in-place update that leaves those attributes as they are (an instance's address while its
+/// class changes) does not hold up a function that only reads them.
+fn updates_keeping_attributes_hold_nothing_up(steps: &mut [Step]) {
+    let in_place: BTreeMap<String, (Key, bool)> = steps
+        .iter()
+        .filter(|s| s.desired && s.change.action == Action::Update)
+        .map(|s| {
+            let touches = Observed::attr_names(&s.key)
+                .iter()
+                .any(|a| s.change.field(a).is_some());
+            (s.address.clone(), (s.key.clone(), touches))
+        })
+        .collect();
+    for step in steps.iter_mut().filter(|s| s.desired) {
+        let key = step.key.clone();
+        step.after.retain(|a| match in_place.get(a) {
+            Some((dep, touches)) => *touches || !resources::needs_only_attributes(&key, dep),
+            None => true,
+        });
+    }
+}
+
+/// Ordering: Within a group, revoke before authorize: a new rule may carry a permission an old one
+/// still holds, which AWS refuses as a duplicate.
+fn revokes_before_authorizes(steps: &mut [Step]) {
+    let rule_deletes: Vec<(String, String)> = steps
+        .iter()
+        .filter(|s| s.change.action == Action::Delete)
+        .filter_map(|s| match &s.key {
+            Key::Rule { group, .. } => Some((group.clone(), s.address.clone())),
+            _ => None,
+        })
+        .collect();
+    for step in steps
+        .iter_mut()
+        .filter(|s| matches!(s.change.action, Action::Create | Action::Replace))
+    {
+        if let Key::Rule { group, .. } = &step.key {
+            step.after.extend(
+                rule_deletes
+                    .iter()
+                    .filter(|(g, _)| g == group)
+                    .map(|(_, a)| a.clone()),
+            );
+        }
+    }
+}
+
+/// Ordering: A function leaving its VPC: its role keeps the ENI permissions until the function is
+/// out (Lambda releases the interfaces with the role), so that role update comes after it.
+fn role_waits_for_its_function_leaving_a_vpc(steps: &mut [Step]) {
+    let leaving: Vec<String> = steps
+        .iter()
+        .filter(|s| matches!(s.key, Key::Role(_)) && s.desired)
+        .filter(|s| {
+            s.change.field("policies").is_some_and(|f| {
+                let has = |v: &crate::value::Shown| v.to_string().contains("VPCAccess");
+                has(&f.before) && !has(&f.after)
+            })
+        })
+        .map(|s| s.address.clone())
+        .collect();
+    for role in &leaving {
+        let Some(function) = role.strip_suffix(".role") else {
+            continue;
+        };
+        if !steps.iter().any(|s| s.address == function) {
+            continue;
+        }
+        for step in steps.iter_mut() {
+            if step.address == function {
+                step.after.retain(|a| a != role);
+            } else if &step.address == role {
+                step.after.push(function.to_string());
+            }
+        }
+    }
+}
+
+/// Ordering: Lambda releases a VPC function's network interfaces with the function's execution
+/// role, so a role being deleted outlives the deletion of the groups its functions used: otherwise
+/// the interfaces can stay behind and hold those groups.
+fn roles_outlive_their_functions_groups(steps: &mut [Step]) {
+    let group_deletes: BTreeMap<String, String> = steps
+        .iter()
+        .filter(|s| !s.desired && matches!(s.key, Key::Group(_)))
+        .filter_map(|s| {
+            s.observed
+                .as_ref()
+                .map(|o| (o.physical_ids().concat(), s.address.clone()))
+        })
+        .collect();
+    let role_holds: Vec<(String, Vec<String>)> = steps
+        .iter()
+        .filter_map(|s| match &s.observed {
+            Some(Observed::Function(f)) => Some((
+                f.role.clone(),
+                f.security_groups
+                    .iter()
+                    .filter_map(|g| group_deletes.get(g).cloned())
+                    .collect(),
+            )),
+            _ => None,
+        })
+        .collect();
+    for step in steps
+        .iter_mut()
+        .filter(|s| !s.desired && matches!(s.key, Key::Role(_)))
+    {
+        let ids = step
+            .observed
+            .as_ref()
+            .map(Observed::physical_ids)
+            .unwrap_or_default();
+        for (role, groups) in &role_holds {
+            if ids.contains(role) {
+                step.after.extend(groups.iter().cloned());
+            }
+        }
+    }
+}
+
+/// The steps in an order that honours every step's `after`; a cycle is a plan error.
+fn execution_order(steps: Vec<Step>) -> Result<Vec<Step>, Vec<PlanError>> {
+    let mut eg = Graph::default();
+    for s in &steps {
+        eg.add_node(&s.address);
+        for a in &s.after {
+            eg.add_edge(&s.address, a);
+        }
+    }
+    let exec_order = eg.topo_order().map_err(|cycle| {
+        vec![PlanError {
+            address: cycle[0].clone(),
+            pos: Pos::default(),
+            message: format!(
+                "cannot order these changes, they depend on each other: {}",
+                cycle.join(" -> ")
+            ),
+        }]
+    })?;
+    let mut by: BTreeMap<String, Step> =
+        steps.into_iter().map(|s| (s.address.clone(), s)).collect();
+    Ok(exec_order.iter().filter_map(|a| by.remove(a)).collect())
 }
 
 /// Any value, before or after, that holds a registered secret is shown as `(sensitive)` whole:
