@@ -48,6 +48,7 @@ pub mod error;
 pub mod interrupt;
 pub mod lock;
 pub mod logging;
+pub mod ops;
 pub mod plan;
 pub mod policy;
 pub mod progress;
