@@ -18,6 +18,7 @@ mod interrupts;
 mod locks;
 mod migrations;
 mod networks;
+mod ops;
 mod output;
 mod ownership;
 mod pagination;
