@@ -150,6 +150,7 @@ fn actions_called() -> BTreeSet<String> {
         "cognito" => Some("cognito-idp"),
         "tagging" => Some("tag"),
         "ssm" => Some("ssm"),
+        "logs" => Some("logs"),
         _ => None,
     };
     let mut out = BTreeSet::new();
@@ -181,6 +182,7 @@ fn actions_called() -> BTreeSet<String> {
                 "cognito",
                 "tagging",
                 "ssm",
+                "logs",
             ] {
                 let needle = format!("{client}.");
                 let mut rest = text.as_str();
