@@ -145,6 +145,15 @@ pub enum Command {
     /// Lines of the last --since (default 10m), oldest first, each with its time and log stream.
     /// With --follow, keeps polling for new lines (every 2 s) until Ctrl-C.
     Logs(LogsArgs),
+    /// Invoke a function with a sample event of its trigger, or a file; print the result and
+    /// the tail of its log.
+    ///
+    /// `--event post-confirmation` (the default for a function a post_confirmation trigger
+    /// names) sends a Cognito PostConfirmation_ConfirmSignUp event for a generated user
+    /// (deploy-test-<n>, deploy-test-<n>@example.com), as the pool sends after a sign-up;
+    /// `--event FILE` sends the JSON in FILE. The result goes to stdout, the log's last 4 KB
+    /// (Lambda's LogType=Tail) to stderr. Exit 1 when the function raised.
+    Invoke(InvokeArgs),
     /// Print a shell completion script.
     ///
     /// bash: `source <(deploy completions bash)`; zsh: `deploy completions zsh > ~/.zfunc/_deploy`;
@@ -218,6 +227,16 @@ pub struct LogsArgs {
     /// Keep printing new lines as they arrive, until Ctrl-C
     #[arg(long)]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The function, as the stack file names it under `functions:`
+    #[arg(value_name = "FUNCTION")]
+    pub function: String,
+    /// `post-confirmation`, or a file holding the event as JSON
+    #[arg(long, value_name = "post-confirmation|FILE")]
+    pub event: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -400,8 +419,9 @@ const AWS_FLAGS: [&str; 5] = [
 pub fn command() -> clap::Command {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
-    let unused: [(&str, &[&str]); 7] = [
+    let unused: [(&str, &[&str]); 8] = [
         ("logs", &["db_endpoints", "db_insecure_plaintext"]),
+        ("invoke", &["db_endpoints", "db_insecure_plaintext"]),
         ("validate", &AWS_FLAGS),
         (
             "policy",

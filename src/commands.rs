@@ -141,7 +141,8 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         | Command::Unlock(_)
         | Command::Policy(_)
         | Command::Output(_)
-        | Command::Logs(_) => stack::Secrets::Optional,
+        | Command::Logs(_)
+        | Command::Invoke(_) => stack::Secrets::Optional,
         // Each checks the one password it needs (--url may take PGPASSWORD instead).
         Command::Migrate(_) | Command::Psql(_) => stack::Secrets::Optional,
         Command::Plan(a) if a.destroy => stack::Secrets::Optional,
@@ -268,6 +269,9 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         }
         Command::Logs(args) => {
             crate::ops::logs::run(&stack, &aws, &args.function, args.since, args.follow).await
+        }
+        Command::Invoke(args) => {
+            crate::ops::invoke::run(&stack, &aws, &args.function, args.event.as_deref()).await
         }
         Command::Unlock(args) => {
             let clients = Clients::new(&aws, stack.region.as_deref()).await?;

@@ -318,6 +318,14 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
                 "lambda:AddPermission",
                 "lambda:RemovePermission",
             ],
+            fns.clone(),
+            None,
+        ));
+        // `deploy invoke`: the Invoke API is authorized as lambda:InvokeFunction (Service
+        // Authorization Reference, AWS Lambda).
+        st.push(statement(
+            "InvokeTheFilesFunctions",
+            &["lambda:InvokeFunction"],
             fns,
             None,
         ));

@@ -3,6 +3,7 @@
 //! arguments and prints its own results; `commands` only dispatches to them.
 
 pub mod dburl;
+pub mod invoke;
 pub mod logs;
 pub mod migrate;
 pub mod psql;

@@ -274,3 +274,91 @@ async fn logs_prints_the_functions_recent_lines_and_follow_prints_new_ones() {
     assert_eq!(text.matches("new user: andrew").count(), 1, "{text}");
     assert_eq!(text.matches("later line").count(), 1, "{text}");
 }
+
+const INVOKE_STACK: &str = r#"
+stack: invoketest
+functions:
+  cruddur-post-confirmation:
+    source: fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+    environment:
+      MODE: ${env:MODE:-prod}
+"#;
+
+/// The seed's handler in small: it reads the user Cognito confirmed and says so in its log.
+const HANDLER: &str = r#"import os
+
+def lambda_handler(event, context):
+    user = event["request"]["userAttributes"]
+    print("new user:", user["preferred_username"], user["email"], "mode", os.environ["MODE"])
+    if user["preferred_username"] == "boom":
+        raise RuntimeError("cannot insert the user")
+    return event
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invoke_sends_a_post_confirmation_event_and_prints_the_result_and_the_log() {
+    let env = Env::with_fidelity(serde_json::json!({"lambda_run": true}));
+    env.write_stack(INVOKE_STACK);
+    env.write_file("fn/lambda_function.py", HANDLER);
+    env.ok(&["apply", "--auto-approve"]);
+
+    // No trigger of the file names the function: the event must be given.
+    let r = env.run(&["invoke", "cruddur-post-confirmation"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("--event"), "{}", r.all());
+
+    let r = env.ok(&[
+        "invoke",
+        "cruddur-post-confirmation",
+        "--event",
+        "post-confirmation",
+    ]);
+    // The result (Cognito wants the event back) on stdout, as JSON.
+    let result: serde_json::Value = serde_json::from_str(&r.stdout).expect("stdout is JSON");
+    assert_eq!(result["triggerSource"], "PostConfirmation_ConfirmSignUp");
+    let user = result["request"]["userAttributes"]["preferred_username"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(user.starts_with("deploy-test-"), "{user}");
+    // The log's tail on stderr: what the handler printed, with the function's environment.
+    assert!(
+        r.stderr
+            .contains(&format!("new user: {user} {user}@example.com mode prod")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("START RequestId:"), "{}", r.stderr);
+
+    // The same lines are in the function's log group, where `deploy logs` reads them.
+    let r = env.ok(&["logs", "cruddur-post-confirmation", "--since", "5m"]);
+    assert!(
+        r.stdout.contains(&format!("new user: {user}")),
+        "{}",
+        r.stdout
+    );
+
+    // An event from a file; a handler that raises is exit 1 with its error shown.
+    let mut ev: serde_json::Value = result.clone();
+    ev["request"]["userAttributes"]["preferred_username"] = "boom".into();
+    env.write_file("event.json", &ev.to_string());
+    let r = env.run(&[
+        "invoke",
+        "cruddur-post-confirmation",
+        "--event",
+        "event.json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.contains("cannot insert the user"), "{}", r.all());
+    assert!(r.stderr.contains("failed (Unhandled)"), "{}", r.all());
+
+    // A bad file is refused before any AWS call, naming the file and line.
+    env.write_file("bad.json", "{\n  \"a\": \n}");
+    env.calls();
+    let r = env.run(&["invoke", "cruddur-post-confirmation", "--event", "bad.json"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("bad.json:3:"), "{}", r.all());
+    assert!(env.calls().is_empty());
+}
