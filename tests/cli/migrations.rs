@@ -723,3 +723,36 @@ async fn deploy_db_endpoint_stands_for_the_flag() {
     assert!(r.stderr.contains("no db instance `nope`"), "{}", r.all());
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_without_url_reads_the_instances_endpoint_from_aws() {
+    let env = Env::new();
+    let db = Db::new().await;
+    project(env.dir.path(), &db);
+    // Not created yet: said, nothing run.
+    let r = env.run(&["migrate"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("db_instances.cruddur-db-instance does not exist")
+            && r.stderr.contains("deploy apply"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(env.calls(), ["rds.DescribeDBInstances"]);
+    // Created (in the emulator): its reported endpoint is where migrate connects, over TLS.
+    let ep = db.endpoint();
+    env.ok(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
+    env.calls();
+    let r = env.run(&["migrate", "--status"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("cannot connect to the database at")
+            && r.stderr.contains("rds.amazonaws.com"),
+        "{}",
+        r.all()
+    );
+    assert!(env.calls().contains(&"rds.DescribeDBInstances".to_string()));
+    r.assert_no_secret();
+    db.drop_db().await;
+}
