@@ -7,7 +7,7 @@
 //! `--follow` polls it: StartLiveTail streams from a `streaming.` host that an emulator endpoint
 //! does not serve.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::aws::{AwsOptions, Clients};
@@ -16,6 +16,8 @@ use crate::stack::Stack;
 
 /// How often `--follow` asks for new lines.
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+/// How far back each `--follow` poll looks before the newest line printed.
+const LOOKBACK_MS: i64 = 10_000;
 
 pub fn group_name(function: &str) -> String {
     format!("/aws/lambda/{function}")
@@ -80,23 +82,27 @@ pub async fn run(
     }
     let clients = Clients::new(aws, stack.region.as_deref()).await?;
     let group = group_name(function);
-    let mut start = now_ms() - since.as_millis() as i64;
-    // Events at `start` are asked for again on the next poll: their ids say which were printed.
-    let mut seen: HashSet<String> = HashSet::new();
+    let first = now_ms() - since.as_millis() as i64;
+    let mut start = first;
+    // Each poll asks again from LOOKBACK before the newest line printed: an event reaches
+    // CloudWatch some time after its timestamp, so one stamped earlier can still arrive. Ids say
+    // which were printed (only those within the window are kept, so a long --follow does not
+    // grow).
+    let mut seen: HashMap<String, i64> = HashMap::new();
     let mut missing_said = false;
     loop {
-        match page_all(&clients, &group, start).await? {
+        let from = (start - LOOKBACK_MS).max(first);
+        match page_all(&clients, &group, from).await? {
             Some(events) => {
-                let mut printed_now = HashSet::new();
                 for (id, ts, stream, message) in events {
-                    if seen.contains(&id) {
+                    if seen.contains_key(&id) {
                         continue;
                     }
                     println!("{}", line(ts, &stream, &message));
                     start = start.max(ts);
-                    printed_now.insert(id);
+                    seen.insert(id, ts);
                 }
-                seen.extend(printed_now);
+                seen.retain(|_, ts| *ts >= start - LOOKBACK_MS);
             }
             None if follow => {
                 if !missing_said {
