@@ -171,6 +171,12 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         },
         _ => None,
     };
+    if matches!(
+        cli.command,
+        Command::Migrate(_) | Command::Psql(_) | Command::Logs(_) | Command::Invoke(_)
+    ) {
+        stack::packages_not_needed();
+    }
     let process = |name: &str| std::env::var(name).ok();
     let recorder = saved::Recorder::new(&process);
     let stack = match &saved_plan {

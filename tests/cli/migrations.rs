@@ -756,3 +756,29 @@ async fn migrate_without_url_reads_the_instances_endpoint_from_aws() {
     r.assert_no_secret();
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_needs_no_function_or_layer_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::new().await;
+    project(dir.path(), &db);
+    let mut yaml = stack(&db);
+    yaml.push_str(
+        "functions:\n  f:\n    source: lambdas/f\n    runtime: python3.12\n    handler: a.h\n    layers:\n      - { name: deps, source: build/layers/deps, runtimes: [python3.12] }\n",
+    );
+    std::fs::write(dir.path().join("stack.yaml"), yaml).unwrap();
+    let url = format!("postgresql://postgres@{}:{}/{}", db.host, db.port, db.name);
+    let pw = [("PGPASSWORD", "local-docker-pw")];
+    // A checkout whose layer is not built migrates its local database all the same...
+    let r = offline(dir.path(), &["migrate", "--url", &url], &pw);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // ...while what packages the folders still says they are missing.
+    let r = offline(dir.path(), &["validate"], &pw);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("lambdas/f") && r.stderr.contains("build/layers/deps"),
+        "{}",
+        r.all()
+    );
+    db.drop_db().await;
+}
