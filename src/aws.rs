@@ -38,6 +38,8 @@ pub struct Clients {
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// The run lock (`crate::lock`).
     pub ssm: aws_sdk_ssm::Client,
+    /// `deploy logs` and `deploy invoke`: the functions' log groups.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub region: String,
     pub calls: CallCounter,
 }
@@ -136,6 +138,7 @@ impl Clients {
             cognito: client!(aws_sdk_cognitoidentityprovider),
             tagging: client!(aws_sdk_resourcegroupstagging),
             ssm: client!(aws_sdk_ssm, ConcurrentUpdate),
+            logs: client!(aws_sdk_cloudwatchlogs),
             region,
             calls,
         })

@@ -47,7 +47,9 @@ pub struct Global {
     pub endpoint_url: Option<String>,
     /// Where a db instance's database really listens (repeatable), e.g. when AWS is an emulator:
     /// migrations connect there instead of the endpoint RDS reports
-    #[arg(long = "db-endpoint", global = true, value_name = "ID=HOST:PORT", value_parser = parse_db_endpoint)]
+    /// (also: DEPLOY_DB_ENDPOINT=ID=HOST:PORT[,ID=HOST:PORT])
+    #[arg(long = "db-endpoint", global = true, value_name = "ID=HOST:PORT", value_parser = parse_db_endpoint,
+          env = "DEPLOY_DB_ENDPOINT", value_delimiter = ',', hide_env = true)]
     pub db_endpoints: Vec<(String, String, u16)>,
     /// INSECURE: connect to a --db-endpoint without TLS even when it is not a loopback address.
     /// Anyone on the network path can then read and change the migrations (the password is
@@ -119,6 +121,39 @@ pub enum Command {
     /// Also in schema/stack.schema.json; put `# yaml-language-server: $schema=<its URL or path>`
     /// on the first line of stack.yaml for completion and checks in VS Code and Neovim.
     Schema,
+    /// Run the stack's pending migrations and seed now, without the rest of apply.
+    ///
+    /// The migration step of apply on its own, with its rules: files in order, each once in its
+    /// own transaction, checksums of applied files checked, migrations_baseline, one run at a
+    /// time per database. Without --url, on the stack's instances (their endpoint from AWS, or
+    /// --db-endpoint / DEPLOY_DB_ENDPOINT). With --url, on that database, e.g. the local docker
+    /// Postgres of development: no AWS call and no AWS credentials. The password is never on the
+    /// command line: with --url it is PGPASSWORD, else the instance's ${secret:NAME}. TLS as for
+    /// --db-endpoint: a loopback address may be plain TCP, any other needs verified TLS (unless
+    /// --db-insecure-plaintext).
+    Migrate(MigrateArgs),
+    /// Open psql on a db instance's database, over verified TLS.
+    ///
+    /// The address is the instance's endpoint from AWS, or --url / --db-endpoint. psql gets
+    /// sslmode=verify-full and the RDS certificate authorities deploy carries (or
+    /// DEPLOY_DB_CA_FILE); a loopback --url or --db-endpoint is sslmode=prefer. The password goes
+    /// to psql in its environment (PGPASSWORD: as set, else the instance's ${secret:NAME}),
+    /// never on its command line. Arguments after `--` go to psql: `deploy psql -- -c 'select 1'`.
+    Psql(PsqlArgs),
+    /// Print a function's CloudWatch Logs (/aws/lambda/<name>), as `sam logs` does.
+    ///
+    /// Lines of the last --since (default 10m), oldest first, each with its time and log stream.
+    /// With --follow, keeps polling for new lines (every 2 s) until Ctrl-C.
+    Logs(LogsArgs),
+    /// Invoke a function with a sample event of its trigger, or a file; print the result and
+    /// the tail of its log.
+    ///
+    /// `--event post-confirmation` (the default for a function a post_confirmation trigger
+    /// names) sends a Cognito PostConfirmation_ConfirmSignUp event for a generated user
+    /// (deploy-test-<n>, deploy-test-<n>@example.com), as the pool sends after a sign-up;
+    /// `--event FILE` sends the JSON in FILE. The result goes to stdout, the log's last 4 KB
+    /// (Lambda's LogType=Tail) to stderr. Exit 1 when the function raised.
+    Invoke(InvokeArgs),
     /// Print a shell completion script.
     ///
     /// bash: `source <(deploy completions bash)`; zsh: `deploy completions zsh > ~/.zfunc/_deploy`;
@@ -169,6 +204,58 @@ pub struct PolicyArgs {
     /// remove after
     #[arg(long, value_name = "PLANFILE")]
     pub adopt: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The database to migrate instead of the instance's: postgresql://USER@HOST:PORT/DBNAME,
+    /// without a password (USER and DBNAME default to the instance's master_username and
+    /// db_name)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The db instance whose migrations run (needed with --url when several have migrations)
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+    /// Only list each file as applied, pending or EDITED (its checksum differs from the one
+    /// recorded when it ran); changes nothing
+    #[arg(long)]
+    pub status: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PsqlArgs {
+    /// The db instance (may be left out when the stack has one)
+    #[arg(value_name = "INSTANCE")]
+    pub instance: Option<String>,
+    /// Connect to this database instead: postgresql://USER@HOST:PORT/DBNAME, without a password
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Arguments for psql itself, after `--`
+    #[arg(last = true, value_name = "PSQL_ARGS")]
+    pub psql_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The function, as the stack file names it under `functions:`
+    #[arg(value_name = "FUNCTION")]
+    pub function: String,
+    /// How far back to start (`30s`, `10m`, `2h`)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub since: std::time::Duration,
+    /// Keep printing new lines as they arrive, until Ctrl-C
+    #[arg(long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The function, as the stack file names it under `functions:`
+    #[arg(value_name = "FUNCTION")]
+    pub function: String,
+    /// `post-confirmation`, or a file holding the event as JSON
+    #[arg(long, value_name = "post-confirmation|FILE")]
+    pub event: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -351,7 +438,9 @@ const AWS_FLAGS: [&str; 5] = [
 pub fn command() -> clap::Command {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
-    let unused: [(&str, &[&str]); 6] = [
+    let unused: [(&str, &[&str]); 8] = [
+        ("logs", &["db_endpoints", "db_insecure_plaintext"]),
+        ("invoke", &["db_endpoints", "db_insecure_plaintext"]),
         ("validate", &AWS_FLAGS),
         (
             "policy",

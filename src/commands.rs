@@ -148,7 +148,11 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         | Command::Graph(_)
         | Command::Unlock(_)
         | Command::Policy(_)
-        | Command::Output(_) => stack::Secrets::Optional,
+        | Command::Output(_)
+        | Command::Logs(_)
+        | Command::Invoke(_) => stack::Secrets::Optional,
+        // Each checks the one password it needs (--url may take PGPASSWORD instead).
+        Command::Migrate(_) | Command::Psql(_) => stack::Secrets::Optional,
         Command::Plan(a) if a.destroy => stack::Secrets::Optional,
         _ => stack::Secrets::Required,
     };
@@ -175,6 +179,12 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         },
         _ => None,
     };
+    if matches!(
+        cli.command,
+        Command::Migrate(_) | Command::Psql(_) | Command::Logs(_) | Command::Invoke(_)
+    ) {
+        stack::packages_not_needed();
+    }
     let process = |name: &str| std::env::var(name).ok();
     let recorder = saved::Recorder::new(&process);
     let stack = match &saved_plan {
@@ -242,6 +252,40 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         }
         Command::Schema | Command::Completions(_) | Command::Complete(_) | Command::Show(_) => {
             unreachable!("handled before loading")
+        }
+        Command::Migrate(args) => {
+            crate::ops::migrate::run(
+                &stack,
+                crate::ops::migrate::Options {
+                    url: args.url.as_deref(),
+                    instance: args.instance.as_deref(),
+                    status: args.status,
+                    aws: &aws,
+                    db_endpoints: &db_endpoints,
+                    pgpassword: std::env::var("PGPASSWORD").ok(),
+                },
+            )
+            .await
+        }
+        Command::Psql(args) => {
+            crate::ops::psql::run(
+                &stack,
+                crate::ops::psql::Options {
+                    instance: args.instance.as_deref(),
+                    url: args.url.as_deref(),
+                    psql_args: &args.psql_args,
+                    aws: &aws,
+                    db_endpoints: &db_endpoints,
+                    insecure_plaintext: cli.global.db_insecure_plaintext,
+                },
+            )
+            .await
+        }
+        Command::Logs(args) => {
+            crate::ops::logs::run(&stack, &aws, &args.function, args.since, args.follow).await
+        }
+        Command::Invoke(args) => {
+            crate::ops::invoke::run(&stack, &aws, &args.function, args.event.as_deref()).await
         }
         Command::Unlock(args) => {
             let clients = Clients::new(&aws, stack.region.as_deref()).await?;

@@ -16,6 +16,8 @@
 //! ```text
 //! commands, cli                the command line, thin over the rest
 //! completions                  shell completion scripts (clap's, plus the file's addresses)
+//! ops                          migrate, psql, logs, invoke: the seed's old scripts as commands
+//!                              (the migration engine without AWS, psql, CloudWatch Logs, Invoke)
 //! engine                       executes a plan through a Provider; lifecycle-tested on a fake
 //! provider                     the trait; aws.rs implements it by dispatching to the kinds
 //! plan::build                  the planner, over the dispatch
@@ -37,6 +39,7 @@
 //! - [`plan`]: the plan as a value, the graph, the planner and the renderer.
 //! - [`provider`]: the boundary to AWS; [`engine`]: executing a plan with bounded parallelism.
 //! - [`commands`] and [`cli`]: the command line, thin over the rest.
+//! - [`ops`]: `migrate`, `psql`, `logs` and `invoke`, each a module `commands` dispatches to.
 //! - [`policy`]: the least-privilege IAM policy of a stack (`deploy policy`), pure.
 //! - [`redact`] and [`value`]: secrets are typed (`Text`), masked in plans (`Shown`), and scrubbed
 //!   from every log line and error as a last line of defence.
@@ -51,6 +54,7 @@ pub mod error;
 pub mod interrupt;
 pub mod lock;
 pub mod logging;
+pub mod ops;
 pub mod plan;
 pub mod policy;
 pub mod progress;

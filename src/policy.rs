@@ -318,6 +318,14 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
                 "lambda:AddPermission",
                 "lambda:RemovePermission",
             ],
+            fns.clone(),
+            None,
+        ));
+        // `deploy invoke`: the Invoke API is authorized as lambda:InvokeFunction (Service
+        // Authorization Reference, AWS Lambda).
+        st.push(statement(
+            "InvokeTheFilesFunctions",
+            &["lambda:InvokeFunction"],
             fns,
             None,
         ));
@@ -455,6 +463,26 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
             "LetCognitoInvokeTheFunctionsTheFileNames",
             &["lambda:AddPermission", "lambda:RemovePermission"],
             trigger_fns.into_iter().collect(),
+            None,
+        ));
+    }
+
+    // `deploy logs` and `deploy invoke`: the log groups Lambda writes the stack's functions to
+    // (/aws/lambda/<name>). The log-group ARN is the resource of FilterLogEvents; the `:*` form
+    // is how log-group ARNs read in the CloudWatch Logs docs' policy examples
+    // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
+    if !stack.functions.is_empty() {
+        st.push(statement(
+            "ReadThisStacksFunctionLogs",
+            &["logs:FilterLogEvents"],
+            stack
+                .functions
+                .keys()
+                .flat_map(|f| {
+                    let arn = format!("arn:{p}:logs:{r}:{a}:log-group:/aws/lambda/{f}");
+                    [arn.clone(), format!("{arn}:*")]
+                })
+                .collect(),
             None,
         ));
     }

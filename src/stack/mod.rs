@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use template::{EnvLookup, Ref, Resolver, Template};
 pub(crate) use validate::hex;
+pub use validate::packages_not_needed;
 
 /// A position in the stack file (1-based).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -13,6 +13,22 @@ use super::raw::{self, RawLayer, RawSubnets, Scalar, Sp, Str};
 use super::template::{EnvLookup, Part, Template};
 use super::*;
 
+/// Whether function and layer folders must exist: a property of the whole run, like
+/// `--db-insecure-plaintext`. Commands that package them (plan, apply, validate) need them;
+/// `migrate`, `psql`, `logs` and `invoke` never read them, so a checkout whose layer is not built
+/// can still migrate its local database.
+static PACKAGES_NOT_NEEDED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// This run reads no function or layer folder: their absence is not an error.
+pub fn packages_not_needed() {
+    PACKAGES_NOT_NEEDED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn packages_needed() -> bool {
+    !PACKAGES_NOT_NEEDED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 struct Checker<'a> {
     src: &'a str,
     env: EnvLookup<'a>,
@@ -1122,7 +1138,13 @@ fn function(
             format!("function name `{name}` must be 1-64 letters, digits, hyphens or underscores"),
         );
     }
-    let source = v.source.as_ref().and_then(|x| c.path(x, "source", true));
+    let source = v.source.as_ref().and_then(|x| {
+        if packages_needed() {
+            c.path(x, "source", true)
+        } else {
+            c.plain(x, "source").map(|rel| c.dir.join(rel))
+        }
+    });
     let runtime = v.runtime.as_ref().and_then(|x| {
         let r = c.plain(x, "runtime")?;
         match runtime_problem(&r) {
@@ -1224,7 +1246,7 @@ fn function(
                     continue;
                 };
                 let src = c.dir.join(&source);
-                if !src.is_dir() {
+                if !src.is_dir() && packages_needed() {
                     c.err(
                         lf.source.as_ref().map_or(Pos::default(), pos),
                         format!(

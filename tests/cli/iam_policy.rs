@@ -150,6 +150,7 @@ fn actions_called() -> BTreeSet<String> {
         "cognito" => Some("cognito-idp"),
         "tagging" => Some("tag"),
         "ssm" => Some("ssm"),
+        "logs" => Some("logs"),
         _ => None,
     };
     let mut out = BTreeSet::new();
@@ -181,6 +182,7 @@ fn actions_called() -> BTreeSet<String> {
                 "cognito",
                 "tagging",
                 "ssm",
+                "logs",
             ] {
                 let needle = format!("{client}.");
                 let mut rest = text.as_str();
@@ -199,7 +201,13 @@ fn actions_called() -> BTreeSet<String> {
                         .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
                         .collect();
                     if !op.is_empty() && rest[op.len()..].starts_with("()") {
-                        out.insert(format!("{}:{}", prefix(client).unwrap(), action_name(&op)));
+                        let action = format!("{}:{}", prefix(client).unwrap(), action_name(&op));
+                        // The one call whose IAM action is not its operation's name.
+                        let action = match action.as_str() {
+                            "lambda:Invoke" => "lambda:InvokeFunction".to_string(),
+                            _ => action,
+                        };
+                        out.insert(action);
                     }
                 }
             }

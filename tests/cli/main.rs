@@ -19,6 +19,7 @@ mod locks;
 mod migrations;
 mod networks;
 mod ordering;
+mod ops;
 mod output;
 mod ownership;
 mod pagination;

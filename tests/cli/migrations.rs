@@ -532,3 +532,253 @@ async fn a_database_made_before_deploy_is_not_migrated_over_until_baselined() {
     assert_eq!(r.code, 0, "{}", r.all());
     db.drop_db().await;
 }
+
+/// `deploy ARGS` in `dir` with no AWS credentials, no region, and every AWS call sent to a
+/// closed port: a command that succeeds made no AWS call.
+fn offline(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> super::common::Run {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deploy"))
+        .current_dir(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{closed}"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("none"))
+        .envs(vars.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    super::common::Run::from(out)
+}
+
+fn project(dir: &Path, db: &Db) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&repo.join("sql/migrations"), &dir.join("sql/migrations"));
+    std::fs::copy(repo.join("sql/seed.sql"), dir.join("sql/seed.sql")).unwrap();
+    std::fs::write(dir.join("stack.yaml"), stack(db)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_url_runs_the_migrations_and_seed_on_a_local_database_without_aws() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::new().await;
+    project(dir.path(), &db);
+    let url = format!("postgresql://postgres@{}:{}/{}", db.host, db.port, db.name);
+    let pw = [("PGPASSWORD", "local-docker-pw")];
+
+    // Neither PGPASSWORD nor the instance's secret: refused before connecting, naming both.
+    let r = offline(dir.path(), &["migrate", "--url", &url], &[]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("DB_PASSWORD") && r.stderr.contains("PGPASSWORD"),
+        "{}",
+        r.all()
+    );
+
+    let r = offline(dir.path(), &["migrate", "--url", &url, "--status"], &pw);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("pending  db_instances.cruddur-db-instance.seed"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("applied"), "{}", r.stdout);
+    let c = db.client().await;
+    assert!(
+        tables(&c).await.is_empty(),
+        "--status wrote to the database"
+    );
+
+    let r = offline(dir.path(), &["migrate", "--url", &url], &pw);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("Migrate complete"), "{}", r.stdout);
+    assert!(!r.all().contains("local-docker-pw"), "{}", r.all());
+    let t = tables(&c).await;
+    for want in ["activities", "deploy_migrations", "users"] {
+        assert!(t.contains(&want.to_string()), "{want} missing from {t:?}");
+    }
+    let users: i64 = c
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(users > 0, "the seed did not run");
+
+    // Again: nothing to run. Status: everything applied.
+    let r = offline(dir.path(), &["migrate", "--url", &url], &pw);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("Nothing to run"), "{}", r.stdout);
+    let r = offline(dir.path(), &["migrate", "--url", &url, "--status"], &pw);
+    assert!(!r.stdout.contains("pending"), "{}", r.stdout);
+    assert!(r.stdout.contains("applied  db_instances"), "{}", r.stdout);
+
+    // An edited file is flagged by --status and refused by migrate; a new file runs.
+    let first = std::fs::read_dir(dir.path().join("sql/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let original = std::fs::read_to_string(&first).unwrap();
+    std::fs::write(&first, format!("{original}\n-- edited\n")).unwrap();
+    let r = offline(dir.path(), &["migrate", "--url", &url, "--status"], &pw);
+    assert!(r.stdout.contains("EDITED"), "{}", r.stdout);
+    let r = offline(dir.path(), &["migrate", "--url", &url], &pw);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("was edited after it was applied"),
+        "{}",
+        r.all()
+    );
+    std::fs::write(&first, original).unwrap();
+    std::fs::write(
+        dir.path().join("sql/migrations/9000_notes.sql"),
+        "CREATE TABLE notes (id int);",
+    )
+    .unwrap();
+    let r = offline(dir.path(), &["migrate", "--url", &url], &pw);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("1 file"), "{}", r.stdout);
+    assert!(tables(&c).await.contains(&"notes".to_string()));
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_refuses_a_password_in_the_url_and_needs_instance_among_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::new().await;
+    project(dir.path(), &db);
+    let r = offline(
+        dir.path(),
+        &[
+            "migrate",
+            "--url",
+            &format!("postgresql://postgres:Hunter2-pw@{}:{}/x", db.host, db.port),
+        ],
+        &[],
+    );
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("PGPASSWORD"), "{}", r.all());
+    assert!(!r.all().contains("Hunter2-pw"), "{}", r.all());
+
+    let mut two = stack(&db);
+    two.push_str(
+        &two[two.find("  cruddur-db-instance:").unwrap()..]
+            .replace("cruddur-db-instance", "other-db"),
+    );
+    std::fs::write(dir.path().join("stack.yaml"), two).unwrap();
+    let url = format!("postgresql://postgres@{}:{}/{}", db.host, db.port, db.name);
+    let r = offline(
+        dir.path(),
+        &["migrate", "--url", &url],
+        &[("PGPASSWORD", "x")],
+    );
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("--instance"), "{}", r.all());
+    let r = offline(
+        dir.path(),
+        &["migrate", "--url", &url, "--instance", "other-db"],
+        &[("PGPASSWORD", "x")],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.all().contains("db_instances.other-db.seed"),
+        "{}",
+        r.all()
+    );
+    assert!(!r.all().contains("cruddur-db-instance"), "{}", r.all());
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_db_endpoint_stands_for_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::new().await;
+    project(dir.path(), &db);
+    // Every instance's endpoint is given: migrate needs nothing from AWS.
+    let ep = db.endpoint();
+    let r = offline(
+        dir.path(),
+        &["migrate"],
+        &[("DEPLOY_DB_ENDPOINT", &ep), ("DB_PASSWORD", "local-pw")],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("Migrate complete"), "{}", r.stdout);
+    let r = offline(
+        dir.path(),
+        &["migrate", "--status"],
+        &[
+            ("DEPLOY_DB_ENDPOINT", &format!("nope=h:1,{ep}")),
+            ("DB_PASSWORD", "local-pw"),
+        ],
+    );
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("no db instance `nope`"), "{}", r.all());
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_without_url_reads_the_instances_endpoint_from_aws() {
+    let env = Env::new();
+    let db = Db::new().await;
+    project(env.dir.path(), &db);
+    // Not created yet: said, nothing run.
+    let r = env.run(&["migrate"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("db_instances.cruddur-db-instance does not exist")
+            && r.stderr.contains("deploy apply"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(env.calls(), ["rds.DescribeDBInstances"]);
+    // Created (in the emulator): its reported endpoint is where migrate connects, over TLS.
+    let ep = db.endpoint();
+    env.ok(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
+    env.calls();
+    let r = env.run(&["migrate", "--status"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("cannot connect to the database at")
+            && r.stderr.contains("rds.amazonaws.com"),
+        "{}",
+        r.all()
+    );
+    assert!(env.calls().contains(&"rds.DescribeDBInstances".to_string()));
+    r.assert_no_secret();
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_needs_no_function_or_layer_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::new().await;
+    project(dir.path(), &db);
+    let mut yaml = stack(&db);
+    yaml.push_str(
+        "functions:\n  f:\n    source: lambdas/f\n    runtime: python3.12\n    handler: a.h\n    layers:\n      - { name: deps, source: build/layers/deps, runtimes: [python3.12] }\n",
+    );
+    std::fs::write(dir.path().join("stack.yaml"), yaml).unwrap();
+    let url = format!("postgresql://postgres@{}:{}/{}", db.host, db.port, db.name);
+    let pw = [("PGPASSWORD", "local-docker-pw")];
+    // A checkout whose layer is not built migrates its local database all the same...
+    let r = offline(dir.path(), &["migrate", "--url", &url], &pw);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // ...while what packages the folders still says they are missing.
+    let r = offline(dir.path(), &["validate"], &pw);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("lambdas/f") && r.stderr.contains("build/layers/deps"),
+        "{}",
+        r.all()
+    );
+    db.drop_db().await;
+}

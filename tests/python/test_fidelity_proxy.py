@@ -5,6 +5,7 @@ One moto and one in-process proxy serve the whole module; each test resets moto 
 proxy's options from scratch. One test starts the proxy as a program, as the Rust tests do.
 """
 
+import base64
 import importlib.util
 import io
 import json
@@ -1019,3 +1020,50 @@ def test_conformance_passes_valid_requests_of_every_protocol_untouched(proxy):
     assert conformance_log(proxy) == []
     stats = json.load(urllib.request.urlopen(proxy.url + "/__fidelity__"))["conformance"]
     assert stats["checked"] >= 12 and stats["patterns_skipped"] == []
+
+
+# ------------------------------------------------------------------------------------------------
+# lambda_run
+
+
+def test_lambda_run_invokes_the_handler_with_its_environment_and_logs_its_output(proxy):
+    proxy.set(lambda_run=True)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(
+            "app.py",
+            "import os\n"
+            "def h(event, context):\n"
+            "    print('hello', event['user'], os.environ['GREETING'], context.function_name)\n"
+            "    if event.get('fail'):\n"
+            "        raise ValueError('no such user')\n"
+            "    return {'seen': event['user']}\n",
+        )
+    lam = proxy.client("lambda")
+    lam.create_function(
+        FunctionName="runner",
+        Runtime="python3.12",
+        Handler="app.h",
+        Role=role_arn(proxy),
+        Code={"ZipFile": buf.getvalue()},
+        Environment={"Variables": {"GREETING": "bonjour"}},
+    )
+    r = lam.invoke(FunctionName="runner", Payload=json.dumps({"user": "andrew"}), LogType="Tail")
+    assert json.loads(r["Payload"].read()) == {"seen": "andrew"}
+    assert "FunctionError" not in r
+    tail = base64.b64decode(r["LogResult"]).decode()
+    assert "hello andrew bonjour runner" in tail
+    assert tail.startswith("START RequestId:") and "REPORT RequestId:" in tail
+
+    r = lam.invoke(FunctionName="runner", Payload=json.dumps({"user": "x", "fail": True}))
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(r["Payload"].read())["errorType"] == "ValueError"
+    assert "LogResult" not in r
+
+    # Both runs are in the function's log group, as Lambda writes them.
+    events = proxy.client("logs").filter_log_events(logGroupName="/aws/lambda/runner")["events"]
+    messages = [e["message"] for e in events]
+    assert "hello andrew bonjour runner" in messages
+    assert any(m.startswith("[ERROR] ValueError: no such user") for m in messages)
+    assert all("/[$LATEST]" in e["logStreamName"] for e in events)
+

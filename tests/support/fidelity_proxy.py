@@ -11,6 +11,7 @@ Prints its own URL (http://127.0.0.1:PORT) as the first line on stdout once it a
 """
 
 import argparse
+import base64
 import datetime
 import http.client
 import http.server
@@ -18,6 +19,10 @@ import json
 import os
 import random
 import re
+import subprocess
+import tempfile
+import zipfile
+import io
 import socket
 import sys
 import threading
@@ -56,6 +61,7 @@ OPTIONS = {
     ),
     "conformance": (False, bool, "refuse, as AWS would, a request its AWS API model (botocore's service-2.json) forbids"),
     "ec2_rules": (False, bool, "EC2: ModifySecurityGroupRules sets a group-referencing rule's description where DescribeSecurityGroups shows it"),
+    "lambda_run": (False, bool, "Lambda Invoke runs the function's Python handler (the code uploaded through the proxy) and writes its output to /aws/lambda/<name>"),
     "page_size": (None, int, "answer list calls in pages of this many items (see PAGED)"),
     "latency_ms": (0.0, float, "added latency per request (milliseconds)"),
     "throttle_rate": (0.0, float, "fraction of requests throttled (service's own code and status)"),
@@ -497,6 +503,7 @@ class World:
         self.rule_descriptions = {}
         self.unseen_groups = {}  # sg id -> calls naming it still to refuse (EC2 eventual consistency)
         self.buckets = {}  # bucket option -> [tokens, last refill (monotonic), option value]
+        self.function_code = {}  # (account, region, name) -> the zip last uploaded (lambda_run)
 
     def configure(self, changes):
         changes = check_options(changes)
@@ -793,6 +800,116 @@ def conformance_before(world, req):
     return error_answer(req, code, status, message)
 
 
+
+# ------------------------------------------------------------------------------------------------
+# lambda_run: Lambda running the handler. moto without Docker answers Invoke with the payload and
+# writes no log; this runs the Python handler of the code uploaded through the proxy (moto's
+# GetFunction gives no location for a ZipFile upload) in a subprocess with the function's
+# environment, and writes what it printed to /aws/lambda/<name> through moto's logs API, framed
+# as Lambda frames it (START / END / REPORT lines; Lambda developer guide, "Working with Lambda
+# function logs"). With `X-Amz-Log-Type: Tail` the answer carries the last 4 KB of that log,
+# base64, in `X-Amz-Log-Result`; a handler that raises gives `X-Amz-Function-Error: Unhandled`
+# and Lambda's error document (Lambda API reference, Invoke).
+
+RUNNER = r"""
+import importlib, json, sys, traceback
+code, handler, out, name, rid = sys.argv[1:6]
+sys.path.insert(0, code)
+event = json.load(sys.stdin)
+class Context:
+    function_name = name
+    function_version = "$LATEST"
+    aws_request_id = rid
+    memory_limit_in_mb = "128"
+    def get_remaining_time_in_millis(self):
+        return 3000
+module, fn = handler.rsplit(".", 1)
+try:
+    res = {"ok": getattr(importlib.import_module(module), fn)(event, Context())}
+except Exception as e:
+    print(f"[ERROR] {type(e).__name__}: {e}")
+    traceback.print_exc(file=sys.stdout)
+    res = {"error": {"errorMessage": str(e), "errorType": type(e).__name__,
+                     "requestId": rid, "stackTrace": traceback.format_tb(e.__traceback__)}}
+sys.stdout.flush()
+with open(out, "w") as f:
+    json.dump(res, f, default=str)
+"""
+
+
+def logs_call(upstream, op, body):
+    h = upstream._headers("logs")
+    h["Content-Type"] = "application/x-amz-json-1.1"
+    h["X-Amz-Target"] = f"Logs_20140328.{op}"
+    return forward(upstream.addr, "POST", "/", h, json.dumps(body).encode(), timeout=60)
+
+
+def lambda_run(world, upstream, req):
+    """The handler's answer to an Invoke, or None (moto answers) when the proxy has no code."""
+    with world.lock:
+        code = world.function_code.get((req.account, req.region, req.function))
+    if code is None:
+        return None
+    conf = upstream.lambda_get(f"/2015-03-31/functions/{urllib.parse.quote(req.function, safe='')}/configuration")
+    if conf.status != 200:
+        return None
+    conf = json.loads(conf.body)
+    rid = str(uuid.uuid4())
+    started = time.time()
+    with tempfile.TemporaryDirectory() as d:
+        zipfile.ZipFile(io.BytesIO(code)).extractall(os.path.join(d, "code"))
+        out = os.path.join(d, "result.json")
+        env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
+        env.update((conf.get("Environment") or {}).get("Variables") or {})
+        env.update({
+            "AWS_LAMBDA_FUNCTION_NAME": req.function,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_REGION": req.region,
+            "AWS_DEFAULT_REGION": req.region,
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{req.function}",
+        })
+        run = subprocess.run(
+            [sys.executable, "-c", RUNNER, os.path.join(d, "code"), conf.get("Handler", ""), out, req.function, rid],
+            input=req.body or b"{}",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            timeout=max(3, int(conf.get("Timeout") or 3)),
+        )
+        printed = run.stdout.decode("utf-8", "replace")
+        try:
+            with open(out) as f:
+                res = json.load(f)
+        except (OSError, ValueError):
+            res = {"error": {"errorMessage": f"Runtime exited with error: exit status {run.returncode}",
+                             "errorType": "Runtime.ExitError"}}
+    ms = (time.time() - started) * 1000
+    lines = [f"START RequestId: {rid} Version: $LATEST"]
+    lines += printed.splitlines()
+    lines += [f"END RequestId: {rid}", f"REPORT RequestId: {rid}\tDuration: {ms:.2f} ms\tBilled Duration: {int(ms) + 1} ms"]
+    group = f"/aws/lambda/{req.function}"
+    stream = time.strftime("%Y/%m/%d/", time.gmtime()) + "[$LATEST]" + uuid.uuid4().hex
+    logs_call(upstream, "CreateLogGroup", {"logGroupName": group})  # an existing group: refused, fine
+    logs_call(upstream, "CreateLogStream", {"logGroupName": group, "logStreamName": stream})
+    now = int(time.time() * 1000)
+    logs_call(upstream, "PutLogEvents", {
+        "logGroupName": group,
+        "logStreamName": stream,
+        "logEvents": [{"timestamp": now, "message": line} for line in lines],
+    })
+    headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST"), ("x-amzn-RequestId", rid)]
+    if "error" in res:
+        headers.append(("X-Amz-Function-Error", "Unhandled"))
+        body = json.dumps(res["error"]).encode()
+    else:
+        body = json.dumps(res["ok"]).encode()
+    if (req.headers.get("x-amz-log-type") or "").lower() == "tail":
+        tail = ("\n".join(lines) + "\n").encode()[-4096:]
+        headers.append(("X-Amz-Log-Result", base64.b64encode(tail).decode()))
+    req.realism = "lambda:run"
+    return Answer(200, headers, body)
+
+
 def before(world, upstream, req, now):
     """An answer that replaces moto's, or None to forward. May stash context on `req`."""
     o = world.opts
@@ -802,6 +919,10 @@ def before(world, upstream, req, now):
             return a
     if o["rds"] and req.service == "rds":
         a = rds_before(world, upstream, req, now)
+        if a:
+            return a
+    if o["lambda_run"] and req.service == "lambda" and req.operation == "Invoke":
+        a = lambda_run(world, upstream, req)
         if a:
             return a
     if req.service == "lambda":
@@ -1510,6 +1631,13 @@ def lambda_after(world, req, answer, now):
     o, op = world.opts, req.operation
     key = (req.account, req.region, req.function)
     ok = 200 <= answer.status < 300
+    if ok and o["lambda_run"] and op in ("CreateFunction", "UpdateFunctionCode"):
+        body = req.json or {}
+        zipped = (body.get("Code") or {}).get("ZipFile") if op == "CreateFunction" else body.get("ZipFile")
+        name = function_name(body.get("FunctionName") or "") if op == "CreateFunction" else req.function
+        if zipped:
+            with world.lock:
+                world.function_code[(req.account, req.region, name)] = base64.b64decode(zipped)
     with world.lock:
         if o["ec2"] and ok and getattr(req, "held_groups", None):
             keep = set()

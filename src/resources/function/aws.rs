@@ -1718,6 +1718,7 @@ mod tests {
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             region: "us-east-1".into(),
             calls: Default::default(),
         }

@@ -33,6 +33,7 @@ use tokio_postgres::tls::{self, MakeTlsConnect, TlsConnect};
 use super::{Conn, Observed, Preexisting, Spec, shown_path};
 use crate::error::{Error, Result};
 use crate::plan::Change;
+use crate::progress::Progress;
 use crate::resources::core::{Adapter, Attrs, Ctx, Found, Key, LiveEnv};
 use crate::stack::{Resolver, Stack};
 
@@ -93,7 +94,7 @@ async fn preexisting(
 }
 
 /// The RDS certificate authorities (see `certs/README.md` for where they come from).
-const RDS_CA_BUNDLE: &[u8] = include_bytes!("../../../certs/rds-ca-bundle.pem");
+pub const RDS_CA_BUNDLE: &[u8] = include_bytes!("../../../certs/rds-ca-bundle.pem");
 
 /// `--db-insecure-plaintext`: a property of the whole run, like `DEPLOY_DB_CA_FILE`.
 static INSECURE_PLAINTEXT: AtomicBool = AtomicBool::new(false);
@@ -127,7 +128,7 @@ pub fn transport(host: &str, local: bool, insecure_plaintext: bool) -> Transport
 
 /// Decided from the address as written, without DNS: a name that merely resolves to a loopback
 /// address is not trusted to stay one.
-fn is_loopback(host: &str) -> bool {
+pub fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .trim_start_matches('[')
@@ -573,8 +574,9 @@ pub async fn observe(
 }
 
 /// Applies one file in its own transaction and records it; a concurrent apply of the same stack
-/// waits on the advisory lock and then sees the row.
-async fn run(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
+/// waits on the advisory lock and then sees the row. Needs no AWS: `deploy migrate --url` runs
+/// it against any database.
+pub async fn run(progress: &Progress, address: &str, s: &Spec) -> Result<Observed> {
     let sql = std::fs::read_to_string(&s.file.path).map_err(|e| {
         Error::Other(format!(
             "{address}: cannot read {}: {e}",
@@ -619,7 +621,7 @@ async fn run(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
         // Every file the baseline covers is recorded now, at once: the next ones then find
         // their rows and run nothing, even if the plan saw an empty database.
         let names: Vec<&str> = b.covered.iter().map(|f| f.name.as_str()).collect();
-        ctx.progress.line(
+        progress.line(
             address,
             format!(
                 "the database predates deploy: recording {} as applied without running {} (migrations_baseline: {})",
@@ -645,8 +647,7 @@ async fn run(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
         .await
         .map_err(|e| Error::Other(format!("{address}: {e}")))?;
     if done.is_none() {
-        ctx.progress
-            .line(address, format!("running {}", shown_path(&s.file.path)));
+        progress.line(address, format!("running {}", shown_path(&s.file.path)));
         let txid = "SELECT txid_current()::text";
         let before: String = tx
             .query_one(txid, &[])
@@ -717,7 +718,7 @@ impl Adapter for Migrations {
         s: &Spec,
         _existing: Option<&Observed>,
     ) -> Result<Observed> {
-        run(ctx, address, s).await
+        run(ctx.progress, address, s).await
     }
 
     async fn update(
@@ -727,7 +728,7 @@ impl Adapter for Migrations {
         _o: &Observed,
         _change: &Change,
     ) -> Result<Observed> {
-        run(ctx, address, s).await
+        run(ctx.progress, address, s).await
     }
 
     /// A file that ran stays run: the record of it is the database's, not this stack's to undo.
