@@ -299,7 +299,7 @@ fn orphan_steps(
         .found
         .iter()
         .filter(|f| !desired.contains(f.address.as_str()))
-        .filter(|f| owned(f, &found) || adopted_rule(f, &found, &desired, input.destroy))
+        .filter(|f| owned(f, found) || adopted_rule(f, found, &desired, input.destroy))
         .filter(|f| in_scope(&f.address))
         .collect();
     orphans.sort_by(|a, b| a.address.cmp(&b.address));

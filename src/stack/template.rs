@@ -137,7 +137,7 @@ impl Template {
                 so_far.push_str(v);
             } else {
                 // A reference or the public IP: a host, never in the userinfo.
-                so_far.push_str("x");
+                so_far.push('x');
             }
             parts.push(part);
             rest = &after[end + 1..];

@@ -12,9 +12,12 @@ use std::sync::Mutex;
 
 use tokio::sync::oneshot;
 
+/// The items waiting for one call, each with where its answer goes.
+type Queue<I, O> = Vec<(I, oneshot::Sender<O>)>;
+
 /// Items waiting under each key for the call that will carry them.
 pub struct Coalescer<K, I, O> {
-    queues: Mutex<HashMap<K, Vec<(I, oneshot::Sender<O>)>>>,
+    queues: Mutex<HashMap<K, Queue<I, O>>>,
 }
 
 impl<K, I, O> Default for Coalescer<K, I, O> {

@@ -169,7 +169,7 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
             // Read whole in the first round: nothing more to ask.
             ByName::Found(role, Some(policies)) if role.path() == path => {
                 let tags = role_tag_map(&role);
-                mine.push((role, tags, policies));
+                mine.push((*role, tags, policies));
             }
             // A name taken elsewhere in the account (another path): creating it would fail.
             ByName::Found(role, _) if role.path() != path => {
@@ -385,7 +385,7 @@ async fn list_tags(
 /// What reading an `auto` role by name found.
 enum ByName {
     /// The role, and its attached policies (`None` when they could not be listed).
-    Found(aws_sdk_iam::types::Role, Option<Vec<String>>),
+    Found(Box<aws_sdk_iam::types::Role>, Option<Vec<String>>),
     Absent(Lookup),
 }
 
