@@ -476,3 +476,39 @@ fn the_ci_workflow_is_valid_yaml_and_calls_only_what_exists() {
         eprintln!("note: not on this base yet, not checked: {missing:?}");
     }
 }
+
+/// The review's item 4: the pull-request job runs the pull request's code, so it gets no secret
+/// and plans with `--partial`; every action is pinned by a commit, not a tag that can move; the
+/// apply job puts no artifact into its checkout.
+#[test]
+fn the_ci_workflow_keeps_secrets_from_pull_requests_and_pins_actions() {
+    let yaml = std::fs::read_to_string(root().join("examples/ci/deploy.yml")).unwrap();
+    let wf: serde_json::Value = serde_saphyr::from_str(&yaml).expect("valid YAML");
+    let review = wf["jobs"]["review"].to_string();
+    assert!(
+        !review.contains("secrets.") && review.contains("deploy plan --partial"),
+        "{review}"
+    );
+    for job in wf["jobs"].as_object().unwrap().values() {
+        for step in job["steps"].as_array().unwrap() {
+            if let Some(uses) = step["uses"].as_str() {
+                let (_, pin) = uses.split_once('@').unwrap();
+                assert!(
+                    pin.len() == 40 && pin.chars().all(|c| c.is_ascii_hexdigit()),
+                    "{uses} is not pinned by commit"
+                );
+            }
+            if step["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/download-artifact@"))
+            {
+                let path = step["with"]["path"].as_str().unwrap_or_default();
+                assert!(path.starts_with("${{ runner.temp }}"), "{path}");
+            }
+        }
+    }
+    assert!(
+        yaml.contains("Deployment branches"),
+        "the branch rule is documented"
+    );
+}
