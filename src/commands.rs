@@ -311,10 +311,8 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     public_ip: session.public_ip.clone(),
                     targets: &args.targets,
                     adopt: args.adopt,
-                    variables: recorder.variables(
-                        &std::fs::read_to_string(&stack.file).unwrap_or_default(),
-                        &self::secrets(&stack),
-                    ),
+                    variables: recorder
+                        .variables(&saved::secret_names(&stack), &self::secrets(&stack)),
                 };
                 let file = saved::save(&planned, &cx).map_err(|e| {
                     Error::User(format!("cannot fingerprint the stack's folders: {e}"))
@@ -561,9 +559,11 @@ fn secrets(stack: &Stack) -> Vec<String> {
     all.iter()
         .flat_map(|t| t.parts.iter())
         .filter_map(|p| match p {
-            stack::template::Part::Secret(s) => Some(s.clone()),
+            // `|url` holds the value percent-encoded: the value itself is a secret too.
+            stack::template::Part::Secret(s) => Some([s.clone(), stack::template::url_decode(s)]),
             _ => None,
         })
+        .flatten()
         .collect()
 }
 

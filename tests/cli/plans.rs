@@ -634,3 +634,45 @@ fn the_public_ip_on_a_ci_runner_is_warned_about() {
     let r = env.ok(&["plan"]);
     assert!(!r.stderr.contains("CI runner"), "{}", r.stderr);
 }
+
+/// The review's item 10, through the binary: a variable holding the secret percent-encoded was
+/// recorded, scrubbed to `(sensitive)` in the file, and apply set that as a tag; a YAML escape
+/// hid a secret's name from the file's list of secrets.
+#[test]
+fn a_saved_plan_records_no_secret_in_any_encoding_and_finds_escaped_names() {
+    let env = Env::new();
+    env.write_stack(
+        "stack: enc\ntags: { owner: \"${env:OWNER}\" }\nsecurity_groups:\n  g:\n    description: g\noutputs:\n  ADMIN: ${secret:DB_PASSWORD}\n  URL: postgres://u:${secret:DB_PASSWORD|url}@h/db\n  HIDDEN: \"\\x24{secret:HIDDEN_PW}\"\n",
+    );
+    let pw = "Ab#12%xy?z:";
+    let encoded = "Ab%2312%25xy%3Fz%3A";
+    let run = |args: &[&str]| {
+        super::common::Run::from(
+            env.command(args)
+                .env("DB_PASSWORD", pw)
+                .env("OWNER", encoded)
+                .env("HIDDEN_PW", "Hidden-Pw-4321")
+                .output()
+                .unwrap(),
+        )
+    };
+    let r = run(&["plan", "--out", "p.plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("p.plan")).unwrap()).unwrap();
+    let vars = &file["variables"];
+    assert!(vars["env"].get("OWNER").is_none(), "{vars}");
+    assert!(!vars.to_string().contains("sensitive"), "{vars}");
+    let secrets: Vec<&str> = vars["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(secrets, ["DB_PASSWORD", "HIDDEN_PW"], "{vars}");
+    let r = run(&["apply", "p.plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // The tag holds the value of OWNER, not "(sensitive)": nothing left to change.
+    let r = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
