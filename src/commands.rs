@@ -173,6 +173,20 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         Some(file) => load_with(&cli.global.file, secrets, &|n| {
             file.variables.lookup(n, &process)
         })?,
+        // A partial plan reads no secret even when one is set: loaded once to learn the names,
+        // then again without their values (they load as not read).
+        None if matches!(&cli.command, Command::Plan(a) if a.partial) => {
+            let names = saved::secret_names(&stack::load_with_env(
+                &cli.global.file,
+                &|n| std::env::var(n).ok(),
+                secrets,
+            )?);
+            load_with(&cli.global.file, secrets, &|n| {
+                (!names.contains(n))
+                    .then(|| std::env::var(n).ok())
+                    .flatten()
+            })?
+        }
         None => load_with(&cli.global.file, secrets, &|n| recorder.lookup(n))?,
     };
     tracing::debug!("stack loaded");

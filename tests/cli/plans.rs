@@ -602,6 +602,16 @@ functions:
     let doc: serde_json::Value =
         serde_json::from_str(&partial(&["plan", "--partial", "--json"]).stdout).unwrap();
     assert!(doc.to_string().contains("\"not_read\":true"), "{doc}");
+    // A secret that is set is not read either.
+    let r = env.ok(&[&["plan", "--partial"][..], &dead[..]].concat());
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("environment.URL ")
+                && l.ends_with(" = (sensitive) -> (not read)")),
+        "{}",
+        r.stdout
+    );
     let r = partial(&["plan", "--partial", "--out", "p.plan"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
