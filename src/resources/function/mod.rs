@@ -46,12 +46,15 @@ pub fn is_execution_policy(arn: &str) -> bool {
 
 /// Environment variables Lambda sets itself and refuses in `Environment`
 /// (Lambda developer guide, "Defined runtime environment variables").
-/// The environment keys whose value holds a secret, space-separated (`*`: all of them), written
-/// with the environment: when a key stops holding a secret, the file no longer says its old value
-/// was one, and the plan must still not print it. Space, not comma: AWS's tagging rules allow
-/// letters, digits, spaces and `+ - = . _ : / @` in a value, at most 256 characters
-/// (Tagging AWS resources, "Tag naming limits and requirements").
+/// The environment keys whose value holds a secret, space-separated ([`ALL_SENSITIVE`] when the
+/// list would not fit), written with the environment: when a key stops holding a secret, the file
+/// no longer says its old value was one, and the plan must still not print it. Space, not comma:
+/// Lambda's API model (TagResource, shape `TagValue`) allows only `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`,
+/// at most 256 characters (the fidelity proxy's `conformance` check enforces it).
 pub const SENSITIVE_TAG: &str = "deploy:sensitive";
+
+/// [`SENSITIVE_TAG`]'s value when every key is to be treated as secret (no key holds an `@`).
+pub const ALL_SENSITIVE: &str = "@all";
 
 /// The [`SENSITIVE_TAG`] value for `environment`; `None` when no value holds a secret.
 pub fn sensitive_tag(environment: &BTreeMap<String, Text>) -> Option<String> {
@@ -64,7 +67,11 @@ pub fn sensitive_tag(environment: &BTreeMap<String, Text>) -> Option<String> {
         return None;
     }
     let v = keys.join(" ");
-    Some(if v.len() > 256 { "*".into() } else { v })
+    Some(if v.len() > 256 {
+        ALL_SENSITIVE.into()
+    } else {
+        v
+    })
 }
 
 const RESERVED_ENV: &[&str] = &[
@@ -1085,7 +1092,7 @@ pub fn diff(
         let live = live_env.get(k).map(String::as_str);
         match live {
             Some(before) if !v.is_secret() && !(v.is_known() && v.expose() == live) => {
-                let shown = if was_secret.iter().any(|w| *w == k || *w == "*") {
+                let shown = if was_secret.iter().any(|w| *w == k || *w == ALL_SENSITIVE) {
                     Shown::Sensitive
                 } else {
                     // A URL's userinfo is a password's place, secret or not in the file.
@@ -1783,7 +1790,7 @@ functions:
         let many: BTreeMap<String, Text> = (0..40)
             .map(|i| (format!("SECRET_KEY_{i}"), Text::secret("x")))
             .collect();
-        assert_eq!(sensitive_tag(&many).as_deref(), Some("*"));
+        assert_eq!(sensitive_tag(&many).as_deref(), Some(ALL_SENSITIVE));
     }
 
     #[test]
