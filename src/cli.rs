@@ -280,6 +280,11 @@ pub struct PlanArgs {
     /// destroy, it needs no secret and reads no database. Cannot be saved with --out
     #[arg(long)]
     pub destroy: bool,
+    /// A plan for review by code that is not trusted with secrets (a pull request's CI job): it
+    /// needs no `${secret:}` and connects to no database, shows what needs them as `(not read)`
+    /// and says it is partial. It cannot be saved with --out, so it can never be applied
+    #[arg(long, conflicts_with = "destroy")]
+    pub partial: bool,
     /// Also save the plan to FILE, for `deploy apply FILE`, and print its digest to stderr
     /// (holds no secret; refused at apply if AWS, the stack file or a packaged folder changed
     /// since)

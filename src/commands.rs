@@ -153,7 +153,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         | Command::Invoke(_) => stack::Secrets::Optional,
         // Each checks the one password it needs (--url may take PGPASSWORD instead).
         Command::Migrate(_) | Command::Psql(_) => stack::Secrets::Optional,
-        Command::Plan(a) if a.destroy => stack::Secrets::Optional,
+        Command::Plan(a) if a.destroy || a.partial => stack::Secrets::Optional,
         _ => stack::Secrets::Required,
     };
     // `apply PLANFILE` loads the stack file with the variables the plan was made with.
@@ -191,6 +191,20 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         Some(file) => load_with(&cli.global.file, secrets, &|n| {
             file.variables.lookup(n, &process)
         })?,
+        // A partial plan reads no secret even when one is set: loaded once to learn the names,
+        // then again without their values (they load as not read).
+        None if matches!(&cli.command, Command::Plan(a) if a.partial) => {
+            let names = saved::secret_names(&stack::load_with_env(
+                &cli.global.file,
+                &|n| std::env::var(n).ok(),
+                secrets,
+            )?);
+            load_with(&cli.global.file, secrets, &|n| {
+                (!names.contains(n))
+                    .then(|| std::env::var(n).ok())
+                    .flatten()
+            })?
+        }
         None => load_with(&cli.global.file, secrets, &|n| recorder.lookup(n))?,
     };
     tracing::debug!("stack loaded");
@@ -312,8 +326,17 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     "plan --destroy cannot be saved with --out: `deploy destroy` shows the same plan and asks before it deletes anything".into(),
                 ));
             }
+            if args.partial && args.out.is_some() {
+                return Err(Error::User(
+                    "plan --partial cannot be saved with --out: it read no secret and no database, so it is not a plan anything could apply. Save the plan to apply with `deploy plan --out FILE`, where the secrets are set and the database can be reached".into(),
+                ));
+            }
             let read = if args.destroy {
                 destroy_read(&stack)
+            } else if args.partial {
+                // No database is connected to: migrations and seeds are left out of the plan
+                // (and listed as not read).
+                without_migrations(&for_targets(&stack, &args.targets), |_| false)
             } else {
                 for_targets(&stack, &args.targets)
             };
@@ -322,8 +345,20 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             } else {
                 uses_public_ip_in(&stack, &args.targets)
             };
+            if need_ip && std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
+                eprintln!(
+                    "warning: ${{public_ip}} is resolved on a CI runner (CI=true): it is the runner's own address, shared and recycled, and a plan saved here and applied by another runner opens the stack to this one. Use a fixed CIDR instead, e.g. ${{env:OFFICE_CIDR}}"
+                );
+            }
             let session = Session::start(&read, &aws, &db_endpoints, need_ip, None).await?;
-            let planned = session.plan(&stack, args.destroy, &args.targets)?;
+            let mut planned = if args.partial {
+                session.plan(&read, false, &args.targets)?
+            } else {
+                session.plan(&stack, args.destroy, &args.targets)?
+            };
+            if args.partial {
+                mark_partial(&stack, &mut planned.plan);
+            }
             tracing::debug!("planned");
             if args.json {
                 out!("{}", crate::plan::json::render(&planned.plan));
@@ -342,10 +377,8 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     public_ip: session.public_ip.clone(),
                     targets: &args.targets,
                     adopt: args.adopt,
-                    variables: recorder.variables(
-                        &std::fs::read_to_string(&stack.file).unwrap_or_default(),
-                        &self::secrets(&stack),
-                    ),
+                    variables: recorder
+                        .variables(&saved::secret_names(&stack), &self::secrets(&stack)),
                 };
                 let file = saved::save(&planned, &cx).map_err(|e| {
                     Error::User(format!("cannot fingerprint the stack's folders: {e}"))
@@ -592,9 +625,11 @@ fn secrets(stack: &Stack) -> Vec<String> {
     all.iter()
         .flat_map(|t| t.parts.iter())
         .filter_map(|p| match p {
-            stack::template::Part::Secret(s) => Some(s.clone()),
+            // `|url` holds the value percent-encoded: the value itself is a secret too.
+            stack::template::Part::Secret(s) => Some([s.clone(), stack::template::url_decode(s)]),
             _ => None,
         })
+        .flatten()
         .collect()
 }
 
@@ -620,6 +655,72 @@ fn destroy_read(stack: &Stack) -> Stack {
             .retain(|l| !matches!(l, crate::stack::LayerRef::Arn(_)));
     }
     observed
+}
+
+/// A plan made with `--partial`: what needs an unset secret is shown as `(not read)` instead of
+/// as a change to a secret value, and a warning says the plan is partial and what it left out.
+fn mark_partial(stack: &Stack, plan: &mut crate::plan::Plan) {
+    use crate::value::Shown;
+    let unset = |t: &Template| {
+        t.parts
+            .iter()
+            .any(|p| matches!(p, stack::template::Part::SecretUnset(_)))
+    };
+    let needs_secret = |address: &str, path: &str| -> bool {
+        if let Some(name) = address.strip_prefix("functions.")
+            && let Some(key) = path.strip_prefix("environment.")
+        {
+            return stack
+                .functions
+                .get(name)
+                .and_then(|f| f.environment.get(key))
+                .is_some_and(unset);
+        }
+        if let Some(id) = address.strip_prefix("db_instances.")
+            && path == "master_password"
+        {
+            return stack
+                .db_instances
+                .get(id)
+                .is_some_and(|d| matches!(&d.password, stack::Password::Secret(t) if unset(t)));
+        }
+        false
+    };
+    for c in &mut plan.changes {
+        for f in &mut c.fields {
+            if matches!(f.after, Shown::Sensitive | Shown::Unknown)
+                && needs_secret(&c.address, &f.path)
+            {
+                f.after = Shown::NotRead;
+            }
+        }
+    }
+    for o in &mut plan.outputs {
+        if matches!(o.after, Shown::Sensitive | Shown::Unknown)
+            && stack.outputs.get(&o.name).is_some_and(unset)
+        {
+            o.after = Shown::NotRead;
+        }
+    }
+    let databases: Vec<String> = stack
+        .db_instances
+        .iter()
+        .filter(|(_, d)| d.migrations.is_some() || d.seed.is_some())
+        .map(|(id, _)| format!("db_instances.{id}"))
+        .collect();
+    let mut left_out = String::new();
+    if !databases.is_empty() {
+        left_out = format!(
+            "; the migrations and seed of {} are not read and not planned",
+            databases.join(", ")
+        );
+    }
+    plan.warnings.insert(
+        0,
+        format!(
+            "this plan is partial (--partial): it read no secret and connected to no database, so what needs them shows as (not read){left_out}. It cannot be saved or applied: the plan to apply is made with `deploy plan --out FILE` where the secrets are set and the database can be reached."
+        ),
+    );
 }
 
 /// The stack as a plan limited to `targets` must read it: the database of an instance only when

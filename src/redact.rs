@@ -37,7 +37,7 @@ pub fn register<I: IntoIterator<Item = String>>(secrets: I) {
 }
 
 /// The secret as written and as it reads once escaped for JSON, Rust's Debug, URLs and XML.
-fn forms(s: &str) -> Vec<String> {
+pub fn forms(s: &str) -> Vec<String> {
     let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     let debug = format!("{s:?}");
     let mut out = vec![

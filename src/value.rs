@@ -71,6 +71,8 @@ pub enum Shown {
     Sensitive,
     Unknown,
     Absent,
+    /// Needs what a partial plan (`plan --partial`) does not read: a secret, a database.
+    NotRead,
 }
 
 /// A list of strings as a plan shows it (callers sort when order does not matter).
@@ -154,6 +156,7 @@ impl fmt::Display for Shown {
             Shown::Sensitive => f.write_str("(sensitive)"),
             Shown::Unknown => f.write_str("(known after apply)"),
             Shown::Absent => f.write_str("(none)"),
+            Shown::NotRead => f.write_str("(not read)"),
         }
     }
 }
@@ -173,9 +176,50 @@ pub fn escape_controls(s: &str) -> String {
         .collect()
 }
 
+/// `s` with the userinfo of every URL in it (`scheme://USER:PASSWORD@host`) shown as
+/// `(sensitive)`: a live value may hold a password the stack file no longer says is secret.
+pub fn mask_userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        let scheme_ok = rest[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        let start = i + 3;
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        if !scheme_ok {
+            continue;
+        }
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        // The last `@` of the authority ends the userinfo (RFC 3986 section 3.2).
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            out.push_str("(sensitive)");
+            rest = &rest[at..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_userinfo_of_a_url_is_masked() {
+        assert_eq!(
+            mask_userinfo("postgres://u:hunter22@h:5432/db"),
+            "postgres://(sensitive)@h:5432/db"
+        );
+        assert_eq!(
+            mask_userinfo("a=https://tok@x/p?q=b@c and postgres://h/db"),
+            "a=https://(sensitive)@x/p?q=b@c and postgres://h/db"
+        );
+        assert_eq!(mask_userinfo("no url: a@b"), "no url: a@b");
+        assert_eq!(mask_userinfo("://x@y"), "://x@y");
+    }
 
     #[test]
     fn debug_never_prints_a_secret() {

@@ -84,6 +84,7 @@ pub fn value(v: &Shown) -> Value {
         Shown::List(items) => json!(items),
         Shown::Sensitive => json!({ "sensitive": true }),
         Shown::Unknown => json!({ "unknown": true }),
+        Shown::NotRead => json!({ "not_read": true }),
         Shown::Absent => Value::Null,
     }
 }

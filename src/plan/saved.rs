@@ -119,51 +119,62 @@ impl<'a> Recorder<'a> {
         v
     }
 
-    /// What may be stored: `src` is the stack file's text (for the names of its secrets), and
-    /// `secret_values` the secrets the loaded stack holds. A variable read as a secret anywhere,
-    /// or whose value holds a secret, is left out; apply reads what is left out from its own
-    /// environment, so a secret this misses as a name is still never stored by value.
-    pub fn variables(&self, src: &str, secret_values: &[String]) -> Variables {
-        let secrets = secret_names(src);
+    /// What may be stored: `secret_names` are the `${secret:}` names the loaded stack reads
+    /// ([`secret_names`], from its parsed templates, so after YAML's unescaping), and
+    /// `secret_values` the secrets it holds. A variable read as a secret anywhere, or whose value
+    /// holds a secret in any encoding (as written, percent-encoded as `|url` writes it,
+    /// JSON-escaped: every form the scrubber masks), is left out; apply reads what is left out
+    /// from its own environment. A recorded value is therefore never one the file's scrubbing
+    /// would turn into `(sensitive)`.
+    pub fn variables(
+        &self,
+        secret_names: &BTreeSet<String>,
+        secret_values: &[String],
+    ) -> Variables {
+        let forms: Vec<String> = secret_values
+            .iter()
+            .flat_map(|s| {
+                let decoded = crate::stack::template::url_decode(s);
+                let mut f = crate::redact::forms(s);
+                f.extend(crate::redact::forms(&decoded));
+                f
+            })
+            .filter(|f| f.chars().count() >= crate::stack::template::MIN_SECRET_LEN)
+            .collect();
         let env = self
             .seen
             .borrow()
             .iter()
-            .filter(|(name, _)| !secrets.contains(*name))
+            .filter(|(name, _)| !secret_names.contains(*name))
             .filter(|(_, v)| {
                 v.as_deref()
-                    .is_none_or(|v| !secret_values.iter().any(|s| v.contains(s.as_str())))
+                    .is_none_or(|v| !forms.iter().any(|s| v.contains(s.as_str())))
             })
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
-        Variables { env, secrets }
+        Variables {
+            env,
+            secrets: secret_names.clone(),
+        }
     }
 }
 
-/// The names in `${secret:NAME}` in a stack file's text (`$${` is a literal, as in templates).
-pub fn secret_names(src: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut rest = src;
-    while let Some(i) = rest.find('$') {
-        let after = &rest[i + 1..];
-        if let Some(tail) = after.strip_prefix("${") {
-            rest = tail;
-            continue;
-        }
-        rest = after;
-        let Some(inner) = after.strip_prefix('{') else {
-            continue;
-        };
-        let Some(end) = inner.find('}') else {
-            break;
-        };
-        if let Some(name) = inner[..end].trim().strip_prefix("secret:") {
-            // `${secret:NAME|url}`: the name without its filter.
-            let name = name.split('|').next().unwrap_or(name);
-            out.insert(name.trim().to_string());
+/// The names of every `${secret:NAME}` the loaded stack reads, set or not, from its parsed
+/// templates: a YAML escape (`"\x24{secret:PW}"`) is already undone there, where a scan of the
+/// file's text would miss it.
+pub fn secret_names(stack: &Stack) -> BTreeSet<String> {
+    let mut all: Vec<&crate::stack::Template> = stack.outputs.values().collect();
+    for f in stack.functions.values() {
+        all.extend(f.environment.values());
+    }
+    for d in stack.db_instances.values() {
+        if let crate::stack::Password::Secret(t) = &d.password {
+            all.push(t);
         }
     }
-    out
+    all.iter()
+        .flat_map(|t| t.secret_names.iter().cloned())
+        .collect()
 }
 
 impl Variables {
@@ -794,7 +805,7 @@ mod tests {
                 public_ip: None,
                 targets: &[],
                 adopt: false,
-                variables: recorder.variables(OFFICE, &[]),
+                variables: recorder.variables(&secret_names(&stack), &[]),
             },
         )
         .unwrap();
@@ -1079,7 +1090,7 @@ outputs:
         let process = |n: &str| at_plan.get(n).cloned();
         let recorder = Recorder::new(&process);
         let planned = load_everywhere(dir.path(), &|n| recorder.lookup(n));
-        let v = recorder.variables(EVERYWHERE, &["Var-Secret-1234".to_string()]);
+        let v = recorder.variables(&secret_names(&planned), &["Var-Secret-1234".to_string()]);
 
         // Stored: every variable read, with its value or as unset; secrets by name only.
         assert_eq!(v.env["PORT"].as_deref(), Some("80"));
@@ -1126,28 +1137,57 @@ outputs:
         assert!(v.overridden(&|_| None).is_empty());
     }
 
+    /// The review's item 10: a name hidden by a YAML escape (`"\x24{secret:Y}"`), and a variable
+    /// holding a secret percent-encoded (as `|url` writes it), were recorded; the scrubber then
+    /// turned the latter into `(sensitive)` in the file, and apply used that as its value.
     #[test]
     fn a_variable_read_as_a_secret_anywhere_or_holding_one_is_not_stored() {
-        let src = "a: ${env:X} ${secret:X} ${ secret:Y } $${secret:Z} ${env:HOLDS}";
-        assert_eq!(secret_names(src), ["X".to_string(), "Y".to_string()].into());
+        let (dir, _) = setup();
+        let src = "stack: s\nfunctions:\n  f:\n    source: lambdas/f\n    runtime: python3.12\n    handler: h.handler\n    environment:\n      A: ${env:X} ${secret:X}\n      B: \"\\x24{secret:Y}\"\n      C: $${secret:Z} ${env:Z}\n      D: ${env:HOLDS} ${env:ENCODED} ${env:PLAIN}\n      E: u:${secret:W|url}@h\n";
         let env = vars(&[
             ("X", "xxxx-secret"),
+            ("Y", "yyyy-secret"),
+            ("W", "pa ss/w%rd"),
             ("HOLDS", "pre-yyyy-secret-post"),
+            ("ENCODED", "pa%20ss%2Fw%25rd"),
+            ("PLAIN", "pa ss/w%rd-but-raw"),
             ("Z", "zzzz"),
         ]);
         let process = |n: &str| env.get(n).cloned();
         let r = Recorder::new(&process);
-        for n in ["X", "Y", "HOLDS", "Z"] {
-            r.lookup(n);
-        }
-        let v = r.variables(src, &["xxxx-secret".into(), "yyyy-secret".into()]);
+        let stack =
+            crate::stack::parse_str(src, &dir.path().join("stack.yaml"), dir.path(), &|n| {
+                r.lookup(n)
+            })
+            .unwrap();
+        let names = secret_names(&stack);
+        assert_eq!(
+            names,
+            ["W".to_string(), "X".to_string(), "Y".to_string()].into()
+        );
+        let values: Vec<String> = stack
+            .functions
+            .values()
+            .flat_map(|f| f.environment.values())
+            .flat_map(|t| t.parts.iter())
+            .filter_map(|p| match p {
+                crate::stack::template::Part::Secret(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        let v = r.variables(&names, &values);
         assert_eq!(v.env, [("Z".to_string(), Some("zzzz".to_string()))].into());
+        let text = serde_json::to_string(&v).unwrap();
+        assert!(
+            !text.contains("sensitive") && !text.contains("pa%20ss"),
+            "{text}"
+        );
         // What was left out is read from apply's environment.
         assert_eq!(
             v.lookup("HOLDS", &process).as_deref(),
             Some("pre-yyyy-secret-post")
         );
-        assert_eq!(v.lookup("X", &process).as_deref(), Some("xxxx-secret"));
+        assert_eq!(v.lookup("Y", &process).as_deref(), Some("yyyy-secret"));
     }
 
     #[test]

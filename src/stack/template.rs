@@ -53,6 +53,9 @@ pub struct Template {
     /// URL's userinfo (`scheme://USER:PASSWORD@host`) holding a character the URL reserves
     /// there, without `|url`: the URL then parses wrong (or not at all) where it is used.
     pub unencoded_userinfo: Vec<String>,
+    /// The names of the `${secret:NAME}` it reads, set or not (a `Part::Secret` holds only the
+    /// value): what a saved plan must never record by value.
+    pub secret_names: Vec<String>,
 }
 
 /// What went wrong in a `${...}`, with the byte offset of the `$` inside the string.
@@ -70,6 +73,7 @@ impl Template {
         Template {
             parts: vec![Part::Lit(s.into())],
             unencoded_userinfo: Vec::new(),
+            secret_names: Vec::new(),
         }
     }
 
@@ -93,6 +97,7 @@ impl Template {
         // The text so far, to tell whether a value lands in a URL's userinfo.
         let mut so_far = String::new();
         let mut unencoded_userinfo = Vec::new();
+        let mut secret_names = Vec::new();
         while let Some(i) = rest.find('$') {
             lit.push_str(&rest[..i]);
             let after = &rest[i + 1..];
@@ -127,6 +132,12 @@ impl Template {
                     offset: at,
                     message,
                 })?;
+            if matches!(part, Part::Secret(_) | Part::SecretUnset(_))
+                && let Some(name) = inner.strip_prefix("secret:")
+            {
+                let name = name.split('|').next().unwrap_or(name).trim();
+                secret_names.push(name.to_string());
+            }
             if let Part::Env(v) | Part::Secret(v) = &part {
                 let encoded = inner
                     .rsplit_once('|')
@@ -150,6 +161,7 @@ impl Template {
         Ok(Template {
             parts,
             unencoded_userinfo,
+            secret_names,
         })
     }
 
@@ -207,6 +219,27 @@ pub fn url_encode(v: &str) -> String {
         }
     }
     out
+}
+
+/// Undoes [`url_encode`] (any `%XX`); other text is kept as is.
+pub fn url_decode(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A secret shorter than this could not be scrubbed from output without garbling ordinary words,

@@ -58,6 +58,44 @@ fn shown_dir(dir: &Path) -> String {
         .to_string()
 }
 
+/// The project a stack file's paths must stay in: the git work tree that holds the stack file's
+/// folder `dir` (the nearest folder above it with a `.git`, a folder or, in a linked work tree
+/// or submodule, a file), else `dir` itself. Canonical (links resolved).
+pub fn project_root(dir: &Path) -> std::io::Result<PathBuf> {
+    let dir = std::fs::canonicalize(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    })?;
+    Ok(dir
+        .ancestors()
+        .find(|a| a.join(".git").exists())
+        .unwrap_or(&dir)
+        .to_path_buf())
+}
+
+/// Refuses a folder or file (`full`, written `rel`) that resolves outside the project: a link in
+/// its path (or the folder itself being one) that leads elsewhere, or `../` climbing out, would
+/// package or run whatever is there (a home folder, `/etc`).
+fn inside_project(dir: &Path, full: &Path, rel: &str) -> Result<(), String> {
+    let (Ok(root), Ok(real)) = (project_root(dir), std::fs::canonicalize(full)) else {
+        return Err(format!("cannot resolve `{rel}`"));
+    };
+    if real.starts_with(&root) {
+        return Ok(());
+    }
+    Err(format!(
+        "`{rel}` resolves to {}, outside the project {} ({}): only what is inside it is packaged or run; move it there (a link leading outside does not count)",
+        real.display(),
+        root.display(),
+        if root.join(".git").exists() {
+            "the git work tree holding the stack file"
+        } else {
+            "the stack file's folder, as it is in no git work tree"
+        }
+    ))
+}
+
 impl Checker<'_> {
     fn err(&mut self, pos: Pos, message: impl Into<String>) {
         self.problems.push(Problem {
@@ -130,6 +168,10 @@ impl Checker<'_> {
                     shown_dir(self.dir)
                 ),
             );
+            return None;
+        }
+        if let Err(m) = inside_project(self.dir, &full, &rel) {
+            self.err(pos(s), format!("{what}: {m}"));
             return None;
         }
         Some(full)
@@ -1254,6 +1296,13 @@ fn function(
                             name.as_deref().unwrap_or("?"),
                             shown_dir(c.dir)
                         ),
+                    );
+                    continue;
+                }
+                if let Err(m) = inside_project(c.dir, &src, &source) {
+                    c.err(
+                        lf.source.as_ref().map_or(Pos::default(), pos),
+                        format!("layer `{}`: {m}", name.as_deref().unwrap_or("?")),
                     );
                     continue;
                 }

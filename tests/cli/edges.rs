@@ -523,3 +523,121 @@ fn the_ci_workflow_is_valid_yaml_and_calls_only_what_exists() {
         eprintln!("note: not on this base yet, not checked: {missing:?}");
     }
 }
+
+/// The review's item 4: the pull-request job runs the pull request's code, so it gets no secret
+/// and plans with `--partial`; every action is pinned by a commit, not a tag that can move; the
+/// apply job puts no artifact into its checkout.
+#[test]
+fn the_ci_workflow_keeps_secrets_from_pull_requests_and_pins_actions() {
+    let yaml = std::fs::read_to_string(root().join("examples/ci/deploy.yml")).unwrap();
+    let wf: serde_json::Value = serde_saphyr::from_str(&yaml).expect("valid YAML");
+    let review = wf["jobs"]["review"].to_string();
+    assert!(
+        !review.contains("secrets.") && review.contains("deploy plan --partial"),
+        "{review}"
+    );
+    for job in wf["jobs"].as_object().unwrap().values() {
+        for step in job["steps"].as_array().unwrap() {
+            if let Some(uses) = step["uses"].as_str() {
+                let (_, pin) = uses.split_once('@').unwrap();
+                assert!(
+                    pin.len() == 40 && pin.chars().all(|c| c.is_ascii_hexdigit()),
+                    "{uses} is not pinned by commit"
+                );
+            }
+            if step["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/download-artifact@"))
+            {
+                let path = step["with"]["path"].as_str().unwrap_or_default();
+                assert!(path.starts_with("${{ runner.temp }}"), "{path}");
+            }
+        }
+    }
+    assert!(
+        yaml.contains("Deployment branches"),
+        "the branch rule is documented"
+    );
+}
+
+/// The review's item 8: a function's `source`, `migrations`, `seed` and layer folders must
+/// resolve inside the project (the git work tree holding the stack file, else its folder): a
+/// link leading outside, or `../` climbing out, is an error at its line.
+#[test]
+fn folders_must_resolve_inside_the_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path();
+    let mk = |rel: &str, body: &str| {
+        let p = base.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    mk("outside/secret.txt", "not yours\n");
+    mk("outside/seed.sql", "SELECT 1;\n");
+    mk("outside/mig/0001_a.sql", "SELECT 1;\n");
+    mk("proj/sql/0001_a.sql", "SELECT 1;\n");
+    mk("proj/fn/app.py", "def handler(e, c):\n    return e\n");
+    mk("proj/layer/python/x.py", "\n");
+    std::os::unix::fs::symlink(base.join("outside"), base.join("proj/link")).unwrap();
+    let stack = |source: &str, migrations: &str, seed: &str, layer: &str| {
+        format!(
+            "stack: inside\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    manage_master_password: true\n    migrations: {migrations}\n    seed: {seed}\nfunctions:\n  f:\n    source: {source}\n    runtime: python3.12\n    handler: app.handler\n    layers:\n      - {{ name: l, source: {layer}, runtimes: [python3.12] }}\n"
+        )
+    };
+    let validate = |dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_deploy"))
+            .current_dir(dir)
+            .args(["validate"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    // No git work tree: the project is the stack file's folder.
+    std::fs::write(
+        base.join("proj/stack.yaml"),
+        stack("link", "../outside/mig", "link/seed.sql", "link"),
+    )
+    .unwrap();
+    let o = validate(&base.join("proj"));
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    for line in [
+        "stack.yaml:9:",
+        "stack.yaml:10:",
+        "stack.yaml:13:",
+        "stack.yaml:17:",
+    ] {
+        assert!(err.contains(line), "{line}: {err}");
+    }
+    assert!(
+        err.contains("outside the project") && err.contains("the stack file's folder"),
+        "{err}"
+    );
+    std::fs::write(
+        base.join("proj/stack.yaml"),
+        stack("fn", "sql", "fn/app.py", "layer"),
+    )
+    .unwrap();
+    let o = validate(&base.join("proj"));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // In a git work tree, `../` within it is fine (as examples/local/stack.yaml's
+    // `../../lambdas`); the link still leads outside it.
+    std::fs::create_dir(base.join(".git")).unwrap();
+    std::fs::write(
+        base.join("proj/stack.yaml"),
+        stack("fn", "../outside/mig", "../outside/seed.sql", "layer"),
+    )
+    .unwrap();
+    let o = validate(&base.join("proj"));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::write(
+        base.join("proj/stack.yaml"),
+        stack("fn", "sql", "fn/app.py", "../../"),
+    )
+    .unwrap();
+    let o = validate(&base.join("proj"));
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("stack.yaml:17:"), "{err}");
+    assert!(err.contains("the git work tree"), "{err}");
+}

@@ -779,6 +779,43 @@ async fn migrate_needs_no_function_or_layer_folder() {
         r.stderr.contains("lambdas/f") && r.stderr.contains("build/layers/deps"),
         "{}",
         r.all()
+
+/// The review's item 11: migration versions (and checksums) read back from `deploy_migrations`
+/// are text anyone with the database could have written: control characters in them are shown
+/// escaped, as in file names, so a planted row cannot colour or forge deploy's output.
+#[tokio::test(flavor = "multi_thread")]
+async fn control_characters_in_planted_rows_are_shown_escaped() {
+    let env = Env::new();
+    let db = Db::new().await;
+    env.write_file(
+        "sql/migrations/0001_a.sql",
+        "CREATE TABLE a (id int PRIMARY KEY);",
+    );
+    env.write_file("sql/seed.sql", "INSERT INTO a VALUES (1);");
+    env.write_stack(&stack(&db));
+    let ep = db.endpoint();
+    env.ok(&["--db-endpoint", &ep, "apply", "--auto-approve"]);
+    let c = db.client().await;
+    c.batch_execute(
+        "INSERT INTO deploy_migrations (version, name, checksum) VALUES (E'0005_evil\\x1b[31m', 'x', 'abc');
+         UPDATE deploy_migrations SET checksum = E'\\x1b[31mforged-checksum' WHERE version = '0001_a';",
+    )
+    .await
+    .unwrap();
+    env.write_file("sql/migrations/0002_b.sql", "CREATE TABLE b (id int);");
+    let r = env.run(&["--db-endpoint", &ep, "plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(!r.all().contains('\x1b'), "{:?}", r.all());
+    assert!(
+        r.stderr
+            .contains("but 0005_evil\\u{1b}[31m, which sorts after it"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("applied checksum \\u{1b}[31mfo,"),
+        "{}",
+        r.stderr
     );
     db.drop_db().await;
 }

@@ -517,3 +517,172 @@ fn plan_destroy_previews_what_destroy_deletes() {
     let r = env.ok(&["plan", "--detailed-exitcode"]);
     assert!(r.stdout.contains("No changes"), "{}", r.all());
 }
+
+/// The review's item 4: `plan --partial`, for a pull request's CI job, needs no secret and no
+/// database, shows what needs them as `(not read)`, says it is partial and cannot be saved.
+#[test]
+fn a_partial_plan_needs_no_secret_and_no_database_and_cannot_be_saved() {
+    let env = Env::new();
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return e\n",
+    );
+    let base = r#"
+stack: partial
+db_instances:
+  db:
+    engine: postgres
+    engine_version: "16.4"
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: postgres
+    master_password: ${secret:DB_PASSWORD}
+    backup_retention_days: 0
+    final_snapshot: false
+functions:
+  f:
+    source: fn
+    runtime: python3.12
+    handler: lambda_function.lambda_handler
+    environment:
+      URL: postgresql://root:${secret:DB_PASSWORD|url}@db.example:5432/app
+      PLAIN: one
+"#;
+    env.write_stack(base);
+    env.ok(&["apply", "--auto-approve"]);
+    // Migrations added, and the database's listener is nowhere: a full plan must connect.
+    env.write_file("sql/001_init.sql", "CREATE TABLE t (id int);\n");
+    env.write_stack(
+        &(base.replace(
+            "    final_snapshot: false\n",
+            "    final_snapshot: false\n    migrations: sql\n",
+        ))
+        .replace("PLAIN: one", "PLAIN: two"),
+    );
+    let dead = ["--db-endpoint", "db=127.0.0.1:9"];
+    let full = env.run(&[&["plan"][..], &dead[..]].concat());
+    assert_ne!(
+        full.code,
+        0,
+        "a full plan reads the database: {}",
+        full.all()
+    );
+    let partial = |args: &[&str]| {
+        super::common::Run::from(
+            env.command(&[args, &dead[..]].concat())
+                .env_remove("DB_PASSWORD")
+                .output()
+                .unwrap(),
+        )
+    };
+    let r = partial(&["plan", "--partial"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let ends = |path: &str, tail: &str| {
+        r.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{path} ")) && l.ends_with(tail))
+    };
+    assert!(
+        ends("environment.PLAIN", " = \"one\" -> \"two\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        ends("environment.URL", " = (sensitive) -> (not read)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("this plan is partial")
+            && r.stdout
+                .contains("the migrations and seed of db_instances.db are not read"),
+        "{}",
+        r.stdout
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&partial(&["plan", "--partial", "--json"]).stdout).unwrap();
+    assert!(doc.to_string().contains("\"not_read\":true"), "{doc}");
+    // A secret that is set is not read either.
+    let r = env.ok(&[&["plan", "--partial"][..], &dead[..]].concat());
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("environment.URL ")
+                && l.ends_with(" = (sensitive) -> (not read)")),
+        "{}",
+        r.stdout
+    );
+    let r = partial(&["plan", "--partial", "--out", "p.plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("plan --partial cannot be saved"),
+        "{}",
+        r.stderr
+    );
+    assert!(!env.path("p.plan").exists());
+    // Without --partial, the missing secret is still an error.
+    let r = partial(&["plan"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    assert!(r.stderr.contains("DB_PASSWORD"), "{}", r.stderr);
+}
+
+/// `${public_ip}` resolved on a CI runner is the runner's address: the plan warns.
+#[test]
+fn the_public_ip_on_a_ci_runner_is_warned_about() {
+    let env = Env::new();
+    env.write_stack(
+        "stack: ciip\nsecurity_groups:\n  g:\n    description: g\n    ingress:\n      - description: me\n        port: 5432\n        cidr: ${public_ip}/32\n",
+    );
+    let r = super::common::Run::from(env.command(&["plan"]).env("CI", "true").output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("warning: ${public_ip} is resolved on a CI runner"),
+        "{}",
+        r.stderr
+    );
+    let r = env.ok(&["plan"]);
+    assert!(!r.stderr.contains("CI runner"), "{}", r.stderr);
+}
+
+/// The review's item 10, through the binary: a variable holding the secret percent-encoded was
+/// recorded, scrubbed to `(sensitive)` in the file, and apply set that as a tag; a YAML escape
+/// hid a secret's name from the file's list of secrets.
+#[test]
+fn a_saved_plan_records_no_secret_in_any_encoding_and_finds_escaped_names() {
+    let env = Env::new();
+    env.write_stack(
+        "stack: enc\ntags: { owner: \"${env:OWNER}\" }\nsecurity_groups:\n  g:\n    description: g\noutputs:\n  ADMIN: ${secret:DB_PASSWORD}\n  URL: postgres://u:${secret:DB_PASSWORD|url}@h/db\n  HIDDEN: \"\\x24{secret:HIDDEN_PW}\"\n",
+    );
+    let pw = "Ab#12%xy?z:";
+    let encoded = "Ab%2312%25xy%3Fz%3A";
+    let run = |args: &[&str]| {
+        super::common::Run::from(
+            env.command(args)
+                .env("DB_PASSWORD", pw)
+                .env("OWNER", encoded)
+                .env("HIDDEN_PW", "Hidden-Pw-4321")
+                .output()
+                .unwrap(),
+        )
+    };
+    let r = run(&["plan", "--out", "p.plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("p.plan")).unwrap()).unwrap();
+    let vars = &file["variables"];
+    assert!(vars["env"].get("OWNER").is_none(), "{vars}");
+    assert!(!vars.to_string().contains("sensitive"), "{vars}");
+    let secrets: Vec<&str> = vars["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(secrets, ["DB_PASSWORD", "HIDDEN_PW"], "{vars}");
+    let r = run(&["apply", "p.plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // The tag holds the value of OWNER, not "(sensitive)": nothing left to change.
+    let r = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}

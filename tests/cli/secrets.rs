@@ -106,3 +106,57 @@ outputs:
     let r = with_pw(&["plan"]);
     assert!(r.stdout.contains("No changes"), "{}", r.all());
 }
+
+/// The review's item 5, as shown: after applying `URL: postgres://u:${secret:DB_PASSWORD}@h/db`,
+/// a file whose URL no longer holds the secret (nor names it anywhere) printed the old value,
+/// password included. The function's `deploy:sensitive` tag remembers which keys held one.
+#[test]
+fn a_value_that_stops_being_secret_does_not_print_the_old_secret() {
+    // Through the fidelity proxy: its conformance check refuses, as Lambda would, a tag value
+    // outside Lambda's `TagValue` pattern (a comma, for one).
+    let env = Env::with_fidelity(serde_json::json!({}));
+    env.write_file(
+        "fn/lambda_function.py",
+        "def lambda_handler(e, c):\n    return e\n",
+    );
+    let stack = |url: &str, token: &str| {
+        format!(
+            "stack: stops\nfunctions:\n  f:\n    source: fn\n    runtime: python3.12\n    handler: lambda_function.lambda_handler\n    environment:\n      URL: {url}\n      TOKEN: {token}\n"
+        )
+    };
+    env.write_stack(&stack(
+        "postgres://u:${secret:DB_PASSWORD}@h/db",
+        "${secret:DB_PASSWORD}",
+    ));
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_stack(&stack("postgres://u@h/db", "plain"));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    r.assert_no_secret();
+    let line = |path: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{path} ")))
+            .map(|l| l.split_once(" = ").unwrap().1.to_string())
+    };
+    assert_eq!(
+        line("environment.URL").as_deref(),
+        Some("(sensitive) -> \"postgres://u@h/db\""),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        line("environment.TOKEN").as_deref(),
+        Some("(sensitive) -> \"plain\""),
+        "{}",
+        r.stdout
+    );
+    let r = env.ok(&["plan", "--json"]);
+    r.assert_no_secret();
+    // Applied: the values are no longer secret, and the next plan shows them as they are.
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_stack(&stack("postgres://u@h/db2", "plain2"));
+    let r = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stdout.contains("\"plain\" -> \"plain2\""), "{}", r.stdout);
+}

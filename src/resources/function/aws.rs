@@ -32,9 +32,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{
-    LayerObserved, LayerSpec, Observed, RoleObserved, RoleSpec, Spec, config_changed,
-    function_address, layer_address, layer_description, layer_lookup, layer_owner, package,
-    parse_layer_description, pinned_versions, role_address, role_arn_lookup, role_name,
+    LayerObserved, LayerSpec, Observed, RoleObserved, RoleSpec, SENSITIVE_TAG, Spec,
+    config_changed, function_address, layer_address, layer_description, layer_lookup, layer_owner,
+    package, parse_layer_description, pinned_versions, role_address, role_arn_lookup, role_name,
     role_name_lookup, role_name_of, role_path, tags_changed,
 };
 use crate::aws::Clients;
@@ -1037,6 +1037,17 @@ async fn update_function(
                 .map_err(|e| Error::aws("TagResource", address, e))?;
         }
         tags.extend(missing);
+        // No value holds a secret any more: the old list would mask values that are not.
+        if o.tags.contains_key(SENSITIVE_TAG) && !s.tags.contains_key(SENSITIVE_TAG) {
+            lambda
+                .untag_resource()
+                .resource(&o.arn)
+                .tag_keys(SENSITIVE_TAG)
+                .send()
+                .await
+                .map_err(|e| Error::aws("UntagResource", address, e))?;
+            tags.remove(SENSITIVE_TAG);
+        }
     }
     Ok(match latest {
         Some(latest) => observed_of!(&latest, true, tags),

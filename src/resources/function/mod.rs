@@ -46,6 +46,34 @@ pub fn is_execution_policy(arn: &str) -> bool {
 
 /// Environment variables Lambda sets itself and refuses in `Environment`
 /// (Lambda developer guide, "Defined runtime environment variables").
+/// The environment keys whose value holds a secret, space-separated ([`ALL_SENSITIVE`] when the
+/// list would not fit), written with the environment: when a key stops holding a secret, the file
+/// no longer says its old value was one, and the plan must still not print it. Space, not comma:
+/// Lambda's API model (TagResource, shape `TagValue`) allows only `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`,
+/// at most 256 characters (the fidelity proxy's `conformance` check enforces it).
+pub const SENSITIVE_TAG: &str = "deploy:sensitive";
+
+/// [`SENSITIVE_TAG`]'s value when every key is to be treated as secret (no key holds an `@`).
+pub const ALL_SENSITIVE: &str = "@all";
+
+/// The [`SENSITIVE_TAG`] value for `environment`; `None` when no value holds a secret.
+pub fn sensitive_tag(environment: &BTreeMap<String, Text>) -> Option<String> {
+    let keys: Vec<&str> = environment
+        .iter()
+        .filter(|(_, v)| v.is_secret())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let v = keys.join(" ");
+    Some(if v.len() > 256 {
+        ALL_SENSITIVE.into()
+    } else {
+        v
+    })
+}
+
 const RESERVED_ENV: &[&str] = &[
     "AWS_ACCESS_KEY",
     "AWS_ACCESS_KEY_ID",
@@ -626,6 +654,11 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
         }
     });
     let (missing, unverified) = references(f, env);
+    let environment: BTreeMap<String, Text> = f
+        .environment
+        .iter()
+        .map(|(k, t)| (k.clone(), r.resolve(t)))
+        .collect();
     let (code, suspicious) = match package::code_once(&f.source) {
         Ok(h) => (
             with_layers_size(&f.layers, h.unzipped).map(|_| h.sha256),
@@ -646,12 +679,12 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
         role,
         layers,
         vpc,
-        environment: f
-            .environment
-            .iter()
-            .map(|(k, t)| (k.clone(), r.resolve(t)))
-            .collect(),
-        tags: stack_tags(stack),
+        tags: {
+            let mut tags = stack_tags(stack);
+            tags.extend(sensitive_tag(&environment).map(|v| (SENSITIVE_TAG.to_string(), v)));
+            tags
+        },
+        environment,
         missing,
         unverified,
         network: f
@@ -1048,13 +1081,27 @@ pub fn diff(
 
     // The environment is authoritative: a variable the file does not declare is removed.
     let live_env = o.map(|o| o.environment.clone()).unwrap_or_default();
+    // What held a secret when it was written: its old value is never shown, whatever the file
+    // says now (the file only knows its current secrets).
+    let was_secret: Vec<&str> = o
+        .and_then(|o| o.tags.get(SENSITIVE_TAG))
+        .map(|v| v.split_whitespace().collect())
+        .unwrap_or_default();
     for (k, v) in &s.environment {
-        d.text(
-            &format!("environment.{k}"),
-            live_env.get(k).map(String::as_str),
-            v,
-            false,
-        );
+        let path = format!("environment.{k}");
+        let live = live_env.get(k).map(String::as_str);
+        match live {
+            Some(before) if !v.is_secret() && !(v.is_known() && v.expose() == live) => {
+                let shown = if was_secret.iter().any(|w| *w == k || *w == ALL_SENSITIVE) {
+                    Shown::Sensitive
+                } else {
+                    // A URL's userinfo is a password's place, secret or not in the file.
+                    Shown::Value(crate::value::mask_userinfo(before))
+                };
+                d.shown(&path, shown, v.shown(), false);
+            }
+            _ => d.text(&path, live, v, false),
+        }
     }
     for k in live_env.keys().filter(|k| !s.environment.contains_key(*k)) {
         // The file no longer says whether this value was secret, so it is never shown.
@@ -1071,6 +1118,16 @@ pub fn diff(
         &o.map(|o| o.tags.clone()).unwrap_or_default(),
         &s.tags,
     );
+    if let Some(old) = o.and_then(|o| o.tags.get(SENSITIVE_TAG))
+        && !s.tags.contains_key(SENSITIVE_TAG)
+    {
+        d.shown(
+            &format!("tags.{SENSITIVE_TAG}"),
+            Shown::value(old),
+            Shown::Absent,
+            false,
+        );
+    }
     let change = match o {
         None => Some(d.into_create(address)),
         Some(o) => owned_change(address, d, o.owned),
@@ -1691,6 +1748,49 @@ functions:
         assert_eq!(f.after, Shown::Sensitive);
         let text = serde_json::to_string(&c).unwrap();
         assert!(!text.contains("pw") && !text.contains("new@"), "{text}");
+    }
+
+    /// The review's item 5: a value that stops being secret must not print the old secret.
+    #[test]
+    fn a_value_that_held_a_secret_is_not_shown_once_the_file_drops_the_secret() {
+        let (mut s, mut o) = pair();
+        o.environment
+            .insert("TOKEN".into(), "opaque-token-value".into());
+        o.tags.insert(SENSITIVE_TAG.into(), "TOKEN URL".into());
+        s.environment.insert("TOKEN".into(), Text::known("plain"));
+        s.environment
+            .insert("URL".into(), Text::known("postgresql://u@h/x"));
+        let c = change(&s, &o);
+        assert_eq!(
+            c.field("environment.TOKEN").unwrap().before,
+            Shown::Sensitive
+        );
+        assert_eq!(c.field("environment.URL").unwrap().before, Shown::Sensitive);
+        // Without the tag (a function written by an older deploy): a URL's userinfo is masked.
+        o.tags.remove(SENSITIVE_TAG);
+        let c = change(&s, &o);
+        assert_eq!(
+            c.field("environment.URL").unwrap().before,
+            Shown::value("postgresql://(sensitive)@h/x")
+        );
+        assert_eq!(
+            c.field("environment.TOKEN").unwrap().before,
+            Shown::value("opaque-token-value")
+        );
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(!text.contains("u:pw"), "{text}");
+    }
+
+    #[test]
+    fn the_sensitive_tag_names_the_keys_holding_a_secret() {
+        let (s, _) = pair();
+        assert_eq!(sensitive_tag(&s.environment).as_deref(), Some("URL"));
+        let plain: BTreeMap<String, Text> = [("A".to_string(), Text::known("x"))].into();
+        assert_eq!(sensitive_tag(&plain), None);
+        let many: BTreeMap<String, Text> = (0..40)
+            .map(|i| (format!("SECRET_KEY_{i}"), Text::secret("x")))
+            .collect();
+        assert_eq!(sensitive_tag(&many).as_deref(), Some(ALL_SENSITIVE));
     }
 
     #[test]

@@ -523,7 +523,13 @@ pub async fn observe(
             )
             .await
             .map_err(|e| Error::Other(format!("{address}: reading deploy_migrations: {e}")))?;
-        let applied: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        // Rows are text anyone with the database could have written: a version or checksum
+        // holding control characters is shown escaped, as file names are (a file name with one
+        // is refused, so no file matches such a row either way).
+        let escaped = |r: &tokio_postgres::Row, i: usize| {
+            crate::value::escape_controls(&r.get::<_, String>(i))
+        };
+        let applied: Vec<String> = rows.iter().map(|r| escaped(r, 0)).collect();
         let folder = d
             .migrations
             .as_deref()
@@ -545,8 +551,8 @@ pub async fn observe(
             });
         }
         for row in rows {
-            let version: String = row.get(0);
-            let checksum: String = row.get(1);
+            let version = escaped(&row, 0);
+            let checksum = escaped(&row, 1);
             let (address, key) = if version == "seed" {
                 (super::seed_address(id), Key::Seed(id.clone()))
             } else {

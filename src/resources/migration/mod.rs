@@ -566,7 +566,7 @@ pub fn diff(
             message: format!(
                 "{} was never applied, but {}, which sorts after it, already was: deploy applies migrations in order and does not run one out of order (later ones may depend on what it would change). Rename it to sort after the others, e.g. {}",
                 shown_path(&s.file.path),
-                late.last_applied,
+                escape_controls(&late.last_applied),
                 late.rename_to
             ),
         }),
@@ -580,7 +580,10 @@ pub fn diff(
             message: format!(
                 "{} was edited after it was applied (applied checksum {}, file now {}): restore the file and put the change in a new migration",
                 shown_path(&s.file.path),
-                &o.checksum[..12.min(o.checksum.len())],
+                escape_controls(&o.checksum)
+                    .chars()
+                    .take(12)
+                    .collect::<String>(),
                 &s.file.checksum[..12]
             ),
         }),
