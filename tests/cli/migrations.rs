@@ -779,6 +779,9 @@ async fn migrate_needs_no_function_or_layer_folder() {
         r.stderr.contains("lambdas/f") && r.stderr.contains("build/layers/deps"),
         "{}",
         r.all()
+    );
+    db.drop_db().await;
+}
 
 /// The review's item 11: migration versions (and checksums) read back from `deploy_migrations`
 /// are text anyone with the database could have written: control characters in them are shown

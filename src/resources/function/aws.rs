@@ -394,9 +394,9 @@ enum ByName {
 async fn role_by_name(clients: &Clients, name: &str) -> Result<ByName> {
     let role = async {
         match clients.iam.get_role().role_name(name).send().await {
-            Ok(out) => Ok(out
-                .role
-                .map_or(ByName::Absent(Lookup::Missing), |r| ByName::Found(r, None))),
+            Ok(out) => Ok(out.role.map_or(ByName::Absent(Lookup::Missing), |r| {
+                ByName::Found(Box::new(r), None)
+            })),
             Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(ByName::Absent(Lookup::Missing)),
             Err(e) if forbidden(code_of(&e)) => Ok(ByName::Absent(Lookup::Unknown(format!(
                 "{}: {}",
