@@ -113,6 +113,18 @@ def documented_exception(finding, policy):
             "updating the code of the file's functions is what deploy is for; the statement names "
             "them one by one, and their roles are the file's"
         )
+    if (
+        issue == "PRIVILEGE_ESCALATION"
+        and where.get("type") == "PassExistingRoleToNewLambdaThenInvoke"
+        and set(where.get("actions", [])) == {"iam:passrole", "lambda:createfunction", "lambda:invokefunction"}
+        and named_one_by_one(policy, where["actions"])
+    ):
+        return (
+            "deploy creates the file's functions with the file's roles (PassRole only to Lambda, on "
+            "those roles one by one), and `deploy invoke` invokes them (on those names only): "
+            "running code as those roles is what the holder can already do by updating the "
+            "functions' code"
+        )
     if issue == "RESOURCE_MISMATCH" and detail == [
         {
             "action": "ec2:AuthorizeSecurityGroupIngress",
