@@ -223,8 +223,9 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
     if !stack.db_instances.is_empty() {
         let dbs: Vec<String> = stack
             .db_instances
-            .keys()
-            .map(|id| format!("arn:{p}:rds:{r}:{a}:db:{id}"))
+            .values()
+            // The AWS identifier (`name:`, else the key), lower-cased as RDS keeps it.
+            .map(|d| format!("arn:{p}:rds:{r}:{a}:db:{}", d.name.to_ascii_lowercase()))
             .collect();
         // The groups an instance is created in are resources of CreateDBInstance too; the
         // request's tag is the same.
@@ -254,10 +255,13 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
         ));
         let snapshots: Vec<String> = stack
             .db_instances
-            .iter()
-            .filter_map(|(id, d)| match &d.final_snapshot {
+            .values()
+            .filter_map(|d| match &d.final_snapshot {
                 FinalSnapshot::Skip => None,
-                FinalSnapshot::Auto => Some(format!("arn:{p}:rds:{r}:{a}:snapshot:{id}-final-*")),
+                FinalSnapshot::Auto => Some(format!(
+                    "arn:{p}:rds:{r}:{a}:snapshot:{}-final-*",
+                    d.name.to_ascii_lowercase()
+                )),
                 FinalSnapshot::Named(n) => Some(format!("arn:{p}:rds:{r}:{a}:snapshot:{n}")),
             })
             .collect();
@@ -298,8 +302,8 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
     if functions {
         let fns: Vec<String> = stack
             .functions
-            .keys()
-            .map(|f| format!("arn:{p}:lambda:{r}:{a}:function:{f}"))
+            .values()
+            .map(|f| format!("arn:{p}:lambda:{r}:{a}:function:{}", f.name))
             .collect();
         st.push(statement(
             "CreateTheFilesFunctionsTaggedForThisStack",
@@ -350,7 +354,13 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
             .functions
             .iter()
             .filter(|(_, f)| f.role == RoleRef::Auto)
-            .map(|(name, _)| format!("arn:{p}:iam::{a}:role{}{}", role_path(s), role_name(name)))
+            .map(|(_, f)| {
+                format!(
+                    "arn:{p}:iam::{a}:role{}{}",
+                    role_path(s),
+                    role_name(&f.name)
+                )
+            })
             .collect();
         if !roles.is_empty() {
             st.push(statement(

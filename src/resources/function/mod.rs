@@ -463,7 +463,7 @@ pub fn role_name_of(arn: &str) -> &str {
 /// Why the `auto` role of `function` cannot be created, when a role of its name already exists
 /// outside this stack's path (IAM role names are unique per account, whatever the path).
 fn role_taken(stack: &Stack, function: &str, env: &LiveEnv) -> Option<String> {
-    let name = role_name(function);
+    let name = role_name(&stack.functions[function].name);
     match env.lookups.get(&role_name_lookup(&name)) {
         Some(Lookup::Found { arn, path, .. }) if *path != role_path(&stack.name) => Some(format!(
             "role: auto would create the role `{name}`, but a role of that name already exists outside {} ({arn}, path {path}), and IAM role names are unique per account: to use that role, set `role: {arn}`; otherwise rename or delete it",
@@ -524,7 +524,9 @@ fn references(f: &crate::stack::Function, env: &LiveEnv) -> (Vec<String>, Vec<St
 pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
     match key {
         Key::Role(function) => NodeSpec::Role(RoleSpec {
-            name: role_name(function),
+            // After the function's AWS name: IAM role names are account-wide, so two
+            // environments of one file (`name: ${stack}-…`) get two roles.
+            name: role_name(&stack.functions[function].name),
             path: role_path(&stack.name),
             trust_policy: trust_policy(),
             // Least privilege: the ENI permissions only for a function that runs in a VPC.
@@ -634,7 +636,7 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
         Err(e) => (Err(e), Vec::new()),
     };
     Spec {
-        name: name.to_string(),
+        name: f.name.clone(),
         source: f.source.clone(),
         code,
         suspicious,

@@ -160,7 +160,7 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
                     .map_or(Text::unknown(false), Text::known),
             };
             NodeSpec::Group(GroupSpec {
-                name: name.clone(),
+                name: g.name.clone(),
                 description: g.description.clone(),
                 vpc_id,
                 tags: stack_tags(stack),
