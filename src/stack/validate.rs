@@ -1510,11 +1510,13 @@ fn user_pool(c: &mut Checker<'_>, name: &str, p: &Sp<raw::RawUserPool>) -> Optio
     let at = pos(p);
     let (aws_name, name_at) = c.physical(name, &p.value.name, at);
     // CreateUserPool's PoolName: 1-128 of [\w\s+=,.@-] (Cognito API reference).
-    if aws_name.is_empty()
-        || aws_name.chars().count() > 128
-        || !aws_name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_+=,.@-".contains(c))
+    // A key holding `${` was refused by the decoder already.
+    if !is_interpolated(&aws_name)
+        && (aws_name.is_empty()
+            || aws_name.chars().count() > 128
+            || !aws_name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_+=,.@-".contains(c)))
     {
         c.err(
             name_at,

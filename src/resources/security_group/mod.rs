@@ -270,6 +270,13 @@ pub fn diff_group(
     };
     let mut d = Diff::new();
     let o = observed;
+    // EC2 cannot rename a group: a new `name:` replaces it (its rules go with it).
+    d.value(
+        "name",
+        o.map(|o| o.name.clone()),
+        Some(s.name.clone()),
+        true,
+    );
     d.value(
         "description",
         o.map(|o| o.description.clone()),
