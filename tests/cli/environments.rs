@@ -214,4 +214,31 @@ async fn one_file_two_environments_in_one_account() {
             .await
             .contains(&"pool app-prod-users".to_string())
     );
+
+    // A function's new `name:` is a replace, said as one, and its auto role follows the name.
+    env.write_stack(&stack("database", "users").replace("${stack}-fn", "${stack}-func"));
+    let r = run(&env, "prod", &["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("0 to create, 0 to update, 2 to replace, 0 to delete"),
+        "{}",
+        r.stdout
+    );
+    ok(&env, "prod", &["apply", "--auto-approve"]);
+    let names_now = names(&env).await;
+    for (present, name) in [
+        (true, "fn app-prod-func"),
+        (true, "role app-prod-func-role"),
+        (false, "fn app-prod-fn"),
+        (false, "role app-prod-fn-role"),
+    ] {
+        assert_eq!(
+            names_now.contains(&name.to_string()),
+            present,
+            "{name}: {names_now:?}"
+        );
+    }
+    let r = run(&env, "prod", &["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "after the function's rename: {}", r.all());
 }

@@ -225,12 +225,13 @@ pub fn stack_tags(stack: &Stack) -> BTreeMap<String, String> {
     t
 }
 
-/// The tag that keeps the file's key on a resource holding data whose AWS name is not its key
-/// (`name:`): a later change of `name:` then finds the resource under its key, so the plan
-/// renames it (or refuses) rather than creating a new one beside a delete of the old.
+/// The tag that keeps the file's key on a resource whose AWS name is not its key (`name:`): a
+/// later change of `name:` then finds the resource under its key, so the plan renames it in
+/// place (an instance), refuses (a pool) or replaces it (a group, a function and its role),
+/// rather than creating a new one beside a delete of the old under another address.
 pub const KEY_TAG: &str = "deploy:key";
 
-/// [`stack_tags`] of a resource that holds data, with [`KEY_TAG`] when its AWS name is not its key.
+/// [`stack_tags`] of a named resource, with [`KEY_TAG`] when its AWS name is not its key.
 pub fn data_tags(stack: &Stack, key: &str, aws_name: &str) -> BTreeMap<String, String> {
     let mut t = stack_tags(stack);
     if !key.eq_ignore_ascii_case(aws_name) {
@@ -239,7 +240,7 @@ pub fn data_tags(stack: &Stack, key: &str, aws_name: &str) -> BTreeMap<String, S
     t
 }
 
-/// The key a live resource holding data stands for: its [`KEY_TAG`] when it is this stack's,
+/// The key a live named resource stands for: its [`KEY_TAG`] when it is this stack's,
 /// else the entry whose AWS name it has (see [`Stack::key_of`]).
 pub fn data_key<'a, T>(
     entries: &'a BTreeMap<String, T>,

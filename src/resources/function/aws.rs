@@ -40,7 +40,7 @@ use super::{
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::{Action, Change};
-use crate::resources::core::{Adapter, Ctx, Found, Key, Lookup};
+use crate::resources::core::{Adapter, Ctx, Found, Key, Lookup, data_key};
 use crate::stack::{STACK_TAG, Stack};
 use crate::value::Text;
 
@@ -220,8 +220,8 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
     for (r, tags, policies) in mine {
         // The auto role is named after the function's AWS name; its address after the key.
         let aws_function = r.role_name().strip_suffix("-role").unwrap_or_default();
-        let function = Stack::key_of(&stack.functions, |f| &f.name, aws_function);
         let owned = tags.get(STACK_TAG) == Some(&stack.name);
+        let function = data_key(&stack.functions, |f| &f.name, aws_function, owned, &tags);
         let declared = stack
             .functions
             .get(function)
@@ -294,7 +294,7 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
 }
 
 fn function_found(stack: &Stack, o: Observed) -> Found<Observed> {
-    let key = Stack::key_of(&stack.functions, |f| &f.name, &o.name).to_string();
+    let key = data_key(&stack.functions, |f| &f.name, &o.name, o.owned, &o.tags).to_string();
     Found {
         address: function_address(&key),
         key: Key::Function(key),

@@ -26,8 +26,8 @@ use std::path::PathBuf;
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
 use crate::resources::core::{
-    Key, LiveEnv, Lookup, NodeDef, ReplacePolicy, group_address, group_ref_id, owned_change,
-    stack_tags, tag_diff,
+    Key, LiveEnv, Lookup, NodeDef, ReplacePolicy, data_tags, group_address, group_ref_id,
+    owned_change, tag_diff,
 };
 use crate::stack::{GroupRef, LayerRef, Pos, Resolver, RoleRef, Stack, Subnets};
 use crate::value::{Shown, Text};
@@ -539,7 +539,7 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
                     BASIC_POLICY
                 }
             )],
-            tags: stack_tags(stack),
+            tags: data_tags(stack, function, &stack.functions[function].name),
             taken: role_taken(stack, function, env),
             pos: stack.functions[function].pos,
         }),
@@ -653,7 +653,7 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
             .iter()
             .map(|(k, t)| (k.clone(), r.resolve(t)))
             .collect(),
-        tags: stack_tags(stack),
+        tags: data_tags(stack, name, &f.name),
         missing,
         unverified,
         network: f

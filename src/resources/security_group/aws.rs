@@ -16,7 +16,7 @@ use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
 use crate::resources::core::batch::RuleItem;
-use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv};
+use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv, data_key};
 use crate::stack::{STACK_TAG, Stack, Subnets, VpcRef};
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
@@ -264,7 +264,8 @@ pub fn observe(
         let name = g.group_name().unwrap_or_default().to_string();
         let tags = tags_of(g.tags());
         // Addresses are the file's keys; the AWS name may differ (`name:`).
-        let key = Stack::key_of(&stack.security_groups, |g| &g.name, &name).to_string();
+        let owned = tags.get(STACK_TAG) == Some(&stack.name);
+        let key = data_key(&stack.security_groups, |g| &g.name, &name, owned, &tags).to_string();
         by_id.insert(id.clone(), key.clone());
         found.push(Found {
             address: group_address(&key),

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::plan::{Action, Change, Diff, FieldChange, PlanError};
 pub use crate::resources::core::group_address;
 use crate::resources::core::{
-    Key, LiveEnv, NodeDef, ReplacePolicy, group_ref_id, owned_change, stack_tags, tag_diff,
+    Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, group_ref_id, owned_change, tag_diff,
 };
 use crate::stack::{GroupRef, Resolver, RuleSource, Stack, VpcRef};
 use crate::value::{Shown, Text};
@@ -163,7 +163,7 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
                 name: g.name.clone(),
                 description: g.description.clone(),
                 vpc_id,
-                tags: stack_tags(stack),
+                tags: data_tags(stack, name, &g.name),
             })
         }
         Key::Rule { group, description } => {
