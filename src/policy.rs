@@ -627,6 +627,33 @@ mod tests {
     const DB: &str = "stack: st\ndb_instances:\n  my-db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    PASSWORD\n    final_snapshot: false\n";
 
     #[test]
+    fn names_scope_arns_by_the_aws_name_not_the_key() {
+        let src = "stack: st\ndb_instances:\n  my-db:\n    name: ${stack}-Main\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    manage_master_password: true\nfunctions:\n  f:\n    name: ${stack}-fn\n    source: .\n    runtime: python3.12\n    handler: h.h\n";
+        let t = Target {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+        };
+        let p = for_stack(&load(src), &t).0.to_value();
+        assert_eq!(
+            sid(&p, "ChangeOnlyTheFilesDbInstances")["Resource"],
+            json!(["arn:aws:rds:eu-west-1:123456789012:db:st-main"])
+        );
+        assert_eq!(
+            sid(&p, "ChangeOnlyTheFilesFunctions")["Resource"],
+            json!(["arn:aws:lambda:eu-west-1:123456789012:function:st-fn"])
+        );
+        assert_eq!(
+            sid(&p, "ManageOnlyTheFilesAutoRoles")["Resource"][0],
+            json!("arn:aws:iam::123456789012:role/deploy/st/st-fn-role")
+        );
+        let snapshots = sid(&p, "FinalSnapshotsOfTheFilesDbInstances")["Resource"].to_string();
+        assert!(
+            snapshots.contains("snapshot:st-main-final-*"),
+            "{snapshots}"
+        );
+    }
+
+    #[test]
     fn db_instances_are_scoped_by_identifier_and_secrets_manager_only_when_managed() {
         let managed = load(&DB.replace("PASSWORD", "manage_master_password: true"));
         let t = Target {
