@@ -223,8 +223,9 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
     if !stack.db_instances.is_empty() {
         let dbs: Vec<String> = stack
             .db_instances
-            .keys()
-            .map(|id| format!("arn:{p}:rds:{r}:{a}:db:{id}"))
+            .values()
+            // The AWS identifier (`name:`, else the key), lower-cased as RDS keeps it.
+            .map(|d| format!("arn:{p}:rds:{r}:{a}:db:{}", d.name.to_ascii_lowercase()))
             .collect();
         // The groups an instance is created in are resources of CreateDBInstance too; the
         // request's tag is the same.
@@ -254,10 +255,13 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
         ));
         let snapshots: Vec<String> = stack
             .db_instances
-            .iter()
-            .filter_map(|(id, d)| match &d.final_snapshot {
+            .values()
+            .filter_map(|d| match &d.final_snapshot {
                 FinalSnapshot::Skip => None,
-                FinalSnapshot::Auto => Some(format!("arn:{p}:rds:{r}:{a}:snapshot:{id}-final-*")),
+                FinalSnapshot::Auto => Some(format!(
+                    "arn:{p}:rds:{r}:{a}:snapshot:{}-final-*",
+                    d.name.to_ascii_lowercase()
+                )),
                 FinalSnapshot::Named(n) => Some(format!("arn:{p}:rds:{r}:{a}:snapshot:{n}")),
             })
             .collect();
@@ -298,8 +302,8 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
     if functions {
         let fns: Vec<String> = stack
             .functions
-            .keys()
-            .map(|f| format!("arn:{p}:lambda:{r}:{a}:function:{f}"))
+            .values()
+            .map(|f| format!("arn:{p}:lambda:{r}:{a}:function:{}", f.name))
             .collect();
         st.push(statement(
             "CreateTheFilesFunctionsTaggedForThisStack",
@@ -358,7 +362,13 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
             .functions
             .iter()
             .filter(|(_, f)| f.role == RoleRef::Auto)
-            .map(|(name, _)| format!("arn:{p}:iam::{a}:role{}{}", role_path(s), role_name(name)))
+            .map(|(_, f)| {
+                format!(
+                    "arn:{p}:iam::{a}:role{}{}",
+                    role_path(s),
+                    role_name(&f.name)
+                )
+            })
             .collect();
         if !roles.is_empty() {
             st.push(statement(
@@ -643,6 +653,33 @@ mod tests {
     }
 
     const DB: &str = "stack: st\ndb_instances:\n  my-db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    PASSWORD\n    final_snapshot: false\n";
+
+    #[test]
+    fn names_scope_arns_by_the_aws_name_not_the_key() {
+        let src = "stack: st\ndb_instances:\n  my-db:\n    name: ${stack}-Main\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    manage_master_password: true\nfunctions:\n  f:\n    name: ${stack}-fn\n    source: .\n    runtime: python3.12\n    handler: h.h\n";
+        let t = Target {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+        };
+        let p = for_stack(&load(src), &t).0.to_value();
+        assert_eq!(
+            sid(&p, "ChangeOnlyTheFilesDbInstances")["Resource"],
+            json!(["arn:aws:rds:eu-west-1:123456789012:db:st-main"])
+        );
+        assert_eq!(
+            sid(&p, "ChangeOnlyTheFilesFunctions")["Resource"],
+            json!(["arn:aws:lambda:eu-west-1:123456789012:function:st-fn"])
+        );
+        assert_eq!(
+            sid(&p, "ManageOnlyTheFilesAutoRoles")["Resource"][0],
+            json!("arn:aws:iam::123456789012:role/deploy/st/st-fn-role")
+        );
+        let snapshots = sid(&p, "FinalSnapshotsOfTheFilesDbInstances")["Resource"].to_string();
+        assert!(
+            snapshots.contains("snapshot:st-main-final-*"),
+            "{snapshots}"
+        );
+    }
 
     #[test]
     fn db_instances_are_scoped_by_identifier_and_secrets_manager_only_when_managed() {

@@ -258,7 +258,16 @@ fn desired_steps(
                     let names = Observed::attr_names(&def.key);
                     resolver.set(addr, names.iter().map(|n| (*n, None)).collect());
                 } else if let Some(o) = observed {
-                    resolver.set(addr, o.attrs());
+                    let mut attrs = o.attrs();
+                    if let Some(c) = change.as_ref().filter(|c| c.action == Action::Update) {
+                        let renewed = resources::attrs_changed_by(&def.key, c);
+                        for (name, value) in &mut attrs {
+                            if renewed.contains(name) {
+                                *value = None;
+                            }
+                        }
+                    }
+                    resolver.set(addr, attrs);
                 }
                 if let Some(change) = change {
                     steps.push(Step {
@@ -413,7 +422,8 @@ fn updates_keeping_attributes_hold_nothing_up(steps: &mut [Step]) {
         .map(|s| {
             let touches = Observed::attr_names(&s.key)
                 .iter()
-                .any(|a| s.change.field(a).is_some());
+                .any(|a| s.change.field(a).is_some())
+                || !resources::attrs_changed_by(&s.key, &s.change).is_empty();
             (s.address.clone(), (s.key.clone(), touches))
         })
         .collect();

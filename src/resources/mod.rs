@@ -113,6 +113,16 @@ pub fn needs_only_attributes(dependent: &Key, dependency: &Key) -> bool {
     )
 }
 
+/// The attributes an in-place update gives new values, beyond the fields named after them: a
+/// renamed instance (`name:`) answers at a new endpoint address and ARN, so what reads them is
+/// updated after it.
+pub fn attrs_changed_by(key: &Key, change: &Change) -> &'static [&'static str] {
+    match key {
+        Key::DbInstance(_) if change.field("name").is_some() => &["address", "arn"],
+        _ => &[],
+    }
+}
+
 /// What the plan should warn about in a desired node: safer defaults the file does not ask for.
 pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
     match spec {
@@ -124,11 +134,18 @@ pub fn warnings(stack: &Stack, address: &str, spec: &Spec) -> Vec<String> {
             .unverified
             .iter()
             .map(|w| format!("{address}: {w}"))
-            .chain(stack.functions.get(&f.name).into_iter().flat_map(|d| {
-                d.environment.iter().flat_map(move |(k, t)| {
-                    unencoded_userinfo(&format!("{address}: environment.{k}"), t)
-                })
-            }))
+            .chain(
+                // The spec carries the AWS name; the file's entry is under its key.
+                stack
+                    .functions
+                    .get(Stack::key_of(&stack.functions, |d| &d.name, &f.name))
+                    .into_iter()
+                    .flat_map(|d| {
+                        d.environment.iter().flat_map(move |(k, t)| {
+                            unencoded_userinfo(&format!("{address}: environment.{k}"), t)
+                        })
+                    }),
+            )
             .collect(),
         Spec::Trigger(t) => t
             .unverified_function

@@ -22,6 +22,7 @@ const ROWS: &[Row] = &[
     ("stack", "tbl", Some("tbl-two"), Some(("Bad_Name", "stack name"))),
     ("region", "us-east-1", Some("eu-west-1"), Some(("mars-1", "not an AWS region name"))),
     ("tags.*", "cruddur", Some("other"), None),
+    ("security_groups.*.name", "db-sg", Some("app-db-sg"), Some(("sg-db", "not start with sg-"))),
     ("security_groups.*.description", "db access", Some("other access"), Some(("Andrew's laptop", "EC2 refuses"))),
     ("security_groups.*.vpc", "default", Some("vpc-0abc1234"), Some(("my-vpc", "vpc must be"))),
     ("security_groups.*.ingress[].description", "GITPOD", Some("HOME"), Some(("é", "EC2 refuses"))),
@@ -30,6 +31,7 @@ const ROWS: &[Row] = &[
     ("security_groups.*.ingress[].ports", "8000-8010", Some("9000-9010"), Some(("9000", "ports must look like"))),
     ("security_groups.*.ingress[].cidr", "10.0.0.0/8", Some("10.1.0.0/16"), Some(("10.1.0.1/16", "host bits"))),
     ("security_groups.*.ingress[].source_group", "lambda-sg", Some("sg-0123abcd"), Some(("nope", "not a security group"))),
+    ("db_instances.*.name", "db", Some("app-db"), Some(("1db", "db instance identifier `1db`"))),
     ("db_instances.*.engine", "postgres", Some("postgres"), Some(("mysql", "engine must be `postgres`"))),
     ("db_instances.*.engine_version", "16", Some("16.10"), Some(("16.x", "should be a major alone"))),
     ("db_instances.*.instance_class", "db.t3.micro", Some("db.t3.small"), Some(("t3.micro", "should look like"))),
@@ -56,6 +58,7 @@ const ROWS: &[Row] = &[
     ("db_instances.*.migrations", "sql/migrations", Some("sql/other"), Some(("nowhere", "not found"))),
     ("db_instances.*.migrations_baseline", "0", Some("3"), Some(("-1", "between 0 and"))),
     ("db_instances.*.seed", "sql/seed.sql", Some("sql/seed2.sql"), Some(("nope.sql", "not found"))),
+    ("functions.*.name", "fn", Some("app-fn"), Some(("bad name", "function name `bad name`"))),
     ("functions.*.source", "lambdas/fn", Some("lambdas/fn2"), Some(("nowhere", "not found"))),
     ("functions.*.runtime", "python3.12", Some("python3.13"), Some(("python2.7", "`python2.7` is not a runtime Lambda creates"))),
     ("functions.*.handler", "a.b", Some("c.d"), Some(("app", "must be MODULE.FUNCTION for Python"))),
@@ -71,6 +74,7 @@ const ROWS: &[Row] = &[
     ("functions.*.vpc.subnets[]", "subnet-0aaa", Some("subnet-0bbb"), Some(("net-1", "not a subnet id"))),
     ("functions.*.vpc.security_groups[]", "lambda-sg", Some("sg-0abc1234"), Some(("nope", "not a security group"))),
     ("functions.*.environment.*", "x", Some("y"), None),
+    ("user_pools.*.name", "pool", Some("app-pool"), Some(("bad/pool", "user pool name `bad/pool`"))),
     ("user_pools.*.username_attributes[]", "email", Some("phone_number"), Some(("name", "must be email or phone_number"))),
     ("user_pools.*.auto_verified_attributes[]", "email", Some("phone_number"), Some(("name", "must be email or phone_number"))),
     ("user_pools.*.deletion_protection", "false", Some("true"), Some(("nah", "true or false"))),
@@ -88,6 +92,7 @@ tags:
   project: «tags.*»
 security_groups:
   db-sg:
+    name: «security_groups.*.name»
     description: «security_groups.*.description»
     vpc: «security_groups.*.vpc»
     ingress:
@@ -105,6 +110,7 @@ security_groups:
     description: lambda
 db_instances:
   db:
+    name: «db_instances.*.name»
     engine: «db_instances.*.engine»
     engine_version: «db_instances.*.engine_version»
     instance_class: «db_instances.*.instance_class»
@@ -139,6 +145,7 @@ db_instances:
     manage_master_password: «db_instances.*.manage_master_password»
 functions:
   fn:
+    name: «functions.*.name»
     source: «functions.*.source»
     runtime: «functions.*.runtime»
     handler: «functions.*.handler»
@@ -168,6 +175,7 @@ functions:
       security_groups: [lambda-sg]
 user_pools:
   pool:
+    name: «user_pools.*.name»
     username_attributes:
       - «user_pools.*.username_attributes[]»
     auto_verified_attributes:

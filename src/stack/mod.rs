@@ -101,6 +101,9 @@ pub enum GroupRef {
 
 #[derive(Debug, Clone)]
 pub struct SecurityGroup {
+    /// The AWS name (the group's name, the instance identifier, the function's or pool's name):
+    /// `name:` when given, else the map key. The key stays the logical name and the address.
+    pub name: String,
     pub description: String,
     pub vpc: VpcRef,
     pub ingress: Vec<Rule>,
@@ -169,6 +172,9 @@ pub struct PerformanceInsights {
 /// A `db_instances` entry. `None` means "not managed": left to AWS on create and never diffed.
 #[derive(Debug, Clone)]
 pub struct DbInstance {
+    /// The AWS name (the group's name, the instance identifier, the function's or pool's name):
+    /// `name:` when given, else the map key. The key stays the logical name and the address.
+    pub name: String,
     pub engine: String,
     /// A major alone (`16`: RDS creates its current minor, and any minor of it satisfies the
     /// file) or a full version (`16.4`).
@@ -248,6 +254,9 @@ pub struct FunctionVpc {
 
 #[derive(Debug, Clone)]
 pub struct Function {
+    /// The AWS name (the group's name, the instance identifier, the function's or pool's name):
+    /// `name:` when given, else the map key. The key stays the logical name and the address.
+    pub name: String,
     pub source: PathBuf,
     /// Where `source:` is written: folder problems point there.
     pub source_pos: Pos,
@@ -265,6 +274,9 @@ pub struct Function {
 
 #[derive(Debug, Clone)]
 pub struct UserPool {
+    /// The AWS name (the group's name, the instance identifier, the function's or pool's name):
+    /// `name:` when given, else the map key. The key stays the logical name and the address.
+    pub name: String,
     pub username_attributes: Option<Vec<String>>,
     pub auto_verified_attributes: Option<Vec<String>>,
     pub deletion_protection: Option<bool>,
@@ -431,6 +443,20 @@ pub fn parse_str_opts(
 }
 
 impl Stack {
+    /// The logical key of a live resource found by its AWS name: the entry whose physical name it
+    /// is, else the AWS name itself (an owned resource no entry names is addressed by it, and an
+    /// entry that newly sets `name:` finds its old resource, named by the key, under its key).
+    pub fn key_of<'a, T>(
+        entries: &'a BTreeMap<String, T>,
+        physical: impl Fn(&T) -> &str,
+        aws_name: &'a str,
+    ) -> &'a str {
+        entries
+            .iter()
+            .find(|(_, e)| physical(e) == aws_name)
+            .map_or(aws_name, |(k, _)| k.as_str())
+    }
+
     /// What the file names but the stack does not own, so a destroy leaves it in place: roles,
     /// layers and trigger functions by ARN, security groups and subnets by id, user pools of
     /// triggers by id or name. Each once, with the address that names it first.

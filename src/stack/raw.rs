@@ -94,6 +94,7 @@ pub static STACK: Schema = Schema {
 pub static SECURITY_GROUP: Schema = Schema {
     what: "security group",
     fields: &[
+        field!("name", Ty::Str),
         field!("description", Ty::Str, required),
         field!("vpc", Ty::Str),
         field!("ingress", Ty::List(&Ty::Struct(&RULE))),
@@ -115,6 +116,7 @@ pub static RULE: Schema = Schema {
 pub static DB_INSTANCE: Schema = Schema {
     what: "db instance",
     fields: &[
+        field!("name", Ty::Str),
         field!("engine", Ty::Str, required),
         field!("engine_version", Ty::Str),
         field!("instance_class", Ty::Str, required),
@@ -153,6 +155,7 @@ pub static PERFORMANCE_INSIGHTS: Schema = Schema {
 pub static FUNCTION: Schema = Schema {
     what: "function",
     fields: &[
+        field!("name", Ty::Str),
         field!("source", Ty::Str, required),
         field!("runtime", Ty::Str, required),
         field!("handler", Ty::Str, required),
@@ -189,6 +192,7 @@ pub static VPC: Schema = Schema {
 pub static USER_POOL: Schema = Schema {
     what: "user pool",
     fields: &[
+        field!("name", Ty::Str),
         field!("username_attributes", Ty::List(&Ty::Str)),
         field!("auto_verified_attributes", Ty::List(&Ty::Str)),
         field!("deletion_protection", Ty::Bool),
@@ -257,6 +261,8 @@ pub struct RawStack {
 
 #[derive(Debug)]
 pub struct RawSecurityGroup {
+    /// The AWS name, when not the key.
+    pub name: Option<Str>,
     pub description: Option<Str>,
     pub vpc: Option<Str>,
     pub ingress: Vec<Sp<RawRule>>,
@@ -274,6 +280,7 @@ pub struct RawRule {
 
 #[derive(Debug)]
 pub struct RawDbInstance {
+    pub name: Option<Str>,
     pub engine: Option<Str>,
     pub engine_version: Option<Str>,
     pub instance_class: Option<Str>,
@@ -309,6 +316,7 @@ pub struct RawPerformanceInsights {
 
 #[derive(Debug)]
 pub struct RawFunction {
+    pub name: Option<Str>,
     pub source: Option<Str>,
     pub runtime: Option<Str>,
     pub handler: Option<Str>,
@@ -348,6 +356,7 @@ pub enum RawSubnets {
 
 #[derive(Debug)]
 pub struct RawUserPool {
+    pub name: Option<Str>,
     pub username_attributes: Option<Vec<Str>>,
     pub auto_verified_attributes: Option<Vec<Str>>,
     pub deletion_protection: Option<Sp<Scalar>>,
@@ -642,7 +651,12 @@ impl Decoder {
                 self.err(
                     k.pos,
                     format!(
-                        "`{name}` in `{what}` is a name, and names are taken as written (only values can use ${{...}}): write the name itself, or generate the file"
+                        "`{name}` in `{what}` is a name, and names are taken as written (only values can use ${{...}}): write the name itself{}",
+                        if matches!(what, "security_groups" | "db_instances" | "functions" | "user_pools") {
+                            " and put an AWS name that varies in the entry's `name:` (e.g. `name: ${stack}-db`)"
+                        } else {
+                            ", or generate the file"
+                        }
                     ),
                 );
             }
@@ -761,13 +775,15 @@ pub fn decode(root: &Node, d: &mut Decoder) -> Option<RawStack> {
                 &SECURITY_GROUP,
                 &format!("security group `{}`", name.value),
             )?;
-            let (description, vpc) = (g.str(d, "description"), g.str(d, "vpc"));
+            let (aws_name, description, vpc) =
+                (g.str(d, "name"), g.str(d, "description"), g.str(d, "vpc"));
             let ingress = g
                 .list(d, "ingress", |d, r| Some(sp(r, rule(d, r, &name.value)?)))
                 .unwrap_or_default();
             Some(named(
                 name,
                 RawSecurityGroup {
+                    name: aws_name,
                     description,
                     vpc,
                     ingress,
@@ -791,6 +807,7 @@ pub fn decode(root: &Node, d: &mut Decoder) -> Option<RawStack> {
             Some(named(
                 name,
                 RawUserPool {
+                    name: p.str(d, "name"),
                     username_attributes: p.strs(d, "username_attributes"),
                     auto_verified_attributes: p.strs(d, "auto_verified_attributes"),
                     deletion_protection: p.bool(d, "deletion_protection"),
@@ -863,6 +880,7 @@ fn db_instance(d: &mut Decoder, n: &Node, name: &str) -> Option<RawDbInstance> {
     let allocated_storage = o.int(d, "allocated_storage");
     let master_username = o.str(d, "master_username");
     Some(RawDbInstance {
+        name: o.str(d, "name"),
         engine_version: o.str(d, "engine_version"),
         storage_type: o.str(d, "storage_type"),
         storage_encrypted: o.bool(d, "storage_encrypted"),
@@ -936,6 +954,7 @@ fn function(d: &mut Decoder, n: &Node, name: &str) -> Option<RawFunction> {
     });
     let (source, runtime, handler) = (o.str(d, "source"), o.str(d, "runtime"), o.str(d, "handler"));
     Some(RawFunction {
+        name: o.str(d, "name"),
         description: o.str(d, "description"),
         memory: o.int(d, "memory"),
         timeout: o.int(d, "timeout"),

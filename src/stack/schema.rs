@@ -29,6 +29,10 @@ const DOCS: &[(&str, &str)] = &[
         "Security groups this stack owns, by GroupName.",
     ),
     (
+        "security_groups.*.name",
+        "The group's GroupName in AWS; default: the key, which stays the address. May use ${stack} and ${env:...} (one file, several environments). A change replaces the group.",
+    ),
+    (
         "security_groups.*.description",
         "The group's description. AWS cannot change it: a change replaces the group.",
     ),
@@ -67,6 +71,10 @@ const DOCS: &[(&str, &str)] = &[
     (
         "db_instances",
         "RDS instances this stack owns, by DBInstanceIdentifier.",
+    ),
+    (
+        "db_instances.*.name",
+        "The DB instance identifier in AWS; default: the key, which stays the address. May use ${stack} and ${env:...}. A change renames the instance in place (ModifyDBInstance NewDBInstanceIdentifier).",
     ),
     (
         "db_instances.*.engine",
@@ -177,6 +185,10 @@ const DOCS: &[(&str, &str)] = &[
         "Lambda functions this stack owns, by FunctionName.",
     ),
     (
+        "functions.*.name",
+        "The function's name in AWS (and of its auto role, <name>-role); default: the key, which stays the address. May use ${stack} and ${env:...}. A change replaces the function.",
+    ),
+    (
         "functions.*.source",
         "The folder with the function's code, zipped reproducibly (the same files give the same CodeSha256).",
     ),
@@ -224,6 +236,10 @@ const DOCS: &[(&str, &str)] = &[
     (
         "user_pools",
         "Cognito user pools this stack owns, by PoolName.",
+    ),
+    (
+        "user_pools.*.name",
+        "The pool's name in AWS; default: the key, which stays the address. May use ${stack} and ${env:...}. Cognito cannot rename a pool: a change is a plan error.",
     ),
     (
         "user_pools.*.username_attributes",

@@ -65,6 +65,10 @@ pub struct TemplateError {
     pub message: String,
 }
 
+/// The lookup key under which [`EnvLookup`] answers `${stack}`: not a variable name, so no
+/// environment variable can stand in for it.
+pub const STACK_VAR: &str = "${stack}";
+
 /// How `${env:...}` and `${secret:...}` are looked up; a function so tests need no process env.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -273,6 +277,13 @@ fn parse_inner(inner: &str, env: EnvLookup<'_>, secrets_required: bool) -> Resul
     if inner == "public_ip" {
         return Ok(Part::PublicIp);
     }
+    // The stack's name is known once `stack:` is read, so it resolves at load like `${env:}`.
+    if inner == "stack" {
+        return env(STACK_VAR).map(Part::Env).ok_or_else(|| {
+            "`${stack}` is the stack's name, which `stack:` itself sets: there use ${env:NAME}"
+                .to_string()
+        });
+    }
     if let Some(rest) = inner.strip_prefix("env:") {
         let (name, default) = match rest.split_once(":-") {
             Some((n, d)) => (n, Some(d)),
@@ -329,7 +340,7 @@ fn parse_inner(inner: &str, env: EnvLookup<'_>, secrets_required: bool) -> Resul
         }));
     }
     Err(format!(
-        "cannot understand `${{{inner}}}`: use ${{env:NAME}}, ${{env:NAME:-default}}, ${{secret:NAME}}, ${{public_ip}} or ${{section.name.attribute}}"
+        "cannot understand `${{{inner}}}`: use ${{env:NAME}}, ${{env:NAME:-default}}, ${{secret:NAME}}, ${{stack}}, ${{public_ip}} or ${{section.name.attribute}}"
     ))
 }
 

@@ -632,3 +632,113 @@ cognito_triggers:
         vec!["layer arn:aws:lambda:us-east-1:123456789012:layer:x:1 (named by functions.fn)"]
     );
 }
+
+/// One file, several environments: `stack:` from `${env:}`, AWS names from `${stack}`.
+const ENVIRONMENTS: &str = r#"
+stack: app-${env:STAGE}
+security_groups:
+  db-sg:
+    name: ${stack}-db-sg
+    description: db
+db_instances:
+  db:
+    name: ${stack}-db
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    manage_master_password: true
+    security_groups: [db-sg]
+functions:
+  fn:
+    name: ${stack}-fn
+    source: lambdas/fn
+    runtime: python3.12
+    handler: a.b
+user_pools:
+  pool:
+    name: ${stack}-users
+  plain: {}
+"#;
+
+fn parse_stage(src: &str, stage: &str) -> Result<Stack, LoadError> {
+    let d = dir();
+    let stage = stage.to_string();
+    let env = move |n: &str| (n == "STAGE").then(|| stage.clone());
+    parse_str(src, Path::new("stack.yaml"), d.path(), &env)
+}
+
+#[test]
+fn name_defaults_to_the_key_and_stack_interpolates_into_names() {
+    let s = parse_stage(ENVIRONMENTS, "prod").unwrap();
+    assert_eq!(s.name, "app-prod");
+    // Keys stay the logical names (the addresses); `name:` is the AWS name.
+    assert_eq!(s.security_groups["db-sg"].name, "app-prod-db-sg");
+    assert_eq!(s.db_instances["db"].name, "app-prod-db");
+    assert_eq!(s.functions["fn"].name, "app-prod-fn");
+    assert_eq!(s.user_pools["pool"].name, "app-prod-users");
+    assert_eq!(s.user_pools["plain"].name, "plain");
+    // References keep naming keys.
+    assert_eq!(
+        s.db_instances["db"].security_groups,
+        vec![GroupRef::Stack("db-sg".into())]
+    );
+    let staging = parse_stage(ENVIRONMENTS, "staging").unwrap();
+    assert_eq!(staging.db_instances["db"].name, "app-staging-db");
+    assert_eq!(
+        Stack::key_of(&s.db_instances, |d| &d.name, "app-prod-db"),
+        "db"
+    );
+    assert_eq!(Stack::key_of(&s.db_instances, |d| &d.name, "gone"), "gone");
+}
+
+#[test]
+fn stack_interpolates_in_any_value_but_not_in_stack_itself() {
+    let src = ENVIRONMENTS.replace(
+        "    handler: a.b\n",
+        "    handler: a.b\n    description: ${stack} function\n",
+    );
+    let s = parse_stage(&src, "dev").unwrap();
+    assert_eq!(
+        s.functions["fn"].description.as_deref(),
+        Some("app-dev function")
+    );
+    let e = parse_stage("stack: ${stack}-x\n", "dev")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("stack.yaml:1:8: stack: `${stack}` is the stack's name"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_physical_name_is_checked_as_the_aws_name_at_its_line() {
+    let src = ENVIRONMENTS
+        .replace("name: ${stack}-db\n", "name: ${stack}--db\n")
+        .replace("name: ${stack}-db-sg", "name: sg-${stack}")
+        .replace("name: ${stack}-fn", "name: ${stack} fn")
+        .replace("name: ${stack}-users", "name: ${stack}/users");
+    let e = parse_stage(&src, "prod").unwrap_err().to_string();
+    for (line, what) in [
+        (
+            5,
+            "security group name `sg-app-prod` must be 1-255 characters and not start with sg-",
+        ),
+        (9, "db instance identifier `app-prod--db` must be"),
+        (18, "function name `app-prod fn` must be"),
+        (24, "user pool name `app-prod/users` must be"),
+    ] {
+        assert!(
+            e.contains(&format!("stack.yaml:{line}:")) && e.contains(what),
+            "{what}: {e}"
+        );
+    }
+    // The auto role follows the AWS name: a 60-character one makes a 65-character role.
+    let long = ENVIRONMENTS.replace("name: ${stack}-fn", &format!("name: {}", "f".repeat(60)));
+    let e = parse_stage(&long, "prod").unwrap_err().to_string();
+    assert!(
+        e.contains("stack.yaml:18:") && e.contains("would be named"),
+        "{e}"
+    );
+}

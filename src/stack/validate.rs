@@ -128,6 +128,18 @@ impl Checker<'_> {
         u64::from(matches!(c, Some('"' | '\'')))
     }
 
+    /// The AWS name of a named entry: its `name:` (which may use `${env:}` and `${stack}`), else
+    /// its key; with the position its shape problems point at.
+    fn physical(&mut self, key: &str, name: &Option<Str>, at: Pos) -> (String, Pos) {
+        match name {
+            Some(n) => match self.plain(n, "name") {
+                Some(v) => (v, pos(n)),
+                None => (key.to_string(), pos(n)),
+            },
+            None => (key.to_string(), at),
+        }
+    }
+
     /// A string field that may use `${env:}` but nothing resolved later.
     fn plain(&mut self, s: &Str, what: &str) -> Option<String> {
         let t = self.template(s, what)?;
@@ -324,6 +336,24 @@ pub(super) fn validate(
             name
         }
         None => String::new(),
+    };
+    // From here on `${stack}` resolves to the stack's name (spec section 2, "Environments from
+    // one file"); `stack:` itself was read without it.
+    let stack_name = name.clone();
+    let with_stack = move |var: &str| {
+        if var == super::template::STACK_VAR {
+            Some(stack_name.clone())
+        } else {
+            env(var)
+        }
+    };
+    let env: EnvLookup<'_> = &with_stack;
+    let mut c = Checker {
+        src: c.src,
+        env,
+        dir: c.dir,
+        secrets_required: c.secrets_required,
+        problems: c.problems,
     };
     let region = raw.region.as_ref().and_then(|r| {
         let v = c.plain(r, "region")?;
@@ -588,16 +618,22 @@ fn security_group(
     groups: &BTreeSet<String>,
 ) -> Option<SecurityGroup> {
     let at = pos(g);
-    if name.is_empty() || name.len() > 255 || name.starts_with("sg-") {
+    let (aws_name, name_at) = c.physical(name, &g.value.name, at);
+    if aws_name.is_empty() || aws_name.len() > 255 || aws_name.starts_with("sg-") {
         c.err(
-            at,
-            format!("security group name `{name}` must be 1-255 characters and not start with sg-"),
+            name_at,
+            format!(
+                "security group name `{aws_name}` must be 1-255 characters and not start with sg-"
+            ),
         );
     }
-    if let Some(problem) = ec2_charset_problem(name, EC2_GROUP_CHARS) {
+    if let Some(problem) = ec2_charset_problem(&aws_name, EC2_GROUP_CHARS) {
         c.err(
-            at,
-            format!("security group name `{}` {problem}", name.escape_debug()),
+            name_at,
+            format!(
+                "security group name `{}` {problem}",
+                aws_name.escape_debug()
+            ),
         );
     }
     let description = g
@@ -669,6 +705,7 @@ fn security_group(
         }
     }
     Some(SecurityGroup {
+        name: aws_name,
         description: description?,
         vpc,
         ingress,
@@ -902,10 +939,11 @@ fn db_instance(
 ) -> Option<DbInstance> {
     let at = pos(d);
     let v = &d.value;
-    if !valid_db_identifier(name) && !is_interpolated(name) {
+    let (aws_name, name_at) = c.physical(name, &v.name, at);
+    if !valid_db_identifier(&aws_name) && !is_interpolated(&aws_name) {
         c.err(
-            at,
-            format!("db instance identifier `{name}` must be 1-63 letters, digits or hyphens, start with a letter, with no trailing or double hyphen"),
+            name_at,
+            format!("db instance identifier `{aws_name}` must be 1-63 letters, digits or hyphens, start with a letter, with no trailing or double hyphen"),
         );
     }
     let manage = v
@@ -1092,6 +1130,7 @@ fn db_instance(
         );
     }
     Some(DbInstance {
+        name: aws_name,
         engine_version,
         engine_version_pos: v.engine_version.as_ref().map_or(at, pos),
         storage_type,
@@ -1168,16 +1207,19 @@ fn function(
 ) -> Option<Function> {
     let at = pos(f);
     let v = &f.value;
-    if !is_interpolated(name)
-        && (name.is_empty()
-            || name.len() > 64
-            || !name
+    let (aws_name, name_at) = c.physical(name, &v.name, at);
+    if !is_interpolated(&aws_name)
+        && (aws_name.is_empty()
+            || aws_name.len() > 64
+            || !aws_name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     {
         c.err(
-            at,
-            format!("function name `{name}` must be 1-64 letters, digits, hyphens or underscores"),
+            name_at,
+            format!(
+                "function name `{aws_name}` must be 1-64 letters, digits, hyphens or underscores"
+            ),
         );
     }
     let source = v.source.as_ref().and_then(|x| {
@@ -1215,18 +1257,19 @@ fn function(
         }
         Some(h)
     });
+    // The auto role follows the AWS name, so two environments' roles never collide.
     let auto_too_long =
-        !is_interpolated(name) && name.len() <= 64 && name.len() + "-role".len() > 64;
+        !is_interpolated(&aws_name) && aws_name.len() <= 64 && aws_name.len() + "-role".len() > 64;
     let role = match v.role.as_ref().map(|r| (r, c.plain(r, "role"))) {
         // The auto role is named `<function>-role`, and IAM role names are at most 64
         // characters (CreateRole's RoleName, IAM API reference): a function name that
         // Lambda accepts can still make a role name IAM refuses.
         Some((r, Some(a))) if a == "auto" && auto_too_long => {
-            c.err(pos(r), auto_role_too_long(name));
+            c.err(pos(r), auto_role_too_long(&aws_name));
             None
         }
         None if auto_too_long => {
-            c.err(at, auto_role_too_long(name));
+            c.err(name_at, auto_role_too_long(&aws_name));
             None
         }
         None => Some(RoleRef::Auto),
@@ -1401,6 +1444,7 @@ fn function(
         .as_ref()
         .map_or(Some(3), |t| c.int(t, "timeout", 1, 900));
     Some(Function {
+        name: aws_name,
         source: source?,
         source_pos: v.source.as_ref().map_or(at, pos),
         runtime: runtime?,
@@ -1540,10 +1584,19 @@ fn layer_arn_problem(s: &str) -> Option<String> {
 
 fn user_pool(c: &mut Checker<'_>, name: &str, p: &Sp<raw::RawUserPool>) -> Option<UserPool> {
     let at = pos(p);
-    if name.is_empty() || name.len() > 128 {
+    let (aws_name, name_at) = c.physical(name, &p.value.name, at);
+    // CreateUserPool's PoolName: 1-128 of [\w\s+=,.@-] (Cognito API reference).
+    // A key holding `${` was refused by the decoder already.
+    if !is_interpolated(&aws_name)
+        && (aws_name.is_empty()
+            || aws_name.chars().count() > 128
+            || !aws_name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_+=,.@-".contains(c)))
+    {
         c.err(
-            at,
-            format!("user pool name `{name}` must be 1-128 characters"),
+            name_at,
+            format!("user pool name `{aws_name}` must be 1-128 letters, digits, spaces or _+=,.@-"),
         );
     }
     let attrs = |c: &mut Checker<'_>, list: &Option<Vec<Str>>, what: &str| -> Option<Vec<String>> {
@@ -1571,6 +1624,7 @@ fn user_pool(c: &mut Checker<'_>, name: &str, p: &Sp<raw::RawUserPool>) -> Optio
         "auto_verified_attributes",
     );
     Some(UserPool {
+        name: aws_name,
         username_attributes,
         auto_verified_attributes,
         deletion_protection: p

@@ -10,6 +10,7 @@ mod db_instances;
 mod db_tls;
 mod edges;
 mod engine_versions;
+mod environments;
 mod faults;
 mod full_stack;
 mod functions;

@@ -41,8 +41,13 @@ pub async fn read_policies(
         .collect();
     let read: Vec<(String, Option<String>, Option<Lookup>)> = futures::stream::iter(functions)
         .map(|(f, external)| async move {
+            // A function of the stack is called by its AWS name (`name:`, else its key).
+            let aws_name = stack
+                .functions
+                .get(&f)
+                .map_or(f.as_str(), |d| d.name.as_str());
             let (policy, lookup) =
-                tokio::try_join!(get_policy(clients, "cognito_triggers", &f), async {
+                tokio::try_join!(get_policy(clients, "cognito_triggers", aws_name), async {
                     if external {
                         function_exists(clients, &f).await.map(Some)
                     } else {
@@ -112,7 +117,13 @@ pub async fn observe(
                 let sid = statement_id(&o.event, &o.pool_id);
                 let policy = match policies.get(function) {
                     Some(p) => p.clone(),
-                    None => get_policy(clients, &c.address, function).await?,
+                    None => {
+                        let aws_name = stack
+                            .functions
+                            .get(function)
+                            .map_or(function.as_str(), |d| d.name.as_str());
+                        get_policy(clients, &c.address, aws_name).await?
+                    }
                 };
                 if let Some(p) = &policy {
                     o.permission = statements(p, &sid);

@@ -435,9 +435,10 @@ fn other_setter(p: &PoolDescription, stack: &str, event: &str) -> Option<String>
 /// How an undeclared pool is named in addresses: as `user_pools` knows it, else by its name when
 /// that is unique in the account, else by its id.
 fn default_label(p: &PoolDescription, pools: &Pools) -> String {
-    if pools.stack_pools.get(&p.name) == Some(&p.id)
-        || pools.all.iter().filter(|q| q.name == p.name).count() == 1
-    {
+    // `stack_pools` is keyed by the file's keys, which `name:` may set apart from AWS names.
+    if let Some((key, _)) = pools.stack_pools.iter().find(|(_, id)| **id == p.id) {
+        key.clone()
+    } else if pools.all.iter().filter(|q| q.name == p.name).count() == 1 {
         p.name.clone()
     } else {
         p.id.clone()

@@ -225,6 +225,36 @@ pub fn stack_tags(stack: &Stack) -> BTreeMap<String, String> {
     t
 }
 
+/// The tag that keeps the file's key on a resource whose AWS name is not its key (`name:`): a
+/// later change of `name:` then finds the resource under its key, so the plan renames it in
+/// place (an instance), refuses (a pool) or replaces it (a group, a function and its role),
+/// rather than creating a new one beside a delete of the old under another address.
+pub const KEY_TAG: &str = "deploy:key";
+
+/// [`stack_tags`] of a named resource, with [`KEY_TAG`] when its AWS name is not its key.
+pub fn data_tags(stack: &Stack, key: &str, aws_name: &str) -> BTreeMap<String, String> {
+    let mut t = stack_tags(stack);
+    if !key.eq_ignore_ascii_case(aws_name) {
+        t.insert(KEY_TAG.to_string(), key.to_string());
+    }
+    t
+}
+
+/// The key a live named resource stands for: its [`KEY_TAG`] when it is this stack's,
+/// else the entry whose AWS name it has (see [`Stack::key_of`]).
+pub fn data_key<'a, T>(
+    entries: &'a BTreeMap<String, T>,
+    physical: impl Fn(&T) -> &str,
+    aws_name: &'a str,
+    owned: bool,
+    tags: &'a BTreeMap<String, String>,
+) -> &'a str {
+    match tags.get(KEY_TAG) {
+        Some(k) if owned => k,
+        _ => Stack::key_of(entries, physical, aws_name),
+    }
+}
+
 // Addresses other kinds point at (a kind's own addresses stay in its folder).
 
 pub fn group_address(name: &str) -> String {

@@ -18,17 +18,18 @@ use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
 use crate::progress::fmt_duration;
-use crate::resources::core::{Adapter, Ctx, Found, Key};
+use crate::resources::core::{Adapter, Ctx, Found, KEY_TAG, Key};
 use crate::stack::{FinalSnapshot, STACK_TAG, Stack};
 use crate::value::Text;
 
 /// The instances this stack owns (by tag) and those with a declared identifier (to adopt).
 pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Vec<Found<Observed>>> {
     // AWS lower-cases identifiers; the file may not. Addresses keep the file's spelling.
+    // The identifier is the entry's `name:` when given, else its key (spec section 2).
     let declared: BTreeMap<String, &String> = stack
         .db_instances
-        .keys()
-        .map(|n| (n.to_ascii_lowercase(), n))
+        .iter()
+        .map(|(k, d)| (d.name.to_ascii_lowercase(), k))
         .collect();
     let mut found = Vec::new();
     let mut pages = clients.rds.describe_db_instances().into_paginator().send();
@@ -40,10 +41,14 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Vec<Found<Obser
                 continue;
             }
             let o = observed(inst, stack);
-            let name = match declared.get(&o.identifier) {
-                Some(n) => n.to_string(),
-                None if o.owned => o.identifier.clone(),
-                None => continue,
+            let name = match (o.owned, o.tags.get(KEY_TAG)) {
+                // Renamed through `name:`: still the entry the tag names.
+                (true, Some(k)) => k.clone(),
+                _ => match declared.get(&o.identifier) {
+                    Some(n) => n.to_string(),
+                    None if o.owned => o.identifier.clone(),
+                    None => continue,
+                },
             };
             found.push(Found {
                 address: address(&name),
@@ -144,7 +149,7 @@ fn observed(i: &DbInstance, stack: &Stack) -> Observed {
     let declared = stack
         .db_instances
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(&identifier))
+        .find(|(_, d)| d.name.eq_ignore_ascii_case(&identifier))
         .map(|(_, d)| Declared {
             final_snapshot: d.final_snapshot.clone(),
             deletion_protection: d.deletion_protection,
@@ -418,7 +423,8 @@ async fn remove_tags(ctx: &Ctx<'_>, address: &str, arn: &str, keys: &[String]) -
 async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<Observed> {
     let delta =
         delta(address, s, o).map_err(|e| Error::Other(format!("{address}: {}", e.message)))?;
-    let id = &o.identifier;
+    let mut id = o.identifier.clone();
+    let id = &mut id;
     // Tags first: an adopted instance is this stack's from here on, so if a later step fails the
     // next plan shows an update rather than another adopt.
     if !delta.tags.is_empty() {
@@ -431,6 +437,12 @@ async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<
         ensure_running(ctx, address, id).await?;
         running = true;
         modify(ctx, address, id, &delta.modify, s, o).await?;
+        if let Some(new) = &delta.modify.new_identifier {
+            // The rename takes effect at once with ApplyImmediately (RDS User Guide, "Renaming a
+            // DB instance"): from here on the instance answers to its new identifier only.
+            *id = new.clone();
+            wait_renamed(ctx, address, id).await?;
+        }
         wait(ctx, address, id, Target::Available).await?;
         let lazy = Lazy::of(&delta.modify);
         if !lazy.is_empty() {
@@ -487,7 +499,10 @@ async fn modify(
         .set_multi_az(m.multi_az)
         .set_publicly_accessible(m.publicly_accessible)
         .set_backup_retention_period(m.backup_retention_days)
-        .set_deletion_protection(m.deletion_protection);
+        .set_deletion_protection(m.deletion_protection)
+        // ModifyDBInstance NewDBInstanceIdentifier (RDS API Reference): an in-place rename that
+        // keeps the data; the endpoint's address changes with it.
+        .set_new_db_instance_identifier(m.new_identifier.clone());
     if m.allow_major_version_upgrade {
         req = req.allow_major_version_upgrade(true);
     }
@@ -520,6 +535,24 @@ async fn modify(
         .await?
         .map_err(|e| Error::aws("ModifyDBInstance", address, e))?;
     Ok(())
+}
+
+/// Until DescribeDBInstances knows the instance by its new identifier (RDS renames it in the
+/// background for a short while, status `renaming`).
+async fn wait_renamed(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        if describe(ctx, address, id).await?.is_some() {
+            return Ok(());
+        }
+        if start.elapsed() > rds_budget() {
+            return Err(Error::Other(format!(
+                "{address}: the instance was renamed to `{id}`, but RDS does not describe it under that identifier after {}",
+                fmt_duration(start.elapsed())
+            )));
+        }
+        tokio::time::sleep(ctx.poll).await;
+    }
 }
 
 async fn add_tags(

@@ -23,8 +23,8 @@ use sha2::{Digest, Sha256};
 
 use crate::plan::{Action, Change, Diff, FieldChange, PlanError, list};
 use crate::resources::core::{
-    Attrs, Key, LiveEnv, NodeDef, ReplacePolicy, group_address, group_ref_id, owned_change,
-    stack_tags, tag_diff,
+    Attrs, Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, group_address, group_ref_id,
+    owned_change, tag_diff,
 };
 use crate::stack::{FinalSnapshot, GroupRef, Password, PerformanceInsights, Pos, Resolver, Stack};
 use crate::value::{Shown, Text};
@@ -241,12 +241,12 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
         Password::Secret(t) => PasswordSpec::Secret {
             value: r.resolve(t),
             version: d.password_version.unwrap_or(1),
-            legacy_salt: fingerprint_salt(&stack.name, name),
+            legacy_salt: fingerprint_salt(&stack.name, &d.name),
         },
     };
     Spec {
         name: name.clone(),
-        identifier: name.to_ascii_lowercase(),
+        identifier: d.name.to_ascii_lowercase(),
         engine: d.engine.clone(),
         engine_version: d.engine_version.clone(),
         engine_version_pos: d.engine_version_pos,
@@ -278,7 +278,7 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
             .collect(),
         running: d.running,
         final_snapshot: d.final_snapshot.clone(),
-        tags: stack_tags(stack),
+        tags: data_tags(stack, name, &d.name),
         pos: d.pos,
     }
 }
@@ -322,6 +322,8 @@ pub struct Modify {
     pub deletion_protection: Option<bool>,
     pub security_groups: Option<Vec<Text>>,
     pub password: Option<PasswordChange>,
+    /// `name:` changed: ModifyDBInstance NewDBInstanceIdentifier.
+    pub new_identifier: Option<String>,
 }
 
 impl Modify {
@@ -512,6 +514,20 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
     let mut remove_tags = Vec::new();
     let mut version_tag = None;
 
+    // A changed `name:` renames the instance in place: an instance holds data, so a new
+    // identifier is never a replace.
+    if o.identifier != s.identifier {
+        d.value(
+            "name",
+            Some(o.identifier.clone()),
+            Some(s.identifier.clone()),
+            false,
+        );
+        m.new_identifier = Some(s.identifier.clone());
+        notes.push(
+            "name: apply renames the instance in place, keeping its data (ModifyDBInstance NewDBInstanceIdentifier, applied immediately); its endpoint address changes to the new identifier's".to_string(),
+        );
+    }
     // Fields RDS cannot change: a new instance.
     if !o.engine.eq_ignore_ascii_case(&s.engine) {
         d.value(

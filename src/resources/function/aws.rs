@@ -40,7 +40,7 @@ use super::{
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::{Action, Change};
-use crate::resources::core::{Adapter, Ctx, Found, Key, Lookup};
+use crate::resources::core::{Adapter, Ctx, Found, Key, Lookup, data_key};
 use crate::stack::{STACK_TAG, Stack};
 use crate::value::Text;
 
@@ -117,7 +117,7 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
         .functions
         .iter()
         .filter(|(_, f)| f.role == crate::stack::RoleRef::Auto)
-        .map(|(name, _)| role_name(name))
+        .map(|(_, f)| role_name(&f.name))
         .collect();
     let (functions, tagged, roles, layers, arn_lookups, by_name) = tokio::try_join!(
         list_functions(clients),
@@ -140,8 +140,9 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
         match tagged.get(name) {
             Some(tags) => found
                 .functions
-                .push(function_found(observed_of!(c, true, tags.clone()))),
-            None if stack.functions.contains_key(name) => adopt.push(c),
+                .push(function_found(stack, observed_of!(c, true, tags.clone()))),
+            // Declared AWS names (`name:`, else the key) are adopted; addresses are keys.
+            None if stack.functions.values().any(|f| f.name == name) => adopt.push(c),
             None => {}
         }
     }
@@ -155,7 +156,7 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
         let owned = tags.get(STACK_TAG) == Some(&stack.name);
         found
             .functions
-            .push(function_found(observed_of!(c, owned, tags)));
+            .push(function_found(stack, observed_of!(c, owned, tags)));
     }
 
     let path = role_path(&stack.name);
@@ -217,12 +218,14 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
     );
     mine.sort_by(|a, b| a.0.role_name().cmp(b.0.role_name()));
     for (r, tags, policies) in mine {
-        let function = r.role_name().strip_suffix("-role").unwrap_or_default();
+        // The auto role is named after the function's AWS name; its address after the key.
+        let aws_function = r.role_name().strip_suffix("-role").unwrap_or_default();
         let owned = tags.get(STACK_TAG) == Some(&stack.name);
+        let function = data_key(&stack.functions, |f| &f.name, aws_function, owned, &tags);
         let declared = stack
             .functions
             .get(function)
-            .is_some_and(|f| f.role == crate::stack::RoleRef::Auto);
+            .is_some_and(|f| f.role == crate::stack::RoleRef::Auto && f.name == aws_function);
         // An untagged role nobody declares is someone else's, whatever its path says.
         if !owned && !declared {
             continue;
@@ -290,10 +293,11 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Live> {
     Ok(found)
 }
 
-fn function_found(o: Observed) -> Found<Observed> {
+fn function_found(stack: &Stack, o: Observed) -> Found<Observed> {
+    let key = data_key(&stack.functions, |f| &f.name, &o.name, o.owned, &o.tags).to_string();
     Found {
-        address: function_address(&o.name),
-        key: Key::Function(o.name.clone()),
+        address: function_address(&key),
+        key: Key::Function(key),
         observed: o,
     }
 }

@@ -26,8 +26,8 @@ use std::path::PathBuf;
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
 use crate::resources::core::{
-    Key, LiveEnv, Lookup, NodeDef, ReplacePolicy, group_address, group_ref_id, owned_change,
-    stack_tags, tag_diff,
+    Key, LiveEnv, Lookup, NodeDef, ReplacePolicy, data_tags, group_address, group_ref_id,
+    owned_change, tag_diff,
 };
 use crate::stack::{GroupRef, LayerRef, Pos, Resolver, RoleRef, Stack, Subnets};
 use crate::value::{Shown, Text};
@@ -491,7 +491,7 @@ pub fn role_name_of(arn: &str) -> &str {
 /// Why the `auto` role of `function` cannot be created, when a role of its name already exists
 /// outside this stack's path (IAM role names are unique per account, whatever the path).
 fn role_taken(stack: &Stack, function: &str, env: &LiveEnv) -> Option<String> {
-    let name = role_name(function);
+    let name = role_name(&stack.functions[function].name);
     match env.lookups.get(&role_name_lookup(&name)) {
         Some(Lookup::Found { arn, path, .. }) if *path != role_path(&stack.name) => Some(format!(
             "role: auto would create the role `{name}`, but a role of that name already exists outside {} ({arn}, path {path}), and IAM role names are unique per account: to use that role, set `role: {arn}`; otherwise rename or delete it",
@@ -552,7 +552,9 @@ fn references(f: &crate::stack::Function, env: &LiveEnv) -> (Vec<String>, Vec<St
 pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
     match key {
         Key::Role(function) => NodeSpec::Role(RoleSpec {
-            name: role_name(function),
+            // After the function's AWS name: IAM role names are account-wide, so two
+            // environments of one file (`name: ${stack}-…`) get two roles.
+            name: role_name(&stack.functions[function].name),
             path: role_path(&stack.name),
             trust_policy: trust_policy(),
             // Least privilege: the ENI permissions only for a function that runs in a VPC.
@@ -565,7 +567,7 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
                     BASIC_POLICY
                 }
             )],
-            tags: stack_tags(stack),
+            tags: data_tags(stack, function, &stack.functions[function].name),
             taken: role_taken(stack, function, env),
             pos: stack.functions[function].pos,
         }),
@@ -667,7 +669,7 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
         Err(e) => (Err(e), Vec::new()),
     };
     Spec {
-        name: name.to_string(),
+        name: f.name.clone(),
         source: f.source.clone(),
         code,
         suspicious,
@@ -680,7 +682,7 @@ fn function_spec(stack: &Stack, name: &str, r: &Resolver, env: &LiveEnv) -> Spec
         layers,
         vpc,
         tags: {
-            let mut tags = stack_tags(stack);
+            let mut tags = data_tags(stack, name, &f.name);
             tags.extend(sensitive_tag(&environment).map(|v| (SENSITIVE_TAG.to_string(), v)));
             tags
         },

@@ -16,7 +16,7 @@ use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
 use crate::resources::core::batch::RuleItem;
-use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv};
+use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv, data_key};
 use crate::stack::{STACK_TAG, Stack, Subnets, VpcRef};
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
@@ -174,7 +174,11 @@ pub struct Described {
 /// only to learn the rules' `sgr-` ids, which only an in-place change needs (looked up then).
 pub async fn read(clients: &Clients, stack: &Stack) -> Result<Described> {
     let owned_filter = filter(&format!("tag:{STACK_TAG}"), [stack.name.clone()]);
-    let declared: Vec<String> = stack.security_groups.keys().cloned().collect();
+    let declared: Vec<String> = stack
+        .security_groups
+        .values()
+        .map(|g| g.name.clone())
+        .collect();
     let (owned, named) = tokio::try_join!(describe_groups(clients, vec![owned_filter]), async {
         if declared.is_empty() {
             Ok(Vec::new())
@@ -237,7 +241,13 @@ pub fn observe(
         // A declared name that exists in another VPC than the one the file asks for is not ours
         // to adopt; the create in the right VPC will go ahead.
         if !ours {
-            let want_vpc = match stack.security_groups.get(name).map(|s| &s.vpc) {
+            let key = Stack::key_of(&stack.security_groups, |g| &g.name, name);
+            let want_vpc = match stack
+                .security_groups
+                .get(key)
+                .filter(|g| g.name == name)
+                .map(|s| &s.vpc)
+            {
                 Some(VpcRef::Id(v)) => Some(v.clone()),
                 Some(VpcRef::Default) => env.default_vpc.clone(),
                 None => continue,
@@ -253,10 +263,13 @@ pub fn observe(
     for (id, g) in &groups {
         let name = g.group_name().unwrap_or_default().to_string();
         let tags = tags_of(g.tags());
-        by_id.insert(id.clone(), name.clone());
+        // Addresses are the file's keys; the AWS name may differ (`name:`).
+        let owned = tags.get(STACK_TAG) == Some(&stack.name);
+        let key = data_key(&stack.security_groups, |g| &g.name, &name, owned, &tags).to_string();
+        by_id.insert(id.clone(), key.clone());
         found.push(Found {
-            address: group_address(&name),
-            key: Key::Group(name.clone()),
+            address: group_address(&key),
+            key: Key::Group(key),
             observed: GroupObserved {
                 id: id.clone(),
                 name: name.clone(),

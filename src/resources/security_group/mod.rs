@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::plan::{Action, Change, Diff, FieldChange, PlanError};
 pub use crate::resources::core::group_address;
 use crate::resources::core::{
-    Key, LiveEnv, NodeDef, ReplacePolicy, group_ref_id, owned_change, stack_tags, tag_diff,
+    Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, group_ref_id, owned_change, tag_diff,
 };
 use crate::stack::{GroupRef, Resolver, RuleSource, Stack, VpcRef};
 use crate::value::{Shown, Text};
@@ -160,10 +160,10 @@ pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
                     .map_or(Text::unknown(false), Text::known),
             };
             NodeSpec::Group(GroupSpec {
-                name: name.clone(),
+                name: g.name.clone(),
                 description: g.description.clone(),
                 vpc_id,
-                tags: stack_tags(stack),
+                tags: data_tags(stack, name, &g.name),
             })
         }
         Key::Rule { group, description } => {
@@ -270,6 +270,13 @@ pub fn diff_group(
     };
     let mut d = Diff::new();
     let o = observed;
+    // EC2 cannot rename a group: a new `name:` replaces it (its rules go with it).
+    d.value(
+        "name",
+        o.map(|o| o.name.clone()),
+        Some(s.name.clone()),
+        true,
+    );
     d.value(
         "description",
         o.map(|o| o.description.clone()),

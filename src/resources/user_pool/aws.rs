@@ -16,7 +16,7 @@ use crate::resources::core::cognito_aws::{
     describe, describe_raw, enums, normalise, read_modify_write, remove_permission,
 };
 use crate::resources::core::once::create_once;
-use crate::resources::core::{Adapter, Ctx, Found, Key};
+use crate::resources::core::{Adapter, Ctx, Found, Key, data_key};
 use crate::stack::Stack;
 
 /// How many DescribeUserPool calls observe keeps in flight.
@@ -70,18 +70,22 @@ pub async fn observe(clients: &Clients, stack: &Stack) -> Result<(Vec<Found<Obse
         .collect();
     all.sort_by(|a, b| a.id.cmp(&b.id));
 
-    let declared: BTreeSet<String> = stack.user_pools.keys().cloned().collect();
+    // Pools are found by their AWS names (`name:`, else the key) and addressed by their keys.
+    let declared: BTreeSet<String> = stack.user_pools.values().map(|p| p.name.clone()).collect();
     let selected = super::select(&stack.name, &declared, &all);
-    let stack_pools = selected
-        .iter()
-        .map(|o| (o.name.clone(), o.id.clone()))
-        .collect();
+    let key_of = |o: &Observed| {
+        data_key(&stack.user_pools, |p| &p.name, &o.name, o.owned, &o.tags).to_string()
+    };
+    let stack_pools = selected.iter().map(|o| (key_of(o), o.id.clone())).collect();
     let found = selected
         .into_iter()
-        .map(|o| Found {
-            address: address(&o.name),
-            key: Key::UserPool(o.name.clone()),
-            observed: o,
+        .map(|o| {
+            let key = key_of(&o);
+            Found {
+                address: address(&key),
+                key: Key::UserPool(key),
+                observed: o,
+            }
         })
         .collect();
     Ok((found, Pools { all, stack_pools }))

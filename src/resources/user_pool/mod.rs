@@ -9,7 +9,7 @@ use crate::plan::{Action, Change, Diff, PlanError, list};
 use crate::resources::core::cognito::PoolDescription;
 pub use crate::resources::core::pool_address as address;
 use crate::resources::core::{
-    Key, LiveEnv, NodeDef, ReplacePolicy, owned_change, stack_tags, tag_diff,
+    Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, owned_change, tag_diff,
 };
 use crate::stack::{Pos, Resolver, STACK_TAG, Stack};
 
@@ -134,11 +134,11 @@ pub fn spec(stack: &Stack, key: &Key, _r: &Resolver, _env: &LiveEnv) -> Spec {
     };
     let p = &stack.user_pools[name];
     Spec {
-        name: name.clone(),
+        name: p.name.clone(),
         username_attributes: p.username_attributes.clone(),
         auto_verified_attributes: p.auto_verified_attributes.clone(),
         deletion_protection: p.deletion_protection,
-        tags: stack_tags(stack),
+        tags: data_tags(stack, name, &p.name),
         pos: p.pos,
     }
 }
@@ -196,6 +196,17 @@ pub fn diff(
         return Ok(Some(Change::new(address, Action::Delete).note(LOSES_USERS)));
     };
     let o = observed;
+    // Cognito has no rename (UpdateUserPool takes no PoolName), and a new pool would lose every
+    // user: a changed `name:` is refused, never a silent replace.
+    if let Some(o) = o.filter(|o| o.name != s.name) {
+        return Err(err(
+            s.pos,
+            format!(
+                "name: the pool is `{}` ({}) and Cognito cannot rename a user pool; a new pool `{}` would start without its users: keep `name: {}`, or move the users yourself and remove the old pool from the account first",
+                o.name, o.id, s.name, o.name
+            ),
+        ));
+    }
     let mut d = Diff::new();
     d.value(
         "username_attributes",
