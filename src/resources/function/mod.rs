@@ -1093,7 +1093,7 @@ pub fn diff(
         let path = format!("environment.{k}");
         let live = live_env.get(k).map(String::as_str);
         match live {
-            Some(before) if !v.is_secret() && !(v.is_known() && v.expose() == live) => {
+            Some(before) if !(v.is_secret() || (v.is_known() && v.expose() == live)) => {
                 let shown = if was_secret.iter().any(|w| *w == k || *w == ALL_SENSITIVE) {
                     Shown::Sensitive
                 } else {
