@@ -161,6 +161,20 @@ impl fmt::Display for Shown {
     }
 }
 
+/// The (year, month, day) of a day counted from 1970-01-01 (Howard Hinnant's `civil_from_days`):
+/// dates printed without a date crate.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 /// `s` as it may be printed: control characters (a newline, an escape sequence) are shown
 /// escaped (`\n`, `\u{1b}`), so text from a file name or from AWS cannot forge or hide lines of
 /// deploy's output; everything else is kept as is.

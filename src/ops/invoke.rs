@@ -69,18 +69,7 @@ pub async fn run(
     function: &str,
     event: Option<&str>,
 ) -> Result<u8> {
-    if !stack.functions.contains_key(function) {
-        return Err(Error::User(format!(
-            "{} has no function `{function}` (functions: {})",
-            stack.file.display(),
-            stack
-                .functions
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+    super::function_of_stack(stack, function)?;
     let event = match event {
         Some(e) => e.to_string(),
         None if confirms_sign_ups(stack, function).is_some() => POST_CONFIRMATION.to_string(),

@@ -37,15 +37,7 @@ pub fn line(timestamp_ms: i64, stream: &str, message: &str) -> String {
 pub fn rfc3339_ms(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = crate::value::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,
@@ -68,18 +60,7 @@ pub async fn run(
     since: Duration,
     follow: bool,
 ) -> Result<u8> {
-    if !stack.functions.contains_key(function) {
-        return Err(Error::User(format!(
-            "{} has no function `{function}` (functions: {})",
-            stack.file.display(),
-            stack
-                .functions
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+    super::function_of_stack(stack, function)?;
     let clients = Clients::new(aws, stack.region.as_deref()).await?;
     let group = group_name(function);
     let first = now_ms() - since.as_millis() as i64;

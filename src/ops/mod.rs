@@ -7,3 +7,23 @@ pub mod invoke;
 pub mod logs;
 pub mod migrate;
 pub mod psql;
+
+use crate::error::{Error, Result};
+use crate::stack::Stack;
+
+/// `function` must be one of the stack's functions: else an error naming them.
+fn function_of_stack(stack: &Stack, function: &str) -> Result<()> {
+    if stack.functions.contains_key(function) {
+        return Ok(());
+    }
+    Err(Error::User(format!(
+        "{} has no function `{function}` (functions: {})",
+        stack.file.display(),
+        stack
+            .functions
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}

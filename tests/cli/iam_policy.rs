@@ -53,52 +53,7 @@ fn policy_of(yaml: &str, args: &[&str]) -> Value {
 /// instances (one with manage_master_password, one with a final snapshot), functions with an auto
 /// role, a folder layer, a VPC, a role and a trigger function by ARN, a pool of its own and a
 /// pool it does not own.
-const MAXIMAL: &str = "stack: max
-region: eu-west-1
-security_groups:
-  db-sg:
-    description: db
-    ingress:
-      - { description: app, port: 5432, source_group: fn-sg }
-  fn-sg:
-    description: fn
-db_instances:
-  managed-db:
-    engine: postgres
-    instance_class: db.t3.micro
-    allocated_storage: 20
-    master_username: root
-    manage_master_password: true
-    security_groups: [db-sg]
-    final_snapshot: true
-  named-db:
-    engine: postgres
-    instance_class: db.t3.micro
-    allocated_storage: 20
-    master_username: root
-    master_password: ${secret:DB_PASSWORD}
-    final_snapshot: named-db-last
-functions:
-  f:
-    source: fn
-    runtime: python3.12
-    handler: app.h
-    layers:
-      - { name: lib, source: lib, runtimes: [python3.12] }
-    vpc:
-      subnets: default
-      security_groups: [fn-sg]
-  g:
-    source: fn
-    runtime: python3.12
-    handler: app.h
-    role: arn:aws:iam::123456789012:role/given-role
-user_pools:
-  pool: {}
-cognito_triggers:
-  - { user_pool: pool, event: post_confirmation, function: f }
-  - { user_pool: eu-west-1_Foreign1, event: pre_sign_up, function: 'arn:aws:lambda:eu-west-1:123456789012:function:theirs' }
-";
+const MAXIMAL: &str = include_str!("../fixtures/every-kind.yaml");
 
 fn maximal() -> Value {
     policy_of(MAXIMAL, &["--account", "123456789012"])

@@ -32,46 +32,8 @@ db_instances:
     manage_master_password: true
 """
 
-# Every kind and every option with a permission of its own (as tests/cli/iam_policy.rs MAXIMAL).
-EVERY_KIND = """stack: max
-region: eu-west-1
-security_groups:
-  db-sg:
-    description: db
-    ingress:
-      - { description: app, port: 5432, source_group: fn-sg }
-  fn-sg:
-    description: fn
-db_instances:
-  managed-db:
-    engine: postgres
-    instance_class: db.t3.micro
-    allocated_storage: 20
-    master_username: root
-    manage_master_password: true
-    security_groups: [db-sg]
-    final_snapshot: last-one
-functions:
-  f:
-    source: fn
-    runtime: python3.12
-    handler: app.h
-    layers:
-      - { name: lib, source: lib, runtimes: [python3.12] }
-    vpc:
-      subnets: default
-      security_groups: [fn-sg]
-  g:
-    source: fn
-    runtime: python3.12
-    handler: app.h
-    role: arn:aws:iam::123456789012:role/given-role
-user_pools:
-  pool: {}
-cognito_triggers:
-  - { user_pool: pool, event: post_confirmation, function: f }
-  - { user_pool: eu-west-1_Foreign1, event: pre_sign_up, function: 'arn:aws:lambda:eu-west-1:123456789012:function:theirs' }
-"""
+# Every kind and every option with a permission of its own (the Rust policy tests use it too).
+EVERY_KIND = (REPO / "tests" / "fixtures" / "every-kind.yaml").read_text()
 
 # What deploy does to the file's functions and their auto roles (all scoped to the file's names;
 # attaching is limited to the two Lambda execution policies and passing to Lambda, by condition).

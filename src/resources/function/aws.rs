@@ -410,29 +410,13 @@ async fn role_by_name(clients: &Clients, name: &str) -> Result<ByName> {
             Err(e) => Err(Error::aws("GetRole", "functions", e)),
         }
     };
+    // A role that does not exist (yet) has no policies to list: NoSuchEntity is expected here.
     let policies = async {
-        let mut out = Vec::new();
-        let mut pages = clients
-            .iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            match page {
-                Ok(page) => out.extend(
-                    page.attached_policies()
-                        .iter()
-                        .filter_map(|a| a.policy_arn().map(str::to_string)),
-                ),
-                Err(e) if code_of(&e) == Some("NoSuchEntity") || forbidden(code_of(&e)) => {
-                    return Ok(None);
-                }
-                Err(e) => return Err(Error::aws("ListAttachedRolePolicies", "functions", e)),
-            }
+        match attached_policies_of(clients, name).await {
+            Ok(p) => Ok(Some(p)),
+            Err(e) if code_of(&e) == Some("NoSuchEntity") || forbidden(code_of(&e)) => Ok(None),
+            Err(e) => Err(Error::aws("ListAttachedRolePolicies", "functions", e)),
         }
-        out.sort();
-        Ok(Some(out))
     };
     let (role, policies) = tokio::try_join!(role, policies)?;
     Ok(match role {
@@ -488,6 +472,22 @@ async fn role_tags(clients: &Clients, name: &str) -> Result<BTreeMap<String, Str
 }
 
 async fn attached_policies(clients: &Clients, name: &str) -> Result<Vec<String>> {
+    attached_policies_of(clients, name)
+        .await
+        .map_err(|e| Error::aws("ListAttachedRolePolicies", "functions", e))
+}
+
+/// Every page of ListAttachedRolePolicies, sorted; the SDK's error as it came.
+async fn attached_policies_of(
+    clients: &Clients,
+    name: &str,
+) -> std::result::Result<
+    Vec<String>,
+    SdkError<
+        aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesError,
+        HttpResponse,
+    >,
+> {
     let mut out = Vec::new();
     let mut pages = clients
         .iam
@@ -496,9 +496,9 @@ async fn attached_policies(clients: &Clients, name: &str) -> Result<Vec<String>>
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| Error::aws("ListAttachedRolePolicies", "functions", e))?;
         out.extend(
-            page.attached_policies()
+            page?
+                .attached_policies()
                 .iter()
                 .filter_map(|a| a.policy_arn().map(str::to_string)),
         );
