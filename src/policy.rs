@@ -166,12 +166,40 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
     } else {
         partition(&t.region)
     };
-    let (r, a, s) = (t.region.as_str(), t.account.as_str(), stack.name.as_str());
+    let x = Arns {
+        p,
+        r: &t.region,
+        a: &t.account,
+        s: &stack.name,
+    };
     let mut warnings = Vec::new();
     let mut st = vec![statement("ReadTheAccount", READS, vec!["*".into()], None)];
+    security_group_statements(&mut st, stack, x);
+    db_instance_statements(&mut st, stack, x);
+    function_statements(&mut st, stack, x);
+    user_pool_statements(&mut st, stack, x, &mut warnings);
+    function_log_statements(&mut st, stack, x);
+    run_lock_statement(&mut st, x);
+    (Policy::new(st), warnings)
+}
 
-    // Security groups: ids in their ARNs, so scoped by this stack's tag value; tagging only at
-    // creation (ec2:CreateAction), or on groups already this stack's.
+/// The parts of the ARNs every statement builds: partition, region, account, and the stack's
+/// name (its tag value).
+#[derive(Clone, Copy)]
+struct Arns<'a> {
+    p: &'a str,
+    r: &'a str,
+    a: &'a str,
+    s: &'a str,
+}
+
+/// Security groups: ids in their ARNs, so scoped by this stack's tag value; tagging only at
+/// creation (ec2:CreateAction), or on groups already this stack's.
+fn security_group_statements(
+    st: &mut Vec<Statement>,
+    stack: &Stack,
+    Arns { p, r, a, s }: Arns<'_>,
+) {
     let groups = !stack.security_groups.is_empty();
     if groups {
         let sg = format!("arn:{p}:ec2:{r}:{a}:security-group/*");
@@ -218,8 +246,10 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
             None,
         ));
     }
+}
 
-    // DB instances: the identifier is in the ARN, so by name.
+/// DB instances: the identifier is in the ARN, so by name.
+fn db_instance_statements(st: &mut Vec<Statement>, stack: &Stack, Arns { p, r, a, s }: Arns<'_>) {
     if !stack.db_instances.is_empty() {
         let dbs: Vec<String> = stack
             .db_instances
@@ -296,8 +326,10 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
             ));
         }
     }
+}
 
-    // Functions, their layers and their auto roles: by name.
+/// Functions, their layers and their auto roles: by name.
+fn function_statements(st: &mut Vec<Statement>, stack: &Stack, Arns { p, r, a, s }: Arns<'_>) {
     let functions = !stack.functions.is_empty();
     if functions {
         let fns: Vec<String> = stack
@@ -405,8 +437,15 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
             Some(json!({ "StringEquals": { "iam:PassedToService": "lambda.amazonaws.com" } })),
         ));
     }
+}
 
-    // User pools: ids in their ARNs, so by this stack's tag value; tagged only by CreateUserPool.
+/// User pools: ids in their ARNs, so by this stack's tag value; tagged only by CreateUserPool.
+fn user_pool_statements(
+    st: &mut Vec<Statement>,
+    stack: &Stack,
+    Arns { p, r, a, s }: Arns<'_>,
+    warnings: &mut Vec<String>,
+) {
     let owned_pools = !stack.user_pools.is_empty()
         || stack
             .cognito_triggers
@@ -476,11 +515,13 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
             None,
         ));
     }
+}
 
-    // `deploy logs` and `deploy invoke`: the log groups Lambda writes the stack's functions to
-    // (/aws/lambda/<name>). The log-group ARN is the resource of FilterLogEvents; the `:*` form
-    // is how log-group ARNs read in the CloudWatch Logs docs' policy examples
-    // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
+/// `deploy logs` and `deploy invoke`: the log groups Lambda writes the stack's functions to
+/// (/aws/lambda/<name>). The log-group ARN is the resource of FilterLogEvents; the `:*` form
+/// is how log-group ARNs read in the CloudWatch Logs docs' policy examples
+/// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
+fn function_log_statements(st: &mut Vec<Statement>, stack: &Stack, Arns { p, r, a, .. }: Arns<'_>) {
     if !stack.functions.is_empty() {
         st.push(statement(
             "ReadThisStacksFunctionLogs",
@@ -496,8 +537,10 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
             None,
         ));
     }
+}
 
-    // The run lock: this stack's parameter only.
+/// The run lock: this stack's parameter only.
+fn run_lock_statement(st: &mut Vec<Statement>, Arns { p, r, a, s }: Arns<'_>) {
     st.push(statement(
         "ThisStacksRunLockOnly",
         &[
@@ -511,7 +554,6 @@ pub fn for_stack(stack: &Stack, t: &Target) -> (Policy, Vec<String>) {
         )],
         None,
     ));
-    (Policy::new(st), warnings)
 }
 
 /// The one-time policy `apply` of an adopt plan needs beyond the everyday one: tagging the exact
