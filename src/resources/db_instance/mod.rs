@@ -508,12 +508,85 @@ pub fn version_note(address: &str, s: &Spec, o: &Observed) -> Option<String> {
 
 /// Compares an existing instance with its spec. Errors are what RDS would reject.
 pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> {
-    let mut d = Diff::new();
-    let mut m = Modify::default();
-    let mut notes = Vec::new();
-    let mut remove_tags = Vec::new();
-    let mut version_tag = None;
+    let mut acc = Acc::default();
+    identity_and_fixed_fields(&mut acc, s, o);
+    engine_version(&mut acc, address, s, o)?;
+    class_and_storage(&mut acc, address, s, o)?;
+    settings(&mut acc, s, o);
+    password(&mut acc, s, o);
+    let Acc {
+        mut d,
+        m,
+        mut notes,
+        remove_tags,
+        version_tag,
+    } = acc;
+    let mut tags = BTreeMap::new();
+    let before = d.fields.len();
+    tag_diff(&mut d, &o.tags, &s.tags);
+    if d.fields.len() > before {
+        tags = s
+            .tags
+            .iter()
+            .filter(|(k, v)| o.tags.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+    }
+    tags.extend(version_tag.map(|v| (VERSION_TAG.to_string(), v)));
+    let mut running = None;
+    if s.running != o.running() {
+        d.value("running", Some(o.running()), Some(s.running), false);
+        running = Some(s.running);
+        notes.push(if s.running {
+            "running: apply starts the instance (StartDBInstance)".into()
+        } else {
+            "running: apply stops the instance (StopDBInstance); storage is still billed, and AWS starts a stopped instance again after 7 days".into()
+        });
+        if !s.running
+            && (o.status == "storage-optimization"
+                || m.allocated_storage.is_some()
+                || m.storage_type.is_some())
+        {
+            notes.push("running: RDS stops only an available instance, not one optimizing its storage (status storage-optimization, which can last hours after a storage change): apply waits for that to end before stopping it".into());
+        }
+    }
+    if !m.is_empty() && !o.running() {
+        notes.push(if s.running {
+            "the instance is stopped and RDS cannot modify a stopped instance: apply starts it first".into()
+        } else {
+            "the instance is stopped and RDS cannot modify a stopped instance: apply starts it, modifies it, and stops it again".into()
+        });
+    }
+    if !m.is_empty() && !o.pending.is_empty() {
+        notes.push(format!(
+            "RDS has modifications waiting for the maintenance window ({}); apply uses ApplyImmediately, which applies them now too",
+            o.pending.join(", ")
+        ));
+    }
+    Ok(Delta {
+        diff: d,
+        modify: m,
+        tags,
+        remove_tags,
+        running,
+        notes,
+    })
+}
 
+/// What [`delta`]'s parts add to: the diff shown, the modification sent, and what else apply
+/// does.
+#[derive(Default)]
+struct Acc {
+    d: Diff,
+    m: Modify,
+    notes: Vec<String>,
+    remove_tags: Vec<String>,
+    version_tag: Option<String>,
+}
+
+/// The identifier, and the fields RDS cannot change (a new instance).
+fn identity_and_fixed_fields(acc: &mut Acc, s: &Spec, o: &Observed) {
+    let Acc { d, m, notes, .. } = acc;
     // A changed `name:` renames the instance in place: an instance holds data, so a new
     // identifier is never a replace.
     if o.identifier != s.identifier {
@@ -560,7 +633,11 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             true,
         );
     }
+}
 
+/// The engine version: an upgrade in place, never a downgrade.
+fn engine_version(acc: &mut Acc, address: &str, s: &Spec, o: &Observed) -> Result<(), PlanError> {
+    let Acc { d, m, notes, .. } = acc;
     // In place, ModifyDBInstance.
     if let Some(want) = &s.engine_version {
         let fit = version_fit(&o.engine_version, want);
@@ -597,6 +674,17 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             }
         }
     }
+    Ok(())
+}
+
+/// The instance class, and the storage: grown (by at least 10%), retyped, never while RDS optimizes it.
+fn class_and_storage(
+    acc: &mut Acc,
+    address: &str,
+    s: &Spec,
+    o: &Observed,
+) -> Result<(), PlanError> {
+    let Acc { d, m, notes, .. } = acc;
     if o.instance_class != s.instance_class {
         d.value(
             "instance_class",
@@ -663,6 +751,12 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
         m.storage_type = Some(want.clone());
         notes.push("storage_type: RDS migrates the storage, with a short outage or degraded I/O while it runs".into());
     }
+    Ok(())
+}
+
+/// The settings ModifyDBInstance changes without more to say than a note.
+fn settings(acc: &mut Acc, s: &Spec, o: &Observed) {
+    let Acc { d, m, notes, .. } = acc;
     // Without an endpoint yet (still being created) the live port is unknown: nothing to compare.
     if let (Some(want), Some(live)) = (s.port, o.port)
         && want != live
@@ -763,6 +857,17 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             m.security_groups = Some(s.security_groups.clone());
         }
     }
+}
+
+/// The master password: managed by RDS, or set from the file when its version (or, from older versions of deploy, its fingerprint) differs.
+fn password(acc: &mut Acc, s: &Spec, o: &Observed) {
+    let Acc {
+        d,
+        m,
+        notes,
+        remove_tags,
+        version_tag,
+    } = acc;
     match &s.password {
         PasswordSpec::Managed => {
             if !o.managed_password {
@@ -792,7 +897,7 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
                     "master_password: the {FINGERPRINT_TAG} tag (a password derivative older versions of deploy stored) is removed; {VERSION_TAG} records password_version instead"
                 ));
                 if same && !o.managed_password {
-                    version_tag = Some(version.to_string());
+                    *version_tag = Some(version.to_string());
                     d.value(
                         &format!("tags.{VERSION_TAG}"),
                         None,
@@ -826,56 +931,6 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             }
         }
     }
-    let mut tags = BTreeMap::new();
-    let before = d.fields.len();
-    tag_diff(&mut d, &o.tags, &s.tags);
-    if d.fields.len() > before {
-        tags = s
-            .tags
-            .iter()
-            .filter(|(k, v)| o.tags.get(*k) != Some(*v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-    }
-    tags.extend(version_tag.map(|v| (VERSION_TAG.to_string(), v)));
-    let mut running = None;
-    if s.running != o.running() {
-        d.value("running", Some(o.running()), Some(s.running), false);
-        running = Some(s.running);
-        notes.push(if s.running {
-            "running: apply starts the instance (StartDBInstance)".into()
-        } else {
-            "running: apply stops the instance (StopDBInstance); storage is still billed, and AWS starts a stopped instance again after 7 days".into()
-        });
-        if !s.running
-            && (o.status == "storage-optimization"
-                || m.allocated_storage.is_some()
-                || m.storage_type.is_some())
-        {
-            notes.push("running: RDS stops only an available instance, not one optimizing its storage (status storage-optimization, which can last hours after a storage change): apply waits for that to end before stopping it".into());
-        }
-    }
-    if !m.is_empty() && !o.running() {
-        notes.push(if s.running {
-            "the instance is stopped and RDS cannot modify a stopped instance: apply starts it first".into()
-        } else {
-            "the instance is stopped and RDS cannot modify a stopped instance: apply starts it, modifies it, and stops it again".into()
-        });
-    }
-    if !m.is_empty() && !o.pending.is_empty() {
-        notes.push(format!(
-            "RDS has modifications waiting for the maintenance window ({}); apply uses ApplyImmediately, which applies them now too",
-            o.pending.join(", ")
-        ));
-    }
-    Ok(Delta {
-        diff: d,
-        modify: m,
-        tags,
-        remove_tags,
-        running,
-        notes,
-    })
 }
 
 /// RDS refuses a storage change while it optimizes the previous one.
