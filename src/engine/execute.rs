@@ -17,7 +17,7 @@ use futures::stream::FuturesUnordered;
 
 use crate::error::{Error, Result};
 use crate::plan::Action;
-use crate::plan::build::Step;
+use crate::plan::build::{Part, Step, StepId};
 use crate::progress::Progress;
 use crate::provider::{Op, Provider, Scope};
 use crate::resources::{self, Found, Key, Observed, ReplacePolicy, Spec};
@@ -45,7 +45,7 @@ impl Report {
 
 /// What finished: a step, or a wait for the attributes of a node without a step.
 enum Finished {
-    Step(String, Key, Result<Option<Observed>>),
+    Step(StepId, Key, Result<Option<Observed>>),
     Wait(String, Result<Observed>),
     /// Steps started together as one slot (see [`resources::batch_key`]).
     Batch(Vec<Finished>),
@@ -85,15 +85,15 @@ pub async fn execute_until<P: Provider>(
     interrupt: impl std::future::Future<Output = ()>,
 ) -> Report {
     let mut interrupt = std::pin::pin!(interrupt);
-    let addresses: BTreeSet<String> = steps.iter().map(|s| s.address.clone()).collect();
+    let ids: BTreeSet<StepId> = steps.iter().map(|s| s.id.clone()).collect();
     // Every node as it is now: found by the plan, then as each step leaves it.
     let mut live: BTreeMap<String, (Key, Observed)> = found
         .iter()
         .map(|f| (f.address.clone(), (f.key.clone(), f.observed.clone())))
         .collect();
-    let mut pending: BTreeMap<String, Step> =
-        steps.into_iter().map(|s| (s.address.clone(), s)).collect();
-    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut pending: BTreeMap<StepId, Step> =
+        steps.into_iter().map(|s| (s.id.clone(), s)).collect();
+    let mut done: BTreeSet<StepId> = BTreeSet::new();
     // Nodes without a step whose attributes were waited for; and those being waited for.
     let mut settled: BTreeSet<String> = BTreeSet::new();
     let mut waiting: BTreeSet<String> = BTreeSet::new();
@@ -118,11 +118,12 @@ pub async fn execute_until<P: Provider>(
             let mut to_wait = BTreeSet::new();
             for s in pending.values() {
                 let mut blocked = false;
-                for a in &s.after {
-                    if addresses.contains(a) && !done.contains(a) {
+                for id in &s.after {
+                    if ids.contains(id) && !done.contains(id) {
                         blocked = true;
                         continue;
                     }
+                    let a = &id.address;
                     if settled.contains(a) {
                         continue;
                     }
@@ -132,14 +133,14 @@ pub async fn execute_until<P: Provider>(
                     // A step that finished has told its attributes; one that returned before
                     // its node was ready (an instance is addressed before `available`) holds
                     // back only the steps that use the node itself.
-                    let attrs = !addresses.contains(a) && !unknown_attrs(&resolver, a).is_empty();
+                    let attrs = !ids.contains(id) && !unknown_attrs(&resolver, a).is_empty();
                     if attrs || (resources::uses_ready(&s.key) && !o.ready()) {
                         blocked = true;
                         to_wait.insert(a.clone());
                     }
                 }
                 if !blocked {
-                    ready.push(s.address.clone());
+                    ready.push(s.id.clone());
                 }
             }
             for dep in to_wait {
@@ -152,7 +153,7 @@ pub async fn execute_until<P: Provider>(
             }
             // Ready steps with the same batch key start together, as one slot: the kind sends
             // their writes in one call (a group's new rules in one AuthorizeSecurityGroupIngress).
-            let mut slots: Vec<Vec<String>> = Vec::new();
+            let mut slots: Vec<Vec<StepId>> = Vec::new();
             let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
             for addr in ready {
                 match resources::batch_key(&pending[&addr].key) {
@@ -177,9 +178,9 @@ pub async fn execute_until<P: Provider>(
                         .desired
                         .then(|| resources::spec(scope.stack, &step.key, &resolver, scope.env));
                     futures.push(async move {
-                        let (address, key) = (step.address.clone(), step.key.clone());
+                        let (id, key) = (step.id.clone(), step.key.clone());
                         let r = run_step(provider, scope, progress, step, spec).await;
-                        Finished::Step(address, key, r)
+                        Finished::Step(id, key, r)
                     });
                 }
                 if futures.len() == 1 {
@@ -213,7 +214,13 @@ pub async fn execute_until<P: Provider>(
         };
         for finished in finished {
             match finished {
-                Finished::Step(addr, key, Ok(observed)) => {
+                // A rule's early revoke leaves the node to the rule's own step.
+                Finished::Step(id, _, Ok(_)) if id.part != Part::Node => {
+                    report.done.push(id.to_string());
+                    done.insert(id);
+                }
+                Finished::Step(id, key, Ok(observed)) => {
+                    let addr = id.address.clone();
                     match observed {
                         Some(o) => {
                             resolver.set(&addr, o.attrs());
@@ -231,7 +238,7 @@ pub async fn execute_until<P: Provider>(
                             live.remove(&addr);
                         }
                     }
-                    done.insert(addr.clone());
+                    done.insert(id);
                     report.done.push(addr);
                 }
                 Finished::Wait(addr, Ok(observed)) => {
@@ -258,7 +265,13 @@ pub async fn execute_until<P: Provider>(
                         stopping = true;
                     }
                 }
-                Finished::Step(addr, _, Err(e)) | Finished::Wait(addr, Err(e)) => {
+                Finished::Step(id, _, Err(e)) => {
+                    let shown = id.to_string();
+                    progress.line(&shown, format!("failed: {}", message(&shown, &e)));
+                    report.failed.push((shown, e));
+                    stopping = true;
+                }
+                Finished::Wait(addr, Err(e)) => {
                     progress.line(&addr, format!("failed: {}", message(&addr, &e)));
                     report.failed.push((addr, e));
                     stopping = true;
@@ -267,7 +280,7 @@ pub async fn execute_until<P: Provider>(
             }
         }
     }
-    report.not_started = pending.into_keys().collect();
+    report.not_started = pending.into_keys().map(|id| id.to_string()).collect();
     report.resolver = resolver;
     report
 }
@@ -319,7 +332,9 @@ async fn run_step<P: Provider>(
     step: Step,
     spec: Option<Spec>,
 ) -> Result<Option<Observed>> {
-    let address = step.address.as_str();
+    // Progress and errors name the step; the provider is told the node it writes.
+    let shown = step.id.to_string();
+    let address = shown.as_str();
     // Re-diff with the attributes now known (ids of groups just created, the db address): what
     // was "(known after apply)" in the plan is concrete now, and may even turn out unchanged.
     let change = match resources::diff(address, spec.as_ref(), step.observed.as_ref()) {
@@ -329,7 +344,7 @@ async fn run_step<P: Provider>(
     };
     progress.line(address, format!("{}...", verb(&change.action)));
     let (key, observed) = (&step.key, step.observed.as_ref());
-    let apply = |op| provider.apply(scope, address, key, op);
+    let apply = |op| provider.apply(scope, &step.id.address, key, op);
     let result = match (change.action, spec.as_ref(), observed) {
         (Action::Create, Some(spec), existing) => apply(Op::Create { spec, existing }).await,
         (Action::Update, Some(spec), Some(observed)) => {

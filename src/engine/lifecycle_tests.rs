@@ -217,7 +217,7 @@ async fn a_replace_of_a_fixed_name_deletes_before_it_creates() {
     let r = apply(&fake, &s).await;
     assert!(r.ok(), "{r:?}");
     assert!(
-        fake.at("end delete security_groups.db.ingress.APP (old)")
+        fake.at("end delete security_groups.db.ingress.APP")
             < fake.at("start delete security_groups.app")
     );
     assert!(

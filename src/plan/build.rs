@@ -21,13 +21,63 @@ pub struct Input<'a> {
     pub targets: &'a [String],
 }
 
+/// Which part of a node's change a step carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// The node's change, as the plan lists it.
+    Node,
+    /// The revoke of a rule's live self ahead of the replacement of a group it names (see
+    /// [`let_go_of_replaced_groups`]): a step of its own that the plan does not list, since the
+    /// plan shows the rule replaced.
+    OldRule,
+}
+
+/// A step's identity: the node's address and the part of its change.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StepId {
+    pub address: String,
+    pub part: Part,
+}
+
+impl StepId {
+    pub fn node(address: impl Into<String>) -> Self {
+        StepId {
+            address: address.into(),
+            part: Part::Node,
+        }
+    }
+
+    pub fn old_rule(address: impl Into<String>) -> Self {
+        StepId {
+            address: address.into(),
+            part: Part::OldRule,
+        }
+    }
+
+    /// Whether this is the step of the node at `address` itself.
+    pub fn is(&self, address: &str) -> bool {
+        self.part == Part::Node && self.address == address
+    }
+}
+
+/// As progress lines, reports and saved plans name a step (a saved plan's format is older than
+/// the type): the address, and ` (old)` after a rule's early revoke.
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.part {
+            Part::Node => f.write_str(&self.address),
+            Part::OldRule => write!(f, "{} (old)", self.address),
+        }
+    }
+}
+
 /// One node with a change, as the executor needs it.
 #[derive(Clone, Debug)]
 pub struct Step {
-    pub address: String,
+    pub id: StepId,
     pub key: Key,
-    /// Addresses of other steps that must finish first.
-    pub after: Vec<String>,
+    /// Other steps that must finish first (a node without a step has nothing to wait for).
+    pub after: Vec<StepId>,
     pub observed: Option<Observed>,
     /// Whether the node is desired (false: it is being deleted).
     pub desired: bool,
@@ -122,7 +172,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
     }
     let mut changes: Vec<Change> = steps
         .iter()
-        .filter(|s| old_rule_of(&s.address).is_none())
+        .filter(|s| s.id.part == Part::Node)
         .map(|s| s.change.clone())
         .collect();
     changes.sort_by(|a, b| a.address.cmp(&b.address));
@@ -135,7 +185,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
     // not end before it (what depends on it, such as migrations, may need it ready).
     let waiting = order
         .iter()
-        .filter(|a| !steps.iter().any(|s| &s.address == *a))
+        .filter(|a| !steps.iter().any(|s| s.id.is(a)))
         .filter_map(|a| match found.get(a.as_str()).map(|f| &f.observed) {
             Some(o @ Observed::DbInstance(db)) if !o.ready() => Some(super::Waiting {
                 address: a.clone(),
@@ -271,9 +321,9 @@ fn desired_steps(
                 }
                 if let Some(change) = change {
                     steps.push(Step {
-                        address: addr.clone(),
+                        id: StepId::node(addr.clone()),
                         key: def.key.clone(),
-                        after: def.deps.clone(),
+                        after: def.deps.iter().map(StepId::node).collect(),
                         observed: observed.cloned(),
                         desired: true,
                         change,
@@ -331,7 +381,7 @@ fn orphan_steps(
                     change.notes.insert(0, "not in stack.yaml".into());
                 }
                 steps.push(Step {
-                    address: f.address.clone(),
+                    id: StepId::node(f.address.clone()),
                     key: f.key.clone(),
                     after: Vec::new(),
                     observed: Some(f.observed.clone()),
@@ -350,33 +400,35 @@ fn orphan_steps(
 fn live_refs(
     steps: &[Step],
     inherited: &BTreeMap<String, Vec<String>>,
-) -> Vec<(String, Vec<String>)> {
+) -> Vec<(StepId, Vec<String>)> {
     steps
         .iter()
         .map(|s| {
             let mut r = s.observed.as_ref().map(Observed::refs).unwrap_or_default();
-            r.extend(inherited.get(&s.address).cloned().unwrap_or_default());
-            (s.address.clone(), r)
+            if s.id.part == Part::Node {
+                r.extend(inherited.get(&s.id.address).cloned().unwrap_or_default());
+            }
+            (s.id.clone(), r)
         })
         .collect()
 }
 
 /// Ordering: A delete waits for every other step whose live state still points at the deleted node
 /// (a function still using a group, a rule naming it as source): those let go first.
-fn deletes_wait_for_referrers(steps: &mut [Step], refs: &[(String, Vec<String>)]) {
-    let ids: BTreeMap<String, Vec<String>> = steps
+fn deletes_wait_for_referrers(steps: &mut [Step], refs: &[(StepId, Vec<String>)]) {
+    let ids: BTreeMap<StepId, Vec<String>> = steps
         .iter()
         .filter(|s| !s.desired)
         .filter_map(|s| {
             s.observed
                 .as_ref()
-                .map(|o| (s.address.clone(), o.physical_ids()))
+                .map(|o| (s.id.clone(), o.physical_ids()))
         })
         .collect();
     for step in steps.iter_mut().filter(|s| !s.desired) {
-        let mine = &ids[&step.address];
+        let mine = &ids[&step.id];
         for (other, r) in refs {
-            if other != &step.address && r.iter().any(|x| mine.contains(x)) {
+            if other != &step.id && r.iter().any(|x| mine.contains(x)) {
                 step.after.push(other.clone());
             }
         }
@@ -386,11 +438,11 @@ fn deletes_wait_for_referrers(steps: &mut [Step], refs: &[(String, Vec<String>)]
 /// Ordering: The delete half of a replace waits, as a plain delete does, for the deletes of what
 /// still points at the node: a trigger removed in the same apply must not write to the old pool
 /// after the replace has deleted it.
-fn replaces_wait_for_referrer_deletes(steps: &mut [Step], refs: &[(String, Vec<String>)]) {
-    let deleting: BTreeSet<String> = steps
+fn replaces_wait_for_referrer_deletes(steps: &mut [Step], refs: &[(StepId, Vec<String>)]) {
+    let deleting: BTreeSet<StepId> = steps
         .iter()
         .filter(|s| !s.desired)
-        .map(|s| s.address.clone())
+        .map(|s| s.id.clone())
         .collect();
     for step in steps
         .iter_mut()
@@ -402,10 +454,7 @@ fn replaces_wait_for_referrer_deletes(steps: &mut [Step], refs: &[(String, Vec<S
             .map(Observed::physical_ids)
             .unwrap_or_default();
         for (other, r) in refs {
-            if other != &step.address
-                && deleting.contains(other)
-                && r.iter().any(|x| mine.contains(x))
-            {
+            if other != &step.id && deleting.contains(other) && r.iter().any(|x| mine.contains(x)) {
                 step.after.push(other.clone());
             }
         }
@@ -416,7 +465,7 @@ fn replaces_wait_for_referrer_deletes(steps: &mut [Step], refs: &[(String, Vec<S
 /// an in-place update that leaves those attributes as they are (an instance's address while its
 /// class changes) does not hold up a function that only reads them.
 fn updates_keeping_attributes_hold_nothing_up(steps: &mut [Step]) {
-    let in_place: BTreeMap<String, (Key, bool)> = steps
+    let in_place: BTreeMap<StepId, (Key, bool)> = steps
         .iter()
         .filter(|s| s.desired && s.change.action == Action::Update)
         .map(|s| {
@@ -424,7 +473,7 @@ fn updates_keeping_attributes_hold_nothing_up(steps: &mut [Step]) {
                 .iter()
                 .any(|a| s.change.field(a).is_some())
                 || !resources::attrs_changed_by(&s.key, &s.change).is_empty();
-            (s.address.clone(), (s.key.clone(), touches))
+            (s.id.clone(), (s.key.clone(), touches))
         })
         .collect();
     for step in steps.iter_mut().filter(|s| s.desired) {
@@ -439,11 +488,11 @@ fn updates_keeping_attributes_hold_nothing_up(steps: &mut [Step]) {
 /// Ordering: Within a group, revoke before authorize: a new rule may carry a permission an old one
 /// still holds, which AWS refuses as a duplicate.
 fn revokes_before_authorizes(steps: &mut [Step]) {
-    let rule_deletes: Vec<(String, String)> = steps
+    let rule_deletes: Vec<(String, StepId)> = steps
         .iter()
         .filter(|s| s.change.action == Action::Delete)
         .filter_map(|s| match &s.key {
-            Key::Rule { group, .. } => Some((group.clone(), s.address.clone())),
+            Key::Rule { group, .. } => Some((group.clone(), s.id.clone())),
             _ => None,
         })
         .collect();
@@ -465,7 +514,7 @@ fn revokes_before_authorizes(steps: &mut [Step]) {
 /// Ordering: A function leaving its VPC: its role keeps the ENI permissions until the function is
 /// out (Lambda releases the interfaces with the role), so that role update comes after it.
 fn role_waits_for_its_function_leaving_a_vpc(steps: &mut [Step]) {
-    let leaving: Vec<String> = steps
+    let leaving: Vec<StepId> = steps
         .iter()
         .filter(|s| matches!(s.key, Key::Role(_)) && s.desired)
         .filter(|s| {
@@ -474,20 +523,20 @@ fn role_waits_for_its_function_leaving_a_vpc(steps: &mut [Step]) {
                 has(&f.before) && !has(&f.after)
             })
         })
-        .map(|s| s.address.clone())
+        .map(|s| s.id.clone())
         .collect();
     for role in &leaving {
-        let Some(function) = role.strip_suffix(".role") else {
+        let Some(function) = role.address.strip_suffix(".role").map(StepId::node) else {
             continue;
         };
-        if !steps.iter().any(|s| s.address == function) {
+        if !steps.iter().any(|s| s.id == function) {
             continue;
         }
         for step in steps.iter_mut() {
-            if step.address == function {
+            if step.id == function {
                 step.after.retain(|a| a != role);
-            } else if &step.address == role {
-                step.after.push(function.to_string());
+            } else if &step.id == role {
+                step.after.push(function.clone());
             }
         }
     }
@@ -497,16 +546,16 @@ fn role_waits_for_its_function_leaving_a_vpc(steps: &mut [Step]) {
 /// role, so a role being deleted outlives the deletion of the groups its functions used: otherwise
 /// the interfaces can stay behind and hold those groups.
 fn roles_outlive_their_functions_groups(steps: &mut [Step]) {
-    let group_deletes: BTreeMap<String, String> = steps
+    let group_deletes: BTreeMap<String, StepId> = steps
         .iter()
         .filter(|s| !s.desired && matches!(s.key, Key::Group(_)))
         .filter_map(|s| {
             s.observed
                 .as_ref()
-                .map(|o| (o.physical_ids().concat(), s.address.clone()))
+                .map(|o| (o.physical_ids().concat(), s.id.clone()))
         })
         .collect();
-    let role_holds: Vec<(String, Vec<String>)> = steps
+    let role_holds: Vec<(String, Vec<StepId>)> = steps
         .iter()
         .filter_map(|s| match &s.observed {
             Some(Observed::Function(f)) => Some((
@@ -538,11 +587,12 @@ fn roles_outlive_their_functions_groups(steps: &mut [Step]) {
 
 /// The steps in an order that honours every step's `after`; a cycle is a plan error.
 fn execution_order(steps: Vec<Step>) -> Result<Vec<Step>, Vec<PlanError>> {
+    // The graph's nodes are the steps' names (unique per step, and what a cycle error shows).
     let mut eg = Graph::default();
     for s in &steps {
-        eg.add_node(&s.address);
+        eg.add_node(&s.id.to_string());
         for a in &s.after {
-            eg.add_edge(&s.address, a);
+            eg.add_edge(&s.id.to_string(), &a.to_string());
         }
     }
     let exec_order = eg.topo_order().map_err(|cycle| {
@@ -555,8 +605,7 @@ fn execution_order(steps: Vec<Step>) -> Result<Vec<Step>, Vec<PlanError>> {
             ),
         }]
     })?;
-    let mut by: BTreeMap<String, Step> =
-        steps.into_iter().map(|s| (s.address.clone(), s)).collect();
+    let mut by: BTreeMap<String, Step> = steps.into_iter().map(|s| (s.id.to_string(), s)).collect();
     Ok(exec_order.iter().filter_map(|a| by.remove(a)).collect())
 }
 
@@ -778,16 +827,6 @@ fn adopted_rule(
             .is_some_and(|pf| !pf.observed.owned() && pf.observed.owner().is_none())
 }
 
-/// What the address of a hidden revoke step (see [`let_go_of_replaced_groups`]) ends with.
-const OLD_RULE: &str = " (old)";
-
-/// The rule address whose live rule a step revokes ahead of its replacement, when `address`
-/// is such a step's: the plan lists only the rule's replace, and a saved plan gives that step
-/// the rule's live state.
-pub fn old_rule_of(address: &str) -> Option<&str> {
-    address.strip_suffix(OLD_RULE)
-}
-
 /// A group is replaced by deleting it first (its name is fixed within its VPC), and EC2 refuses
 /// to delete a group while anything uses it. So before the replace: what this plan deletes or
 /// moves off the group goes first; a rule of another group that names it as its source is
@@ -800,14 +839,14 @@ fn let_go_of_replaced_groups(
     steps: &mut Vec<Step>,
     found: &[Found],
     defs: &[NodeDef],
-    refs: &[(String, Vec<String>)],
+    refs: &[(StepId, Vec<String>)],
 ) -> Vec<PlanError> {
     let replaced: Vec<(String, String, String)> = steps
         .iter()
         .filter(|s| s.desired && s.change.action == Action::Replace)
         .filter_map(|s| match (&s.key, &s.observed) {
             (Key::Group(name), Some(Observed::Group(o))) => {
-                Some((s.address.clone(), name.clone(), o.id.clone()))
+                Some((s.id.address.clone(), name.clone(), o.id.clone()))
             }
             _ => None,
         })
@@ -823,33 +862,34 @@ fn let_go_of_replaced_groups(
     let step_of = |steps: &[Step], a: &str| {
         steps
             .iter()
-            .position(|s| s.address == a)
+            .position(|s| s.id.is(a))
             .map(|i| (i, steps[i].desired))
     };
-    let mut after: Vec<(String, String)> = Vec::new();
+    let mut after: Vec<(StepId, StepId)> = Vec::new();
     let mut split: BTreeSet<String> = BTreeSet::new();
     for (gaddr, gname, gid) in &replaced {
+        let group = StepId::node(gaddr.clone());
         // Steps whose live state holds the group (their own or their deleted children's).
         for (other, r) in refs {
-            if other == gaddr || !r.contains(gid) {
+            if other.is(gaddr) || !r.contains(gid) || other.part != Part::Node {
                 continue;
             }
-            match step_of(&steps[..], other) {
+            match step_of(&steps[..], &other.address) {
                 Some((i, true)) => match &steps[i].key {
                     Key::Rule { group, .. } if group == gname => {}
                     Key::Rule { .. } => {
-                        split.insert(other.clone());
+                        split.insert(other.address.clone());
                     }
                     _ => {}
                 },
-                Some((_, false)) => after.push((gaddr.clone(), other.clone())),
+                Some((_, false)) => after.push((group.clone(), other.clone())),
                 None => {}
             }
         }
         // The group's unlisted rules are revoked from the old group, before it goes.
         for s in steps.iter() {
             if !s.desired && matches!(&s.key, Key::Rule { group, .. } if group == gname) {
-                after.push((gaddr.clone(), s.address.clone()));
+                after.push((group.clone(), s.id.clone()));
             }
         }
         // What uses the group and has no step that lets go of it.
@@ -872,25 +912,26 @@ fn let_go_of_replaced_groups(
                         f.address
                     ),
                 }),
-                (_, Some(_)) if !still => after.push((gaddr.clone(), f.address.clone())),
+                (_, Some(_)) if !still => after.push((group.clone(), StepId::node(f.address.clone()))),
                 _ => errors.push(in_use_error(stack, steps, gaddr, gname, &f.address)),
             }
         }
     }
     for addr in split {
-        let i = steps
-            .iter()
-            .position(|s| s.address == addr)
-            .expect("a step");
+        let i = steps.iter().position(|s| s.id.is(&addr)).expect("a step");
         let Key::Rule { group, .. } = steps[i].key.clone() else {
             continue;
         };
         let observed = steps[i].observed.take();
-        let old = format!("{addr}{OLD_RULE}");
+        let old = StepId::old_rule(addr.clone());
         let change = observed
             .as_ref()
-            .and_then(|o| resources::diff(&old, None, Some(o)).ok().flatten())
-            .unwrap_or_else(|| Change::new(&old, Action::Delete));
+            .and_then(|o| {
+                resources::diff(&old.to_string(), None, Some(o))
+                    .ok()
+                    .flatten()
+            })
+            .unwrap_or_else(|| Change::new(&old.to_string(), Action::Delete));
         let holders: Vec<&String> = replaced
             .iter()
             .filter(|(_, _, gid)| observed.as_ref().is_some_and(|o| o.refs().contains(gid)))
@@ -908,16 +949,16 @@ fn let_go_of_replaced_groups(
             holders.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")
         ));
         for h in holders {
-            after.push((h.clone(), old.clone()));
+            after.push((StepId::node(h.clone()), old.clone()));
         }
         // The rule's own group, when replaced too, goes after the revoke.
         let own = crate::resources::security_group::group_address(&group);
         if replaced.iter().any(|(a, _, _)| *a == own) {
-            after.push((own, old.clone()));
+            after.push((StepId::node(own), old.clone()));
         }
         let key = steps[i].key.clone();
         steps.push(Step {
-            address: old,
+            id: old,
             key,
             after: Vec::new(),
             observed,
@@ -926,7 +967,7 @@ fn let_go_of_replaced_groups(
         });
     }
     for (step, dep) in after {
-        if let Some(s) = steps.iter_mut().find(|s| s.address == step)
+        if let Some(s) = steps.iter_mut().find(|s| s.id == step)
             && !s.after.contains(&dep)
         {
             s.after.push(dep);
@@ -941,7 +982,7 @@ fn let_go_of_replaced_groups(
 fn in_use_error(stack: &Stack, steps: &[Step], gaddr: &str, gname: &str, user: &str) -> PlanError {
     let forcing: Vec<String> = steps
         .iter()
-        .find(|s| s.address == gaddr)
+        .find(|s| s.id.is(gaddr))
         .map(|s| {
             s.change
                 .fields
@@ -1054,8 +1095,8 @@ mod tests {
     }
 
     /// The executor's steps by address, in the order the planner gives them.
-    fn step_order(p: &Planned) -> Vec<&str> {
-        p.steps.iter().map(|s| s.address.as_str()).collect()
+    fn step_order(p: &Planned) -> Vec<String> {
+        p.steps.iter().map(|s| s.id.to_string()).collect()
     }
 
     fn run(stack: &Stack, found: &[Found], destroy: bool) -> Planned {

@@ -240,9 +240,9 @@ fn saved_steps(steps: &[Step]) -> Vec<SavedStep> {
     steps
         .iter()
         .map(|s| SavedStep {
-            address: s.address.clone(),
+            address: s.id.to_string(),
             key: s.key.clone(),
-            after: s.after.clone(),
+            after: s.after.iter().map(ToString::to_string).collect(),
             desired: s.desired,
             change: s.change.clone(),
         })

@@ -216,9 +216,7 @@ impl Provider for FakeProvider {
         let result = match op {
             Op::Delete { observed, .. } => {
                 let mut st = self.state.borrow_mut();
-                // A rule revoked ahead of its replacement lives at the rule's own address.
-                let at = crate::plan::build::old_rule_of(address).unwrap_or(address);
-                st.account.remove(at);
+                st.account.remove(address);
                 // Deleting a group takes its rules with it.
                 if let Observed::Group(g) = observed {
                     st.account
