@@ -25,10 +25,11 @@
 //!                              replace policies
 //! resources::<kind>            one folder per kind: pure mod.rs, aws.rs adapter (create, update,
 //!                              delete; the engine turns a Replace into those by the kind's policy)
+//! resources::cognito           the Cognito family: the user_pool and trigger kinds, over the
+//!                              pool model (mod.rs) and its read-modify-write (aws.rs) they share
 //! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx, addresses,
-//!                              ownership/tag diff helpers, the Adapter trait, the Cognito pool
-//!                              model and its read-modify-write, batch (one call for a group's
-//!                              rule writes)
+//!                              ownership/tag diff helpers, the Adapter trait, batch (one call for
+//!                              a group's rule writes)
 //! policy                       the IAM policy a stack needs (pure, over stack and plan::saved)
 //! plan (mod.rs), stack, value, progress, redact, aws, error, lock (the run lock in SSM),
 //! interrupt (Ctrl-C), rate_limit (pacing a throttled service, learnt from its throttles)

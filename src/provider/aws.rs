@@ -8,11 +8,9 @@ use super::{Live, Op, Provider, Scope};
 use crate::aws::Clients;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::resources::cognito::{trigger, user_pool};
 use crate::resources::core::{Adapter, Ctx, LiveEnv};
-use crate::resources::{
-    Key, Observed, Spec, cognito_trigger, db_instance, function, migration, security_group,
-    user_pool,
-};
+use crate::resources::{Key, Observed, Spec, db_instance, function, migration, security_group};
 use crate::stack::Stack;
 
 pub struct AwsProvider<'a> {
@@ -95,10 +93,9 @@ impl Provider for AwsProvider<'_> {
                 let ((pools, all), (policies, function_lookups)) = tokio::try_join!(
                     // Triggers read the pools the pool kind described: one DescribeUserPool each.
                     user_pool::aws::observe(clients, stack),
-                    cognito_trigger::aws::read_policies(clients, stack),
+                    trigger::aws::read_policies(clients, stack),
                 )?;
-                let triggers =
-                    cognito_trigger::aws::observe(clients, stack, &all, &policies).await?;
+                let triggers = trigger::aws::observe(clients, stack, &all, &policies).await?;
                 Ok::<_, Error>((pools, triggers, all.summaries(), function_lookups))
             }),
         )?;
@@ -166,7 +163,7 @@ impl Provider for AwsProvider<'_> {
             Key::Layer(_) => run!(function::aws::Layers, Layer),
             Key::Function(_) => run!(function::aws::Functions, Function),
             Key::UserPool(_) => run!(user_pool::aws::UserPools, UserPool),
-            Key::Trigger { .. } => run!(cognito_trigger::aws::Triggers, Trigger),
+            Key::Trigger { .. } => run!(trigger::aws::Triggers, Trigger),
             Key::Migration { .. } | Key::Seed(_) => run!(migration::db::Migrations, Migration),
         }
     }

@@ -1,19 +1,23 @@
 //! The resource kinds, one folder each, over the shared model in [`core`]. Every folder has a pure
 //! `mod.rs` (desired spec, observed state, diff; no AWS types) and an `aws.rs` adapter (read live
-//! state in batches; create, update, delete). This module sits above the kinds and only dispatches
-//! between them: the `Spec`/`Observed` enums, the nodes, specs, diffs and replace policies.
+//! state in batches; create, update, delete). Kinds that share one AWS resource sit in a family
+//! folder with what they share: [`cognito`] holds the user pool and trigger kinds over the pool
+//! model and its read-modify-write. This module sits above the kinds and only dispatches between
+//! them: the `Spec`/`Observed` enums, the nodes, specs, diffs and replace policies.
 //!
 //! A *node* is one unit the engine orders and executes: a security group, one of its rules, a db
 //! instance, a function's role, a layer, a function, a user pool, a trigger.
 
-pub mod cognito_trigger;
+pub mod cognito;
 pub mod db_instance;
 pub mod function;
 pub mod migration;
 pub mod security_group;
-pub mod user_pool;
 
 pub mod core;
+
+// The two Cognito kinds keep their flat paths, which the fake provider names.
+pub use self::cognito::{trigger as cognito_trigger, user_pool};
 
 use crate::plan::{Change, PlanError};
 use crate::stack::{Resolver, Stack};

@@ -4,8 +4,6 @@
 //! `stack`, `value`), never on each other's internals nor on the dispatch or the engine above them.
 
 pub mod batch;
-pub mod cognito;
-pub mod cognito_aws;
 pub mod network;
 pub mod once;
 pub mod propagation;

@@ -12,7 +12,7 @@ pub mod aws;
 use std::collections::BTreeSet;
 
 use crate::plan::{Action, Change, Diff, PlanError};
-use crate::resources::core::cognito::{Edits, PoolDescription, Pools, STATEMENT_PREFIX};
+use crate::resources::cognito::{Edits, PoolDescription, Pools, STATEMENT_PREFIX};
 use crate::resources::core::{
     Key, LiveEnv, Lookup, NodeDef, PoolSummary, ReplacePolicy, function_address, owned_change,
     pool_address,
@@ -527,10 +527,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::resources::core::cognito::tests::rich_pool;
-    use crate::resources::core::cognito::{
-        LambdaConfig, PoolSettings, statement_id, update_request,
-    };
+    use crate::resources::cognito::tests::rich_pool;
+    use crate::resources::cognito::{LambdaConfig, PoolSettings, statement_id, update_request};
     use crate::stack::STACK_TAG;
 
     const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:mine";

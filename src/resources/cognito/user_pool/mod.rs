@@ -1,12 +1,12 @@
 //! Cognito user pools this stack owns. Every pool write goes through the read-modify-write of
-//! [`crate::resources::core::cognito`], shared with the triggers.
+//! [`super`], shared with the triggers.
 
 pub mod aws;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
-use crate::resources::core::cognito::PoolDescription;
+use crate::resources::cognito::PoolDescription;
 pub use crate::resources::core::pool_address as address;
 use crate::resources::core::{
     Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, owned_change, tag_diff,
@@ -288,7 +288,7 @@ pub fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::core::cognito::PoolSettings;
+    use crate::resources::cognito::PoolSettings;
     use crate::value::Shown;
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
