@@ -15,6 +15,7 @@
 //! against it once and replaces it by the version tag.
 
 pub mod aws;
+pub mod decl;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -18,6 +18,7 @@
 //! content (or new runtimes) means a new version, which the plan shows as a replace.
 
 pub mod aws;
+pub mod decl;
 pub mod package;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,6 +6,7 @@
 //! Rules are authoritative: a rule in a managed group that the file does not list is revoked.
 
 pub mod aws;
+pub mod decl;
 
 use std::collections::BTreeMap;
 

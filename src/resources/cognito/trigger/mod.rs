@@ -8,6 +8,7 @@
 //! to date. Nothing else on such a pool is ever changed.
 
 pub mod aws;
+pub mod decl;
 
 use std::collections::BTreeSet;
 

@@ -2,6 +2,7 @@
 //! [`super`], shared with the triggers.
 
 pub mod aws;
+pub mod decl;
 
 use std::collections::{BTreeMap, BTreeSet};
 
