@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::resources::cognito::{trigger, user_pool};
 use crate::resources::core::{Adapter, Ctx, LiveEnv};
-use crate::resources::{Key, Observed, Spec, db_instance, function, migration, security_group};
+use crate::resources::{
+    Key, Observed, Spec, db_instance, function, migration, node_types, security_group,
+};
 use crate::stack::Stack;
 
 pub struct AwsProvider<'a> {
@@ -132,40 +134,32 @@ impl Provider for AwsProvider<'_> {
     ) -> Result<Option<Observed>> {
         let ctx = self.ctx(scope);
         let ctx = &ctx;
-        // One line per kind: narrow the operation to the kind's types, run its adapter, and wrap
-        // what it returns. `variant!(V)` is the narrowing for enum variant `V`.
-        macro_rules! variant {
-            ($v:path) => {
-                |x| match x {
-                    $v(inner) => Some(inner),
-                    _ => None,
+        // Per node type (the table in `resources`): narrow the operation to the type's spec and
+        // observed state, run its adapter, and wrap what it returns.
+        macro_rules! apply {
+            ($($v:ident: $key:pat => $($node:ident)::+, $($adapter:ident)::+;)*) => {
+                match key {
+                    $($key => {
+                        run::<crate::resources::$($adapter)::+>(
+                            ctx,
+                            address,
+                            op,
+                            |s| match s {
+                                Spec::$v(s) => Some(s),
+                                _ => None,
+                            },
+                            |o| match o {
+                                Observed::$v(o) => Some(o),
+                                _ => None,
+                            },
+                            Observed::$v,
+                        )
+                        .await
+                    })*
                 }
             };
         }
-        macro_rules! run {
-            ($adapter:ty, $v:ident) => {
-                run::<$adapter>(
-                    ctx,
-                    address,
-                    op,
-                    variant!(Spec::$v),
-                    variant!(Observed::$v),
-                    Observed::$v,
-                )
-                .await
-            };
-        }
-        match key {
-            Key::Group(_) => run!(security_group::aws::Groups, Group),
-            Key::Rule { .. } => run!(security_group::aws::Rules, Rule),
-            Key::DbInstance(_) => run!(db_instance::aws::Instances, DbInstance),
-            Key::Role(_) => run!(function::aws::Roles, Role),
-            Key::Layer(_) => run!(function::aws::Layers, Layer),
-            Key::Function(_) => run!(function::aws::Functions, Function),
-            Key::UserPool(_) => run!(user_pool::aws::UserPools, UserPool),
-            Key::Trigger { .. } => run!(trigger::aws::Triggers, Trigger),
-            Key::Migration { .. } | Key::Seed(_) => run!(migration::db::Migrations, Migration),
-        }
+        node_types!(apply)
     }
 
     async fn wait_for(

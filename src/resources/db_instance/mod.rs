@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 
 use crate::plan::{Action, Change, Diff, FieldChange, PlanError, list};
 use crate::resources::core::{
-    Attrs, Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, group_address, group_ref_id,
-    owned_change, tag_diff,
+    Attrs, Key, LiveEnv, NodeDef, NodeType, ReplacePolicy, data_tags, group_address, group_ref_id,
+    owned_change, owner_tag, tag_diff,
 };
 use crate::stack::{FinalSnapshot, GroupRef, Password, PerformanceInsights, Pos, Resolver, Stack};
 use crate::value::{Shown, Text};
@@ -190,6 +190,44 @@ pub fn is_running(status: &str) -> bool {
 /// The identifier is fixed: the old instance goes (with its final snapshot) before the new one
 /// can be created.
 pub const REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The db instance node type (see [`NodeType`]).
+pub struct InstanceNode;
+
+impl NodeType for InstanceNode {
+    type Spec = Spec;
+    type Observed = Observed;
+    const REPLACE: ReplacePolicy = REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["address", "port", "arn"];
+
+    fn diff(
+        address: &str,
+        spec: Option<&Spec>,
+        observed: Option<&Observed>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff(address, spec, observed)
+    }
+
+    fn attrs(o: &Observed) -> Attrs {
+        attrs(o)
+    }
+
+    fn owned(o: &Observed) -> bool {
+        o.owned
+    }
+
+    fn owner(o: &Observed) -> Option<&str> {
+        owner_tag(&o.tags)
+    }
+
+    fn refs(o: &Observed) -> Vec<String> {
+        refs(o)
+    }
+
+    fn ready(o: &Observed) -> bool {
+        ready(o)
+    }
+}
 
 pub fn address(name: &str) -> String {
     format!("db_instances.{name}")

@@ -27,8 +27,8 @@ use std::path::PathBuf;
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
 use crate::resources::core::{
-    Key, LiveEnv, Lookup, NodeDef, ReplacePolicy, data_tags, group_address, group_ref_id,
-    owned_change, tag_diff,
+    Attrs, Key, LiveEnv, Lookup, NodeDef, NodeType, ReplacePolicy, data_tags, group_address,
+    group_ref_id, owned_change, owner_tag, tag_diff,
 };
 use crate::stack::{GroupRef, LayerRef, Pos, Resolver, RoleRef, Stack, Subnets};
 use crate::value::{Shown, Text};
@@ -283,6 +283,92 @@ pub const ROLE_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
 pub const LAYER_REPLACE: ReplacePolicy = ReplacePolicy::CreateOnly;
 /// A function's name is its address: the old function goes before the new one is created.
 pub const FUNCTION_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The `auto` role node type (see [`NodeType`]).
+pub struct RoleNode;
+
+impl NodeType for RoleNode {
+    type Spec = RoleSpec;
+    type Observed = RoleObserved;
+    const REPLACE: ReplacePolicy = ROLE_REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["arn"];
+
+    fn diff(
+        address: &str,
+        spec: Option<&RoleSpec>,
+        observed: Option<&RoleObserved>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff_role(address, spec, observed)
+    }
+
+    fn attrs(o: &RoleObserved) -> Attrs {
+        vec![("arn", Some(o.arn.clone()))]
+    }
+
+    fn owned(o: &RoleObserved) -> bool {
+        o.owned
+    }
+
+    fn owner(o: &RoleObserved) -> Option<&str> {
+        owner_tag(&o.tags)
+    }
+}
+
+/// The layer (published from a folder) node type (see [`NodeType`]).
+pub struct LayerNode;
+
+impl NodeType for LayerNode {
+    type Spec = LayerSpec;
+    type Observed = LayerObserved;
+    const REPLACE: ReplacePolicy = LAYER_REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["arn"];
+
+    fn diff(
+        address: &str,
+        spec: Option<&LayerSpec>,
+        observed: Option<&LayerObserved>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff_layer(address, spec, observed)
+    }
+
+    fn attrs(o: &LayerObserved) -> Attrs {
+        vec![("arn", Some(o.version_arn.clone()))]
+    }
+}
+
+/// The function node type (see [`NodeType`]).
+pub struct FunctionNode;
+
+impl NodeType for FunctionNode {
+    type Spec = Spec;
+    type Observed = Observed;
+    const REPLACE: ReplacePolicy = FUNCTION_REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["arn"];
+
+    fn diff(
+        address: &str,
+        spec: Option<&Spec>,
+        observed: Option<&Observed>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff(address, spec, observed)
+    }
+
+    fn attrs(o: &Observed) -> Attrs {
+        vec![("arn", Some(o.arn.clone()))]
+    }
+
+    fn owned(o: &Observed) -> bool {
+        o.owned
+    }
+
+    fn owner(o: &Observed) -> Option<&str> {
+        owner_tag(&o.tags)
+    }
+
+    fn refs(o: &Observed) -> Vec<String> {
+        refs(o)
+    }
+}
 
 /// The desired spec of one of this kind's nodes.
 #[derive(Clone, Debug)]

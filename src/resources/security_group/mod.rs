@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use crate::plan::{Action, Change, Diff, FieldChange, PlanError};
 pub use crate::resources::core::group_address;
 use crate::resources::core::{
-    Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, group_ref_id, owned_change, tag_diff,
+    Attrs, Key, LiveEnv, NodeDef, NodeType, ReplacePolicy, data_tags, group_ref_id, owned_change,
+    owner_tag, tag_diff,
 };
 use crate::stack::{GroupRef, Resolver, RuleSource, Stack, VpcRef};
 use crate::value::{Shown, Text};
@@ -77,6 +78,57 @@ pub const GROUP_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
 /// rule is never replaced; were it, the old permission would have to go first (AWS refuses a
 /// duplicate).
 pub const RULE_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The group node type (see [`NodeType`]).
+pub struct GroupNode;
+
+impl NodeType for GroupNode {
+    type Spec = GroupSpec;
+    type Observed = GroupObserved;
+    const REPLACE: ReplacePolicy = GROUP_REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["id"];
+
+    fn diff(
+        address: &str,
+        spec: Option<&GroupSpec>,
+        observed: Option<&GroupObserved>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff_group(address, spec, observed)
+    }
+
+    fn attrs(o: &GroupObserved) -> Attrs {
+        vec![("id", Some(o.id.clone()))]
+    }
+
+    fn owned(o: &GroupObserved) -> bool {
+        o.owned
+    }
+
+    fn owner(o: &GroupObserved) -> Option<&str> {
+        owner_tag(&o.tags)
+    }
+}
+
+/// The rule node type (see [`NodeType`]).
+pub struct RuleNode;
+
+impl NodeType for RuleNode {
+    type Spec = RuleSpec;
+    type Observed = RuleObserved;
+    const REPLACE: ReplacePolicy = RULE_REPLACE;
+
+    fn diff(
+        address: &str,
+        spec: Option<&RuleSpec>,
+        observed: Option<&RuleObserved>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff_rule(address, spec, observed)
+    }
+
+    fn refs(o: &RuleObserved) -> Vec<String> {
+        o.source_group.iter().cloned().collect()
+    }
+}
 
 /// The desired spec of one of this kind's nodes.
 #[derive(Clone, Debug)]

@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use crate::plan::{Action, Change, Diff, PlanError};
 use crate::resources::cognito::{Edits, PoolDescription, Pools, STATEMENT_PREFIX};
 use crate::resources::core::{
-    Key, LiveEnv, Lookup, NodeDef, PoolSummary, ReplacePolicy, function_address, owned_change,
-    pool_address,
+    Key, LiveEnv, Lookup, NodeDef, NodeType, PoolSummary, ReplacePolicy, function_address,
+    owned_change, pool_address,
 };
 use crate::stack::{FunctionRef, PoolRef, Pos, Resolver, Stack, TRIGGER_EVENTS, Trigger};
 use crate::value::{Shown, Text};
@@ -100,6 +100,36 @@ pub fn field_of(event: &str) -> &'static str {
 /// A slot is set in place (the permission first): a trigger is never replaced; were it, the
 /// slot would be cleared first.
 pub const REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The trigger slot node type (see [`NodeType`]).
+pub struct TriggerNode;
+
+impl NodeType for TriggerNode {
+    type Spec = Spec;
+    type Observed = Observed;
+    const REPLACE: ReplacePolicy = REPLACE;
+
+    fn diff(
+        address: &str,
+        spec: Option<&Spec>,
+        observed: Option<&Observed>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff(address, spec, observed)
+    }
+
+    fn owned(o: &Observed) -> bool {
+        o.owned
+    }
+
+    /// The stack that set the slot.
+    fn owner(o: &Observed) -> Option<&str> {
+        o.owner.as_deref()
+    }
+
+    fn refs(o: &Observed) -> Vec<String> {
+        refs(o)
+    }
+}
 
 /// The pool tag that lists the events this stack set on a pool it does not own.
 pub fn triggers_tag(stack: &str) -> String {

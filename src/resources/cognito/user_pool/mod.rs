@@ -10,12 +10,43 @@ use crate::plan::{Action, Change, Diff, PlanError, list};
 use crate::resources::cognito::PoolDescription;
 pub use crate::resources::core::pool_address as address;
 use crate::resources::core::{
-    Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, owned_change, tag_diff,
+    Attrs, Key, LiveEnv, NodeDef, NodeType, ReplacePolicy, data_tags, owned_change, owner_tag,
+    tag_diff,
 };
 use crate::stack::{Pos, Resolver, STACK_TAG, Stack};
 
 /// A pool's name is its identity here: the old one goes before the new one is created.
 pub const REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The user pool node type (see [`NodeType`]).
+pub struct PoolNode;
+
+impl NodeType for PoolNode {
+    type Spec = Spec;
+    type Observed = Observed;
+    const REPLACE: ReplacePolicy = REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["id", "arn"];
+
+    fn diff(
+        address: &str,
+        spec: Option<&Spec>,
+        observed: Option<&Observed>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff(address, spec, observed)
+    }
+
+    fn attrs(o: &Observed) -> Attrs {
+        vec![("id", Some(o.id.clone())), ("arn", Some(o.arn.clone()))]
+    }
+
+    fn owned(o: &Observed) -> bool {
+        o.owned
+    }
+
+    fn owner(o: &Observed) -> Option<&str> {
+        owner_tag(&o.tags)
+    }
+}
 
 /// What a stack file asks of a pool. `None` fields are not managed.
 #[derive(Clone, Debug)]
