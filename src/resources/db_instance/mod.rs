@@ -550,9 +550,67 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
     let mut d = Diff::new();
     let mut m = Modify::default();
     let mut notes = Vec::new();
-    let mut remove_tags = Vec::new();
-    let mut version_tag = None;
+    // The parts in the order the plan lists the fields.
+    identity_delta(&mut d, &mut m, &mut notes, s, o);
+    // In place, ModifyDBInstance.
+    engine_version_delta(address, &mut d, &mut m, &mut notes, s, o)?;
+    class_and_storage_delta(address, &mut d, &mut m, &mut notes, s, o)?;
+    settings_delta(&mut d, &mut m, &mut notes, s, o);
+    let (remove_tags, version_tag) = password_delta(&mut d, &mut m, &mut notes, s, o);
+    let mut tags = BTreeMap::new();
+    let before = d.fields.len();
+    tag_diff(&mut d, &o.tags, &s.tags);
+    if d.fields.len() > before {
+        tags = s
+            .tags
+            .iter()
+            .filter(|(k, v)| o.tags.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+    }
+    tags.extend(version_tag.map(|v| (VERSION_TAG.to_string(), v)));
+    let mut running = None;
+    if s.running != o.running() {
+        d.value("running", Some(o.running()), Some(s.running), false);
+        running = Some(s.running);
+        notes.push(if s.running {
+            "running: apply starts the instance (StartDBInstance)".into()
+        } else {
+            "running: apply stops the instance (StopDBInstance); storage is still billed, and AWS starts a stopped instance again after 7 days".into()
+        });
+        if !s.running
+            && (o.status == "storage-optimization"
+                || m.allocated_storage.is_some()
+                || m.storage_type.is_some())
+        {
+            notes.push("running: RDS stops only an available instance, not one optimizing its storage (status storage-optimization, which can last hours after a storage change): apply waits for that to end before stopping it".into());
+        }
+    }
+    if !m.is_empty() && !o.running() {
+        notes.push(if s.running {
+            "the instance is stopped and RDS cannot modify a stopped instance: apply starts it first".into()
+        } else {
+            "the instance is stopped and RDS cannot modify a stopped instance: apply starts it, modifies it, and stops it again".into()
+        });
+    }
+    if !m.is_empty() && !o.pending.is_empty() {
+        notes.push(format!(
+            "RDS has modifications waiting for the maintenance window ({}); apply uses ApplyImmediately, which applies them now too",
+            o.pending.join(", ")
+        ));
+    }
+    Ok(Delta {
+        diff: d,
+        modify: m,
+        tags,
+        remove_tags,
+        running,
+        notes,
+    })
+}
 
+/// The identifier (renamed in place) and the fields RDS cannot change (a new instance).
+fn identity_delta(d: &mut Diff, m: &mut Modify, notes: &mut Vec<String>, s: &Spec, o: &Observed) {
     // A changed `name:` renames the instance in place: an instance holds data, so a new
     // identifier is never a replace.
     if o.identifier != s.identifier {
@@ -599,8 +657,17 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             true,
         );
     }
+}
 
-    // In place, ModifyDBInstance.
+/// An engine version upgrade (a downgrade is refused).
+fn engine_version_delta(
+    address: &str,
+    d: &mut Diff,
+    m: &mut Modify,
+    notes: &mut Vec<String>,
+    s: &Spec,
+    o: &Observed,
+) -> Result<(), PlanError> {
     if let Some(want) = &s.engine_version {
         let fit = version_fit(&o.engine_version, want);
         if fit == VersionFit::Downgrade {
@@ -636,6 +703,18 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             }
         }
     }
+    Ok(())
+}
+
+/// The instance class, and the storage's size and type (grown only, one change at a time).
+fn class_and_storage_delta(
+    address: &str,
+    d: &mut Diff,
+    m: &mut Modify,
+    notes: &mut Vec<String>,
+    s: &Spec,
+    o: &Observed,
+) -> Result<(), PlanError> {
     if o.instance_class != s.instance_class {
         d.value(
             "instance_class",
@@ -702,6 +781,12 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
         m.storage_type = Some(want.clone());
         notes.push("storage_type: RDS migrates the storage, with a short outage or degraded I/O while it runs".into());
     }
+    Ok(())
+}
+
+/// The settings ModifyDBInstance changes without conditions: port, Multi-AZ, public access,
+/// backups, Performance Insights, deletion protection, security groups.
+fn settings_delta(d: &mut Diff, m: &mut Modify, notes: &mut Vec<String>, s: &Spec, o: &Observed) {
     // Without an endpoint yet (still being created) the live port is unknown: nothing to compare.
     if let (Some(want), Some(live)) = (s.port, o.port)
         && want != live
@@ -802,6 +887,19 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             m.security_groups = Some(s.security_groups.clone());
         }
     }
+}
+
+/// The master password: managed by RDS, or set from the file when its version changed. Returns
+/// the tags to remove and the version tag to set.
+fn password_delta(
+    d: &mut Diff,
+    m: &mut Modify,
+    notes: &mut Vec<String>,
+    s: &Spec,
+    o: &Observed,
+) -> (Vec<String>, Option<String>) {
+    let mut remove_tags = Vec::new();
+    let mut version_tag = None;
     match &s.password {
         PasswordSpec::Managed => {
             if !o.managed_password {
@@ -865,56 +963,7 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
             }
         }
     }
-    let mut tags = BTreeMap::new();
-    let before = d.fields.len();
-    tag_diff(&mut d, &o.tags, &s.tags);
-    if d.fields.len() > before {
-        tags = s
-            .tags
-            .iter()
-            .filter(|(k, v)| o.tags.get(*k) != Some(*v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-    }
-    tags.extend(version_tag.map(|v| (VERSION_TAG.to_string(), v)));
-    let mut running = None;
-    if s.running != o.running() {
-        d.value("running", Some(o.running()), Some(s.running), false);
-        running = Some(s.running);
-        notes.push(if s.running {
-            "running: apply starts the instance (StartDBInstance)".into()
-        } else {
-            "running: apply stops the instance (StopDBInstance); storage is still billed, and AWS starts a stopped instance again after 7 days".into()
-        });
-        if !s.running
-            && (o.status == "storage-optimization"
-                || m.allocated_storage.is_some()
-                || m.storage_type.is_some())
-        {
-            notes.push("running: RDS stops only an available instance, not one optimizing its storage (status storage-optimization, which can last hours after a storage change): apply waits for that to end before stopping it".into());
-        }
-    }
-    if !m.is_empty() && !o.running() {
-        notes.push(if s.running {
-            "the instance is stopped and RDS cannot modify a stopped instance: apply starts it first".into()
-        } else {
-            "the instance is stopped and RDS cannot modify a stopped instance: apply starts it, modifies it, and stops it again".into()
-        });
-    }
-    if !m.is_empty() && !o.pending.is_empty() {
-        notes.push(format!(
-            "RDS has modifications waiting for the maintenance window ({}); apply uses ApplyImmediately, which applies them now too",
-            o.pending.join(", ")
-        ));
-    }
-    Ok(Delta {
-        diff: d,
-        modify: m,
-        tags,
-        remove_tags,
-        running,
-        notes,
-    })
+    (remove_tags, version_tag)
 }
 
 /// RDS refuses a storage change while it optimizes the previous one.
