@@ -85,6 +85,13 @@ macro_rules! dispatch {
             $($v(<$($node)::+ as NodeType>::Observed),)*
         }
 
+        /// Builds the desired spec of a node, resolving references through `r`.
+        pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+            match key {
+                $($key => Spec::$v(<$($node)::+ as NodeType>::spec(stack, key, r, env)),)*
+            }
+        }
+
         /// How the engine carries out a Replace of this node, as its kind declares.
         pub fn replace_policy(key: &Key) -> ReplacePolicy {
             match key {
@@ -191,28 +198,6 @@ pub fn check(stack: &Stack) -> Vec<PlanError> {
     let mut out = migration::check(stack);
     out.extend(function::check(stack));
     out
-}
-
-/// Builds the desired spec of a node, resolving references through `r`.
-pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
-    match key {
-        Key::Group(_) | Key::Rule { .. } => match security_group::spec(stack, key, r, env) {
-            security_group::NodeSpec::Group(s) => Spec::Group(s),
-            security_group::NodeSpec::Rule(s) => Spec::Rule(s),
-        },
-        Key::DbInstance(_) => Spec::DbInstance(db_instance::spec(stack, key, r, env)),
-        Key::Role(_) | Key::Layer(_) | Key::Function(_) => match function::spec(stack, key, r, env)
-        {
-            function::NodeSpec::Role(s) => Spec::Role(s),
-            function::NodeSpec::Layer(s) => Spec::Layer(s),
-            function::NodeSpec::Function(s) => Spec::Function(s),
-        },
-        Key::UserPool(_) => Spec::UserPool(user_pool::spec(stack, key, r, env)),
-        Key::Trigger { .. } => Spec::Trigger(cognito_trigger::spec(stack, key, r, env)),
-        Key::Migration { .. } | Key::Seed(_) => {
-            Spec::Migration(migration::spec(stack, key, r, env))
-        }
-    }
 }
 
 /// Whether `dependent` needs of `dependency` only its attributes (an address, an id, an ARN),

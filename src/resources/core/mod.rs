@@ -324,6 +324,9 @@ pub trait NodeType {
     /// The attribute names a node of this type exposes, for marking them unknown before apply.
     const ATTR_NAMES: &'static [&'static str] = &[];
 
+    /// The desired spec of the node `key` (one of this type's), references resolved through `r`.
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Self::Spec;
+
     /// The change that would make `observed` match `spec`; `None` when they match. `spec:
     /// None` means the node is not (or no longer) desired: a delete of what this stack owns.
     fn diff(

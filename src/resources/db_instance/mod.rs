@@ -200,6 +200,10 @@ impl NodeType for InstanceNode {
     const REPLACE: ReplacePolicy = REPLACE;
     const ATTR_NAMES: &'static [&'static str] = &["address", "port", "arn"];
 
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+        spec(stack, key, r, env)
+    }
+
     fn diff(
         address: &str,
         spec: Option<&Spec>,

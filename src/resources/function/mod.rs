@@ -293,6 +293,13 @@ impl NodeType for RoleNode {
     const REPLACE: ReplacePolicy = ROLE_REPLACE;
     const ATTR_NAMES: &'static [&'static str] = &["arn"];
 
+    fn spec(stack: &Stack, key: &Key, _r: &Resolver, env: &LiveEnv) -> RoleSpec {
+        let Key::Role(function) = key else {
+            unreachable!("a role spec asked for {key:?}")
+        };
+        role_spec(stack, function, env)
+    }
+
     fn diff(
         address: &str,
         spec: Option<&RoleSpec>,
@@ -323,6 +330,13 @@ impl NodeType for LayerNode {
     const REPLACE: ReplacePolicy = LAYER_REPLACE;
     const ATTR_NAMES: &'static [&'static str] = &["arn"];
 
+    fn spec(stack: &Stack, key: &Key, _r: &Resolver, _env: &LiveEnv) -> LayerSpec {
+        let Key::Layer(layer) = key else {
+            unreachable!("a layer spec asked for {key:?}")
+        };
+        layer_spec(stack, layer)
+    }
+
     fn diff(
         address: &str,
         spec: Option<&LayerSpec>,
@@ -344,6 +358,13 @@ impl NodeType for FunctionNode {
     type Observed = Observed;
     const REPLACE: ReplacePolicy = FUNCTION_REPLACE;
     const ATTR_NAMES: &'static [&'static str] = &["arn"];
+
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+        let Key::Function(name) = key else {
+            unreachable!("a function spec asked for {key:?}")
+        };
+        function_spec(stack, name, r, env)
+    }
 
     fn diff(
         address: &str,
@@ -370,7 +391,8 @@ impl NodeType for FunctionNode {
     }
 }
 
-/// The desired spec of one of this kind's nodes.
+/// The desired spec of one of this kind's nodes (tests).
+#[cfg(test)]
 #[derive(Clone, Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum NodeSpec {
@@ -636,31 +658,37 @@ fn references(f: &crate::stack::Function, env: &LiveEnv) -> (Vec<String>, Vec<St
     (missing, unverified)
 }
 
+/// The spec of any of this kind's nodes (tests).
+#[cfg(test)]
 pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
     match key {
-        Key::Role(function) => NodeSpec::Role(RoleSpec {
-            // After the function's AWS name: IAM role names are account-wide, so two
-            // environments of one file (`name: ${stack}-…`) get two roles.
-            name: role_name(&stack.functions[function].name),
-            path: role_path(&stack.name),
-            trust_policy: trust_policy(),
-            // Least privilege: the ENI permissions only for a function that runs in a VPC.
-            policies: vec![format!(
-                "arn:{}:{}",
-                partition(&env.region),
-                if stack.functions[function].vpc.is_some() {
-                    VPC_ACCESS_POLICY
-                } else {
-                    BASIC_POLICY
-                }
-            )],
-            tags: data_tags(stack, function, &stack.functions[function].name),
-            taken: role_taken(stack, function, env),
-            pos: stack.functions[function].pos,
-        }),
+        Key::Role(function) => NodeSpec::Role(role_spec(stack, function, env)),
         Key::Layer(layer) => NodeSpec::Layer(layer_spec(stack, layer)),
         Key::Function(name) => NodeSpec::Function(function_spec(stack, name, r, env)),
         _ => unreachable!("function::spec called for {key:?}"),
+    }
+}
+
+fn role_spec(stack: &Stack, function: &str, env: &LiveEnv) -> RoleSpec {
+    RoleSpec {
+        // After the function's AWS name: IAM role names are account-wide, so two
+        // environments of one file (`name: ${stack}-…`) get two roles.
+        name: role_name(&stack.functions[function].name),
+        path: role_path(&stack.name),
+        trust_policy: trust_policy(),
+        // Least privilege: the ENI permissions only for a function that runs in a VPC.
+        policies: vec![format!(
+            "arn:{}:{}",
+            partition(&env.region),
+            if stack.functions[function].vpc.is_some() {
+                VPC_ACCESS_POLICY
+            } else {
+                BASIC_POLICY
+            }
+        )],
+        tags: data_tags(stack, function, &stack.functions[function].name),
+        taken: role_taken(stack, function, env),
+        pos: stack.functions[function].pos,
     }
 }
 

@@ -355,6 +355,10 @@ impl NodeType for MigrationNode {
     type Observed = Observed;
     const REPLACE: ReplacePolicy = REPLACE;
 
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+        spec(stack, key, r, env)
+    }
+
     fn diff(
         address: &str,
         spec: Option<&Spec>,

@@ -27,6 +27,10 @@ impl NodeType for PoolNode {
     const REPLACE: ReplacePolicy = REPLACE;
     const ATTR_NAMES: &'static [&'static str] = &["id", "arn"];
 
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+        spec(stack, key, r, env)
+    }
+
     fn diff(
         address: &str,
         spec: Option<&Spec>,
