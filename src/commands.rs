@@ -179,12 +179,13 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         },
         _ => None,
     };
-    if matches!(
-        cli.command,
-        Command::Migrate(_) | Command::Psql(_) | Command::Logs(_) | Command::Invoke(_)
-    ) {
-        stack::packages_not_needed();
-    }
+    let secrets = stack::LoadOptions {
+        secrets,
+        packages_needed: !matches!(
+            cli.command,
+            Command::Migrate(_) | Command::Psql(_) | Command::Logs(_) | Command::Invoke(_)
+        ),
+    };
     let process = |name: &str| std::env::var(name).ok();
     let recorder = saved::Recorder::new(&process);
     let stack = match &saved_plan {
@@ -604,7 +605,7 @@ pub fn load(path: &std::path::Path, mode: stack::Secrets) -> Result<Stack> {
 /// [`load`], with `${env:}` and `${secret:}` looked up by `env`.
 fn load_with(
     path: &std::path::Path,
-    mode: stack::Secrets,
+    mode: impl Into<stack::LoadOptions>,
     env: stack::EnvLookup<'_>,
 ) -> Result<Stack> {
     let stack = stack::load_with_env(path, env, mode)?;

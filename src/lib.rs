@@ -21,16 +21,23 @@
 //! engine                       executes a plan through a Provider; lifecycle-tested on a fake
 //! provider                     the trait; aws.rs implements it by dispatching to the kinds
 //! plan::build                  the planner, over the dispatch
-//! resources (mod.rs)           dispatch over kinds: Spec/Observed enums, nodes, spec, diff,
-//!                              replace policies
-//! resources::<kind>            one folder per kind: pure mod.rs, aws.rs adapter (create, update,
-//!                              delete; the engine turns a Replace into those by the kind's policy)
+//! stack::{raw, validate}       loading: the file's top level and what crosses kinds (references,
+//!                              cycles), over each kind's decl.rs
+//! resources (mod.rs)           dispatch over kinds: one table of node types (node_types!) from
+//!                              which the Spec/Observed enums, diff and replace policies are
+//!                              generated; nodes, spec, warnings
+//! resources::<kind>            one folder per kind: pure mod.rs (spec, diff, replace policy, its
+//!                              NodeType), decl.rs (its schema entries, decoding and checks of the
+//!                              file), aws.rs adapter (create, update, delete; the engine turns a
+//!                              Replace into those by the kind's policy)
+//! resources::cognito           the Cognito family: the user_pool and trigger kinds, over the
+//!                              pool model (mod.rs) and its read-modify-write (aws.rs) they share
 //! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx, addresses,
-//!                              ownership/tag diff helpers, the Adapter trait, the Cognito pool
-//!                              model and its read-modify-write, batch (one call for a group's
-//!                              rule writes)
+//!                              ownership/tag diff helpers, the Adapter and NodeType traits, batch
+//!                              (one call for a group's rule writes)
 //! policy                       the IAM policy a stack needs (pure, over stack and plan::saved)
-//! plan (mod.rs), stack, value, progress, redact, aws, error, lock (the run lock in SSM),
+//! plan (mod.rs), stack (the model; decode and check, the machinery decl.rs files use), value,
+//! progress, redact, aws, error, lock (the run lock in SSM),
 //! interrupt (Ctrl-C), rate_limit (pacing a throttled service, learnt from its throttles)
 //! ```
 //!

@@ -8,10 +8,10 @@ use super::{Live, Op, Provider, Scope};
 use crate::aws::Clients;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::resources::cognito::{trigger, user_pool};
 use crate::resources::core::{Adapter, Ctx, LiveEnv};
 use crate::resources::{
-    Key, Observed, Spec, cognito_trigger, db_instance, function, migration, security_group,
-    user_pool,
+    Key, Observed, Spec, db_instance, function, migration, node_types, security_group,
 };
 use crate::stack::Stack;
 
@@ -95,10 +95,9 @@ impl Provider for AwsProvider<'_> {
                 let ((pools, all), (policies, function_lookups)) = tokio::try_join!(
                     // Triggers read the pools the pool kind described: one DescribeUserPool each.
                     user_pool::aws::observe(clients, stack),
-                    cognito_trigger::aws::read_policies(clients, stack),
+                    trigger::aws::read_policies(clients, stack),
                 )?;
-                let triggers =
-                    cognito_trigger::aws::observe(clients, stack, &all, &policies).await?;
+                let triggers = trigger::aws::observe(clients, stack, &all, &policies).await?;
                 Ok::<_, Error>((pools, triggers, all.summaries(), function_lookups))
             }),
         )?;
@@ -135,40 +134,32 @@ impl Provider for AwsProvider<'_> {
     ) -> Result<Option<Observed>> {
         let ctx = self.ctx(scope);
         let ctx = &ctx;
-        // One line per kind: narrow the operation to the kind's types, run its adapter, and wrap
-        // what it returns. `variant!(V)` is the narrowing for enum variant `V`.
-        macro_rules! variant {
-            ($v:path) => {
-                |x| match x {
-                    $v(inner) => Some(inner),
-                    _ => None,
+        // Per node type (the table in `resources`): narrow the operation to the type's spec and
+        // observed state, run its adapter, and wrap what it returns.
+        macro_rules! apply {
+            ($($v:ident: $key:pat => $($node:ident)::+, $($adapter:ident)::+;)*) => {
+                match key {
+                    $($key => {
+                        run::<crate::resources::$($adapter)::+>(
+                            ctx,
+                            address,
+                            op,
+                            |s| match s {
+                                Spec::$v(s) => Some(s),
+                                _ => None,
+                            },
+                            |o| match o {
+                                Observed::$v(o) => Some(o),
+                                _ => None,
+                            },
+                            Observed::$v,
+                        )
+                        .await
+                    })*
                 }
             };
         }
-        macro_rules! run {
-            ($adapter:ty, $v:ident) => {
-                run::<$adapter>(
-                    ctx,
-                    address,
-                    op,
-                    variant!(Spec::$v),
-                    variant!(Observed::$v),
-                    Observed::$v,
-                )
-                .await
-            };
-        }
-        match key {
-            Key::Group(_) => run!(security_group::aws::Groups, Group),
-            Key::Rule { .. } => run!(security_group::aws::Rules, Rule),
-            Key::DbInstance(_) => run!(db_instance::aws::Instances, DbInstance),
-            Key::Role(_) => run!(function::aws::Roles, Role),
-            Key::Layer(_) => run!(function::aws::Layers, Layer),
-            Key::Function(_) => run!(function::aws::Functions, Function),
-            Key::UserPool(_) => run!(user_pool::aws::UserPools, UserPool),
-            Key::Trigger { .. } => run!(cognito_trigger::aws::Triggers, Trigger),
-            Key::Migration { .. } | Key::Seed(_) => run!(migration::db::Migrations, Migration),
-        }
+        node_types!(apply)
     }
 
     async fn wait_for(

@@ -1,58 +1,185 @@
 //! The resource kinds, one folder each, over the shared model in [`core`]. Every folder has a pure
-//! `mod.rs` (desired spec, observed state, diff; no AWS types) and an `aws.rs` adapter (read live
-//! state in batches; create, update, delete). This module sits above the kinds and only dispatches
-//! between them: the `Spec`/`Observed` enums, the nodes, specs, diffs and replace policies.
+//! `mod.rs` (desired spec, observed state, diff, replace policy, and a [`NodeType`] per node type;
+//! no AWS types), a `decl.rs` (what the stack file declares of it: schema entries, the entry as
+//! written, its decoding and checks) and an `aws.rs` adapter (read live state in batches; create,
+//! update, delete). Kinds that share one AWS resource sit in a family folder with what they share:
+//! [`cognito`] holds the user pool and trigger kinds over the pool model and its
+//! read-modify-write.
+//!
+//! This module sits above the kinds and only dispatches between them. The dispatch that is the
+//! same for every node type (the `Spec`/`Observed` enums, diffs, replace policies, what an
+//! observed node says of itself, the provider's apply) is generated from one table,
+//! [`node_types!`]; what relates kinds to each other (which dependencies need only attributes,
+//! warnings, notes) is written out below it.
 //!
 //! A *node* is one unit the engine orders and executes: a security group, one of its rules, a db
 //! instance, a function's role, a layer, a function, a user pool, a trigger.
 
-pub mod cognito_trigger;
+pub mod cognito;
 pub mod db_instance;
 pub mod function;
 pub mod migration;
 pub mod security_group;
-pub mod user_pool;
 
 pub mod core;
+
+// The two Cognito kinds keep their flat paths, which the fake provider names.
+pub use self::cognito::{trigger as cognito_trigger, user_pool};
 
 use crate::plan::{Change, PlanError};
 use crate::stack::{Resolver, Stack};
 
-pub use self::core::{Attrs, Key, LiveEnv, NodeDef, ReplacePolicy};
+pub use self::core::{Attrs, Key, LiveEnv, NodeDef, NodeType, ReplacePolicy};
+
+/// Narrows an `Option<&Observed>` to one variant (a mismatch cannot happen: addresses are typed).
+macro_rules! as_variant {
+    ($o:expr, $v:path) => {
+        match $o {
+            Some($v(x)) => Some(x),
+            _ => None,
+        }
+    };
+}
+
+/// Every node type, registered once: its variant in [`Spec`] and [`Observed`], the keys that
+/// stand for it, its [`NodeType`] (in its kind's folder) and its adapter. `node_types!(then)`
+/// expands to `then! { ... }` with the table: the dispatch below (the enums, [`diff`],
+/// [`replace_policy`], what [`Observed`] says of itself) and the provider's `apply` are
+/// generated from it, so that a node type is one line here rather than an arm in each match.
+macro_rules! node_types {
+    ($then:ident) => {
+        $then! {
+            Group: Key::Group(_) => security_group::GroupNode, security_group::aws::Groups;
+            Rule: Key::Rule { .. } => security_group::RuleNode, security_group::aws::Rules;
+            DbInstance: Key::DbInstance(_) =>
+                db_instance::InstanceNode, db_instance::aws::Instances;
+            Role: Key::Role(_) => function::RoleNode, function::aws::Roles;
+            Layer: Key::Layer(_) => function::LayerNode, function::aws::Layers;
+            Function: Key::Function(_) => function::FunctionNode, function::aws::Functions;
+            UserPool: Key::UserPool(_) => user_pool::PoolNode, user_pool::aws::UserPools;
+            Trigger: Key::Trigger { .. } =>
+                cognito_trigger::TriggerNode, cognito_trigger::aws::Triggers;
+            Migration: Key::Migration { .. } | Key::Seed(_) =>
+                migration::MigrationNode, migration::db::Migrations;
+        }
+    };
+}
+pub(crate) use node_types;
+
+/// The dispatch over [`node_types!`].
+macro_rules! dispatch {
+    ($($v:ident: $key:pat => $($node:ident)::+, $($adapter:ident)::+;)*) => {
+        /// What a node should be, with references resolved as far as they can be.
+        // A db instance has many fields; specs are few and short-lived, so boxing would only
+        // add noise.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Clone, Debug)]
+        pub enum Spec {
+            $($v(<$($node)::+ as NodeType>::Spec),)*
+        }
+
+        /// What a node is, as read from AWS, normalised into our own types.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Clone, Debug)]
+        pub enum Observed {
+            $($v(<$($node)::+ as NodeType>::Observed),)*
+        }
+
+        /// Builds the desired spec of a node, resolving references through `r`.
+        pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+            match key {
+                $($key => Spec::$v(<$($node)::+ as NodeType>::spec(stack, key, r, env)),)*
+            }
+        }
+
+        /// How the engine carries out a Replace of this node, as its kind declares.
+        pub fn replace_policy(key: &Key) -> ReplacePolicy {
+            match key {
+                $($key => <$($node)::+ as NodeType>::REPLACE,)*
+            }
+        }
+
+        /// The change that would make `observed` match `spec`; `None` when they match.
+        /// `spec: None` means the node is not (or no longer) desired: a delete of what this
+        /// stack owns.
+        pub fn diff(
+            address: &str,
+            spec: Option<&Spec>,
+            observed: Option<&Observed>,
+        ) -> Result<Option<Change>, PlanError> {
+            match (spec, observed) {
+                (None, None) => Ok(None),
+                $(
+                    (Some(Spec::$v(s)), o) => <$($node)::+ as NodeType>::diff(
+                        address,
+                        Some(s),
+                        as_variant!(o, Observed::$v),
+                    ),
+                    (None, Some(Observed::$v(o))) => {
+                        <$($node)::+ as NodeType>::diff(address, None, Some(o))
+                    }
+                )*
+            }
+        }
+
+        impl Observed {
+            /// The attributes other nodes may reference (`id`, `arn`, `address`, …).
+            pub fn attrs(&self) -> Attrs {
+                match self {
+                    $(Observed::$v(o) => <$($node)::+ as NodeType>::attrs(o),)*
+                }
+            }
+
+            /// Whether this stack's ownership tag is on it (only owned resources are ever
+            /// deleted). Kinds whose observe step only ever returns this stack's own objects
+            /// report true.
+            pub fn owned(&self) -> bool {
+                match self {
+                    $(Observed::$v(o) => <$($node)::+ as NodeType>::owned(o),)*
+                }
+            }
+
+            /// The stack named by the live resource's `deploy:stack` tag (or, for a trigger
+            /// slot, the stack that set it), whichever stack that is; `None` when nothing claims
+            /// it.
+            pub fn owner(&self) -> Option<&str> {
+                match self {
+                    $(Observed::$v(o) => <$($node)::+ as NodeType>::owner(o),)*
+                }
+            }
+
+            /// The physical ids this resource points at, as AWS reports them; a delete of one
+            /// of them waits until this resource has let go.
+            pub fn refs(&self) -> Vec<String> {
+                match self {
+                    $(Observed::$v(o) => <$($node)::+ as NodeType>::refs(o),)*
+                }
+            }
+
+            /// Whether what [`uses_ready`] nodes need of this node is there beyond its
+            /// attributes (a db instance `available`, not only addressed); the engine waits for
+            /// it before those start.
+            pub fn ready(&self) -> bool {
+                match self {
+                    $(Observed::$v(o) => <$($node)::+ as NodeType>::ready(o),)*
+                }
+            }
+
+            /// The attribute names a node of this key exposes, for marking them unknown before
+            /// apply.
+            pub fn attr_names(key: &Key) -> &'static [&'static str] {
+                match key {
+                    $($key => <$($node)::+ as NodeType>::ATTR_NAMES,)*
+                }
+            }
+        }
+    };
+}
 
 /// A node found in the live account, of any kind.
 pub type Found = self::core::Found<Observed>;
 
-/// What a node should be, with references resolved as far as they can be.
-// A db instance has many fields; specs are few and short-lived, so boxing would only add noise.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
-pub enum Spec {
-    Group(security_group::GroupSpec),
-    Rule(security_group::RuleSpec),
-    DbInstance(db_instance::Spec),
-    Role(function::RoleSpec),
-    Layer(function::LayerSpec),
-    Function(function::Spec),
-    UserPool(user_pool::Spec),
-    Trigger(cognito_trigger::Spec),
-    Migration(migration::Spec),
-}
-
-/// What a node is, as read from AWS, normalised into our own types.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
-pub enum Observed {
-    Group(security_group::GroupObserved),
-    Rule(security_group::RuleObserved),
-    DbInstance(db_instance::Observed),
-    Role(function::RoleObserved),
-    Layer(function::LayerObserved),
-    Function(function::Observed),
-    UserPool(user_pool::Observed),
-    Trigger(cognito_trigger::Observed),
-    Migration(migration::Observed),
-}
+node_types!(dispatch);
 
 /// Every desired node of the stack, in file order within each kind.
 pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
@@ -71,28 +198,6 @@ pub fn check(stack: &Stack) -> Vec<PlanError> {
     let mut out = migration::check(stack);
     out.extend(function::check(stack));
     out
-}
-
-/// Builds the desired spec of a node, resolving references through `r`.
-pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
-    match key {
-        Key::Group(_) | Key::Rule { .. } => match security_group::spec(stack, key, r, env) {
-            security_group::NodeSpec::Group(s) => Spec::Group(s),
-            security_group::NodeSpec::Rule(s) => Spec::Rule(s),
-        },
-        Key::DbInstance(_) => Spec::DbInstance(db_instance::spec(stack, key, r, env)),
-        Key::Role(_) | Key::Layer(_) | Key::Function(_) => match function::spec(stack, key, r, env)
-        {
-            function::NodeSpec::Role(s) => Spec::Role(s),
-            function::NodeSpec::Layer(s) => Spec::Layer(s),
-            function::NodeSpec::Function(s) => Spec::Function(s),
-        },
-        Key::UserPool(_) => Spec::UserPool(user_pool::spec(stack, key, r, env)),
-        Key::Trigger { .. } => Spec::Trigger(cognito_trigger::spec(stack, key, r, env)),
-        Key::Migration { .. } | Key::Seed(_) => {
-            Spec::Migration(migration::spec(stack, key, r, env))
-        }
-    }
 }
 
 /// Whether `dependent` needs of `dependency` only its attributes (an address, an id, an ARN),
@@ -200,122 +305,6 @@ pub fn batch_key(key: &Key) -> Option<String> {
     }
 }
 
-/// How the engine carries out a Replace of this node, as its kind declares.
-pub fn replace_policy(key: &Key) -> ReplacePolicy {
-    match key {
-        Key::Group(_) => security_group::GROUP_REPLACE,
-        Key::Rule { .. } => security_group::RULE_REPLACE,
-        Key::DbInstance(_) => db_instance::REPLACE,
-        Key::Role(_) => function::ROLE_REPLACE,
-        Key::Layer(_) => function::LAYER_REPLACE,
-        Key::Function(_) => function::FUNCTION_REPLACE,
-        Key::UserPool(_) => user_pool::REPLACE,
-        Key::Trigger { .. } => cognito_trigger::REPLACE,
-        Key::Migration { .. } | Key::Seed(_) => migration::REPLACE,
-    }
-}
-
-/// The change that would make `observed` match `spec`; `None` when they match.
-/// `spec: None` means the node is not (or no longer) desired: a delete of what this stack owns.
-pub fn diff(
-    address: &str,
-    spec: Option<&Spec>,
-    observed: Option<&Observed>,
-) -> Result<Option<Change>, PlanError> {
-    use Observed as O;
-    use Spec as S;
-    match (spec, observed) {
-        (None, None) => Ok(None),
-        (Some(S::Group(s)), o) => {
-            security_group::diff_group(address, Some(s), as_variant!(o, O::Group))
-        }
-        (None, Some(O::Group(o))) => security_group::diff_group(address, None, Some(o)),
-        (Some(S::Rule(s)), o) => {
-            security_group::diff_rule(address, Some(s), as_variant!(o, O::Rule))
-        }
-        (None, Some(O::Rule(o))) => security_group::diff_rule(address, None, Some(o)),
-        (Some(S::DbInstance(s)), o) => {
-            db_instance::diff(address, Some(s), as_variant!(o, O::DbInstance))
-        }
-        (None, Some(O::DbInstance(o))) => db_instance::diff(address, None, Some(o)),
-        (Some(S::Role(s)), o) => function::diff_role(address, Some(s), as_variant!(o, O::Role)),
-        (None, Some(O::Role(o))) => function::diff_role(address, None, Some(o)),
-        (Some(S::Layer(s)), o) => function::diff_layer(address, Some(s), as_variant!(o, O::Layer)),
-        (None, Some(O::Layer(o))) => function::diff_layer(address, None, Some(o)),
-        (Some(S::Function(s)), o) => function::diff(address, Some(s), as_variant!(o, O::Function)),
-        (None, Some(O::Function(o))) => function::diff(address, None, Some(o)),
-        (Some(S::UserPool(s)), o) => user_pool::diff(address, Some(s), as_variant!(o, O::UserPool)),
-        (None, Some(O::UserPool(o))) => user_pool::diff(address, None, Some(o)),
-        (Some(S::Trigger(s)), o) => {
-            cognito_trigger::diff(address, Some(s), as_variant!(o, O::Trigger))
-        }
-        (None, Some(O::Trigger(o))) => cognito_trigger::diff(address, None, Some(o)),
-        (Some(S::Migration(s)), o) => {
-            migration::diff(address, Some(s), as_variant!(o, O::Migration))
-        }
-        (None, Some(O::Migration(o))) => migration::diff(address, None, Some(o)),
-    }
-}
-
-/// Narrows an `Option<&Observed>` to one variant (a mismatch cannot happen: addresses are typed).
-macro_rules! as_variant {
-    ($o:expr, $v:path) => {
-        match $o {
-            Some($v(x)) => Some(x),
-            _ => None,
-        }
-    };
-}
-pub(crate) use as_variant;
-
-impl Observed {
-    /// The attributes other nodes may reference (`id`, `arn`, `address`, …).
-    pub fn attrs(&self) -> Attrs {
-        match self {
-            Observed::Group(o) => vec![("id", Some(o.id.clone()))],
-            Observed::Rule(_) => vec![],
-            Observed::DbInstance(o) => db_instance::attrs(o),
-            Observed::Role(o) => vec![("arn", Some(o.arn.clone()))],
-            Observed::Layer(o) => vec![("arn", Some(o.version_arn.clone()))],
-            Observed::Function(o) => vec![("arn", Some(o.arn.clone()))],
-            Observed::UserPool(o) => vec![("id", Some(o.id.clone())), ("arn", Some(o.arn.clone()))],
-            Observed::Trigger(_) | Observed::Migration(_) => vec![],
-        }
-    }
-
-    /// Whether this stack's ownership tag is on it (only owned resources are ever deleted).
-    /// Kinds whose observe step only ever returns this stack's own objects report true.
-    pub fn owned(&self) -> bool {
-        match self {
-            Observed::Group(o) => o.owned,
-            Observed::DbInstance(o) => o.owned,
-            Observed::Role(o) => o.owned,
-            Observed::Function(o) => o.owned,
-            Observed::UserPool(o) => o.owned,
-            Observed::Trigger(o) => o.owned,
-            Observed::Rule(_) | Observed::Layer(_) | Observed::Migration(_) => true,
-        }
-    }
-
-    /// The stack named by the live resource's `deploy:stack` tag (or, for a trigger slot, the
-    /// stack that set it), whichever stack that is; `None` when nothing claims it.
-    pub fn owner(&self) -> Option<&str> {
-        match self {
-            Observed::Group(o) => tag(&o.tags),
-            Observed::DbInstance(o) => tag(&o.tags),
-            Observed::Role(o) => tag(&o.tags),
-            Observed::Function(o) => tag(&o.tags),
-            Observed::UserPool(o) => tag(&o.tags),
-            Observed::Trigger(o) => o.owner.as_deref(),
-            Observed::Rule(_) | Observed::Layer(_) | Observed::Migration(_) => None,
-        }
-    }
-}
-
-fn tag(t: &std::collections::BTreeMap<String, String>) -> Option<&str> {
-    t.get(crate::stack::STACK_TAG).map(String::as_str)
-}
-
 impl Observed {
     /// The physical ids other resources use to point at this one.
     pub fn physical_ids(&self) -> Vec<String> {
@@ -324,41 +313,5 @@ impl Observed {
             .filter(|(n, _)| matches!(*n, "id" | "arn"))
             .filter_map(|(_, v)| v)
             .collect()
-    }
-
-    /// The physical ids this resource points at, as AWS reports them; a delete of one of them
-    /// waits until this resource has let go.
-    pub fn refs(&self) -> Vec<String> {
-        match self {
-            Observed::Rule(o) => o.source_group.iter().cloned().collect(),
-            Observed::DbInstance(o) => db_instance::refs(o),
-            Observed::Function(o) => function::refs(o),
-            Observed::Trigger(o) => cognito_trigger::refs(o),
-            Observed::Group(_)
-            | Observed::Role(_)
-            | Observed::Layer(_)
-            | Observed::UserPool(_)
-            | Observed::Migration(_) => Vec::new(),
-        }
-    }
-
-    /// Whether what [`uses_ready`] nodes need of this node is there beyond its attributes (a db
-    /// instance `available`, not only addressed); the engine waits for it before those start.
-    pub fn ready(&self) -> bool {
-        match self {
-            Observed::DbInstance(o) => db_instance::ready(o),
-            _ => true,
-        }
-    }
-
-    /// The attribute names a node of this key exposes, for marking them unknown before apply.
-    pub fn attr_names(key: &Key) -> &'static [&'static str] {
-        match key {
-            Key::Group(_) => &["id"],
-            Key::DbInstance(_) => &["address", "port", "arn"],
-            Key::Role(_) | Key::Layer(_) | Key::Function(_) => &["arn"],
-            Key::UserPool(_) => &["id", "arn"],
-            Key::Rule { .. } | Key::Trigger { .. } | Key::Migration { .. } | Key::Seed(_) => &[],
-        }
     }
 }

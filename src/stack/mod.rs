@@ -5,7 +5,15 @@
 //! a schema (unknown keys, wrong types, duplicates, missing keys); `validate` resolves `${env:}`
 //! and checks the resolved values (references, cycles, CIDRs, ARNs, literal passwords). All of it
 //! is offline and reported with file, line and column before any AWS call.
+//!
+//! What is particular to a kind (its schema entries, its entry as written, how it is decoded and
+//! checked) is declared in its folder, `resources/<kind>/decl.rs`; this module keeps the machinery
+//! they use ([`decode`]'s decoder, [`check`]'s checker), the top level of the file and what crosses
+//! kinds (references and their cycles, outputs), and the validated model.
 
+pub(crate) mod check;
+pub(crate) mod decode;
+mod pos;
 mod raw;
 pub mod schema;
 pub mod template;
@@ -16,23 +24,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use pos::{Pos, Problem};
 pub use template::{EnvLookup, Ref, Resolver, Template};
 pub(crate) use validate::hex;
-pub use validate::packages_not_needed;
-
-/// A position in the stack file (1-based).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Pos {
-    pub line: u64,
-    pub col: u64,
-}
-
-/// One problem found in the stack file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub pos: Pos,
-    pub message: String,
-}
 
 /// Every problem found in one file, printed `file:line:col: message`, one per line.
 #[derive(Debug, thiserror::Error)]
@@ -350,22 +344,42 @@ pub enum Secrets {
     Optional,
 }
 
+/// What a run needs of the stack file beyond its text: whether secrets must be set and whether
+/// function and layer folders must exist. Loading with a bare [`Secrets`] needs the folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    pub secrets: Secrets,
+    /// Commands that package functions and layers (plan, apply, validate) need their folders;
+    /// `migrate`, `psql`, `logs` and `invoke` never read them, so a checkout whose layer is not
+    /// built can still migrate its local database.
+    pub packages_needed: bool,
+}
+
+impl From<Secrets> for LoadOptions {
+    fn from(secrets: Secrets) -> Self {
+        LoadOptions {
+            secrets,
+            packages_needed: true,
+        }
+    }
+}
+
 /// Reads and checks a stack file, looking `${env:}`/`${secret:}` up in the process environment.
 pub fn load(path: &Path) -> Result<Stack, LoadError> {
     load_opts(path, Secrets::Required)
 }
 
-/// [`load`], saying whether secrets must be set.
-pub fn load_opts(path: &Path, secrets: Secrets) -> Result<Stack, LoadError> {
+/// [`load`], saying whether secrets must be set (and folders exist).
+pub fn load_opts(path: &Path, opts: impl Into<LoadOptions>) -> Result<Stack, LoadError> {
     let env = |name: &str| std::env::var(name).ok();
-    load_with_env(path, &env, secrets)
+    load_with_env(path, &env, opts)
 }
 
 /// [`load`] with an explicit variable lookup (tests).
 pub fn load_with_env(
     path: &Path,
     env: EnvLookup<'_>,
-    secrets: Secrets,
+    opts: impl Into<LoadOptions>,
 ) -> Result<Stack, LoadError> {
     let fail = |message: String| LoadError {
         file: path.to_path_buf(),
@@ -402,7 +416,7 @@ pub fn load_with_env(
         })
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    parse_str_opts(&src, path, &dir, env, secrets)
+    parse_str_opts(&src, path, &dir, env, opts)
 }
 
 /// Parses and checks stack text. `dir` anchors relative paths.
@@ -415,20 +429,21 @@ pub fn parse_str(
     parse_str_opts(src, file, dir, env, Secrets::Required)
 }
 
-/// [`parse_str`], saying whether secrets must be set.
+/// [`parse_str`], saying whether secrets must be set (and folders exist).
 pub fn parse_str_opts(
     src: &str,
     file: &Path,
     dir: &Path,
     env: EnvLookup<'_>,
-    secrets: Secrets,
+    opts: impl Into<LoadOptions>,
 ) -> Result<Stack, LoadError> {
+    let opts = opts.into();
     let fail = |problems| LoadError {
         file: file.to_path_buf(),
         problems,
     };
     let tree = yaml::parse(src).map_err(|p| fail(vec![p]))?;
-    let mut decoder = raw::Decoder::default();
+    let mut decoder = decode::Decoder::default();
     let Some(raw) = raw::decode(&tree, &mut decoder) else {
         return Err(fail(decoder.problems));
     };
@@ -437,7 +452,8 @@ pub fn parse_str_opts(
         file,
         dir,
         env,
-        secrets_required: secrets == Secrets::Required,
+        secrets_required: opts.secrets == Secrets::Required,
+        packages_needed: opts.packages_needed,
     };
     validate::validate(raw, decoder.problems, &input).map_err(fail)
 }

@@ -7,7 +7,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::raw::{self, Schema, Ty};
+use super::decode::{Schema, Ty};
+use super::raw;
 
 /// What every field means, by path: `.` between keys, `*` for a name the author chooses, `[]`
 /// for a list item.

@@ -240,10 +240,10 @@ fn trigger_checks() {
 
 #[test]
 fn cidr_checker() {
-    assert!(validate::check_cidr("0.0.0.0/0").is_ok());
-    assert!(validate::check_cidr("1.2.3.4/32").is_ok());
-    assert!(validate::check_cidr("1.2.3.4").is_err());
-    assert!(validate::check_cidr("1.2.3.4/33").is_err());
+    assert!(crate::resources::security_group::decl::check_cidr("0.0.0.0/0").is_ok());
+    assert!(crate::resources::security_group::decl::check_cidr("1.2.3.4/32").is_ok());
+    assert!(crate::resources::security_group::decl::check_cidr("1.2.3.4").is_err());
+    assert!(crate::resources::security_group::decl::check_cidr("1.2.3.4/33").is_err());
 }
 
 #[test]
@@ -339,7 +339,11 @@ fn runtimes_are_checked_by_family_so_future_versions_pass() {
         "provided.al2023",
         "provided.al2027",
     ] {
-        assert_eq!(validate::runtime_problem(ok), None, "{ok}");
+        assert_eq!(
+            crate::resources::function::decl::runtime_problem(ok),
+            None,
+            "{ok}"
+        );
     }
     for deprecated in [
         "python2.7",
@@ -356,13 +360,13 @@ fn runtimes_are_checked_by_family_so_future_versions_pass() {
         "go1.x",
         "provided",
     ] {
-        let e = validate::runtime_problem(deprecated).unwrap_or_default();
+        let e = crate::resources::function::decl::runtime_problem(deprecated).unwrap_or_default();
         assert!(
             e.contains("is not a runtime Lambda creates functions with") && e.contains("python3.N"),
             "{deprecated}: {e}"
         );
     }
-    let e = validate::runtime_problem("cobol85").unwrap_or_default();
+    let e = crate::resources::function::decl::runtime_problem("cobol85").unwrap_or_default();
     assert!(e.contains("is not a Lambda runtime: use one of"), "{e}");
 }
 

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use super::{Pos, Problem};
+use super::pos::{Pos, Problem};
 
 /// A YAML node with the position of its first character (1-based).
 #[derive(Debug, Clone, PartialEq)]

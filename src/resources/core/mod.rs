@@ -4,8 +4,6 @@
 //! `stack`, `value`), never on each other's internals nor on the dispatch or the engine above them.
 
 pub mod batch;
-pub mod cognito;
-pub mod cognito_aws;
 pub mod network;
 pub mod once;
 pub mod propagation;
@@ -21,7 +19,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::aws::Clients;
 use crate::error::Result;
-use crate::plan::{Action, Change, Diff};
+use crate::plan::{Action, Change, Diff, PlanError};
 use crate::progress::Progress;
 use crate::stack::{GroupRef, Resolver, STACK_TAG, Stack};
 use crate::value::Text;
@@ -310,6 +308,63 @@ pub enum ReplacePolicy {
     /// Creating adds a new immutable version next to the old ones (a layer version): nothing is
     /// deleted, the create is given the old one.
     CreateOnly,
+}
+
+/// What the dispatch needs of one node type beside its adapter: its spec and observed types,
+/// its diff, its replace policy and what its observed state says of itself. A kind implements
+/// it on one marker type per node type, next to those types; `resources` registers the marker
+/// once and generates its dispatch from that.
+pub trait NodeType {
+    type Spec;
+    type Observed;
+
+    /// How the engine carries out a Replace of a node of this type.
+    const REPLACE: ReplacePolicy;
+
+    /// The attribute names a node of this type exposes, for marking them unknown before apply.
+    const ATTR_NAMES: &'static [&'static str] = &[];
+
+    /// The desired spec of the node `key` (one of this type's), references resolved through `r`.
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Self::Spec;
+
+    /// The change that would make `observed` match `spec`; `None` when they match. `spec:
+    /// None` means the node is not (or no longer) desired: a delete of what this stack owns.
+    fn diff(
+        address: &str,
+        spec: Option<&Self::Spec>,
+        observed: Option<&Self::Observed>,
+    ) -> std::result::Result<Option<Change>, PlanError>;
+
+    /// The attributes other nodes may reference, with their values.
+    fn attrs(_: &Self::Observed) -> Attrs {
+        Vec::new()
+    }
+
+    /// Whether this stack's ownership tag is on it. Node types whose reads only ever return this
+    /// stack's own objects keep the default.
+    fn owned(_: &Self::Observed) -> bool {
+        true
+    }
+
+    /// The stack that claims it (its `deploy:stack` tag), whichever stack that is.
+    fn owner(_: &Self::Observed) -> Option<&str> {
+        None
+    }
+
+    /// The physical ids it points at, as AWS reports them.
+    fn refs(_: &Self::Observed) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Whether what a node that uses it needs is there beyond its attributes.
+    fn ready(_: &Self::Observed) -> bool {
+        true
+    }
+}
+
+/// The stack named by a resource's `deploy:stack` tag.
+pub fn owner_tag(tags: &BTreeMap<String, String>) -> Option<&str> {
+    tags.get(STACK_TAG).map(String::as_str)
 }
 
 /// What a kind's adapter implements: create, update, delete, and adopt where it differs from

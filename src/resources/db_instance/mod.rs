@@ -15,6 +15,7 @@
 //! against it once and replaces it by the version tag.
 
 pub mod aws;
+pub mod decl;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,8 +24,8 @@ use sha2::{Digest, Sha256};
 
 use crate::plan::{Action, Change, Diff, FieldChange, PlanError, list};
 use crate::resources::core::{
-    Attrs, Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, group_address, group_ref_id,
-    owned_change, tag_diff,
+    Attrs, Key, LiveEnv, NodeDef, NodeType, ReplacePolicy, data_tags, group_address, group_ref_id,
+    owned_change, owner_tag, tag_diff,
 };
 use crate::stack::{FinalSnapshot, GroupRef, Password, PerformanceInsights, Pos, Resolver, Stack};
 use crate::value::{Shown, Text};
@@ -189,6 +190,48 @@ pub fn is_running(status: &str) -> bool {
 /// The identifier is fixed: the old instance goes (with its final snapshot) before the new one
 /// can be created.
 pub const REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The db instance node type (see [`NodeType`]).
+pub struct InstanceNode;
+
+impl NodeType for InstanceNode {
+    type Spec = Spec;
+    type Observed = Observed;
+    const REPLACE: ReplacePolicy = REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["address", "port", "arn"];
+
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+        spec(stack, key, r, env)
+    }
+
+    fn diff(
+        address: &str,
+        spec: Option<&Spec>,
+        observed: Option<&Observed>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff(address, spec, observed)
+    }
+
+    fn attrs(o: &Observed) -> Attrs {
+        attrs(o)
+    }
+
+    fn owned(o: &Observed) -> bool {
+        o.owned
+    }
+
+    fn owner(o: &Observed) -> Option<&str> {
+        owner_tag(&o.tags)
+    }
+
+    fn refs(o: &Observed) -> Vec<String> {
+        refs(o)
+    }
+
+    fn ready(o: &Observed) -> bool {
+        ready(o)
+    }
+}
 
 pub fn address(name: &str) -> String {
     format!("db_instances.{name}")
@@ -508,19 +551,16 @@ pub fn version_note(address: &str, s: &Spec, o: &Observed) -> Option<String> {
 
 /// Compares an existing instance with its spec. Errors are what RDS would reject.
 pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> {
-    let mut acc = Acc::default();
-    identity_and_fixed_fields(&mut acc, s, o);
-    engine_version(&mut acc, address, s, o)?;
-    class_and_storage(&mut acc, address, s, o)?;
-    settings(&mut acc, s, o);
-    password(&mut acc, s, o);
-    let Acc {
-        mut d,
-        m,
-        mut notes,
-        remove_tags,
-        version_tag,
-    } = acc;
+    let mut d = Diff::new();
+    let mut m = Modify::default();
+    let mut notes = Vec::new();
+    // The parts in the order the plan lists the fields.
+    identity_delta(&mut d, &mut m, &mut notes, s, o);
+    // In place, ModifyDBInstance.
+    engine_version_delta(address, &mut d, &mut m, &mut notes, s, o)?;
+    class_and_storage_delta(address, &mut d, &mut m, &mut notes, s, o)?;
+    settings_delta(&mut d, &mut m, &mut notes, s, o);
+    let (remove_tags, version_tag) = password_delta(&mut d, &mut m, &mut notes, s, o);
     let mut tags = BTreeMap::new();
     let before = d.fields.len();
     tag_diff(&mut d, &o.tags, &s.tags);
@@ -573,20 +613,8 @@ pub fn delta(address: &str, s: &Spec, o: &Observed) -> Result<Delta, PlanError> 
     })
 }
 
-/// What [`delta`]'s parts add to: the diff shown, the modification sent, and what else apply
-/// does.
-#[derive(Default)]
-struct Acc {
-    d: Diff,
-    m: Modify,
-    notes: Vec<String>,
-    remove_tags: Vec<String>,
-    version_tag: Option<String>,
-}
-
-/// The identifier, and the fields RDS cannot change (a new instance).
-fn identity_and_fixed_fields(acc: &mut Acc, s: &Spec, o: &Observed) {
-    let Acc { d, m, notes, .. } = acc;
+/// The identifier (renamed in place) and the fields RDS cannot change (a new instance).
+fn identity_delta(d: &mut Diff, m: &mut Modify, notes: &mut Vec<String>, s: &Spec, o: &Observed) {
     // A changed `name:` renames the instance in place: an instance holds data, so a new
     // identifier is never a replace.
     if o.identifier != s.identifier {
@@ -635,10 +663,15 @@ fn identity_and_fixed_fields(acc: &mut Acc, s: &Spec, o: &Observed) {
     }
 }
 
-/// The engine version: an upgrade in place, never a downgrade.
-fn engine_version(acc: &mut Acc, address: &str, s: &Spec, o: &Observed) -> Result<(), PlanError> {
-    let Acc { d, m, notes, .. } = acc;
-    // In place, ModifyDBInstance.
+/// An engine version upgrade (a downgrade is refused).
+fn engine_version_delta(
+    address: &str,
+    d: &mut Diff,
+    m: &mut Modify,
+    notes: &mut Vec<String>,
+    s: &Spec,
+    o: &Observed,
+) -> Result<(), PlanError> {
     if let Some(want) = &s.engine_version {
         let fit = version_fit(&o.engine_version, want);
         if fit == VersionFit::Downgrade {
@@ -677,14 +710,15 @@ fn engine_version(acc: &mut Acc, address: &str, s: &Spec, o: &Observed) -> Resul
     Ok(())
 }
 
-/// The instance class, and the storage: grown (by at least 10%), retyped, never while RDS optimizes it.
-fn class_and_storage(
-    acc: &mut Acc,
+/// The instance class, and the storage's size and type (grown only, one change at a time).
+fn class_and_storage_delta(
     address: &str,
+    d: &mut Diff,
+    m: &mut Modify,
+    notes: &mut Vec<String>,
     s: &Spec,
     o: &Observed,
 ) -> Result<(), PlanError> {
-    let Acc { d, m, notes, .. } = acc;
     if o.instance_class != s.instance_class {
         d.value(
             "instance_class",
@@ -754,9 +788,9 @@ fn class_and_storage(
     Ok(())
 }
 
-/// The settings ModifyDBInstance changes without more to say than a note.
-fn settings(acc: &mut Acc, s: &Spec, o: &Observed) {
-    let Acc { d, m, notes, .. } = acc;
+/// The settings ModifyDBInstance changes without conditions: port, Multi-AZ, public access,
+/// backups, Performance Insights, deletion protection, security groups.
+fn settings_delta(d: &mut Diff, m: &mut Modify, notes: &mut Vec<String>, s: &Spec, o: &Observed) {
     // Without an endpoint yet (still being created) the live port is unknown: nothing to compare.
     if let (Some(want), Some(live)) = (s.port, o.port)
         && want != live
@@ -859,15 +893,17 @@ fn settings(acc: &mut Acc, s: &Spec, o: &Observed) {
     }
 }
 
-/// The master password: managed by RDS, or set from the file when its version (or, from older versions of deploy, its fingerprint) differs.
-fn password(acc: &mut Acc, s: &Spec, o: &Observed) {
-    let Acc {
-        d,
-        m,
-        notes,
-        remove_tags,
-        version_tag,
-    } = acc;
+/// The master password: managed by RDS, or set from the file when its version changed. Returns
+/// the tags to remove and the version tag to set.
+fn password_delta(
+    d: &mut Diff,
+    m: &mut Modify,
+    notes: &mut Vec<String>,
+    s: &Spec,
+    o: &Observed,
+) -> (Vec<String>, Option<String>) {
+    let mut remove_tags = Vec::new();
+    let mut version_tag = None;
     match &s.password {
         PasswordSpec::Managed => {
             if !o.managed_password {
@@ -897,7 +933,7 @@ fn password(acc: &mut Acc, s: &Spec, o: &Observed) {
                     "master_password: the {FINGERPRINT_TAG} tag (a password derivative older versions of deploy stored) is removed; {VERSION_TAG} records password_version instead"
                 ));
                 if same && !o.managed_password {
-                    *version_tag = Some(version.to_string());
+                    version_tag = Some(version.to_string());
                     d.value(
                         &format!("tags.{VERSION_TAG}"),
                         None,
@@ -931,6 +967,7 @@ fn password(acc: &mut Acc, s: &Spec, o: &Observed) {
             }
         }
     }
+    (remove_tags, version_tag)
 }
 
 /// RDS refuses a storage change while it optimizes the previous one.

@@ -18,6 +18,7 @@
 //! content (or new runtimes) means a new version, which the plan shows as a replace.
 
 pub mod aws;
+pub mod decl;
 pub mod package;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,8 +27,8 @@ use std::path::PathBuf;
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
 use crate::resources::core::{
-    Key, LiveEnv, Lookup, NodeDef, ReplacePolicy, data_tags, group_address, group_ref_id,
-    owned_change, tag_diff,
+    Attrs, Key, LiveEnv, Lookup, NodeDef, NodeType, ReplacePolicy, data_tags, group_address,
+    group_ref_id, owned_change, owner_tag, tag_diff,
 };
 use crate::stack::{GroupRef, LayerRef, Pos, Resolver, RoleRef, Stack, Subnets};
 use crate::value::{Shown, Text};
@@ -283,7 +284,115 @@ pub const LAYER_REPLACE: ReplacePolicy = ReplacePolicy::CreateOnly;
 /// A function's name is its address: the old function goes before the new one is created.
 pub const FUNCTION_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
 
-/// The desired spec of one of this kind's nodes.
+/// The `auto` role node type (see [`NodeType`]).
+pub struct RoleNode;
+
+impl NodeType for RoleNode {
+    type Spec = RoleSpec;
+    type Observed = RoleObserved;
+    const REPLACE: ReplacePolicy = ROLE_REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["arn"];
+
+    fn spec(stack: &Stack, key: &Key, _r: &Resolver, env: &LiveEnv) -> RoleSpec {
+        let Key::Role(function) = key else {
+            unreachable!("a role spec asked for {key:?}")
+        };
+        role_spec(stack, function, env)
+    }
+
+    fn diff(
+        address: &str,
+        spec: Option<&RoleSpec>,
+        observed: Option<&RoleObserved>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff_role(address, spec, observed)
+    }
+
+    fn attrs(o: &RoleObserved) -> Attrs {
+        vec![("arn", Some(o.arn.clone()))]
+    }
+
+    fn owned(o: &RoleObserved) -> bool {
+        o.owned
+    }
+
+    fn owner(o: &RoleObserved) -> Option<&str> {
+        owner_tag(&o.tags)
+    }
+}
+
+/// The layer (published from a folder) node type (see [`NodeType`]).
+pub struct LayerNode;
+
+impl NodeType for LayerNode {
+    type Spec = LayerSpec;
+    type Observed = LayerObserved;
+    const REPLACE: ReplacePolicy = LAYER_REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["arn"];
+
+    fn spec(stack: &Stack, key: &Key, _r: &Resolver, _env: &LiveEnv) -> LayerSpec {
+        let Key::Layer(layer) = key else {
+            unreachable!("a layer spec asked for {key:?}")
+        };
+        layer_spec(stack, layer)
+    }
+
+    fn diff(
+        address: &str,
+        spec: Option<&LayerSpec>,
+        observed: Option<&LayerObserved>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff_layer(address, spec, observed)
+    }
+
+    fn attrs(o: &LayerObserved) -> Attrs {
+        vec![("arn", Some(o.version_arn.clone()))]
+    }
+}
+
+/// The function node type (see [`NodeType`]).
+pub struct FunctionNode;
+
+impl NodeType for FunctionNode {
+    type Spec = Spec;
+    type Observed = Observed;
+    const REPLACE: ReplacePolicy = FUNCTION_REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["arn"];
+
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+        let Key::Function(name) = key else {
+            unreachable!("a function spec asked for {key:?}")
+        };
+        function_spec(stack, name, r, env)
+    }
+
+    fn diff(
+        address: &str,
+        spec: Option<&Spec>,
+        observed: Option<&Observed>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff(address, spec, observed)
+    }
+
+    fn attrs(o: &Observed) -> Attrs {
+        vec![("arn", Some(o.arn.clone()))]
+    }
+
+    fn owned(o: &Observed) -> bool {
+        o.owned
+    }
+
+    fn owner(o: &Observed) -> Option<&str> {
+        owner_tag(&o.tags)
+    }
+
+    fn refs(o: &Observed) -> Vec<String> {
+        refs(o)
+    }
+}
+
+/// The desired spec of one of this kind's nodes (tests).
+#[cfg(test)]
 #[derive(Clone, Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum NodeSpec {
@@ -549,31 +658,37 @@ fn references(f: &crate::stack::Function, env: &LiveEnv) -> (Vec<String>, Vec<St
     (missing, unverified)
 }
 
+/// The spec of any of this kind's nodes (tests).
+#[cfg(test)]
 pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
     match key {
-        Key::Role(function) => NodeSpec::Role(RoleSpec {
-            // After the function's AWS name: IAM role names are account-wide, so two
-            // environments of one file (`name: ${stack}-…`) get two roles.
-            name: role_name(&stack.functions[function].name),
-            path: role_path(&stack.name),
-            trust_policy: trust_policy(),
-            // Least privilege: the ENI permissions only for a function that runs in a VPC.
-            policies: vec![format!(
-                "arn:{}:{}",
-                partition(&env.region),
-                if stack.functions[function].vpc.is_some() {
-                    VPC_ACCESS_POLICY
-                } else {
-                    BASIC_POLICY
-                }
-            )],
-            tags: data_tags(stack, function, &stack.functions[function].name),
-            taken: role_taken(stack, function, env),
-            pos: stack.functions[function].pos,
-        }),
+        Key::Role(function) => NodeSpec::Role(role_spec(stack, function, env)),
         Key::Layer(layer) => NodeSpec::Layer(layer_spec(stack, layer)),
         Key::Function(name) => NodeSpec::Function(function_spec(stack, name, r, env)),
         _ => unreachable!("function::spec called for {key:?}"),
+    }
+}
+
+fn role_spec(stack: &Stack, function: &str, env: &LiveEnv) -> RoleSpec {
+    RoleSpec {
+        // After the function's AWS name: IAM role names are account-wide, so two
+        // environments of one file (`name: ${stack}-…`) get two roles.
+        name: role_name(&stack.functions[function].name),
+        path: role_path(&stack.name),
+        trust_policy: trust_policy(),
+        // Least privilege: the ENI permissions only for a function that runs in a VPC.
+        policies: vec![format!(
+            "arn:{}:{}",
+            partition(&env.region),
+            if stack.functions[function].vpc.is_some() {
+                VPC_ACCESS_POLICY
+            } else {
+                BASIC_POLICY
+            }
+        )],
+        tags: data_tags(stack, function, &stack.functions[function].name),
+        taken: role_taken(stack, function, env),
+        pos: stack.functions[function].pos,
     }
 }
 

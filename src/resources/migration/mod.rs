@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::plan::{Action, Change, FieldChange, PlanError};
-use crate::resources::core::{Key, LiveEnv, NodeDef, ReplacePolicy};
+use crate::resources::core::{Key, LiveEnv, NodeDef, NodeType, ReplacePolicy};
 use crate::stack::{DbInstance, Password, Pos, Resolver, Stack};
 use crate::value::{Shown, Text, escape_controls};
 
@@ -346,6 +346,27 @@ pub fn seed_file(path: &Path) -> Result<SqlFile, String> {
 /// A file that ran is never run again nor undone, so nothing is replaced; the policy is declared
 /// like every kind's.
 pub const REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The migration and seed node type (see [`NodeType`]).
+pub struct MigrationNode;
+
+impl NodeType for MigrationNode {
+    type Spec = Spec;
+    type Observed = Observed;
+    const REPLACE: ReplacePolicy = REPLACE;
+
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+        spec(stack, key, r, env)
+    }
+
+    fn diff(
+        address: &str,
+        spec: Option<&Spec>,
+        observed: Option<&Observed>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff(address, spec, observed)
+    }
+}
 
 pub fn migration_address(db: &str, name: &str) -> String {
     format!("db_instances.{db}.migrations.{name}")

@@ -6,13 +6,15 @@
 //! Rules are authoritative: a rule in a managed group that the file does not list is revoked.
 
 pub mod aws;
+pub mod decl;
 
 use std::collections::BTreeMap;
 
 use crate::plan::{Action, Change, Diff, FieldChange, PlanError};
 pub use crate::resources::core::group_address;
 use crate::resources::core::{
-    Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, group_ref_id, owned_change, tag_diff,
+    Attrs, Key, LiveEnv, NodeDef, NodeType, ReplacePolicy, data_tags, group_ref_id, owned_change,
+    owner_tag, tag_diff,
 };
 use crate::stack::{GroupRef, Resolver, RuleSource, Stack, VpcRef};
 use crate::value::{Shown, Text};
@@ -77,11 +79,69 @@ pub const GROUP_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
 /// duplicate).
 pub const RULE_REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
 
-/// The desired spec of one of this kind's nodes.
-#[derive(Clone, Debug)]
-pub enum NodeSpec {
-    Group(GroupSpec),
-    Rule(RuleSpec),
+/// The group node type (see [`NodeType`]).
+pub struct GroupNode;
+
+impl NodeType for GroupNode {
+    type Spec = GroupSpec;
+    type Observed = GroupObserved;
+    const REPLACE: ReplacePolicy = GROUP_REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["id"];
+
+    fn spec(stack: &Stack, key: &Key, _r: &Resolver, env: &LiveEnv) -> GroupSpec {
+        let Key::Group(name) = key else {
+            unreachable!("a group spec asked for {key:?}")
+        };
+        group_spec(stack, name, env)
+    }
+
+    fn diff(
+        address: &str,
+        spec: Option<&GroupSpec>,
+        observed: Option<&GroupObserved>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff_group(address, spec, observed)
+    }
+
+    fn attrs(o: &GroupObserved) -> Attrs {
+        vec![("id", Some(o.id.clone()))]
+    }
+
+    fn owned(o: &GroupObserved) -> bool {
+        o.owned
+    }
+
+    fn owner(o: &GroupObserved) -> Option<&str> {
+        owner_tag(&o.tags)
+    }
+}
+
+/// The rule node type (see [`NodeType`]).
+pub struct RuleNode;
+
+impl NodeType for RuleNode {
+    type Spec = RuleSpec;
+    type Observed = RuleObserved;
+    const REPLACE: ReplacePolicy = RULE_REPLACE;
+
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, _env: &LiveEnv) -> RuleSpec {
+        let Key::Rule { group, description } = key else {
+            unreachable!("a rule spec asked for {key:?}")
+        };
+        rule_spec(stack, group, description, r)
+    }
+
+    fn diff(
+        address: &str,
+        spec: Option<&RuleSpec>,
+        observed: Option<&RuleObserved>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff_rule(address, spec, observed)
+    }
+
+    fn refs(o: &RuleObserved) -> Vec<String> {
+        o.source_group.iter().cloned().collect()
+    }
 }
 
 /// Ports databases listen on by default (PostgreSQL, MySQL, SQL Server, Oracle, MongoDB, Redis).
@@ -148,45 +208,41 @@ pub fn nodes(stack: &Stack) -> Vec<NodeDef> {
     out
 }
 
-pub fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> NodeSpec {
-    match key {
-        Key::Group(name) => {
-            let g = &stack.security_groups[name];
-            let vpc_id = match &g.vpc {
-                VpcRef::Id(id) => Text::known(id.clone()),
-                VpcRef::Default => env
-                    .default_vpc
-                    .clone()
-                    .map_or(Text::unknown(false), Text::known),
-            };
-            NodeSpec::Group(GroupSpec {
-                name: g.name.clone(),
-                description: g.description.clone(),
-                vpc_id,
-                tags: data_tags(stack, name, &g.name),
-            })
-        }
-        Key::Rule { group, description } => {
-            let rule = stack.security_groups[group]
-                .ingress
-                .iter()
-                .find(|x| &x.description == description)
-                .expect("rule keys come from the stack");
-            let source = match &rule.source {
-                RuleSource::Cidr(t) => Source::Cidr(r.resolve(t)),
-                RuleSource::Group(g) => Source::Group(group_ref_id(r, g)),
-            };
-            NodeSpec::Rule(RuleSpec {
-                group: group.clone(),
-                group_id: r.attr(&group_address(group), "id"),
-                description: description.clone(),
-                protocol: rule.protocol.as_ec2().to_string(),
-                from_port: rule.from_port,
-                to_port: rule.to_port,
-                source,
-            })
-        }
-        _ => unreachable!("security_group::spec called for {key:?}"),
+fn group_spec(stack: &Stack, name: &str, env: &LiveEnv) -> GroupSpec {
+    let g = &stack.security_groups[name];
+    let vpc_id = match &g.vpc {
+        VpcRef::Id(id) => Text::known(id.clone()),
+        VpcRef::Default => env
+            .default_vpc
+            .clone()
+            .map_or(Text::unknown(false), Text::known),
+    };
+    GroupSpec {
+        name: g.name.clone(),
+        description: g.description.clone(),
+        vpc_id,
+        tags: data_tags(stack, name, &g.name),
+    }
+}
+
+fn rule_spec(stack: &Stack, group: &str, description: &str, r: &Resolver) -> RuleSpec {
+    let rule = stack.security_groups[group]
+        .ingress
+        .iter()
+        .find(|x| x.description == description)
+        .expect("rule keys come from the stack");
+    let source = match &rule.source {
+        RuleSource::Cidr(t) => Source::Cidr(r.resolve(t)),
+        RuleSource::Group(g) => Source::Group(group_ref_id(r, g)),
+    };
+    RuleSpec {
+        group: group.to_string(),
+        group_id: r.attr(&group_address(group), "id"),
+        description: description.to_string(),
+        protocol: rule.protocol.as_ec2().to_string(),
+        from_port: rule.from_port,
+        to_port: rule.to_port,
+        source,
     }
 }
 

@@ -1,5 +1,5 @@
 //! Cognito user pools against the Cognito API. Every UpdateUserPool goes through the shared
-//! read-modify-write of [`crate::resources::core::cognito_aws`] (the triggers use it too).
+//! read-modify-write of [`crate::resources::cognito::aws`] (the triggers use it too).
 
 use std::collections::BTreeSet;
 
@@ -11,10 +11,10 @@ use super::{Observed, Spec, address, observed};
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
-use crate::resources::core::cognito::{Edits, PoolDescription, Pools, statement_id};
-use crate::resources::core::cognito_aws::{
+use crate::resources::cognito::aws::{
     describe, describe_raw, enums, normalise, read_modify_write, remove_permission,
 };
+use crate::resources::cognito::{Edits, PoolDescription, Pools, statement_id};
 use crate::resources::core::once::create_once;
 use crate::resources::core::{Adapter, Ctx, Found, Key, data_key};
 use crate::stack::Stack;

@@ -1,5 +1,5 @@
 //! Cognito user pool calls both Cognito kinds make: DescribeUserPool normalised into
-//! [`super::cognito`]'s model, the whole-pool read-modify-write (UpdateUserPool resets what it is
+//! [`super`]'s model, the whole-pool read-modify-write (UpdateUserPool resets what it is
 //! not sent), and removing the invoke permission a trigger gave a function.
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,10 +15,10 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use super::Ctx;
-use super::cognito::{self as m, Edits, PoolDescription, PoolSettings, UpdateRequest};
+use super::{self as m, Edits, PoolDescription, PoolSettings, UpdateRequest};
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
+use crate::resources::core::Ctx;
 
 pub(crate) async fn describe_raw(
     clients: &Clients,
@@ -265,180 +265,44 @@ fn built<T>(
     })
 }
 
-/// The SDK call for a whole request: every field copied, none defaulted.
+/// The SDK call for a whole request: every field copied, none defaulted. The nested settings that
+/// can fail to build (a required member missing) are converted by the functions below it.
 fn update_call(
     clients: &Clients,
     address: &str,
     r: &UpdateRequest,
 ) -> Result<cip::operation::update_user_pool::builders::UpdateUserPoolFluentBuilder> {
     let st = &r.settings;
-    let versioned = |v: &m::VersionedLambda| (v.version.as_str().to_string(), v.arn.clone());
-    let lambda_config = match &st.lambda_config {
-        None => None,
-        Some(lc) => {
-            let slot = |f: &str| lc.triggers.get(f).cloned();
-            let mut b = t::LambdaConfigType::builder()
-                .set_pre_sign_up(slot("PreSignUp"))
-                .set_custom_message(slot("CustomMessage"))
-                .set_post_confirmation(slot("PostConfirmation"))
-                .set_pre_authentication(slot("PreAuthentication"))
-                .set_post_authentication(slot("PostAuthentication"))
-                .set_define_auth_challenge(slot("DefineAuthChallenge"))
-                .set_create_auth_challenge(slot("CreateAuthChallenge"))
-                .set_verify_auth_challenge_response(slot("VerifyAuthChallengeResponse"))
-                .set_pre_token_generation(slot("PreTokenGeneration"))
-                .set_user_migration(slot("UserMigration"))
-                .set_kms_key_id(lc.kms_key_id.clone());
-            if let Some((v, arn)) = lc.pre_token_generation_config.as_ref().map(versioned) {
-                b = b.pre_token_generation_config(built(
-                    address,
-                    t::PreTokenGenerationVersionConfigType::builder()
-                        .lambda_version(v.as_str().into())
-                        .lambda_arn(arn)
-                        .build(),
-                )?);
-            }
-            if let Some((v, arn)) = lc.custom_sms_sender.as_ref().map(versioned) {
-                b = b.custom_sms_sender(built(
-                    address,
-                    t::CustomSmsLambdaVersionConfigType::builder()
-                        .lambda_version(v.as_str().into())
-                        .lambda_arn(arn)
-                        .build(),
-                )?);
-            }
-            if let Some((v, arn)) = lc.custom_email_sender.as_ref().map(versioned) {
-                b = b.custom_email_sender(built(
-                    address,
-                    t::CustomEmailLambdaVersionConfigType::builder()
-                        .lambda_version(v.as_str().into())
-                        .lambda_arn(arn)
-                        .build(),
-                )?);
-            }
-            if let Some((v, arn)) = lc.inbound_federation.as_ref().map(versioned) {
-                b = b.inbound_federation(built(
-                    address,
-                    t::InboundFederationLambdaType::builder()
-                        .lambda_version(v.as_str().into())
-                        .lambda_arn(arn)
-                        .build(),
-                )?);
-            }
-            Some(b.build())
-        }
-    };
-    let policies = st.policies.as_ref().map(|p| {
-        t::UserPoolPolicyType::builder()
-            .set_password_policy(p.password_policy.as_ref().map(|pp| {
-                t::PasswordPolicyType::builder()
-                    .set_minimum_length(pp.minimum_length)
-                    .require_uppercase(pp.require_uppercase)
-                    .require_lowercase(pp.require_lowercase)
-                    .require_numbers(pp.require_numbers)
-                    .require_symbols(pp.require_symbols)
-                    .set_password_history_size(pp.password_history_size)
-                    .temporary_password_validity_days(pp.temporary_password_validity_days)
-                    .build()
-            }))
-            .set_sign_in_policy(p.sign_in_policy.as_ref().map(|sp| {
-                t::SignInPolicyType::builder()
-                    .set_allowed_first_auth_factors(enums(&sp.allowed_first_auth_factors))
-                    .build()
-            }))
-            .build()
-    });
-    let sms_configuration = match &st.sms_configuration {
-        None => None,
-        Some(c) => {
-            let eums = match &c.eums_sms {
-                None => None,
-                Some(e) => Some(built(
-                    address,
-                    t::EumsSmsConfigurationType::builder()
-                        .caller_arn(&e.caller_arn)
-                        .set_external_id(e.external_id.clone())
-                        .set_origination_identity(e.origination_identity.clone())
-                        .set_configuration_set_name(e.configuration_set_name.clone())
-                        .set_in_entity_id(e.in_entity_id.clone())
-                        .set_in_template_id(e.in_template_id.clone())
-                        .set_region(e.region.clone())
-                        .build(),
-                )?),
-            };
-            Some(
-                t::SmsConfigurationType::builder()
-                    .sns_caller_arn(&c.sns_caller_arn)
-                    .set_external_id(c.external_id.clone())
-                    .set_sns_region(c.sns_region.clone())
-                    .set_eums_sms(eums)
-                    .build(),
-            )
-        }
-    };
-    let add_ons = match &st.user_pool_add_ons {
-        None => None,
-        Some(a) => Some(built(
-            address,
-            t::UserPoolAddOnsType::builder()
-                .advanced_security_mode(a.advanced_security_mode.as_str().into())
-                .set_advanced_security_additional_flows(
-                    a.advanced_security_additional_flows.as_ref().map(|f| {
-                        t::AdvancedSecurityAdditionalFlowsType::builder()
-                            .set_custom_auth_mode(f.custom_auth_mode.as_deref().map(Into::into))
-                            .build()
-                    }),
-                )
-                .build(),
-        )?),
-    };
-    let account_recovery = match &st.account_recovery_setting {
-        None => None,
-        Some(a) => {
-            let mechanisms = match &a.recovery_mechanisms {
-                None => None,
-                Some(v) => Some(
-                    v.iter()
-                        .map(|r| {
-                            built(
-                                address,
-                                t::RecoveryOptionType::builder()
-                                    .priority(r.priority)
-                                    .name(r.name.as_str().into())
-                                    .build(),
-                            )
-                        })
-                        .collect::<Result<Vec<_>>>()?,
-                ),
-            };
-            Some(
-                t::AccountRecoverySettingType::builder()
-                    .set_recovery_mechanisms(mechanisms)
-                    .build(),
-            )
-        }
-    };
-    let acr = match &st.acr_configuration {
-        None => None,
-        Some(m) => Some(
-            m.iter()
-                .map(|(k, v)| {
-                    Ok((
-                        k.clone(),
-                        built(
-                            address,
-                            t::AcrLevelConfigType::builder().acr_value(v).build(),
-                        )?,
-                    ))
-                })
-                .collect::<Result<HashMap<_, _>>>()?,
-        ),
-    };
+    let lambda_config = st
+        .lambda_config
+        .as_ref()
+        .map(|lc| lambda_config(address, lc))
+        .transpose()?;
+    let sms_configuration = st
+        .sms_configuration
+        .as_ref()
+        .map(|c| sms_configuration(address, c))
+        .transpose()?;
+    let add_ons = st
+        .user_pool_add_ons
+        .as_ref()
+        .map(|a| add_ons(address, a))
+        .transpose()?;
+    let account_recovery = st
+        .account_recovery_setting
+        .as_ref()
+        .map(|a| account_recovery(address, a))
+        .transpose()?;
+    let acr = st
+        .acr_configuration
+        .as_ref()
+        .map(|m| acr_configuration(address, m))
+        .transpose()?;
     Ok(clients
         .cognito
         .update_user_pool()
         .user_pool_id(&r.pool_id)
-        .set_policies(policies)
+        .set_policies(st.policies.as_ref().map(policies))
         .set_deletion_protection(st.deletion_protection.as_deref().map(Into::into))
         .set_lambda_config(lambda_config)
         .set_auto_verified_attributes(enums(&st.auto_verified_attributes))
@@ -510,6 +374,165 @@ fn update_call(
                 .build()
         }))
         .set_acr_configuration(acr))
+}
+
+/// The trigger slots, and the versioned senders whose builders require both members.
+fn lambda_config(address: &str, lc: &m::LambdaConfig) -> Result<t::LambdaConfigType> {
+    let versioned = |v: &m::VersionedLambda| (v.version.as_str().to_string(), v.arn.clone());
+    let slot = |f: &str| lc.triggers.get(f).cloned();
+    let mut b = t::LambdaConfigType::builder()
+        .set_pre_sign_up(slot("PreSignUp"))
+        .set_custom_message(slot("CustomMessage"))
+        .set_post_confirmation(slot("PostConfirmation"))
+        .set_pre_authentication(slot("PreAuthentication"))
+        .set_post_authentication(slot("PostAuthentication"))
+        .set_define_auth_challenge(slot("DefineAuthChallenge"))
+        .set_create_auth_challenge(slot("CreateAuthChallenge"))
+        .set_verify_auth_challenge_response(slot("VerifyAuthChallengeResponse"))
+        .set_pre_token_generation(slot("PreTokenGeneration"))
+        .set_user_migration(slot("UserMigration"))
+        .set_kms_key_id(lc.kms_key_id.clone());
+    if let Some((v, arn)) = lc.pre_token_generation_config.as_ref().map(versioned) {
+        b = b.pre_token_generation_config(built(
+            address,
+            t::PreTokenGenerationVersionConfigType::builder()
+                .lambda_version(v.as_str().into())
+                .lambda_arn(arn)
+                .build(),
+        )?);
+    }
+    if let Some((v, arn)) = lc.custom_sms_sender.as_ref().map(versioned) {
+        b = b.custom_sms_sender(built(
+            address,
+            t::CustomSmsLambdaVersionConfigType::builder()
+                .lambda_version(v.as_str().into())
+                .lambda_arn(arn)
+                .build(),
+        )?);
+    }
+    if let Some((v, arn)) = lc.custom_email_sender.as_ref().map(versioned) {
+        b = b.custom_email_sender(built(
+            address,
+            t::CustomEmailLambdaVersionConfigType::builder()
+                .lambda_version(v.as_str().into())
+                .lambda_arn(arn)
+                .build(),
+        )?);
+    }
+    if let Some((v, arn)) = lc.inbound_federation.as_ref().map(versioned) {
+        b = b.inbound_federation(built(
+            address,
+            t::InboundFederationLambdaType::builder()
+                .lambda_version(v.as_str().into())
+                .lambda_arn(arn)
+                .build(),
+        )?);
+    }
+    Ok(b.build())
+}
+
+fn policies(p: &m::Policies) -> t::UserPoolPolicyType {
+    t::UserPoolPolicyType::builder()
+        .set_password_policy(p.password_policy.as_ref().map(|pp| {
+            t::PasswordPolicyType::builder()
+                .set_minimum_length(pp.minimum_length)
+                .require_uppercase(pp.require_uppercase)
+                .require_lowercase(pp.require_lowercase)
+                .require_numbers(pp.require_numbers)
+                .require_symbols(pp.require_symbols)
+                .set_password_history_size(pp.password_history_size)
+                .temporary_password_validity_days(pp.temporary_password_validity_days)
+                .build()
+        }))
+        .set_sign_in_policy(p.sign_in_policy.as_ref().map(|sp| {
+            t::SignInPolicyType::builder()
+                .set_allowed_first_auth_factors(enums(&sp.allowed_first_auth_factors))
+                .build()
+        }))
+        .build()
+}
+
+fn sms_configuration(address: &str, c: &m::SmsConfiguration) -> Result<t::SmsConfigurationType> {
+    let eums = match &c.eums_sms {
+        None => None,
+        Some(e) => Some(built(
+            address,
+            t::EumsSmsConfigurationType::builder()
+                .caller_arn(&e.caller_arn)
+                .set_external_id(e.external_id.clone())
+                .set_origination_identity(e.origination_identity.clone())
+                .set_configuration_set_name(e.configuration_set_name.clone())
+                .set_in_entity_id(e.in_entity_id.clone())
+                .set_in_template_id(e.in_template_id.clone())
+                .set_region(e.region.clone())
+                .build(),
+        )?),
+    };
+    Ok(t::SmsConfigurationType::builder()
+        .sns_caller_arn(&c.sns_caller_arn)
+        .set_external_id(c.external_id.clone())
+        .set_sns_region(c.sns_region.clone())
+        .set_eums_sms(eums)
+        .build())
+}
+
+fn add_ons(address: &str, a: &m::UserPoolAddOns) -> Result<t::UserPoolAddOnsType> {
+    built(
+        address,
+        t::UserPoolAddOnsType::builder()
+            .advanced_security_mode(a.advanced_security_mode.as_str().into())
+            .set_advanced_security_additional_flows(
+                a.advanced_security_additional_flows.as_ref().map(|f| {
+                    t::AdvancedSecurityAdditionalFlowsType::builder()
+                        .set_custom_auth_mode(f.custom_auth_mode.as_deref().map(Into::into))
+                        .build()
+                }),
+            )
+            .build(),
+    )
+}
+
+fn account_recovery(
+    address: &str,
+    a: &m::AccountRecoverySetting,
+) -> Result<t::AccountRecoverySettingType> {
+    let mechanisms = match &a.recovery_mechanisms {
+        None => None,
+        Some(v) => Some(
+            v.iter()
+                .map(|r| {
+                    built(
+                        address,
+                        t::RecoveryOptionType::builder()
+                            .priority(r.priority)
+                            .name(r.name.as_str().into())
+                            .build(),
+                    )
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+    };
+    Ok(t::AccountRecoverySettingType::builder()
+        .set_recovery_mechanisms(mechanisms)
+        .build())
+}
+
+fn acr_configuration(
+    address: &str,
+    levels: &BTreeMap<String, String>,
+) -> Result<HashMap<String, t::AcrLevelConfigType>> {
+    levels
+        .iter()
+        .map(|(k, v)| {
+            Ok((
+                k.clone(),
+                built(
+                    address,
+                    t::AcrLevelConfigType::builder().acr_value(v).build(),
+                )?,
+            ))
+        })
+        .collect()
 }
 
 /// Removes `AdminCreateUserConfig.UnusedAccountValidityDays` from UpdateUserPool's body before it

@@ -1,6 +1,7 @@
-//! The Cognito user pool as both Cognito kinds see it: the normalised DescribeUserPool /
-//! UpdateUserPool model and the read-modify-write every pool update goes through (user pools
-//! change their own settings, triggers change slots of a pool's LambdaConfig).
+//! The Cognito family: two kinds, [`user_pool`] and [`trigger`], over one Cognito user pool. This
+//! module is the pool as both see it: the normalised DescribeUserPool / UpdateUserPool model, and
+//! (in [`aws`]) the read-modify-write every pool update goes through (user pools change their own
+//! settings, triggers change slots of a pool's LambdaConfig).
 //!
 //! UpdateUserPool resets every setting the request leaves out: triggers, password policy,
 //! verification messages, tags, MFA, email and SMS settings, account recovery, deletion protection
@@ -8,9 +9,13 @@
 //! full DescribeUserPool, read just before the write, and returns the whole request with only the
 //! fields we manage changed. The adapter converts that request field by field.
 
+pub mod aws;
+pub mod trigger;
+pub mod user_pool;
+
 use std::collections::BTreeMap;
 
-use super::PoolSummary;
+use crate::resources::core::PoolSummary;
 use crate::stack::{STACK_TAG, TRIGGER_EVENTS};
 
 /// Every pool of the account as DescribeUserPool returned it, shared with the trigger reader.

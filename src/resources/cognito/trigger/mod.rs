@@ -8,14 +8,15 @@
 //! to date. Nothing else on such a pool is ever changed.
 
 pub mod aws;
+pub mod decl;
 
 use std::collections::BTreeSet;
 
 use crate::plan::{Action, Change, Diff, PlanError};
-use crate::resources::core::cognito::{Edits, PoolDescription, Pools, STATEMENT_PREFIX};
+use crate::resources::cognito::{Edits, PoolDescription, Pools, STATEMENT_PREFIX};
 use crate::resources::core::{
-    Key, LiveEnv, Lookup, NodeDef, PoolSummary, ReplacePolicy, function_address, owned_change,
-    pool_address,
+    Key, LiveEnv, Lookup, NodeDef, NodeType, PoolSummary, ReplacePolicy, function_address,
+    owned_change, pool_address,
 };
 use crate::stack::{FunctionRef, PoolRef, Pos, Resolver, Stack, TRIGGER_EVENTS, Trigger};
 use crate::value::{Shown, Text};
@@ -99,6 +100,40 @@ pub fn field_of(event: &str) -> &'static str {
 /// A slot is set in place (the permission first): a trigger is never replaced; were it, the
 /// slot would be cleared first.
 pub const REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The trigger slot node type (see [`NodeType`]).
+pub struct TriggerNode;
+
+impl NodeType for TriggerNode {
+    type Spec = Spec;
+    type Observed = Observed;
+    const REPLACE: ReplacePolicy = REPLACE;
+
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+        spec(stack, key, r, env)
+    }
+
+    fn diff(
+        address: &str,
+        spec: Option<&Spec>,
+        observed: Option<&Observed>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff(address, spec, observed)
+    }
+
+    fn owned(o: &Observed) -> bool {
+        o.owned
+    }
+
+    /// The stack that set the slot.
+    fn owner(o: &Observed) -> Option<&str> {
+        o.owner.as_deref()
+    }
+
+    fn refs(o: &Observed) -> Vec<String> {
+        refs(o)
+    }
+}
 
 /// The pool tag that lists the events this stack set on a pool it does not own.
 pub fn triggers_tag(stack: &str) -> String {
@@ -527,10 +562,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::resources::core::cognito::tests::rich_pool;
-    use crate::resources::core::cognito::{
-        LambdaConfig, PoolSettings, statement_id, update_request,
-    };
+    use crate::resources::cognito::tests::rich_pool;
+    use crate::resources::cognito::{LambdaConfig, PoolSettings, statement_id, update_request};
     use crate::stack::STACK_TAG;
 
     const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:mine";

@@ -10,8 +10,8 @@ use super::{Observed, Permission, Spec, candidates, has_equivalent, statements, 
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
-use crate::resources::core::cognito::{Pools, statement_id};
-use crate::resources::core::cognito_aws::{read_modify_write, remove_permission};
+use crate::resources::cognito::aws::{read_modify_write, remove_permission};
+use crate::resources::cognito::{Pools, statement_id};
 use crate::resources::core::{Adapter, Ctx, Found, Lookup};
 use crate::stack::{FunctionRef, Stack};
 use crate::value::Text;

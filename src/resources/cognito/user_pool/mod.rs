@@ -1,20 +1,56 @@
 //! Cognito user pools this stack owns. Every pool write goes through the read-modify-write of
-//! [`crate::resources::core::cognito`], shared with the triggers.
+//! [`super`], shared with the triggers.
 
 pub mod aws;
+pub mod decl;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
-use crate::resources::core::cognito::PoolDescription;
+use crate::resources::cognito::PoolDescription;
 pub use crate::resources::core::pool_address as address;
 use crate::resources::core::{
-    Key, LiveEnv, NodeDef, ReplacePolicy, data_tags, owned_change, tag_diff,
+    Attrs, Key, LiveEnv, NodeDef, NodeType, ReplacePolicy, data_tags, owned_change, owner_tag,
+    tag_diff,
 };
 use crate::stack::{Pos, Resolver, STACK_TAG, Stack};
 
 /// A pool's name is its identity here: the old one goes before the new one is created.
 pub const REPLACE: ReplacePolicy = ReplacePolicy::DeleteBeforeCreate;
+
+/// The user pool node type (see [`NodeType`]).
+pub struct PoolNode;
+
+impl NodeType for PoolNode {
+    type Spec = Spec;
+    type Observed = Observed;
+    const REPLACE: ReplacePolicy = REPLACE;
+    const ATTR_NAMES: &'static [&'static str] = &["id", "arn"];
+
+    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
+        spec(stack, key, r, env)
+    }
+
+    fn diff(
+        address: &str,
+        spec: Option<&Spec>,
+        observed: Option<&Observed>,
+    ) -> Result<Option<Change>, PlanError> {
+        diff(address, spec, observed)
+    }
+
+    fn attrs(o: &Observed) -> Attrs {
+        vec![("id", Some(o.id.clone())), ("arn", Some(o.arn.clone()))]
+    }
+
+    fn owned(o: &Observed) -> bool {
+        o.owned
+    }
+
+    fn owner(o: &Observed) -> Option<&str> {
+        owner_tag(&o.tags)
+    }
+}
 
 /// What a stack file asks of a pool. `None` fields are not managed.
 #[derive(Clone, Debug)]
@@ -288,7 +324,7 @@ pub fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::core::cognito::PoolSettings;
+    use crate::resources::cognito::PoolSettings;
     use crate::value::Shown;
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
