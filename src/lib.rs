@@ -30,8 +30,11 @@
 //!                              model and its read-modify-write, batch (one call for a group's
 //!                              rule writes)
 //! policy                       the IAM policy a stack needs (pure, over stack and plan::saved)
+//! context                      what a run hands adapters beside settings: Cancel, Events (the
+//!                              progress trait the terminal implements)
 //! plan (mod.rs), stack, value, progress, redact, aws, error, lock (the run lock in SSM),
-//! interrupt (Ctrl-C), rate_limit (pacing a throttled service, learnt from its throttles)
+//! interrupt (Ctrl-C), rate_limit (pacing a throttled service, learnt from its throttles),
+//! settings (poll intervals, timeouts, DB TLS: read once, reach adapters through Ctx)
 //! ```
 //!
 //! - [`stack`]: the file's model; `stack::yaml` is the one module that knows the YAML parser.
@@ -49,6 +52,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod completions;
+pub mod context;
 pub mod engine;
 pub mod error;
 pub mod interrupt;
@@ -63,5 +67,6 @@ pub mod public_ip;
 pub mod rate_limit;
 pub mod redact;
 pub mod resources;
+pub mod settings;
 pub mod stack;
 pub mod value;
