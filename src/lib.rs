@@ -25,7 +25,9 @@
 //!                              replace policies
 //! resources::<kind>            one folder per kind: pure mod.rs, aws.rs adapter (create, update,
 //!                              delete; the engine turns a Replace into those by the kind's policy)
-//! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx, addresses,
+//! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx (settings,
+//!                              cancellation and progress events: no adapter reads the
+//!                              environment, Ctrl-C or the terminal itself), addresses,
 //!                              ownership/tag diff helpers, the Adapter trait, the Cognito pool
 //!                              model and its read-modify-write, batch (one call for a group's
 //!                              rule writes)
