@@ -8,7 +8,6 @@ use std::time::Duration;
 use crate::aws::{AwsOptions, Clients};
 use crate::cli::{Cli, Command, GraphFormat, OutputFormat};
 use crate::engine::execute::{Report, execute_until};
-use crate::engine::poll_interval;
 use crate::error::{Error, Result};
 use crate::plan::build::{Input, Planned, plan};
 use crate::plan::render::{Style, render};
@@ -16,6 +15,7 @@ use crate::plan::saved;
 use crate::progress::Progress;
 use crate::provider::aws::AwsProvider;
 use crate::provider::{Live, Provider, Scope};
+use crate::settings::Settings;
 use crate::stack::{self, Stack, Template};
 
 /// `print!` through the secret scrubber: the plan goes to stdout and must not leak a secret
@@ -209,7 +209,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
         None => load_with(&cli.global.file, secrets, &|n| recorder.lookup(n))?,
     };
     tracing::debug!("stack loaded");
-    crate::resources::migration::db::allow_insecure_plaintext(cli.global.db_insecure_plaintext);
+    let settings = Settings::from_env(cli.global.db_insecure_plaintext);
     let mut db_endpoints = BTreeMap::new();
     for (id, host, port) in &cli.global.db_endpoints {
         if !stack.db_instances.contains_key(id) {
@@ -277,6 +277,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     status: args.status,
                     aws: &aws,
                     db_endpoints: &db_endpoints,
+                    db: &settings.db,
                     pgpassword: std::env::var("PGPASSWORD").ok(),
                 },
             )
@@ -291,7 +292,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     psql_args: &args.psql_args,
                     aws: &aws,
                     db_endpoints: &db_endpoints,
-                    insecure_plaintext: cli.global.db_insecure_plaintext,
+                    db: &settings.db,
                 },
             )
             .await
@@ -351,7 +352,8 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     "warning: ${{public_ip}} is resolved on a CI runner (CI=true): it is the runner's own address, shared and recycled, and a plan saved here and applied by another runner opens the stack to this one. Use a fixed CIDR instead, e.g. ${{env:OFFICE_CIDR}}"
                 );
             }
-            let session = Session::start(&read, &aws, &db_endpoints, need_ip, None).await?;
+            let session =
+                Session::start(&read, &aws, &settings, &db_endpoints, need_ip, None).await?;
             let mut planned = if args.partial {
                 session.plan(&read, false, &args.targets)?
             } else {
@@ -439,6 +441,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                     file,
                     &stack,
                     &aws,
+                    &settings,
                     &db_endpoints,
                     args.lock_timeout,
                     style,
@@ -452,6 +455,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             let session = Session::start(
                 &read,
                 &aws,
+                &settings,
                 &db_endpoints,
                 need_ip,
                 Some(("apply", args.lock_timeout)),
@@ -501,6 +505,7 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
             let session = Session::start(
                 &observed,
                 &aws,
+                &settings,
                 &db_endpoints,
                 uses_public_ip(&observed),
                 Some(("destroy", args.lock_timeout)),
@@ -544,7 +549,8 @@ async fn run_command(cli: Cli) -> Result<ExitCode> {
                 .iter()
                 .filter(|(n, _)| args.name.as_ref().is_none_or(|a| a == *n))
                 .any(|(_, t)| t.uses_public_ip());
-            let session = Session::start(&read, &aws, &db_endpoints, need_ip, None).await?;
+            let session =
+                Session::start(&read, &aws, &settings, &db_endpoints, need_ip, None).await?;
             let planned = session.plan(&read, false, &[])?;
             session.log_calls();
             match &args.name {
@@ -791,6 +797,7 @@ struct Session {
     live: Live,
     public_ip: Option<String>,
     progress: Progress,
+    settings: Settings,
 }
 
 impl Session {
@@ -798,18 +805,20 @@ impl Session {
     async fn start(
         stack: &Stack,
         aws: &AwsOptions,
+        settings: &Settings,
         db_endpoints: &BTreeMap<String, (String, u16)>,
         need_ip: bool,
         lock: Option<(&str, Duration)>,
     ) -> Result<Session> {
         let ip = if need_ip { None } else { Some(None) };
-        Session::start_with(stack, aws, db_endpoints, ip, lock).await
+        Session::start_with(stack, aws, settings, db_endpoints, ip, lock).await
     }
 
     /// `public_ip`: the address to use instead of looking it up (a saved plan's).
     async fn start_with(
         stack: &Stack,
         aws: &AwsOptions,
+        settings: &Settings,
         db_endpoints: &BTreeMap<String, (String, u16)>,
         public_ip: Option<Option<String>>,
         lock: Option<(&str, Duration)>,
@@ -838,7 +847,7 @@ impl Session {
                 crate::lock::acquire(&clients.ssm, &stack.name, &clients.region, command, timeout)
                     .await?;
             }
-            let live = Session::provider(&clients, &progress)
+            let live = Session::provider(&clients, &progress, settings)
                 .read(stack, db_endpoints)
                 .await?;
             tracing::debug!("account read");
@@ -857,14 +866,20 @@ impl Session {
             live,
             public_ip,
             progress,
+            settings: settings.clone(),
         })
     }
 
-    fn provider<'a>(clients: &'a Clients, progress: &'a Progress) -> AwsProvider<'a> {
+    fn provider<'a>(
+        clients: &'a Clients,
+        progress: &'a Progress,
+        settings: &'a Settings,
+    ) -> AwsProvider<'a> {
         AwsProvider {
             clients,
             progress,
-            poll: poll_interval(Duration::from_secs(10)),
+            cancel: crate::context::Cancel::Interrupt,
+            settings,
             new_groups: Default::default(),
             batches: Default::default(),
         }
@@ -892,7 +907,7 @@ impl Session {
         };
         let _executing = crate::interrupt::Executing::start();
         let mut report = execute_until(
-            &Session::provider(&self.clients, &self.progress),
+            &Session::provider(&self.clients, &self.progress, &self.settings),
             scope,
             &self.progress,
             planned.steps,
@@ -1137,6 +1152,7 @@ async fn apply_saved(
     file: saved::SavedPlan,
     stack: &Stack,
     aws: &AwsOptions,
+    settings: &Settings,
     db_endpoints: &BTreeMap<String, (String, u16)>,
     lock_timeout: Duration,
     style: Style,
@@ -1158,6 +1174,7 @@ async fn apply_saved(
     let session = Session::start_with(
         &read,
         aws,
+        settings,
         db_endpoints,
         Some(file.public_ip.clone()),
         Some(("apply", lock_timeout)),

@@ -1,13 +1,11 @@
 //! Ctrl-C during apply and destroy. The signal handler only counts (the one thing that is safe
 //! in a handler) and, on the second interrupt, leaves at once with `_exit(130)`. The first is
 //! seen by whoever awaits [`requested`]: the executor stops starting steps, and every readiness
-//! wait ([`sleep`]) ends with [`Error::Wait`], while calls already sent to AWS still return, so
-//! that what was done is known, the summary printed and the lock released.
+//! wait (`crate::context::Cancel::sleep`) ends with an error, while calls already sent to AWS
+//! still return, so that what was done is known, the summary printed and the lock released.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-
-use crate::error::{Error, Result};
 
 static COUNT: AtomicUsize = AtomicUsize::new(0);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -86,17 +84,5 @@ impl Executing {
 impl Drop for Executing {
     fn drop(&mut self) {
         EXECUTING.store(false, Ordering::SeqCst);
-    }
-}
-
-/// A pause between two polls of something becoming ready; an interrupt ends the wait with an
-/// error naming `address`, so the step reports as not finished and a rerun continues it.
-pub async fn sleep(address: &str, d: Duration) -> Result<()> {
-    tokio::select! {
-        () = tokio::time::sleep(d) => Ok(()),
-        () = requested() => Err(Error::Wait {
-            address: address.to_string(),
-            message: "interrupted while waiting for it; run the command again to continue".into(),
-        }),
     }
 }

@@ -24,21 +24,26 @@
 //! stack::{raw, validate}       loading: the file's top level and what crosses kinds (references,
 //!                              cycles), over each kind's decl.rs
 //! resources (mod.rs)           dispatch over kinds: one table of node types (node_types!) from
-//!                              which the Spec/Observed enums, diff and replace policies are
-//!                              generated; nodes, spec, warnings
+//!                              which the Spec/Observed enums, spec, diff and replace policies are
+//!                              generated; nodes, warnings
 //! resources::<kind>            one folder per kind: pure mod.rs (spec, diff, replace policy, its
 //!                              NodeType), decl.rs (its schema entries, decoding and checks of the
 //!                              file), aws.rs adapter (create, update, delete; the engine turns a
 //!                              Replace into those by the kind's policy)
 //! resources::cognito           the Cognito family: the user_pool and trigger kinds, over the
 //!                              pool model (mod.rs) and its read-modify-write (aws.rs) they share
-//! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx, addresses,
+//! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx (settings,
+//!                              cancellation and progress events: no adapter reads the
+//!                              environment, Ctrl-C or the terminal itself), addresses,
 //!                              ownership/tag diff helpers, the Adapter and NodeType traits, batch
 //!                              (one call for a group's rule writes)
 //! policy                       the IAM policy a stack needs (pure, over stack and plan::saved)
+//! context                      what a run hands adapters beside settings: Cancel, Events (the
+//!                              progress trait the terminal implements)
 //! plan (mod.rs), stack (the model; decode and check, the machinery decl.rs files use), value,
 //! progress, redact, aws, error, lock (the run lock in SSM),
-//! interrupt (Ctrl-C), rate_limit (pacing a throttled service, learnt from its throttles)
+//! interrupt (Ctrl-C), rate_limit (pacing a throttled service, learnt from its throttles),
+//! settings (poll intervals, timeouts, DB TLS: read once, reach adapters through Ctx)
 //! ```
 //!
 //! - [`stack`]: the file's model; `stack::yaml` is the one module that knows the YAML parser.
@@ -56,6 +61,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod completions;
+pub mod context;
 pub mod engine;
 pub mod error;
 pub mod interrupt;
@@ -70,5 +76,6 @@ pub mod public_ip;
 pub mod rate_limit;
 pub mod redact;
 pub mod resources;
+pub mod settings;
 pub mod stack;
 pub mod value;

@@ -21,8 +21,8 @@ use aws_sdk_ssm::types::ParameterType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, code_of};
-use crate::progress::fmt_duration;
 use crate::value::escape_controls;
+use crate::value::fmt_duration;
 
 /// Longer than any run can take (the RDS wait alone is bounded by an hour by default, and a
 /// run waits for at most a few such in a row): a lock this old was left by a killed run.

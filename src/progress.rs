@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::context::Events;
+use crate::value::fmt_duration;
+
 /// How often the status line's elapsed times are refreshed.
 const TICK: Duration = Duration::from_millis(200);
 
@@ -205,6 +208,29 @@ impl Progress {
     }
 }
 
+/// The adapters' events, drawn as above.
+impl Events for Progress {
+    fn line(&self, address: &str, message: &str) {
+        Progress::line(self, address, message);
+    }
+
+    fn waiting(&self, address: &str, what: &str, state: &str) {
+        Progress::waiting(self, address, what, state);
+    }
+
+    fn done_waiting(&self, address: &str) {
+        Progress::done_waiting(self, address);
+    }
+
+    fn reading(&self, kind: &str) {
+        Progress::reading(self, kind);
+    }
+
+    fn done_reading(&self, kind: &str) {
+        Progress::done_reading(self, kind);
+    }
+}
+
 impl State {
     /// A permanent line, scrubbed of secrets; above the status line when there is one.
     fn print(&self, line: &str) {
@@ -253,15 +279,6 @@ fn status(waits: &BTreeMap<String, Wait>) -> String {
         })
         .collect();
     crate::redact::scrub(&parts.join("; "))
-}
-
-pub fn fmt_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}.{}s", s, d.subsec_millis() / 100)
-    }
 }
 
 #[cfg(test)]

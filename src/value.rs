@@ -217,6 +217,16 @@ pub fn mask_userinfo(s: &str) -> String {
     out
 }
 
+/// A duration as progress lines and messages show it: "4.2s", "12m05s".
+pub fn fmt_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}.{}s", s, d.subsec_millis() / 100)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

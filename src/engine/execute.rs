@@ -7,7 +7,7 @@
 //! `creating`, with no address): the step then waits for it through the provider first.
 //!
 //! An interrupt (Ctrl-C) stops starting steps as a failure does; the steps running then finish
-//! their calls (readiness waits end early on their own, see `crate::interrupt::sleep`).
+//! their calls (readiness waits end early on their own, see `crate::context::Cancel::sleep`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,10 +15,10 @@ use futures::StreamExt;
 use futures::future::LocalBoxFuture;
 use futures::stream::FuturesUnordered;
 
+use crate::context::Events;
 use crate::error::{Error, Result};
 use crate::plan::Action;
 use crate::plan::build::{Part, Step, StepId};
-use crate::progress::Progress;
 use crate::provider::{Op, Provider, Scope};
 use crate::resources::{self, Found, Key, Observed, ReplacePolicy, Spec};
 use crate::stack::Resolver;
@@ -57,7 +57,7 @@ enum Finished {
 pub async fn execute<P: Provider>(
     provider: &P,
     scope: Scope<'_>,
-    progress: &Progress,
+    progress: &dyn Events,
     steps: Vec<Step>,
     resolver: Resolver,
     found: &[Found],
@@ -77,7 +77,7 @@ pub async fn execute<P: Provider>(
 pub async fn execute_until<P: Provider>(
     provider: &P,
     scope: Scope<'_>,
-    progress: &Progress,
+    progress: &dyn Events,
     steps: Vec<Step>,
     mut resolver: Resolver,
     found: &[Found],
@@ -260,19 +260,19 @@ pub async fn execute_until<P: Provider>(
                                 still.join(", ")
                             )
                         });
-                        progress.line(&addr, format!("failed: {}", message(&addr, &e)));
+                        progress.line(&addr, &format!("failed: {}", message(&addr, &e)));
                         report.failed.push((addr, e));
                         stopping = true;
                     }
                 }
                 Finished::Step(id, _, Err(e)) => {
                     let shown = id.to_string();
-                    progress.line(&shown, format!("failed: {}", message(&shown, &e)));
+                    progress.line(&shown, &format!("failed: {}", message(&shown, &e)));
                     report.failed.push((shown, e));
                     stopping = true;
                 }
                 Finished::Wait(addr, Err(e)) => {
-                    progress.line(&addr, format!("failed: {}", message(&addr, &e)));
+                    progress.line(&addr, &format!("failed: {}", message(&addr, &e)));
                     report.failed.push((addr, e));
                     stopping = true;
                 }
@@ -328,7 +328,7 @@ fn unknown_attrs(resolver: &Resolver, address: &str) -> Vec<String> {
 async fn run_step<P: Provider>(
     provider: &P,
     scope: Scope<'_>,
-    progress: &Progress,
+    progress: &dyn Events,
     step: Step,
     spec: Option<Spec>,
 ) -> Result<Option<Observed>> {
@@ -342,7 +342,7 @@ async fn run_step<P: Provider>(
         Ok(None) => return Ok(step.observed),
         Err(e) => return Err(Error::Other(format!("{address}: {}", e.message))),
     };
-    progress.line(address, format!("{}...", verb(&change.action)));
+    progress.line(address, &format!("{}...", verb(&change.action)));
     let (key, observed) = (&step.key, step.observed.as_ref());
     let apply = |op| provider.apply(scope, &step.id.address, key, op);
     let result = match (change.action, spec.as_ref(), observed) {

@@ -6,10 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::execute::{Report, execute};
+use crate::context::{Events, Silent};
 use crate::plan::Action;
 use crate::plan::build::{Input, plan};
 use crate::progress::Progress;
-use crate::provider::fake::{FakeProvider, Script, db_instance_from};
+use crate::provider::fake::{FakeProvider, Fault, Script, db_instance_from};
 use crate::provider::{Provider, Scope};
 use crate::resources::{self, Key, Observed, Spec};
 use crate::stack::{Resolver, Stack};
@@ -43,6 +44,16 @@ async fn destroy(fake: &FakeProvider, stack: &Stack) -> Report {
 }
 
 async fn run(fake: &FakeProvider, stack: &Stack, destroy: bool) -> Report {
+    run_with(fake, stack, destroy, &Silent).await
+}
+
+/// [`run`], reporting progress to `events`.
+async fn run_with(
+    fake: &FakeProvider,
+    stack: &Stack,
+    destroy: bool,
+    events: &dyn Events,
+) -> Report {
     let live = fake.read(stack, &BTreeMap::new()).await.unwrap();
     let planned = plan(&Input {
         stack,
@@ -60,7 +71,7 @@ async fn run(fake: &FakeProvider, stack: &Stack, destroy: bool) -> Report {
     execute(
         fake,
         scope,
-        &Progress::quiet(),
+        events,
         planned.steps,
         planned.resolver,
         &live.found,
@@ -91,6 +102,20 @@ pub(super) async fn pending(fake: &FakeProvider, stack: &Stack) -> Vec<(String, 
         .into_iter()
         .map(|c| (c.address, c.action))
         .collect()
+}
+
+/// The progress lines a run printed, in order.
+#[derive(Default)]
+struct Lines(std::cell::RefCell<Vec<String>>);
+
+impl Events for Lines {
+    fn line(&self, address: &str, message: &str) {
+        self.0.borrow_mut().push(format!("{address}: {message}"));
+    }
+    fn waiting(&self, _: &str, _: &str, _: &str) {}
+    fn done_waiting(&self, _: &str) {}
+    fn reading(&self, _: &str) {}
+    fn done_reading(&self, _: &str) {}
 }
 
 fn delay(secs: u64) -> Script {
@@ -146,7 +171,10 @@ async fn a_failure_stops_new_work_and_lets_running_steps_finish() {
         "security_groups.app",
         Script {
             delay: Duration::from_secs(1),
-            fail: Some("InvalidGroup.Duplicate".into()),
+            fail: Some(Fault::Aws {
+                code: "InvalidGroup.Duplicate".into(),
+                message: "the security group already exists".into(),
+            }),
             ..Default::default()
         },
     );
@@ -239,6 +267,92 @@ async fn a_replace_of_a_fixed_name_deletes_before_it_creates() {
         panic!()
     };
     assert_ne!(before.id, after.id);
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replace_whose_delete_succeeds_and_whose_create_fails_is_reported_and_a_rerun_creates_it()
+{
+    let fake = FakeProvider::default();
+    assert!(apply(&fake, &stack(GROUPS)).await.ok());
+    fake.clear_log();
+    // The description cannot change in place: app is deleted, then created again. EC2 takes
+    // the delete, then throttles the create once.
+    let s = stack(&GROUPS.replace("description: a", "description: b"));
+    fake.on_create("security_groups.app", |c| match c.n {
+        1 => Err(Fault::Throttled),
+        _ => Ok(()),
+    });
+    let lines = Lines::default();
+    let r = run_with(&fake, &s, false, &lines).await;
+    assert!(!r.ok());
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    let (failed, e) = &r.failed[0];
+    assert_eq!(failed, "security_groups.app");
+    assert_eq!(e.aws_code(), Some("Throttling"));
+    // The rule naming app was revoked ahead of the replace; its new copy needs the new group.
+    assert_eq!(
+        r.done,
+        vec!["security_groups.db.ingress.APP (old)".to_string()]
+    );
+    assert_eq!(
+        r.not_started,
+        vec!["security_groups.db.ingress.APP".to_string()]
+    );
+    assert!(
+        fake.at("end delete security_groups.app") < fake.at("failed create security_groups.app")
+    );
+    assert_eq!(
+        lines.0.borrow().as_slice(),
+        [
+            "security_groups.db.ingress.APP (old): deleting...",
+            "security_groups.db.ingress.APP (old): deleted",
+            "security_groups.app: replacing...",
+            "security_groups.app: failed: create failed: Throttling: Rate exceeded",
+        ]
+    );
+    // The old group is gone and no new one exists: the next plan creates it (not a replace,
+    // nothing is left to delete), and the rule with it.
+    assert!(fake.get("security_groups.app").is_none());
+    assert_eq!(
+        pending(&fake, &s).await,
+        vec![
+            ("security_groups.app".to_string(), Action::Create),
+            ("security_groups.db.ingress.APP".to_string(), Action::Create),
+        ]
+    );
+    fake.clear_log();
+    let r = apply(&fake, &s).await;
+    assert!(r.ok(), "{r:?}");
+    assert!(
+        fake.at("end create security_groups.app")
+            < fake.at("start create security_groups.db.ingress.APP")
+    );
+    let Some(Observed::Group(app)) = fake.get("security_groups.app") else {
+        panic!("no group")
+    };
+    assert_eq!(app.description, "b");
+    let Some(Observed::Rule(rule)) = fake.get("security_groups.db.ingress.APP") else {
+        panic!("no rule")
+    };
+    assert_eq!(rule.source_group.as_deref(), Some(app.id.as_str()));
+    assert!(pending(&fake, &s).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fault_after_n_calls_fails_the_later_calls_on_every_address_of_a_pattern() {
+    let fake = FakeProvider::default();
+    // Both groups are created; the rule's create, the third on `security_groups.*`, is not.
+    fake.fault_after("create", "security_groups.*", 2, Fault::NotFound);
+    let s = stack(GROUPS);
+    let mut r = apply(&fake, &s).await;
+    r.done.sort();
+    assert_eq!(r.done, ["security_groups.app", "security_groups.db"]);
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert_eq!(r.failed[0].0, "security_groups.db.ingress.APP");
+    assert_eq!(r.failed[0].1.aws_code(), Some("NotFound"));
+    fake.clear_scripts();
+    assert!(apply(&fake, &s).await.ok());
     assert!(pending(&fake, &s).await.is_empty());
 }
 

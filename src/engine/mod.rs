@@ -6,14 +6,3 @@ pub mod execute;
 mod lifecycle_tests;
 #[cfg(test)]
 mod property_tests;
-
-use std::time::Duration;
-
-/// The poll interval: `DEPLOY_POLL_INTERVAL` seconds (fractions allowed), else `default`.
-pub fn poll_interval(default: Duration) -> Duration {
-    std::env::var("DEPLOY_POLL_INTERVAL")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| *s > 0.0)
-        .map_or(default, Duration::from_secs_f64)
-}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::lifecycle_tests::{apply, pending, stack};
-use crate::provider::fake::{FakeProvider, Script};
+use crate::provider::fake::{self, FakeProvider, Script};
 use crate::resources::security_group::GroupObserved;
 use crate::resources::{Key, Observed};
 
@@ -16,6 +16,7 @@ use crate::resources::{Key, Observed};
 enum Fault {
     None,
     Fail,
+    Throttled,
     Lose,
     Delay(u64),
 }
@@ -24,6 +25,7 @@ fn fault() -> impl Strategy<Value = Fault> {
     prop_oneof![
         4 => Just(Fault::None),
         1 => Just(Fault::Fail),
+        1 => Just(Fault::Throttled),
         1 => Just(Fault::Lose),
         1 => (1u64..30).prop_map(Fault::Delay),
     ]
@@ -113,7 +115,8 @@ proptest! {
             for (address, f) in shape.addresses().iter().zip(faults.iter().cycle()) {
                 let script = match f {
                     Fault::None => continue,
-                    Fault::Fail => Script { fail: Some("InternalError".into()), ..Default::default() },
+                    Fault::Fail => Script { fail: Some(fake::Fault::Fail("InternalError".into())), ..Default::default() },
+                    Fault::Throttled => Script { fail: Some(fake::Fault::Throttled), ..Default::default() },
                     Fault::Lose => Script { lose: true, ..Default::default() },
                     Fault::Delay(s) => Script { delay: Duration::from_secs(*s), ..Default::default() },
                 };

@@ -12,6 +12,7 @@ use crate::plan::PlanError;
 use crate::progress::Progress;
 use crate::resources::core::{Attrs, Found, Key, LiveEnv};
 use crate::resources::migration::{self, Observed, Spec};
+use crate::settings::DbSettings;
 use crate::stack::template::Part;
 use crate::stack::{Password, Resolver, Stack, Template};
 
@@ -21,6 +22,8 @@ pub struct Options<'a> {
     pub status: bool,
     pub aws: &'a AwsOptions,
     pub db_endpoints: &'a BTreeMap<String, (String, u16)>,
+    /// `--db-insecure-plaintext` and `DEPLOY_DB_CA_FILE`.
+    pub db: &'a DbSettings,
     /// `PGPASSWORD`, which `--url` uses before the instance's `${secret:}`.
     pub pgpassword: Option<String>,
 }
@@ -110,7 +113,7 @@ pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
             (d.migrations, d.seed) = (None, None);
         }
     }
-    let found = migration::db::observe(&work, &env, &dbs).await?;
+    let found = migration::db::observe(o.db, &work, &env, &dbs).await?;
     let mut resolver = Resolver::default();
     for f in &dbs {
         resolver.set(&f.address, f.observed.clone());
@@ -164,7 +167,7 @@ pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
     let progress = Progress::default();
     let mut ran = 0;
     for r in pending {
-        migration::db::run(&progress, &r.address, &r.spec).await?;
+        migration::db::run(&progress, o.db, &r.address, &r.spec).await?;
         ran += 1;
     }
     println!(

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::ops::dburl;
 use crate::resources::core::Key;
 use crate::resources::migration::db::{RDS_CA_BUNDLE, Transport, transport};
+use crate::settings::DbSettings;
 use crate::stack::{Password, Stack};
 
 pub struct Options<'a> {
@@ -24,7 +25,8 @@ pub struct Options<'a> {
     pub psql_args: &'a [String],
     pub aws: &'a AwsOptions,
     pub db_endpoints: &'a BTreeMap<String, (String, u16)>,
-    pub insecure_plaintext: bool,
+    /// `--db-insecure-plaintext` and `DEPLOY_DB_CA_FILE`.
+    pub db: &'a DbSettings,
 }
 
 /// Where psql connects and how.
@@ -91,7 +93,7 @@ pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
         }
     };
     let target = Target {
-        transport: transport(&host, local, o.insecure_plaintext),
+        transport: transport(&host, local, o.db.insecure_plaintext),
         host,
         port,
         user: url
@@ -114,8 +116,8 @@ pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
         (None, Password::Managed) => None,
     };
     let mut ca = CaFile::none();
-    let rootcert = match (target.transport, std::env::var_os("DEPLOY_DB_CA_FILE")) {
-        (Transport::Tls, Some(p)) => Some(PathBuf::from(p)),
+    let rootcert = match (target.transport, &o.db.ca_file) {
+        (Transport::Tls, Some(p)) => Some(p.clone()),
         (Transport::Tls, None) => {
             ca = CaFile::write()?;
             ca.0.clone()

@@ -2,24 +2,25 @@
 //! applies an operation by dispatching to the kind's adapter.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use super::{Live, Op, Provider, Scope};
 use crate::aws::Clients;
+use crate::context::{Cancel, Events};
 use crate::error::{Error, Result};
-use crate::progress::Progress;
 use crate::resources::cognito::{trigger, user_pool};
 use crate::resources::core::{Adapter, Ctx, LiveEnv};
 use crate::resources::{
     Key, Observed, Spec, db_instance, function, migration, node_types, security_group,
 };
+use crate::settings::Settings;
 use crate::stack::Stack;
 
 pub struct AwsProvider<'a> {
     pub clients: &'a Clients,
-    pub progress: &'a Progress,
-    /// How often to poll while waiting (RDS states, Lambda states, IAM propagation, ENIs).
-    pub poll: Duration,
+    pub progress: &'a dyn Events,
+    /// What ends the adapters' waits early (Ctrl-C).
+    pub cancel: Cancel,
+    pub settings: &'a Settings,
     /// The security groups this run created (see [`crate::resources::core::propagation`]).
     pub new_groups: crate::resources::core::propagation::NewGroups,
     /// Rule writes coalesced per group (see [`crate::resources::core::batch`]).
@@ -33,7 +34,8 @@ impl AwsProvider<'_> {
             stack: scope.stack,
             env: scope.env,
             progress: self.progress,
-            poll: self.poll,
+            cancel: self.cancel,
+            settings: self.settings,
             new_groups: &self.new_groups,
             batches: &self.batches,
         }
@@ -87,7 +89,8 @@ impl Provider for AwsProvider<'_> {
                     db_endpoints: db_endpoints.clone(),
                     ..LiveEnv::default()
                 };
-                let migrations = migration::db::observe(stack, &env, &db_attrs).await?;
+                let migrations =
+                    migration::db::observe(&self.settings.db, stack, &env, &db_attrs).await?;
                 Ok::<_, Error>((dbs, migrations, versions))
             }),
             reading(p, "functions", function::aws::observe(clients, stack)),
@@ -188,13 +191,13 @@ impl Provider for AwsProvider<'_> {
 
 /// `read` for `kind`, named on the progress line while it runs.
 async fn reading<T>(
-    progress: &Progress,
+    progress: &dyn Events,
     kind: &str,
     read: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
     // Ended on drop too: a read that fails first cancels the others, whose names must not be
     // left on the terminal above the error.
-    struct Reading<'a>(&'a Progress, &'a str);
+    struct Reading<'a>(&'a dyn Events, &'a str);
     impl Drop for Reading<'_> {
         fn drop(&mut self) {
             self.0.done_reading(self.1);

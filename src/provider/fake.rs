@@ -1,5 +1,8 @@
 //! A deterministic in-memory provider for engine tests: an "account" of nodes, and per address a
 //! script of delays, failures, steps that hang until cancelled, and attributes that appear late.
+//! Per operation, hooks (Pulumi's `deploytest` `CreateF`/`DeleteF`...) decide each call: carry
+//! it out, or fail it with a typed [`Fault`], so that "the delete of a replace succeeds and its
+//! create fails" is a test of its own.
 //! Delays are tokio sleeps: under paused time (`start_paused = true`) they cost no wall time and
 //! every run orders the same way. Every operation is logged with the (virtual) time it started
 //! and ended, for tests to assert orders on.
@@ -26,8 +29,8 @@ use crate::value::Text;
 pub struct Script {
     /// Every operation on the address takes this long.
     pub delay: Duration,
-    /// After the delay, the operation fails with this message.
-    pub fail: Option<String>,
+    /// After the delay, the operation fails with this fault.
+    pub fail: Option<Fault>,
     /// The operation never finishes: only dropping the executor's future ends it.
     pub hang: bool,
     /// The operation is carried out, then its answer is lost: the caller gets an error.
@@ -35,6 +38,77 @@ pub struct Script {
     /// A db instance create returns addressed but still `backing-up`, and is `available` this
     /// much later (as RDS reports the endpoint before the instance is usable).
     pub available_after: Option<Duration>,
+}
+
+/// A failure as the fake's callers see it, typed as the real adapters' errors are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// AWS throttled the call beyond the SDK's retries.
+    Throttled,
+    /// AWS says the resource is not there.
+    NotFound,
+    /// Any AWS error, by code and message (`DependencyViolation`, `InvalidGroup.NotFound`).
+    Aws { code: String, message: String },
+    /// A failure with no AWS code (a connection closed, a database refusing), by message.
+    Fail(String),
+}
+
+impl Fault {
+    fn aws(code: &str, message: String) -> Fault {
+        Fault::Aws {
+            code: code.into(),
+            message,
+        }
+    }
+
+    /// The error the call returns: `op` is the operation's name ("create").
+    fn error(&self, address: &str, op: &'static str) -> Error {
+        let aws = |code: &str, message: &str| Error::Aws {
+            address: address.into(),
+            operation: op,
+            code: code.into(),
+            message: message.into(),
+        };
+        match self {
+            Fault::Throttled => aws("Throttling", "Rate exceeded"),
+            Fault::NotFound => aws("NotFound", "the resource does not exist"),
+            Fault::Aws { code, message } => aws(code, message),
+            Fault::Fail(message) => Error::Other(format!("{address}: {message}")),
+        }
+    }
+}
+
+/// One call, as a hook sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Call<'a> {
+    pub address: &'a str,
+    /// "create", "update", "adopt" or "delete".
+    pub op: &'static str,
+    /// The delete is the first half of a replace.
+    pub replacing: bool,
+    /// 1 for the first call this hook sees, 2 for the next, and so on.
+    pub n: usize,
+}
+
+/// Decides one call: `Ok` carries it out against the account, `Err` fails it untouched.
+pub type Hook = Box<dyn Fn(&Call<'_>) -> std::result::Result<(), Fault>>;
+
+struct Hooked {
+    op: &'static str,
+    /// An address, or a prefix ending in `*` (`security_groups.*`: every group and rule).
+    pattern: String,
+    hook: Hook,
+    calls: usize,
+}
+
+impl Hooked {
+    fn matches(&self, op: &str, address: &str) -> bool {
+        self.op == op
+            && match self.pattern.strip_suffix('*') {
+                Some(prefix) => address.starts_with(prefix),
+                None => self.pattern == address,
+            }
+    }
 }
 
 /// One line of the log: `(ms since the fake was made, "start create security_groups.a")`.
@@ -46,6 +120,7 @@ struct State {
     /// Nodes whose attributes appear at a time: (when, the node as it is then).
     late: BTreeMap<String, (Instant, Observed)>,
     scripts: BTreeMap<String, Script>,
+    hooks: Vec<Hooked>,
     log: Vec<Event>,
     next_id: usize,
 }
@@ -67,7 +142,83 @@ impl Default for FakeProvider {
 impl FakeProvider {
     /// Back to an account that answers everything at once and truthfully.
     pub fn clear_scripts(&self) {
-        self.state.borrow_mut().scripts.clear();
+        let mut st = self.state.borrow_mut();
+        st.scripts.clear();
+        st.hooks.clear();
+    }
+
+    /// Runs `hook` on every `op` ("create", "update", "adopt", "delete") that reaches an address
+    /// `pattern` names (an address, or a prefix ending in `*`), after the address's script, before
+    /// the account changes. Hooks run in the order they were added; the first fault wins. A hook
+    /// must not call the fake.
+    pub fn on(
+        &self,
+        op: &'static str,
+        pattern: &str,
+        hook: impl Fn(&Call<'_>) -> std::result::Result<(), Fault> + 'static,
+    ) {
+        self.state.borrow_mut().hooks.push(Hooked {
+            op,
+            pattern: pattern.into(),
+            hook: Box::new(hook),
+            calls: 0,
+        });
+    }
+
+    pub fn on_create(
+        &self,
+        pattern: &str,
+        hook: impl Fn(&Call<'_>) -> std::result::Result<(), Fault> + 'static,
+    ) {
+        self.on("create", pattern, hook);
+    }
+
+    pub fn on_update(
+        &self,
+        pattern: &str,
+        hook: impl Fn(&Call<'_>) -> std::result::Result<(), Fault> + 'static,
+    ) {
+        self.on("update", pattern, hook);
+    }
+
+    pub fn on_delete(
+        &self,
+        pattern: &str,
+        hook: impl Fn(&Call<'_>) -> std::result::Result<(), Fault> + 'static,
+    ) {
+        self.on("delete", pattern, hook);
+    }
+
+    /// The first `n` calls of `op` on `pattern` from now succeed; every later one fails with
+    /// `fault`.
+    pub fn fault_after(&self, op: &'static str, pattern: &str, n: usize, fault: Fault) {
+        self.on(op, pattern, move |c| {
+            if c.n > n { Err(fault.clone()) } else { Ok(()) }
+        });
+    }
+
+    /// The hooks' verdict on one call (see [`FakeProvider::on`]).
+    fn hooks(&self, address: &str, op: &Op<'_>) -> std::result::Result<(), Fault> {
+        let name = op.name();
+        let replacing = matches!(
+            op,
+            Op::Delete {
+                replacing: Some(_),
+                ..
+            }
+        );
+        let mut st = self.state.borrow_mut();
+        for h in st.hooks.iter_mut().filter(|h| h.matches(name, address)) {
+            h.calls += 1;
+            let call = Call {
+                address,
+                op: name,
+                replacing,
+                n: h.calls,
+            };
+            (h.hook)(&call)?;
+        }
+        Ok(())
     }
 
     pub fn script(&self, address: &str, script: Script) {
@@ -205,13 +356,15 @@ impl Provider for FakeProvider {
         if script.hang {
             std::future::pending::<()>().await;
         }
-        if let Some(message) = script.fail {
+        let refused = match script.fail {
+            Some(fault) => Err(fault),
+            None => self
+                .hooks(address, &op)
+                .and_then(|()| self.ec2_refuses(key, &op)),
+        };
+        if let Err(fault) = refused {
             self.record(format!("failed {name} {address}"));
-            return Err(Error::Other(format!("{address}: {message}")));
-        }
-        if let Err(e) = self.ec2_refuses(address, key, &op) {
-            self.record(format!("failed {name} {address}"));
-            return Err(e);
+            return Err(fault.error(address, name));
         }
         let result = match op {
             Op::Delete { observed, .. } => {
@@ -301,7 +454,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 impl FakeProvider {
     /// What EC2 refuses: deleting a group something still uses (another group's rule, an
     /// instance, a function), and any rule call to a group that does not exist.
-    fn ec2_refuses(&self, address: &str, key: &Key, op: &Op<'_>) -> Result<()> {
+    fn ec2_refuses(&self, key: &Key, op: &Op<'_>) -> std::result::Result<(), Fault> {
         let st = self.state.borrow();
         let group_exists = |id: &str| {
             st.account
@@ -321,10 +474,10 @@ impl FakeProvider {
                         && !matches!(o, Observed::Rule(r) if r.group_id == g.id)
                 });
                 match user {
-                    Some((user, _)) => Err(Error::Other(format!(
-                        "{address}: DependencyViolation: resource {} has a dependent object ({user})",
-                        g.id
-                    ))),
+                    Some((user, _)) => Err(Fault::aws(
+                        "DependencyViolation",
+                        format!("resource {} has a dependent object ({user})", g.id),
+                    )),
                     None => Ok(()),
                 }
             }
@@ -349,9 +502,10 @@ impl FakeProvider {
                     _ => None,
                 };
                 match gid {
-                    Some(id) if !group_exists(&id) => Err(Error::Other(format!(
-                        "{address}: InvalidGroup.NotFound: the security group '{id}' does not exist"
-                    ))),
+                    Some(id) if !group_exists(&id) => Err(Fault::aws(
+                        "InvalidGroup.NotFound",
+                        format!("the security group '{id}' does not exist"),
+                    )),
                     _ => Ok(()),
                 }
             }

@@ -630,7 +630,7 @@ pub async fn read_modify_write(
     if !lost.is_empty() {
         ctx.progress.line(
             address,
-            format!(
+            &format!(
                 "warning: user pool {pool_id} did not keep these settings after UpdateUserPool: {}; check them in the console",
                 lost.join(", ")
             ),

@@ -18,9 +18,10 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::aws::Clients;
+use crate::context::{Cancel, Events};
 use crate::error::Result;
 use crate::plan::{Action, Change, Diff, PlanError};
-use crate::progress::Progress;
+use crate::settings::Settings;
 use crate::stack::{GroupRef, Resolver, STACK_TAG, Stack};
 use crate::value::Text;
 
@@ -146,9 +147,12 @@ pub struct Ctx<'a> {
     pub clients: &'a Clients,
     pub stack: &'a Stack,
     pub env: &'a LiveEnv,
-    pub progress: &'a Progress,
-    /// How often to poll while waiting (RDS states, Lambda states, IAM propagation, ENIs).
-    pub poll: Duration,
+    /// Where waits and one-off lines are reported (the terminal, or nothing in tests).
+    pub progress: &'a dyn Events,
+    /// What ends waits early (Ctrl-C): every pause goes through [`Ctx::sleep`] or a backoff.
+    pub cancel: Cancel,
+    /// Poll intervals, timeouts, how to reach the database: read once for the run.
+    pub settings: &'a Settings,
     /// The security groups this run created, which EC2 may not show everywhere yet.
     pub new_groups: &'a propagation::NewGroups,
     /// Rule writes that go to AWS in one call per group (see [`batch`]).
@@ -200,14 +204,19 @@ impl Ctx<'_> {
                 "for EC2 to show its new security group (EC2 is eventually consistent)",
                 "InvalidGroup.NotFound",
             );
-            crate::interrupt::sleep(address, delay).await?;
-            delay = (delay * 2).min(self.poll.max(Duration::from_millis(250)));
+            self.sleep(address, delay).await?;
+            delay = (delay * 2).min(self.settings.poll.max(Duration::from_millis(250)));
         }
     }
 
     /// The pauses of one wait (see [`wait::Backoff`]).
     pub fn backoff(&self) -> wait::Backoff {
-        wait::Backoff::new(self.poll)
+        wait::Backoff::new(self.settings.poll, self.cancel)
+    }
+
+    /// A pause that cancelling the run ends early, with an error naming `address`.
+    pub async fn sleep(&self, address: &str, d: Duration) -> Result<()> {
+        self.cancel.sleep(address, d).await
     }
 
     /// The tags every resource this stack creates carries: the file's `tags:` plus ownership.

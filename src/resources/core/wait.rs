@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use crate::context::Cancel;
 use crate::error::Result;
 
 /// The first pause (or the poll interval, when that is shorter, as in the tests).
@@ -16,13 +17,15 @@ pub const FIRST_PAUSE: Duration = Duration::from_secs(1);
 pub struct Backoff {
     next: Duration,
     max: Duration,
+    cancel: Cancel,
 }
 
 impl Backoff {
-    pub fn new(poll: Duration) -> Self {
+    pub fn new(poll: Duration, cancel: Cancel) -> Self {
         Backoff {
             next: FIRST_PAUSE.min(poll),
             max: poll,
+            cancel,
         }
     }
 
@@ -33,9 +36,10 @@ impl Backoff {
         now
     }
 
-    /// Pauses (interruptibly: Ctrl-C ends the wait and names `address`).
+    /// Pauses (interruptibly: cancelling the run ends the wait and names `address`).
     pub async fn pause(&mut self, address: &str) -> Result<()> {
-        crate::interrupt::sleep(address, self.next_pause()).await
+        let pause = self.next_pause();
+        self.cancel.sleep(address, pause).await
     }
 }
 
@@ -45,12 +49,12 @@ mod tests {
 
     #[test]
     fn pauses_start_near_a_second_and_grow_to_the_poll_interval() {
-        let mut b = Backoff::new(Duration::from_secs(10));
+        let mut b = Backoff::new(Duration::from_secs(10), Cancel::Never);
         let pauses: Vec<f64> = (0..8).map(|_| b.next_pause().as_secs_f64()).collect();
         assert_eq!(pauses, [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0]);
         // A 4 s Lambda update is seen done after the third pause (4.75 s), not after 10 s.
         assert!(pauses[..3].iter().sum::<f64>() < 5.0);
-        let mut fast = Backoff::new(Duration::from_millis(50));
+        let mut fast = Backoff::new(Duration::from_millis(50), Cancel::Never);
         assert_eq!(fast.next_pause(), Duration::from_millis(50));
         assert_eq!(fast.next_pause(), Duration::from_millis(50));
     }

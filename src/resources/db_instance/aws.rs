@@ -2,10 +2,10 @@
 //!
 //! Reading is one paginated DescribeDBInstances for the whole region (it carries the tags), so a
 //! plan costs the same for one instance or twenty. Every write waits for RDS to settle, polling
-//! DescribeDBInstances by identifier every `ctx.poll`.
+//! DescribeDBInstances by identifier every `ctx.settings.poll`.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_rds::types::{DbInstance, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -17,10 +17,10 @@ use super::{
 use crate::aws::Clients;
 use crate::error::{Error, Result, code_of};
 use crate::plan::Change;
-use crate::progress::fmt_duration;
 use crate::resources::core::{Adapter, Ctx, Found, KEY_TAG, Key};
 use crate::stack::{FinalSnapshot, STACK_TAG, Stack};
 use crate::value::Text;
+use crate::value::fmt_duration;
 
 /// The instances this stack owns (by tag) and those with a declared identifier (to adopt).
 pub async fn observe(clients: &Clients, stack: &Stack) -> Result<Vec<Found<Observed>>> {
@@ -545,13 +545,13 @@ async fn wait_renamed(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
         if describe(ctx, address, id).await?.is_some() {
             return Ok(());
         }
-        if start.elapsed() > rds_budget() {
+        if start.elapsed() > ctx.settings.rds_timeout {
             return Err(Error::Other(format!(
                 "{address}: the instance was renamed to `{id}`, but RDS does not describe it under that identifier after {}",
                 fmt_duration(start.elapsed())
             )));
         }
-        tokio::time::sleep(ctx.poll).await;
+        tokio::time::sleep(ctx.settings.poll).await;
     }
 }
 
@@ -684,16 +684,8 @@ impl Lazy {
 /// How many reads in a row must show the target values.
 const SETTLE_READS: u32 = 3;
 
-/// The pause between those reads: `DEPLOY_RDS_SETTLE_INTERVAL` seconds, else 10.
-fn settle_interval() -> Duration {
-    std::env::var("DEPLOY_RDS_SETTLE_INTERVAL")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| *s >= 0.0)
-        .map_or(Duration::from_secs(10), Duration::from_secs_f64)
-}
-
-/// Waits until `SETTLE_READS` reads in a row, `settle_interval()` apart, show `lazy`'s values.
+/// Waits until `SETTLE_READS` reads in a row, the settle interval apart (`DEPLOY_RDS_SETTLE_INTERVAL`
+/// seconds, 10 by default), show `lazy`'s values.
 ///
 /// ModifyDBInstance applies its changes asynchronously (RDS API Reference, ModifyDBInstance,
 /// ApplyImmediately: the modifications "are asynchronously applied as soon as possible") and
@@ -704,8 +696,8 @@ fn settle_interval() -> Duration {
 /// change again. Like the Terraform AWS provider's waiter after ModifyDBInstance (a target state
 /// seen on several consecutive reads ten seconds apart), a value counts once it has held.
 async fn settle(ctx: &Ctx<'_>, address: &str, id: &str, lazy: &Lazy) -> Result<()> {
-    let budget = rds_budget();
-    let interval = settle_interval();
+    let budget = ctx.settings.rds_timeout;
+    let interval = ctx.settings.rds_settle_interval;
     let started = Instant::now();
     let mut seen = 0;
     loop {
@@ -742,7 +734,7 @@ async fn settle(ctx: &Ctx<'_>, address: &str, id: &str, lazy: &Lazy) -> Result<(
                 });
             }
         }
-        crate::interrupt::sleep(address, interval).await?;
+        ctx.sleep(address, interval).await?;
     }
 }
 
@@ -806,13 +798,13 @@ async fn delete(
             None => req.skip_final_snapshot(true),
             Some(name) => {
                 ctx.progress
-                    .line(address, format!("taking final snapshot {name}"));
+                    .line(address, &format!("taking final snapshot {name}"));
                 req.skip_final_snapshot(false)
                     .final_db_snapshot_identifier(name)
             }
         };
         let started = Instant::now();
-        let budget = rds_budget();
+        let budget = ctx.settings.rds_timeout;
         let mut pause = ctx.backoff();
         loop {
             match req.clone().send().await {
@@ -863,15 +855,6 @@ async fn describe(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<Option<DbIns
         Err(e) if is_not_found(code_of(&e)) => Ok(None),
         Err(e) => Err(Error::aws("DescribeDBInstances", address, e)),
     }
-}
-
-/// How long one wait may take: `DEPLOY_RDS_TIMEOUT` seconds, else an hour (creates take 5-10
-/// minutes, a class change of a larger instance or a Multi-AZ conversion much longer).
-fn rds_budget() -> Duration {
-    std::env::var("DEPLOY_RDS_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(60 * 60), Duration::from_secs)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -971,7 +954,7 @@ async fn wait(
     id: &str,
     target: Target,
 ) -> Result<Option<DbInstance>> {
-    let budget = rds_budget();
+    let budget = ctx.settings.rds_timeout;
     let started = Instant::now();
     let what = target.what();
     let mut pause = ctx.backoff();

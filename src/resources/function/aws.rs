@@ -793,7 +793,7 @@ async fn wait_ready(
                 address: address.to_string(),
                 message: format!(
                     "gave up waiting for the function {what} after {} (state {}, last update {}); run apply again to keep waiting",
-                    crate::progress::fmt_duration(started.elapsed()),
+                    crate::value::fmt_duration(started.elapsed()),
                     state.as_str(),
                     update.as_str()
                 ),
@@ -1597,13 +1597,17 @@ mod tests {
     async fn retry_waits_out_retryable_errors_and_stops_on_others() {
         let (clients, stack) = offline_ctx_parts().await;
         let env = LiveEnv::default();
-        let progress = crate::progress::Progress::quiet();
+        let settings = crate::settings::Settings {
+            poll: Duration::from_millis(1),
+            ..Default::default()
+        };
         let ctx = Ctx {
             clients: &clients,
             stack: &stack,
             env: &env,
-            progress: &progress,
-            poll: Duration::from_millis(1),
+            progress: &crate::context::Silent,
+            cancel: crate::context::Cancel::Never,
+            settings: &settings,
             new_groups: &Default::default(),
             batches: &Default::default(),
         };
@@ -1743,7 +1747,10 @@ mod tests {
     async fn waits_for_pending_then_active_and_reports_failures() {
         let (_, stack) = offline_ctx_parts().await;
         let env = LiveEnv::default();
-        let progress = crate::progress::Progress::quiet();
+        let settings = crate::settings::Settings {
+            poll: Duration::from_millis(1),
+            ..Default::default()
+        };
 
         let (url, served) = fake_lambda(vec![
             r#"{"FunctionName":"f","State":"Pending","LastUpdateStatus":"InProgress"}"#,
@@ -1756,8 +1763,9 @@ mod tests {
             clients: &clients,
             stack: &stack,
             env: &env,
-            progress: &progress,
-            poll: Duration::from_millis(1),
+            progress: &crate::context::Silent,
+            cancel: crate::context::Cancel::Never,
+            settings: &settings,
             new_groups: &Default::default(),
             batches: &Default::default(),
         };

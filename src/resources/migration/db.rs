@@ -18,6 +18,7 @@
 
 use std::future::Future;
 use std::io;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,10 +32,11 @@ use tokio_postgres::config::{ChannelBinding, SslMode};
 use tokio_postgres::tls::{self, MakeTlsConnect, TlsConnect};
 
 use super::{Conn, Observed, Preexisting, Spec, shown_path};
+use crate::context::Events;
 use crate::error::{Error, Result};
 use crate::plan::Change;
-use crate::progress::Progress;
 use crate::resources::core::{Adapter, Attrs, Ctx, Found, Key, LiveEnv};
+use crate::settings::DbSettings;
 use crate::stack::{Resolver, Stack};
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS public.deploy_migrations (
@@ -96,14 +98,8 @@ async fn preexisting(
 /// The RDS certificate authorities (see `certs/README.md` for where they come from).
 pub const RDS_CA_BUNDLE: &[u8] = include_bytes!("../../../certs/rds-ca-bundle.pem");
 
-/// `--db-insecure-plaintext`: a property of the whole run, like `DEPLOY_DB_CA_FILE`.
-static INSECURE_PLAINTEXT: AtomicBool = AtomicBool::new(false);
+/// The plain-TCP warning is said once per process, however many connections follow.
 static WARNED: AtomicBool = AtomicBool::new(false);
-
-/// Lets `--db-endpoint` connections go over plain TCP whatever the address.
-pub fn allow_insecure_plaintext(on: bool) {
-    INSECURE_PLAINTEXT.store(on, Ordering::Relaxed);
-}
 
 /// How a connection is secured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,16 +133,18 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn roots() -> Result<rustls::RootCertStore> {
-    let (certs, from) = match std::env::var("DEPLOY_DB_CA_FILE") {
-        Ok(ca) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&ca)
+/// `ca_file`: `DEPLOY_DB_CA_FILE`, else the bundle built in.
+fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore> {
+    let (certs, from) = match ca_file {
+        Some(path) => {
+            let ca = path.display();
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
                 .map_err(|e| Error::User(format!("DEPLOY_DB_CA_FILE={ca}: {e}")))?
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|e| Error::User(format!("DEPLOY_DB_CA_FILE={ca}: {e}")))?;
             (certs, format!("DEPLOY_DB_CA_FILE={ca}"))
         }
-        Err(_) => {
+        None => {
             let certs = CertificateDer::pem_slice_iter(RDS_CA_BUNDLE)
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| Error::Other(format!("the built-in RDS CA bundle: {e}")))?;
@@ -164,12 +162,12 @@ fn roots() -> Result<rustls::RootCertStore> {
 }
 
 /// Verifies the server's chain and that its certificate names the host.
-fn tls_config() -> Result<rustls::ClientConfig> {
+fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Other(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots()?)
+        .with_root_certificates(roots(ca_file)?)
         .with_no_client_auth())
 }
 
@@ -369,7 +367,7 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-async fn connect(address: &str, c: &Conn) -> Result<tokio_postgres::Client> {
+async fn connect(db: &DbSettings, address: &str, c: &Conn) -> Result<tokio_postgres::Client> {
     let (Some(host), Some(port)) = (c.host.expose(), c.port.expose()) else {
         return Err(Error::Other(format!(
             "{address}: the database endpoint is not known yet"
@@ -378,7 +376,7 @@ async fn connect(address: &str, c: &Conn) -> Result<tokio_postgres::Client> {
     let port: u16 = port
         .parse()
         .map_err(|_| Error::Other(format!("{address}: bad database port {port}")))?;
-    let transport = transport(host, c.local, INSECURE_PLAINTEXT.load(Ordering::Relaxed));
+    let transport = transport(host, c.local, db.insecure_plaintext);
     if transport == Transport::Plain && !WARNED.swap(true, Ordering::Relaxed) {
         eprintln!(
             "warning: --db-insecure-plaintext: connecting to the database at {host}:{port} without TLS; anyone on the network path can read and change the migrations and their results (the password itself is only sent through SCRAM)"
@@ -424,7 +422,8 @@ async fn connect(address: &str, c: &Conn) -> Result<tokio_postgres::Client> {
         .map_err(|e| fail(e.to_string()))?;
     let _ = socket.set_nodelay(true);
     let stream = Guard::new(socket, false, transport != Transport::Plain);
-    let mut make = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?);
+    let mut make =
+        tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(db.ca_file.as_deref())?);
     let tls = GuardedTls(
         MakeTlsConnect::<Guard<tokio::net::TcpStream>>::make_tls_connect(&mut make, host)
             .map_err(|e| fail(e.to_string()))?,
@@ -444,6 +443,7 @@ async fn connect(address: &str, c: &Conn) -> Result<tokio_postgres::Client> {
 /// Reads `deploy_migrations` of every instance that has migrations or a seed and exists.
 /// `dbs`: the instances found, with their attributes.
 pub async fn observe(
+    db: &DbSettings,
     stack: &Stack,
     env: &LiveEnv,
     dbs: &[Found<Attrs>],
@@ -466,7 +466,7 @@ pub async fn observe(
         if conn.password.is_none() || !conn.host.is_known() {
             continue;
         }
-        let client = connect(&address, &conn).await?;
+        let client = connect(db, &address, &conn).await?;
         let exists: Option<String> = client
             .query_one("SELECT to_regclass('public.deploy_migrations')::text", &[])
             .await
@@ -582,14 +582,19 @@ pub async fn observe(
 /// Applies one file in its own transaction and records it; a concurrent apply of the same stack
 /// waits on the advisory lock and then sees the row. Needs no AWS: `deploy migrate --url` runs
 /// it against any database.
-pub async fn run(progress: &Progress, address: &str, s: &Spec) -> Result<Observed> {
+pub async fn run(
+    progress: &dyn Events,
+    db: &DbSettings,
+    address: &str,
+    s: &Spec,
+) -> Result<Observed> {
     let sql = std::fs::read_to_string(&s.file.path).map_err(|e| {
         Error::Other(format!(
             "{address}: cannot read {}: {e}",
             shown_path(&s.file.path)
         ))
     })?;
-    let mut client = connect(address, &s.conn).await?;
+    let mut client = connect(db, address, &s.conn).await?;
     let tx = client
         .transaction()
         .await
@@ -629,7 +634,7 @@ pub async fn run(progress: &Progress, address: &str, s: &Spec) -> Result<Observe
         let names: Vec<&str> = b.covered.iter().map(|f| f.name.as_str()).collect();
         progress.line(
             address,
-            format!(
+            &format!(
                 "the database predates deploy: recording {} as applied without running {} (migrations_baseline: {})",
                 if names.is_empty() { "nothing".to_string() } else { names.join(", ") },
                 if names.len() == 1 { "it" } else { "them" },
@@ -653,7 +658,7 @@ pub async fn run(progress: &Progress, address: &str, s: &Spec) -> Result<Observe
         .await
         .map_err(|e| Error::Other(format!("{address}: {e}")))?;
     if done.is_none() {
-        progress.line(address, format!("running {}", shown_path(&s.file.path)));
+        progress.line(address, &format!("running {}", shown_path(&s.file.path)));
         let txid = "SELECT txid_current()::text";
         let before: String = tx
             .query_one(txid, &[])
@@ -724,7 +729,7 @@ impl Adapter for Migrations {
         s: &Spec,
         _existing: Option<&Observed>,
     ) -> Result<Observed> {
-        run(ctx.progress, address, s).await
+        run(ctx.progress, &ctx.settings.db, address, s).await
     }
 
     async fn update(
@@ -734,7 +739,7 @@ impl Adapter for Migrations {
         _o: &Observed,
         _change: &Change,
     ) -> Result<Observed> {
-        run(ctx.progress, address, s).await
+        run(ctx.progress, &ctx.settings.db, address, s).await
     }
 
     /// A file that ran stays run: the record of it is the database's, not this stack's to undo.

@@ -2,7 +2,7 @@
 //! question (ours by tag, declared by name), which lists each group's ingress rules too.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, ResourceType, SecurityGroup, SecurityGroupRuleRequest,
@@ -533,18 +533,10 @@ async fn rule_id(ctx: &Ctx<'_>, address: &str, o: &RuleObserved) -> Result<Strin
     )))
 }
 
-/// How long to keep retrying a group that is still in use. Lambda's hyperplane ENIs can hold a
-/// group for up to ~45 minutes after the function is gone (AWS's P99 is ~35 minutes).
-fn dependency_budget() -> Duration {
-    std::env::var("DEPLOY_SG_DELETE_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(45 * 60), Duration::from_secs)
-}
-
 async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
     let started = Instant::now();
-    let budget = dependency_budget();
+    // Lambda's hyperplane ENIs can hold a group long after the function is gone.
+    let budget = ctx.settings.sg_delete_timeout;
     let mut pause = ctx.backoff();
     loop {
         match ctx
