@@ -24,7 +24,7 @@ pub(super) async fn run(cx: &Context<'_>, args: &OutputArgs) -> Result<ExitCode>
         None,
     )
     .await?;
-    let json = |r: serde_json::Result<String>| r.map_err(|e| Error::Other(e.to_string()));
+    let json = |r: serde_json::Result<String>| r.map_err(|e| Error::internal(None, e.to_string()));
     match op::values(&session, stack, &reads.stack, &o)? {
         Values::One(v) => {
             let n = o.name.unwrap_or_default();

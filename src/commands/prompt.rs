@@ -14,7 +14,7 @@ pub(super) async fn confirm(what: &str) -> Result<bool> {
         let _ = tx.send(confirm_blocking(&what));
     });
     rx.await
-        .unwrap_or_else(|_| Err(Error::Other("the prompt thread ended".into())))
+        .unwrap_or_else(|_| Err(Error::internal(None, "the prompt thread ended")))
 }
 
 fn confirm_blocking(what: &str) -> Result<bool> {

@@ -31,9 +31,8 @@ pub(super) fn finish(report: &Report, verb: &str) -> bool {
             eprintln!("  done:        {a}");
         }
         for (a, e) in &report.failed {
-            let e = crate::redact::scrub(&e.to_string());
-            // Most errors already start with the address; do not say it twice.
-            let e = e.strip_prefix(&format!("{a}: ")).unwrap_or(&e).to_string();
+            // The line names the address: the message does not say it twice.
+            let e = crate::redact::scrub(&e.message_at(a));
             eprintln!("  failed:      {a}: {e}");
         }
         for a in &report.not_started {

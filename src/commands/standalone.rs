@@ -10,7 +10,7 @@ pub(super) fn schema() -> Result<ExitCode> {
     let schema = stack::schema::json_schema();
     println!(
         "{}",
-        serde_json::to_string_pretty(&schema).map_err(|e| Error::Other(e.to_string()))?
+        serde_json::to_string_pretty(&schema).map_err(|e| Error::internal(None, e.to_string()))?
     );
     Ok(0)
 }

@@ -106,7 +106,9 @@ impl Session<AwsBackend> {
             // which on this thread would hold back the account's first read.
             let ip = tokio::spawn(crate::public_ip::lookup())
                 .await
-                .map_err(|e| Error::Other(format!("the public IP lookup stopped: {e}")))??;
+                .map_err(|e| {
+                    Error::internal(None, format!("the public IP lookup stopped: {e}"))
+                })??;
             tracing::debug!("public IP {ip}");
             Ok(Some(ip))
         };
