@@ -412,7 +412,11 @@ mod tests {
         ] {
             assert_eq!(AwsKind::of(code), AwsKind::AlreadyExists, "{code}");
         }
-        for code in ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation"] {
+        for code in [
+            "AccessDenied",
+            "AccessDeniedException",
+            "UnauthorizedOperation",
+        ] {
             assert_eq!(AwsKind::of(code), AwsKind::Denied, "{code}");
         }
         for code in [

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::prompt::confirm;
 use super::report::{finish, outcome, print_outputs};
-use super::{Context, ExitCode, Loaded, require_terminal};
+use super::{Context, ExitCode, require_terminal};
 use crate::cli::ApplyArgs;
 use crate::engine::session::{Backend, Session};
 use crate::error::{Error, Result};
@@ -74,8 +74,7 @@ async fn apply_saved(cx: &Context<'_>, args: &ApplyArgs, path: &Path) -> Result<
         )));
     }
     let process = |name: &str| std::env::var(name).ok();
-    let loaded: Loaded =
-        cx.load_with(Secrets::Required, &|n| file.variables.lookup(n, &process))?;
+    let loaded = cx.load_with(Secrets::Required, &|n| file.variables.lookup(n, &process))?;
     note_overridden(path, &file, &process);
     let stack = &loaded.stack;
     let (session, planned) = op::saved(

@@ -1,7 +1,7 @@
 //! `deploy plan`: prints what apply (or destroy) would do; `--out` saves it to apply as it is.
 
 use super::report::print_left_in_place;
-use super::{Context, ExitCode};
+use super::{Context, ExitCode, Loaded};
 use crate::cli::PlanArgs;
 use crate::engine::session::Session;
 use crate::error::{Error, Result};
@@ -11,29 +11,9 @@ use crate::plan::saved;
 use crate::stack::{self, Secrets};
 
 pub(super) async fn run(cx: &Context<'_>, args: &PlanArgs) -> Result<ExitCode> {
-    let secrets = if args.destroy || args.partial {
-        Secrets::Optional
-    } else {
-        Secrets::Required
-    };
     let process = |name: &str| std::env::var(name).ok();
     let recorder = saved::Recorder::new(&process);
-    let loaded = if args.partial {
-        // A partial plan reads no secret even when one is set: loaded once to learn the names,
-        // then again without their values (they load as not read).
-        let names = saved::secret_names(&stack::load_with_env(
-            &cx.global.file,
-            &|n| std::env::var(n).ok(),
-            secrets,
-        )?);
-        cx.load_with(secrets, &|n| {
-            (!names.contains(n))
-                .then(|| std::env::var(n).ok())
-                .flatten()
-        })?
-    } else {
-        cx.load_with(secrets, &|n| recorder.lookup(n))?
-    };
+    let loaded = load(cx, args, &recorder)?;
     let stack = &loaded.stack;
     if args.destroy && args.out.is_some() {
         return Err(Error::User(
@@ -91,15 +71,8 @@ pub(super) async fn run(cx: &Context<'_>, args: &PlanArgs) -> Result<ExitCode> {
             p = path.display()
         );
     }
-    let adopts = &planned.plan.needs_adopt;
-    if !adopts.is_empty() && !args.adopt {
-        let one = adopts.len() == 1;
-        eprintln!(
-            "note: {} {} without this stack's tag; `deploy apply --adopt` would take {} over",
-            adopts.join(", "),
-            if one { "exists" } else { "exist" },
-            if one { "it" } else { "them" }
-        );
+    if !args.adopt {
+        note_adopt(&planned.plan.needs_adopt);
     }
     session.log_calls();
     Ok(if args.detailed_exitcode && !planned.plan.is_empty() {
@@ -107,4 +80,43 @@ pub(super) async fn run(cx: &Context<'_>, args: &PlanArgs) -> Result<ExitCode> {
     } else {
         0
     })
+}
+
+/// Loads the stack file: without secrets for `--destroy` and `--partial` (which reads none even
+/// when set), else recording the variables read, for `--out`.
+fn load(cx: &Context, args: &PlanArgs, recorder: &saved::Recorder) -> Result<Loaded> {
+    let secrets = if args.destroy || args.partial {
+        Secrets::Optional
+    } else {
+        Secrets::Required
+    };
+    if !args.partial {
+        return cx.load_with(secrets, &|n| recorder.lookup(n));
+    }
+    // Loaded once to learn the secrets' names, then again without their values (they load as
+    // not read).
+    let names = saved::secret_names(&stack::load_with_env(
+        &cx.global.file,
+        &|n| std::env::var(n).ok(),
+        secrets,
+    )?);
+    cx.load_with(secrets, &|n| {
+        (!names.contains(n))
+            .then(|| std::env::var(n).ok())
+            .flatten()
+    })
+}
+
+/// What exists under the stack's names without its tag: `apply --adopt` would take it over.
+fn note_adopt(adopts: &[String]) {
+    if adopts.is_empty() {
+        return;
+    }
+    let one = adopts.len() == 1;
+    eprintln!(
+        "note: {} {} without this stack's tag; `deploy apply --adopt` would take {} over",
+        adopts.join(", "),
+        if one { "exists" } else { "exist" },
+        if one { "it" } else { "them" }
+    );
 }
