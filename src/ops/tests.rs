@@ -142,3 +142,51 @@ async fn a_partial_plan_says_it_is_partial() {
     assert!(planned.plan.warnings[0].starts_with("this plan is partial (--partial)"));
     assert_eq!(planned.plan.changes.len(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_saved_plan_is_applied_as_saved_and_refused_once_stale() {
+    let s = stack(STACK);
+    let fake = FakeProvider::default();
+    let targets: Vec<String> = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+
+    let p = plan::Options {
+        destroy: false,
+        partial: false,
+        targets: &targets,
+    };
+    let reads = plan::reads(&s, &p);
+    let run = session(&fake, &reads.stack).await;
+    let planned = plan::plan(&run, &s, &reads.stack, &p).unwrap();
+    let save = plan::Save {
+        targets: &targets,
+        adopt: false,
+        variables: Default::default(),
+    };
+    let digest = plan::save(&run, &s, &planned, &path, save).unwrap();
+    let (file, read_digest) = super::read_saved(&path).unwrap();
+    assert_eq!(digest, read_digest);
+
+    // Nothing changed since: planning again from the file's inputs gives the file.
+    let again = apply::check_saved(&session(&fake, &reads.stack).await, &path, &file, &s).unwrap();
+    apply::check_saved_adopt(&path, &file, &again).unwrap();
+    assert_eq!(again.plan.changes.len(), planned.plan.changes.len());
+
+    // Another run applied meanwhile: the file is stale, and refused (exit code 4).
+    let a = apply::Options {
+        targets: &targets,
+        adopt: false,
+    };
+    let run = session(&fake, &reads.stack).await;
+    let planned = apply::plan(&run, &s, &a).unwrap();
+    assert!(apply::execute(&run, &s, planned).await.ok());
+    let e = apply::check_saved(&session(&fake, &reads.stack).await, &path, &file, &s)
+        .err()
+        .expect("stale");
+    assert_eq!(e.exit_code(), 4);
+    assert!(
+        e.to_string().contains("is stale, so nothing was changed"),
+        "{e}"
+    );
+}
