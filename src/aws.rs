@@ -218,7 +218,7 @@ fn is_throttle(status: u16, error_type: Option<&str>, body: &str) -> bool {
     status == 429
         || error_type.is_some_and(|t| {
             let t = t.split(':').next().unwrap_or(t);
-            THROTTLING_ERRORS.contains(&t)
+            crate::error::AwsKind::of(t) == crate::error::AwsKind::Throttled
         })
         || (status >= 400 && has_code(body, THROTTLING_ERRORS))
 }

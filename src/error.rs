@@ -43,8 +43,108 @@ pub enum Error {
     /// The stack is locked by another run (also when `--lock-timeout` ran out); nothing was read.
     #[error("{0}")]
     Locked(String),
+    /// A bug in deploy, never the user's mistake: the message says so and asks for a report.
+    #[error("{}", Internal(.address.as_deref(), .message))]
+    Internal {
+        address: Option<String>,
+        message: String,
+    },
     #[error("{0}")]
     Other(String),
+}
+
+/// What an error is, for the exit code and for whoever handles it: the variant without its
+/// payload, and for an AWS error what its code means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The stack file is invalid.
+    Load,
+    /// The plan asks for something AWS would reject.
+    Plan,
+    Aws(AwsKind),
+    /// The user must do something first (also usage errors found after parsing).
+    User,
+    Wait,
+    /// A saved plan refused before any write.
+    Refused,
+    Locked,
+    Internal,
+    Other,
+}
+
+/// What an AWS error code means to the code that decides on it. One classifier for every
+/// adapter, so that "not found" or "already exists" is the same test whichever service said it
+/// (each service spells them its own way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AwsKind {
+    NotFound,
+    /// Too many requests: nothing was done, and the same call may be sent again later.
+    Throttled,
+    /// The resource is busy with another change (or in a state that refuses this one).
+    Conflict,
+    /// Something else still uses the resource (a delete must wait).
+    InUse,
+    Denied,
+    AlreadyExists,
+    Other,
+}
+
+impl AwsKind {
+    pub fn of(code: &str) -> AwsKind {
+        use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
+        match code {
+            "NoSuchEntity" => AwsKind::NotFound,
+            c if c.ends_with("NotFound")
+                || c.ends_with("NotFoundFault")
+                || c.ends_with("NotFoundException") =>
+            {
+                AwsKind::NotFound
+            }
+            "EntityAlreadyExists" | "InvalidGroup.Duplicate" | "InvalidPermission.Duplicate" => {
+                AwsKind::AlreadyExists
+            }
+            c if c.ends_with("AlreadyExists")
+                || c.ends_with("AlreadyExistsFault")
+                || c.ends_with("AlreadyExistsException") =>
+            {
+                AwsKind::AlreadyExists
+            }
+            "ResourceConflictException"
+            | "InvalidDBInstanceState"
+            | "InvalidDBInstanceStateFault"
+            | "ConcurrentModification"
+            | "ConcurrentModificationException"
+            | "TooManyUpdates" => AwsKind::Conflict,
+            "DependencyViolation"
+            | "DeleteConflict"
+            | "ResourceInUseException"
+            | "InvalidGroup.InUse" => AwsKind::InUse,
+            "UnauthorizedOperation" => AwsKind::Denied,
+            c if c.starts_with("AccessDenied") => AwsKind::Denied,
+            // The codes the SDK itself treats as throttling (with EC2's RequestLimitExceeded).
+            c if THROTTLING_ERRORS.contains(&c) => AwsKind::Throttled,
+            _ => AwsKind::Other,
+        }
+    }
+}
+
+/// What the code of a failed SDK call means; `None` when AWS sent no code (no answer at all).
+pub fn kind_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<AwsKind> {
+    code_of(err).map(AwsKind::of)
+}
+
+/// What an internal error asks of whoever sees it.
+const REPORT: &str = "This is a bug in deploy, not a problem with your stack or account: please report it, with this message and `deploy --version`.";
+
+struct Internal<'a>(Option<&'a str>, &'a str);
+
+impl fmt::Display for Internal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(address) = self.0 {
+            write!(f, "{address}: ")?;
+        }
+        write!(f, "internal error: {}\n{REPORT}", self.1)
+    }
 }
 
 struct PlanErrors<'a>(String, &'a [PlanError]);
@@ -148,14 +248,37 @@ impl Error {
         }
     }
 
-    /// What the process exits with (spec section 5): 3 when the stack is locked and 4 for a
-    /// refused saved plan, so that CI can tell "try later" and "plan again" from a failure; 1 for
-    /// every other error.
+    /// What the process exits with, by kind (spec section 5): 3 when the stack is locked and 4
+    /// for a refused saved plan, so that CI can tell "try later" and "plan again" from a failure;
+    /// 1 for every other error (usage and internal errors included). An interrupt is not an
+    /// error: the command returns 130 itself.
     pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Locked(_) => 3,
-            Error::Refused(_) => 4,
+        match self.kind() {
+            Kind::Locked => 3,
+            Kind::Refused => 4,
             _ => 1,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::Load(_) => Kind::Load,
+            Error::Plan { .. } => Kind::Plan,
+            Error::Aws { code, .. } => Kind::Aws(AwsKind::of(code)),
+            Error::User(_) => Kind::User,
+            Error::Wait { .. } => Kind::Wait,
+            Error::Refused(_) => Kind::Refused,
+            Error::Locked(_) => Kind::Locked,
+            Error::Internal { .. } => Kind::Internal,
+            Error::Other(_) => Kind::Other,
+        }
+    }
+
+    /// A bug in deploy (see [`Error::Internal`]).
+    pub fn internal(address: Option<&str>, message: impl Into<String>) -> Self {
+        Error::Internal {
+            address: address.map(str::to_string),
+            message: message.into(),
         }
     }
 
@@ -164,6 +287,49 @@ impl Error {
         match self {
             Error::Aws { code, .. } => Some(code),
             _ => None,
+        }
+    }
+
+    /// What the AWS error code means, when this is an AWS error.
+    pub fn aws_kind(&self) -> Option<AwsKind> {
+        self.aws_code().map(AwsKind::of)
+    }
+
+    /// The address of what failed, when the error carries it.
+    pub fn address(&self) -> Option<&str> {
+        match self {
+            Error::Aws { address, .. } | Error::Wait { address, .. } => Some(address),
+            Error::Internal { address, .. } => address.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The message for a line that already names `address`: without the address when the error
+    /// carries it as its own. Messages that name it in their text (built by the adapters as
+    /// `"{address}: ..."`) lose that prefix too.
+    pub fn message_at(&self, address: &str) -> String {
+        match self {
+            Error::Aws {
+                address: a,
+                operation,
+                code,
+                message,
+            } if a == address => format!("{operation} failed: {code}: {message}"),
+            Error::Wait {
+                address: a,
+                message,
+            } if a == address => message.clone(),
+            Error::Internal {
+                address: Some(a),
+                message,
+            } if a == address => Internal(None, message).to_string(),
+            _ => {
+                let msg = self.to_string();
+                match msg.strip_prefix(address).and_then(|m| m.strip_prefix(": ")) {
+                    Some(rest) => rest.to_string(),
+                    None => msg,
+                }
+            }
         }
     }
 }
@@ -216,5 +382,106 @@ pub fn code_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str>
     match err {
         SdkError::ServiceError(e) => e.err().code(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_service_spelling_of_a_meaning_is_one_kind() {
+        for code in [
+            "NoSuchEntity",
+            "ResourceNotFoundException",
+            "ParameterNotFound",
+            "DBInstanceNotFound",
+            "DBInstanceNotFoundFault",
+            "InvalidGroup.NotFound",
+            "InvalidPermission.NotFound",
+            "InvalidNetworkInterfaceID.NotFound",
+        ] {
+            assert_eq!(AwsKind::of(code), AwsKind::NotFound, "{code}");
+        }
+        for code in [
+            "EntityAlreadyExists",
+            "ParameterAlreadyExists",
+            "DBInstanceAlreadyExists",
+            "InvalidGroup.Duplicate",
+            "InvalidPermission.Duplicate",
+        ] {
+            assert_eq!(AwsKind::of(code), AwsKind::AlreadyExists, "{code}");
+        }
+        for code in [
+            "AccessDenied",
+            "AccessDeniedException",
+            "UnauthorizedOperation",
+        ] {
+            assert_eq!(AwsKind::of(code), AwsKind::Denied, "{code}");
+        }
+        for code in [
+            "Throttling",
+            "ThrottlingException",
+            "TooManyRequestsException",
+            "RequestLimitExceeded",
+        ] {
+            assert_eq!(AwsKind::of(code), AwsKind::Throttled, "{code}");
+        }
+        for code in ["ResourceConflictException", "InvalidDBInstanceState"] {
+            assert_eq!(AwsKind::of(code), AwsKind::Conflict, "{code}");
+        }
+        assert_eq!(AwsKind::of("DependencyViolation"), AwsKind::InUse);
+        for code in [
+            "InvalidParameterValueException",
+            "InvalidParameterValue",
+            "Unknown",
+        ] {
+            assert_eq!(AwsKind::of(code), AwsKind::Other, "{code}");
+        }
+    }
+
+    #[test]
+    fn the_address_is_a_field_a_line_naming_it_does_not_repeat() {
+        let e = Error::Aws {
+            address: "functions.api".into(),
+            operation: "CreateFunction",
+            code: "AccessDeniedException".into(),
+            message: "no".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "functions.api: CreateFunction failed: AccessDeniedException: no"
+        );
+        assert_eq!(e.address(), Some("functions.api"));
+        assert_eq!(e.kind(), Kind::Aws(AwsKind::Denied));
+        assert_eq!(
+            e.message_at("functions.api"),
+            "CreateFunction failed: AccessDeniedException: no"
+        );
+        // Another address: the message is whole.
+        assert_eq!(e.message_at("functions.other"), e.to_string());
+        // Adapters' own messages that start with the address lose it too.
+        let e = Error::Other("functions.api: gone".into());
+        assert_eq!(e.message_at("functions.api"), "gone");
+        assert_eq!(e.message_at("functions.ap"), "functions.api: gone");
+    }
+
+    #[test]
+    fn an_internal_error_says_it_is_a_bug_and_asks_for_a_report() {
+        let e = Error::internal(Some("security_groups.a"), "a node of another kind");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("security_groups.a: internal error: a node of another kind\n"),
+            "{text}"
+        );
+        assert!(text.contains("bug in deploy") && text.contains("please report it"));
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(e.kind(), Kind::Internal);
+        assert!(
+            e.message_at("security_groups.a")
+                .starts_with("internal error: a node of another kind\n")
+        );
+        assert_eq!(Error::Locked(String::new()).exit_code(), 3);
+        assert_eq!(Error::Refused(String::new()).exit_code(), 4);
     }
 }

@@ -14,11 +14,16 @@
 //! Modules depend downwards only (`scripts/check-module-cycles` fails on a cycle between files):
 //!
 //! ```text
-//! commands, cli                the command line, thin over the rest
+//! commands, cli                the command line: commands/<cmd>.rs turns arguments into an
+//!                              op's options, asks, and renders what the op returns
 //! completions                  shell completion scripts (clap's, plus the file's addresses)
-//! ops                          migrate, psql, logs, invoke: the seed's old scripts as commands
-//!                              (the migration engine without AWS, psql, CloudWatch Logs, Invoke)
-//! engine                       executes a plan through a Provider; lifecycle-tested on a fake
+//! ops                          the work of each command: plan, apply, destroy, output over a
+//!                              Session (tested on the fake provider); migrate, psql, logs,
+//!                              invoke: the seed's old scripts as commands (the migration
+//!                              engine without AWS, psql, CloudWatch Logs, Invoke)
+//! engine                       the session (lock, reads, public-IP lookup, folder hashing, in
+//!                              that order and overlap) and executing a plan through a
+//!                              Provider; lifecycle-tested on a fake
 //! provider                     the trait; aws.rs implements it by dispatching to the kinds
 //! plan::build                  the planner, over the dispatch
 //! stack::{raw, validate}       loading: the file's top level and what crosses kinds (references,
@@ -49,9 +54,12 @@
 //! - [`stack`]: the file's model; `stack::yaml` is the one module that knows the YAML parser.
 //! - [`resources`]: the kinds over [`resources::core`]; a kind never uses another kind's items.
 //! - [`plan`]: the plan as a value, the graph, the planner and the renderer.
-//! - [`provider`]: the boundary to AWS; [`engine`]: executing a plan with bounded parallelism.
-//! - [`commands`] and [`cli`]: the command line, thin over the rest.
-//! - [`ops`]: `migrate`, `psql`, `logs` and `invoke`, each a module `commands` dispatches to.
+//! - [`provider`]: the boundary to AWS; [`engine`]: the session a command runs in, and executing
+//!   a plan with bounded parallelism.
+//! - [`commands`] and [`cli`]: the command line, thin over the rest: `commands/mod.rs` dispatches
+//!   to one function per command in `commands/<cmd>.rs`.
+//! - [`ops`]: what each command does (`ops::{plan, apply, destroy, output}` over an
+//!   [`engine::session::Session`]; `migrate`, `psql`, `logs`, `invoke`), returning values.
 //! - [`policy`]: the least-privilege IAM policy of a stack (`deploy policy`), pure.
 //! - [`redact`] and [`value`]: secrets are typed (`Text`), masked in plans (`Shown`), and scrubbed
 //!   from every log line and error as a last line of defence.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_sdk_ssm::types::ParameterType;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, code_of};
+use crate::error::{AwsKind, Error, Result, kind_of};
 use crate::value::escape_controls;
 use crate::value::fmt_duration;
 
@@ -403,7 +403,7 @@ async fn put(ssm: &aws_sdk_ssm::Client, name: &str, me: &Holder) -> Result<bool>
         .await;
     match put {
         Ok(_) => Ok(true),
-        Err(e) if code_of(&e) == Some("ParameterAlreadyExists") => Ok(false),
+        Err(e) if kind_of(&e) == Some(AwsKind::AlreadyExists) => Ok(false),
         Err(e) => Err(lock_error("PutParameter", name, e)),
     }
 }
@@ -508,7 +508,7 @@ async fn read(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<Option<Holder>> {
                 }
             })))
         }
-        Err(e) if code_of(&e) == Some("ParameterNotFound") => Ok(None),
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(None),
         Err(e) => Err(lock_error("GetParameter", name, e)),
     }
 }
@@ -517,7 +517,7 @@ async fn delete(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<()> {
     match ssm.delete_parameter().name(name).send().await {
         Ok(_) => Ok(()),
         // Deleted by a retry whose first answer was lost, or by someone else: gone either way.
-        Err(e) if code_of(&e) == Some("ParameterNotFound") => Ok(()),
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(()),
         Err(e) => Err(lock_error("DeleteParameter", name, e)),
     }
 }
@@ -536,7 +536,7 @@ where
         + 'static,
 {
     let e = Error::aws(operation, &format!("lock {name}"), e);
-    if e.aws_code() == Some("AccessDeniedException") {
+    if e.aws_kind() == Some(AwsKind::Denied) {
         return Error::User(format!(
             "{e}\nthe lock needs ssm:PutParameter, ssm:GetParameter and ssm:DeleteParameter on parameter/deploy/lock/<stack>/<region> (`deploy policy` prints the policy that has them)"
         ));

@@ -252,27 +252,27 @@ pub async fn execute_until<P: Provider>(
                     if still.is_empty() && ready {
                         settled.insert(addr);
                     } else {
-                        let e = Error::Other(if still.is_empty() {
-                            format!("{addr}: still not ready after waiting for it")
-                        } else {
-                            format!(
-                                "{addr}: {} still unknown after waiting for it",
-                                still.join(", ")
-                            )
-                        });
-                        progress.line(&addr, &format!("failed: {}", message(&addr, &e)));
+                        let e = Error::Wait {
+                            address: addr.clone(),
+                            message: if still.is_empty() {
+                                "still not ready after waiting for it".into()
+                            } else {
+                                format!("{} still unknown after waiting for it", still.join(", "))
+                            },
+                        };
+                        progress.line(&addr, &format!("failed: {}", e.message_at(&addr)));
                         report.failed.push((addr, e));
                         stopping = true;
                     }
                 }
                 Finished::Step(id, _, Err(e)) => {
                     let shown = id.to_string();
-                    progress.line(&shown, &format!("failed: {}", message(&shown, &e)));
+                    progress.line(&shown, &format!("failed: {}", e.message_at(&id.address)));
                     report.failed.push((shown, e));
                     stopping = true;
                 }
                 Finished::Wait(addr, Err(e)) => {
-                    progress.line(&addr, &format!("failed: {}", message(&addr, &e)));
+                    progress.line(&addr, &format!("failed: {}", e.message_at(&addr)));
                     report.failed.push((addr, e));
                     stopping = true;
                 }
@@ -304,14 +304,6 @@ fn wait<'a, P: Provider>(
             .await;
         Finished::Wait(address, r)
     })
-}
-
-/// The error's message without the address it starts with (the line already names it).
-fn message(addr: &str, e: &Error) -> String {
-    let msg = e.to_string();
-    msg.strip_prefix(&format!("{addr}: "))
-        .unwrap_or(&msg)
-        .to_string()
 }
 
 /// The attributes of `address` the resolver has marked unknown.
@@ -371,11 +363,14 @@ async fn run_step<P: Provider>(
             .await
         }
         (Action::Replace, Some(spec), Some(observed)) => replace(apply, key, spec, observed).await,
-        (action, spec, observed) => Err(Error::Other(format!(
-            "{address}: internal error: a {action:?} with{} a spec and with{} a live resource",
-            if spec.is_some() { "" } else { "out" },
-            if observed.is_some() { "" } else { "out" },
-        ))),
+        (action, spec, observed) => Err(Error::internal(
+            Some(address),
+            format!(
+                "a {action:?} with{} a spec and with{} a live resource",
+                if spec.is_some() { "" } else { "out" },
+                if observed.is_some() { "" } else { "out" },
+            ),
+        )),
     };
     if result.is_ok() {
         progress.line(address, past(&change.action));

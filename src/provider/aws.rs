@@ -181,10 +181,13 @@ impl Provider for AwsProvider<'_> {
                     .await
                     .map(Observed::DbInstance)
             }
-            _ => Err(Error::Other(format!(
-                "{address}: {} unknown, and there is nothing to wait for",
-                attrs.join(", ")
-            ))),
+            _ => Err(Error::internal(
+                Some(address),
+                format!(
+                    "{} unknown, and there is nothing to wait for",
+                    attrs.join(", ")
+                ),
+            )),
         }
     }
 }
@@ -219,7 +222,7 @@ async fn run<A: Adapter>(
     observed_of: impl Fn(&Observed) -> Option<&A::Observed>,
     wrap: impl Fn(A::Observed) -> Observed,
 ) -> Result<Option<Observed>> {
-    let mismatch = || Error::Other(format!("{address}: internal error: a node of another kind"));
+    let mismatch = || Error::internal(Some(address), "a node of another kind");
     let spec = |s| spec_of(s).ok_or_else(mismatch);
     let observed = |o| observed_of(o).ok_or_else(mismatch);
     let out = match op {

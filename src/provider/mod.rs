@@ -98,3 +98,38 @@ pub trait Provider {
         attrs: &[&str],
     ) -> Result<Observed>;
 }
+
+/// A provider lent out: what a [`crate::engine::session::Backend`] that owns its provider
+/// hands to the executor.
+impl<P: Provider> Provider for &P {
+    async fn read(
+        &self,
+        stack: &Stack,
+        db_endpoints: &BTreeMap<String, (String, u16)>,
+    ) -> Result<Live> {
+        (**self).read(stack, db_endpoints).await
+    }
+
+    async fn apply(
+        &self,
+        scope: Scope<'_>,
+        address: &str,
+        key: &Key,
+        op: Op<'_>,
+    ) -> Result<Option<Observed>> {
+        (**self).apply(scope, address, key, op).await
+    }
+
+    async fn wait_for(
+        &self,
+        scope: Scope<'_>,
+        address: &str,
+        key: &Key,
+        observed: &Observed,
+        attrs: &[&str],
+    ) -> Result<Observed> {
+        (**self)
+            .wait_for(scope, address, key, observed, attrs)
+            .await
+    }
+}

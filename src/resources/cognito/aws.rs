@@ -17,7 +17,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 use super::{self as m, Edits, PoolDescription, PoolSettings, UpdateRequest};
 use crate::aws::Clients;
-use crate::error::{Error, Result, code_of};
+use crate::error::{AwsKind, Error, Result, kind_of};
 use crate::resources::core::Ctx;
 
 pub(crate) async fn describe_raw(
@@ -33,7 +33,7 @@ pub(crate) async fn describe_raw(
         .await
     {
         Ok(out) => Ok(out.user_pool),
-        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(None),
         Err(e) => Err(Error::aws("DescribeUserPool", address, e)),
     }
 }
@@ -656,7 +656,7 @@ pub async fn remove_permission(
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(()),
         Err(e) => Err(Error::aws("RemovePermission", address, e)),
     }
 }

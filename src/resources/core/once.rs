@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::error::{Error, Result};
+use crate::error::{AwsKind, Error, Result};
 
 /// Sends at most this many times (the SDK's own setting for the other calls).
 pub const ATTEMPTS: u32 = 5;
@@ -36,15 +36,7 @@ pub fn classify<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Failu
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
             let code = se.err().code().unwrap_or("");
-            if status == 429
-                || matches!(
-                    code,
-                    "Throttling"
-                        | "ThrottlingException"
-                        | "TooManyRequestsException"
-                        | "RequestLimitExceeded"
-                )
-            {
+            if status == 429 || AwsKind::of(code) == AwsKind::Throttled {
                 Failure::Refused
             } else if status >= 500 {
                 Failure::Unknown

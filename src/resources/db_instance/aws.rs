@@ -15,7 +15,7 @@ use super::{
     VERSION_TAG, address, delta, final_snapshot_id,
 };
 use crate::aws::Clients;
-use crate::error::{Error, Result, code_of};
+use crate::error::{AwsKind, Error, Result, kind_of};
 use crate::plan::Change;
 use crate::resources::core::{Adapter, Ctx, Found, KEY_TAG, Key};
 use crate::stack::{FinalSnapshot, STACK_TAG, Stack};
@@ -377,7 +377,7 @@ async fn create(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed> {
         Ok(_) => {}
         // The plan found no instance of this name: one that carries this stack's tag now was
         // made by an attempt whose answer was lost (the SDK sent the call again).
-        Err(e) if code_of(&e) == Some("DBInstanceAlreadyExists") => {
+        Err(e) if kind_of(&e) == Some(AwsKind::AlreadyExists) => {
             let ours = describe(ctx, address, &s.identifier)
                 .await?
                 .is_some_and(|i| {
@@ -778,7 +778,7 @@ async fn delete(
                 .await
             {
                 Ok(_) => {}
-                Err(e) if is_not_found(code_of(&e)) => return Ok(()),
+                Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => return Ok(()),
                 Err(e) => return Err(Error::aws("ModifyDBInstance", address, e)),
             }
             // DeletionProtection is applied without showing in PendingModifiedValues: a delete
@@ -809,8 +809,8 @@ async fn delete(
         loop {
             match req.clone().send().await {
                 Ok(_) => break,
-                Err(e) if is_not_found(code_of(&e)) => return Ok(()),
-                Err(e) if code_of(&e) == Some("InvalidDBInstanceState") => {
+                Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => return Ok(()),
+                Err(e) if kind_of(&e) == Some(AwsKind::Conflict) => {
                     let msg = e.message().unwrap_or_default().to_string();
                     if msg.contains("already being deleted") {
                         break;
@@ -831,10 +831,6 @@ async fn delete(
     Ok(())
 }
 
-fn is_not_found(code: Option<&str>) -> bool {
-    matches!(code, Some("DBInstanceNotFound" | "DBInstanceNotFoundFault"))
-}
-
 fn gone_error(address: &str) -> Error {
     Error::Wait {
         address: address.into(),
@@ -852,7 +848,7 @@ async fn describe(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<Option<DbIns
         .await
     {
         Ok(out) => Ok(out.db_instances().first().cloned()),
-        Err(e) if is_not_found(code_of(&e)) => Ok(None),
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(None),
         Err(e) => Err(Error::aws("DescribeDBInstances", address, e)),
     }
 }

@@ -38,7 +38,7 @@ use super::{
     role_name_lookup, role_name_of, role_path, tags_changed,
 };
 use crate::aws::Clients;
-use crate::error::{Error, Result, code_of};
+use crate::error::{AwsKind, Error, Result, code_of, kind_of};
 use crate::plan::{Action, Change};
 use crate::resources::core::{Adapter, Ctx, Found, Key, Lookup, data_key};
 use crate::stack::{STACK_TAG, Stack};
@@ -401,12 +401,14 @@ async fn role_by_name(clients: &Clients, name: &str) -> Result<ByName> {
             Ok(out) => Ok(out.role.map_or(ByName::Absent(Lookup::Missing), |r| {
                 ByName::Found(Box::new(r), None)
             })),
-            Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(ByName::Absent(Lookup::Missing)),
-            Err(e) if forbidden(code_of(&e)) => Ok(ByName::Absent(Lookup::Unknown(format!(
-                "{}: {}",
-                code_of(&e).unwrap_or_default(),
-                e.message().unwrap_or_default()
-            )))),
+            Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(ByName::Absent(Lookup::Missing)),
+            Err(e) if kind_of(&e) == Some(AwsKind::Denied) => {
+                Ok(ByName::Absent(Lookup::Unknown(format!(
+                    "{}: {}",
+                    code_of(&e).unwrap_or_default(),
+                    e.message().unwrap_or_default()
+                ))))
+            }
             Err(e) => Err(Error::aws("GetRole", "functions", e)),
         }
     };
@@ -414,7 +416,12 @@ async fn role_by_name(clients: &Clients, name: &str) -> Result<ByName> {
     let policies = async {
         match attached_policies_of(clients, name).await {
             Ok(p) => Ok(Some(p)),
-            Err(e) if code_of(&e) == Some("NoSuchEntity") || forbidden(code_of(&e)) => Ok(None),
+            Err(e)
+                if kind_of(&e) == Some(AwsKind::NotFound)
+                    || kind_of(&e) == Some(AwsKind::Denied) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(Error::aws("ListAttachedRolePolicies", "functions", e)),
         }
     };
@@ -509,10 +516,6 @@ async fn attached_policies_of(
 
 /// Whether an answer says "you may not ask" rather than "there is no such thing": then nothing
 /// is known of existence, and the plan must not call it missing.
-fn forbidden(code: Option<&str>) -> bool {
-    code.is_some_and(|c| c.starts_with("AccessDenied") || c == "UnauthorizedOperation")
-}
-
 /// One GetLayerVersion per distinct layer version ARN and one GetRole per distinct role ARN the
 /// file names, all at once: a reference to something missing is a plan error, not a
 /// CreateFunction failure after the security groups were created.
@@ -565,8 +568,8 @@ async fn get_layer_version(clients: &Clients, arn: &str) -> Result<Lookup> {
                 .map(|r| r.as_str().to_string())
                 .collect(),
         }),
-        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(Lookup::Missing),
-        Err(e) if forbidden(code_of(&e)) => Ok(Lookup::Unknown(format!(
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(Lookup::Missing),
+        Err(e) if kind_of(&e) == Some(AwsKind::Denied) => Ok(Lookup::Unknown(format!(
             "{}: {}",
             code_of(&e).unwrap_or_default(),
             e.message().unwrap_or_default()
@@ -582,8 +585,8 @@ async fn get_role(clients: &Clients, name: &str) -> Result<Lookup> {
             path: r.path().to_string(),
             runtimes: Vec::new(),
         })),
-        Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(Lookup::Missing),
-        Err(e) if forbidden(code_of(&e)) => Ok(Lookup::Unknown(format!(
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(Lookup::Missing),
+        Err(e) if kind_of(&e) == Some(AwsKind::Denied) => Ok(Lookup::Unknown(format!(
             "{}: {}",
             code_of(&e).unwrap_or_default(),
             e.message().unwrap_or_default()
@@ -718,7 +721,7 @@ fn new_group<E: ProvideErrorMetadata, R>(
 
 /// Lambda refuses a change while the previous one is still being applied.
 fn update_in_progress<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&'static str> {
-    (code_of(e) == Some("ResourceConflictException")).then_some("to finish an earlier change")
+    (kind_of(e) == Some(AwsKind::Conflict)).then_some("to finish an earlier change")
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -926,9 +929,7 @@ async fn create_function(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Obser
     if let Err(e) = created {
         // The plan found no function of this name: one that carries this stack's tag now was
         // made by an attempt whose answer was lost (the SDK sent the call again).
-        if e.aws_code() != Some("ResourceConflictException")
-            || !made_by_lost_attempt(ctx, &s.name).await
-        {
+        if e.aws_kind() != Some(AwsKind::Conflict) || !made_by_lost_attempt(ctx, &s.name).await {
             return Err(e);
         }
     }
@@ -1080,7 +1081,7 @@ async fn delete_function(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()>
     )
     .await;
     match r {
-        Err(e) if e.aws_code() == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) if e.aws_kind() == Some(AwsKind::NotFound) => Ok(()),
         other => other.map(|_| ()),
     }
 }
@@ -1137,7 +1138,7 @@ impl Adapter for Roles {
                     .await
                 {
                     Ok(_) => {}
-                    Err(e) if code_of(&e) == Some("NoSuchEntity") => {}
+                    Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => {}
                     Err(e) => return Err(Error::aws("DetachRolePolicy", address, e)),
                 }
             }
@@ -1205,7 +1206,7 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleO
         Ok(out) => out
             .role
             .ok_or_else(|| Error::Other(format!("{address}: CreateRole returned no role")))?,
-        Err(e) if code_of(&e) == Some("EntityAlreadyExists") => {
+        Err(e) if kind_of(&e) == Some(AwsKind::AlreadyExists) => {
             // The plan found no role of this name that the stack owns: one that is ours now
             // was made by an attempt whose answer was lost (the SDK sent the call again).
             let got = iam.get_role().role_name(&s.name).send().await;
@@ -1253,7 +1254,6 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleO
 
 async fn delete_role(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
     let iam = &ctx.clients.iam;
-    let no_such = |code: Option<&str>| code == Some("NoSuchEntity");
     // IAM refuses to delete a role that still has policies: detach the managed ones and delete
     // any inline ones (someone may have added one by hand).
     let mut attached = Vec::new();
@@ -1269,7 +1269,7 @@ async fn delete_role(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
                     .iter()
                     .filter_map(|a| a.policy_arn().map(str::to_string)),
             ),
-            Err(e) if no_such(code_of(&e)) => return Ok(()),
+            Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => return Ok(()),
             Err(e) => return Err(Error::aws("ListAttachedRolePolicies", address, e)),
         }
     }
@@ -1282,7 +1282,7 @@ async fn delete_role(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
             .await
         {
             Ok(_) => {}
-            Err(e) if no_such(code_of(&e)) => {}
+            Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => {}
             Err(e) => return Err(Error::aws("DetachRolePolicy", address, e)),
         }
     }
@@ -1295,7 +1295,7 @@ async fn delete_role(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
     while let Some(page) = pages.next().await {
         match page {
             Ok(p) => inline.extend(p.policy_names().iter().cloned()),
-            Err(e) if no_such(code_of(&e)) => return Ok(()),
+            Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => return Ok(()),
             Err(e) => return Err(Error::aws("ListRolePolicies", address, e)),
         }
     }
@@ -1308,13 +1308,13 @@ async fn delete_role(ctx: &Ctx<'_>, address: &str, name: &str) -> Result<()> {
             .await
         {
             Ok(_) => {}
-            Err(e) if no_such(code_of(&e)) => {}
+            Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => {}
             Err(e) => return Err(Error::aws("DeleteRolePolicy", address, e)),
         }
     }
     match iam.delete_role().role_name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e) if no_such(code_of(&e)) => Ok(()),
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(()),
         Err(e) => Err(Error::aws("DeleteRole", address, e)),
     }
 }
@@ -1438,7 +1438,7 @@ async fn find_layer_version(
     while let Some(page) = pages.next().await {
         let page = match page {
             Ok(p) => p,
-            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => return Ok(None),
             Err(e) => return Err(Error::aws("ListLayerVersions", address, e)),
         };
         for v in page.layer_versions() {
@@ -1479,7 +1479,7 @@ async fn our_versions(
                     })
                     .map(|v| v.version()),
             ),
-            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => return Ok(None),
             Err(e) => return Err(Error::aws("ListLayerVersions", address, e)),
         }
     }
@@ -1509,7 +1509,7 @@ async fn delete_layer_versions(
             .await
         {
             Ok(_) => {}
-            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => {}
+            Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => {}
             Err(e) => return Err(Error::aws("DeleteLayerVersion", address, e)),
         }
     }

@@ -13,7 +13,7 @@ use super::{
     GroupObserved, GroupSpec, RuleObserved, RuleSpec, Source, group_address, rule_address,
 };
 use crate::aws::Clients;
-use crate::error::{Error, Result, code_of};
+use crate::error::{AwsKind, Error, Result, code_of, kind_of};
 use crate::plan::Change;
 use crate::resources::core::batch::RuleItem;
 use crate::resources::core::{Adapter, Ctx, Found, Key, LiveEnv, data_key};
@@ -456,7 +456,7 @@ async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Gro
             .to_string(),
         // The plan found no group of this name; one carrying this stack's tag now is what an
         // attempt whose answer was lost made (the SDK sent the call again).
-        Err(e) if code_of(&e) == Some("InvalidGroup.Duplicate") => {
+        Err(e) if kind_of(&e) == Some(AwsKind::AlreadyExists) => {
             match made_by_lost_attempt(ctx, address, &s.name, vpc).await? {
                 Some(id) => id,
                 None => return Err(Error::aws("CreateSecurityGroup", address, e)),
@@ -548,8 +548,8 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
             .await
         {
             Ok(_) => break,
-            Err(e) if code_of(&e) == Some("InvalidGroup.NotFound") => break,
-            Err(e) if code_of(&e) == Some("DependencyViolation") && started.elapsed() < budget => {
+            Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => break,
+            Err(e) if kind_of(&e) == Some(AwsKind::InUse) && started.elapsed() < budget => {
                 let freed = delete_detached_lambda_enis(ctx, address, id).await?;
                 let holders = holders(ctx, address, id).await?;
                 // Another group's rule never lets go on its own: waiting would only hide it.
@@ -690,10 +690,8 @@ async fn delete_detached_lambda_enis(
         {
             Ok(_) => n += 1,
             Err(e)
-                if matches!(
-                    code_of(&e),
-                    Some("InvalidNetworkInterfaceID.NotFound" | "InvalidParameterValue")
-                ) => {}
+                if kind_of(&e) == Some(AwsKind::NotFound)
+                    || code_of(&e) == Some("InvalidParameterValue") => {}
             Err(e) => return Err(Error::aws("DeleteNetworkInterface", address, e)),
         }
     }
@@ -907,7 +905,7 @@ async fn authorize(ctx: &Ctx<'_>, group_id: &str, items: Vec<RuleItem>) -> Vec<R
         // attempt whose answer was lost made (the SDK sent the call again), or one made since
         // by someone else. AWS refuses the whole call when any permission of it exists and adds
         // none of the others, so each rule is sent again alone, where a duplicate means done.
-        Ok(Err(e)) if code_of(&e) == Some("InvalidPermission.Duplicate") && n > 1 => {
+        Ok(Err(e)) if kind_of(&e) == Some(AwsKind::AlreadyExists) && n > 1 => {
             let mut out = Vec::with_capacity(n);
             for i in &items {
                 let named: Vec<&str> = i.named.iter().map(String::as_str).collect();
@@ -924,7 +922,7 @@ async fn authorize(ctx: &Ctx<'_>, group_id: &str, items: Vec<RuleItem>) -> Vec<R
                     {
                         Err(e) => Err(e),
                         Ok(Ok(_)) => Ok(()),
-                        Ok(Err(e)) if code_of(&e) == Some("InvalidPermission.Duplicate") => Ok(()),
+                        Ok(Err(e)) if kind_of(&e) == Some(AwsKind::AlreadyExists) => Ok(()),
                         Ok(Err(e)) => {
                             Err(Error::aws("AuthorizeSecurityGroupIngress", &i.address, e))
                         }
@@ -934,7 +932,7 @@ async fn authorize(ctx: &Ctx<'_>, group_id: &str, items: Vec<RuleItem>) -> Vec<R
             out
         }
         // Should a description differ after all, the next plan shows it as an in-place update.
-        Ok(Err(e)) if code_of(&e) == Some("InvalidPermission.Duplicate") => vec![Ok(())],
+        Ok(Err(e)) if kind_of(&e) == Some(AwsKind::AlreadyExists) => vec![Ok(())],
         Ok(Err(e)) => each(Error::aws("AuthorizeSecurityGroupIngress", &first, e)),
     }
 }
@@ -944,12 +942,7 @@ async fn authorize(ctx: &Ctx<'_>, group_id: &str, items: Vec<RuleItem>) -> Vec<R
 /// endpoints, as InvalidPermission.NotFound for the whole call: then each is revoked alone, where
 /// NotFound means already revoked.
 async fn revoke(ctx: &Ctx<'_>, group_id: &str, items: Vec<RuleItem>) -> Vec<Result<()>> {
-    let gone = |e: &aws_sdk_ec2::error::SdkError<_, _>| {
-        matches!(
-            code_of(e),
-            Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")
-        )
-    };
+    let gone = |e: &aws_sdk_ec2::error::SdkError<_, _>| kind_of(e) == Some(AwsKind::NotFound);
     let n = items.len();
     let first = items[0].address.clone();
     let sent = ctx
@@ -962,9 +955,7 @@ async fn revoke(ctx: &Ctx<'_>, group_id: &str, items: Vec<RuleItem>) -> Vec<Resu
         .await;
     match sent {
         Ok(_) => items.iter().map(|_| Ok(())).collect(),
-        Err(e) if code_of(&e) == Some("InvalidGroup.NotFound") => {
-            items.iter().map(|_| Ok(())).collect()
-        }
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => items.iter().map(|_| Ok(())).collect(),
         Err(e) if gone(&e) && n > 1 => {
             let mut out = Vec::with_capacity(n);
             for i in &items {

@@ -8,7 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::{Observed, Permission, Spec, candidates, has_equivalent, statements, trigger_edits};
 use crate::aws::Clients;
-use crate::error::{Error, Result, code_of};
+use crate::error::{AwsKind, Error, Result, code_of, kind_of};
 use crate::plan::Change;
 use crate::resources::cognito::aws::{read_modify_write, remove_permission};
 use crate::resources::cognito::{Pools, statement_id};
@@ -84,14 +84,12 @@ async fn function_exists(clients: &Clients, arn: &str) -> Result<Lookup> {
             path: String::new(),
             runtimes: Vec::new(),
         }),
-        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(Lookup::Missing),
-        Err(e) if code_of(&e).is_some_and(|c| c.starts_with("AccessDenied")) => {
-            Ok(Lookup::Unknown(format!(
-                "{}: {}",
-                code_of(&e).unwrap_or_default(),
-                e.message().unwrap_or_default()
-            )))
-        }
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(Lookup::Missing),
+        Err(e) if kind_of(&e) == Some(AwsKind::Denied) => Ok(Lookup::Unknown(format!(
+            "{}: {}",
+            code_of(&e).unwrap_or_default(),
+            e.message().unwrap_or_default()
+        ))),
         Err(e) => Err(Error::aws(
             "GetFunctionConfiguration",
             "cognito_triggers",
@@ -151,7 +149,7 @@ async fn get_policy(clients: &Clients, address: &str, function: &str) -> Result<
         .await
     {
         Ok(out) => Ok(out.policy().map(str::to_string)),
-        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(None),
         Err(e) => Err(Error::aws("GetPolicy", address, e)),
     }
 }
@@ -204,7 +202,7 @@ async fn ensure_permission(
             .await;
         match r {
             Ok(_) => break,
-            Err(e) if code_of(&e) == Some("ResourceConflictException") && attempts < 30 => {
+            Err(e) if kind_of(&e) == Some(AwsKind::Conflict) && attempts < 30 => {
                 let (now, equivalent) =
                     read_permission(clients, address, function, sid, pool_arn).await?;
                 if now.len() == 1 && now[0].allows(pool_arn) || now.is_empty() && equivalent {

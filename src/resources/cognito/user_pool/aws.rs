@@ -9,7 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::{Observed, Spec, address, observed};
 use crate::aws::Clients;
-use crate::error::{Error, Result, code_of};
+use crate::error::{AwsKind, Error, Result, kind_of};
 use crate::plan::Change;
 use crate::resources::cognito::aws::{
     describe, describe_raw, enums, normalise, read_modify_write, remove_permission,
@@ -236,7 +236,7 @@ async fn delete_pool(ctx: &Ctx<'_>, address: &str, o: &Observed) -> Result<()> {
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) if kind_of(&e) == Some(AwsKind::NotFound) => Ok(()),
         Err(e) => Err(Error::aws("DeleteUserPool", address, e)),
     }
 }
