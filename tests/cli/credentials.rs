@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 
-use super::common::Env;
+use super::common::{Env, Run};
 
 const SG_ONLY: &str = r#"
 stack: creds
@@ -324,4 +324,110 @@ fn a_stalled_answer_does_not_hang_the_run() {
     assert!(stderr.contains("timed out"), "{stderr}");
     // 5 attempts of 0.5 s plus the retry backoff: seconds, not the 600 s the server would stall.
     assert!(took.as_secs() < 30, "took {took:?}");
+}
+
+const SG_STACK: &str = r#"
+stack: regions
+region: us-east-1
+security_groups:
+  a:
+    description: a
+  b:
+    description: b
+    ingress:
+      - description: FROMA
+        port: 80
+        source_group: a
+"#;
+
+/// Spec section 2: `region:` in the file, else --region, else the chain.
+#[test]
+fn the_stack_files_region_wins_over_region_flags_with_a_warning() {
+    let env = Env::new();
+    env.write_stack(SG_STACK);
+    let r = env.ok(&["plan", "--json", "--region", "eu-west-1"]);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["region"], "us-east-1");
+    assert!(
+        r.stderr.contains("warning: the stack file says `region: us-east-1` and --region eu-west-1 names another region: using us-east-1"),
+        "{}",
+        r.stderr
+    );
+    let mut c = env.command(&["plan", "--json"]);
+    c.env("AWS_REGION", "eu-west-1");
+    let r = Run::from(c.output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.all());
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["region"], "us-east-1");
+    assert!(
+        r.stderr
+            .contains("AWS_REGION (or the AWS profile) eu-west-1"),
+        "{}",
+        r.stderr
+    );
+    // The same region given twice is no news.
+    let r = env.ok(&["plan", "--region", "us-east-1"]);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    // Without `region:` in the file, --region is used.
+    env.write_stack(&SG_STACK.replace("region: us-east-1\n", ""));
+    let r = env.ok(&["plan", "--json", "--region", "eu-west-1"]);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["region"], "eu-west-1");
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+}
+
+const IP_STACK: &str = r#"
+stack: offline
+security_groups:
+  db:
+    description: db
+    ingress:
+      - description: HOME
+        port: 5432
+        cidr: ${public_ip}/32
+  app:
+    description: app
+outputs:
+  APP_SG: ${security_groups.app.id}
+  HOME_CIDR: ${public_ip}/32
+"#;
+
+/// The trial's item 6: the public IP is looked up only when what is asked needs it, so that
+/// `deploy output APP_SG` and a plan of a group without `${public_ip}` work while the lookup
+/// service cannot be reached.
+#[test]
+fn what_does_not_use_the_public_ip_works_without_the_lookup_service() {
+    let env = Env::new();
+    env.write_stack(IP_STACK);
+    env.ok(&["apply", "--auto-approve"]);
+    // Port 1 on loopback: nothing listens, so every lookup fails at once.
+    let offline = |args: &[&str]| {
+        Run::from(
+            env.command(args)
+                .env("DEPLOY_PUBLIC_IP_URL", "http://127.0.0.1:1/")
+                .output()
+                .unwrap(),
+        )
+    };
+    let unreachable = |r: &Run| r.code == 1 && r.stderr.contains("public IP");
+    // What needs the address says the lookup failed.
+    let r = offline(&["plan"]);
+    assert!(unreachable(&r), "{}", r.all());
+    let r = offline(&["output", "HOME_CIDR"]);
+    assert!(unreachable(&r), "{}", r.all());
+    let r = offline(&["plan", "--target", "security_groups.db"]);
+    assert!(unreachable(&r), "{}", r.all());
+    // What does not, works.
+    let r = offline(&["output", "APP_SG"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.trim().starts_with("sg-"), "{}", r.stdout);
+    let r = offline(&["plan", "--target", "security_groups.app"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+    let r = offline(&["plan", "--target", "security_groups.ap"]);
+    assert!(
+        r.code == 1 && r.stderr.contains("matches no address"),
+        "a mistyped target is reported as such: {}",
+        r.all()
+    );
 }

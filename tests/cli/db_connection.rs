@@ -345,3 +345,87 @@ fn the_shipped_function_connects_with_verify_full_and_the_layers_bundle() {
     );
     assert!(script.contains("CA_BUNDLE=certs/rds-ca-bundle.pem"));
 }
+
+#[test]
+fn a_db_endpoint_that_refuses_names_host_port_and_cause() {
+    let env = super::common::Env::new();
+    let db = "stack: s\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    master_password: ${secret:DB_PASSWORD}\n    final_snapshot: false\n";
+    env.write_stack(db);
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_file("sql/0001_a.sql", "select 1;");
+    env.write_stack(&format!("{db}    migrations: sql\n"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let r = env.run(&["--db-endpoint", &format!("db=127.0.0.1:{port}"), "plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains(&format!(
+            "cannot connect to the database at 127.0.0.1:{port} as root: Connection refused"
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
+const DB_STACK: &str = r#"
+stack: dbreach
+db_instances:
+  db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${secret:DB_PASSWORD}
+    final_snapshot: false
+user_pools:
+  pool:
+    username_attributes: [email]
+outputs:
+  POOL_ID: ${user_pools.pool.id}
+  DB_HOST: ${db_instances.db.address}
+"#;
+
+/// The trial's bug 4: with `migrations:`, `output` and a plan targeting the pool connected to
+/// the database, and failed where it is unreachable.
+#[test]
+fn output_and_a_plan_of_targets_without_migrations_do_not_connect_to_the_database() {
+    let env = Env::new();
+    env.write_stack(DB_STACK);
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_file("sql/0001_init.sql", "create table t (id int);\n");
+    env.write_stack(&DB_STACK.replace(
+        "    final_snapshot: false\n",
+        "    final_snapshot: false\n    migrations: sql\n",
+    ));
+    // Port 1 on loopback: nothing listens, so any connection fails at once.
+    fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        [args, &["--db-endpoint", "db=127.0.0.1:1"][..]].concat()
+    }
+
+    // The database is really unreachable: a plan of everything says so.
+    let r = env.run(&with(&["plan"]));
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("cannot connect"), "{}", r.stderr);
+    let r = env.run(&with(&["plan", "--target", "db_instances.db"]));
+    assert_eq!(r.code, 1, "{}", r.all());
+
+    let r = env.ok(&with(&["output"]));
+    assert!(r.stdout.contains("POOL_ID = "), "{}", r.stdout);
+    let r = env.ok(&with(&["output", "POOL_ID"]));
+    assert!(r.stdout.trim().starts_with("us-east-1_"), "{}", r.stdout);
+    env.ok(&with(&["output", "--format", "json"]));
+    let r = env.ok(&with(&["plan", "--target", "user_pools.pool"]));
+    assert!(r.stdout.contains("No changes"), "{}", r.all());
+    assert!(r.stdout.contains("only 1 address ("), "{}", r.stdout);
+    // A mistyped target is reported as such, not as the database being unreachable.
+    let r = env.run(&with(&["plan", "--target", "user_pools.pol"]));
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("--target user_pools.pol matches no address")
+            && !r.stderr.contains("cannot connect"),
+        "{}",
+        r.stderr
+    );
+}

@@ -1,6 +1,6 @@
 //! Saved plans, the JSON plan and --target through the binary, against the emulator.
 
-use super::common::{Env, PASSWORD};
+use super::common::{Env, PASSWORD, Run};
 
 const STACK: &str = r#"
 stack: plans
@@ -685,4 +685,242 @@ fn a_saved_plan_records_no_secret_in_any_encoding_and_finds_escaped_names() {
     // The tag holds the value of OWNER, not "(sensitive)": nothing left to change.
     let r = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
+}
+
+fn run_with(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut c = env.command(args);
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    Run::from(c.output().expect("run deploy"))
+}
+
+const ENV_STACK: &str = r#"
+stack: envplan
+tags: { owner: "${env:OWNER:-nobody}" }
+security_groups:
+  pf:
+    description: pf
+    ingress:
+      - description: R
+        port: ${env:PORT}
+        cidr: ${env:CIDR}
+outputs:
+  OWNER: ${env:OWNER:-nobody}
+"#;
+
+/// The trial's bug 1: the plan showed tcp/80 from 10.0.0.0/8, and `apply PLANFILE` in another
+/// environment applied tcp/22 from 0.0.0.0/0.
+#[tokio::test]
+async fn a_saved_plan_applies_the_env_values_it_was_made_with() {
+    let env = Env::new();
+    env.write_stack(ENV_STACK);
+    let at_plan = [("PORT", "80"), ("CIDR", "10.0.0.0/8"), ("OWNER", "alice")];
+    let r = run_with(&env, &at_plan, &["plan", "--out", "h.plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("10.0.0.0/8"), "{}", r.stdout);
+    let file = std::fs::read_to_string(env.path("h.plan")).unwrap();
+    assert!(file.contains("\"PORT\": \"80\""), "{file}");
+
+    let r = run_with(
+        &env,
+        &[("PORT", "22"), ("CIDR", "0.0.0.0/0")],
+        &["apply", "--auto-approve", "h.plan"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("note: CIDR, PORT are set differently now"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("OWNER = \"alice\""), "{}", r.stdout);
+
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    let groups = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("pf")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let g = &groups.security_groups()[0];
+    let perms = g.ip_permissions();
+    assert_eq!(perms.len(), 1, "{perms:?}");
+    assert_eq!(perms[0].from_port(), Some(80));
+    assert_eq!(perms[0].ip_ranges()[0].cidr_ip(), Some("10.0.0.0/8"));
+    assert!(
+        g.tags()
+            .iter()
+            .any(|t| t.key() == Some("owner") && t.value() == Some("alice")),
+        "{:?}",
+        g.tags()
+    );
+    // The values the plan showed are live: planning with them again finds nothing to do.
+    let r = run_with(&env, &at_plan, &["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// The review's finding: `variables.env.CIDR` edited in the file after review from
+/// 10.1.2.0/24 to 0.0.0.0/0; `show` and apply's own output still said 10.1.2.0/24, and the
+/// group was opened to everyone. Apply plans again from the file's inputs and refuses.
+#[tokio::test]
+async fn a_saved_plan_with_an_edited_variable_is_refused_before_any_write() {
+    let env = Env::new();
+    env.write_stack(ENV_STACK);
+    let at_plan = [("PORT", "5432"), ("CIDR", "10.1.2.0/24")];
+    let r = run_with(&env, &at_plan, &["plan", "--out", "h.plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let planned = r.stdout;
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("h.plan")).unwrap()).unwrap();
+    assert_eq!(v["variables"]["env"]["CIDR"], "10.1.2.0/24", "{v}");
+    v["variables"]["env"]["CIDR"] = "0.0.0.0/0".into();
+    std::fs::write(
+        env.path("h.plan"),
+        serde_json::to_string_pretty(&v).unwrap(),
+    )
+    .unwrap();
+    let shown = env.ok(&["show", "h.plan"]);
+    assert_eq!(shown.stdout, planned);
+
+    env.calls();
+    let r = env.run(&["apply", "h.plan"]);
+    assert_eq!(r.code, 4, "{}", r.all());
+    assert!(
+        r.stderr.contains(
+            "differs: security_groups.pf.ingress.R: cidr: the file shows (none) -> \"10.1.2.0/24\", planning again gives (none) -> \"0.0.0.0/0\""
+        ) && r.stderr.contains("so nothing was changed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.writes(), Vec::<String>::new());
+
+    // The file as it was made still applies.
+    let r = run_with(&env, &at_plan, &["plan", "--out", "h.plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    env.ok(&["apply", "h.plan"]);
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config().await);
+    let groups = ec2.describe_security_groups().send().await.unwrap();
+    let pf = groups
+        .security_groups()
+        .iter()
+        .find(|g| g.group_name() == Some("pf"))
+        .unwrap();
+    let cidrs: Vec<_> = pf
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| p.ip_ranges())
+        .filter_map(|r| r.cidr_ip())
+        .collect();
+    assert_eq!(cidrs, vec!["10.1.2.0/24"]);
+}
+
+const SG_STACK: &str = r#"
+stack: regions
+region: us-east-1
+security_groups:
+  a:
+    description: a
+  b:
+    description: b
+    ingress:
+      - description: FROMA
+        port: 80
+        source_group: a
+"#;
+
+#[test]
+fn the_target_warning_counts_in_english() {
+    let env = Env::new();
+    env.write_stack(&SG_STACK.replace("region: us-east-1\n", ""));
+    let r = env.ok(&["plan", "--target", "security_groups.b.ingress.FROMA"]);
+    assert!(
+        r.stdout.contains("only 3 addresses (the targets"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn the_plan_warns_about_open_database_ports_and_unencrypted_storage() {
+    let env = Env::new();
+    let stack = |cidr: &str, encrypted: &str| {
+        format!(
+            r#"
+stack: warn
+security_groups:
+  db-sg:
+    description: db
+    ingress:
+      - description: WORLD
+        port: 6543
+        cidr: {cidr}
+      - description: WEB
+        port: 443
+        cidr: 0.0.0.0/0
+db_instances:
+  db:
+    engine: postgres
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: root
+    master_password: ${{secret:DB_PASSWORD}}
+    port: 6543
+    security_groups: [db-sg]
+    final_snapshot: false{encrypted}
+"#
+        )
+    };
+    env.write_stack(&stack("0.0.0.0/0", ""));
+    let r = env.run(&["plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains(
+            "Warning: security_groups.db-sg.ingress.WORLD: opens database port 6543 to 0.0.0.0/0"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("ingress.WEB: opens"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Warning: db_instances.db: storage_encrypted is not set"),
+        "{}",
+        r.stdout
+    );
+
+    env.write_stack(&stack("203.0.113.10/32", "\n    storage_encrypted: true"));
+    let r = env.run(&["plan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.stdout.contains("Warning:"), "{}", r.stdout);
+}
+
+/// The file's own `deletion_protection: true` blocks a replace even while AWS does not have the
+/// protection on yet (the same apply would turn it on, after deleting the pool and its users).
+#[test]
+fn a_pool_the_file_protects_is_never_replaced() {
+    let env = Env::new();
+    let stack = "stack: prot\nuser_pools:\n  pool:\n    username_attributes: [email]\n";
+    env.write_stack(stack);
+    env.ok(&["apply", "--auto-approve"]);
+    env.write_stack(&stack.replace(
+        "[email]\n",
+        "[phone_number]\n    deletion_protection: true\n",
+    ));
+    env.calls();
+    for args in [&["plan"][..], &["apply", "--auto-approve"]] {
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
+        assert!(
+            r.stderr.contains("stack.yaml:3:") && r.stderr.contains("stack.yaml protects it"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert!(env.writes().is_empty(), "{:?}", env.writes());
 }

@@ -291,3 +291,36 @@ fn ctrl_d_at_the_prompt_ends_the_line_before_the_error() {
     );
     assert!(env.writes().is_empty(), "{:?}", env.writes());
 }
+
+const SG_ONLY: &str = r#"
+stack: basics
+security_groups:
+  web-sg:
+    description: web
+    ingress:
+      - description: HTTPS
+        port: 443
+        cidr: 0.0.0.0/0
+"#;
+
+#[test]
+fn apply_and_destroy_without_a_terminal_need_auto_approve_and_fail_at_once() {
+    let env = Env::new();
+    env.write_stack(SG_ONLY);
+    for cmd in ["apply", "destroy"] {
+        let started = std::time::Instant::now();
+        let r = env.run(&[cmd]);
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(
+            r.stderr
+                .contains(&format!("--auto-approve to {cmd} without asking")),
+            "{}",
+            r.stderr
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+    assert!(
+        env.calls().is_empty(),
+        "refused commands must not touch AWS"
+    );
+}

@@ -7,6 +7,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::common::Env;
+
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
 }
@@ -232,4 +234,222 @@ fn validate_names_every_link_leading_out_of_a_folder_at_its_source_line() {
         "{stderr}"
     );
     assert_eq!(net.connections(), 0);
+}
+
+const SG_ONLY: &str = r#"
+stack: basics
+security_groups:
+  web-sg:
+    description: web
+    ingress:
+      - description: HTTPS
+        port: 443
+        cidr: 0.0.0.0/0
+"#;
+
+#[test]
+fn validate_makes_no_aws_call_and_reports_the_stack() {
+    let env = Env::new();
+    env.write_stack(SG_ONLY);
+    let r = env.ok(&["validate"]);
+    assert!(r.stdout.contains("valid"), "{}", r.stdout);
+    assert!(env.calls().is_empty(), "validate called AWS");
+    // Also with an endpoint nobody listens on: validate must not need AWS at all.
+    let r = env.ok(&["--endpoint-url", "http://127.0.0.1:9", "validate"]);
+    assert!(
+        r.stdout
+            .contains("1 security group with 1 rule, 0 db instances"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn bad_input_is_an_error_with_file_line_column_before_any_aws_call() {
+    let env = Env::new();
+    env.write_stack("stack: bad\nsecurity_groups:\n  g:\n    description: d\n    ingress:\n      - description: X\n        port: 22\n        cidr: 10.0.0.300/32\n");
+    for args in [&["validate"][..], &["plan"], &["apply", "--auto-approve"]] {
+        let cmd = args[0];
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{cmd}: {}", r.all());
+        assert!(r.stderr.contains("stack.yaml:8:15:"), "{cmd}: {}", r.stderr);
+        assert!(r.stderr.contains("not an IPv4 CIDR"), "{cmd}: {}", r.stderr);
+    }
+    assert!(env.calls().is_empty(), "an invalid stack reached AWS");
+}
+
+#[test]
+fn a_badly_named_migration_file_is_an_error_not_an_empty_plan() {
+    let env = Env::new();
+    env.write_stack(
+        "stack: m\ndb_instances:\n  d:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    master_password: ${secret:DB_PASSWORD}\n    migrations: sql\n",
+    );
+    env.write_file("sql/0001_ok.sql", "select 1;\n");
+    env.write_file("sql/add_users.sql", "select 2;\n");
+    for args in [&["validate"][..], &["plan"]] {
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
+        assert!(r.stderr.contains("stack.yaml:3:"), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("NNNN_name.sql") && r.stderr.contains("add_users.sql"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+}
+
+/// What EC2, IAM and RDS refuse and moto takes: errors at their lines from validate, plan and
+/// apply, with no call made (the fidelity proxy, which refuses these as EC2 does, sees none).
+#[test]
+fn values_aws_refuses_are_errors_at_their_line_before_any_call() {
+    let env = Env::with_fidelity(serde_json::json!({"ec2": true}));
+    env.write_file("fn/app.py", "def handler(e, c):\n    return e\n");
+    let long = "f".repeat(60);
+    env.write_stack(&format!(
+        "stack: s\nsecurity_groups:\n  db-sg:\n    description: \"Andrew's db\"\n    ingress:\n      - description: \"Andrew's laptop\"\n        port: 5432\n        cidr: 10.0.0.0/8\n      - description: lambda & co\n        port: 5432\n        source_group: fn-sg\n  fn-sg:\n    description: functions\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 100\n    storage_type: io1\n    master_username: root\n    manage_master_password: true\nfunctions:\n  {long}:\n    source: fn\n    runtime: python3.12\n    handler: app.handler\n    role: auto\n"
+    ));
+    for args in [&["validate"][..], &["plan"], &["apply", "--auto-approve"]] {
+        let cmd = args[0];
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{cmd}: {}", r.all());
+        for (at, says) in [
+            (
+                "stack.yaml:4:",
+                "description has characters EC2 refuses ('\\'')",
+            ),
+            (
+                "stack.yaml:6:",
+                "rule description `Andrew\\'s laptop` has characters EC2 refuses",
+            ),
+            ("stack.yaml:9:", "has characters EC2 refuses ('&')"),
+            ("stack.yaml:19:", "storage_type io1 needs provisioned IOPS"),
+            ("stack.yaml:27:", "IAM allows at most 64"),
+        ] {
+            assert!(
+                r.stderr.lines().any(|l| l.contains(at) && l.contains(says)),
+                "{cmd}: want {at} {says}:\n{}",
+                r.stderr
+            );
+        }
+    }
+    assert!(env.calls().is_empty(), "an invalid stack reached AWS");
+    assert!(env.log().is_empty(), "the proxy saw calls: {:?}", env.log());
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn a_missing_folder_names_the_stack_files_folder_without_a_stray_full_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.yaml"),
+        "stack: s\nfunctions:\n  f:\n    source: nope\n    runtime: python3.12\n    handler: a.b\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_deploy"))
+        .current_dir(dir.path())
+        .args(["validate"])
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    let folder = dir.path().canonicalize().unwrap();
+    assert!(
+        err.contains(&format!(
+            "folder `nope` not found (paths are relative to the stack file's folder, {})\n",
+            folder.display()
+        )) || err.contains(&format!("stack file's folder, {})\n", dir.path().display())),
+        "{err}"
+    );
+    assert!(
+        !err.contains("folder, .)") && !err.contains("folder, )"),
+        "{err}"
+    );
+}
+
+/// The review's item 8: a function's `source`, `migrations`, `seed` and layer folders must
+/// resolve inside the project (the git work tree holding the stack file, else its folder): a
+/// link leading outside, or `../` climbing out, is an error at its line.
+#[test]
+fn folders_must_resolve_inside_the_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path();
+    let mk = |rel: &str, body: &str| {
+        let p = base.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    mk("outside/secret.txt", "not yours\n");
+    mk("outside/seed.sql", "SELECT 1;\n");
+    mk("outside/mig/0001_a.sql", "SELECT 1;\n");
+    mk("proj/sql/0001_a.sql", "SELECT 1;\n");
+    mk("proj/fn/app.py", "def handler(e, c):\n    return e\n");
+    mk("proj/layer/python/x.py", "\n");
+    std::os::unix::fs::symlink(base.join("outside"), base.join("proj/link")).unwrap();
+    let stack = |source: &str, migrations: &str, seed: &str, layer: &str| {
+        format!(
+            "stack: inside\ndb_instances:\n  db:\n    engine: postgres\n    instance_class: db.t3.micro\n    allocated_storage: 20\n    master_username: root\n    manage_master_password: true\n    migrations: {migrations}\n    seed: {seed}\nfunctions:\n  f:\n    source: {source}\n    runtime: python3.12\n    handler: app.handler\n    layers:\n      - {{ name: l, source: {layer}, runtimes: [python3.12] }}\n"
+        )
+    };
+    let validate = |dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_deploy"))
+            .current_dir(dir)
+            .args(["validate"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    // No git work tree: the project is the stack file's folder.
+    std::fs::write(
+        base.join("proj/stack.yaml"),
+        stack("link", "../outside/mig", "link/seed.sql", "link"),
+    )
+    .unwrap();
+    let o = validate(&base.join("proj"));
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    for line in [
+        "stack.yaml:9:",
+        "stack.yaml:10:",
+        "stack.yaml:13:",
+        "stack.yaml:17:",
+    ] {
+        assert!(err.contains(line), "{line}: {err}");
+    }
+    assert!(
+        err.contains("outside the project") && err.contains("the stack file's folder"),
+        "{err}"
+    );
+    std::fs::write(
+        base.join("proj/stack.yaml"),
+        stack("fn", "sql", "fn/app.py", "layer"),
+    )
+    .unwrap();
+    let o = validate(&base.join("proj"));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // In a git work tree, `../` within it is fine (as examples/local/stack.yaml's
+    // `../../lambdas`); the link still leads outside it.
+    std::fs::create_dir(base.join(".git")).unwrap();
+    std::fs::write(
+        base.join("proj/stack.yaml"),
+        stack("fn", "../outside/mig", "../outside/seed.sql", "layer"),
+    )
+    .unwrap();
+    let o = validate(&base.join("proj"));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::write(
+        base.join("proj/stack.yaml"),
+        stack("fn", "sql", "fn/app.py", "../../"),
+    )
+    .unwrap();
+    let o = validate(&base.join("proj"));
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("stack.yaml:17:"), "{err}");
+    assert!(err.contains("the git work tree"), "{err}");
 }
