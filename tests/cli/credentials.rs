@@ -1,4 +1,6 @@
-//! Where credentials come from, and the `${public_ip}` lookup's limits.
+//! Where credentials and the region come from (profiles, key variables, the stack file's
+//! `region:` over the flags), the errors when they are missing or wrong, and the `${public_ip}`
+//! lookup's limits (looked up only when needed, its answer bounded and never echoed).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

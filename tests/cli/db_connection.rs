@@ -1,6 +1,8 @@
-//! The database connection's safety, through the binary: TLS verified against the RDS CAs (or
-//! DEPLOY_DB_CA_FILE) with the host name checked, on a throwaway PostgreSQL with TLS; and the
-//! password never sent where it could be read, shown with small fake servers on loopback.
+//! The database connection, through the binary: TLS verified against the RDS CAs (or
+//! DEPLOY_DB_CA_FILE) with the host name checked, on a throwaway PostgreSQL with TLS; the
+//! password never sent where it could be read, shown with small fake servers on loopback; no
+//! connection where none is needed (destroy, `output`, a plan of targets without migrations); and
+//! a refused connection named with its host, port and cause.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

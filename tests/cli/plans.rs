@@ -1,4 +1,6 @@
-//! Saved plans, the JSON plan and --target through the binary, against the emulator.
+//! What a plan shows and what a saved plan binds, through the binary against the emulator: saved
+//! plans applied as shown (with the `${env:}` values they were made with) and refused when stale
+//! or edited, the JSON plan, --target, plan warnings, and protection against replacement.
 
 use super::common::{Env, PASSWORD, Run};
 

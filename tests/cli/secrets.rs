@@ -1,4 +1,6 @@
-//! Secrets on stdout: the plan goes through the same scrubber as stderr.
+//! Secrets: never printed (the plan goes through the same scrubber as stderr, live values holding
+//! a secret are sensitive), never stored (no password derivative in tags), refused as literals,
+//! and asked for only by the commands that need them.
 
 use super::common::{Env, PASSWORD};
 

@@ -1,6 +1,7 @@
 //! What a user at a terminal sees, in a pseudo-terminal (tests/support/pty_run.py): the progress
 //! status line at 50 columns leaves no wrapped copies, the prompt comes after the plan even when
-//! stdout is piped, Ctrl-D at the prompt ends the line before the error.
+//! stdout is piped, Ctrl-D at the prompt ends the line before the error; and without a terminal,
+//! apply and destroy need --auto-approve.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,5 +1,6 @@
-//! The edges a Terraform user expects (issue 9): completions, man page, the JSON Schema, the
-//! dependency graph, one-dash flags, per-command help. All offline: no moto here.
+//! The command line a Terraform user expects (issue 9), offline: usage errors and exit codes,
+//! global flags after the command, one-dash flags, per-command help, completions, the man page,
+//! `--version`, and the dependency graph.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
-//! The corpus of broken stack files (`tests/corpus/`): each through the binary's `validate`,
-//! every expected problem reported in one run at its line, nothing else, and no network
-//! connection attempted (AWS and the public-IP service point at a listener that counts them).
+//! Bad input refused before any AWS call, offline: the corpus of broken stack files
+//! (`tests/corpus/`), each through the binary's `validate`, every expected problem reported in one
+//! run at its line, nothing else, and no network connection attempted (AWS and the public-IP
+//! service point at a listener that counts them); values AWS refuses, badly named migration files,
+//! and folders that are missing or lead out of the project.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
