@@ -1,4 +1,4 @@
-//! The command line a Terraform user expects (issue 9), offline: usage errors and exit codes,
+//! The command line a Terraform user expects (issue 9): usage errors and exit codes,
 //! global flags after the command, one-dash flags, per-command help, completions, the man page,
 //! `--version`, and the dependency graph.
 

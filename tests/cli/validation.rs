@@ -1,4 +1,4 @@
-//! Bad input refused before any AWS call, offline: the corpus of broken stack files
+//! Bad input refused before any AWS call: the corpus of broken stack files
 //! (`tests/corpus/`), each through the binary's `validate`, every expected problem reported in one
 //! run at its line, nothing else, and no network connection attempted (AWS and the public-IP
 //! service point at a listener that counts them); values AWS refuses, badly named migration files,
