@@ -1,7 +1,7 @@
 """schema/stack.schema.json, the stack file's JSON Schema for editors, against the stack
 files we ship: each is valid, and the schema rejects what the loader rejects for its shape
 (unknown or misspelt keys, missing required keys). `deploy schema` printing exactly this file
-is checked by the Rust test tests/cli/edges.rs.
+is checked by the Rust test tests/cli/shipped.rs.
 
 jsonschema and PyYAML are in .venv through moto's pins (requirements-dev.txt)."""
 

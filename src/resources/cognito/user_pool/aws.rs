@@ -36,7 +36,7 @@ const DESCRIBE_CONCURRENCY: usize = 8;
 /// beyond it, which the SDK's standard retry classifies as throttling and retries with backoff
 /// (up to 5 attempts, see `crate::aws`). An account with 50 pools costs one ListUserPools page (60
 /// a page) and 50 DescribeUserPool, at most `DESCRIBE_CONCURRENCY` at once, plus one call per
-/// throttled read (tests/cli/pool_reads.rs measures it through the fidelity proxy).
+/// throttled read (tests/cli/scale_pool_reads.rs measures it through the fidelity proxy).
 pub async fn observe(clients: &Clients, stack: &Stack) -> Result<(Vec<Found<Observed>>, Pools)> {
     let mut ids = Vec::new();
     let mut pages = clients
