@@ -24,10 +24,6 @@ fn output_name_works_when_other_outputs_are_not_known_yet() {
     assert_eq!(r.code, 1, "{}", r.all());
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 #[test]
 fn outputs_are_quoted_the_same_way_after_apply_and_by_deploy_output() {
     let env = super::common::Env::new();

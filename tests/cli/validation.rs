@@ -338,10 +338,6 @@ fn values_aws_refuses_are_errors_at_their_line_before_any_call() {
     assert!(env.log().is_empty(), "the proxy saw calls: {:?}", env.log());
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
