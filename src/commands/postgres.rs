@@ -1,9 +1,9 @@
 //! `deploy migrate` and `deploy psql`: the stack's databases.
 
+use super::functions::NO_PACKAGES;
 use super::{Context, ExitCode};
 use crate::cli::{MigrateArgs, PsqlArgs};
 use crate::error::Result;
-use super::functions::NO_PACKAGES;
 
 pub(super) async fn migrate(cx: &Context<'_>, args: &MigrateArgs) -> Result<ExitCode> {
     // The one password it needs is checked there (--url may take PGPASSWORD instead).

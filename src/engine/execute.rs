@@ -114,35 +114,14 @@ pub async fn execute_until<P: Provider>(
     }
     loop {
         if !stopping {
-            let mut ready = Vec::new();
-            let mut to_wait = BTreeSet::new();
-            for s in pending.values() {
-                let mut blocked = false;
-                for id in &s.after {
-                    if ids.contains(id) && !done.contains(id) {
-                        blocked = true;
-                        continue;
-                    }
-                    let a = &id.address;
-                    if settled.contains(a) {
-                        continue;
-                    }
-                    let Some((_, o)) = live.get(a) else {
-                        continue;
-                    };
-                    // A step that finished has told its attributes; one that returned before
-                    // its node was ready (an instance is addressed before `available`) holds
-                    // back only the steps that use the node itself.
-                    let attrs = !ids.contains(id) && !unknown_attrs(&resolver, a).is_empty();
-                    if attrs || (resources::uses_ready(&s.key) && !o.ready()) {
-                        blocked = true;
-                        to_wait.insert(a.clone());
-                    }
-                }
-                if !blocked {
-                    ready.push(s.id.clone());
-                }
+            let (ready, to_wait) = Progressing {
+                ids: &ids,
+                done: &done,
+                settled: &settled,
+                live: &live,
+                resolver: &resolver,
             }
+            .ready(&pending);
             for dep in to_wait {
                 if running.len() >= MAX_PARALLEL || waiting.contains(&dep) {
                     continue;
@@ -151,23 +130,7 @@ pub async fn execute_until<P: Provider>(
                 running.push(wait(provider, scope, &resolver, &dep, key, observed));
                 waiting.insert(dep);
             }
-            // Ready steps with the same batch key start together, as one slot: the kind sends
-            // their writes in one call (a group's new rules in one AuthorizeSecurityGroupIngress).
-            let mut slots: Vec<Vec<StepId>> = Vec::new();
-            let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
-            for addr in ready {
-                match resources::batch_key(&pending[&addr].key) {
-                    Some(k) => match by_key.get(&k) {
-                        Some(&i) => slots[i].push(addr),
-                        None => {
-                            by_key.insert(k, slots.len());
-                            slots.push(vec![addr]);
-                        }
-                    },
-                    None => slots.push(vec![addr]),
-                }
-            }
-            for slot in slots {
+            for slot in slots(ready, &pending) {
                 if running.len() >= MAX_PARALLEL {
                     break;
                 }
@@ -283,6 +246,72 @@ pub async fn execute_until<P: Provider>(
     report.not_started = pending.into_keys().map(|id| id.to_string()).collect();
     report.resolver = resolver;
     report
+}
+
+/// What the executor knows when it looks for steps to start.
+struct Progressing<'a> {
+    ids: &'a BTreeSet<StepId>,
+    done: &'a BTreeSet<StepId>,
+    settled: &'a BTreeSet<String>,
+    live: &'a BTreeMap<String, (Key, Observed)>,
+    resolver: &'a Resolver,
+}
+
+impl Progressing<'_> {
+    /// The pending steps that can start, and the nodes without a step (or whose step returned
+    /// before they were ready) that some pending step must wait for first.
+    fn ready(&self, pending: &BTreeMap<StepId, Step>) -> (Vec<StepId>, BTreeSet<String>) {
+        let mut ready = Vec::new();
+        let mut to_wait = BTreeSet::new();
+        for s in pending.values() {
+            let mut blocked = false;
+            for id in &s.after {
+                if self.ids.contains(id) && !self.done.contains(id) {
+                    blocked = true;
+                    continue;
+                }
+                let a = &id.address;
+                if self.settled.contains(a) {
+                    continue;
+                }
+                let Some((_, o)) = self.live.get(a) else {
+                    continue;
+                };
+                // A step that finished has told its attributes; one that returned before its
+                // node was ready (an instance is addressed before `available`) holds back only
+                // the steps that use the node itself.
+                let attrs = !self.ids.contains(id) && !unknown_attrs(self.resolver, a).is_empty();
+                if attrs || (resources::uses_ready(&s.key) && !o.ready()) {
+                    blocked = true;
+                    to_wait.insert(a.clone());
+                }
+            }
+            if !blocked {
+                ready.push(s.id.clone());
+            }
+        }
+        (ready, to_wait)
+    }
+}
+
+/// Ready steps with the same batch key start together, as one slot: the kind sends their
+/// writes in one call (a group's new rules in one AuthorizeSecurityGroupIngress).
+fn slots(ready: Vec<StepId>, pending: &BTreeMap<StepId, Step>) -> Vec<Vec<StepId>> {
+    let mut slots: Vec<Vec<StepId>> = Vec::new();
+    let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
+    for id in ready {
+        match resources::batch_key(&pending[&id].key) {
+            Some(k) => match by_key.get(&k) {
+                Some(&i) => slots[i].push(id),
+                None => {
+                    by_key.insert(k, slots.len());
+                    slots.push(vec![id]);
+                }
+            },
+            None => slots.push(vec![id]),
+        }
+    }
+    slots
 }
 
 /// Waits through the provider until the node `address` (now `observed`) has its unknown

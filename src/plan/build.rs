@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::graph::Graph;
+pub use super::step::{Part, Pass, PassInput, Step, StepId};
 use super::{Action, Change, OutputChange, Plan, PlanError};
-use crate::resources::{self, Found, Key, LiveEnv, NodeDef, Observed};
+use crate::resources::{self, Found, Key, LiveEnv, NodeDef, Observed, function, security_group};
 use crate::stack::{Pos, Resolver, Stack};
 use crate::value::{Shown, Text};
 
@@ -21,69 +22,6 @@ pub struct Input<'a> {
     pub targets: &'a [String],
 }
 
-/// Which part of a node's change a step carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Part {
-    /// The node's change, as the plan lists it.
-    Node,
-    /// The revoke of a rule's live self ahead of the replacement of a group it names (see
-    /// [`let_go_of_replaced_groups`]): a step of its own that the plan does not list, since the
-    /// plan shows the rule replaced.
-    OldRule,
-}
-
-/// A step's identity: the node's address and the part of its change.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StepId {
-    pub address: String,
-    pub part: Part,
-}
-
-impl StepId {
-    pub fn node(address: impl Into<String>) -> Self {
-        StepId {
-            address: address.into(),
-            part: Part::Node,
-        }
-    }
-
-    pub fn old_rule(address: impl Into<String>) -> Self {
-        StepId {
-            address: address.into(),
-            part: Part::OldRule,
-        }
-    }
-
-    /// Whether this is the step of the node at `address` itself.
-    pub fn is(&self, address: &str) -> bool {
-        self.part == Part::Node && self.address == address
-    }
-}
-
-/// As progress lines, reports and saved plans name a step (a saved plan's format is older than
-/// the type): the address, and ` (old)` after a rule's early revoke.
-impl std::fmt::Display for StepId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.part {
-            Part::Node => f.write_str(&self.address),
-            Part::OldRule => write!(f, "{} (old)", self.address),
-        }
-    }
-}
-
-/// One node with a change, as the executor needs it.
-#[derive(Clone, Debug)]
-pub struct Step {
-    pub id: StepId,
-    pub key: Key,
-    /// Other steps that must finish first (a node without a step has nothing to wait for).
-    pub after: Vec<StepId>,
-    pub observed: Option<Observed>,
-    /// Whether the node is desired (false: it is being deleted).
-    pub desired: bool,
-    pub change: Change,
-}
-
 /// A plan and what executing it needs.
 #[derive(Clone, Debug)]
 pub struct Planned {
@@ -93,6 +31,37 @@ pub struct Planned {
     /// Attributes of every resource as far as known before apply (unknown for creates/replaces).
     pub resolver: Resolver,
 }
+
+/// The ordering passes, in the order they run: each adds (or drops) `after` edges for one
+/// reason. The first three hold for every kind; the others are rules a kind contributes from its
+/// folder (`resources/<kind>/order.rs`).
+pub const PASSES: &[(&str, Pass)] = &[
+    ("deletes wait for referrers", deletes_wait_for_referrers),
+    (
+        "replaces wait for referrer deletes",
+        replaces_wait_for_referrer_deletes,
+    ),
+    (
+        "updates keeping attributes hold nothing up",
+        updates_keeping_attributes_hold_nothing_up,
+    ),
+    (
+        "let go of replaced groups",
+        security_group::order::let_go_of_replaced_groups,
+    ),
+    (
+        "revokes before authorizes",
+        security_group::order::revokes_before_authorizes,
+    ),
+    (
+        "roles wait for functions leaving a VPC",
+        function::order::role_waits_for_its_function_leaving_a_vpc,
+    ),
+    (
+        "roles outlive their functions' groups",
+        function::order::roles_outlive_their_functions_groups,
+    ),
+];
 
 pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
     let stack = input.stack;
@@ -150,19 +119,20 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Vec<PlanError>> {
         return Err(errors);
     }
 
-    // The ordering passes: each adds (or drops) `after` edges for one reason.
     let refs = live_refs(&steps, &inherited);
-    deletes_wait_for_referrers(&mut steps, &refs);
-    replaces_wait_for_referrer_deletes(&mut steps, &refs);
-    updates_keeping_attributes_hold_nothing_up(&mut steps);
-    let errors = let_go_of_replaced_groups(stack, &mut steps, input.found, &defs, &refs);
-    if !errors.is_empty() {
-        return Err(errors);
+    let pass_input = PassInput {
+        stack,
+        found: input.found,
+        defs: &defs,
+        refs: &refs,
+    };
+    for (name, pass) in PASSES {
+        let errors = pass(&mut steps, &pass_input);
+        if !errors.is_empty() {
+            tracing::debug!("ordering pass `{name}` refused the plan");
+            return Err(errors);
+        }
     }
-
-    revokes_before_authorizes(&mut steps);
-    role_waits_for_its_function_leaving_a_vpc(&mut steps);
-    roles_outlive_their_functions_groups(&mut steps);
     let mut steps = execution_order(steps)?;
 
     for s in &mut steps {
@@ -415,7 +385,8 @@ fn live_refs(
 
 /// Ordering: A delete waits for every other step whose live state still points at the deleted node
 /// (a function still using a group, a rule naming it as source): those let go first.
-fn deletes_wait_for_referrers(steps: &mut [Step], refs: &[(StepId, Vec<String>)]) {
+fn deletes_wait_for_referrers(steps: &mut Vec<Step>, input: &PassInput<'_>) -> Vec<PlanError> {
+    let refs = input.refs;
     let ids: BTreeMap<StepId, Vec<String>> = steps
         .iter()
         .filter(|s| !s.desired)
@@ -433,12 +404,17 @@ fn deletes_wait_for_referrers(steps: &mut [Step], refs: &[(StepId, Vec<String>)]
             }
         }
     }
+    Vec::new()
 }
 
 /// Ordering: The delete half of a replace waits, as a plain delete does, for the deletes of what
 /// still points at the node: a trigger removed in the same apply must not write to the old pool
 /// after the replace has deleted it.
-fn replaces_wait_for_referrer_deletes(steps: &mut [Step], refs: &[(StepId, Vec<String>)]) {
+fn replaces_wait_for_referrer_deletes(
+    steps: &mut Vec<Step>,
+    input: &PassInput<'_>,
+) -> Vec<PlanError> {
+    let refs = input.refs;
     let deleting: BTreeSet<StepId> = steps
         .iter()
         .filter(|s| !s.desired)
@@ -459,12 +435,16 @@ fn replaces_wait_for_referrer_deletes(steps: &mut [Step], refs: &[(StepId, Vec<S
             }
         }
     }
+    Vec::new()
 }
 
 /// Ordering: A step waits for the attributes it needs, not for every change of what it references:
 /// an in-place update that leaves those attributes as they are (an instance's address while its
 /// class changes) does not hold up a function that only reads them.
-fn updates_keeping_attributes_hold_nothing_up(steps: &mut [Step]) {
+fn updates_keeping_attributes_hold_nothing_up(
+    steps: &mut Vec<Step>,
+    _: &PassInput<'_>,
+) -> Vec<PlanError> {
     let in_place: BTreeMap<StepId, (Key, bool)> = steps
         .iter()
         .filter(|s| s.desired && s.change.action == Action::Update)
@@ -483,106 +463,7 @@ fn updates_keeping_attributes_hold_nothing_up(steps: &mut [Step]) {
             None => true,
         });
     }
-}
-
-/// Ordering: Within a group, revoke before authorize: a new rule may carry a permission an old one
-/// still holds, which AWS refuses as a duplicate.
-fn revokes_before_authorizes(steps: &mut [Step]) {
-    let rule_deletes: Vec<(String, StepId)> = steps
-        .iter()
-        .filter(|s| s.change.action == Action::Delete)
-        .filter_map(|s| match &s.key {
-            Key::Rule { group, .. } => Some((group.clone(), s.id.clone())),
-            _ => None,
-        })
-        .collect();
-    for step in steps
-        .iter_mut()
-        .filter(|s| matches!(s.change.action, Action::Create | Action::Replace))
-    {
-        if let Key::Rule { group, .. } = &step.key {
-            step.after.extend(
-                rule_deletes
-                    .iter()
-                    .filter(|(g, _)| g == group)
-                    .map(|(_, a)| a.clone()),
-            );
-        }
-    }
-}
-
-/// Ordering: A function leaving its VPC: its role keeps the ENI permissions until the function is
-/// out (Lambda releases the interfaces with the role), so that role update comes after it.
-fn role_waits_for_its_function_leaving_a_vpc(steps: &mut [Step]) {
-    let leaving: Vec<StepId> = steps
-        .iter()
-        .filter(|s| matches!(s.key, Key::Role(_)) && s.desired)
-        .filter(|s| {
-            s.change.field("policies").is_some_and(|f| {
-                let has = |v: &crate::value::Shown| v.to_string().contains("VPCAccess");
-                has(&f.before) && !has(&f.after)
-            })
-        })
-        .map(|s| s.id.clone())
-        .collect();
-    for role in &leaving {
-        let Some(function) = role.address.strip_suffix(".role").map(StepId::node) else {
-            continue;
-        };
-        if !steps.iter().any(|s| s.id == function) {
-            continue;
-        }
-        for step in steps.iter_mut() {
-            if step.id == function {
-                step.after.retain(|a| a != role);
-            } else if &step.id == role {
-                step.after.push(function.clone());
-            }
-        }
-    }
-}
-
-/// Ordering: Lambda releases a VPC function's network interfaces with the function's execution
-/// role, so a role being deleted outlives the deletion of the groups its functions used: otherwise
-/// the interfaces can stay behind and hold those groups.
-fn roles_outlive_their_functions_groups(steps: &mut [Step]) {
-    let group_deletes: BTreeMap<String, StepId> = steps
-        .iter()
-        .filter(|s| !s.desired && matches!(s.key, Key::Group(_)))
-        .filter_map(|s| {
-            s.observed
-                .as_ref()
-                .map(|o| (o.physical_ids().concat(), s.id.clone()))
-        })
-        .collect();
-    let role_holds: Vec<(String, Vec<StepId>)> = steps
-        .iter()
-        .filter_map(|s| match &s.observed {
-            Some(Observed::Function(f)) => Some((
-                f.role.clone(),
-                f.security_groups
-                    .iter()
-                    .filter_map(|g| group_deletes.get(g).cloned())
-                    .collect(),
-            )),
-            _ => None,
-        })
-        .collect();
-    for step in steps
-        .iter_mut()
-        .filter(|s| !s.desired && matches!(s.key, Key::Role(_)))
-    {
-        let ids = step
-            .observed
-            .as_ref()
-            .map(Observed::physical_ids)
-            .unwrap_or_default();
-        for (role, groups) in &role_holds {
-            if ids.contains(role) {
-                step.after.extend(groups.iter().cloned());
-            }
-        }
-    }
+    Vec::new()
 }
 
 /// The steps in an order that honours every step's `after`; a cycle is a plan error.
@@ -825,186 +706,6 @@ fn adopted_rule(
         && found
             .get(p.as_str())
             .is_some_and(|pf| !pf.observed.owned() && pf.observed.owner().is_none())
-}
-
-/// A group is replaced by deleting it first (its name is fixed within its VPC), and EC2 refuses
-/// to delete a group while anything uses it. So before the replace: what this plan deletes or
-/// moves off the group goes first; a rule of another group that names it as its source is
-/// revoked (a hidden step, `<rule> (old)`) and authorized again once the new group exists (the
-/// plan shows the rule replaced); the group's own unlisted rules are revoked while it still
-/// exists. A db instance or function that keeps using the group cannot let go of it, so that
-/// is a plan error saying how to get there.
-fn let_go_of_replaced_groups(
-    stack: &Stack,
-    steps: &mut Vec<Step>,
-    found: &[Found],
-    defs: &[NodeDef],
-    refs: &[(StepId, Vec<String>)],
-) -> Vec<PlanError> {
-    let replaced: Vec<(String, String, String)> = steps
-        .iter()
-        .filter(|s| s.desired && s.change.action == Action::Replace)
-        .filter_map(|s| match (&s.key, &s.observed) {
-            (Key::Group(name), Some(Observed::Group(o))) => {
-                Some((s.id.address.clone(), name.clone(), o.id.clone()))
-            }
-            _ => None,
-        })
-        .collect();
-    let mut errors = Vec::new();
-    if replaced.is_empty() {
-        return errors;
-    }
-    let deps: BTreeMap<&str, &[String]> = defs
-        .iter()
-        .map(|d| (d.address.as_str(), d.deps.as_slice()))
-        .collect();
-    let step_of = |steps: &[Step], a: &str| {
-        steps
-            .iter()
-            .position(|s| s.id.is(a))
-            .map(|i| (i, steps[i].desired))
-    };
-    let mut after: Vec<(StepId, StepId)> = Vec::new();
-    let mut split: BTreeSet<String> = BTreeSet::new();
-    for (gaddr, gname, gid) in &replaced {
-        let group = StepId::node(gaddr.clone());
-        // Steps whose live state holds the group (their own or their deleted children's).
-        for (other, r) in refs {
-            if other.is(gaddr) || !r.contains(gid) || other.part != Part::Node {
-                continue;
-            }
-            match step_of(&steps[..], &other.address) {
-                Some((i, true)) => match &steps[i].key {
-                    Key::Rule { group, .. } if group == gname => {}
-                    Key::Rule { .. } => {
-                        split.insert(other.address.clone());
-                    }
-                    _ => {}
-                },
-                Some((_, false)) => after.push((group.clone(), other.clone())),
-                None => {}
-            }
-        }
-        // The group's unlisted rules are revoked from the old group, before it goes.
-        for s in steps.iter() {
-            if !s.desired && matches!(&s.key, Key::Rule { group, .. } if group == gname) {
-                after.push((group.clone(), s.id.clone()));
-            }
-        }
-        // What uses the group and has no step that lets go of it.
-        for f in found.iter().filter(|f| f.observed.refs().contains(gid)) {
-            let step = step_of(&steps[..], &f.address);
-            let still = deps
-                .get(f.address.as_str())
-                .is_some_and(|d| d.contains(gaddr));
-            match (&f.key, step) {
-                (_, Some((_, false))) => {}
-                (Key::Rule { group, .. }, _) if group == gname => {}
-                (Key::Rule { .. }, Some(_)) => {}
-                // It goes with its group, whose delete the plan orders first.
-                (k, None) if parent(k).is_some_and(|p| matches!(step_of(&steps[..], &p), Some((_, false)))) => {}
-                (Key::Rule { .. }, None) => errors.push(PlanError {
-                    address: gaddr.clone(),
-                    pos: stack.security_groups[gname].pos,
-                    message: format!(
-                        "is replaced, and {} names it as its source but is left out by --target: add it to the targets",
-                        f.address
-                    ),
-                }),
-                (_, Some(_)) if !still => after.push((group.clone(), StepId::node(f.address.clone()))),
-                _ => errors.push(in_use_error(stack, steps, gaddr, gname, &f.address)),
-            }
-        }
-    }
-    for addr in split {
-        let i = steps.iter().position(|s| s.id.is(&addr)).expect("a step");
-        let Key::Rule { group, .. } = steps[i].key.clone() else {
-            continue;
-        };
-        let observed = steps[i].observed.take();
-        let old = StepId::old_rule(addr.clone());
-        let change = observed
-            .as_ref()
-            .and_then(|o| {
-                resources::diff(&old.to_string(), None, Some(o))
-                    .ok()
-                    .flatten()
-            })
-            .unwrap_or_else(|| Change::new(&old.to_string(), Action::Delete));
-        let holders: Vec<&String> = replaced
-            .iter()
-            .filter(|(_, _, gid)| observed.as_ref().is_some_and(|o| o.refs().contains(gid)))
-            .map(|(a, _, _)| a)
-            .collect();
-        let step = &mut steps[i];
-        step.change.action = Action::Replace;
-        for f in &mut step.change.fields {
-            if f.path == "source_group" {
-                f.forces_replacement = true;
-            }
-        }
-        step.change.notes.push(format!(
-            "revoked before {} is deleted (EC2 refuses to delete a group a rule names), and authorized again once it is created",
-            holders.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")
-        ));
-        for h in holders {
-            after.push((StepId::node(h.clone()), old.clone()));
-        }
-        // The rule's own group, when replaced too, goes after the revoke.
-        let own = crate::resources::security_group::group_address(&group);
-        if replaced.iter().any(|(a, _, _)| *a == own) {
-            after.push((StepId::node(own), old.clone()));
-        }
-        let key = steps[i].key.clone();
-        steps.push(Step {
-            id: old,
-            key,
-            after: Vec::new(),
-            observed,
-            desired: false,
-            change,
-        });
-    }
-    for (step, dep) in after {
-        if let Some(s) = steps.iter_mut().find(|s| s.id == step)
-            && !s.after.contains(&dep)
-        {
-            s.after.push(dep);
-        }
-    }
-    errors
-}
-
-/// A db instance or function that keeps using a group the plan would replace: EC2 refuses to
-/// delete the group while it is used, and the new group cannot exist next to it under the same
-/// name.
-fn in_use_error(stack: &Stack, steps: &[Step], gaddr: &str, gname: &str, user: &str) -> PlanError {
-    let forcing: Vec<String> = steps
-        .iter()
-        .find(|s| s.id.is(gaddr))
-        .map(|s| {
-            s.change
-                .fields
-                .iter()
-                .filter(|f| f.forces_replacement)
-                .map(|f| format!("{} (now {})", f.path, f.before))
-                .collect()
-        })
-        .unwrap_or_default();
-    PlanError {
-        address: gaddr.to_string(),
-        pos: stack.security_groups[gname].pos,
-        message: format!(
-            "cannot be replaced while {user} uses it: AWS cannot change a group's {} in place, so the group would have to be deleted and created again, and EC2 refuses to delete a group in use (the group's name is fixed, so the new one cannot be made first). Either keep {} as it is in AWS, or give the group a new name in stack.yaml (and where {user} names it): deploy then creates the new group, moves {user} to it, and deletes the old one",
-            forcing
-                .iter()
-                .map(|f| f.split(' ').next().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join(" or "),
-            forcing.join(" and "),
-        ),
-    }
 }
 
 /// Only what carries this stack's tag is ever deleted; rules follow their group.

@@ -9,6 +9,7 @@ pub mod render;
 pub mod saved;
 #[cfg(test)]
 mod snapshot_tests;
+pub mod step;
 
 use serde::{Deserialize, Serialize};
 

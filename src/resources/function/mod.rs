@@ -19,6 +19,7 @@
 
 pub mod aws;
 pub mod decl;
+pub mod order;
 pub mod package;
 
 use std::collections::{BTreeMap, BTreeSet};

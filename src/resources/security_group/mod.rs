@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod decl;
+pub mod order;
 
 use std::collections::BTreeMap;
 
