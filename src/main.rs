@@ -33,7 +33,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(deploy::commands::run(cli)) {
+    let result = runtime.block_on(deploy::commands::run(cli));
+    // Dropping the runtime would join its blocking threads (a DNS lookup or a folder hash no one
+    // waits for any more): nothing they do matters once the command has returned.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let msg = deploy::redact::scrub(&e.to_string());
