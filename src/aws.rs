@@ -95,8 +95,8 @@ impl Clients {
         let config = loader.load().await;
         let rate = RateFeedback(limits, paced_too);
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
-            crate::error::Error::User(
-                "no AWS region: set `region:` in the stack file, pass --region, or export AWS_REGION".into(),
+            crate::error::Error::user(
+                "no AWS region: set `region:` in the stack file, pass --region, or export AWS_REGION",
             )
         })?;
         check_credentials(&config).await?;
@@ -396,7 +396,7 @@ fn check_endpoint_url(source: &str, url: &str) -> crate::error::Result<()> {
     if ok.is_some() {
         return Ok(());
     }
-    Err(crate::error::Error::User(format!(
+    Err(crate::error::Error::user(format!(
         "{source} `{url}` is not a URL: it needs http:// or https:// and a host, e.g. http://127.0.0.1:5000 for a local emulator"
     )))
 }
@@ -406,7 +406,7 @@ fn check_endpoint_url(source: &str, url: &str) -> crate::error::Result<()> {
 async fn check_credentials(config: &aws_config::SdkConfig) -> crate::error::Result<()> {
     use aws_credential_types::provider::ProvideCredentials;
     let no_creds = |why: String| {
-        crate::error::Error::User(format!(
+        crate::error::Error::user(format!(
             "no AWS credentials: {why}. Provide them with `aws configure` (or `aws sso login`) and \
              --profile NAME / AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
              (for a local emulator any non-empty values do)"
@@ -486,7 +486,7 @@ async fn check_profile_exists(name: &str) -> crate::error::Result<()> {
     )
     .await
     .map_err(|e| {
-        crate::error::Error::User(format!(
+        crate::error::Error::user(format!(
             "cannot read the AWS config files for profile `{name}`: {e}"
         ))
     })?;
@@ -500,7 +500,7 @@ async fn check_profile_exists(name: &str) -> crate::error::Result<()> {
     } else {
         format!("defined: {}", known.join(", "))
     };
-    Err(crate::error::Error::User(format!(
+    Err(crate::error::Error::user(format!(
         "AWS profile `{name}` (from --profile or AWS_PROFILE) does not exist in ~/.aws/config or ~/.aws/credentials \
          (or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE); {known}. Fix the name, or unset AWS_PROFILE to use the default credentials"
     )))

@@ -66,11 +66,8 @@ impl Cancel {
     pub async fn sleep(&self, address: &str, d: Duration) -> Result<()> {
         tokio::select! {
             () = tokio::time::sleep(d) => Ok(()),
-            () = self.requested() => Err(Error::Wait {
-                address: address.to_string(),
-                message: "interrupted while waiting for it; run the command again to continue"
-                    .into(),
-            }),
+            () = self.requested() => Err(Error::wait(address, "interrupted while waiting for it; run the command again to continue"
+                    )),
         }
     }
 }

@@ -12,45 +12,80 @@ use crate::stack::LoadError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
+/// An error: what kind it is (which decides the exit code and what a caller may do about it),
+/// the address of what failed when there is one (a field, never glued into the message and
+/// stripped again), hints saying what to do, and the payload it came from.
+#[derive(Debug)]
+pub struct Error {
+    kind: Kind,
+    address: Option<String>,
+    hints: Vec<String>,
+    what: What,
+}
+
+/// What an error carries, by where it came from.
+#[derive(Debug)]
+enum What {
     /// The stack file is invalid; nothing was sent to AWS.
-    #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(LoadError),
     /// The plan asks for something AWS would reject; nothing was changed.
-    #[error("{}", PlanErrors(.file.clone(), .errors))]
     Plan {
         file: String,
         errors: Vec<PlanError>,
     },
-    /// An AWS call failed.
-    #[error("{address}: {operation} failed: {code}: {message}")]
+    /// An AWS call failed, with AWS's code and message.
     Aws {
-        address: String,
         operation: &'static str,
         code: String,
         message: String,
     },
-    /// The user must do something first (a flag, a confirmation, a file).
-    #[error("{0}")]
-    User(String),
-    /// A wait ran out of time or AWS reported a failed state.
-    #[error("{address}: {message}")]
-    Wait { address: String, message: String },
-    /// A saved plan is refused before any write: stale, edited, or not the expected digest.
-    #[error("{0}")]
-    Refused(String),
-    /// The stack is locked by another run (also when `--lock-timeout` ran out); nothing was read.
-    #[error("{0}")]
-    Locked(String),
-    /// A bug in deploy, never the user's mistake: the message says so and asks for a report.
-    #[error("{}", Internal(.address.as_deref(), .message))]
-    Internal {
-        address: Option<String>,
-        message: String,
-    },
-    #[error("{0}")]
-    Other(String),
+    /// Everything else: a sentence for the user.
+    Message(String),
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.what {
+            What::Load(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<LoadError> for Error {
+    fn from(e: LoadError) -> Self {
+        Error::new(Kind::Load, None, What::Load(e))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.what, self.kind) {
+            (What::Load(e), _) => write!(f, "{e}")?,
+            (What::Plan { file, errors }, _) => write!(f, "{}", PlanErrors(file.clone(), errors))?,
+            (What::Message(m), Kind::Internal) => {
+                write!(f, "{}", Internal(self.address.as_deref(), m))?
+            }
+            (what, _) => {
+                if let Some(a) = &self.address {
+                    write!(f, "{a}: ")?;
+                }
+                match what {
+                    What::Aws {
+                        operation,
+                        code,
+                        message,
+                    } => write!(f, "{operation} failed: {code}: {message}")?,
+                    What::Message(m) => f.write_str(m)?,
+                    _ => unreachable!("handled above"),
+                }
+            }
+        }
+        for h in &self.hints {
+            write!(f, "\nhint: {h}")?;
+        }
+        Ok(())
+    }
 }
 
 /// What an error is, for the exit code and for whoever handles it: the variant without its
@@ -240,11 +275,92 @@ impl Error {
             ),
             _ => message,
         };
-        Error::Aws {
-            address: address.to_string(),
-            operation,
-            code,
-            message,
+        Error::aws_answer(address, operation, code, message)
+    }
+
+    fn new(kind: Kind, address: Option<&str>, what: What) -> Self {
+        Error {
+            kind,
+            address: address.map(str::to_string),
+            hints: Vec::new(),
+            what,
+        }
+    }
+
+    /// An AWS call that failed with `code` (AWS's error code) and `message`.
+    pub fn aws_answer(
+        address: &str,
+        operation: &'static str,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let code = code.into();
+        Error::new(
+            Kind::Aws(AwsKind::of(&code)),
+            Some(address),
+            What::Aws {
+                operation,
+                code,
+                message: message.into(),
+            },
+        )
+    }
+
+    /// The user must do something first (a flag, a confirmation, a file); the message says what.
+    pub fn user(message: impl Into<String>) -> Self {
+        Error::new(Kind::User, None, What::Message(message.into()))
+    }
+
+    /// A failure that is neither the user's input nor an AWS answer (a database, a file, a
+    /// process): the message says what and where.
+    pub fn other(message: impl Into<String>) -> Self {
+        Error::new(Kind::Other, None, What::Message(message.into()))
+    }
+
+    /// A wait for `address` ran out of time, or AWS reported a failed state.
+    pub fn wait(address: &str, message: impl Into<String>) -> Self {
+        Error::new(Kind::Wait, Some(address), What::Message(message.into()))
+    }
+
+    /// A saved plan refused before any write: stale, edited, or not the expected digest.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Error::new(Kind::Refused, None, What::Message(message.into()))
+    }
+
+    /// The stack is locked by another run (also when `--lock-timeout` ran out); nothing was read.
+    pub fn locked(message: impl Into<String>) -> Self {
+        Error::new(Kind::Locked, None, What::Message(message.into()))
+    }
+
+    /// The plan asks for something AWS would reject; nothing was changed.
+    pub fn plan(file: impl Into<String>, errors: Vec<PlanError>) -> Self {
+        Error::new(
+            Kind::Plan,
+            None,
+            What::Plan {
+                file: file.into(),
+                errors,
+            },
+        )
+    }
+
+    /// The same error, naming `address` as what failed (when it names nothing yet).
+    pub fn at(mut self, address: &str) -> Self {
+        self.address.get_or_insert_with(|| address.to_string());
+        self
+    }
+
+    /// The same error with a hint: what the user can do about it, on a line of its own.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    /// The message without the address (an AWS error's without its operation and code).
+    pub fn message(&self) -> String {
+        match &self.what {
+            What::Aws { message, .. } | What::Message(message) => message.clone(),
+            _ => self.to_string(),
         }
     }
 
@@ -261,31 +377,26 @@ impl Error {
     }
 
     pub fn kind(&self) -> Kind {
-        match self {
-            Error::Load(_) => Kind::Load,
-            Error::Plan { .. } => Kind::Plan,
-            Error::Aws { code, .. } => Kind::Aws(AwsKind::of(code)),
-            Error::User(_) => Kind::User,
-            Error::Wait { .. } => Kind::Wait,
-            Error::Refused(_) => Kind::Refused,
-            Error::Locked(_) => Kind::Locked,
-            Error::Internal { .. } => Kind::Internal,
-            Error::Other(_) => Kind::Other,
-        }
+        self.kind
     }
 
-    /// A bug in deploy (see [`Error::Internal`]).
+    /// A bug in deploy, never the user's mistake: the message says so and asks for a report.
     pub fn internal(address: Option<&str>, message: impl Into<String>) -> Self {
-        Error::Internal {
-            address: address.map(str::to_string),
-            message: message.into(),
-        }
+        Error::new(Kind::Internal, address, What::Message(message.into()))
     }
 
     /// The AWS error code, when this is an AWS error.
     pub fn aws_code(&self) -> Option<&str> {
-        match self {
-            Error::Aws { code, .. } => Some(code),
+        match &self.what {
+            What::Aws { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The operation that failed, when this is an AWS error.
+    pub fn aws_operation(&self) -> Option<&'static str> {
+        match &self.what {
+            What::Aws { operation, .. } => Some(operation),
             _ => None,
         }
     }
@@ -297,39 +408,35 @@ impl Error {
 
     /// The address of what failed, when the error carries it.
     pub fn address(&self) -> Option<&str> {
-        match self {
-            Error::Aws { address, .. } | Error::Wait { address, .. } => Some(address),
-            Error::Internal { address, .. } => address.as_deref(),
-            _ => None,
-        }
+        self.address.as_deref()
     }
 
     /// The message for a line that already names `address`: without the address when the error
     /// carries it as its own. Messages that name it in their text (built by the adapters as
     /// `"{address}: ..."`) lose that prefix too.
     pub fn message_at(&self, address: &str) -> String {
-        match self {
-            Error::Aws {
-                address: a,
-                operation,
-                code,
-                message,
-            } if a == address => format!("{operation} failed: {code}: {message}"),
-            Error::Wait {
-                address: a,
-                message,
-            } if a == address => message.clone(),
-            Error::Internal {
-                address: Some(a),
-                message,
-            } if a == address => Internal(None, message).to_string(),
-            _ => {
-                let msg = self.to_string();
-                match msg.strip_prefix(address).and_then(|m| m.strip_prefix(": ")) {
-                    Some(rest) => rest.to_string(),
-                    None => msg,
-                }
-            }
+        if self.address.as_deref() == Some(address) {
+            let mut e = Error::new(self.kind, None, What::Message(String::new()));
+            e.hints.clone_from(&self.hints);
+            e.what = match &self.what {
+                What::Aws {
+                    operation,
+                    code,
+                    message,
+                } => What::Aws {
+                    operation: *operation,
+                    code: code.clone(),
+                    message: message.clone(),
+                },
+                What::Message(m) => What::Message(m.clone()),
+                _ => return self.to_string(),
+            };
+            return e.to_string();
+        }
+        let msg = self.to_string();
+        match msg.strip_prefix(address).and_then(|m| m.strip_prefix(": ")) {
+            Some(rest) => rest.to_string(),
+            None => msg,
         }
     }
 }
@@ -442,12 +549,12 @@ mod tests {
 
     #[test]
     fn the_address_is_a_field_a_line_naming_it_does_not_repeat() {
-        let e = Error::Aws {
-            address: "functions.api".into(),
-            operation: "CreateFunction",
-            code: "AccessDeniedException".into(),
-            message: "no".into(),
-        };
+        let e = Error::aws_answer(
+            "functions.api",
+            "CreateFunction",
+            "AccessDeniedException",
+            "no",
+        );
         assert_eq!(
             e.to_string(),
             "functions.api: CreateFunction failed: AccessDeniedException: no"
@@ -461,7 +568,7 @@ mod tests {
         // Another address: the message is whole.
         assert_eq!(e.message_at("functions.other"), e.to_string());
         // Adapters' own messages that start with the address lose it too.
-        let e = Error::Other("functions.api: gone".into());
+        let e = Error::other("functions.api: gone");
         assert_eq!(e.message_at("functions.api"), "gone");
         assert_eq!(e.message_at("functions.ap"), "functions.api: gone");
     }
@@ -481,7 +588,7 @@ mod tests {
             e.message_at("security_groups.a")
                 .starts_with("internal error: a node of another kind\n")
         );
-        assert_eq!(Error::Locked(String::new()).exit_code(), 3);
-        assert_eq!(Error::Refused(String::new()).exit_code(), 4);
+        assert_eq!(Error::locked(String::new()).exit_code(), 3);
+        assert_eq!(Error::refused(String::new()).exit_code(), 4);
     }
 }

@@ -194,7 +194,7 @@ const MAX_POLL: Duration = Duration::from_secs(5);
 
 /// Takes the lock of `stack` in `region` for `command`. A holder provably dead on this machine
 /// is taken over with a notice; any other holder is waited for up to `timeout` (polling with
-/// backoff, saying whom it waits for), then [`Error::Locked`].
+/// backoff, saying whom it waits for), then [`Error::locked`].
 pub async fn acquire(
     ssm: &aws_sdk_ssm::Client,
     stack: &str,
@@ -221,7 +221,7 @@ pub async fn acquire(
         };
         let waited = started.elapsed();
         if waited >= timeout {
-            return Err(Error::Locked(locked_message(
+            return Err(Error::locked(locked_message(
                 stack, region, &holder, timeout, waited,
             )));
         }
@@ -338,7 +338,7 @@ async fn attempt(ssm: &aws_sdk_ssm::Client, name: &str, me: &Holder) -> Result<A
             return Ok(Attempt::TookOver(h, why));
         }
     }
-    Err(Error::Other(format!(
+    Err(Error::other(format!(
         "the lock {name} kept changing hands; try again"
     )))
 }
@@ -391,7 +391,7 @@ async fn local_guard(name: &str) -> Option<std::fs::File> {
 /// PutParameter without overwrite: true when this run's value went in, false when a lock is
 /// there.
 async fn put(ssm: &aws_sdk_ssm::Client, name: &str, me: &Holder) -> Result<bool> {
-    let value = serde_json::to_string(me).map_err(|e| Error::Other(e.to_string()))?;
+    let value = serde_json::to_string(me).map_err(|e| Error::other(e.to_string()))?;
     let put = ssm
         .put_parameter()
         .name(name)
@@ -479,7 +479,7 @@ pub async fn unlock(
         return Ok(None);
     };
     if let Some(id) = id.filter(|id| *id != h.id) {
-        return Err(Error::User(format!(
+        return Err(Error::user(format!(
             "the lock of stack `{stack}` in {region} has id {}, not {id}: it is held by {}. Nothing was changed",
             h.id,
             h.describe(now_secs())
@@ -537,7 +537,7 @@ where
 {
     let e = Error::aws(operation, &format!("lock {name}"), e);
     if e.aws_kind() == Some(AwsKind::Denied) {
-        return Error::User(format!(
+        return Error::user(format!(
             "{e}\nthe lock needs ssm:PutParameter, ssm:GetParameter and ssm:DeleteParameter on parameter/deploy/lock/<stack>/<region> (`deploy policy` prints the policy that has them)"
         ));
     }

@@ -19,7 +19,7 @@ pub fn url() -> String {
 pub async fn lookup() -> Result<String> {
     let url = url();
     let fail = |why: String| {
-        Error::User(format!(
+        Error::user(format!(
             "cannot look up the public IP for ${{public_ip}} from {url}: {why} (set DEPLOY_PUBLIC_IP_URL to another service)"
         ))
     };

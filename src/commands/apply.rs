@@ -52,7 +52,7 @@ pub(super) async fn run(cx: &Context<'_>, args: &ApplyArgs) -> Result<ExitCode> 
         && op::needs_confirmation(&planned)
         && !confirm("apply these changes").await?
     {
-        return Err(Error::User("apply cancelled; nothing was changed".into()));
+        return Err(Error::user("apply cancelled; nothing was changed"));
     }
     execute(&session, stack, planned).await
 }
@@ -67,7 +67,7 @@ async fn apply_saved(cx: &Context<'_>, args: &ApplyArgs, path: &Path) -> Result<
     if let Some(expected) = args.expect_digest.as_deref()
         && !saved::digest_matches(&digest, expected)
     {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "{} has digest {digest}, not the expected {}, so nothing was changed: it is not the plan that was reviewed. Run `deploy plan --out {}` again and review the new plan.",
             path.display(),
             expected.trim(),

@@ -44,7 +44,7 @@ pub(super) async fn run(cx: &Context<'_>, args: &DestroyArgs) -> Result<ExitCode
     }
     out!("{}", render(&planned.plan, cx.style));
     if !args.auto_approve && !confirm("destroy everything listed above").await? {
-        return Err(Error::User("destroy cancelled; nothing was changed".into()));
+        return Err(Error::user("destroy cancelled; nothing was changed"));
     }
     let report = op::execute(&session, stack, planned).await;
     let ok = finish(&report, "destroy");

@@ -151,7 +151,7 @@ impl<'a> Context<'a> {
         let mut db_endpoints = BTreeMap::new();
         for (id, host, port) in &self.global.db_endpoints {
             if !stack.db_instances.contains_key(id) {
-                return Err(Error::User(format!(
+                return Err(Error::user(format!(
                     "--db-endpoint {id}=...: {} has no db instance `{id}` (declared: {})",
                     stack.file.display(),
                     stack
@@ -193,7 +193,7 @@ fn require_terminal(verb: &str) -> Result<()> {
     if std::io::stdin().is_terminal() {
         return Ok(());
     }
-    Err(Error::User(format!(
+    Err(Error::user(format!(
         "stdin is not a terminal, so there is no one to confirm: pass --auto-approve to {verb} without asking"
     )))
 }

@@ -16,13 +16,13 @@ pub(super) async fn run(cx: &Context<'_>, args: &PlanArgs) -> Result<ExitCode> {
     let loaded = load(cx, args, &recorder)?;
     let stack = &loaded.stack;
     if args.destroy && args.out.is_some() {
-        return Err(Error::User(
-            "plan --destroy cannot be saved with --out: `deploy destroy` shows the same plan and asks before it deletes anything".into(),
+        return Err(Error::user(
+            "plan --destroy cannot be saved with --out: `deploy destroy` shows the same plan and asks before it deletes anything",
         ));
     }
     if args.partial && args.out.is_some() {
-        return Err(Error::User(
-            "plan --partial cannot be saved with --out: it read no secret and no database, so it is not a plan anything could apply. Save the plan to apply with `deploy plan --out FILE`, where the secrets are set and the database can be reached".into(),
+        return Err(Error::user(
+            "plan --partial cannot be saved with --out: it read no secret and no database, so it is not a plan anything could apply. Save the plan to apply with `deploy plan --out FILE`, where the secrets are set and the database can be reached",
         ));
     }
     let o = Options {

@@ -10,7 +10,7 @@ pub(super) fn for_adopt(args: &PolicyArgs) -> Result<ExitCode> {
     let path = args.adopt.as_deref().expect("matched");
     let (saved, _) = crate::ops::read_saved(path)?;
     let policy = crate::policy::for_adopt(&saved, &args.account)
-        .map_err(|e| Error::User(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
     out!("{}", policy.to_text());
     Ok(0)
 }

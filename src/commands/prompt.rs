@@ -30,7 +30,7 @@ fn confirm_blocking(what: &str) -> Result<bool> {
     let n = std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| Error::Other(format!("cannot read the answer: {e}")))?;
+        .map_err(|e| Error::other(format!("cannot read the answer: {e}")))?;
     if n == 0 {
         // Ctrl-D: the terminal did not move to a new line, so the error would follow the question.
         eprintln!();

@@ -48,7 +48,7 @@ pub(super) fn finish(report: &Report, verb: &str) -> bool {
 }
 
 fn failed(report: &Report, verb: &str) -> Error {
-    Error::User(format!(
+    Error::user(format!(
         "{verb} did not finish ({} failed); fix the cause and run `deploy {verb}` again: it plans from live state and continues where it stopped",
         report.failed.len()
     ))

@@ -8,10 +8,7 @@ pub(super) fn run(cx: &Context) -> Result<ExitCode> {
     let stack = cx.load(Secrets::Optional)?.stack;
     let errors = crate::resources::check(&stack);
     if !errors.is_empty() {
-        return Err(Error::Plan {
-            file: stack.file.display().to_string(),
-            errors,
-        });
+        return Err(Error::plan(stack.file.display().to_string(), errors));
     }
     outln!("{}: valid ({})", stack.file.display(), describe(&stack));
     Ok(0)

@@ -215,14 +215,14 @@ pub async fn execute_until<P: Provider>(
                     if still.is_empty() && ready {
                         settled.insert(addr);
                     } else {
-                        let e = Error::Wait {
-                            address: addr.clone(),
-                            message: if still.is_empty() {
+                        let e = Error::wait(
+                            &addr,
+                            if still.is_empty() {
                                 "still not ready after waiting for it".into()
                             } else {
                                 format!("{} still unknown after waiting for it", still.join(", "))
                             },
-                        };
+                        );
                         progress.line(&addr, &format!("failed: {}", e.message_at(&addr)));
                         report.failed.push((addr, e));
                         stopping = true;
@@ -361,7 +361,7 @@ async fn run_step<P: Provider>(
     let change = match resources::diff(address, spec.as_ref(), step.observed.as_ref()) {
         Ok(Some(c)) => c,
         Ok(None) => return Ok(step.observed),
-        Err(e) => return Err(Error::Other(format!("{address}: {}", e.message))),
+        Err(e) => return Err(Error::other(format!("{address}: {}", e.message))),
     };
     progress.line(address, &format!("{}...", verb(&change.action)));
     let (key, observed) = (&step.key, step.observed.as_ref());

@@ -175,10 +175,7 @@ impl<B: Backend> Session<B> {
             destroy,
             targets,
         })
-        .map_err(|errors| Error::Plan {
-            file: stack.file.display().to_string(),
-            errors,
-        })
+        .map_err(|errors| Error::plan(stack.file.display().to_string(), errors))
     }
 
     pub async fn execute(&self, stack: &Stack, planned: Planned) -> Report {

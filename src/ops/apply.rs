@@ -52,7 +52,7 @@ pub fn check_adopt(planned: &Planned, o: &Options) -> Result<()> {
         return Ok(());
     }
     let one = planned.plan.needs_adopt.len() == 1;
-    Err(Error::User(format!(
+    Err(Error::user(format!(
         "{} already {} without this stack's tag; nothing was changed. Check that {} the {} you mean, then run `deploy apply --adopt` to tag and manage {}",
         planned.plan.needs_adopt.join(", "),
         if one { "exists" } else { "exist" },
@@ -78,7 +78,7 @@ pub async fn saved(
     db_endpoints: &DbEndpoints,
     lock_timeout: Duration,
 ) -> Result<(Session<AwsBackend>, Planned)> {
-    let named = |m: String| Error::User(format!("{} {m}", path.display()));
+    let named = |m: String| Error::user(format!("{} {m}", path.display()));
     // The stack is named in the file: refuse another stack's plan before reading AWS.
     if file.stack != stack.name {
         return Err(named(file.check_identity(stack, "").unwrap_err()));
@@ -108,7 +108,7 @@ pub fn check_saved<B: Backend>(
 ) -> Result<Planned> {
     let refused = |why: &str, lines: &[String]| {
         session.log_calls();
-        Error::Refused(format!(
+        Error::refused(format!(
             "{} {why}, so nothing was changed:\n{}\nRun `deploy plan --out {}` again and review the new plan.",
             path.display(),
             lines.join("\n"),
@@ -154,7 +154,7 @@ pub fn check_saved_adopt(path: &Path, file: &SavedPlan, planned: &Planned) -> Re
     if planned.plan.needs_adopt.is_empty() || file.adopt {
         return Ok(());
     }
-    Err(Error::User(format!(
+    Err(Error::user(format!(
         "this plan adopts {} but was made without --adopt; nothing was changed. Check that they are the resources you mean, then run `deploy plan --adopt --out {}`",
         planned.plan.needs_adopt.join(", "),
         path.display()

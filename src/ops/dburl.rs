@@ -18,33 +18,33 @@ pub struct DbUrl {
 /// repeats the URL, which holds that password.
 pub fn parse(url: &str) -> Result<DbUrl> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err(Error::User(
-            "--url must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DBNAME".into(),
+        return Err(Error::user(
+            "--url must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DBNAME",
         ));
     }
     let cfg: tokio_postgres::Config = url.parse().map_err(|e| {
-        Error::User(format!(
+        Error::user(format!(
             "--url is not a PostgreSQL URL ({e}); write postgresql://USER@HOST:PORT/DBNAME"
         ))
     })?;
     if cfg.get_password().is_some() {
-        return Err(Error::User(
-            "--url holds a password: deploy takes none on the command line (it would show in the process list and the shell's history). Leave it out of the URL and set PGPASSWORD, or the instance's ${secret:NAME} variable".into(),
+        return Err(Error::user(
+            "--url holds a password: deploy takes none on the command line (it would show in the process list and the shell's history). Leave it out of the URL and set PGPASSWORD, or the instance's ${secret:NAME} variable",
         ));
     }
     let host = match cfg.get_hosts() {
         [tokio_postgres::config::Host::Tcp(h)] => h.clone(),
         [] => "localhost".to_string(),
         _ => {
-            return Err(Error::User(
-                "--url must name one TCP host (no Unix socket, no list of hosts)".into(),
+            return Err(Error::user(
+                "--url must name one TCP host (no Unix socket, no list of hosts)",
             ));
         }
     };
     let port = match cfg.get_ports() {
         [] => 5432,
         [p] => *p,
-        _ => return Err(Error::User("--url must name one port".into())),
+        _ => return Err(Error::user("--url must name one port")),
     };
     Ok(DbUrl {
         host,
@@ -70,18 +70,18 @@ pub fn instance(
         .collect();
     match named {
         Some(n) if ids.iter().any(|id| *id == n) => Ok(n.to_string()),
-        Some(n) => Err(Error::User(format!(
+        Some(n) => Err(Error::user(format!(
             "{} has no db instance `{n}` {what} (it has: {})",
             stack.file.display(),
             list(&ids)
         ))),
         None => match ids.as_slice() {
             [one] => Ok(one.to_string()),
-            [] => Err(Error::User(format!(
+            [] => Err(Error::user(format!(
                 "{} has no db instance {what}",
                 stack.file.display()
             ))),
-            _ => Err(Error::User(format!(
+            _ => Err(Error::user(format!(
                 "{} has several db instances {what} ({}): name one with {flag}",
                 stack.file.display(),
                 list(&ids)

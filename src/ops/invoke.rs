@@ -74,7 +74,7 @@ pub async fn run(
         Some(e) => e.to_string(),
         None if confirms_sign_ups(stack, function).is_some() => POST_CONFIRMATION.to_string(),
         None => {
-            return Err(Error::User(format!(
+            return Err(Error::user(format!(
                 "no trigger of {} sends `{function}` a sample event deploy knows: pass --event FILE (a JSON event) or --event {POST_CONFIRMATION}",
                 stack.file.display()
             )));
@@ -85,9 +85,9 @@ pub async fn run(
         None
     } else {
         let text = std::fs::read_to_string(&event)
-            .map_err(|e| Error::User(format!("--event {event}: {e}")))?;
+            .map_err(|e| Error::user(format!("--event {event}: {e}")))?;
         serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
-            Error::User(format!(
+            Error::user(format!(
                 "--event {event}:{}:{}: not JSON: {e}",
                 e.line(),
                 e.column()
@@ -139,7 +139,7 @@ pub async fn run(
         eprint!("{}", crate::redact::scrub(&String::from_utf8_lossy(&bytes)));
     }
     match out.function_error() {
-        Some(kind) => Err(Error::User(format!(
+        Some(kind) => Err(Error::user(format!(
             "functions.{function} failed ({kind}): its error is above; `deploy logs {function}` shows the whole log"
         ))),
         None => Ok(0),

@@ -94,7 +94,7 @@ pub async fn run(
                 }
             }
             None => {
-                return Err(Error::User(format!(
+                return Err(Error::user(format!(
                     "no log group {group} in {}: the function has not run yet (Lambda creates the group on its first invocation)",
                     clients.region
                 )));

@@ -45,10 +45,7 @@ struct Row {
 pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
     let errors = migration::check(stack);
     if !errors.is_empty() {
-        return Err(Error::Plan {
-            file: stack.file.display().to_string(),
-            errors,
-        });
+        return Err(Error::plan(stack.file.display().to_string(), errors));
     }
     let mut work = stack.clone();
     let (ids, env, dbs) = match o.url {
@@ -85,7 +82,7 @@ pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
                     .collect(),
             };
             if ids.is_empty() {
-                return Err(Error::User(format!(
+                return Err(Error::user(format!(
                     "{} has no db instance with migrations or a seed",
                     stack.file.display()
                 )));
@@ -144,10 +141,7 @@ pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
         .filter_map(|r| r.verdict.as_ref().err().cloned())
         .collect();
     if !errors.is_empty() {
-        return Err(Error::Plan {
-            file: stack.file.display().to_string(),
-            errors,
-        });
+        return Err(Error::plan(stack.file.display().to_string(), errors));
     }
     let pending: Vec<&Row> = rows
         .iter()
@@ -197,7 +191,7 @@ fn point_at(stack: &mut Stack, id: &str, url: &DbUrl, pgpassword: Option<&str>) 
         }
         (None, Password::Secret(t)) => require_secret(t, id)?,
         (None, Password::Managed) => {
-            return Err(Error::User(format!(
+            return Err(Error::user(format!(
                 "db_instances.{id} has manage_master_password, so the stack holds no password for --url: set PGPASSWORD"
             )));
         }
@@ -218,7 +212,7 @@ fn require_secret(t: &Template, id: &str) -> Result<()> {
     if unset.is_empty() {
         Ok(())
     } else {
-        Err(Error::User(format!(
+        Err(Error::user(format!(
             "the password of db_instances.{id} is ${{secret:{}}}, which is not set: set {} (with --url, PGPASSWORD does too)",
             unset.join("}, ${secret:"),
             unset.join(", ")
@@ -240,13 +234,13 @@ async fn read_endpoints(
             .iter()
             .find(|f| matches!(&f.key, Key::DbInstance(n) if n == id))
         else {
-            return Err(Error::User(format!(
+            return Err(Error::user(format!(
                 "db_instances.{id} does not exist in {}: `deploy apply` creates it and runs its migrations (or give its database with --url or --db-endpoint)",
                 clients.region
             )));
         };
         if f.observed.address.is_none() {
-            return Err(Error::User(format!(
+            return Err(Error::user(format!(
                 "db_instances.{id} has no endpoint yet (status {}): wait until it is available",
                 f.observed.status
             )));

@@ -56,19 +56,19 @@ pub fn secret_values(stack: &Stack) -> Vec<String> {
 /// this deploy can apply.
 pub fn read_saved(path: &std::path::Path) -> Result<(saved::SavedPlan, String)> {
     let bytes = std::fs::read(path).map_err(|e| {
-        Error::User(format!(
+        Error::user(format!(
             "cannot read the saved plan {}: {e}",
             path.display()
         ))
     })?;
     let digest = saved::digest(&bytes);
     let text = String::from_utf8(bytes).map_err(|_| {
-        Error::User(format!(
+        Error::user(format!(
             "{} is not a saved plan of deploy (not UTF-8 text); make one with `deploy plan --out FILE`",
             path.display()
         ))
     })?;
-    let file = saved::parse(&text).map_err(|m| Error::User(format!("{} {m}", path.display())))?;
+    let file = saved::parse(&text).map_err(|m| Error::user(format!("{} {m}", path.display())))?;
     Ok((file, digest))
 }
 
@@ -77,7 +77,7 @@ fn function_of_stack(stack: &Stack, function: &str) -> Result<()> {
     if stack.functions.contains_key(function) {
         return Ok(());
     }
-    Err(Error::User(format!(
+    Err(Error::user(format!(
         "{} has no function `{function}` (functions: {})",
         stack.file.display(),
         stack

@@ -49,7 +49,7 @@ pub fn values<B: Backend>(
     };
     // Only the named output needs to be known: others may wait for an apply.
     let Some(t) = stack.outputs.get(n) else {
-        return Err(Error::User(format!(
+        return Err(Error::user(format!(
             "no output `{n}` in {}; outputs: {}",
             stack.file.display(),
             stack.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -79,7 +79,7 @@ fn output_value(name: &str, t: &Template, r: &stack::Resolver) -> Result<String>
         })
         .collect();
     if !unset.is_empty() {
-        return Err(Error::User(format!(
+        return Err(Error::user(format!(
             "output {name} uses ${{secret:{}}}, which is not set: set the environment variable {} to print it",
             unset.join("}, ${secret:"),
             unset.join(", ")
@@ -99,7 +99,7 @@ fn output_value(name: &str, t: &Template, r: &stack::Resolver) -> Result<String>
                 })
                 .map(|x| x.address())
                 .collect();
-            return Err(Error::User(format!(
+            return Err(Error::user(format!(
                 "output {name} needs {} which does not exist yet: run `deploy apply` first",
                 missing.join(", ")
             )));

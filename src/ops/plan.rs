@@ -86,10 +86,10 @@ pub fn save<B: Backend>(
         variables: s.variables,
     };
     let file = saved::save(planned, &cx)
-        .map_err(|e| Error::User(format!("cannot fingerprint the stack's folders: {e}")))?;
+        .map_err(|e| Error::user(format!("cannot fingerprint the stack's folders: {e}")))?;
     let text = saved::to_text(&file);
     std::fs::write(path, &text)
-        .map_err(|e| Error::User(format!("cannot write the plan to {}: {e}", path.display())))?;
+        .map_err(|e| Error::user(format!("cannot write the plan to {}: {e}", path.display())))?;
     Ok(saved::digest(text.as_bytes()))
 }
 

@@ -76,7 +76,7 @@ pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
                 .iter()
                 .find(|f| matches!(&f.key, Key::DbInstance(n) if *n == id))
                 .ok_or_else(|| {
-                    Error::User(format!(
+                    Error::user(format!(
                         "db_instances.{id} does not exist in {}: run `deploy apply` first",
                         clients.region
                     ))
@@ -84,7 +84,7 @@ pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
             match (&f.observed.address, f.observed.port) {
                 (Some(a), Some(p)) => (a.clone(), p as u16, false),
                 _ => {
-                    return Err(Error::User(format!(
+                    return Err(Error::user(format!(
                         "db_instances.{id} has no endpoint yet (status {}): wait until it is available",
                         f.observed.status
                     )));
@@ -138,7 +138,7 @@ pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
         cmd.env("PGPASSWORD", p);
     }
     let mut child = cmd.spawn().map_err(|e| {
-        Error::User(format!(
+        Error::user(format!(
             "cannot start psql: {e} (install the PostgreSQL client, e.g. `apt install postgresql-client`)"
         ))
     })?;
@@ -150,7 +150,7 @@ pub async fn run(stack: &Stack, o: Options<'_>) -> Result<u8> {
     }
     let status = child
         .wait()
-        .map_err(|e| Error::Other(format!("waiting for psql: {e}")))?;
+        .map_err(|e| Error::other(format!("waiting for psql: {e}")))?;
     drop(ca);
     #[cfg(unix)]
     {
@@ -179,7 +179,7 @@ impl CaFile {
             .create_new(true)
             .open(&path)
             .and_then(|mut f| f.write_all(RDS_CA_BUNDLE))
-            .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Error::other(format!("cannot write {}: {e}", path.display())))?;
         Ok(CaFile(Some(path)))
     }
 }

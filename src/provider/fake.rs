@@ -63,17 +63,12 @@ impl Fault {
 
     /// The error the call returns: `op` is the operation's name ("create").
     fn error(&self, address: &str, op: &'static str) -> Error {
-        let aws = |code: &str, message: &str| Error::Aws {
-            address: address.into(),
-            operation: op,
-            code: code.into(),
-            message: message.into(),
-        };
+        let aws = |code: &str, message: &str| Error::aws_answer(address, op, code, message);
         match self {
             Fault::Throttled => aws("Throttling", "Rate exceeded"),
             Fault::NotFound => aws("NotFound", "the resource does not exist"),
             Fault::Aws { code, message } => aws(code, message),
-            Fault::Fail(message) => Error::Other(format!("{address}: {message}")),
+            Fault::Fail(message) => Error::other(format!("{address}: {message}")),
         }
     }
 }
@@ -408,7 +403,7 @@ impl Provider for FakeProvider {
         }
         if script.lose && result.is_ok() {
             self.record(format!("lost {name} {address}"));
-            return Err(Error::Other(format!(
+            return Err(Error::other(format!(
                 "{address}: connection closed before an answer"
             )));
         }
@@ -430,7 +425,7 @@ impl Provider for FakeProvider {
         }
         self.record(format!("end wait {address}"));
         self.get(address).ok_or_else(|| {
-            Error::Other(format!(
+            Error::other(format!(
                 "{address}: gone while waiting for {}",
                 attrs.join(", ")
             ))
@@ -440,7 +435,7 @@ impl Provider for FakeProvider {
 
 fn known(t: &Text, address: &str, what: &str) -> Result<String> {
     t.expose().map(str::to_string).ok_or_else(|| {
-        Error::Other(format!(
+        Error::other(format!(
             "{address}: {what} was still unknown at apply (internal ordering error)"
         ))
     })
@@ -577,7 +572,7 @@ impl FakeProvider {
                     content: s
                         .content
                         .clone()
-                        .map_err(|e| Error::Other(format!("{address}: {e}")))?,
+                        .map_err(|e| Error::other(format!("{address}: {e}")))?,
                     runtimes: s.runtimes.clone(),
                     pinned: vec![],
                     published: vec![],
@@ -621,7 +616,7 @@ impl FakeProvider {
                     code_sha256: s
                         .code
                         .clone()
-                        .map_err(|e| Error::Other(format!("{address}: {e}")))?,
+                        .map_err(|e| Error::other(format!("{address}: {e}")))?,
                     tags: s.tags.clone(),
                 })
             }
@@ -654,7 +649,7 @@ impl FakeProvider {
                 let pool = s
                     .pool
                     .as_ref()
-                    .map_err(|e| Error::Other(format!("{address}: {e}")))?;
+                    .map_err(|e| Error::other(format!("{address}: {e}")))?;
                 let pool_arn = known(&pool.arn, address, "pool arn")?;
                 Observed::Trigger(t::Observed {
                     pool_id: known(&pool.id, address, "pool id")?,

@@ -259,7 +259,7 @@ fn built<T>(
     r: std::result::Result<T, aws_smithy_types::error::operation::BuildError>,
 ) -> Result<T> {
     r.map_err(|e| {
-        Error::Other(format!(
+        Error::other(format!(
             "{address}: cannot build the UpdateUserPool request: {e}"
         ))
     })
@@ -622,7 +622,7 @@ pub async fn read_modify_write(
     let after = describe(ctx.clients, address, pool_id)
         .await?
         .ok_or_else(|| {
-            Error::Other(format!(
+            Error::other(format!(
                 "{address}: user pool {pool_id} disappeared during the update"
             ))
         })?;

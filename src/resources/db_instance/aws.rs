@@ -108,13 +108,14 @@ async fn engine_versions(
             )
             .send()
             .await
-            .map_err(
-                |e| match Error::aws("DescribeDBEngineVersions", "db_instances", e) {
-                    Error::Aws { code, message, .. } if code == "Unknown" => message,
-                    Error::Aws { code, message, .. } => format!("{code}: {message}"),
-                    other => other.to_string(),
-                },
-            )?;
+            .map_err(|e| {
+                let e = Error::aws("DescribeDBEngineVersions", "db_instances", e);
+                match e.aws_code() {
+                    Some("Unknown") => e.message(),
+                    Some(code) => format!("{code}: {}", e.message()),
+                    None => e.to_string(),
+                }
+            })?;
         versions.extend(
             page.db_engine_versions()
                 .iter()
@@ -306,7 +307,7 @@ fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 
 fn known<'a>(t: &'a Text, address: &str) -> Result<&'a str> {
     t.expose().ok_or_else(|| {
-        Error::Other(format!(
+        Error::other(format!(
             "{address}: a value was still unknown at apply (internal ordering error)"
         ))
     })
@@ -422,7 +423,7 @@ async fn remove_tags(ctx: &Ctx<'_>, address: &str, arn: &str, keys: &[String]) -
 
 async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<Observed> {
     let delta =
-        delta(address, s, o).map_err(|e| Error::Other(format!("{address}: {}", e.message)))?;
+        delta(address, s, o).map_err(|e| Error::other(format!("{address}: {}", e.message)))?;
     let mut id = o.identifier.clone();
     let id = &mut id;
     // Tags first: an adopted instance is this stack's from here on, so if a later step fails the
@@ -546,7 +547,7 @@ async fn wait_renamed(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
             return Ok(());
         }
         if start.elapsed() > ctx.settings.rds_timeout {
-            return Err(Error::Other(format!(
+            return Err(Error::other(format!(
                 "{address}: the instance was renamed to `{id}`, but RDS does not describe it under that identifier after {}",
                 fmt_duration(start.elapsed())
             )));
@@ -724,14 +725,14 @@ async fn settle(ctx: &Ctx<'_>, address: &str, id: &str, lazy: &Lazy) -> Result<(
                 &format!("still reports the old {}", behind.join(", ")),
             );
             if started.elapsed() >= budget {
-                return Err(Error::Wait {
-                    address: address.into(),
-                    message: format!(
+                return Err(Error::wait(
+                    address,
+                    format!(
                         "RDS accepted the change but still reports the old {} after {}: apply again to check, or raise DEPLOY_RDS_TIMEOUT (seconds)",
                         behind.join(", "),
                         fmt_duration(budget)
                     ),
-                });
+                ));
             }
         }
         ctx.sleep(address, interval).await?;
@@ -762,7 +763,10 @@ async fn delete(
             if !o.running() {
                 match ensure_running(ctx, address, id).await {
                     Ok(_) => {}
-                    Err(Error::Wait { message, .. }) if message.contains("disappeared") => {
+                    Err(e)
+                        if e.kind() == crate::error::Kind::Wait
+                            && e.message().contains("disappeared") =>
+                    {
                         return Ok(());
                     }
                     Err(e) => return Err(e),
@@ -832,10 +836,10 @@ async fn delete(
 }
 
 fn gone_error(address: &str) -> Error {
-    Error::Wait {
-        address: address.into(),
-        message: "the instance disappeared (deleted outside this apply?)".into(),
-    }
+    Error::wait(
+        address,
+        "the instance disappeared (deleted outside this apply?)",
+    )
 }
 
 async fn describe(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<Option<DbInstance>> {
@@ -971,21 +975,18 @@ async fn wait(
                 return Ok(inst);
             }
             Poll::Fail(message) => {
-                return Err(Error::Wait {
-                    address: address.into(),
-                    message,
-                });
+                return Err(Error::wait(address, message));
             }
             Poll::Wait(_) => {}
         }
         if started.elapsed() >= budget {
-            return Err(Error::Wait {
-                address: address.into(),
-                message: format!(
+            return Err(Error::wait(
+                address,
+                format!(
                     "still `{state}` after {} waiting for {what}; RDS may still finish: apply again to continue, or raise DEPLOY_RDS_TIMEOUT (seconds)",
                     fmt_duration(budget)
                 ),
-            });
+            ));
         }
         pause.pause(address).await?;
     }

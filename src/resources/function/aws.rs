@@ -631,7 +631,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 fn known<'a>(t: &'a Text, address: &str, what: &str) -> Result<&'a str> {
     t.expose().ok_or_else(|| {
-        Error::Other(format!(
+        Error::other(format!(
             "{address}: {what} was still unknown at apply (internal ordering error)"
         ))
     })
@@ -642,9 +642,9 @@ async fn zip(dir: PathBuf, address: &str) -> Result<package::Package> {
     let d = dir.clone();
     let p = tokio::task::spawn_blocking(move || package::zip_dir(&d))
         .await
-        .map_err(|e| Error::Other(format!("{address}: zipping {} failed: {e}", dir.display())))?
-        .map_err(|e| Error::User(format!("{address}: {e}")))?;
-    package::check_size(&dir, p.bytes.len()).map_err(|e| Error::User(format!("{address}: {e}")))?;
+        .map_err(|e| Error::other(format!("{address}: zipping {} failed: {e}", dir.display())))?
+        .map_err(|e| Error::user(format!("{address}: {e}")))?;
+    package::check_size(&dir, p.bytes.len()).map_err(|e| Error::user(format!("{address}: {e}")))?;
     Ok(p)
 }
 
@@ -756,32 +756,32 @@ async fn wait_ready(
             .map_err(|e| Error::aws("GetFunctionConfiguration", address, e))?;
         let state = c.state().cloned().unwrap_or(State::Active);
         if state == State::Failed {
-            return Err(Error::Wait {
-                address: address.to_string(),
-                message: format!(
+            return Err(Error::wait(
+                address,
+                format!(
                     "the function failed: {}: {} (Lambda cannot recover a Failed function: fix the cause, then delete it and apply again)",
                     c.state_reason_code()
                         .map(|r| r.as_str())
                         .unwrap_or("Failed"),
                     c.state_reason().unwrap_or("no reason given")
                 ),
-            });
+            ));
         }
         let update = c
             .last_update_status()
             .cloned()
             .unwrap_or(LastUpdateStatus::Successful);
         if update == LastUpdateStatus::Failed {
-            return Err(Error::Wait {
-                address: address.to_string(),
-                message: format!(
+            return Err(Error::wait(
+                address,
+                format!(
                     "the update failed: {}: {}",
                     c.last_update_status_reason_code()
                         .map(|r| r.as_str())
                         .unwrap_or("Failed"),
                     c.last_update_status_reason().unwrap_or("no reason given")
                 ),
-            });
+            ));
         }
         let done = match ready {
             Ready::Active => state != State::Pending,
@@ -792,15 +792,15 @@ async fn wait_ready(
             return Ok(c);
         }
         if started.elapsed() > READY {
-            return Err(Error::Wait {
-                address: address.to_string(),
-                message: format!(
+            return Err(Error::wait(
+                address,
+                format!(
                     "gave up waiting for the function {what} after {} (state {}, last update {}); run apply again to keep waiting",
                     crate::value::fmt_duration(started.elapsed()),
                     state.as_str(),
                     update.as_str()
                 ),
-            });
+            ));
         }
         ctx.progress.waiting(
             address,
@@ -1187,7 +1187,7 @@ fn iam_tags(
     tags.iter()
         .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Other(format!("{address}: {e}")))
+        .map_err(|e| Error::other(format!("{address}: {e}")))
 }
 
 async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleObserved> {
@@ -1205,7 +1205,7 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleO
     let role = match out {
         Ok(out) => out
             .role
-            .ok_or_else(|| Error::Other(format!("{address}: CreateRole returned no role")))?,
+            .ok_or_else(|| Error::other(format!("{address}: CreateRole returned no role")))?,
         Err(e) if kind_of(&e) == Some(AwsKind::AlreadyExists) => {
             // The plan found no role of this name that the stack owns: one that is ours now
             // was made by an attempt whose answer was lost (the SDK sent the call again).
@@ -1218,7 +1218,7 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleO
             }) {
                 role
             } else {
-                return Err(Error::User(format!(
+                return Err(Error::user(format!(
                     "{address}: a role named {} already exists outside {} (this stack did not create it): delete or rename it, or set the function's `role:` to its ARN",
                     s.name, s.path
                 )));
@@ -1363,8 +1363,8 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<La
         let d = dir.clone();
         tokio::task::spawn_blocking(move || package::content_sha256(&d))
             .await
-            .map_err(|e| Error::Other(format!("{address}: reading {} failed: {e}", dir.display())))?
-            .map_err(|e| Error::User(format!("{address}: {e}")))?
+            .map_err(|e| Error::other(format!("{address}: reading {} failed: {e}", dir.display())))?
+            .map_err(|e| Error::user(format!("{address}: {e}")))?
     };
     let pkg = zip(dir, address).await?;
     let description = layer_description(&s.stack, &s.function, &content);
@@ -1408,7 +1408,7 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<La
     )
     .await?;
     let version_arn = version_arn
-        .ok_or_else(|| Error::Other(format!("{address}: PublishLayerVersion returned no ARN")))?;
+        .ok_or_else(|| Error::other(format!("{address}: PublishLayerVersion returned no ARN")))?;
     Ok(LayerObserved {
         version_arn,
         name: s.name.clone(),

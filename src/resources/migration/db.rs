@@ -74,7 +74,7 @@ async fn preexisting(
     let rows = c
         .query(PREEXISTING, &[])
         .await
-        .map_err(|e| Error::Other(format!("{address}: reading what the database holds: {e}")))?;
+        .map_err(|e| Error::other(format!("{address}: reading what the database holds: {e}")))?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
@@ -139,22 +139,22 @@ fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore> {
         Some(path) => {
             let ca = path.display();
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| Error::User(format!("DEPLOY_DB_CA_FILE={ca}: {e}")))?
+                .map_err(|e| Error::user(format!("DEPLOY_DB_CA_FILE={ca}: {e}")))?
                 .collect::<std::result::Result<_, _>>()
-                .map_err(|e| Error::User(format!("DEPLOY_DB_CA_FILE={ca}: {e}")))?;
+                .map_err(|e| Error::user(format!("DEPLOY_DB_CA_FILE={ca}: {e}")))?;
             (certs, format!("DEPLOY_DB_CA_FILE={ca}"))
         }
         None => {
             let certs = CertificateDer::pem_slice_iter(RDS_CA_BUNDLE)
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::Other(format!("the built-in RDS CA bundle: {e}")))?;
+                .map_err(|e| Error::other(format!("the built-in RDS CA bundle: {e}")))?;
             (certs, "the built-in RDS CA bundle".to_string())
         }
     };
     let mut roots = rustls::RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {
-        return Err(Error::User(format!(
+        return Err(Error::user(format!(
             "{from} holds no usable certificate: point DEPLOY_DB_CA_FILE at a CA bundle (PEM)"
         )));
     }
@@ -166,7 +166,7 @@ fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Other(format!("TLS setup: {e}")))?
+        .map_err(|e| Error::other(format!("TLS setup: {e}")))?
         .with_root_certificates(roots(ca_file)?)
         .with_no_client_auth())
 }
@@ -369,13 +369,13 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 async fn connect(db: &DbSettings, address: &str, c: &Conn) -> Result<tokio_postgres::Client> {
     let (Some(host), Some(port)) = (c.host.expose(), c.port.expose()) else {
-        return Err(Error::Other(format!(
+        return Err(Error::other(format!(
             "{address}: the database endpoint is not known yet"
         )));
     };
     let port: u16 = port
         .parse()
-        .map_err(|_| Error::Other(format!("{address}: bad database port {port}")))?;
+        .map_err(|_| Error::other(format!("{address}: bad database port {port}")))?;
     let transport = transport(host, c.local, db.insecure_plaintext);
     if transport == Transport::Plain && !WARNED.swap(true, Ordering::Relaxed) {
         eprintln!(
@@ -397,7 +397,7 @@ async fn connect(db: &DbSettings, address: &str, c: &Conn) -> Result<tokio_postg
         } else {
             ""
         };
-        Error::Other(format!(
+        Error::other(format!(
             "{address}: cannot connect to the database at {host}:{port} as {}: {what}{cert_hint}{hint}",
             c.user
         ))
@@ -470,7 +470,7 @@ pub async fn observe(
         let exists: Option<String> = client
             .query_one("SELECT to_regclass('public.deploy_migrations')::text", &[])
             .await
-            .map_err(|e| Error::Other(format!("{address}: reading deploy_migrations: {e}")))?
+            .map_err(|e| Error::other(format!("{address}: reading deploy_migrations: {e}")))?
             .get(0);
         if exists.is_none() {
             // Nothing deploy ran is recorded: a database with relations of its own was made
@@ -522,7 +522,7 @@ pub async fn observe(
                 &[],
             )
             .await
-            .map_err(|e| Error::Other(format!("{address}: reading deploy_migrations: {e}")))?;
+            .map_err(|e| Error::other(format!("{address}: reading deploy_migrations: {e}")))?;
         // Rows are text anyone with the database could have written: a version or checksum
         // holding control characters is shown escaped, as file names are (a file name with one
         // is refused, so no file matches such a row either way).
@@ -589,7 +589,7 @@ pub async fn run(
     s: &Spec,
 ) -> Result<Observed> {
     let sql = std::fs::read_to_string(&s.file.path).map_err(|e| {
-        Error::Other(format!(
+        Error::other(format!(
             "{address}: cannot read {}: {e}",
             shown_path(&s.file.path)
         ))
@@ -598,20 +598,20 @@ pub async fn run(
     let tx = client
         .transaction()
         .await
-        .map_err(|e| Error::Other(format!("{address}: {e}")))?;
+        .map_err(|e| Error::other(format!("{address}: {e}")))?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext('deploy_migrations'))",
         &[],
     )
     .await
-    .map_err(|e| Error::Other(format!("{address}: {e}")))?;
+    .map_err(|e| Error::other(format!("{address}: {e}")))?;
     // Checked again under the lock, whatever the plan saw: relations may have appeared since,
     // or the plan could not connect yet. Created in this transaction, the table is there only
     // if the file below commits.
     let exists: Option<String> = tx
         .query_one("SELECT to_regclass('public.deploy_migrations')::text", &[])
         .await
-        .map_err(|e| Error::Other(format!("{address}: reading deploy_migrations: {e}")))?
+        .map_err(|e| Error::other(format!("{address}: reading deploy_migrations: {e}")))?
         .get(0);
     let first = exists.is_none();
     let preexisting = if first {
@@ -621,10 +621,10 @@ pub async fn run(
     };
     tx.batch_execute(CREATE_TABLE)
         .await
-        .map_err(|e| Error::Other(format!("{address}: creating deploy_migrations: {e}")))?;
+        .map_err(|e| Error::other(format!("{address}: creating deploy_migrations: {e}")))?;
     if let Some(p) = &preexisting {
         let Some(b) = &s.baseline else {
-            return Err(Error::Other(format!(
+            return Err(Error::other(format!(
                 "{address}: {}",
                 super::preexisting_message(&s.db, p)
             )));
@@ -647,7 +647,7 @@ pub async fn run(
                 &[&f.version, &f.name, &f.checksum],
             )
             .await
-            .map_err(|e| Error::Other(format!("{address}: recording the baseline: {e}")))?;
+            .map_err(|e| Error::other(format!("{address}: recording the baseline: {e}")))?;
         }
     }
     let done = tx
@@ -656,14 +656,14 @@ pub async fn run(
             &[&s.file.version],
         )
         .await
-        .map_err(|e| Error::Other(format!("{address}: {e}")))?;
+        .map_err(|e| Error::other(format!("{address}: {e}")))?;
     if done.is_none() {
         progress.line(address, &format!("running {}", shown_path(&s.file.path)));
         let txid = "SELECT txid_current()::text";
         let before: String = tx
             .query_one(txid, &[])
             .await
-            .map_err(|e| Error::Other(format!("{address}: {e}")))?
+            .map_err(|e| Error::other(format!("{address}: {e}")))?
             .get(0);
         let ran = tx.batch_execute(&sql).await;
         // The plan refuses files that end the transaction; this catches what the scan missed,
@@ -680,13 +680,13 @@ pub async fn run(
                 Ok(()) => String::new(),
                 Err(e) => format!(" and then failed ({})", db_error_detail(e)),
             };
-            return Err(Error::Other(format!(
+            return Err(Error::other(format!(
                 "{address}: {} ended deploy's transaction itself (a COMMIT, ROLLBACK or END in it){failed}: what ran before that point may be committed, and the file was not recorded as applied; check the database by hand, then fix the file",
                 shown_path(&s.file.path)
             )));
         }
         ran.map_err(|e| {
-            Error::Other(format!(
+            Error::other(format!(
                 "{address}: {} failed and was rolled back: {}",
                 shown_path(&s.file.path),
                 db_error_detail(&e)
@@ -697,11 +697,11 @@ pub async fn run(
             &[&s.file.version, &s.file.name, &s.file.checksum],
         )
         .await
-        .map_err(|e| Error::Other(format!("{address}: recording the migration: {e}")))?;
+        .map_err(|e| Error::other(format!("{address}: recording the migration: {e}")))?;
     }
     tx.commit()
         .await
-        .map_err(|e| Error::Other(format!("{address}: commit: {e}")))?;
+        .map_err(|e| Error::other(format!("{address}: commit: {e}")))?;
     Ok(Observed {
         version: s.file.version.clone(),
         checksum: s.file.checksum.clone(),

@@ -92,7 +92,7 @@ pub async fn observe_env(clients: &Clients, stack: &Stack) -> Result<LiveEnv> {
         if !needs_vpc {
             return Ok(env);
         }
-        return Err(Error::User(format!(
+        return Err(Error::user(format!(
             "region {} has no default VPC, but the stack uses `vpc: default` or `subnets: default`: name a vpc-… id and subnet-… ids instead",
             clients.region
         )));
@@ -433,7 +433,7 @@ async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Gro
     let vpc = s
         .vpc_id
         .expose()
-        .ok_or_else(|| Error::Other(format!("{address}: VPC id unknown at apply")))?;
+        .ok_or_else(|| Error::other(format!("{address}: VPC id unknown at apply")))?;
     let out = ctx
         .clients
         .ec2
@@ -452,7 +452,7 @@ async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Gro
     let id = match out {
         Ok(out) => out
             .group_id()
-            .ok_or_else(|| Error::Other(format!("{address}: CreateSecurityGroup returned no id")))?
+            .ok_or_else(|| Error::other(format!("{address}: CreateSecurityGroup returned no id")))?
             .to_string(),
         // The plan found no group of this name; one carrying this stack's tag now is what an
         // attempt whose answer was lost made (the SDK sent the call again).
@@ -528,7 +528,7 @@ async fn rule_id(ctx: &Ctx<'_>, address: &str, o: &RuleObserved) -> Result<Strin
             return Ok(id.to_string());
         }
     }
-    Err(Error::Other(format!(
+    Err(Error::other(format!(
         "{address}: the rule is no longer in its group (changed since the plan read it): run plan again"
     )))
 }
@@ -554,7 +554,7 @@ async fn delete_group(ctx: &Ctx<'_>, address: &str, id: &str) -> Result<()> {
                 let holders = holders(ctx, address, id).await?;
                 // Another group's rule never lets go on its own: waiting would only hide it.
                 if !holders.rules.is_empty() && holders.interfaces.is_empty() && !holders.lambda {
-                    return Err(Error::Other(format!(
+                    return Err(Error::other(format!(
                         "{address}: DeleteSecurityGroup failed: DependencyViolation: {id} is named as source by a rule of {}: revoke that rule (or remove it from that group's stack) and run again",
                         holders.rules.join(", ")
                     )));
@@ -722,7 +722,7 @@ fn permission(s: &RuleSpec, address: &str) -> Result<IpPermission> {
 
 fn known<'a>(t: &'a crate::value::Text, address: &str) -> Result<&'a str> {
     t.expose().ok_or_else(|| {
-        Error::Other(format!(
+        Error::other(format!(
             "{address}: a value was still unknown at apply (internal ordering error)"
         ))
     })
@@ -838,7 +838,7 @@ impl Adapter for Rules {
 }
 
 fn cancelled(address: &str) -> Error {
-    Error::Other(format!(
+    Error::other(format!(
         "{address}: the call that carried this rule with others of its group was cancelled"
     ))
 }
@@ -851,22 +851,15 @@ fn for_rule(e: &Error, from: &str, to: &str, n: usize) -> Error {
     } else {
         String::new()
     };
-    match e {
-        Error::Aws {
-            operation,
-            code,
-            message,
-            ..
-        } => Error::Aws {
-            address: to.to_string(),
-            operation,
-            code: code.clone(),
-            message: format!("{message}{batch}"),
-        },
-        other => {
+    match (e.aws_operation(), e.aws_code()) {
+        (Some(operation), Some(code)) => {
+            Error::aws_answer(to, operation, code, format!("{}{batch}", e.message()))
+        }
+        _ => {
+            let other = e;
             let msg = other.to_string();
             let msg = msg.strip_prefix(&format!("{from}: ")).unwrap_or(&msg);
-            Error::Other(format!("{to}: {msg}{batch}"))
+            Error::other(format!("{to}: {msg}{batch}"))
         }
     }
 }

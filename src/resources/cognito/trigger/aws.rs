@@ -230,7 +230,7 @@ async fn ensure_permission(
 
 fn known<'a>(t: &'a Text, address: &str, what: &str) -> Result<&'a str> {
     t.expose().ok_or_else(|| {
-        Error::Other(format!(
+        Error::other(format!(
             "{address}: the {what} was still unknown at apply (internal ordering error)"
         ))
     })
@@ -294,7 +294,7 @@ async fn set_slot(
     let target = s
         .pool
         .as_ref()
-        .map_err(|m| Error::Other(format!("{address}: {m}")))?;
+        .map_err(|m| Error::other(format!("{address}: {m}")))?;
     let pool_id = known(&target.id, address, "user pool id")?;
     let pool_arn = known(&target.arn, address, "user pool ARN")?;
     let function = known(&s.function_arn, address, "function ARN")?;
@@ -307,7 +307,7 @@ async fn set_slot(
     })
     .await?
     .ok_or_else(|| {
-        Error::Other(format!(
+        Error::other(format!(
             "{address}: user pool {pool_id} no longer exists; run plan again"
         ))
     })?;

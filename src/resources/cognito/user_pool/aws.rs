@@ -122,7 +122,7 @@ impl Adapter for UserPools {
         })
         .await?
         .ok_or_else(|| {
-            Error::Other(format!(
+            Error::other(format!(
                 "{address}: user pool {} no longer exists; run plan again",
                 o.id
             ))
@@ -185,7 +185,7 @@ async fn create_pool(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed>
         },
     )
     .await?
-    .ok_or_else(|| Error::Other(format!("{address}: CreateUserPool returned no pool")))?;
+    .ok_or_else(|| Error::other(format!("{address}: CreateUserPool returned no pool")))?;
     if !has_arn {
         // Nothing else tells us the account id; DescribeUserPool does carry the ARN.
         if let Some(fresh) = describe(ctx.clients, address, &d.id).await? {
