@@ -361,7 +361,7 @@ async fn run_step<P: Provider>(
     let change = match resources::diff(address, spec.as_ref(), step.observed.as_ref()) {
         Ok(Some(c)) => c,
         Ok(None) => return Ok(step.observed),
-        Err(e) => return Err(Error::other(format!("{address}: {}", e.message))),
+        Err(e) => return Err(Error::other(e.message.clone()).at(address)),
     };
     progress.line(address, &format!("{}...", verb(&change.action)));
     let (key, observed) = (&step.key, step.observed.as_ref());

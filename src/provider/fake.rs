@@ -68,7 +68,7 @@ impl Fault {
             Fault::Throttled => aws("Throttling", "Rate exceeded"),
             Fault::NotFound => aws("NotFound", "the resource does not exist"),
             Fault::Aws { code, message } => aws(code, message),
-            Fault::Fail(message) => Error::other(format!("{address}: {message}")),
+            Fault::Fail(message) => Error::other(message.to_string()).at(address),
         }
     }
 }
@@ -572,7 +572,7 @@ impl FakeProvider {
                     content: s
                         .content
                         .clone()
-                        .map_err(|e| Error::other(format!("{address}: {e}")))?,
+                        .map_err(|e| Error::other(e.to_string()).at(address))?,
                     runtimes: s.runtimes.clone(),
                     pinned: vec![],
                     published: vec![],
@@ -616,7 +616,7 @@ impl FakeProvider {
                     code_sha256: s
                         .code
                         .clone()
-                        .map_err(|e| Error::other(format!("{address}: {e}")))?,
+                        .map_err(|e| Error::other(e.to_string()).at(address))?,
                     tags: s.tags.clone(),
                 })
             }
@@ -649,7 +649,7 @@ impl FakeProvider {
                 let pool = s
                     .pool
                     .as_ref()
-                    .map_err(|e| Error::other(format!("{address}: {e}")))?;
+                    .map_err(|e| Error::other(e.to_string()).at(address))?;
                 let pool_arn = known(&pool.arn, address, "pool arn")?;
                 Observed::Trigger(t::Observed {
                     pool_id: known(&pool.id, address, "pool id")?,

@@ -422,8 +422,7 @@ async fn remove_tags(ctx: &Ctx<'_>, address: &str, arn: &str, keys: &[String]) -
 }
 
 async fn update(ctx: &Ctx<'_>, address: &str, s: &Spec, o: &Observed) -> Result<Observed> {
-    let delta =
-        delta(address, s, o).map_err(|e| Error::other(format!("{address}: {}", e.message)))?;
+    let delta = delta(address, s, o).map_err(|e| Error::other(e.message.clone()).at(address))?;
     let mut id = o.identifier.clone();
     let id = &mut id;
     // Tags first: an adopted instance is this stack's from here on, so if a later step fails the

@@ -642,9 +642,9 @@ async fn zip(dir: PathBuf, address: &str) -> Result<package::Package> {
     let d = dir.clone();
     let p = tokio::task::spawn_blocking(move || package::zip_dir(&d))
         .await
-        .map_err(|e| Error::other(format!("{address}: zipping {} failed: {e}", dir.display())))?
-        .map_err(|e| Error::user(format!("{address}: {e}")))?;
-    package::check_size(&dir, p.bytes.len()).map_err(|e| Error::user(format!("{address}: {e}")))?;
+        .map_err(|e| Error::other(format!("zipping {} failed: {e}", dir.display())).at(address))?
+        .map_err(|e| Error::user(e.to_string()).at(address))?;
+    package::check_size(&dir, p.bytes.len()).map_err(|e| Error::user(e.to_string()).at(address))?;
     Ok(p)
 }
 
@@ -1187,7 +1187,7 @@ fn iam_tags(
     tags.iter()
         .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::other(format!("{address}: {e}")))
+        .map_err(|e| Error::other(e.to_string()).at(address))
 }
 
 async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleObserved> {
@@ -1205,7 +1205,7 @@ async fn create_role(ctx: &Ctx<'_>, address: &str, s: &RoleSpec) -> Result<RoleO
     let role = match out {
         Ok(out) => out
             .role
-            .ok_or_else(|| Error::other(format!("{address}: CreateRole returned no role")))?,
+            .ok_or_else(|| Error::other("CreateRole returned no role").at(address))?,
         Err(e) if kind_of(&e) == Some(AwsKind::AlreadyExists) => {
             // The plan found no role of this name that the stack owns: one that is ours now
             // was made by an attempt whose answer was lost (the SDK sent the call again).
@@ -1363,8 +1363,10 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<La
         let d = dir.clone();
         tokio::task::spawn_blocking(move || package::content_sha256(&d))
             .await
-            .map_err(|e| Error::other(format!("{address}: reading {} failed: {e}", dir.display())))?
-            .map_err(|e| Error::user(format!("{address}: {e}")))?
+            .map_err(|e| {
+                Error::other(format!("reading {} failed: {e}", dir.display())).at(address)
+            })?
+            .map_err(|e| Error::user(e.to_string()).at(address))?
     };
     let pkg = zip(dir, address).await?;
     let description = layer_description(&s.stack, &s.function, &content);
@@ -1408,7 +1410,7 @@ async fn publish_layer(ctx: &Ctx<'_>, address: &str, s: &LayerSpec) -> Result<La
     )
     .await?;
     let version_arn = version_arn
-        .ok_or_else(|| Error::other(format!("{address}: PublishLayerVersion returned no ARN")))?;
+        .ok_or_else(|| Error::other("PublishLayerVersion returned no ARN").at(address))?;
     Ok(LayerObserved {
         version_arn,
         name: s.name.clone(),

@@ -74,7 +74,7 @@ async fn preexisting(
     let rows = c
         .query(PREEXISTING, &[])
         .await
-        .map_err(|e| Error::other(format!("{address}: reading what the database holds: {e}")))?;
+        .map_err(|e| Error::other(format!("reading what the database holds: {e}")).at(address))?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
@@ -375,7 +375,7 @@ async fn connect(db: &DbSettings, address: &str, c: &Conn) -> Result<tokio_postg
     };
     let port: u16 = port
         .parse()
-        .map_err(|_| Error::other(format!("{address}: bad database port {port}")))?;
+        .map_err(|_| Error::other(format!("bad database port {port}")).at(address))?;
     let transport = transport(host, c.local, db.insecure_plaintext);
     if transport == Transport::Plain && !WARNED.swap(true, Ordering::Relaxed) {
         eprintln!(
@@ -470,7 +470,7 @@ pub async fn observe(
         let exists: Option<String> = client
             .query_one("SELECT to_regclass('public.deploy_migrations')::text", &[])
             .await
-            .map_err(|e| Error::other(format!("{address}: reading deploy_migrations: {e}")))?
+            .map_err(|e| Error::other(format!("reading deploy_migrations: {e}")).at(&address))?
             .get(0);
         if exists.is_none() {
             // Nothing deploy ran is recorded: a database with relations of its own was made
@@ -522,7 +522,7 @@ pub async fn observe(
                 &[],
             )
             .await
-            .map_err(|e| Error::other(format!("{address}: reading deploy_migrations: {e}")))?;
+            .map_err(|e| Error::other(format!("reading deploy_migrations: {e}")).at(&address))?;
         // Rows are text anyone with the database could have written: a version or checksum
         // holding control characters is shown escaped, as file names are (a file name with one
         // is refused, so no file matches such a row either way).
@@ -598,20 +598,20 @@ pub async fn run(
     let tx = client
         .transaction()
         .await
-        .map_err(|e| Error::other(format!("{address}: {e}")))?;
+        .map_err(|e| Error::other(e.to_string()).at(address))?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext('deploy_migrations'))",
         &[],
     )
     .await
-    .map_err(|e| Error::other(format!("{address}: {e}")))?;
+    .map_err(|e| Error::other(e.to_string()).at(address))?;
     // Checked again under the lock, whatever the plan saw: relations may have appeared since,
     // or the plan could not connect yet. Created in this transaction, the table is there only
     // if the file below commits.
     let exists: Option<String> = tx
         .query_one("SELECT to_regclass('public.deploy_migrations')::text", &[])
         .await
-        .map_err(|e| Error::other(format!("{address}: reading deploy_migrations: {e}")))?
+        .map_err(|e| Error::other(format!("reading deploy_migrations: {e}")).at(address))?
         .get(0);
     let first = exists.is_none();
     let preexisting = if first {
@@ -621,7 +621,7 @@ pub async fn run(
     };
     tx.batch_execute(CREATE_TABLE)
         .await
-        .map_err(|e| Error::other(format!("{address}: creating deploy_migrations: {e}")))?;
+        .map_err(|e| Error::other(format!("creating deploy_migrations: {e}")).at(address))?;
     if let Some(p) = &preexisting {
         let Some(b) = &s.baseline else {
             return Err(Error::other(format!(
@@ -647,7 +647,7 @@ pub async fn run(
                 &[&f.version, &f.name, &f.checksum],
             )
             .await
-            .map_err(|e| Error::other(format!("{address}: recording the baseline: {e}")))?;
+            .map_err(|e| Error::other(format!("recording the baseline: {e}")).at(address))?;
         }
     }
     let done = tx
@@ -656,14 +656,14 @@ pub async fn run(
             &[&s.file.version],
         )
         .await
-        .map_err(|e| Error::other(format!("{address}: {e}")))?;
+        .map_err(|e| Error::other(e.to_string()).at(address))?;
     if done.is_none() {
         progress.line(address, &format!("running {}", shown_path(&s.file.path)));
         let txid = "SELECT txid_current()::text";
         let before: String = tx
             .query_one(txid, &[])
             .await
-            .map_err(|e| Error::other(format!("{address}: {e}")))?
+            .map_err(|e| Error::other(e.to_string()).at(address))?
             .get(0);
         let ran = tx.batch_execute(&sql).await;
         // The plan refuses files that end the transaction; this catches what the scan missed,
@@ -697,11 +697,11 @@ pub async fn run(
             &[&s.file.version, &s.file.name, &s.file.checksum],
         )
         .await
-        .map_err(|e| Error::other(format!("{address}: recording the migration: {e}")))?;
+        .map_err(|e| Error::other(format!("recording the migration: {e}")).at(address))?;
     }
     tx.commit()
         .await
-        .map_err(|e| Error::other(format!("{address}: commit: {e}")))?;
+        .map_err(|e| Error::other(format!("commit: {e}")).at(address))?;
     Ok(Observed {
         version: s.file.version.clone(),
         checksum: s.file.checksum.clone(),

@@ -433,7 +433,7 @@ async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Gro
     let vpc = s
         .vpc_id
         .expose()
-        .ok_or_else(|| Error::other(format!("{address}: VPC id unknown at apply")))?;
+        .ok_or_else(|| Error::other("VPC id unknown at apply").at(address))?;
     let out = ctx
         .clients
         .ec2
@@ -452,7 +452,7 @@ async fn create_group(ctx: &Ctx<'_>, address: &str, s: &GroupSpec) -> Result<Gro
     let id = match out {
         Ok(out) => out
             .group_id()
-            .ok_or_else(|| Error::other(format!("{address}: CreateSecurityGroup returned no id")))?
+            .ok_or_else(|| Error::other("CreateSecurityGroup returned no id").at(address))?
             .to_string(),
         // The plan found no group of this name; one carrying this stack's tag now is what an
         // attempt whose answer was lost made (the SDK sent the call again).

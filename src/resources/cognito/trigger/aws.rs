@@ -294,7 +294,7 @@ async fn set_slot(
     let target = s
         .pool
         .as_ref()
-        .map_err(|m| Error::other(format!("{address}: {m}")))?;
+        .map_err(|m| Error::other(m.to_string()).at(address))?;
     let pool_id = known(&target.id, address, "user pool id")?;
     let pool_arn = known(&target.arn, address, "user pool ARN")?;
     let function = known(&s.function_arn, address, "function ARN")?;

@@ -185,7 +185,7 @@ async fn create_pool(ctx: &Ctx<'_>, address: &str, s: &Spec) -> Result<Observed>
         },
     )
     .await?
-    .ok_or_else(|| Error::other(format!("{address}: CreateUserPool returned no pool")))?;
+    .ok_or_else(|| Error::other("CreateUserPool returned no pool").at(address))?;
     if !has_arn {
         // Nothing else tells us the account id; DescribeUserPool does carry the ARN.
         if let Some(fresh) = describe(ctx.clients, address, &d.id).await? {
