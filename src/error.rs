@@ -178,7 +178,7 @@ impl fmt::Display for Internal<'_> {
         if let Some(address) = self.0 {
             write!(f, "{address}: ")?;
         }
-        write!(f, "internal error: {}\n{REPORT}", self.1)
+        write!(f, "internal error: {}", self.1)
     }
 }
 
@@ -382,7 +382,7 @@ impl Error {
 
     /// A bug in deploy, never the user's mistake: the message says so and asks for a report.
     pub fn internal(address: Option<&str>, message: impl Into<String>) -> Self {
-        Error::new(Kind::Internal, address, What::Message(message.into()))
+        Error::new(Kind::Internal, address, What::Message(message.into())).hint(REPORT)
     }
 
     /// The AWS error code, when this is an AWS error.
@@ -574,11 +574,18 @@ mod tests {
     }
 
     #[test]
+    fn hints_follow_the_message_on_lines_of_their_own() {
+        let e = Error::user("no region").hint("pass --region").at("stack");
+        assert_eq!(e.to_string(), "stack: no region\nhint: pass --region");
+        assert_eq!(e.message_at("stack"), "no region\nhint: pass --region");
+    }
+
+    #[test]
     fn an_internal_error_says_it_is_a_bug_and_asks_for_a_report() {
         let e = Error::internal(Some("security_groups.a"), "a node of another kind");
         let text = e.to_string();
         assert!(
-            text.starts_with("security_groups.a: internal error: a node of another kind\n"),
+            text.starts_with("security_groups.a: internal error: a node of another kind\nhint: "),
             "{text}"
         );
         assert!(text.contains("bug in deploy") && text.contains("please report it"));

@@ -43,7 +43,11 @@ fn main() -> ExitCode {
             let msg = deploy::redact::scrub(&e.to_string());
             let mut err = std::io::stderr().lock();
             for line in msg.lines() {
-                let _ = writeln!(err, "error: {line}");
+                // A hint is not a second error: it says what to do about the first.
+                let _ = match line.strip_prefix("hint: ") {
+                    Some(hint) => writeln!(err, "hint: {hint}"),
+                    None => writeln!(err, "error: {line}"),
+                };
             }
             ExitCode::from(e.exit_code())
         }
