@@ -25,7 +25,9 @@
 //!                              that order and overlap) and executing a plan through a
 //!                              Provider; lifecycle-tested on a fake
 //! provider                     the trait; aws.rs implements it by dispatching to the kinds
-//! plan::build                  the planner, over the dispatch
+//! plan::build                  the planner, over the dispatch: desired nodes, orphans, then the
+//!                              named ordering passes (PASSES) over plan::step's Steps, which
+//!                              carry a typed StepId
 //! stack::{raw, validate}       loading: the file's top level and what crosses kinds (references,
 //!                              cycles), over each kind's decl.rs
 //! resources (mod.rs)           dispatch over kinds: one table of node types (node_types!) from
@@ -33,8 +35,9 @@
 //!                              generated; nodes, warnings
 //! resources::<kind>            one folder per kind: pure mod.rs (spec, diff, replace policy, its
 //!                              NodeType), decl.rs (its schema entries, decoding and checks of the
-//!                              file), aws.rs adapter (create, update, delete; the engine turns a
-//!                              Replace into those by the kind's policy)
+//!                              file), order.rs (its ordering passes, when it has any), aws.rs
+//!                              adapter (create, update, delete; the engine turns a Replace into
+//!                              those by the kind's policy)
 //! resources::cognito           the Cognito family: the user_pool and trigger kinds, over the
 //!                              pool model (mod.rs) and its read-modify-write (aws.rs) they share
 //! resources::core              what kinds share: Key, NodeDef, Found, LiveEnv, Ctx (settings,
@@ -46,7 +49,8 @@
 //! context                      what a run hands adapters beside settings: Cancel, Events (the
 //!                              progress trait the terminal implements)
 //! plan (mod.rs), stack (the model; decode and check, the machinery decl.rs files use), value,
-//! progress, redact, aws, error, lock (the run lock in SSM),
+//! progress, redact, aws, error (Error: kind, address, hints; one AWS error classifier; exit
+//! codes by kind), lock (the run lock in SSM),
 //! interrupt (Ctrl-C), rate_limit (pacing a throttled service, learnt from its throttles),
 //! settings (poll intervals, timeouts, DB TLS: read once, reach adapters through Ctx)
 //! ```
