@@ -424,7 +424,7 @@ impl Error {
                     code,
                     message,
                 } => What::Aws {
-                    operation: *operation,
+                    operation,
                     code: code.clone(),
                     message: message.clone(),
                 },

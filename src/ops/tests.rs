@@ -181,9 +181,9 @@ async fn a_saved_plan_is_applied_as_saved_and_refused_once_stale() {
     let run = session(&fake, &reads.stack).await;
     let planned = apply::plan(&run, &s, &a).unwrap();
     assert!(apply::execute(&run, &s, planned).await.ok());
-    let e = apply::check_saved(&session(&fake, &reads.stack).await, &path, &file, &s)
-        .err()
-        .expect("stale");
+    let Err(e) = apply::check_saved(&session(&fake, &reads.stack).await, &path, &file, &s) else {
+        panic!("a stale saved plan was accepted");
+    };
     assert_eq!(e.exit_code(), 4);
     assert!(
         e.to_string().contains("is stale, so nothing was changed"),

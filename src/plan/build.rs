@@ -385,6 +385,8 @@ fn live_refs(
 
 /// Ordering: A delete waits for every other step whose live state still points at the deleted node
 /// (a function still using a group, a rule naming it as source): those let go first.
+// A `Pass` (plan::step): one pass adds steps, so they all take the Vec.
+#[allow(clippy::ptr_arg)]
 fn deletes_wait_for_referrers(steps: &mut Vec<Step>, input: &PassInput<'_>) -> Vec<PlanError> {
     let refs = input.refs;
     let ids: BTreeMap<StepId, Vec<String>> = steps
@@ -410,6 +412,8 @@ fn deletes_wait_for_referrers(steps: &mut Vec<Step>, input: &PassInput<'_>) -> V
 /// Ordering: The delete half of a replace waits, as a plain delete does, for the deletes of what
 /// still points at the node: a trigger removed in the same apply must not write to the old pool
 /// after the replace has deleted it.
+// A `Pass` (plan::step): one pass adds steps, so they all take the Vec.
+#[allow(clippy::ptr_arg)]
 fn replaces_wait_for_referrer_deletes(
     steps: &mut Vec<Step>,
     input: &PassInput<'_>,
@@ -441,6 +445,8 @@ fn replaces_wait_for_referrer_deletes(
 /// Ordering: A step waits for the attributes it needs, not for every change of what it references:
 /// an in-place update that leaves those attributes as they are (an instance's address while its
 /// class changes) does not hold up a function that only reads them.
+// A `Pass` (plan::step): one pass adds steps, so they all take the Vec.
+#[allow(clippy::ptr_arg)]
 fn updates_keeping_attributes_hold_nothing_up(
     steps: &mut Vec<Step>,
     _: &PassInput<'_>,

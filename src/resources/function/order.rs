@@ -10,6 +10,8 @@ use crate::resources::{Key, Observed};
 
 /// A function leaving its VPC: its role keeps the ENI permissions until the function is out
 /// (Lambda releases the interfaces with the role), so that role update comes after it.
+// A `Pass` (plan::step): one pass adds steps, so they all take the Vec.
+#[allow(clippy::ptr_arg)]
 pub fn role_waits_for_its_function_leaving_a_vpc(
     steps: &mut Vec<Step>,
     _: &PassInput<'_>,
@@ -50,6 +52,8 @@ pub fn role_waits_for_its_function_leaving_a_vpc(
 /// Lambda releases a VPC function's network interfaces with the function's execution
 /// role, so a role being deleted outlives the deletion of the groups its functions used: otherwise
 /// the interfaces can stay behind and hold those groups.
+// A `Pass` (plan::step): one pass adds steps, so they all take the Vec.
+#[allow(clippy::ptr_arg)]
 pub fn roles_outlive_their_functions_groups(
     steps: &mut Vec<Step>,
     _: &PassInput<'_>,

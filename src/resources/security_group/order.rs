@@ -111,7 +111,7 @@ pub fn let_go_of_replaced_groups(steps: &mut Vec<Step>, input: &PassInput<'_>) -
                     .ok()
                     .flatten()
             })
-            .unwrap_or_else(|| Change::new(&old.to_string(), Action::Delete));
+            .unwrap_or_else(|| Change::new(old.to_string(), Action::Delete));
         let holders: Vec<&String> = replaced
             .iter()
             .filter(|(_, _, gid)| observed.as_ref().is_some_and(|o| o.refs().contains(gid)))
@@ -189,6 +189,8 @@ fn in_use_error(stack: &Stack, steps: &[Step], gaddr: &str, gname: &str, user: &
 
 /// Within a group, revoke before authorize: a new rule may carry a permission an old one
 /// still holds, which AWS refuses as a duplicate.
+// A `Pass` (plan::step): one pass adds steps, so they all take the Vec.
+#[allow(clippy::ptr_arg)]
 pub fn revokes_before_authorizes(steps: &mut Vec<Step>, _: &PassInput<'_>) -> Vec<PlanError> {
     let rule_deletes: Vec<(String, StepId)> = steps
         .iter()
