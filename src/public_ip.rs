@@ -24,12 +24,25 @@ pub async fn lookup() -> Result<String> {
         ))
     };
     let uri: hyper::Uri = url.parse().map_err(|e| fail(format!("bad URL: {e}")))?;
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| fail(format!("no TLS root certificates: {e}")))?
-        .https_or_http()
-        .enable_http1()
-        .build();
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    // The root store (the system's certificates, parsed) only for a lookup that uses TLS: it is
+    // most of the lookup's own time, and the SDK's client parses its own copy meanwhile.
+    let builder = if uri.scheme_str() == Some("https") {
+        builder
+            .with_native_roots()
+            .map_err(|e| fail(format!("no TLS root certificates: {e}")))?
+    } else {
+        builder.with_tls_config(
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| fail(format!("TLS setup: {e}")))?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        )
+    };
+    let https = builder.https_or_http().enable_http1().build();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, Empty<Bytes>>(https);
     let get = async {

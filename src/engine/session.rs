@@ -98,6 +98,16 @@ impl Session<AwsBackend> {
         public_ip: Option<Option<String>>,
         lock: Lock<'_>,
     ) -> Result<Self> {
+        // The clients first: building them (the credential chain, the TLS root store) is CPU
+        // work on the path to the first call, which on a small machine the hashing and the
+        // lookup below would slow down. Those two then run beside the lock and the reads, which
+        // wait on the network for far longer than they take.
+        let clients = Clients::new(aws, stack.region.as_deref()).await?;
+        // The folders are hashed meanwhile, for the planner (package::prefetch).
+        let (code, content) = crate::resources::function::folders(stack);
+        let hashing = tokio::task::spawn_blocking(move || {
+            crate::resources::function::package::prefetch(&code, &content)
+        });
         // The public IP is looked up while the account is read: neither needs the other.
         let public_ip = async {
             if let Some(ip) = public_ip {
@@ -107,7 +117,7 @@ impl Session<AwsBackend> {
                 return Ok(None);
             }
             // On a task of its own: loading the TLS roots for the lookup is blocking work,
-            // which on this thread would hold back the account's first read.
+            // which on this thread would hold back the account's reads.
             let ip = tokio::spawn(crate::public_ip::lookup())
                 .await
                 .map_err(|e| {
@@ -118,7 +128,6 @@ impl Session<AwsBackend> {
         };
         let progress = Progress::default();
         let read = async {
-            let clients = Clients::new(aws, stack.region.as_deref()).await?;
             // Before reading: the plan must be made from a state no other run is changing.
             if let Some((command, timeout)) = lock {
                 crate::lock::acquire(&clients.ssm, &stack.name, &clients.region, command, timeout)
@@ -133,11 +142,6 @@ impl Session<AwsBackend> {
             tracing::debug!("account read");
             Ok::<_, Error>((backend, live))
         };
-        // The folders are hashed meanwhile too, for the planner (package::prefetch).
-        let (code, content) = crate::resources::function::folders(stack);
-        let hashing = tokio::task::spawn_blocking(move || {
-            crate::resources::function::package::prefetch(&code, &content)
-        });
         let (public_ip, (backend, live)) = tokio::try_join!(public_ip, read)?;
         let _ = hashing.await;
         tracing::debug!("folders hashed");
