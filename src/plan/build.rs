@@ -1200,4 +1200,85 @@ mod tests {
         );
         assert_eq!(p.plan.outputs[0].after, crate::value::Shown::Unknown);
     }
+
+    /// A step for `f` as the passes see it: deleted unless `desired`.
+    fn step_of(f: Found, action: Action, desired: bool) -> Step {
+        Step {
+            id: StepId::node(f.address.clone()),
+            change: Change::new(f.address.clone(), action),
+            key: f.key,
+            after: Vec::new(),
+            observed: Some(f.observed),
+            desired,
+        }
+    }
+
+    fn pass(p: Pass, steps: &mut Vec<Step>, refs: &[(StepId, Vec<String>)]) {
+        let stack = stack("stack: s\n");
+        let input = PassInput {
+            stack: &stack,
+            found: &[],
+            defs: &[],
+            refs,
+        };
+        assert!(p(steps, &input).is_empty());
+    }
+
+    #[test]
+    fn pass_deletes_wait_for_referrers() {
+        let mut steps = vec![
+            step_of(group("db", "sg-1", true), Action::Delete, false),
+            step_of(rule("app", "sg-2", "APP", "sg-1"), Action::Delete, false),
+            step_of(rule("app", "sg-2", "OTHER", "sg-3"), Action::Delete, false),
+        ];
+        let refs = live_refs(&steps, &BTreeMap::new());
+        pass(deletes_wait_for_referrers, &mut steps, &refs);
+        assert_eq!(
+            steps[0].after,
+            vec![StepId::node("security_groups.app.ingress.APP")]
+        );
+        assert!(steps[1].after.is_empty() && steps[2].after.is_empty());
+    }
+
+    #[test]
+    fn pass_replaces_wait_for_referrer_deletes_not_for_referrers_kept() {
+        let mut steps = vec![
+            step_of(group("db", "sg-1", true), Action::Replace, true),
+            step_of(rule("app", "sg-2", "GONE", "sg-1"), Action::Delete, false),
+            step_of(rule("app", "sg-2", "KEPT", "sg-1"), Action::Update, true),
+        ];
+        let refs = live_refs(&steps, &BTreeMap::new());
+        pass(replaces_wait_for_referrer_deletes, &mut steps, &refs);
+        assert_eq!(
+            steps[0].after,
+            vec![StepId::node("security_groups.app.ingress.GONE")]
+        );
+    }
+
+    #[test]
+    fn pass_updates_keeping_attributes_hold_nothing_up() {
+        let group_update = |field: &str| {
+            let mut s = step_of(group("db", "sg-1", true), Action::Update, true);
+            s.change.fields.push(crate::plan::FieldChange {
+                path: field.into(),
+                before: Shown::Value("a".into()),
+                after: Shown::Value("b".into()),
+                forces_replacement: false,
+            });
+            s
+        };
+        let user = || {
+            let mut s = step_of(rule("db", "sg-1", "APP", "sg-2"), Action::Create, true);
+            s.after.push(StepId::node("security_groups.db"));
+            s
+        };
+        // A tag change leaves the group's id as it is: the rule need not wait for it.
+        let mut steps = vec![group_update("tags"), user()];
+        pass(updates_keeping_attributes_hold_nothing_up, &mut steps, &[]);
+        assert!(steps[1].after.is_empty(), "{:?}", steps[1].after);
+        // A change of the attribute the rule reads holds it up.
+        let mut steps = vec![group_update("id"), user()];
+        pass(updates_keeping_attributes_hold_nothing_up, &mut steps, &[]);
+        assert_eq!(steps[1].after, vec![StepId::node("security_groups.db")]);
+    }
 }
