@@ -736,6 +736,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::plan::step::run_pass;
     use crate::resources::security_group::{GroupObserved, RuleObserved};
 
     fn stack(src: &str) -> Stack {
@@ -1213,17 +1214,6 @@ mod tests {
         }
     }
 
-    fn pass(p: Pass, steps: &mut Vec<Step>, refs: &[(StepId, Vec<String>)]) {
-        let stack = stack("stack: s\n");
-        let input = PassInput {
-            stack: &stack,
-            found: &[],
-            defs: &[],
-            refs,
-        };
-        assert!(p(steps, &input).is_empty());
-    }
-
     #[test]
     fn pass_deletes_wait_for_referrers() {
         let mut steps = vec![
@@ -1232,7 +1222,7 @@ mod tests {
             step_of(rule("app", "sg-2", "OTHER", "sg-3"), Action::Delete, false),
         ];
         let refs = live_refs(&steps, &BTreeMap::new());
-        pass(deletes_wait_for_referrers, &mut steps, &refs);
+        run_pass(deletes_wait_for_referrers, &mut steps, &refs);
         assert_eq!(
             steps[0].after,
             vec![StepId::node("security_groups.app.ingress.APP")]
@@ -1248,7 +1238,7 @@ mod tests {
             step_of(rule("app", "sg-2", "KEPT", "sg-1"), Action::Update, true),
         ];
         let refs = live_refs(&steps, &BTreeMap::new());
-        pass(replaces_wait_for_referrer_deletes, &mut steps, &refs);
+        run_pass(replaces_wait_for_referrer_deletes, &mut steps, &refs);
         assert_eq!(
             steps[0].after,
             vec![StepId::node("security_groups.app.ingress.GONE")]
@@ -1274,11 +1264,11 @@ mod tests {
         };
         // A tag change leaves the group's id as it is: the rule need not wait for it.
         let mut steps = vec![group_update("tags"), user()];
-        pass(updates_keeping_attributes_hold_nothing_up, &mut steps, &[]);
+        run_pass(updates_keeping_attributes_hold_nothing_up, &mut steps, &[]);
         assert!(steps[1].after.is_empty(), "{:?}", steps[1].after);
         // A change of the attribute the rule reads holds it up.
         let mut steps = vec![group_update("id"), user()];
-        pass(updates_keeping_attributes_hold_nothing_up, &mut steps, &[]);
+        run_pass(updates_keeping_attributes_hold_nothing_up, &mut steps, &[]);
         assert_eq!(steps[1].after, vec![StepId::node("security_groups.db")]);
     }
 }

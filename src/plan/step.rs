@@ -85,3 +85,24 @@ pub struct PassInput<'a> {
 /// An ordering pass: adds (or drops) `after` edges for one reason; it may split a step in parts,
 /// or refuse the plan with errors that say how to get there.
 pub type Pass = fn(&mut Vec<Step>, &PassInput<'_>) -> Vec<PlanError>;
+
+/// Runs `pass` over `steps` alone (a one-line stack, nothing found, no file nodes, `refs`) and
+/// checks that it refused nothing: the tests of a pass, here and in the kinds' `order.rs`.
+#[cfg(test)]
+pub fn run_pass(pass: Pass, steps: &mut Vec<Step>, refs: &[(StepId, Vec<String>)]) {
+    let stack = crate::stack::parse_str(
+        "stack: s\n",
+        std::path::Path::new("stack.yaml"),
+        std::path::Path::new("."),
+        &|_| None,
+    )
+    .expect("a stack");
+    let input = PassInput {
+        stack: &stack,
+        found: &[],
+        defs: &[],
+        refs,
+    };
+    let errors = pass(steps, &input);
+    assert!(errors.is_empty(), "{errors:?}");
+}

@@ -101,6 +101,7 @@ pub fn roles_outlive_their_functions_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::step::run_pass;
     use crate::plan::{Action, Change, FieldChange};
     use crate::value::Shown;
 
@@ -136,20 +137,7 @@ mod tests {
                 vec![StepId::node("functions.f.role")],
             ),
         ];
-        let stack = crate::stack::parse_str(
-            "stack: s\n",
-            std::path::Path::new("stack.yaml"),
-            std::path::Path::new("."),
-            &|_| None,
-        )
-        .expect("a stack");
-        let input = PassInput {
-            stack: &stack,
-            found: &[],
-            defs: &[],
-            refs: &[],
-        };
-        assert!(role_waits_for_its_function_leaving_a_vpc(&mut steps, &input).is_empty());
+        run_pass(role_waits_for_its_function_leaving_a_vpc, &mut steps, &[]);
         steps
     }
 

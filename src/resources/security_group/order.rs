@@ -227,6 +227,7 @@ fn parent(key: &Key) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::step::run_pass;
 
     fn rule(group: &str, label: &str, action: Action) -> Step {
         let address = format!("security_groups.{group}.ingress.{label}");
@@ -251,20 +252,7 @@ mod tests {
             rule("db", "MOVED", Action::Replace),
             rule("app", "OTHER", Action::Create),
         ];
-        let stack = crate::stack::parse_str(
-            "stack: s\n",
-            std::path::Path::new("stack.yaml"),
-            std::path::Path::new("."),
-            &|_| None,
-        )
-        .expect("a stack");
-        let input = PassInput {
-            stack: &stack,
-            found: &[],
-            defs: &[],
-            refs: &[],
-        };
-        assert!(revokes_before_authorizes(&mut steps, &input).is_empty());
+        run_pass(revokes_before_authorizes, &mut steps, &[]);
         let old = StepId::node("security_groups.db.ingress.OLD");
         assert!(steps[0].after.is_empty());
         assert_eq!(steps[1].after, vec![old.clone()]);
