@@ -31,15 +31,9 @@ pub(super) async fn run(cx: &Context<'_>, args: &ApplyArgs) -> Result<ExitCode> 
         adopt: args.adopt,
     };
     let reads = op::reads(stack, &o);
-    let session = Session::start(
-        &reads.stack,
-        &cx.aws,
-        &loaded.settings,
-        &loaded.db_endpoints,
-        reads.need_ip,
-        Some(("apply", args.lock_timeout)),
-    )
-    .await?;
+    let session = cx
+        .session(&loaded, &reads, Some(("apply", args.lock_timeout)))
+        .await?;
     let planned = op::plan(&session, stack, &o)?;
     out!("{}", render(&planned.plan, cx.style));
     if op::nothing_to_do(&planned) {

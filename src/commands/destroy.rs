@@ -4,7 +4,6 @@ use super::prompt::confirm;
 use super::report::{finish, outcome, print_left_in_place};
 use super::{Context, ExitCode, require_terminal};
 use crate::cli::DestroyArgs;
-use crate::engine::session::Session;
 use crate::error::{Error, Result};
 use crate::ops::destroy::{self as op, Options};
 use crate::plan::render::render;
@@ -18,15 +17,9 @@ pub(super) async fn run(cx: &Context<'_>, args: &DestroyArgs) -> Result<ExitCode
     let loaded = cx.load(Secrets::Optional)?;
     let stack = &loaded.stack;
     let reads = op::reads(stack);
-    let session = Session::start(
-        &reads.stack,
-        &cx.aws,
-        &loaded.settings,
-        &loaded.db_endpoints,
-        reads.need_ip,
-        Some(("destroy", args.lock_timeout)),
-    )
-    .await?;
+    let session = cx
+        .session(&loaded, &reads, Some(("destroy", args.lock_timeout)))
+        .await?;
     let planned = op::plan(
         &session,
         stack,

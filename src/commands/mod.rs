@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 
 use crate::aws::AwsOptions;
 use crate::cli::{Cli, Command, Global};
-use crate::engine::session::DbEndpoints;
+use crate::engine::session::{AwsBackend, DbEndpoints, Lock, Session};
 use crate::error::{Error, Result};
 use crate::plan::render::Style;
 use crate::settings::Settings;
@@ -133,6 +133,25 @@ impl<'a> Context<'a> {
                 endpoint_url: global.endpoint_url.clone(),
             },
         }
+    }
+
+    /// The session a command runs in: `reads` (the stack as the command reads it) read with
+    /// the loaded file's settings and `--db-endpoint`s, under `lock` when the command writes.
+    async fn session(
+        &self,
+        loaded: &Loaded,
+        reads: &crate::ops::Reads,
+        lock: Lock<'_>,
+    ) -> Result<Session<AwsBackend>> {
+        Session::start(
+            &reads.stack,
+            &self.aws,
+            &loaded.settings,
+            &loaded.db_endpoints,
+            reads.need_ip,
+            lock,
+        )
+        .await
     }
 
     /// Loads the stack file with `${env:}` and `${secret:}` from the environment.

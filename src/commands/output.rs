@@ -3,7 +3,6 @@
 use super::report::shell_quote;
 use super::{Context, ExitCode};
 use crate::cli::{OutputArgs, OutputFormat};
-use crate::engine::session::Session;
 use crate::error::{Error, Result};
 use crate::ops::output::{self as op, Options, Values};
 use crate::stack::Secrets;
@@ -16,15 +15,7 @@ pub(super) async fn run(cx: &Context<'_>, args: &OutputArgs) -> Result<ExitCode>
         name: args.name.as_deref(),
     };
     let reads = op::reads(stack, &o);
-    let session = Session::start(
-        &reads.stack,
-        &cx.aws,
-        &loaded.settings,
-        &loaded.db_endpoints,
-        reads.need_ip,
-        None,
-    )
-    .await?;
+    let session = cx.session(&loaded, &reads, None).await?;
     let json = |r: serde_json::Result<String>| r.map_err(|e| Error::internal(None, e.to_string()));
     match op::values(&session, stack, &reads.stack, &o)? {
         Values::One(v) => {

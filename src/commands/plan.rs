@@ -3,7 +3,6 @@
 use super::report::print_left_in_place;
 use super::{Context, ExitCode, Loaded};
 use crate::cli::PlanArgs;
-use crate::engine::session::Session;
 use crate::error::{Error, Result};
 use crate::ops::plan::{self as op, Options, Save};
 use crate::plan::render::render;
@@ -36,15 +35,7 @@ pub(super) async fn run(cx: &Context<'_>, args: &PlanArgs) -> Result<ExitCode> {
             "warning: ${{public_ip}} is resolved on a CI runner (CI=true): it is the runner's own address, shared and recycled, and a plan saved here and applied by another runner opens the stack to this one. Use a fixed CIDR instead, e.g. ${{env:OFFICE_CIDR}}"
         );
     }
-    let session = Session::start(
-        &reads.stack,
-        &cx.aws,
-        &loaded.settings,
-        &loaded.db_endpoints,
-        reads.need_ip,
-        None,
-    )
-    .await?;
+    let session = cx.session(&loaded, &reads, None).await?;
     let planned = op::plan(&session, stack, &reads.stack, &o)?;
     tracing::debug!("planned");
     if args.json {
