@@ -126,6 +126,18 @@ impl Checker<'_> {
     }
 
     /// A string field that may use `${env:}` but nothing resolved later.
+    /// [`Checker::plain`] of the text `t` of a scalar at `pos` (a number or boolean given as
+    /// text, which may be interpolated).
+    fn plain_at(&mut self, t: &str, pos: Pos, what: &str) -> Option<String> {
+        self.plain(
+            &Sp {
+                value: t.to_string(),
+                pos,
+            },
+            what,
+        )
+    }
+
     pub(crate) fn plain(&mut self, s: &Str, what: &str) -> Option<String> {
         let t = self.template(s, what)?;
         let mut out = String::new();
@@ -179,13 +191,7 @@ impl Checker<'_> {
         let n = match &v.value {
             Scalar::Int(n) => *n,
             Scalar::Text(t) => {
-                let text = self.plain(
-                    &Sp {
-                        value: t.clone(),
-                        pos: v.pos,
-                    },
-                    what,
-                )?;
+                let text = self.plain_at(t, v.pos, what)?;
                 match text.trim().parse::<i64>() {
                     Ok(n) => n,
                     Err(_) => {
@@ -217,13 +223,7 @@ impl Checker<'_> {
         match &v.value {
             Scalar::Bool(b) => Some(*b),
             Scalar::Text(t) => {
-                let text = self.plain(
-                    &Sp {
-                        value: t.clone(),
-                        pos: v.pos,
-                    },
-                    what,
-                )?;
+                let text = self.plain_at(t, v.pos, what)?;
                 match text.trim() {
                     "true" => Some(true),
                     "false" => Some(false),
