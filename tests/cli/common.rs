@@ -506,3 +506,52 @@ impl Drop for Fidelity {
         }
     }
 }
+
+/// The repository's root: the shipped files (schema, examples, workflows) tests read.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary in the repository's root with no emulator: for what needs no AWS (help,
+/// schema, validate of the shipped files, usage errors).
+pub fn deploy_here(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_deploy"))
+        .current_dir(root())
+        .args(args)
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run deploy")
+}
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// One group with one open rule: the smallest stack that plans a change.
+pub const SG_ONLY: &str = r#"
+stack: basics
+security_groups:
+  web-sg:
+    description: web
+    ingress:
+      - description: HTTPS
+        port: 443
+        cidr: 0.0.0.0/0
+"#;
+
+/// Two groups, one rule naming the other as its source, in a fixed region.
+pub const SG_STACK: &str = r#"
+stack: regions
+region: us-east-1
+security_groups:
+  a:
+    description: a
+  b:
+    description: b
+    ingress:
+      - description: FROMA
+        port: 80
+        source_group: a
+"#;

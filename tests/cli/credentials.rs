@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 
+use super::common::SG_STACK;
 use super::common::{Env, Run};
 
 const SG_ONLY: &str = r#"
@@ -327,20 +328,6 @@ fn a_stalled_answer_does_not_hang_the_run() {
     // 5 attempts of 0.5 s plus the retry backoff: seconds, not the 600 s the server would stall.
     assert!(took.as_secs() < 30, "took {took:?}");
 }
-
-const SG_STACK: &str = r#"
-stack: regions
-region: us-east-1
-security_groups:
-  a:
-    description: a
-  b:
-    description: b
-    ingress:
-      - description: FROMA
-        port: 80
-        source_group: a
-"#;
 
 /// Spec section 2: `region:` in the file, else --region, else the chain.
 #[test]

@@ -2,6 +2,7 @@
 //! plans applied as shown (with the `${env:}` values they were made with) and refused when stale
 //! or edited, the JSON plan, --target, plan warnings, and protection against replacement.
 
+use super::common::SG_STACK;
 use super::common::{Env, PASSWORD, Run};
 
 const STACK: &str = r#"
@@ -821,20 +822,6 @@ async fn a_saved_plan_with_an_edited_variable_is_refused_before_any_write() {
         .collect();
     assert_eq!(cidrs, vec!["10.1.2.0/24"]);
 }
-
-const SG_STACK: &str = r#"
-stack: regions
-region: us-east-1
-security_groups:
-  a:
-    description: a
-  b:
-    description: b
-    ingress:
-      - description: FROMA
-        port: 80
-        source_group: a
-"#;
 
 #[test]
 fn the_target_warning_counts_in_english() {

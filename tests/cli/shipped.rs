@@ -3,30 +3,12 @@
 //! (`examples/ci/`) is valid YAML, calls only commands and flags that exist, and keeps secrets
 //! from pull requests. Offline: no moto here.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn deploy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deploy"))
-        .current_dir(root())
-        .args(args)
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run deploy")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use super::common::{deploy_here, root, text};
+use std::path::Path;
 
 #[test]
 fn deploy_schema_prints_the_committed_schema_file() {
-    let o = deploy(&["schema"]);
+    let o = deploy_here(&["schema"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let file = std::fs::read_to_string(root().join("schema/stack.schema.json")).unwrap();
     assert!(
@@ -126,7 +108,7 @@ fn the_ci_workflow_is_valid_yaml_and_calls_only_what_exists() {
     }
     let mut missing = Vec::new();
     for (cmd, flags) in &calls {
-        let o = deploy(&[cmd, "--help"]);
+        let o = deploy_here(&[cmd, "--help"]);
         if !o.status.success() {
             missing.push(cmd.clone());
             continue;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::common::Env;
+use super::common::SG_ONLY;
 
 fn python() -> PathBuf {
     std::env::var_os("MOTO_SERVER_BIN")
@@ -292,17 +293,6 @@ fn ctrl_d_at_the_prompt_ends_the_line_before_the_error() {
     );
     assert!(env.writes().is_empty(), "{:?}", env.writes());
 }
-
-const SG_ONLY: &str = r#"
-stack: basics
-security_groups:
-  web-sg:
-    description: web
-    ingress:
-      - description: HTTPS
-        port: 443
-        cidr: 0.0.0.0/0
-"#;
 
 #[test]
 fn apply_and_destroy_without_a_terminal_need_auto_approve_and_fail_at_once() {

@@ -3,28 +3,11 @@
 //! `--version`, and the dependency graph.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use super::common::Env;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn deploy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deploy"))
-        .current_dir(root())
-        .args(args)
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run deploy")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use super::common::{SG_ONLY, deploy_here, text};
 
 /// Runs `program args` with `input` on stdin; None when the program is not installed.
 fn pipe(program: &str, args: &[&str], input: &str) -> Option<Output> {
@@ -51,7 +34,7 @@ fn pipe(program: &str, args: &[&str], input: &str) -> Option<Output> {
 #[test]
 fn completions_for_every_shell_and_bash_parses_them() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
-        let o = deploy(&["completions", shell]);
+        let o = deploy_here(&["completions", shell]);
         assert!(o.status.success(), "{shell}: {}", text(&o.stderr));
         let script = text(&o.stdout);
         assert!(
@@ -67,7 +50,7 @@ fn completions_for_every_shell_and_bash_parses_them() {
             );
         }
     }
-    let bad = deploy(&["completions", "tcsh"]);
+    let bad = deploy_here(&["completions", "tcsh"]);
     assert_eq!(bad.status.code(), Some(1));
 }
 
@@ -120,7 +103,7 @@ fn bash_completes_targets_and_outputs_from_the_stack_file() {
 
 #[test]
 fn version_stays() {
-    let o = deploy(&["--version"]);
+    let o = deploy_here(&["--version"]);
     assert!(o.status.success());
     assert_eq!(
         text(&o.stdout),
@@ -155,7 +138,7 @@ fn the_man_page_comes_from_the_same_definitions() {
 
 #[test]
 fn terraform_style_flags_get_a_hint() {
-    let o = deploy(&["apply", "-auto-approve"]);
+    let o = deploy_here(&["apply", "-auto-approve"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         text(&o.stderr),
@@ -169,7 +152,7 @@ fn terraform_style_flags_get_a_hint() {
         (&["plan", "-json"][..], "--json"),
         (&["-verbose", "validate"][..], "--verbose"),
     ] {
-        let o = deploy(args);
+        let o = deploy_here(args);
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         assert!(
@@ -178,13 +161,13 @@ fn terraform_style_flags_get_a_hint() {
         );
     }
     // Short flags are still short flags.
-    let o = deploy(&["-f", "examples/local/stack.yaml", "validate"]);
+    let o = deploy_here(&["-f", "examples/local/stack.yaml", "validate"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
 
 #[test]
 fn offline_commands_list_only_the_flags_they_use() {
-    let help = |cmd: &str| text(&deploy(&[cmd, "--help"]).stdout);
+    let help = |cmd: &str| text(&deploy_here(&[cmd, "--help"]).stdout);
     for cmd in ["validate", "graph", "schema"] {
         let h = help(cmd);
         for unused in [
@@ -203,7 +186,7 @@ fn offline_commands_list_only_the_flags_they_use() {
         assert!(help("plan").contains(used), "plan --help lacks {used}");
     }
     // Hidden, not refused: a shell alias that always passes --profile keeps working.
-    let o = deploy(&[
+    let o = deploy_here(&[
         "validate",
         "--profile",
         "x",
@@ -215,7 +198,7 @@ fn offline_commands_list_only_the_flags_they_use() {
 
 #[test]
 fn the_graph_has_the_stacks_nodes_and_edges_and_parses_with_dot() {
-    let o = deploy(&["-f", "stack.yaml", "graph"]);
+    let o = deploy_here(&["-f", "stack.yaml", "graph"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let dot = text(&o.stdout);
     for node in [
@@ -267,24 +250,13 @@ fn the_graph_has_the_stacks_nodes_and_edges_and_parses_with_dot() {
         }
         None => eprintln!("note: graphviz's dot is not installed: the DOT text was not parsed"),
     }
-    let m = deploy(&["-f", "stack.yaml", "graph", "--format", "mermaid"]);
+    let m = deploy_here(&["-f", "stack.yaml", "graph", "--format", "mermaid"]);
     let m = text(&m.stdout);
     assert!(
         m.starts_with("flowchart LR\n") && m.contains("[\"functions.cruddur-post-confirmation\"]"),
         "{m}"
     );
 }
-
-const SG_ONLY: &str = r#"
-stack: basics
-security_groups:
-  web-sg:
-    description: web
-    ingress:
-      - description: HTTPS
-        port: 443
-        cidr: 0.0.0.0/0
-"#;
 
 #[test]
 fn usage_errors_exit_1_and_help_exits_0() {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::common::Env;
+use super::common::{SG_ONLY, text};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
@@ -238,17 +239,6 @@ fn validate_names_every_link_leading_out_of_a_folder_at_its_source_line() {
     assert_eq!(net.connections(), 0);
 }
 
-const SG_ONLY: &str = r#"
-stack: basics
-security_groups:
-  web-sg:
-    description: web
-    ingress:
-      - description: HTTPS
-        port: 443
-        cidr: 0.0.0.0/0
-"#;
-
 #[test]
 fn validate_makes_no_aws_call_and_reports_the_stack() {
     let env = Env::new();
@@ -336,10 +326,6 @@ fn values_aws_refuses_are_errors_at_their_line_before_any_call() {
     }
     assert!(env.calls().is_empty(), "an invalid stack reached AWS");
     assert!(env.log().is_empty(), "the proxy saw calls: {:?}", env.log());
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
