@@ -319,6 +319,36 @@ pub enum ReplacePolicy {
     CreateOnly,
 }
 
+/// `NodeType::spec` by the kind's free function of the same signature (a kind with one node
+/// type keeps `spec` free: its tests and `ops` call it too).
+macro_rules! spec_by {
+    ($f:path) => {
+        fn spec(
+            stack: &$crate::stack::Stack,
+            key: &$crate::resources::Key,
+            r: &$crate::stack::Resolver,
+            env: &$crate::resources::LiveEnv,
+        ) -> Self::Spec {
+            $f(stack, key, r, env)
+        }
+    };
+}
+pub(crate) use spec_by;
+
+/// `NodeType::diff` by the kind's free function of the same signature.
+macro_rules! diff_by {
+    ($f:path) => {
+        fn diff(
+            address: &str,
+            spec: Option<&Self::Spec>,
+            observed: Option<&Self::Observed>,
+        ) -> Result<Option<$crate::plan::Change>, $crate::plan::PlanError> {
+            $f(address, spec, observed)
+        }
+    };
+}
+pub(crate) use diff_by;
+
 /// What the dispatch needs of one node type beside its adapter: its spec and observed types,
 /// its diff, its replace policy and what its observed state says of itself. A kind implements
 /// it on one marker type per node type, next to those types; `resources` registers the marker

@@ -17,6 +17,7 @@
 pub mod aws;
 pub mod decl;
 
+use crate::resources::core::{diff_by, spec_by};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -200,17 +201,9 @@ impl NodeType for InstanceNode {
     const REPLACE: ReplacePolicy = REPLACE;
     const ATTR_NAMES: &'static [&'static str] = &["address", "port", "arn"];
 
-    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
-        spec(stack, key, r, env)
-    }
+    spec_by!(spec);
 
-    fn diff(
-        address: &str,
-        spec: Option<&Spec>,
-        observed: Option<&Observed>,
-    ) -> Result<Option<Change>, PlanError> {
-        diff(address, spec, observed)
-    }
+    diff_by!(diff);
 
     fn attrs(o: &Observed) -> Attrs {
         attrs(o)

@@ -22,6 +22,7 @@ pub mod decl;
 pub mod order;
 pub mod package;
 
+use crate::resources::core::diff_by;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
@@ -301,13 +302,7 @@ impl NodeType for RoleNode {
         role_spec(stack, function, env)
     }
 
-    fn diff(
-        address: &str,
-        spec: Option<&RoleSpec>,
-        observed: Option<&RoleObserved>,
-    ) -> Result<Option<Change>, PlanError> {
-        diff_role(address, spec, observed)
-    }
+    diff_by!(diff_role);
 
     fn attrs(o: &RoleObserved) -> Attrs {
         vec![("arn", Some(o.arn.clone()))]
@@ -338,13 +333,7 @@ impl NodeType for LayerNode {
         layer_spec(stack, layer)
     }
 
-    fn diff(
-        address: &str,
-        spec: Option<&LayerSpec>,
-        observed: Option<&LayerObserved>,
-    ) -> Result<Option<Change>, PlanError> {
-        diff_layer(address, spec, observed)
-    }
+    diff_by!(diff_layer);
 
     fn attrs(o: &LayerObserved) -> Attrs {
         vec![("arn", Some(o.version_arn.clone()))]
@@ -367,13 +356,7 @@ impl NodeType for FunctionNode {
         function_spec(stack, name, r, env)
     }
 
-    fn diff(
-        address: &str,
-        spec: Option<&Spec>,
-        observed: Option<&Observed>,
-    ) -> Result<Option<Change>, PlanError> {
-        diff(address, spec, observed)
-    }
+    diff_by!(diff);
 
     fn attrs(o: &Observed) -> Attrs {
         vec![("arn", Some(o.arn.clone()))]

@@ -8,6 +8,7 @@
 pub mod db;
 pub mod scan;
 
+use crate::resources::core::{diff_by, spec_by};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -355,17 +356,9 @@ impl NodeType for MigrationNode {
     type Observed = Observed;
     const REPLACE: ReplacePolicy = REPLACE;
 
-    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
-        spec(stack, key, r, env)
-    }
+    spec_by!(spec);
 
-    fn diff(
-        address: &str,
-        spec: Option<&Spec>,
-        observed: Option<&Observed>,
-    ) -> Result<Option<Change>, PlanError> {
-        diff(address, spec, observed)
-    }
+    diff_by!(diff);
 }
 
 pub fn migration_address(db: &str, name: &str) -> String {

@@ -9,6 +9,7 @@ pub mod aws;
 pub mod decl;
 pub mod order;
 
+use crate::resources::core::diff_by;
 use std::collections::BTreeMap;
 
 use crate::plan::{Action, Change, Diff, FieldChange, PlanError};
@@ -96,13 +97,7 @@ impl NodeType for GroupNode {
         group_spec(stack, name, env)
     }
 
-    fn diff(
-        address: &str,
-        spec: Option<&GroupSpec>,
-        observed: Option<&GroupObserved>,
-    ) -> Result<Option<Change>, PlanError> {
-        diff_group(address, spec, observed)
-    }
+    diff_by!(diff_group);
 
     fn attrs(o: &GroupObserved) -> Attrs {
         vec![("id", Some(o.id.clone()))]
@@ -132,13 +127,7 @@ impl NodeType for RuleNode {
         rule_spec(stack, group, description, r)
     }
 
-    fn diff(
-        address: &str,
-        spec: Option<&RuleSpec>,
-        observed: Option<&RuleObserved>,
-    ) -> Result<Option<Change>, PlanError> {
-        diff_rule(address, spec, observed)
-    }
+    diff_by!(diff_rule);
 
     fn refs(o: &RuleObserved) -> Vec<String> {
         o.source_group.iter().cloned().collect()

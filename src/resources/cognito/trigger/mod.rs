@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod decl;
 
+use crate::resources::core::{diff_by, spec_by};
 use std::collections::BTreeSet;
 
 use crate::plan::{Action, Change, Diff, PlanError};
@@ -109,17 +110,9 @@ impl NodeType for TriggerNode {
     type Observed = Observed;
     const REPLACE: ReplacePolicy = REPLACE;
 
-    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
-        spec(stack, key, r, env)
-    }
+    spec_by!(spec);
 
-    fn diff(
-        address: &str,
-        spec: Option<&Spec>,
-        observed: Option<&Observed>,
-    ) -> Result<Option<Change>, PlanError> {
-        diff(address, spec, observed)
-    }
+    diff_by!(diff);
 
     fn owned(o: &Observed) -> bool {
         o.owned

@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod decl;
 
+use crate::resources::core::{diff_by, spec_by};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::{Action, Change, Diff, PlanError, list};
@@ -27,17 +28,9 @@ impl NodeType for PoolNode {
     const REPLACE: ReplacePolicy = REPLACE;
     const ATTR_NAMES: &'static [&'static str] = &["id", "arn"];
 
-    fn spec(stack: &Stack, key: &Key, r: &Resolver, env: &LiveEnv) -> Spec {
-        spec(stack, key, r, env)
-    }
+    spec_by!(spec);
 
-    fn diff(
-        address: &str,
-        spec: Option<&Spec>,
-        observed: Option<&Observed>,
-    ) -> Result<Option<Change>, PlanError> {
-        diff(address, spec, observed)
-    }
+    diff_by!(diff);
 
     fn attrs(o: &Observed) -> Attrs {
         vec![("id", Some(o.id.clone())), ("arn", Some(o.arn.clone()))]
