@@ -2,7 +2,6 @@
 //! emulator.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::{apply, destroy, output, plan};
 use crate::engine::session::{Backend, Session};
@@ -38,15 +37,7 @@ async fn session<'a>(fake: &'a FakeProvider, read: &Stack) -> Session<Fake<'a>> 
         .unwrap()
 }
 
-fn stack(src: &str) -> Stack {
-    crate::stack::parse_str(
-        src,
-        &Path::new(".").join("stack.yaml"),
-        Path::new("."),
-        &|_| None,
-    )
-    .unwrap()
-}
+use crate::stack::from_text as stack;
 
 const STACK: &str = "stack: s
 security_groups:

@@ -733,15 +733,12 @@ fn parent(key: &Key) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::Path;
 
     use super::*;
     use crate::plan::step::run_pass;
     use crate::resources::security_group::{GroupObserved, RuleObserved};
 
-    fn stack(src: &str) -> Stack {
-        crate::stack::parse_str(src, Path::new("stack.yaml"), Path::new("."), &|_| None).unwrap()
-    }
+    use crate::stack::from_text as stack;
 
     const TWO_GROUPS: &str = "stack: s\nsecurity_groups:\n  db:\n    description: d\n    ingress:\n      - description: APP\n        port: 5432\n        source_group: app\n  app:\n    description: a\n";
 

@@ -90,13 +90,7 @@ pub type Pass = fn(&mut Vec<Step>, &PassInput<'_>) -> Vec<PlanError>;
 /// checks that it refused nothing: the tests of a pass, here and in the kinds' `order.rs`.
 #[cfg(test)]
 pub fn run_pass(pass: Pass, steps: &mut Vec<Step>, refs: &[(StepId, Vec<String>)]) {
-    let stack = crate::stack::parse_str(
-        "stack: s\n",
-        std::path::Path::new("stack.yaml"),
-        std::path::Path::new("."),
-        &|_| None,
-    )
-    .expect("a stack");
+    let stack = crate::stack::from_text("stack: s\n");
     let input = PassInput {
         stack: &stack,
         found: &[],

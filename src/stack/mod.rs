@@ -429,6 +429,12 @@ pub fn parse_str(
     parse_str_opts(src, file, dir, env, Secrets::Required)
 }
 
+/// A valid stack from YAML text (`stack.yaml` in `.`, no variables set): unit tests' fixtures.
+#[cfg(test)]
+pub fn from_text(src: &str) -> Stack {
+    parse_str(src, Path::new("stack.yaml"), Path::new("."), &|_| None).expect("a valid test stack")
+}
+
 /// [`parse_str`], saying whether secrets must be set (and folders exist).
 pub fn parse_str_opts(
     src: &str,
